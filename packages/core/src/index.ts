@@ -1,1 +1,14 @@
-export const hello = 1
+/**
+ * Capstan: Effect-native LLM pipelines and very large batches of LLM calls.
+ *
+ * @since 0.1.0
+ */
+export * as Chat from "./Chat.js"
+export * from "./Errors.js"
+export * as GenerateParams from "./GenerateParams.js"
+export * as Generation from "./Generation.js"
+export * as Generator from "./Generator.js"
+export * as GeneratorRegistry from "./GeneratorRegistry.js"
+export * as Identifier from "./Identifier.js"
+export * as Message from "./Message.js"
+export * as Usage from "./Usage.js"

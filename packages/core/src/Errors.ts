@@ -1,0 +1,517 @@
+/**
+ * The typed errors of `@capstan/core`. Every error is a `Schema.TaggedError`, so a failed chat or result row
+ * encodes its error to JSON and decodes it back.
+ *
+ * Generation errors carry `retryable`: the engine's one retry layer retries exactly those that are.
+ *
+ * @since 0.1.0
+ */
+import { Schema } from "effect"
+import * as Chat from "./Chat.js"
+import { RateLimitSnapshot } from "./Generation.js"
+
+// ---------------------------------------------------------------------------------------------
+// Configuration errors
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * A generator identifier that cannot be used: says what is wrong, where, and how to fix it.
+ * Secrets in the identifier are masked as `***`.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Identifier } from "@capstan/core"
+ *
+ * const error = Effect.runSync(Effect.flip(Identifier.parse("mock!echo,temperature=hot")))
+ * error.key // "temperature"
+ * ```
+ * @since 0.1.0
+ */
+export class InvalidIdentifier extends Schema.TaggedError<InvalidIdentifier>()("InvalidIdentifier", {
+  identifier: Schema.String,
+  reason: Schema.String,
+  position: Schema.optionalKey(Schema.Int),
+  key: Schema.optionalKey(Schema.String),
+  hint: Schema.optionalKey(Schema.String)
+}) {
+  override get message(): string {
+    const where = this.position === undefined ? "" : ` (at character ${this.position + 1})`
+    const hint = this.hint === undefined ? "" : `. ${this.hint}`
+    return `Invalid generator identifier "${this.identifier}": ${this.reason}${where}${hint}`
+  }
+}
+
+/**
+ * Generation parameters that fail validation (a negative temperature, `n = 0`, ...).
+ *
+ * @example
+ * ```ts
+ * import { InvalidParams } from "@capstan/core"
+ *
+ * new InvalidParams({ reason: "temperature must be >= 0" }).message
+ * ```
+ * @since 0.1.0
+ */
+export class InvalidParams extends Schema.TaggedError<InvalidParams>()("InvalidParams", {
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `Invalid generation parameters: ${this.reason}`
+  }
+}
+
+/**
+ * No API key was found for a provider.
+ *
+ * @example
+ * ```ts
+ * import { MissingApiKey } from "@capstan/core"
+ *
+ * new MissingApiKey({ provider: "openai", variable: "OPENAI_API_KEY" }).message
+ * // "No API key for provider \"openai\": set the OPENAI_API_KEY environment variable, or add api_key=... to the identifier"
+ * ```
+ * @since 0.1.0
+ */
+export class MissingApiKey extends Schema.TaggedError<MissingApiKey>()("MissingApiKey", {
+  provider: Schema.String,
+  variable: Schema.String
+}) {
+  override get message(): string {
+    return `No API key for provider "${this.provider}": set the ${this.variable} environment variable, or add api_key=... to the identifier`
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Generation errors
+// ---------------------------------------------------------------------------------------------
+
+const generationFields = {
+  /** The provider that raised the error, e.g. `openai`. */
+  provider: Schema.String,
+  /** What the provider said, with secrets removed. */
+  detail: Schema.String
+}
+
+const describe = (what: string, self: { readonly provider: string; readonly detail: string }) =>
+  `${what} (${self.provider})${self.detail.length > 0 ? `: ${self.detail}` : ""}`
+
+/**
+ * The provider refused the request for its rate limit (HTTP 429). Retryable; `retryAfterMs` is the server's
+ * own hint and wins over any computed backoff.
+ *
+ * @example
+ * ```ts
+ * import { RateLimited } from "@capstan/core"
+ *
+ * new RateLimited({ provider: "openai", detail: "slow down", retryAfterMs: 1000 }).retryable // true
+ * ```
+ * @since 0.1.0
+ */
+export class RateLimited extends Schema.TaggedError<RateLimited>()("RateLimited", {
+  ...generationFields,
+  retryAfterMs: Schema.optionalKey(Schema.Finite),
+  rateLimit: Schema.optionalKey(RateLimitSnapshot)
+}) {
+  readonly retryable = true
+  override get message(): string {
+    const wait = this.retryAfterMs === undefined ? "" : ` (retry after ${Math.ceil(this.retryAfterMs)} ms)`
+    return describe("Rate limited", this) + wait
+  }
+}
+
+/**
+ * The provider is overloaded (HTTP 503, Anthropic 529). Retryable.
+ *
+ * @example
+ * ```ts
+ * import { Overloaded } from "@capstan/core"
+ *
+ * new Overloaded({ provider: "anthropic", detail: "overloaded", status: 529 }).retryable // true
+ * ```
+ * @since 0.1.0
+ */
+export class Overloaded extends Schema.TaggedError<Overloaded>()("Overloaded", {
+  ...generationFields,
+  status: Schema.Int,
+  retryAfterMs: Schema.optionalKey(Schema.Finite)
+}) {
+  readonly retryable = true
+  override get message(): string {
+    return describe(`Provider overloaded (HTTP ${this.status})`, this)
+  }
+}
+
+/**
+ * The provider failed with a server error (HTTP 5xx). Retryable.
+ *
+ * @example
+ * ```ts
+ * import { ServerError } from "@capstan/core"
+ *
+ * new ServerError({ provider: "openai", detail: "oops", status: 500 }).retryable // true
+ * ```
+ * @since 0.1.0
+ */
+export class ServerError extends Schema.TaggedError<ServerError>()("ServerError", {
+  ...generationFields,
+  status: Schema.Int
+}) {
+  readonly retryable = true
+  override get message(): string {
+    return describe(`Server error (HTTP ${this.status})`, this)
+  }
+}
+
+/**
+ * No answer within the request timeout. Retryable.
+ *
+ * @example
+ * ```ts
+ * import { Timeout } from "@capstan/core"
+ *
+ * new Timeout({ provider: "openai", detail: "", timeoutMs: 30000 }).message // "Timed out after 30000 ms (openai)"
+ * ```
+ * @since 0.1.0
+ */
+export class Timeout extends Schema.TaggedError<Timeout>()("Timeout", {
+  ...generationFields,
+  timeoutMs: Schema.optionalKey(Schema.Finite)
+}) {
+  readonly retryable = true
+  override get message(): string {
+    return describe(this.timeoutMs === undefined ? "Timed out" : `Timed out after ${this.timeoutMs} ms`, this)
+  }
+}
+
+/**
+ * The connection failed or was reset before an answer arrived. Retryable.
+ *
+ * @example
+ * ```ts
+ * import { ConnectionError } from "@capstan/core"
+ *
+ * new ConnectionError({ provider: "openai", detail: "ECONNRESET" }).retryable // true
+ * ```
+ * @since 0.1.0
+ */
+export class ConnectionError extends Schema.TaggedError<ConnectionError>()("ConnectionError", generationFields) {
+  readonly retryable = true
+  override get message(): string {
+    return describe("Connection failed", this)
+  }
+}
+
+/**
+ * The provider answered with a body that could not be read (truncated or not JSON). Retryable.
+ *
+ * @example
+ * ```ts
+ * import { MalformedResponse } from "@capstan/core"
+ *
+ * new MalformedResponse({ provider: "openai", detail: "Unexpected end of JSON input" }).retryable // true
+ * ```
+ * @since 0.1.0
+ */
+export class MalformedResponse extends Schema.TaggedError<MalformedResponse>()("MalformedResponse", generationFields) {
+  readonly retryable = true
+  override get message(): string {
+    return describe("Malformed response", this)
+  }
+}
+
+/**
+ * The API key was refused (HTTP 401/403). Not retryable.
+ *
+ * @example
+ * ```ts
+ * import { AuthenticationError } from "@capstan/core"
+ *
+ * new AuthenticationError({ provider: "openai", detail: "bad key", status: 401 }).retryable // false
+ * ```
+ * @since 0.1.0
+ */
+export class AuthenticationError extends Schema.TaggedError<AuthenticationError>()("AuthenticationError", {
+  ...generationFields,
+  status: Schema.Int
+}) {
+  readonly retryable = false
+  override get message(): string {
+    return describe(`Authentication failed (HTTP ${this.status}); check the API key`, this)
+  }
+}
+
+/**
+ * The provider rejected the request as invalid (HTTP 400/404/422, ...). Not retryable.
+ *
+ * @example
+ * ```ts
+ * import { InvalidRequest } from "@capstan/core"
+ *
+ * new InvalidRequest({ provider: "openai", detail: "unknown model", status: 404 }).retryable // false
+ * ```
+ * @since 0.1.0
+ */
+export class InvalidRequest extends Schema.TaggedError<InvalidRequest>()("InvalidRequest", {
+  ...generationFields,
+  status: Schema.optionalKey(Schema.Int)
+}) {
+  readonly retryable = false
+  override get message(): string {
+    return describe(`Invalid request${this.status === undefined ? "" : ` (HTTP ${this.status})`}`, this)
+  }
+}
+
+/**
+ * The prompt does not fit the model's context window. Not retryable.
+ *
+ * @example
+ * ```ts
+ * import { ContextLengthExceeded } from "@capstan/core"
+ *
+ * new ContextLengthExceeded({ provider: "openai", detail: "too long" }).retryable // false
+ * ```
+ * @since 0.1.0
+ */
+export class ContextLengthExceeded extends Schema.TaggedError<ContextLengthExceeded>()(
+  "ContextLengthExceeded",
+  generationFields
+) {
+  readonly retryable = false
+  override get message(): string {
+    return describe("Context length exceeded; shorten the prompt or lower max_tokens", this)
+  }
+}
+
+/**
+ * The provider's content filter stopped the answer. Not retryable.
+ *
+ * @example
+ * ```ts
+ * import { ContentFiltered } from "@capstan/core"
+ *
+ * new ContentFiltered({ provider: "openai", detail: "" }).retryable // false
+ * ```
+ * @since 0.1.0
+ */
+export class ContentFiltered extends Schema.TaggedError<ContentFiltered>()("ContentFiltered", generationFields) {
+  readonly retryable = false
+  override get message(): string {
+    return describe("Content filtered", this)
+  }
+}
+
+/**
+ * The generator cannot do what was asked (e.g. plain-text completion on a chat-only provider). Not retryable.
+ *
+ * @example
+ * ```ts
+ * import { Unsupported } from "@capstan/core"
+ *
+ * new Unsupported({ provider: "anthropic", detail: "no text completion endpoint" }).retryable // false
+ * ```
+ * @since 0.1.0
+ */
+export class Unsupported extends Schema.TaggedError<Unsupported>()("Unsupported", generationFields) {
+  readonly retryable = false
+  override get message(): string {
+    return describe("Unsupported", this)
+  }
+}
+
+/**
+ * Every error a generator call can fail with.
+ *
+ * @since 0.1.0
+ */
+export type GenerationError =
+  | RateLimited
+  | Overloaded
+  | ServerError
+  | Timeout
+  | ConnectionError
+  | MalformedResponse
+  | AuthenticationError
+  | InvalidRequest
+  | ContextLengthExceeded
+  | ContentFiltered
+  | Unsupported
+
+const generationErrorUnion = Schema.Union([
+  RateLimited,
+  Overloaded,
+  ServerError,
+  Timeout,
+  ConnectionError,
+  MalformedResponse,
+  AuthenticationError,
+  InvalidRequest,
+  ContextLengthExceeded,
+  ContentFiltered,
+  Unsupported
+])
+
+/**
+ * The schema of {@link GenerationError}.
+ *
+ * @since 0.1.0
+ */
+export const GenerationError: Schema.Codec<GenerationError, typeof generationErrorUnion.Encoded> = generationErrorUnion
+
+/**
+ * True for errors the engine's retry layer may retry: rate limits, overload, 5xx, timeouts, connection
+ * failures and malformed responses.
+ *
+ * @example
+ * ```ts
+ * import { isRetryable, ServerError, InvalidRequest } from "@capstan/core"
+ *
+ * isRetryable(new ServerError({ provider: "p", detail: "", status: 502 }))   // true
+ * isRetryable(new InvalidRequest({ provider: "p", detail: "" }))             // false
+ * ```
+ * @since 0.1.0
+ */
+export const isRetryable = (error: unknown): boolean =>
+  typeof error === "object" && error !== null && "retryable" in error && error.retryable === true
+
+// ---------------------------------------------------------------------------------------------
+// Parsing and pipelines
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Model output that could not be parsed. `reason` is written for a model to read: it is sent back as the
+ * recovery message by `untilParsedAs`.
+ *
+ * @example
+ * ```ts
+ * import { ParseError } from "@capstan/core"
+ *
+ * new ParseError({ model: "answer", reason: "Missing <answer></answer> tags" }).message
+ * ```
+ * @since 0.1.0
+ */
+export class ParseError extends Schema.TaggedError<ParseError>()("ParseError", {
+  /** The tag (XML) or name (JSON) of the model that failed. */
+  model: Schema.String,
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `Could not parse <${this.model}>: ${this.reason}`
+  }
+}
+
+/**
+ * `untilParsedAs` ran out of rounds: carries the last parse error and the chat as it stood.
+ *
+ * @example
+ * ```ts
+ * import { ExhaustedMaxRounds } from "@capstan/core"
+ *
+ * declare const error: ExhaustedMaxRounds
+ * error.rounds // how many generations were tried
+ * ```
+ * @since 0.1.0
+ */
+export class ExhaustedMaxRounds extends Schema.TaggedError<ExhaustedMaxRounds>()("ExhaustedMaxRounds", {
+  rounds: Schema.Int,
+  lastError: ParseError,
+  // Lazy on both sides: a chat may carry this error and this error carries a chat.
+  chat: Schema.suspend((): Schema.Codec<Chat.Chat, Chat.ChatEncoded> => Chat.Chat)
+}) {
+  override get message(): string {
+    return `Gave up after ${this.rounds} rounds: ${this.lastError.message}`
+  }
+}
+
+/**
+ * A user callback (`then`, `map`, a custom step) failed. The original error is kept in `cause`.
+ *
+ * @example
+ * ```ts
+ * import { StepFailed } from "@capstan/core"
+ *
+ * new StepFailed({ step: "then", cause: new Error("boom") }).message // "Pipeline step \"then\" failed: boom"
+ * ```
+ * @since 0.1.0
+ */
+export class StepFailed extends Schema.TaggedError<StepFailed>()("StepFailed", {
+  step: Schema.String,
+  cause: Schema.Defect()
+}) {
+  override get message(): string {
+    const cause = this.cause
+    const text = cause instanceof Error
+      ? cause.message
+      : typeof cause === "object" && cause !== null && "message" in cause
+      ? String(cause.message)
+      : String(cause)
+    return `Pipeline step "${this.step}" failed: ${text}`
+  }
+}
+
+/**
+ * `runBatch` was given lists of inputs and params whose lengths neither match nor broadcast (one of them
+ * must have length 1 or both the same length).
+ *
+ * @example
+ * ```ts
+ * import { BatchSizeMismatch } from "@capstan/core"
+ *
+ * new BatchSizeMismatch({ inputs: 3, params: 2 }).message
+ * ```
+ * @since 0.1.0
+ */
+export class BatchSizeMismatch extends Schema.TaggedError<BatchSizeMismatch>()("BatchSizeMismatch", {
+  inputs: Schema.Int,
+  params: Schema.Int
+}) {
+  override get message(): string {
+    return `runBatch got ${this.inputs} inputs and ${this.params} parameter sets: pass lists of equal length, or a list of length 1 to broadcast over the other`
+  }
+}
+
+/**
+ * Every error that can be recorded on a failed chat.
+ *
+ * @since 0.1.0
+ */
+export type ChatError = GenerationError | ParseError | ExhaustedMaxRounds | StepFailed | InvalidParams | MissingApiKey
+
+/**
+ * The encoded (JSON) form of a {@link ChatError}.
+ *
+ * @since 0.1.0
+ */
+export type ChatErrorEncoded =
+  | typeof generationErrorUnion.Encoded
+  | typeof ParseError.Encoded
+  | ExhaustedMaxRoundsEncoded
+  | typeof StepFailed.Encoded
+  | typeof InvalidParams.Encoded
+  | typeof MissingApiKey.Encoded
+
+/**
+ * The encoded (JSON) form of {@link ExhaustedMaxRounds}.
+ *
+ * @since 0.1.0
+ */
+export interface ExhaustedMaxRoundsEncoded {
+  readonly _tag: "ExhaustedMaxRounds"
+  readonly rounds: number
+  readonly lastError: typeof ParseError.Encoded
+  readonly chat: Chat.ChatEncoded
+}
+
+/**
+ * The schema of {@link ChatError}.
+ *
+ * @since 0.1.0
+ */
+export const ChatError: Schema.Codec<ChatError, ChatErrorEncoded> = Schema.Union([
+  generationErrorUnion,
+  ParseError,
+  ExhaustedMaxRounds,
+  StepFailed,
+  InvalidParams,
+  MissingApiKey
+])

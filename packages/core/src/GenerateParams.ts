@@ -1,0 +1,145 @@
+/**
+ * Sampling and request parameters shared by every provider.
+ *
+ * @since 0.1.0
+ */
+import { Schema } from "effect"
+import { dual } from "effect/Function"
+
+const NonNegative = Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0))
+const Positive = Schema.Finite.check(Schema.isGreaterThan(0))
+const PositiveInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(1))
+
+/**
+ * Generation parameters. Every field is optional: an unset field means "the provider's default".
+ * `timeout` is in seconds. `extra` is passed through to the provider as-is.
+ *
+ * @example
+ * ```ts
+ * import { GenerateParams } from "@capstan/core"
+ *
+ * const p = new GenerateParams.GenerateParams({ temperature: 0.2, maxTokens: 256, stop: ["\n\n"] })
+ * p.temperature // 0.2
+ * ```
+ * @since 0.1.0
+ */
+export class GenerateParams extends Schema.Class<GenerateParams>("@capstan/core/GenerateParams")({
+  temperature: Schema.optionalKey(NonNegative),
+  maxTokens: Schema.optionalKey(PositiveInt),
+  topP: Schema.optionalKey(Schema.Finite.check(Schema.isBetween({ minimum: 0, maximum: 1 }))),
+  stop: Schema.optionalKey(Schema.Array(Schema.String)),
+  seed: Schema.optionalKey(Schema.Int),
+  presencePenalty: Schema.optionalKey(Schema.Finite),
+  frequencyPenalty: Schema.optionalKey(Schema.Finite),
+  n: Schema.optionalKey(PositiveInt),
+  timeout: Schema.optionalKey(Positive),
+  extra: Schema.optionalKey(Schema.Record(Schema.String, Schema.Json))
+}) {}
+
+/**
+ * The fields of {@link GenerateParams}, as passed to its constructor.
+ *
+ * @since 0.1.0
+ */
+export type Fields = NonNullable<ConstructorParameters<typeof GenerateParams>[0]>
+
+/**
+ * Parameters with nothing set.
+ *
+ * @example
+ * ```ts
+ * import { GenerateParams } from "@capstan/core"
+ *
+ * Object.keys(GenerateParams.empty).length // 0
+ * ```
+ * @since 0.1.0
+ */
+export const empty: GenerateParams = new GenerateParams({})
+
+/**
+ * Builds parameters from a plain object, validating every field.
+ *
+ * @example
+ * ```ts
+ * import { GenerateParams } from "@capstan/core"
+ *
+ * GenerateParams.make({ temperature: 0.5 }).temperature // 0.5
+ * ```
+ * @since 0.1.0
+ */
+export const make = (fields: Fields): GenerateParams => fields instanceof GenerateParams ? fields : new GenerateParams(fields)
+
+/**
+ * Merges two parameter sets: every field set in `override` wins, and an unset field never erases one set
+ * in `base`. `extra` is merged key by key, with the same rule.
+ *
+ * @example
+ * ```ts
+ * import { GenerateParams } from "@capstan/core"
+ *
+ * const base = GenerateParams.make({ temperature: 0.1, maxTokens: 100 })
+ * const merged = GenerateParams.merge(base, GenerateParams.make({ temperature: 0.9 }))
+ * merged.temperature // 0.9
+ * merged.maxTokens   // 100
+ * base.pipe(GenerateParams.merge({ seed: 7 })).seed // 7
+ * ```
+ * @since 0.1.0
+ */
+export const merge: {
+  (override: GenerateParams | Fields): (base: GenerateParams) => GenerateParams
+  (base: GenerateParams, override: GenerateParams | Fields): GenerateParams
+} = dual(2, (base: GenerateParams, override: GenerateParams | Fields): GenerateParams => {
+  const fields: Record<string, unknown> = { ...base }
+  for (const [key, value] of Object.entries(override)) {
+    if (value !== undefined && key !== "extra") fields[key] = value
+  }
+  if (override.extra !== undefined) fields.extra = { ...base.extra, ...override.extra }
+  return new GenerateParams(fields as Fields)
+})
+
+/**
+ * True when no field is set.
+ *
+ * @example
+ * ```ts
+ * import { GenerateParams } from "@capstan/core"
+ *
+ * GenerateParams.isEmpty(GenerateParams.empty) // true
+ * ```
+ * @since 0.1.0
+ */
+export const isEmpty = (params: GenerateParams): boolean => Object.values(params).every((v) => v === undefined)
+
+/**
+ * How a parameter is written in a generator identifier.
+ *
+ * @since 0.1.0
+ */
+export interface IdentifierKey {
+  readonly key: string
+  readonly field: Exclude<keyof Fields, "extra">
+  readonly kind: "int" | "float" | "list"
+}
+
+/**
+ * The identifier keys of the parameters (`max_tokens=100`, `stop=a;b`), in the order they are printed.
+ *
+ * @example
+ * ```ts
+ * import { GenerateParams } from "@capstan/core"
+ *
+ * GenerateParams.identifierKeys.find((k) => k.key === "max_tokens")?.field // "maxTokens"
+ * ```
+ * @since 0.1.0
+ */
+export const identifierKeys: ReadonlyArray<IdentifierKey> = [
+  { key: "temperature", field: "temperature", kind: "float" },
+  { key: "max_tokens", field: "maxTokens", kind: "int" },
+  { key: "top_p", field: "topP", kind: "float" },
+  { key: "stop", field: "stop", kind: "list" },
+  { key: "seed", field: "seed", kind: "int" },
+  { key: "presence_penalty", field: "presencePenalty", kind: "float" },
+  { key: "frequency_penalty", field: "frequencyPenalty", kind: "float" },
+  { key: "n", field: "n", kind: "int" },
+  { key: "timeout", field: "timeout", kind: "float" }
+]

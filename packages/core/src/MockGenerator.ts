@@ -1,0 +1,270 @@
+/**
+ * Mock generators for tests (exported from `@capstan/core/testing`).
+ *
+ * Every layer provides both the `Generator` and a `MockGenerator` recorder, so a test can run a pipeline
+ * and then assert on exactly what was sent.
+ *
+ * @since 0.1.0
+ */
+import { Context, Duration, Effect, Layer, Result } from "effect"
+import type * as Errors from "./Errors.js"
+import { Generator } from "./Generator.js"
+import * as Identifier from "./Identifier.js"
+import * as Mock from "./internal/mock.js"
+
+/**
+ * A request as the mock saw it: `_tag` is `"chat"` (with `messages`) or `"completion"` (with `prompt`),
+ * `call` counts from 1, and `params` are the merged params of the request.
+ *
+ * @since 0.1.0
+ */
+export type RecordedRequest = Mock.RecordedRequest
+
+/**
+ * What a script may answer: a text, one text per choice, a `Generation`, or an Effect of those (which may
+ * fail with a typed generation error).
+ *
+ * @since 0.1.0
+ */
+export type Reply = Mock.Reply
+
+/**
+ * A function of the request that answers it.
+ *
+ * @since 0.1.0
+ */
+export type Script = Mock.Script
+
+/**
+ * The recorder of a mock generator.
+ *
+ * @since 0.1.0
+ */
+export interface Recorder {
+  /** Every request received so far, in order. */
+  readonly requests: Effect.Effect<ReadonlyArray<RecordedRequest>>
+  /** How many requests were received. */
+  readonly calls: Effect.Effect<number>
+}
+
+/**
+ * The recorder in context, provided by every layer of this module.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { MockGenerator } from "@capstan/core/testing"
+ *
+ * const count = MockGenerator.MockGenerator.use((m) => m.calls)
+ * ```
+ * @since 0.1.0
+ */
+export class MockGenerator extends Context.Service<MockGenerator, Recorder>()("@capstan/core/testing/MockGenerator") {}
+
+/**
+ * Options shared by every mock layer.
+ *
+ * @since 0.1.0
+ */
+export interface Options {
+  /** The identifier the generator reports (params in it become base params). Default `mock!<kind>`. */
+  readonly identifier?: string
+  /** Latency of every call (virtual time under `TestClock`). */
+  readonly delay?: Duration.Input
+  /** Fail with this error... */
+  readonly fail?: Errors.GenerationError | ((call: number) => Errors.GenerationError)
+  /** ...on every `failEvery`-th call (1 = always, the default when `fail` is set). */
+  readonly failEvery?: number
+}
+
+const parseIdentifier = (text: string): Identifier.Identifier => {
+  const provider = text.includes("!") ? text.slice(0, text.indexOf("!")) : "mock"
+  const result = Identifier.parseWith([{ name: provider, settings: {}, models: /.*/ }])(text)
+  if (Result.isFailure(result)) throw result.failure
+  return result.success
+}
+
+/**
+ * A mock generator layer answering with a script.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Generator } from "@capstan/core"
+ * import { MockGenerator } from "@capstan/core/testing"
+ *
+ * const layer = MockGenerator.layer((request) => request._tag === "chat" ? `${request.messages.length} messages` : "")
+ * const answer = Generator.chat("Hi").pipe(Effect.provide(layer))
+ * ```
+ * @since 0.1.0
+ */
+export const layer = (script: Script, options: Options = {}): Layer.Layer<Generator | MockGenerator> =>
+  Layer.unwrap(Effect.sync(() => {
+    const requests: Array<RecordedRequest> = []
+    const fail = options.fail
+    const every = options.failEvery ?? 1
+    const service = Mock.make(parseIdentifier(options.identifier ?? "mock!script"), {
+      script,
+      delay: options.delay,
+      failure: fail === undefined
+        ? undefined
+        : (call) => (call % every === 0 ? (typeof fail === "function" ? fail(call) : fail) : undefined),
+      record: (request) => requests.push(request)
+    })
+    return Layer.mergeAll(
+      Layer.succeed(Generator, service),
+      Layer.succeed(MockGenerator, {
+        requests: Effect.sync(() => [...requests]),
+        calls: Effect.sync(() => requests.length)
+      })
+    )
+  }))
+
+/**
+ * Always answers the same text.
+ *
+ * @example
+ * ```ts
+ * import { MockGenerator } from "@capstan/core/testing"
+ *
+ * const layer = MockGenerator.fixed("42")
+ * ```
+ * @since 0.1.0
+ */
+export const fixed = (text: string, options: Options = {}): Layer.Layer<Generator | MockGenerator> =>
+  layer(() => text, { identifier: "mock!fixed", ...options })
+
+/**
+ * Answers with the last user message (or the prompt of a completion).
+ *
+ * @example
+ * ```ts
+ * import { MockGenerator } from "@capstan/core/testing"
+ *
+ * const layer = MockGenerator.echo()
+ * ```
+ * @since 0.1.0
+ */
+export const echo = (options: Options = {}): Layer.Layer<Generator | MockGenerator> =>
+  layer(Mock.lastText, { identifier: "mock!echo", ...options })
+
+/**
+ * Answers call `i` with `replies[i]`, cycling when the list runs out.
+ *
+ * @example
+ * ```ts
+ * import { MockGenerator } from "@capstan/core/testing"
+ *
+ * const layer = MockGenerator.replies(["not a number", "<answer>42</answer>"])
+ * ```
+ * @since 0.1.0
+ */
+export const replies = (list: ReadonlyArray<Reply>, options: Options = {}): Layer.Layer<Generator | MockGenerator> => {
+  if (list.length === 0) throw new Error("MockGenerator.replies needs at least one reply")
+  return layer((request) => list[(request.call - 1) % list.length]!, { identifier: "mock!replies", ...options })
+}
+
+/**
+ * Answers with a function of the messages (or prompt) and the merged params.
+ *
+ * @example
+ * ```ts
+ * import { MockGenerator } from "@capstan/core/testing"
+ *
+ * const layer = MockGenerator.fn((text, params) => `t=${params.temperature ?? "default"}: ${text}`)
+ * ```
+ * @since 0.1.0
+ */
+export const fn = (
+  f: (text: string, params: RecordedRequest["params"], request: RecordedRequest) => Reply,
+  options: Options = {}
+): Layer.Layer<Generator | MockGenerator> =>
+  layer((request) => f(Mock.lastText(request), request.params, request), { identifier: "mock!fn", ...options })
+
+/**
+ * Fails with `error` on every call, or on every `every`-th call (answering `otherwise`, echo by default,
+ * in between).
+ *
+ * @example
+ * ```ts
+ * import { ServerError } from "@capstan/core"
+ * import { MockGenerator } from "@capstan/core/testing"
+ *
+ * const flaky = MockGenerator.failing(new ServerError({ provider: "mock", detail: "boom", status: 500 }), { every: 3 })
+ * ```
+ * @since 0.1.0
+ */
+export const failing = (
+  error: Errors.GenerationError | ((call: number) => Errors.GenerationError),
+  options: Options & { readonly every?: number; readonly otherwise?: Script } = {}
+): Layer.Layer<Generator | MockGenerator> =>
+  layer(options.otherwise ?? Mock.lastText, {
+    identifier: "mock!failing",
+    ...options,
+    fail: error,
+    failEvery: options.every ?? 1
+  })
+
+/**
+ * Answers like `script` (echo by default) after `delay`. Under `TestClock` the delay is virtual.
+ *
+ * @example
+ * ```ts
+ * import { MockGenerator } from "@capstan/core/testing"
+ *
+ * const slow = MockGenerator.delayed("2 seconds")
+ * ```
+ * @since 0.1.0
+ */
+export const delayed = (
+  delay: Duration.Input,
+  script: Script = Mock.lastText,
+  options: Options = {}
+): Layer.Layer<Generator | MockGenerator> => layer(script, { identifier: "mock!delayed", ...options, delay })
+
+/**
+ * The requests received so far by the mock in context.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Generator } from "@capstan/core"
+ * import { MockGenerator } from "@capstan/core/testing"
+ *
+ * const program = Effect.gen(function*() {
+ *   yield* Generator.chat("Hi", { temperature: 0.3 })
+ *   const [request] = yield* MockGenerator.requests
+ *   return request?.params.temperature // 0.3
+ * }).pipe(Effect.provide(MockGenerator.echo()))
+ * ```
+ * @since 0.1.0
+ */
+export const requests: Effect.Effect<ReadonlyArray<RecordedRequest>, never, MockGenerator> = MockGenerator.use((m) =>
+  m.requests
+)
+
+/**
+ * How many requests the mock in context received.
+ *
+ * @example
+ * ```ts
+ * import { MockGenerator } from "@capstan/core/testing"
+ *
+ * const n = MockGenerator.calls
+ * ```
+ * @since 0.1.0
+ */
+export const calls: Effect.Effect<number, never, MockGenerator> = MockGenerator.use((m) => m.calls)
+
+/**
+ * A rough token count (four characters a token), as the mocks report usage.
+ *
+ * @example
+ * ```ts
+ * import { MockGenerator } from "@capstan/core/testing"
+ *
+ * MockGenerator.estimateTokens("12345678") // 2
+ * ```
+ * @since 0.1.0
+ */
+export const estimateTokens = Mock.estimateTokens

@@ -1,0 +1,88 @@
+/**
+ * Token usage reported by a provider, and the arithmetic to total it over a run.
+ *
+ * @since 0.1.0
+ */
+import { Schema } from "effect"
+import { dual } from "effect/Function"
+
+const TokenCount = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
+
+/**
+ * Input and output tokens of one or more generations.
+ *
+ * @example
+ * ```ts
+ * import { Usage } from "@capstan/core"
+ *
+ * const u = new Usage.Usage({ inputTokens: 12, outputTokens: 30 })
+ * u.totalTokens // 42
+ * ```
+ * @since 0.1.0
+ */
+export class Usage extends Schema.Class<Usage>("@capstan/core/Usage")({
+  inputTokens: TokenCount,
+  outputTokens: TokenCount
+}) {
+  /** Input plus output tokens. */
+  get totalTokens(): number {
+    return this.inputTokens + this.outputTokens
+  }
+}
+
+/**
+ * No tokens.
+ *
+ * @example
+ * ```ts
+ * import { Usage } from "@capstan/core"
+ *
+ * Usage.empty.totalTokens // 0
+ * ```
+ * @since 0.1.0
+ */
+export const empty: Usage = new Usage({ inputTokens: 0, outputTokens: 0 })
+
+/**
+ * Adds two usages.
+ *
+ * @example
+ * ```ts
+ * import { Usage } from "@capstan/core"
+ *
+ * const a = new Usage.Usage({ inputTokens: 1, outputTokens: 2 })
+ * Usage.add(a, a).outputTokens // 4
+ * a.pipe(Usage.add(a)).inputTokens // 2
+ * ```
+ * @since 0.1.0
+ */
+export const add: {
+  (that: Usage): (self: Usage) => Usage
+  (self: Usage, that: Usage): Usage
+} = dual(2, (self: Usage, that: Usage): Usage =>
+  new Usage({
+    inputTokens: self.inputTokens + that.inputTokens,
+    outputTokens: self.outputTokens + that.outputTokens
+  }))
+
+/**
+ * Sums any number of usages.
+ *
+ * @example
+ * ```ts
+ * import { Usage } from "@capstan/core"
+ *
+ * const a = new Usage.Usage({ inputTokens: 1, outputTokens: 2 })
+ * Usage.sum([a, a, a]).totalTokens // 9
+ * ```
+ * @since 0.1.0
+ */
+export const sum = (usages: Iterable<Usage>): Usage => {
+  let inputTokens = 0
+  let outputTokens = 0
+  for (const u of usages) {
+    inputTokens += u.inputTokens
+    outputTokens += u.outputTokens
+  }
+  return new Usage({ inputTokens, outputTokens })
+}

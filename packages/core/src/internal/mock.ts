@@ -1,0 +1,151 @@
+import { Duration, Effect } from "effect"
+import * as Errors from "../Errors.js"
+import type { GenerateParams } from "../GenerateParams.js"
+import type { ChatRequest, CompletionRequest } from "../Generation.js"
+import { Generation } from "../Generation.js"
+import * as GenerationModule from "../Generation.js"
+import type { Service } from "../Generator.js"
+import type { Provider } from "../GeneratorRegistry.js"
+import type { Identifier } from "../Identifier.js"
+import * as Usage from "../Usage.js"
+
+/** A request as a mock generator saw it. */
+export type RecordedRequest =
+  | ({ readonly _tag: "chat"; readonly call: number } & ChatRequest)
+  | ({ readonly _tag: "completion"; readonly call: number } & CompletionRequest)
+
+/** What a script may answer: one text, one text per choice, a whole generation, or an Effect of those. */
+export type Reply =
+  | string
+  | ReadonlyArray<string>
+  | Generation
+  | Effect.Effect<string | ReadonlyArray<string> | Generation, Errors.GenerationError>
+
+export type Script = (request: RecordedRequest) => Reply
+
+export interface Options {
+  readonly script: Script
+  readonly delay?: Duration.Input | undefined
+  /** Fail calls 1..n (1-based) for which this answers an error. */
+  readonly failure?: ((call: number) => Errors.GenerationError | undefined) | undefined
+  readonly record?: ((request: RecordedRequest) => void) | undefined
+}
+
+/** A rough token count (four characters a token), so mock usage is plausible and deterministic. */
+export const estimateTokens = (text: string): number => Math.ceil(text.length / 4)
+
+const textOf = (request: RecordedRequest): string =>
+  request._tag === "chat" ? request.messages.map((m) => m.content).join("\n") : request.prompt
+
+const toGeneration = (reply: string | ReadonlyArray<string> | Generation, request: RecordedRequest): Generation => {
+  if (reply instanceof Generation) return reply
+  const n = request.params.n ?? 1
+  const texts = typeof reply === "string" ? Array.from({ length: n }, () => reply) : reply
+  const capped = texts.map((t) => truncate(t, request.params))
+  return new Generation({
+    choices: capped.map(({ text, stopReason }) => new GenerationModule.Choice({ text, stopReason })),
+    usage: new Usage.Usage({
+      inputTokens: estimateTokens(textOf(request)),
+      outputTokens: capped.reduce((sum, c) => sum + estimateTokens(c.text), 0)
+    })
+  })
+}
+
+const truncate = (text: string, params: GenerateParams): { text: string; stopReason: GenerationModule.StopReason } =>
+  params.maxTokens !== undefined && estimateTokens(text) > params.maxTokens
+    ? { text: text.slice(0, params.maxTokens * 4), stopReason: "length" }
+    : { text, stopReason: "stop" }
+
+/** Builds a mock generator service. */
+export const make = (identifier: Identifier, options: Options): Service => {
+  let calls = 0
+  const run = (request: RecordedRequest): Effect.Effect<Generation, Errors.GenerationError> =>
+    Effect.gen(function*() {
+      options.record?.(request)
+      if (options.delay !== undefined) yield* Effect.sleep(options.delay)
+      const failure = options.failure?.(request.call)
+      if (failure !== undefined) return yield* Effect.fail(failure)
+      const reply = options.script(request)
+      const value = Effect.isEffect(reply) ? yield* reply : reply
+      return toGeneration(value, request)
+    })
+  return {
+    identifier,
+    generate: (request) => Effect.suspend(() => run({ _tag: "chat", call: ++calls, ...request })),
+    complete: (request) => Effect.suspend(() => run({ _tag: "completion", call: ++calls, ...request }))
+  }
+}
+
+/** The last user message (or prompt) of a request. */
+export const lastText = (request: RecordedRequest): string =>
+  request._tag === "chat"
+    ? [...request.messages].reverse().find((m) => m.role === "user")?.content ?? request.messages.at(-1)?.content ?? ""
+    : request.prompt
+
+/** The errors `fail_with=` may name, built as a mock would raise them. */
+export const errorsByTag: Readonly<Record<string, () => Errors.GenerationError>> = {
+  RateLimited: () => new Errors.RateLimited({ provider: "mock", detail: "simulated rate limit", retryAfterMs: 1000 }),
+  Overloaded: () => new Errors.Overloaded({ provider: "mock", detail: "simulated overload", status: 529 }),
+  ServerError: () => new Errors.ServerError({ provider: "mock", detail: "simulated server error", status: 500 }),
+  Timeout: () => new Errors.Timeout({ provider: "mock", detail: "simulated timeout" }),
+  ConnectionError: () => new Errors.ConnectionError({ provider: "mock", detail: "simulated connection reset" }),
+  MalformedResponse: () => new Errors.MalformedResponse({ provider: "mock", detail: "simulated malformed body" }),
+  AuthenticationError: () => new Errors.AuthenticationError({ provider: "mock", detail: "simulated bad key", status: 401 }),
+  InvalidRequest: () => new Errors.InvalidRequest({ provider: "mock", detail: "simulated invalid request", status: 400 }),
+  ContextLengthExceeded: () => new Errors.ContextLengthExceeded({ provider: "mock", detail: "simulated long prompt" }),
+  ContentFiltered: () => new Errors.ContentFiltered({ provider: "mock", detail: "simulated content filter" })
+}
+
+const scripts: Readonly<Record<string, (identifier: Identifier) => Script>> = {
+  echo: () => lastText,
+  fixed: (identifier) => {
+    const reply = identifier.setting("reply")
+    return () => typeof reply === "string" ? reply : "ok"
+  }
+}
+
+/** The built-in offline provider: `mock!echo`, `mock!fixed,reply=...`, with optional delay and failures. */
+export const mockProvider: Provider = {
+  name: "mock",
+  description: "Built-in offline generator: mock!echo repeats the last user message, mock!fixed,reply=TEXT answers TEXT",
+  models: /^mock$/,
+  env: [],
+  settings: {
+    reply: { kind: "string", description: "the answer of mock!fixed" },
+    delay_ms: { kind: "float", description: "latency of every call, in milliseconds" },
+    fail_every: { kind: "int", description: "fail every k-th call (with fail_with)" },
+    fail_with: { kind: "string", description: `the error to fail with: ${Object.keys(errorsByTag).join(", ")}` }
+  },
+  make: (identifier) => {
+    const script = scripts[identifier.model]
+    if (script === undefined) {
+      return Effect.fail(
+        new Errors.InvalidIdentifier({
+          identifier: String(identifier),
+          reason: `the mock provider has no model "${identifier.model}"`,
+          hint: `Use one of: ${Object.keys(scripts).join(", ")}`
+        })
+      )
+    }
+    const delay = identifier.setting("delay_ms")
+    const every = identifier.setting("fail_every")
+    const failWith = identifier.setting("fail_with")
+    const errorOf = typeof failWith === "string" ? errorsByTag[failWith] : errorsByTag.ServerError
+    if (errorOf === undefined) {
+      return Effect.fail(
+        new Errors.InvalidIdentifier({
+          identifier: String(identifier),
+          reason: `fail_with names no known error: "${String(failWith)}"`,
+          key: "fail_with",
+          hint: `Use one of: ${Object.keys(errorsByTag).join(", ")}`
+        })
+      )
+    }
+    return Effect.succeed(make(identifier, {
+      script: script(identifier),
+      delay: typeof delay === "number" ? Duration.millis(delay) : undefined,
+      failure: typeof every === "number" && every > 0 ? (call) => call % every === 0 ? errorOf() : undefined : undefined
+    }))
+  }
+}
+

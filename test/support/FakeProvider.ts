@@ -1,0 +1,745 @@
+/**
+ * Loopback fake of the OpenAI and Anthropic HTTP APIs, for tests and benchmarks.
+ *
+ * Speaks enough of `POST /v1/chat/completions`, `POST /v1/completions` and `POST /v1/messages` for the real `openai` and
+ * `@anthropic-ai/sdk` clients (point their `baseURL` at {@link FakeProviderServer.openaiBaseUrl} /
+ * {@link FakeProviderServer.anthropicBaseUrl}), with provider-shaped rate limiting and headers, scriptable answers,
+ * deterministic (seeded) fault injection, latency, counters and a request log. Binds 127.0.0.1 only.
+ *
+ * ```ts
+ * const server = await FakeProvider.start({ rpm: 600, latencyMs: 20 })
+ * const client = new OpenAI({ baseURL: server.openaiBaseUrl, apiKey: "sk-test", maxRetries: 0 })
+ * await client.chat.completions.create({ model: "m", messages: [{ role: "user", content: "hi" }] }) // "echo: hi"
+ * await server.close()
+ * ```
+ * See `test/support/README.md` for the full behaviour.
+ * @module
+ */
+import { Effect } from "effect"
+import type { Scope } from "effect"
+import * as http from "node:http"
+import type { AddressInfo } from "node:net"
+import { pathToFileURL } from "node:url"
+import { parseArgs } from "node:util"
+import { errorBody, type ErrorSpec, faultError, fromFakeError, rateLimitError, statusError } from "./internal/errors.js"
+import { type BucketView, formatGoDuration, formatRfc3339, RateLimiter } from "./internal/rateLimiter.js"
+import { FAULT_KINDS } from "./internal/types.js"
+import type { ApiKind, FakeReply, FakeRequest, FaultKind } from "./internal/types.js"
+import {
+  type Answer,
+  answerTokens,
+  buildSuccessBody,
+  defaultAnswer,
+  type ParsedCall,
+  parseCall
+} from "./internal/wire.js"
+
+export { FAULT_KINDS } from "./internal/types.js"
+export type { ApiKind, FakeError, FakeMessage, FakeReply, FakeRequest, FaultKind } from "./internal/types.js"
+export { sampleFromSchema } from "./internal/jsonSchemaSample.js"
+export { formatGoDuration, formatRfc3339 } from "./internal/rateLimiter.js"
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Options, stats, log
+
+/** Random fault injection: each admitted request fails with probability `rate`, with a kind drawn uniformly from `kinds`. */
+export interface FaultConfig {
+  readonly rate: number
+  readonly kinds: ReadonlyArray<FaultKind>
+}
+
+/** Behaviour that can be changed at runtime with {@link FakeProviderServer.configure}. `undefined` restores the default. */
+export interface FakeProviderConfig {
+  /** Requests per minute (unlimited when unset). */
+  readonly rpm?: number | undefined
+  /** Tokens per minute (unlimited when unset). A request costs `prompt estimate + n × (max_tokens ?? answer estimate)`. */
+  readonly tpm?: number | undefined
+  /** Seconds of capacity available at once (bucket size = limit × burst / 60). Default 1, like the providers' per-second quantization. */
+  readonly burst?: number | undefined
+  /** A refused request still consumes a request slot (each 429 then costs 60/rpm s). Default false. */
+  readonly chargeRejected?: boolean | undefined
+  /** Send the `x-ratelimit-*` / `anthropic-ratelimit-*` headers. Default true (only for configured limits). */
+  readonly rateLimitHeaders?: boolean | undefined
+  /** Fixed delay before answering an admitted request, in ms. Default 0 (answer synchronously). Limiter 429s are never delayed. */
+  readonly latencyMs?: number | undefined
+  /** Extra uniformly random delay in `[0, jitterMs)`, drawn from the seeded PRNG. Default 0. */
+  readonly jitterMs?: number | undefined
+  /** Random faults. Default none. */
+  readonly faults?: FaultConfig | undefined
+  /** Seed of the PRNGs behind faults and jitter; same seed + same arrival order = same faults. Default 1. */
+  readonly seed?: number | undefined
+  /** Scripted answers; return undefined for the deterministic default (`echo: <last user text>`, schema instance, forced tool). */
+  readonly respond?: ((request: FakeRequest) => string | FakeReply | undefined) | undefined
+  /** Keep a request log: true = everything (default), false = nothing, a number = the most recent N entries. */
+  readonly logRequests?: boolean | number | undefined
+  /** Larger request bodies get 413. Default 32 MiB (Anthropic's limit). */
+  readonly maxBodyBytes?: number | undefined
+}
+
+/** Options of {@link FakeProvider.start}. */
+export interface FakeProviderOptions extends FakeProviderConfig {
+  /** Port on 127.0.0.1; default 0 (random free port). */
+  readonly port?: number | undefined
+}
+
+/** Counters since start / `reset()`. A snapshot: later requests do not change it. */
+export interface FakeProviderStats {
+  /** Every HTTP request received, including unknown paths. */
+  readonly requests: number
+  readonly byApi: Readonly<Record<ApiKind, number>>
+  /** HTTP statuses written (a `reset`/`hang` writes none; `truncated`/`malformed`/`reset-after-headers` count as 200). */
+  readonly byStatus: Readonly<Record<number, number>>
+  /** 429s produced by the rate limiter (forced `rate-limit`/`quota` faults are counted under `faults`). */
+  readonly rateLimited: number
+  /** Injected faults by kind (queued, scripted and random alike). */
+  readonly faults: Readonly<Partial<Record<FaultKind, number>>>
+  /** Sum of the token costs of admitted requests. */
+  readonly tokensCharged: number
+  /** Requests whose connection is still open. */
+  readonly inFlight: number
+  readonly peakInFlight: number
+}
+
+/** One logged request. `status`/`fault`/`answeredAt` fill in once it is answered. */
+export interface FakeRequestLogEntry {
+  readonly seq: number
+  readonly api: ApiKind | undefined
+  readonly method: string
+  readonly path: string
+  /** Parsed JSON body (undefined when the body was not JSON). */
+  readonly body: unknown
+  /** Headers as received, credentials (`authorization`, `x-api-key`) included. */
+  readonly headers: http.IncomingHttpHeaders
+  /** `Date.now()` at arrival. */
+  readonly receivedAt: number
+  /** Status written, or undefined (not answered yet, hang, reset). */
+  readonly status: number | undefined
+  readonly fault: FaultKind | undefined
+  readonly answeredAt: number | undefined
+}
+
+/** A running fake provider. */
+export interface FakeProviderServer {
+  /** `http://127.0.0.1:PORT` */
+  readonly url: string
+  readonly port: number
+  /** `${url}/v1` — the OpenAI SDK's `baseURL`. */
+  readonly openaiBaseUrl: string
+  /** `${url}` — the Anthropic SDK's `baseURL` (it appends `/v1/messages`). */
+  readonly anthropicBaseUrl: string
+  readonly stats: FakeProviderStats
+  /** Logged requests, oldest first (a copy). */
+  readonly requests: ReadonlyArray<FakeRequestLogEntry>
+  /** Changes behaviour for requests arriving from now on; limits keep their current deficit. */
+  readonly configure: (config: FakeProviderConfig) => void
+  /** The next `count` (default 1) requests admitted by the rate limiter fail with `kind`. */
+  readonly failNext: (kind: FaultKind, count?: number) => void
+  /** Clears counters, log, the failNext queue; refills the buckets; reseeds the PRNGs. */
+  readonly reset: () => void
+  /** Stops listening and destroys every open connection (hanging requests included). Idempotent. */
+  readonly close: () => Promise<void>
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Small helpers
+
+const DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024
+
+const ROUTES: Readonly<Record<string, ApiKind>> = {
+  "/v1/chat/completions": "openai-chat",
+  "/v1/completions": "openai-completion",
+  "/v1/messages": "anthropic"
+}
+
+/** mulberry32: tiny, fast, good enough for reproducible fault schedules. */
+const makePrng = (seed: number): (() => number) => {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+const isRecord = (u: unknown): u is Readonly<Record<string, unknown>> => typeof u === "object" && u !== null && !Array.isArray(u)
+
+interface MutableLogEntry {
+  seq: number
+  api: ApiKind | undefined
+  method: string
+  path: string
+  body: unknown
+  headers: http.IncomingHttpHeaders
+  receivedAt: number
+  status: number | undefined
+  fault: FaultKind | undefined
+  answeredAt: number | undefined
+}
+
+/** Bounded log: a ring buffer once `max` is reached, so a 100k-request benchmark can keep only the tail. */
+class RequestLog {
+  private entries: Array<MutableLogEntry> = []
+  private head = 0
+
+  constructor(private max: number) {}
+
+  get enabled(): boolean {
+    return this.max > 0
+  }
+
+  add(entry: MutableLogEntry): void {
+    if (this.max <= 0) return
+    if (this.entries.length < this.max) this.entries.push(entry)
+    else {
+      this.entries[this.head] = entry
+      this.head = (this.head + 1) % this.max
+    }
+  }
+
+  toArray(): Array<MutableLogEntry> {
+    return this.head === 0 ? this.entries.slice() : [...this.entries.slice(this.head), ...this.entries.slice(0, this.head)]
+  }
+
+  resize(max: number): void {
+    const kept = this.toArray()
+    this.max = max
+    this.entries = max <= 0 ? [] : kept.slice(Math.max(0, kept.length - max))
+    this.head = 0
+  }
+
+  clear(): void {
+    this.entries = []
+    this.head = 0
+  }
+}
+
+const logCapacity = (option: boolean | number | undefined): number =>
+  option === undefined || option === true ? Number.POSITIVE_INFINITY : option === false ? 0 : Math.max(0, option)
+
+interface Counters {
+  requests: number
+  byApi: Record<ApiKind, number>
+  byStatus: Record<number, number>
+  rateLimited: number
+  faults: Partial<Record<FaultKind, number>>
+  tokensCharged: number
+  peakInFlight: number
+}
+
+const emptyCounters = (inFlight: number): Counters => ({
+  requests: 0,
+  byApi: { "openai-chat": 0, "openai-completion": 0, anthropic: 0 },
+  byStatus: {},
+  rateLimited: 0,
+  faults: {},
+  tokensCharged: 0,
+  peakInFlight: inFlight
+})
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Response headers
+
+type Headers = Record<string, string>
+type LimitViews = { readonly requests: BucketView | undefined; readonly tokens: BucketView | undefined }
+
+const openaiLimitHeaders = (h: Headers, views: LimitViews): void => {
+  for (const [suffix, view] of [["requests", views.requests], ["tokens", views.tokens]] as const) {
+    if (view === undefined) continue
+    h[`x-ratelimit-limit-${suffix}`] = String(view.limit)
+    h[`x-ratelimit-remaining-${suffix}`] = String(view.remaining)
+    h[`x-ratelimit-reset-${suffix}`] = formatGoDuration(view.resetMs)
+  }
+}
+
+const anthropicLimitHeaders = (h: Headers, views: LimitViews, now: number): void => {
+  for (const [name, view] of [["requests", views.requests], ["tokens", views.tokens]] as const) {
+    if (view === undefined) continue
+    h[`anthropic-ratelimit-${name}-limit`] = String(view.limit)
+    h[`anthropic-ratelimit-${name}-remaining`] = String(view.remaining)
+    h[`anthropic-ratelimit-${name}-reset`] = formatRfc3339(now + view.resetMs)
+  }
+}
+
+/** Sets `retry-after` (integer seconds, rounded up) and, for OpenAI, the exact `retry-after-ms`. */
+const retryAfterHeaders = (h: Headers, api: ApiKind | undefined, waitMs: number): void => {
+  h["retry-after"] = String(Math.max(1, Math.ceil(waitMs / 1000)))
+  if (api !== "anthropic") h["retry-after-ms"] = String(Math.max(1, Math.ceil(waitMs)))
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// The server
+
+/** What an admitted request will be answered with. */
+type Outcome =
+  | { readonly kind: "answer"; readonly answers: ReadonlyArray<Answer> }
+  | { readonly kind: "fault"; readonly fault: FaultKind }
+  | { readonly kind: "error"; readonly spec: ErrorSpec }
+
+/** Per-request context shared by the send helpers. */
+interface Exchange {
+  readonly req: http.IncomingMessage
+  readonly res: http.ServerResponse
+  readonly api: ApiKind | undefined
+  readonly seq: number
+  readonly receivedAt: number
+  entry: MutableLogEntry | undefined
+  views: LimitViews | undefined
+  /** Scripted latency (`FakeReply.latencyMs`), overriding the configured one. */
+  latencyMs: number | undefined
+  extraHeaders: Readonly<Record<string, string>> | undefined
+  closed: boolean
+  timer: ReturnType<typeof setTimeout> | undefined
+}
+
+class Provider {
+  private config: FakeProviderConfig
+  private limiter: RateLimiter
+  private log: RequestLog
+  private faultRng: () => number
+  private jitterRng: () => number
+  private counters = emptyCounters(0)
+  // Outside `counters` so a `reset()` while requests are open cannot unbalance it.
+  private inFlight = 0
+  private seq = 0
+  private queued: Array<{ kind: FaultKind; left: number }> = []
+
+  constructor(options: FakeProviderConfig) {
+    this.config = { ...options }
+    this.limiter = new RateLimiter(this.limits(), Date.now())
+    this.log = new RequestLog(logCapacity(options.logRequests))
+    const seed = options.seed ?? 1
+    this.faultRng = makePrng(seed)
+    this.jitterRng = makePrng(seed ^ 0x9e3779b9)
+  }
+
+  private limits() {
+    return {
+      rpm: this.config.rpm,
+      tpm: this.config.tpm,
+      burst: this.config.burst ?? 1,
+      chargeRejected: this.config.chargeRejected ?? false
+    }
+  }
+
+  // --- control plane ---------------------------------------------------------------------------------------------
+
+  configure(patch: FakeProviderConfig): void {
+    this.config = { ...this.config, ...patch }
+    if ("rpm" in patch || "tpm" in patch || "burst" in patch || "chargeRejected" in patch) {
+      this.limiter.reconfigure(this.limits(), Date.now())
+    }
+    if ("logRequests" in patch) this.log.resize(logCapacity(patch.logRequests))
+    if ("seed" in patch) this.reseed()
+  }
+
+  failNext(kind: FaultKind, count = 1): void {
+    if (count > 0) this.queued.push({ kind, left: count })
+  }
+
+  reset(): void {
+    this.counters = emptyCounters(this.inFlight)
+    this.seq = 0
+    this.queued = []
+    this.log.clear()
+    this.limiter = new RateLimiter(this.limits(), Date.now())
+    this.reseed()
+  }
+
+  private reseed(): void {
+    const seed = this.config.seed ?? 1
+    this.faultRng = makePrng(seed)
+    this.jitterRng = makePrng(seed ^ 0x9e3779b9)
+  }
+
+  stats(): FakeProviderStats {
+    const c = this.counters
+    return { ...c, inFlight: this.inFlight, byApi: { ...c.byApi }, byStatus: { ...c.byStatus }, faults: { ...c.faults } }
+  }
+
+  requests(): ReadonlyArray<FakeRequestLogEntry> {
+    return this.log.toArray().map((e) => ({ ...e }))
+  }
+
+  // --- request path ----------------------------------------------------------------------------------------------
+
+  readonly handle = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+    const counters = this.counters
+    counters.requests++
+    this.inFlight++
+    if (this.inFlight > counters.peakInFlight) counters.peakInFlight = this.inFlight
+    const url = req.url ?? "/"
+    const q = url.indexOf("?")
+    const path = q < 0 ? url : url.slice(0, q)
+    const api = req.method === "POST" ? ROUTES[path] : undefined
+    const ex: Exchange = {
+      req,
+      res,
+      api,
+      seq: this.seq++,
+      receivedAt: Date.now(),
+      entry: undefined,
+      views: undefined,
+      latencyMs: undefined,
+      extraHeaders: undefined,
+      closed: false,
+      timer: undefined
+    }
+    res.once("close", () => {
+      ex.closed = true
+      if (ex.timer !== undefined) clearTimeout(ex.timer)
+      this.inFlight--
+    })
+    req.on("error", () => {}) // client vanished mid-body; the close handler cleans up
+    this.readBody(req, (body, tooLarge) => this.onBody(ex, path, body, tooLarge))
+  }
+
+  private readBody(req: http.IncomingMessage, done: (body: Buffer, tooLarge: boolean) => void): void {
+    const max = this.config.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES
+    const chunks: Array<Buffer> = []
+    let size = 0
+    req.on("data", (chunk: Buffer) => {
+      size += chunk.length
+      if (size <= max) chunks.push(chunk)
+    })
+    req.on("end", () => done(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks), size > max))
+  }
+
+  private onBody(ex: Exchange, path: string, raw: Buffer, tooLarge: boolean): void {
+    const { api } = ex
+    let body: unknown
+    try {
+      body = tooLarge || raw.length === 0 ? undefined : JSON.parse(raw.toString("utf8"))
+    } catch {
+      body = undefined
+    }
+    if (this.log.enabled) {
+      const entry: MutableLogEntry = {
+        seq: ex.seq,
+        api,
+        method: ex.req.method ?? "",
+        path,
+        body,
+        headers: ex.req.headers,
+        receivedAt: ex.receivedAt,
+        status: undefined,
+        fault: undefined,
+        answeredAt: undefined
+      }
+      this.log.add(entry)
+      ex.entry = entry
+    }
+    if (api === undefined) return this.sendError(ex, statusError(404, `Invalid URL (${ex.req.method} ${path})`), apiForPath(path))
+    this.counters.byApi[api]++
+    if (tooLarge) return this.sendError(ex, faultError("too-large", { model: "", promptTokens: 0 })!)
+    if (!isRecord(body)) {
+      return this.sendError(ex, statusError(400, "We could not parse the JSON body of your request. The body must be a JSON object."))
+    }
+    const call = parseCall(api, body)
+    if ("invalid" in call) return this.sendError(ex, statusError(400, call.invalid, null, call.param))
+    if (call.stream) {
+      return this.sendError(ex, statusError(400, "stream: the fake provider does not support streaming", null, "stream"))
+    }
+    this.admit(ex, call, body)
+  }
+
+  /** Rate-limits, decides the outcome, then answers after the configured latency. */
+  private admit(ex: Exchange, call: ParsedCall, params: Readonly<Record<string, unknown>>): void {
+    const defaults = call.prompts.map((p) => defaultAnswer(call, p))
+    const cost = this.tokenCost(call, defaults)
+    const now = Date.now()
+    if (!this.limiter.unlimited) {
+      const admission = this.limiter.admit(cost, now)
+      if (this.config.rateLimitHeaders !== false) ex.views = this.limiter.view(now)
+      if (!admission.admitted) {
+        this.counters.rateLimited++
+        const spec = rateLimitError({
+          model: call.model,
+          dimension: admission.dimension,
+          view: ex.views?.[admission.dimension],
+          requested: admission.dimension === "requests" ? 1 : cost,
+          waitMs: admission.waitMs,
+          tooLarge: admission.tooLarge
+        })
+        return this.sendError(ex, spec, ex.api, admission.tooLarge ? undefined : admission.waitMs)
+      }
+    }
+    this.counters.tokensCharged += cost
+    const outcome = this.decide(ex, call, params, defaults)
+    if (outcome.kind === "fault") this.countFault(ex, outcome.fault)
+    const delay = this.delayFor(ex, outcome)
+    const deliver = () => this.deliver(ex, call, outcome)
+    if (delay <= 0) deliver()
+    else ex.timer = setTimeout(deliver, delay)
+  }
+
+  /** OpenAI-style reservation: prompt estimate + n × (max_tokens, or the default answer's estimate). */
+  private tokenCost(call: ParsedCall, defaults: ReadonlyArray<Answer>): number {
+    let cost = 0
+    call.promptTokens.forEach((p, i) => {
+      const answer = defaults[i]
+      cost += p + call.n * (call.maxTokens ?? (answer === undefined ? 0 : answerTokens(answer)))
+    })
+    return cost
+  }
+
+  /** Precedence: failNext queue > `respond` (fault, error, toolInput, text) > random fault > default answer. */
+  private decide(ex: Exchange, call: ParsedCall, params: Readonly<Record<string, unknown>>, defaults: ReadonlyArray<Answer>): Outcome {
+    const random = this.drawRandomFault()
+    const queued = this.takeQueuedFault()
+    if (queued !== undefined) return { kind: "fault", fault: queued }
+    const respond = this.config.respond
+    const answers: Array<Answer> = []
+    for (let i = 0; i < call.prompts.length; i++) {
+      const fallback = defaults[i]!
+      if (respond === undefined) {
+        answers.push(fallback)
+        continue
+      }
+      let reply: string | FakeReply | undefined
+      try {
+        reply = respond(toFakeRequest(ex, call, params, i))
+      } catch (e) {
+        return { kind: "error", spec: statusError(500, `respond() threw: ${e instanceof Error ? e.message : String(e)}`) }
+      }
+      if (reply === undefined) answers.push(fallback)
+      else if (typeof reply === "string") answers.push({ kind: "text", text: reply })
+      else {
+        if (reply.latencyMs !== undefined) ex.latencyMs = reply.latencyMs
+        if (reply.headers !== undefined) ex.extraHeaders = { ...ex.extraHeaders, ...reply.headers }
+        if (reply.fault !== undefined) return { kind: "fault", fault: reply.fault }
+        if (reply.error !== undefined) return { kind: "error", spec: fromFakeError(reply.error) }
+        answers.push(replyAnswer(call, reply, fallback))
+      }
+    }
+    if (random !== undefined) return { kind: "fault", fault: random }
+    return { kind: "answer", answers }
+  }
+
+  // Drawn for every admitted request (even when a script overrides it) so the schedule depends only on arrival order.
+  private drawRandomFault(): FaultKind | undefined {
+    const faults = this.config.faults
+    if (faults === undefined || faults.rate <= 0 || faults.kinds.length === 0) return undefined
+    const hit = this.faultRng() < faults.rate
+    const pick = this.faultRng()
+    return hit ? faults.kinds[Math.floor(pick * faults.kinds.length)] : undefined
+  }
+
+  private countFault(ex: Exchange, fault: FaultKind): void {
+    this.counters.faults[fault] = (this.counters.faults[fault] ?? 0) + 1
+    if (ex.entry !== undefined) ex.entry.fault = fault
+  }
+
+  private takeQueuedFault(): FaultKind | undefined {
+    const head = this.queued[0]
+    if (head === undefined) return undefined
+    if (--head.left <= 0) this.queued.shift()
+    return head.kind
+  }
+
+  private delayFor(ex: Exchange, outcome: Outcome): number {
+    if (outcome.kind === "fault" && outcome.fault === "hang") return 0
+    const jitter = this.config.jitterMs ?? 0
+    const base = ex.latencyMs ?? this.config.latencyMs ?? 0
+    return base + (jitter > 0 ? this.jitterRng() * jitter : 0)
+  }
+
+  private deliver(ex: Exchange, call: ParsedCall, outcome: Outcome): void {
+    ex.timer = undefined
+    if (ex.closed) return
+    if (outcome.kind === "error") return this.sendError(ex, outcome.spec)
+    if (outcome.kind === "answer") return this.sendAnswer(ex, call, outcome.answers, false)
+    const fault = outcome.fault
+    switch (fault) {
+      case "hang":
+        return
+      case "reset":
+        ex.req.socket.destroy()
+        return
+      case "content-filter":
+        return this.sendAnswer(ex, call, [], true)
+      case "reset-after-headers":
+      case "truncated":
+      case "malformed":
+        return this.sendBroken(ex, call, fault)
+      default: {
+        const spec = faultError(fault, { model: call.model, promptTokens: call.promptTokens[0] ?? 0 })!
+        return this.sendError(ex, spec, ex.api, fault === "rate-limit" ? 1000 : undefined)
+      }
+    }
+  }
+
+  // --- writers -----------------------------------------------------------------------------------------------------
+
+  private headers(ex: Exchange): Headers {
+    const h: Headers = { "content-type": "application/json" }
+    const requestId = `req_fake${ex.seq}`
+    if (ex.api === "anthropic") {
+      h["request-id"] = requestId
+      if (ex.views !== undefined) anthropicLimitHeaders(h, ex.views, Date.now())
+    } else {
+      h["x-request-id"] = requestId
+      h["openai-processing-ms"] = String(Date.now() - ex.receivedAt)
+      if (ex.views !== undefined) openaiLimitHeaders(h, ex.views)
+    }
+    if (ex.extraHeaders !== undefined) Object.assign(h, ex.extraHeaders)
+    return h
+  }
+
+  private write(ex: Exchange, status: number, h: Headers, body: string): void {
+    if (ex.closed || ex.res.headersSent) return
+    h["content-length"] = String(Buffer.byteLength(body))
+    this.recordStatus(ex, status)
+    ex.res.writeHead(status, h)
+    ex.res.end(body)
+  }
+
+  private recordStatus(ex: Exchange, status: number): void {
+    this.counters.byStatus[status] = (this.counters.byStatus[status] ?? 0) + 1
+    if (ex.entry !== undefined) {
+      ex.entry.status = status
+      ex.entry.answeredAt = Date.now()
+    }
+  }
+
+  private sendError(ex: Exchange, spec: ErrorSpec, api: ApiKind | undefined = ex.api, retryAfterMs?: number): void {
+    const h = this.headers(ex)
+    if (retryAfterMs !== undefined) retryAfterHeaders(h, api, retryAfterMs)
+    this.write(ex, spec.status, h, JSON.stringify(errorBody(api, spec, `req_fake${ex.seq}`)))
+  }
+
+  private successJson(ex: Exchange, call: ParsedCall, answers: ReadonlyArray<Answer>, contentFilter: boolean): string {
+    const filled = contentFilter ? call.prompts.map((): Answer => ({ kind: "text", text: "" })) : answers
+    return JSON.stringify(buildSuccessBody({ call, answers: filled, contentFilter, seq: ex.seq, nowMs: Date.now() }).body)
+  }
+
+  private sendAnswer(ex: Exchange, call: ParsedCall, answers: ReadonlyArray<Answer>, contentFilter: boolean): void {
+    this.write(ex, 200, this.headers(ex), this.successJson(ex, call, answers, contentFilter))
+  }
+
+  private sendBroken(ex: Exchange, call: ParsedCall, fault: "reset-after-headers" | "truncated" | "malformed"): void {
+    if (ex.closed) return
+    const h = this.headers(ex)
+    if (fault === "malformed") return this.write(ex, 200, h, "<html><body><h1>502 Bad Gateway</h1></body></html>")
+    const full = this.successJson(ex, call, call.prompts.map((p) => defaultAnswer(call, p)), false)
+    const half = full.slice(0, Math.max(1, Math.floor(full.length / 2)))
+    if (fault === "truncated") return this.write(ex, 200, h, half)
+    // Announce the full length, send half, then kill the socket: the client sees a body-read error, not a parse error.
+    h["content-length"] = String(Buffer.byteLength(full))
+    this.recordStatus(ex, 200)
+    ex.res.writeHead(200, h)
+    ex.res.write(half, () => ex.req.socket.destroy())
+  }
+}
+
+const apiForPath = (path: string): ApiKind | undefined => (path.startsWith("/v1/messages") ? "anthropic" : undefined)
+
+const toFakeRequest = (
+  ex: Exchange,
+  call: ParsedCall,
+  params: Readonly<Record<string, unknown>>,
+  promptIndex: number
+): FakeRequest => {
+  const prompt = call.prompts[promptIndex] ?? ""
+  return {
+    seq: ex.seq,
+    api: call.api,
+    path: call.api === "anthropic" ? "/v1/messages" : call.api === "openai-chat" ? "/v1/chat/completions" : "/v1/completions",
+    model: call.model,
+    messages: call.api === "openai-completion" ? [{ role: "user", text: prompt }] : call.messages,
+    system: call.system,
+    prompt,
+    promptIndex,
+    maxTokens: call.maxTokens,
+    n: call.n,
+    params,
+    headers: ex.req.headers
+  }
+}
+
+/** Turns a scripted reply into an answer; a `toolInput` without a forced tool is sent as JSON text. */
+const replyAnswer = (call: ParsedCall, reply: FakeReply, fallback: Answer): Answer => {
+  if (reply.toolInput !== undefined) {
+    return call.forcedTool !== undefined
+      ? { kind: "tool", name: call.forcedTool.name, input: reply.toolInput }
+      : { kind: "text", text: JSON.stringify(reply.toolInput) }
+  }
+  return reply.text !== undefined ? { kind: "text", text: reply.text } : fallback
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Public API
+
+const start = (options: FakeProviderOptions = {}): Promise<FakeProviderServer> =>
+  new Promise((resolve, reject) => {
+    const provider = new Provider(options)
+    const server = http.createServer({ keepAliveTimeout: 30_000 }, provider.handle)
+    server.once("error", reject)
+    server.listen({ port: options.port ?? 0, host: "127.0.0.1", backlog: 4096 }, () => {
+      server.off("error", reject)
+      const { port } = server.address() as AddressInfo
+      const url = `http://127.0.0.1:${port}`
+      let closing: Promise<void> | undefined
+      resolve({
+        url,
+        port,
+        openaiBaseUrl: `${url}/v1`,
+        anthropicBaseUrl: url,
+        get stats() {
+          return provider.stats()
+        },
+        get requests() {
+          return provider.requests()
+        },
+        configure: (config) => provider.configure(config),
+        failNext: (kind, count) => provider.failNext(kind, count),
+        reset: () => provider.reset(),
+        close: () => {
+          closing ??= new Promise<void>((done) => {
+            server.close(() => done())
+            // Destroys idle keep-alive sockets AND sockets with a request in flight (hangs, pending latency timers).
+            server.closeAllConnections()
+          })
+          return closing
+        }
+      })
+    })
+  })
+
+/** Effect-friendly acquisition: the server lives as long as the surrounding `Scope`. */
+const scoped = (options?: FakeProviderOptions): Effect.Effect<FakeProviderServer, never, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.promise(() => start(options)),
+    (server) => Effect.promise(() => server.close())
+  )
+
+/**
+ * Entry points of the fake provider.
+ * - `start(options?)` starts a server on 127.0.0.1 (random port unless `options.port`).
+ * - `scoped(options?)` is the same as a scoped Effect resource (closed when the scope closes).
+ */
+export const FakeProvider = { start, scoped, faultKinds: FAULT_KINDS } as const
+
+// Stand-alone use: `node --import tsx test/support/FakeProvider.ts --port 8787 --rpm 600 --tpm 100000 --latency 50`
+const isMain = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href
+if (isMain) {
+  const { values } = parseArgs({
+    options: {
+      port: { type: "string" },
+      rpm: { type: "string" },
+      tpm: { type: "string" },
+      burst: { type: "string" },
+      latency: { type: "string" }
+    }
+  })
+  const num = (s: string | undefined) => (s === undefined ? undefined : Number(s))
+  void start({
+    port: num(values.port),
+    rpm: num(values.rpm),
+    tpm: num(values.tpm),
+    burst: num(values.burst),
+    latencyMs: num(values.latency),
+    logRequests: false
+  }).then((s) => console.log(`FakeProvider listening on ${s.url} (OpenAI baseURL ${s.openaiBaseUrl}, Anthropic baseURL ${s.anthropicBaseUrl})`))
+}

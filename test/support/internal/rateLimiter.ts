@@ -1,0 +1,174 @@
+/**
+ * Continuous-refill token buckets for requests and tokens per minute, plus the header views providers send.
+ *
+ * Semantics (chosen to mirror what OpenAI/Anthropic document, see shared/research/perf-anchors.md §1, §2, §8.1):
+ * - capacity = `limit × burst / 60` (burst in seconds; providers quantize per-minute limits to ~1 s);
+ * - the bucket refills continuously at `limit / 60` per second up to capacity;
+ * - a request is admitted when the bucket holds its cost, OR when the bucket is full and the cost exceeds the capacity
+ *   (then the level goes negative: a 30 RPM limit with a 1 s burst still admits one request every 2 s, and a request
+ *   costing more tokens than one burst waits for a full bucket instead of failing forever);
+ * - a request whose token cost exceeds the whole per-minute limit can never succeed ("Request too large").
+ * @module
+ */
+
+/** Which bucket refused a request. */
+export type LimitDimension = "requests" | "tokens"
+
+/** Header-friendly snapshot of one bucket, using a per-minute view like the real providers. */
+export interface BucketView {
+  readonly limit: number
+  /** `limit − consumed`, where consumed = the part of the bucket still to be refilled. */
+  readonly remaining: number
+  /** Milliseconds until the bucket is full again: `(limit − remaining) × 60 s / limit`. */
+  readonly resetMs: number
+}
+
+/** Result of an admission attempt. */
+export type Admission =
+  | { readonly admitted: true }
+  | { readonly admitted: false; readonly dimension: LimitDimension; readonly waitMs: number; readonly tooLarge: boolean }
+
+class TokenBucket {
+  private limit: number
+  private capacity: number
+  private perMs: number
+  private level: number
+  private updatedAt: number
+
+  constructor(limit: number, burstSeconds: number, now: number) {
+    this.limit = limit
+    this.capacity = (limit * burstSeconds) / 60
+    this.perMs = limit / 60_000
+    this.level = this.capacity
+    this.updatedAt = now
+  }
+
+  /** Changes limit/burst keeping the current deficit, so lowering a limit mid-run does not hand out a fresh burst. */
+  reconfigure(limit: number, burstSeconds: number, now: number): void {
+    this.refill(now)
+    const deficit = this.capacity - this.level
+    this.limit = limit
+    this.capacity = (limit * burstSeconds) / 60
+    this.perMs = limit / 60_000
+    this.level = this.capacity - deficit
+  }
+
+  refill(now: number): void {
+    const elapsed = now - this.updatedAt
+    if (elapsed > 0) this.level = Math.min(this.capacity, this.level + elapsed * this.perMs)
+    this.updatedAt = now
+  }
+
+  /** Milliseconds until `cost` can be admitted (0 = now). Assumes `refill(now)` was called. */
+  waitFor(cost: number): number {
+    const need = Math.min(cost, this.capacity)
+    return this.level >= need ? 0 : (need - this.level) / this.perMs
+  }
+
+  take(cost: number): void {
+    this.level -= cost
+  }
+
+  exceedsLimit(cost: number): boolean {
+    return cost > this.limit
+  }
+
+  view(): BucketView {
+    const deficit = Math.max(0, this.capacity - this.level)
+    return {
+      limit: this.limit,
+      remaining: Math.max(0, Math.min(this.limit, Math.floor(this.limit - deficit))),
+      resetMs: deficit / this.perMs
+    }
+  }
+}
+
+/** Limits accepted by {@link RateLimiter}; an undefined limit is unlimited (and sends no headers for that dimension). */
+export interface RateLimits {
+  readonly rpm?: number | undefined
+  readonly tpm?: number | undefined
+  readonly burst: number
+  /** When true a refused request still consumes one request slot (OpenAI: "unsuccessful requests count"). */
+  readonly chargeRejected: boolean
+}
+
+/** Request + token buckets shared by every endpoint of one fake server. */
+export class RateLimiter {
+  private requests: TokenBucket | undefined
+  private tokens: TokenBucket | undefined
+  private chargeRejected: boolean
+
+  constructor(limits: RateLimits, now: number) {
+    this.requests = makeBucket(limits.rpm, limits.burst, now)
+    this.tokens = makeBucket(limits.tpm, limits.burst, now)
+    this.chargeRejected = limits.chargeRejected
+  }
+
+  /** True when no limit is configured, so callers can skip the bookkeeping entirely. */
+  get unlimited(): boolean {
+    return this.requests === undefined && this.tokens === undefined
+  }
+
+  reconfigure(limits: RateLimits, now: number): void {
+    this.requests = updateBucket(this.requests, limits.rpm, limits.burst, now)
+    this.tokens = updateBucket(this.tokens, limits.tpm, limits.burst, now)
+    this.chargeRejected = limits.chargeRejected
+  }
+
+  /** Atomically admits a request costing one request and `tokenCost` tokens, or says how long to wait. */
+  admit(tokenCost: number, now: number): Admission {
+    const { requests, tokens } = this
+    requests?.refill(now)
+    tokens?.refill(now)
+    if (tokens?.exceedsLimit(tokenCost)) return { admitted: false, dimension: "tokens", waitMs: 0, tooLarge: true }
+    const requestWait = requests?.waitFor(1) ?? 0
+    const tokenWait = tokens?.waitFor(tokenCost) ?? 0
+    if (requestWait === 0 && tokenWait === 0) {
+      requests?.take(1)
+      tokens?.take(tokenCost)
+      return { admitted: true }
+    }
+    if (this.chargeRejected) requests?.take(1)
+    const dimension: LimitDimension = requestWait >= tokenWait ? "requests" : "tokens"
+    return { admitted: false, dimension, waitMs: Math.max(requestWait, tokenWait), tooLarge: false }
+  }
+
+  /** Current header views (undefined for an unlimited dimension). */
+  view(now: number): { readonly requests: BucketView | undefined; readonly tokens: BucketView | undefined } {
+    this.requests?.refill(now)
+    this.tokens?.refill(now)
+    return { requests: this.requests?.view(), tokens: this.tokens?.view() }
+  }
+}
+
+const isLimit = (limit: number | undefined): limit is number => limit !== undefined && limit > 0 && Number.isFinite(limit)
+
+const makeBucket = (limit: number | undefined, burst: number, now: number): TokenBucket | undefined =>
+  isLimit(limit) ? new TokenBucket(limit, burst, now) : undefined
+
+const updateBucket = (bucket: TokenBucket | undefined, limit: number | undefined, burst: number, now: number) => {
+  if (!isLimit(limit)) return undefined
+  if (bucket === undefined) return new TokenBucket(limit, burst, now)
+  bucket.reconfigure(limit, burst, now)
+  return bucket
+}
+
+/**
+ * Formats milliseconds the way Go's `time.Duration.String()` does (OpenAI's `x-ratelimit-reset-*`): `0s`, `12ms`, `1s`,
+ * `7.66s`, `1m26.4s`, `6m0s`, `1h2m3.5s`. Sub-second values are rounded to whole milliseconds.
+ */
+export const formatGoDuration = (ms: number): string => {
+  const total = Math.max(0, Math.round(ms))
+  if (total === 0) return "0s"
+  if (total < 1000) return `${total}ms`
+  const hours = Math.floor(total / 3_600_000)
+  const minutes = Math.floor((total % 3_600_000) / 60_000)
+  const seconds = ((total % 60_000) / 1000).toFixed(3).replace(/\.?0+$/, "")
+  if (hours > 0) return `${hours}h${minutes}m${seconds}s`
+  if (minutes > 0) return `${minutes}m${seconds}s`
+  return `${seconds}s`
+}
+
+/** RFC 3339 timestamp rounded UP to whole seconds, as Anthropic's `anthropic-ratelimit-*-reset` headers. */
+export const formatRfc3339 = (epochMs: number): string =>
+  new Date(Math.ceil(epochMs / 1000) * 1000).toISOString().replace(".000Z", "Z")

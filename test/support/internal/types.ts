@@ -1,0 +1,103 @@
+/**
+ * Public types of the fake provider (re-exported by `../FakeProvider.ts`).
+ * @module
+ */
+import type { IncomingHttpHeaders } from "node:http"
+
+/** Which wire format a request used. */
+export type ApiKind = "openai-chat" | "openai-completion" | "anthropic"
+
+/** Every fault kind, in a stable order (handy for table-driven tests). */
+export const FAULT_KINDS = [
+  "rate-limit",
+  "quota",
+  "server-error",
+  "unavailable",
+  "overloaded",
+  "bad-request",
+  "unauthorized",
+  "forbidden",
+  "not-found",
+  "too-large",
+  "context-length",
+  "content-filter",
+  "reset",
+  "reset-after-headers",
+  "truncated",
+  "malformed",
+  "hang"
+] as const
+
+/**
+ * A failure the server can inject instead of a normal answer:
+ * - `rate-limit` 429 temporary rate limit, with `retry-after: 1` / `retry-after-ms: 1000`
+ * - `quota` 429 that never clears (OpenAI `insufficient_quota`; Anthropic spend cap, `error.details.error_code`), no `retry-after`
+ * - `server-error` 500, `unavailable` 503, `overloaded` 529 (`overloaded_error`)
+ * - `bad-request` 400, `unauthorized` 401, `forbidden` 403, `not-found` 404 (model), `too-large` 413
+ * - `context-length` 400 (OpenAI `context_length_exceeded`; Anthropic "prompt is too long")
+ * - `content-filter` 200 with OpenAI `finish_reason: "content_filter"` / Anthropic `stop_reason: "refusal"` and no text
+ * - `reset` socket destroyed before any response byte
+ * - `reset-after-headers` 200 headers + half the body, then the socket is destroyed
+ * - `truncated` a complete 200 response whose JSON body is cut in half (valid headers, matching content-length)
+ * - `malformed` a complete 200 response, `content-type: application/json`, body is an HTML error page
+ * - `hang` never answers (until the client gives up or the server closes)
+ */
+export type FaultKind = (typeof FAULT_KINDS)[number]
+
+/** One conversation turn, content flattened to text (images and other non-text parts are dropped). */
+export interface FakeMessage {
+  readonly role: string
+  readonly text: string
+}
+
+/** What `respond` sees: the parsed request, normalized across wire formats. */
+export interface FakeRequest {
+  /** Arrival index since start / `reset()` (0-based); unique per HTTP request. */
+  readonly seq: number
+  readonly api: ApiKind
+  /** URL path without the query string, e.g. `/v1/chat/completions`. */
+  readonly path: string
+  readonly model: string
+  /** Conversation (chat / messages), or a single user message holding the prompt (legacy completions). */
+  readonly messages: ReadonlyArray<FakeMessage>
+  /** Anthropic `system`, or the OpenAI system/developer messages joined with a newline. */
+  readonly system: string | undefined
+  /** Text of the last user message (legacy completions: the prompt) — what the default answer echoes. */
+  readonly prompt: string
+  /** Position of `prompt` in a legacy completions prompt array (`respond` is called once per prompt), else 0. */
+  readonly promptIndex: number
+  /** `max_completion_tokens ?? max_tokens` (OpenAI) / `max_tokens` (Anthropic). */
+  readonly maxTokens: number | undefined
+  /** Number of choices asked for (`n`, default 1; always 1 for Anthropic). */
+  readonly n: number
+  /** The raw parsed JSON body. */
+  readonly params: Readonly<Record<string, unknown>>
+  /** Request headers as Node received them (lower-case names, credentials included). */
+  readonly headers: IncomingHttpHeaders
+}
+
+/** An HTTP error to answer with, in the provider's own error JSON shape. */
+export interface FakeError {
+  readonly status: number
+  /** OpenAI `error.type` / Anthropic `error.type`; defaults to a sensible type for the status. */
+  readonly type?: string
+  /** OpenAI `error.code` (ignored for Anthropic). */
+  readonly code?: string
+  readonly message?: string
+}
+
+/** A scripted answer. Fields are independent; the first of `fault`, `error`, `toolInput`, `text` that is set wins. */
+export interface FakeReply {
+  /** Inject this fault for the request. */
+  readonly fault?: FaultKind
+  /** Answer with this HTTP error. */
+  readonly error?: FakeError
+  /** Answer with a tool call carrying this input (needs a forced tool in the request; otherwise it is sent as JSON text). */
+  readonly toolInput?: unknown
+  /** Answer text (each of the `n` choices gets the same text); still subject to `stop` and `max_tokens`. */
+  readonly text?: string
+  /** Overrides the server's latency for this request. */
+  readonly latencyMs?: number
+  /** Extra response headers. */
+  readonly headers?: Readonly<Record<string, string>>
+}
