@@ -5,10 +5,12 @@
  */
 import { NodeRuntime } from "@effect/platform-node"
 import { Effect, Layer } from "effect"
-import { Generator } from "@capstan/core"
+import { Generator, type GeneratorRegistry } from "@capstan/core"
 
 /** The generator an example runs on when started from the command line. */
-export const generatorLayer = <E>(mock: Layer.Layer<Generator.Generator, E>) => {
+export const generatorLayer = <E>(
+  mock: Layer.Layer<Generator.Generator, E>
+): Layer.Layer<Generator.Generator, E | GeneratorRegistry.GeneratorInitError> => {
   const identifier = process.env.CAPSTAN_GENERATOR
   return identifier === undefined || identifier === "" ? mock : Generator.layer(identifier)
 }
