@@ -8,6 +8,7 @@ export default defineConfig({
   ssr: { resolve: { conditions: ["@capstan/source", ...defaultServerConditions] } },
   test: {
     include: ["test/**/*.test.ts"],
+    reporters: ["default", "./test/support/SummaryReporter.ts"],
     testTimeout: 30_000,
     hookTimeout: 30_000
   }

@@ -182,8 +182,11 @@ interface MutableLogEntry {
 class RequestLog {
   private entries: Array<MutableLogEntry> = []
   private head = 0
+  private max: number
 
-  constructor(private max: number) {}
+  constructor(max: number) {
+    this.max = max
+  }
 
   get enabled(): boolean {
     return this.max > 0
@@ -241,10 +244,10 @@ const emptyCounters = (inFlight: number): Counters => ({
 // ---------------------------------------------------------------------------------------------------------------------
 // Response headers
 
-type Headers = Record<string, string>
+type HeaderMap = Record<string, string>
 type LimitViews = { readonly requests: BucketView | undefined; readonly tokens: BucketView | undefined }
 
-const openaiLimitHeaders = (h: Headers, views: LimitViews): void => {
+const openaiLimitHeaders = (h: HeaderMap, views: LimitViews): void => {
   for (const [suffix, view] of [["requests", views.requests], ["tokens", views.tokens]] as const) {
     if (view === undefined) continue
     h[`x-ratelimit-limit-${suffix}`] = String(view.limit)
@@ -253,7 +256,7 @@ const openaiLimitHeaders = (h: Headers, views: LimitViews): void => {
   }
 }
 
-const anthropicLimitHeaders = (h: Headers, views: LimitViews, now: number): void => {
+const anthropicLimitHeaders = (h: HeaderMap, views: LimitViews, now: number): void => {
   for (const [name, view] of [["requests", views.requests], ["tokens", views.tokens]] as const) {
     if (view === undefined) continue
     h[`anthropic-ratelimit-${name}-limit`] = String(view.limit)
@@ -263,7 +266,7 @@ const anthropicLimitHeaders = (h: Headers, views: LimitViews, now: number): void
 }
 
 /** Sets `retry-after` (integer seconds, rounded up) and, for OpenAI, the exact `retry-after-ms`. */
-const retryAfterHeaders = (h: Headers, api: ApiKind | undefined, waitMs: number): void => {
+const retryAfterHeaders = (h: HeaderMap, api: ApiKind | undefined, waitMs: number): void => {
   h["retry-after"] = String(Math.max(1, Math.ceil(waitMs / 1000)))
   if (api !== "anthropic") h["retry-after-ms"] = String(Math.max(1, Math.ceil(waitMs)))
 }
@@ -572,8 +575,8 @@ class Provider {
 
   // --- writers -----------------------------------------------------------------------------------------------------
 
-  private headers(ex: Exchange): Headers {
-    const h: Headers = { "content-type": "application/json" }
+  private headers(ex: Exchange): HeaderMap {
+    const h: HeaderMap = { "content-type": "application/json" }
     const requestId = `req_fake${ex.seq}`
     if (ex.api === "anthropic") {
       h["request-id"] = requestId
@@ -587,7 +590,7 @@ class Provider {
     return h
   }
 
-  private write(ex: Exchange, status: number, h: Headers, body: string): void {
+  private write(ex: Exchange, status: number, h: HeaderMap, body: string): void {
     if (ex.closed || ex.res.headersSent) return
     h["content-length"] = String(Buffer.byteLength(body))
     this.recordStatus(ex, status)

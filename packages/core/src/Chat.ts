@@ -104,10 +104,11 @@ export const conversation = (chat: Chat): string => chat.conversation
  *
  * @example
  * ```ts
+ * import { pipe } from "effect"
  * import { Chat } from "@capstan/core"
  *
  * declare const chat: Chat.Chat
- * chat.pipe(Chat.withMetadata({ reviewed: true })).metadata.reviewed // true
+ * pipe(chat, Chat.withMetadata({ reviewed: true })).metadata.reviewed // true
  * ```
  * @since 0.1.0
  */

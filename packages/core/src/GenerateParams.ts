@@ -75,13 +75,14 @@ export const make = (fields: Fields): GenerateParams => fields instanceof Genera
  *
  * @example
  * ```ts
+ * import { pipe } from "effect"
  * import { GenerateParams } from "@capstan/core"
  *
  * const base = GenerateParams.make({ temperature: 0.1, maxTokens: 100 })
  * const merged = GenerateParams.merge(base, GenerateParams.make({ temperature: 0.9 }))
  * merged.temperature // 0.9
  * merged.maxTokens   // 100
- * base.pipe(GenerateParams.merge({ seed: 7 })).seed // 7
+ * pipe(base, GenerateParams.merge({ seed: 7 })).seed // 7
  * ```
  * @since 0.1.0
  */

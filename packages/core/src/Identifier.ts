@@ -138,7 +138,16 @@ export const make = (parts: {
 export const withParams: {
   (params: GenerateParams.GenerateParams): (self: Identifier) => Identifier
   (self: Identifier, params: GenerateParams.GenerateParams): Identifier
-} = dual(2, (self: Identifier, params: GenerateParams.GenerateParams): Identifier => new Identifier({ ...self, params }))
+} = dual(2, (self: Identifier, params: GenerateParams.GenerateParams): Identifier =>
+  withKeyOrder(new Identifier({ ...self, params }), keyOrder.get(self)))
+
+// The order keys were written in, so that formatting a parsed identifier gives back the same text. Kept
+// outside the identifier's fields: two identifiers that differ only in key order are equal.
+const keyOrder = new WeakMap<Identifier, ReadonlyArray<string>>()
+const withKeyOrder = (identifier: Identifier, order: ReadonlyArray<string> | undefined): Identifier => {
+  if (order !== undefined) keyOrder.set(identifier, order)
+  return identifier
+}
 
 const secretName = /key|token|secret|password/i
 
@@ -157,18 +166,21 @@ const secretName = /key|token|secret|password/i
  * @since 0.1.0
  */
 export const format = (self: Identifier, options?: { readonly secrets?: "mask" | "show" }): string => {
-  const parts = [`${self.provider}!${self.model}`]
+  const entries = new Map<string, string>()
   for (const { key, field, kind } of GenerateParams.identifierKeys) {
     const value = self.params[field]
     if (value === undefined) continue
-    parts.push(`${key}=${kind === "list" ? (value as ReadonlyArray<string>).join(";") : String(value)}`)
+    entries.set(key, kind === "list" ? (value as ReadonlyArray<string>).join(";") : String(value))
   }
   for (const [key, value] of Object.entries(self.settings)) {
-    const text = Redacted.isRedacted(value)
-      ? options?.secrets === "show" ? Redacted.value(value) : "***"
-      : String(value)
-    parts.push(`${key}=${text}`)
+    entries.set(
+      key,
+      Redacted.isRedacted(value) ? (options?.secrets === "show" ? Redacted.value(value) : "***") : String(value)
+    )
   }
+  const order = [...(keyOrder.get(self) ?? []).filter((key) => entries.has(key)), ...entries.keys()]
+  const parts = [`${self.provider}!${self.model}`]
+  for (const key of new Set(order)) parts.push(`${key}=${entries.get(key)}`)
   return parts.join(",")
 }
 
@@ -309,7 +321,9 @@ export const parseWith = (providers: ReadonlyArray<ProviderSyntax>) =>
     const key = GenerateParams.identifierKeys.find((k) => k.field === field)?.key
     return fail(key === undefined ? issue : `${key} is out of range: ${issue.split("\n")[0]}`, key === undefined ? {} : { key })
   }
-  return Result.succeed(new Identifier({ provider: provider.name, model, params: decoded.success, settings }))
+  return Result.succeed(
+    withKeyOrder(new Identifier({ provider: provider.name, model, params: decoded.success, settings }), [...seen])
+  )
 }
 
 const splitTokens = (text: string): Array<Token> => {

@@ -8,7 +8,7 @@
  */
 import { Context, Duration, Effect, Layer, Result } from "effect"
 import type * as Errors from "./Errors.js"
-import { Generator } from "./Generator.js"
+import { Generator, withBaseParams } from "./Generator.js"
 import * as Identifier from "./Identifier.js"
 import * as Mock from "./internal/mock.js"
 
@@ -112,7 +112,7 @@ export const layer = (script: Script, options: Options = {}): Layer.Layer<Genera
       record: (request) => requests.push(request)
     })
     return Layer.mergeAll(
-      Layer.succeed(Generator, service),
+      Layer.succeed(Generator, withBaseParams(service)),
       Layer.succeed(MockGenerator, {
         requests: Effect.sync(() => [...requests]),
         calls: Effect.sync(() => requests.length)

@@ -48,11 +48,12 @@ export const empty: Usage = new Usage({ inputTokens: 0, outputTokens: 0 })
  *
  * @example
  * ```ts
+ * import { pipe } from "effect"
  * import { Usage } from "@capstan/core"
  *
  * const a = new Usage.Usage({ inputTokens: 1, outputTokens: 2 })
  * Usage.add(a, a).outputTokens // 4
- * a.pipe(Usage.add(a)).inputTokens // 2
+ * pipe(a, Usage.add(a)).inputTokens // 2
  * ```
  * @since 0.1.0
  */

@@ -1,0 +1,242 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Equal, pipe, Result, Schema } from "effect"
+import {
+  Chat,
+  ExhaustedMaxRounds,
+  GenerateParams,
+  Generation,
+  Identifier,
+  isRetryable,
+  Message,
+  ParseError,
+  RateLimited,
+  ServerError,
+  StepFailed,
+  Timeout,
+  Usage,
+  AuthenticationError,
+  ContentFiltered,
+  ContextLengthExceeded,
+  ConnectionError,
+  InvalidRequest,
+  MalformedResponse,
+  Overloaded,
+  Unsupported
+} from "@capstan/core"
+
+describe("GenerateParams", () => {
+  it("merge: set fields of the override win, unset fields never erase", () => {
+    const base = GenerateParams.make({ temperature: 0.1, maxTokens: 100, stop: ["x"], extra: { a: 1, b: 2 } })
+    const merged = GenerateParams.merge(base, { temperature: 0.9, extra: { b: 3 } })
+    expect(merged.temperature).toBe(0.9)
+    expect(merged.maxTokens).toBe(100)
+    expect(merged.stop).toEqual(["x"])
+    expect(merged.extra).toEqual({ a: 1, b: 3 })
+    // an explicit undefined is "unset", not "erase"
+    const same = GenerateParams.merge(base, { temperature: undefined } as unknown as GenerateParams.Fields)
+    expect(same.temperature).toBe(0.1)
+    expect(pipe(base, GenerateParams.merge({ seed: 7 })).seed).toBe(7)
+    expect(base.temperature).toBe(0.1) // immutable
+  })
+
+  it("validates ranges", () => {
+    expect(() => GenerateParams.make({ temperature: -0.1 })).toThrow()
+    expect(() => GenerateParams.make({ n: 0 })).toThrow()
+    expect(() => GenerateParams.make({ maxTokens: 1.5 })).toThrow()
+    expect(() => GenerateParams.make({ topP: 1.1 })).toThrow()
+    expect(() => GenerateParams.make({ timeout: 0 })).toThrow()
+    expect(GenerateParams.make({ presencePenalty: -2 }).presencePenalty).toBe(-2)
+  })
+
+  it("is empty until a field is set", () => {
+    expect(GenerateParams.isEmpty(GenerateParams.empty)).toBe(true)
+    expect(GenerateParams.isEmpty(GenerateParams.make({ n: 1 }))).toBe(false)
+  })
+})
+
+describe("Usage", () => {
+  it("adds and sums", () => {
+    const a = new Usage.Usage({ inputTokens: 3, outputTokens: 4 })
+    expect(a.totalTokens).toBe(7)
+    expect(Usage.add(a, a)).toEqual(new Usage.Usage({ inputTokens: 6, outputTokens: 8 }))
+    expect(Usage.sum([a, a, a]).totalTokens).toBe(21)
+    expect(Usage.sum([])).toEqual(Usage.empty)
+  })
+})
+
+describe("Message", () => {
+  it("normalizes inputs; a string is one user message, never split", () => {
+    expect(Message.fromInput("Hello there")).toEqual([Message.user("Hello there")])
+    expect(Message.fromInput(["a", { role: "system", content: "s" }, Message.assistant("b")]).map((m) => m.role))
+      .toEqual(["user", "system", "assistant"])
+    expect(Message.render([Message.user("Hi"), Message.assistant("Hello")])).toBe("[user]: Hi\n\n[assistant]: Hello")
+  })
+})
+
+describe("Generation", () => {
+  it("normalizes stop reasons", () => {
+    expect(Generation.normalizeStopReason("stop")).toBe("stop")
+    expect(Generation.normalizeStopReason("end_turn")).toBe("stop")
+    expect(Generation.normalizeStopReason("length")).toBe("length")
+    expect(Generation.normalizeStopReason("max_tokens")).toBe("length")
+    expect(Generation.normalizeStopReason("tool_use")).toBe("tool_calls")
+    expect(Generation.normalizeStopReason("content_filter")).toBe("content_filter")
+    expect(Generation.normalizeStopReason(null)).toBe("unknown")
+  })
+
+  it("parses Go-style durations", () => {
+    expect(Generation.parseGoDuration("1s")).toBe(1000)
+    expect(Generation.parseGoDuration("6m0s")).toBe(360_000)
+    expect(Generation.parseGoDuration("120ms")).toBe(120)
+    expect(Generation.parseGoDuration("1h2m3.5s")).toBe(3_723_500)
+    expect(Generation.parseGoDuration("2")).toBe(2000)
+    expect(Generation.parseGoDuration("soon")).toBeUndefined()
+    expect(Generation.parseGoDuration("1x")).toBeUndefined()
+  })
+
+  it("reads OpenAI rate-limit headers", () => {
+    const snap = Generation.RateLimitSnapshot.fromHeaders({
+      "x-ratelimit-limit-requests": "6000",
+      "x-ratelimit-remaining-requests": "5999",
+      "x-ratelimit-reset-requests": "10ms",
+      "x-ratelimit-limit-tokens": "150000",
+      "x-ratelimit-remaining-tokens": "149000",
+      "x-ratelimit-reset-tokens": "6m0s",
+      "retry-after-ms": "250"
+    }, 1000)
+    expect(snap).toEqual(new Generation.RateLimitSnapshot({
+      observedAt: 1000,
+      requestsLimit: 6000,
+      requestsRemaining: 5999,
+      requestsResetMs: 10,
+      tokensLimit: 150000,
+      tokensRemaining: 149000,
+      tokensResetMs: 360_000,
+      retryAfterMs: 250
+    }))
+  })
+
+  it("reads Anthropic rate-limit headers (RFC 3339 resets) from a Headers object", () => {
+    const now = Date.parse("2026-01-01T00:00:00Z")
+    const headers = new Headers({
+      "anthropic-ratelimit-requests-limit": "50",
+      "anthropic-ratelimit-requests-remaining": "0",
+      "anthropic-ratelimit-requests-reset": "2026-01-01T00:00:02Z",
+      "anthropic-ratelimit-tokens-reset": "2025-12-31T23:59:00Z",
+      "retry-after": "3"
+    })
+    const snap = Generation.RateLimitSnapshot.fromHeaders(headers, now)
+    expect(snap?.requestsLimit).toBe(50)
+    expect(snap?.requestsRemaining).toBe(0)
+    expect(snap?.requestsResetMs).toBe(2000)
+    expect(snap?.tokensResetMs).toBe(0) // a reset in the past is now
+    expect(snap?.retryAfterMs).toBe(3000)
+    expect(Generation.RateLimitSnapshot.fromHeaders({ "content-type": "x" }, now)).toBeUndefined()
+  })
+})
+
+describe("Errors", () => {
+  const p = { provider: "openai", detail: "d" }
+  it("classifies retryable errors per DESIGN.md", () => {
+    const retryable = [
+      new RateLimited(p),
+      new Overloaded({ ...p, status: 529 }),
+      new ServerError({ ...p, status: 500 }),
+      new Timeout(p),
+      new ConnectionError(p),
+      new MalformedResponse(p)
+    ]
+    const fatal = [
+      new AuthenticationError({ ...p, status: 401 }),
+      new InvalidRequest(p),
+      new ContextLengthExceeded(p),
+      new ContentFiltered(p),
+      new Unsupported(p)
+    ]
+    expect(retryable.map(isRetryable)).toEqual(retryable.map(() => true))
+    expect(fatal.map(isRetryable)).toEqual(fatal.map(() => false))
+    expect(isRetryable(new Error("x"))).toBe(false)
+  })
+
+  it("writes readable messages", () => {
+    expect(new RateLimited({ ...p, retryAfterMs: 1500 }).message).toBe("Rate limited (openai): d (retry after 1500 ms)")
+    expect(new ServerError({ ...p, status: 502 }).message).toBe("Server error (HTTP 502) (openai): d")
+    expect(new StepFailed({ step: "then", cause: new Error("boom") }).message).toBe(`Pipeline step "then" failed: boom`)
+  })
+})
+
+const chatOf = (fields: Partial<Chat.Fields> = {}) =>
+  new Chat.Chat({
+    messages: [Message.system("Be brief"), Message.user("Hi")],
+    generated: [Message.assistant("Hello!")],
+    metadata: { source: "test", tags: ["a", 1, null] },
+    generator: "mock!echo,temperature=0.5",
+    params: GenerateParams.make({ temperature: 0.5, stop: ["\n"] }),
+    usage: new Usage.Usage({ inputTokens: 5, outputTokens: 2 }),
+    stopReason: "stop",
+    startedAt: 1_700_000_000_000,
+    durationMs: 12,
+    ...fields
+  })
+
+describe("Chat", () => {
+  it("renders its conversation", () => {
+    const chat = chatOf()
+    expect(chat.conversation).toBe("[system]: Be brief\n\n[user]: Hi\n\n[assistant]: Hello!")
+    expect(Chat.conversation(chat)).toBe(chat.conversation)
+    expect(chat.last?.content).toBe("Hello!")
+    expect(chat.all).toHaveLength(3)
+    expect(chat.failed).toBe(false)
+  })
+
+  it.effect("encodes to JSON and decodes back to an equal chat", () =>
+    Effect.gen(function*() {
+      const chat = chatOf()
+      const text = JSON.stringify(Chat.encode(chat))
+      const back = yield* Chat.decode(JSON.parse(text))
+      expect(back).toEqual(chat)
+      expect(back).toBeInstanceOf(Chat.Chat)
+      expect(back.params).toBeInstanceOf(GenerateParams.GenerateParams)
+    }))
+
+  it.effect("a failed chat keeps its typed error through JSON, nested chats included", () =>
+    Effect.gen(function*() {
+      const inner = chatOf({ generated: [Message.assistant("no tags")] })
+      const failed = chatOf({
+        error: new ExhaustedMaxRounds({ rounds: 5, lastError: new ParseError({ model: "answer", reason: "Missing tags" }), chat: inner })
+      })
+      const back = yield* Chat.decode(JSON.parse(JSON.stringify(Chat.encode(failed))))
+      expect(back.failed).toBe(true)
+      const error = back.error
+      if (error?._tag !== "ExhaustedMaxRounds") throw new Error("lost the error tag")
+      expect(error).toBeInstanceOf(ExhaustedMaxRounds)
+      expect(error.rounds).toBe(5)
+      expect(error.lastError.reason).toBe("Missing tags")
+      expect(error.chat).toEqual(inner)
+      for (const e of [new RateLimited({ provider: "x", detail: "y", retryAfterMs: 10 }), new StepFailed({ step: "map", cause: new Error("bad") })]) {
+        const round = yield* Chat.decode(JSON.parse(JSON.stringify(Chat.encode(chatOf({ error: e })))))
+        expect(round.error?._tag).toBe(e._tag)
+        expect(round.error?.message).toBe(e.message)
+      }
+    }))
+
+  it("rejects malformed JSON with a SchemaError", () => {
+    const result = Schema.decodeUnknownResult(Chat.Chat)({ messages: "nope" })
+    expect(Result.isFailure(result)).toBe(true)
+  })
+
+  it("adds metadata without losing the rest", () => {
+    const chat = pipe(chatOf(), Chat.withMetadata({ reviewed: true }))
+    expect(chat.metadata).toEqual({ source: "test", tags: ["a", 1, null], reviewed: true })
+  })
+})
+
+describe("Identifier equality", () => {
+  it("ignores key order", () => {
+    const providers = [{ name: "p", settings: {} }]
+    const a = Result.getOrThrow(Identifier.parseWith(providers)("p!m,temperature=1,seed=2"))
+    const b = Result.getOrThrow(Identifier.parseWith(providers)("p!m,seed=2,temperature=1"))
+    expect(Equal.equals(a, b)).toBe(true)
+    expect(Identifier.format(b)).toBe("p!m,seed=2,temperature=1")
+  })
+})

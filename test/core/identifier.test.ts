@@ -1,0 +1,188 @@
+import { assert, describe, expect, it } from "@effect/vitest"
+import { Effect, Layer, Redacted, Result } from "effect"
+import { GenerateParams, Generation, Generator, GeneratorRegistry, Identifier, InvalidIdentifier, Usage } from "@capstan/core"
+
+// Parsing is checked against providers shaped like the real ones, so these tests do not depend on the
+// providers package.
+const providers: ReadonlyArray<Identifier.ProviderSyntax> = [
+  {
+    name: "openai",
+    models: /^(gpt-|o[134])/,
+    settings: {
+      api_key: { kind: "secret", description: "" },
+      base_url: { kind: "string", description: "" },
+      organization: { kind: "string", description: "" }
+    }
+  },
+  { name: "anthropic", models: /^claude-/, settings: { api_key: { kind: "secret", description: "" } } },
+  { name: "ollama", settings: { base_url: { kind: "string", description: "" } } },
+  { name: "local", settings: { stream: { kind: "bool", description: "" }, layers: { kind: "int", description: "" } } }
+]
+const parse = Identifier.parseWith(providers)
+const ok = (text: string) => {
+  const result = parse(text)
+  if (Result.isFailure(result)) throw new Error(result.failure.message)
+  return result.success
+}
+const fail = (text: string): InvalidIdentifier => {
+  const result = parse(text)
+  if (Result.isSuccess(result)) throw new Error(`expected ${text} to fail`)
+  return result.failure
+}
+
+describe("Identifier", () => {
+  it.each([
+    "openai!gpt-4o-mini,temperature=0.5,max_tokens=100",
+    "anthropic!claude-3-5-haiku-latest,stop=a;b;c",
+    "ollama!llama3.1,base_url=http://localhost:11434/v1",
+    "openai!gpt-4o,temperature=0,top_p=0.9,seed=7,n=3,presence_penalty=-0.5,frequency_penalty=1.5,timeout=30",
+    "local!my-model,stream=true,layers=12",
+    "openai!gpt-4o-mini,rpm=600,tpm=100000,max_connections=8,min_delay_ms=2.5,max_retries=3"
+  ])("round-trips %s exactly", (text) => {
+    expect(Identifier.format(ok(text))).toBe(text)
+    expect(ok(Identifier.format(ok(text)))).toEqual(ok(text))
+  })
+
+  it("types values by key", () => {
+    const id = ok("openai!gpt-4o-mini,temperature=0.5,max_tokens=100,stop=a;b;c,seed=-3")
+    expect(id.provider).toBe("openai")
+    expect(id.model).toBe("gpt-4o-mini")
+    expect(id.params.temperature).toBe(0.5)
+    expect(id.params.maxTokens).toBe(100)
+    expect(id.params.stop).toEqual(["a", "b", "c"])
+    expect(id.params.seed).toBe(-3)
+    const local = ok("local!m,stream=false,layers=4")
+    expect(local.setting("stream")).toBe(false)
+    expect(local.setting("layers")).toBe(4)
+  })
+
+  it.each([
+    ["gpt-4o-mini", "openai"],
+    ["o1-mini", "openai"],
+    ["o3", "openai"],
+    ["o4-mini", "openai"],
+    ["claude-3-5-haiku-latest", "anthropic"]
+  ])("infers the provider of %s", (model, provider) => {
+    const id = ok(`${model},temperature=1`)
+    expect(id.provider).toBe(provider)
+    expect(Identifier.format(id)).toBe(`${provider}!${model},temperature=1`)
+  })
+
+  it("fails for a model no provider claims, listing the registered providers", () => {
+    const e = fail("llama3.1")
+    expect(e.reason).toContain(`no provider is known for the model "llama3.1"`)
+    expect(e.message).toContain("openai, anthropic, ollama, local")
+    expect(e.message).toContain("provider!llama3.1")
+  })
+
+  it("fails for an unknown provider, listing the registered ones", () => {
+    const e = fail("cohere!command-r")
+    expect(e.reason).toBe(`unknown provider "cohere"`)
+    expect(e.position).toBe(0)
+    expect(e.message).toContain("Registered providers: openai, anthropic, ollama, local")
+  })
+
+  it("names the key and the expected type for a badly typed value", () => {
+    const e = fail("openai!gpt-4o,temperature=hot")
+    expect(e.key).toBe("temperature")
+    expect(e.reason).toBe(`temperature expects a number, got "hot"`)
+    expect(e.position).toBe("openai!gpt-4o,temperature=".length)
+    expect(fail("openai!gpt-4o,max_tokens=1.5").reason).toBe(`max_tokens expects an integer, got "1.5"`)
+    expect(fail("local!m,stream=yes").reason).toBe(`stream expects true or false, got "yes"`)
+    expect(fail("local!m,layers=").reason).toBe(`layers expects an integer, got ""`)
+  })
+
+  it("names the key and the provider for an unknown key", () => {
+    const e = fail("anthropic!claude-3-5-haiku-latest,base_url=x")
+    expect(e.key).toBe("base_url")
+    expect(e.reason).toBe(`unknown key "base_url" for provider "anthropic"`)
+    expect(e.message).toContain("Known keys:")
+    expect(fail("openai!gpt-4o,maxTokens=5").hint).toBe("Did you mean max_tokens?")
+  })
+
+  it("rejects out-of-range params through the GenerateParams schema", () => {
+    const e = fail("openai!gpt-4o,temperature=-1")
+    expect(e.key).toBe("temperature")
+    expect(e.reason).toContain("temperature is out of range")
+    expect(fail("openai!gpt-4o,n=0").key).toBe("n")
+    expect(fail("openai!gpt-4o,top_p=2").key).toBe("top_p")
+  })
+
+  it.each([
+    ["", "it is empty"],
+    ["   ", "it is empty"],
+    ["a!b!c", "more than one '!' before the first ','"],
+    ["!gpt-4o", "the provider before '!' is empty"],
+    ["openai!", "the model name is empty"],
+    ["openai!gpt-4o,", "an empty key=value pair (a stray ',')"],
+    ["openai!gpt-4o,,temperature=1", "an empty key=value pair (a stray ',')"],
+    ["openai!gpt-4o,temperature", `"temperature" is not key=value`],
+    ["openai!gpt-4o,=1", `a value without a key in "=1"`],
+    ["openai!gpt-4o,seed=1,seed=2", `the key "seed" is given twice`]
+  ])("rejects the malformed identifier %j: %s", (text, reason) => {
+    expect(fail(text).reason).toBe(reason)
+  })
+
+  it("gives the position of a syntax error", () => {
+    expect(fail("a!b!c").position).toBe(3)
+    expect(fail("openai!gpt-4o,,temperature=1").position).toBe(13)
+  })
+
+  it("holds secrets as Redacted and never prints them", () => {
+    const id = ok("openai!gpt-4o,api_key=sk-secret-123")
+    const key = id.setting("api_key")
+    assert.isTrue(Redacted.isRedacted(key))
+    expect(Redacted.value(key as Redacted.Redacted<string>)).toBe("sk-secret-123")
+    expect(Identifier.format(id)).toBe("openai!gpt-4o,api_key=***")
+    expect(String(id)).not.toContain("sk-secret-123")
+    expect(JSON.stringify(id)).not.toContain("sk-secret-123")
+    expect(Identifier.format(id, { secrets: "show" })).toBe("openai!gpt-4o,api_key=sk-secret-123")
+  })
+
+  it("masks secrets in errors about identifiers that hold one", () => {
+    const e = fail("openai!gpt-4o,api_key=sk-secret-123,temperature=hot")
+    expect(e.message).not.toContain("sk-secret-123")
+    expect(e.identifier).toBe("openai!gpt-4o,api_key=***,temperature=hot")
+    const unknownProvider = fail("nope!m,api_key=sk-secret-123")
+    expect(unknownProvider.message).not.toContain("sk-secret-123")
+    expect(fail("nope!m,token=abc").message).not.toContain("abc")
+  })
+
+  it("withParams replaces the params that are printed, keeping the written key order", () => {
+    const id = ok("openai!gpt-4o,seed=1,temperature=0.5")
+    const merged = Identifier.withParams(id, GenerateParams.merge(id.params, { temperature: 0.9, n: 2 }))
+    expect(Identifier.format(merged)).toBe("openai!gpt-4o,seed=1,temperature=0.9,n=2")
+    expect(Identifier.format(id)).toBe("openai!gpt-4o,seed=1,temperature=0.5")
+  })
+
+  it.effect("parse reads the registry in context", () =>
+    Effect.gen(function*() {
+      const id = yield* Identifier.parse("mock!echo,temperature=0.1")
+      expect(id.provider).toBe("mock")
+      const e = yield* Effect.flip(Identifier.parse("openai!gpt-4o"))
+      expect(e.message).toContain("Registered providers: mock")
+      const custom: GeneratorRegistry.Provider = {
+        name: "custom",
+        description: "test",
+        settings: { depth: { kind: "int", description: "" } },
+        env: [],
+        make: (identifier) =>
+          Effect.succeed({
+            identifier,
+            generate: () => Effect.succeed(Generation.fromTexts(["x"], Usage.empty)),
+            complete: () => Effect.succeed(Generation.fromTexts(["x"], Usage.empty))
+          })
+      }
+      const withCustom = yield* Identifier.parse("custom!m,depth=2").pipe(
+        Effect.provide(GeneratorRegistry.register(custom))
+      )
+      expect(withCustom.setting("depth")).toBe(2)
+      const names = yield* GeneratorRegistry.names.pipe(Effect.provide(GeneratorRegistry.register(custom)))
+      expect(names).toEqual(["mock", "custom"])
+      // registering is layered: a generator built from the registry sees both
+      const both = yield* Generator.chat("hi").pipe(
+        Effect.provide(Generator.layer("custom!m").pipe(Layer.provide(GeneratorRegistry.register(custom))))
+      )
+      expect(both.last?.content).toBe("x")
+    }))
+})
