@@ -62,6 +62,18 @@ describe("Usage", () => {
     expect(Usage.sum([a, a, a]).totalTokens).toBe(21)
     expect(Usage.sum([])).toEqual(Usage.empty)
   })
+
+  it("prices usage from a table, provider!model before model", () => {
+    const usage = new Usage.Usage({ inputTokens: 2_000_000, outputTokens: 1_000_000 })
+    expect(Usage.cost(usage, { inputPerMillion: 0.15, outputPerMillion: 0.6 })).toBeCloseTo(0.9)
+    const table: Usage.PriceTable = {
+      "gpt-4o-mini": { inputPerMillion: 1, outputPerMillion: 1 },
+      "azure!gpt-4o-mini": new Usage.Price({ inputPerMillion: 2, outputPerMillion: 2 })
+    }
+    expect(Usage.priceOf(table, "openai", "gpt-4o-mini")?.inputPerMillion).toBe(1)
+    expect(Usage.priceOf(table, "azure", "gpt-4o-mini")?.inputPerMillion).toBe(2)
+    expect(Usage.priceOf(table, "openai", "gpt-4o")).toBeUndefined()
+  })
 })
 
 describe("Message", () => {

@@ -8,7 +8,7 @@ import {
   Generator,
   GeneratorRegistry,
   Message,
-  RateLimited,
+  InvalidRequest,
   ServerError,
   Usage
 } from "@capstan/core"
@@ -48,8 +48,16 @@ describe("Generator.layer with the built-in mock provider", () => {
       expect(results.map((r) => r._tag)).toEqual(["Success", "Failure", "Success", "Failure"])
       const failure = results[1]
       if (failure?._tag !== "Failure") throw new Error("expected a failure")
-      expect(failure.failure).toBeInstanceOf(RateLimited)
-    }).pipe(Effect.provide(Generator.layer("mock!echo,fail_every=2,fail_with=RateLimited"))))
+      expect(failure.failure).toBeInstanceOf(InvalidRequest)
+    }).pipe(Effect.provide(Generator.layer("mock!echo,fail_every=2,fail_with=InvalidRequest"))))
+
+  it.effect("the engine retries a retryable mock failure (identifier max_retries)", () =>
+    Effect.gen(function*() {
+      const fiber = yield* Effect.forkChild(Effect.forEach([1, 2], () => Generator.chat("x")))
+      yield* TestClock.adjust("1 minute")
+      const chats = yield* Fiber.join(fiber)
+      expect(chats.map((c) => c.last?.content)).toEqual(["x", "x"])
+    }).pipe(Effect.provide(Generator.layer("mock!echo,fail_every=2,fail_with=ServerError,max_retries=2"))))
 
   it.effect("bad mock settings fail the layer with a typed error", () =>
     Effect.gen(function*() {

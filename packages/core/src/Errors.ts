@@ -1,12 +1,12 @@
 /**
  * The typed errors of `@capstan/core`. Every error is a `Schema.TaggedError`, so a failed chat or result row
- * encodes its error to JSON and decodes it back.
+ * encodes its error to JSON and decodes it back (all but `ItemFailed`, which wraps the caller's own errors).
  *
  * Generation errors carry `retryable`: the engine's one retry layer retries exactly those that are.
  *
  * @since 0.1.0
  */
-import { Schema } from "effect"
+import { Data, Schema } from "effect"
 import * as Chat from "./Chat.js"
 import { RateLimitSnapshot } from "./Generation.js"
 
@@ -424,13 +424,13 @@ export class ExhaustedMaxRounds extends Schema.TaggedError<ExhaustedMaxRounds>()
 }
 
 /**
- * A user callback (`then`, `map`, a custom step) failed. The original error is kept in `cause`.
+ * A user callback (`andThen`, `map`, `wrap`) failed. The original error is kept in `cause`.
  *
  * @example
  * ```ts
  * import { StepFailed } from "@capstan/core"
  *
- * new StepFailed({ step: "then", cause: new Error("boom") }).message // "Pipeline step \"then\" failed: boom"
+ * new StepFailed({ step: "andThen", cause: new Error("boom") }).message // "Pipeline step \"andThen\" failed: boom"
  * ```
  * @since 0.1.0
  */
@@ -471,11 +471,40 @@ export class BatchSizeMismatch extends Schema.TaggedError<BatchSizeMismatch>()("
 }
 
 /**
+ * An `andThen` callback kept continuing its chat (returning or running a pipeline from inside the callback)
+ * deeper than `maxDepth` levels: usually a callback that never stops continuing. Stop it, or raise
+ * `maxDepth` in `ChatPipeline.andThen(f, { maxDepth })`.
+ *
+ * @example
+ * ```ts
+ * import { MaxDepthExceeded } from "@capstan/core"
+ *
+ * new MaxDepthExceeded({ step: "andThen", maxDepth: 20 }).message
+ * ```
+ * @since 0.1.0
+ */
+export class MaxDepthExceeded extends Schema.TaggedError<MaxDepthExceeded>()("MaxDepthExceeded", {
+  step: Schema.String,
+  maxDepth: Schema.Int
+}) {
+  override get message(): string {
+    return `Pipeline step "${this.step}" nested deeper than maxDepth ${this.maxDepth}: the callback keeps continuing its chat; stop it, or raise maxDepth`
+  }
+}
+
+/**
  * Every error that can be recorded on a failed chat.
  *
  * @since 0.1.0
  */
-export type ChatError = GenerationError | ParseError | ExhaustedMaxRounds | StepFailed | InvalidParams | MissingApiKey
+export type ChatError =
+  | GenerationError
+  | ParseError
+  | ExhaustedMaxRounds
+  | StepFailed
+  | InvalidParams
+  | MissingApiKey
+  | MaxDepthExceeded
 
 /**
  * The encoded (JSON) form of a {@link ChatError}.
@@ -489,6 +518,7 @@ export type ChatErrorEncoded =
   | typeof StepFailed.Encoded
   | typeof InvalidParams.Encoded
   | typeof MissingApiKey.Encoded
+  | typeof MaxDepthExceeded.Encoded
 
 /**
  * The encoded (JSON) form of {@link ExhaustedMaxRounds}.
@@ -513,5 +543,166 @@ export const ChatError: Schema.Codec<ChatError, ChatErrorEncoded> = Schema.Union
   ExhaustedMaxRounds,
   StepFailed,
   InvalidParams,
-  MissingApiKey
+  MissingApiKey,
+  MaxDepthExceeded
 ])
+
+// ---------------------------------------------------------------------------------------------
+// Templates and batch items
+// ---------------------------------------------------------------------------------------------
+
+// Long templates and keys are cut in messages only; the fields keep the full text.
+const excerpt = (text: string, max = 80): string => (text.length > max ? `${text.slice(0, max - 1)}…` : text)
+
+/**
+ * A template that cannot be used: unbalanced braces, an empty or invalid variable name, an unknown role, a
+ * duplicate template id. `position` is the 0-based character in the template (or in message `messageIndex` of
+ * a chat template) where the problem starts.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Template } from "@capstan/core"
+ *
+ * const error = Effect.runSync(Effect.flip(Template.parse("Review: {review")))
+ * error.position // 8
+ * error.message  // 'Invalid template "Review: {review": unclosed "{" (at character 9). Write {{ and }} for literal braces'
+ * ```
+ * @since 0.1.0
+ */
+export class InvalidTemplate extends Schema.TaggedError<InvalidTemplate>()("InvalidTemplate", {
+  template: Schema.String,
+  reason: Schema.String,
+  position: Schema.optionalKey(Schema.Int),
+  messageIndex: Schema.optionalKey(Schema.Int),
+  hint: Schema.optionalKey(Schema.String)
+}) {
+  override get message(): string {
+    const where = this.position === undefined && this.messageIndex === undefined
+      ? ""
+      : ` (${
+        [
+          this.position === undefined ? undefined : `at character ${this.position + 1}`,
+          this.messageIndex === undefined ? undefined : `in message ${this.messageIndex + 1}`
+        ].filter((part) => part !== undefined).join(" ")
+      })`
+    const hint = this.hint === undefined ? "" : `. ${this.hint}`
+    return `Invalid template "${excerpt(this.template)}": ${this.reason}${where}${hint}`
+  }
+}
+
+/**
+ * An input that is not a usable batch item: not an object, an id that is empty or not a string/number, a
+ * duplicate id, or a variable whose value is not a string, finite number or boolean. `index` is the item's
+ * 0-based position in the input.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Template } from "@capstan/core"
+ *
+ * const error = Effect.runSync(Effect.flip(Template.items([{ id: "a", x: 1 }, { id: "a", x: 2 }])))
+ * error.itemId // "a"
+ * error.index  // 1
+ * ```
+ * @since 0.1.0
+ */
+export class InvalidItem extends Schema.TaggedError<InvalidItem>()("InvalidItem", {
+  index: Schema.Int,
+  itemId: Schema.optionalKey(Schema.String),
+  reason: Schema.String
+}) {
+  override get message(): string {
+    const id = this.itemId === undefined ? "" : ` "${excerpt(this.itemId)}"`
+    return `Invalid item${id} at index ${this.index}: ${this.reason}`
+  }
+}
+
+/**
+ * Batch items whose variables do not fit the template(s), found before any request. Every item is checked:
+ * `itemId`, `missing` and `unexpected` describe the first bad item, `badItems` counts all of them and
+ * `badItemIds` lists the first few. `expected` is the set of variables every item must give.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Template } from "@capstan/core"
+ *
+ * const template = Template.make("Review: {review}")
+ * const error = Effect.runSync(Effect.flip(Template.validate(template, [{ id: "r1", text: "great" }])))
+ * error.itemId     // "r1"
+ * error.missing    // ["review"]
+ * error.unexpected // ["text"]
+ * ```
+ * @since 0.1.0
+ */
+export class TemplateMismatch extends Schema.TaggedError<TemplateMismatch>()("TemplateMismatch", {
+  itemId: Schema.String,
+  missing: Schema.Array(Schema.String),
+  unexpected: Schema.Array(Schema.String),
+  expected: Schema.Array(Schema.String),
+  template: Schema.String,
+  badItems: Schema.Int,
+  totalItems: Schema.Int,
+  badItemIds: Schema.Array(Schema.String)
+}) {
+  override get message(): string {
+    const list = (keys: ReadonlyArray<string>) => keys.map((key) => excerpt(key, 40)).join(", ")
+    const problems = [
+      this.missing.length > 0 ? `missing ${list(this.missing)}` : undefined,
+      this.unexpected.length > 0 ? `unexpected ${list(this.unexpected)}` : undefined
+    ].filter((part) => part !== undefined).join("; ")
+    const others = this.badItems > 1
+      ? ` ${this.badItems} of ${this.totalItems} items do not fit (${list(this.badItemIds)}${
+        this.badItems > this.badItemIds.length ? ", …" : ""
+      }).`
+      : ""
+    const expected = this.expected.length > 0 ? `the variables ${list(this.expected)}` : "no variables"
+    const fix = this.itemId === ""
+      ? ` Pass a value for each of ${list(this.expected)}.`
+      : this.unexpected.length > 0
+      ? ` Give each item exactly ${expected}: rename or drop the other keys, or pass allowExtra: true to keep them as provenance.`
+      : ` Give each item ${expected}.`
+    const subject = this.itemId === "" ? "The variables do" : `Item "${excerpt(this.itemId)}" does`
+    return `${subject} not fit the template "${excerpt(this.template)}": ${problems}.${others}${fix}`
+  }
+}
+
+/**
+ * Every error a pipeline run can fail with on its own (besides the errors of the user's callbacks): the
+ * generator's, parse exhaustion, invalid parameters, runaway `andThen` recursion, and a misbehaving step.
+ *
+ * @since 0.1.0
+ */
+export type PipelineError = GenerationError | ExhaustedMaxRounds | InvalidParams | MaxDepthExceeded | StepFailed
+
+/**
+ * One item of a batch (`runMany`, `runBatch`, `stream` with `onFailed: "fail"`) failed, and with it the
+ * batch: `index` is the item's position in the inputs, `error` its own typed error. Unlike the other
+ * errors it is not encodable, since it carries the caller's callback errors as they are; it is never
+ * recorded on a chat.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { ChatPipeline } from "@capstan/core"
+ *
+ * const program = ChatPipeline.make("Hi").pipe(
+ *   ChatPipeline.runMany(3),
+ *   Effect.catchTag("ItemFailed", (e) => Effect.succeed(`item ${e.index}: ${e.error._tag}`))
+ * )
+ * ```
+ * @since 0.1.0
+ */
+export class ItemFailed<out E = unknown> extends Data.TaggedError("ItemFailed")<{
+  readonly index: number
+  readonly error: E
+}> {
+  override get message(): string {
+    const error: unknown = this.error
+    const text = typeof error === "object" && error !== null && "message" in error
+      ? String(error.message)
+      : String(error)
+    return `Batch item ${this.index} failed: ${text}`
+  }
+}

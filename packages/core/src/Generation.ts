@@ -233,8 +233,8 @@ export class Choice extends Schema.Class<Choice>("@capstan/core/Choice")({
 }) {}
 
 /**
- * A provider's answer: one or more choices (`n`), the usage of the call, and the rate-limit state
- * the response reported.
+ * A provider's answer: one or more choices (`n`), the usage of the call, the rate-limit state
+ * the response reported, and how many attempts the engine needed.
  *
  * @example
  * ```ts
@@ -251,7 +251,9 @@ export class Choice extends Schema.Class<Choice>("@capstan/core/Choice")({
 export class Generation extends Schema.Class<Generation>("@capstan/core/Generation")({
   choices: Schema.Array(Choice),
   usage: Usage.Usage,
-  rateLimit: Schema.optionalKey(RateLimitSnapshot)
+  rateLimit: Schema.optionalKey(RateLimitSnapshot),
+  /** How many requests the engine sent for this generation (1 + retries); unset when no engine ran it. */
+  attempts: Schema.optionalKey(Schema.Int.check(Schema.isGreaterThanOrEqualTo(1)))
 }) {}
 
 /**

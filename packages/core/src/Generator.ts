@@ -11,7 +11,10 @@ import * as GenerateParams from "./GenerateParams.js"
 import type { ChatRequest, CompletionRequest, Generation } from "./Generation.js"
 import { type GeneratorInitError, GeneratorRegistry } from "./GeneratorRegistry.js"
 import * as Identifier from "./Identifier.js"
+import * as Engine from "./internal/limiterEngine.js"
 import * as Message from "./Message.js"
+import type * as RateLimiter from "./RateLimiter.js"
+import type * as RetryPolicy from "./RetryPolicy.js"
 
 /**
  * What a generator does. `generate` answers chat messages, `complete` plain text (a provider without a
@@ -67,8 +70,98 @@ export const withBaseParams = (service: Service): Service => {
 }
 
 /**
- * Builds a generator from an identifier with the providers of the current {@link GeneratorRegistry}.
- * Resources the provider acquires live as long as the surrounding scope.
+ * How the batch engine runs a generator's requests. Each field overrides the identifier's setting of the
+ * same meaning (`rpm`, `tpm`, `max_connections`, `min_delay_ms`, `max_retries`); unset limits are not
+ * enforced until the provider reports them.
+ *
+ * @example
+ * ```ts
+ * import { Generator, RetryPolicy } from "@capstan/core"
+ *
+ * const options: Generator.EngineOptions = {
+ *   rpm: 500,
+ *   maxConnections: 32,
+ *   retry: new RetryPolicy.RetryPolicy({ baseDelayMs: 200 })
+ * }
+ * const layer = Generator.layer("mock!echo", options)
+ * ```
+ * @since 0.1.0
+ */
+export interface EngineOptions {
+  /** Requests per minute. */
+  readonly rpm?: number | undefined
+  /** Tokens (prompt + output) per minute. */
+  readonly tpm?: number | undefined
+  /** Requests in flight at once. */
+  readonly maxConnections?: number | undefined
+  /** Minimum delay between two request starts, in milliseconds. */
+  readonly minDelayMs?: number | undefined
+  /** Seconds of each limit that may be spent at once (default 1, as providers enforce). */
+  readonly burstSeconds?: number | undefined
+  /** Retries of a retryable failure, at most (overrides `retry.maxRetries`). */
+  readonly maxRetries?: number | undefined
+  /** The retry policy (default `RetryPolicy.defaultPolicy`). */
+  readonly retry?: RetryPolicy.RetryPolicy | undefined
+  /**
+   * A limiter to use instead of the generator's own. By default every engine for the same provider, model and
+   * account settings in the process shares one limiter and one retry budget while any of them is alive.
+   */
+  readonly limiter?: RateLimiter.RateLimiter | undefined
+  /** `false` gives this generator a limiter and budget of its own instead of the shared ones. */
+  readonly share?: boolean | undefined
+  /** Called before each retry. */
+  readonly onRetry?: ((event: RetryPolicy.RetryEvent<GenerationError>) => Effect.Effect<void>) | undefined
+}
+
+/**
+ * Runs a generator service's requests through the batch engine: the generator's rate limiter (shared, see
+ * {@link EngineOptions}), the one retry layer, and `attempts` on every generation. `make` and `layer` do this
+ * for every generator they build; use this (or {@link withEngine}) for services built any other way.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Generator } from "@capstan/core"
+ *
+ * declare const raw: Generator.Service
+ * const program = Effect.scoped(Effect.gen(function*() {
+ *   const service = yield* Generator.applyEngine(raw, { rpm: 60, maxRetries: 2 })
+ *   return service.identifier
+ * }))
+ * ```
+ * @since 0.1.0
+ */
+export const applyEngine = (service: Service, options?: EngineOptions): Effect.Effect<Service, never, Scope.Scope> =>
+  Engine.make(service, options)
+
+/**
+ * Runs the generator a Layer provides through the batch engine (see {@link applyEngine}); the layer's other
+ * services (e.g. a mock's recorder) pass through. Generators from `MockGenerator` layers are not run through
+ * the engine unless wrapped with this.
+ *
+ * @example
+ * ```ts
+ * import { ServerError } from "@capstan/core"
+ * import { Generator } from "@capstan/core"
+ * import { MockGenerator } from "@capstan/core/testing"
+ *
+ * const flaky = MockGenerator.failing(new ServerError({ provider: "mock", detail: "", status: 500 }), { every: 2 }).pipe(
+ *   Generator.withEngine({ maxRetries: 3 })
+ * )
+ * ```
+ * @since 0.1.0
+ */
+export const withEngine = (options?: EngineOptions) =>
+<ROut, E, R>(self: Layer.Layer<ROut | Generator, E, R>): Layer.Layer<ROut | Generator, E, R> =>
+  Layer.effect(Generator, Generator.use((service) => applyEngine(service, options))).pipe(
+    Layer.provideMerge(self)
+  )
+
+/**
+ * Builds a generator from an identifier with the providers of the current {@link GeneratorRegistry}, run
+ * through the batch engine (rate limiter and retry, configured by the identifier's `rpm`, `tpm`,
+ * `max_connections`, `min_delay_ms`, `max_retries` and by `options`). Resources the provider acquires, and the
+ * generator's share of its limiter, live as long as the surrounding scope.
  *
  * @example
  * ```ts
@@ -76,14 +169,15 @@ export const withBaseParams = (service: Service): Service => {
  * import { Generator } from "@capstan/core"
  *
  * const program = Effect.scoped(Effect.gen(function*() {
- *   const generator = yield* Generator.make("mock!echo")
+ *   const generator = yield* Generator.make("mock!echo,rpm=600")
  *   return generator.identifier.model // "echo"
  * }))
  * ```
  * @since 0.1.0
  */
 export const make = (
-  identifier: string | Identifier.Identifier
+  identifier: string | Identifier.Identifier,
+  options?: EngineOptions
 ): Effect.Effect<Service, GeneratorInitError, Scope.Scope> =>
   Effect.gen(function*() {
     const registry = yield* GeneratorRegistry
@@ -94,23 +188,26 @@ export const make = (
     if (provider === undefined) {
       return yield* Effect.fromResult(Identifier.parseWith(registry.providers)(Identifier.format(parsed)))
     }
-    return withBaseParams(yield* provider.make(parsed))
+    return yield* applyEngine(withBaseParams(yield* provider.make(parsed)), options)
   }) as Effect.Effect<Service, GeneratorInitError, Scope.Scope>
 
 /**
- * A Layer that builds the generator named by an identifier, e.g. `"openai!gpt-4o-mini,temperature=0.5"`.
+ * A Layer that builds the generator named by an identifier, e.g. `"openai!gpt-4o-mini,temperature=0.5,rpm=500"`,
+ * run through the batch engine (see {@link make}).
  *
  * @example
  * ```ts
  * import { Effect } from "effect"
  * import { Generator } from "@capstan/core"
  *
- * const chat = Generator.chat("Hello").pipe(Effect.provide(Generator.layer("mock!echo")))
+ * const chat = Generator.chat("Hello").pipe(Effect.provide(Generator.layer("mock!echo", { maxRetries: 3 })))
  * ```
  * @since 0.1.0
  */
-export const layer = (identifier: string | Identifier.Identifier): Layer.Layer<Generator, GeneratorInitError> =>
-  Layer.effect(Generator, make(identifier))
+export const layer = (
+  identifier: string | Identifier.Identifier,
+  options?: EngineOptions
+): Layer.Layer<Generator, GeneratorInitError> => Layer.effect(Generator, make(identifier, options))
 
 /**
  * Sends one chat request to the generator in context.
@@ -147,6 +244,27 @@ export const complete = (request: CompletionRequest): Effect.Effect<Generation, 
   Generator.use((g) => g.complete(request))
 
 /**
+ * What a chat records about the generator that answered it: the request's params merged over the
+ * identifier's, and the identifier printed with those merged params (secrets masked).
+ *
+ * @example
+ * ```ts
+ * import { Generator, GenerateParams, Identifier } from "@capstan/core"
+ *
+ * const identifier = Identifier.make({ provider: "mock", model: "echo" })
+ * Generator.describe(identifier, GenerateParams.make({ temperature: 0.6 })).generator // "mock!echo,temperature=0.6"
+ * ```
+ * @since 0.1.0
+ */
+export const describe = (
+  identifier: Identifier.Identifier,
+  params: GenerateParams.GenerateParams
+): { readonly generator: string; readonly params: GenerateParams.GenerateParams } => {
+  const merged = GenerateParams.merge(identifier.params, params)
+  return { generator: Identifier.format(Identifier.withParams(identifier, merged)), params: merged }
+}
+
+/**
  * Builds the chats of a generation: one per choice, each recording the generator identifier with the
  * merged params, the usage of the call and its timing.
  *
@@ -174,8 +292,7 @@ export const toChats = (options: {
   readonly startedAt: number
   readonly durationMs: number
 }): ReadonlyArray<Chat.Chat> => {
-  const params = GenerateParams.merge(options.identifier.params, options.params)
-  const generator = Identifier.format(Identifier.withParams(options.identifier, params))
+  const { generator, params } = describe(options.identifier, options.params)
   return options.generation.choices.map((choice) =>
     new Chat.Chat({
       messages: options.messages,

@@ -87,3 +87,62 @@ export const sum = (usages: Iterable<Usage>): Usage => {
   }
   return new Usage({ inputTokens, outputTokens })
 }
+
+/**
+ * The price of a model, in currency units (e.g. US dollars) per million tokens.
+ *
+ * @example
+ * ```ts
+ * import { Usage } from "@capstan/core"
+ *
+ * const price = new Usage.Price({ inputPerMillion: 0.15, outputPerMillion: 0.6 })
+ * ```
+ * @since 0.1.0
+ */
+export class Price extends Schema.Class<Price>("@capstan/core/Price")({
+  inputPerMillion: Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0)),
+  outputPerMillion: Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0))
+}) {}
+
+/**
+ * Prices by model name (`gpt-4o-mini`) or by `provider!model`; the more specific entry wins.
+ *
+ * @since 0.1.0
+ */
+export type PriceTable = Readonly<Record<string, Price | { readonly inputPerMillion: number; readonly outputPerMillion: number }>>
+
+/**
+ * The cost of a usage at a price.
+ *
+ * @example
+ * ```ts
+ * import { Usage } from "@capstan/core"
+ *
+ * const usage = new Usage.Usage({ inputTokens: 1_000_000, outputTokens: 500_000 })
+ * Usage.cost(usage, { inputPerMillion: 0.15, outputPerMillion: 0.6 }) // 0.45
+ * ```
+ * @since 0.1.0
+ */
+export const cost = (
+  usage: Usage,
+  price: { readonly inputPerMillion: number; readonly outputPerMillion: number }
+): number => (usage.inputTokens * price.inputPerMillion + usage.outputTokens * price.outputPerMillion) / 1_000_000
+
+/**
+ * Looks up the price of a model in a table: `provider!model` first, then the bare model name.
+ *
+ * @example
+ * ```ts
+ * import { Usage } from "@capstan/core"
+ *
+ * const table = { "gpt-4o-mini": { inputPerMillion: 0.15, outputPerMillion: 0.6 } }
+ * Usage.priceOf(table, "openai", "gpt-4o-mini")?.outputPerMillion // 0.6
+ * ```
+ * @since 0.1.0
+ */
+export const priceOf = (
+  table: PriceTable,
+  provider: string,
+  model: string
+): { readonly inputPerMillion: number; readonly outputPerMillion: number } | undefined =>
+  table[`${provider}!${model}`] ?? table[model]

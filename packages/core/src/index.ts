@@ -4,6 +4,8 @@
  * @since 0.1.0
  */
 export * as Chat from "./Chat.js"
+export * as ChatPipeline from "./ChatPipeline.js"
+export * as CompletionPipeline from "./CompletionPipeline.js"
 export * from "./Errors.js"
 export * as GenerateParams from "./GenerateParams.js"
 export * as Generation from "./Generation.js"
@@ -11,4 +13,8 @@ export * as Generator from "./Generator.js"
 export * as GeneratorRegistry from "./GeneratorRegistry.js"
 export * as Identifier from "./Identifier.js"
 export * as Message from "./Message.js"
+export * as Model from "./Model.js"
+export * as RateLimiter from "./RateLimiter.js"
+export * as RetryPolicy from "./RetryPolicy.js"
+export * as Template from "./Template.js"
 export * as Usage from "./Usage.js"

@@ -96,7 +96,72 @@ export const errorsByTag: Readonly<Record<string, () => Errors.GenerationError>>
   ContentFiltered: () => new Errors.ContentFiltered({ provider: "mock", detail: "simulated content filter" })
 }
 
+// --- mock!demo: plausible offline answers for the quick start -------------------------------------------------
+
+/** A deterministic 32-bit hash (FNV-1a), so the demo answers the same prompt the same way on every run. */
+const hashOf = (text: string): number => {
+  let h = 0x811c9dc5
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193)
+  return h >>> 0
+}
+
+/** The prompt's last non-empty line without a `Label:` prefix, cut to a dozen words: what a terse model might quote back. */
+const excerpt = (text: string): string => {
+  const last = text.split("\n").map((l) => l.trim()).filter((l) => l.length > 0).at(-1) ?? ""
+  const line = last.replace(/^[A-Za-z][\w ]{0,20}:\s+/, "")
+  const words = line.split(/\s+/)
+  return words.length > 12 ? `${words.slice(0, 12).join(" ")}...` : line
+}
+
+type JsonSchema = Readonly<Record<string, unknown>>
+
+/** A JSON value that fits `schema`: enum values picked by the prompt's hash, strings quoted from the prompt. */
+const sample = (schema: JsonSchema, root: JsonSchema, text: string, seed: number, depth = 0): unknown => {
+  const ref = typeof schema.$ref === "string" ? schema.$ref.match(/^#\/(?:\$defs|definitions)\/(.+)$/)?.[1] : undefined
+  const defs = (root.$defs ?? root.definitions) as Readonly<Record<string, JsonSchema>> | undefined
+  if (ref !== undefined && defs?.[ref] !== undefined && depth < 8) return sample(defs[ref], root, text, seed, depth + 1)
+  if ("const" in schema) return schema.const
+  if (Array.isArray(schema.enum) && schema.enum.length > 0) return schema.enum[seed % schema.enum.length]
+  const branches = (schema.anyOf ?? schema.oneOf) as ReadonlyArray<JsonSchema> | undefined
+  const branch = branches?.find((b) => b.type !== "null")
+  if (branch !== undefined) return sample(branch, root, text, seed, depth + 1)
+  const type = Array.isArray(schema.type) ? schema.type.find((t) => t !== "null") : schema.type
+  switch (type) {
+    case "object": {
+      const properties = (schema.properties ?? {}) as Readonly<Record<string, JsonSchema>>
+      return Object.fromEntries(
+        Object.entries(properties).map(([key, property]) => [key, sample(property, root, text, hashOf(`${seed}:${key}`), depth + 1)])
+      )
+    }
+    case "array":
+      return depth < 8 ? [sample((schema.items ?? {}) as JsonSchema, root, text, seed, depth + 1)] : []
+    case "integer":
+    case "number": {
+      const min = typeof schema.minimum === "number" ? schema.minimum : 0
+      const max = typeof schema.maximum === "number" ? schema.maximum : min + 10
+      return Math.min(max, min + (seed % (Math.floor(max - min) + 1)))
+    }
+    case "boolean":
+      return seed % 2 === 0
+    case "null":
+      return null
+    default: {
+      const quote = excerpt(text)
+      return typeof schema.maxLength === "number" ? quote.slice(0, schema.maxLength) : quote
+    }
+  }
+}
+
+const demo: Script = (request) => {
+  const text = lastText(request)
+  if (request._tag === "chat" && request.structured !== undefined) {
+    return JSON.stringify(sample(request.structured.schema, request.structured.schema, text, hashOf(text)))
+  }
+  return `(offline demo answer) ${excerpt(text)}`
+}
+
 const scripts: Readonly<Record<string, (identifier: Identifier) => Script>> = {
+  demo: () => demo,
   echo: () => lastText,
   fixed: (identifier) => {
     const reply = identifier.setting("reply")
@@ -107,7 +172,8 @@ const scripts: Readonly<Record<string, (identifier: Identifier) => Script>> = {
 /** The built-in offline provider: `mock!echo`, `mock!fixed,reply=...`, with optional delay and failures. */
 export const mockProvider: Provider = {
   name: "mock",
-  description: "Built-in offline generator: mock!echo repeats the last user message, mock!fixed,reply=TEXT answers TEXT",
+  description:
+    "Built-in offline generator: mock!echo repeats the last user message, mock!fixed,reply=TEXT answers TEXT, mock!demo answers plausibly (JSON fitting the schema when asked for structured output)",
   models: /^mock$/,
   env: [],
   settings: {

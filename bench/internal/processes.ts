@@ -1,0 +1,81 @@
+/**
+ * Parent-side process handling: the fake server and each contender run in their own Node process, started with
+ * this process's flags (`--conditions=@capstan/source --import tsx`).
+ */
+import { type ChildProcessByStdio, spawn } from "node:child_process"
+import { once } from "node:events"
+import { createInterface } from "node:readline"
+import type { Readable, Writable } from "node:stream"
+import { fileURLToPath } from "node:url"
+import type { FakeProviderOptions } from "../../test/support/FakeProvider.js"
+import { type ContenderResult, type ContenderTask, RESULT_PREFIX, type ServerReport } from "./protocol.js"
+
+const benchFile = (relative: string) => fileURLToPath(new URL(`../${relative}`, import.meta.url))
+
+const node = (script: string, argument: string) =>
+  spawn(process.execPath, [...process.execArgv, benchFile(script), argument], { stdio: ["pipe", "pipe", "pipe"] })
+
+/** A running server process. */
+export interface ServerProcess {
+  readonly url: string
+  readonly report: () => Promise<ServerReport>
+  readonly close: () => Promise<void>
+}
+
+const exited = (child: ChildProcessByStdio<Writable, Readable, Readable>): Promise<unknown> =>
+  child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : once(child, "exit")
+
+/** Starts `bench/server.ts` with these options and waits until it listens. */
+export const startServer = async (options: FakeProviderOptions): Promise<ServerProcess> => {
+  const child = node("server.ts", JSON.stringify(options))
+  const stderr: Array<string> = []
+  child.stderr.on("data", (chunk: Buffer) => stderr.push(chunk.toString()))
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]()
+  const nextLine = async (): Promise<string> => {
+    const line = await lines.next()
+    if (line.done === true) throw new Error(`the server process ended: ${stderr.join("").trim()}`)
+    return line.value
+  }
+  const { url } = JSON.parse(await nextLine()) as { readonly url: string }
+  return {
+    url,
+    report: async () => {
+      child.stdin.write("stats\n")
+      return JSON.parse(await nextLine()) as ServerReport
+    },
+    close: async () => {
+      child.stdin.end()
+      const timer = setTimeout(() => child.kill("SIGKILL"), 5000)
+      await exited(child)
+      clearTimeout(timer)
+    }
+  }
+}
+
+/** How a contender process ended. */
+export type ContenderExit =
+  | { readonly _tag: "Done"; readonly result: ContenderResult }
+  | { readonly _tag: "Crashed"; readonly message: string }
+
+const tail = (text: string, lines: number) => text.trim().split("\n").slice(-lines).join("\n")
+
+/** Runs one contender process to the end (or kills it after `timeoutMs`) and reads its result line. */
+export const runContender = async (script: string, task: ContenderTask, timeoutMs: number): Promise<ContenderExit> => {
+  const child = node(script, JSON.stringify(task))
+  child.stdin.end()
+  let stdout = ""
+  let stderr = ""
+  child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()))
+  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
+  let timedOut = false
+  const timer = setTimeout(() => {
+    timedOut = true
+    child.kill("SIGKILL")
+  }, timeoutMs)
+  await exited(child)
+  clearTimeout(timer)
+  const line = stdout.split("\n").find((l) => l.startsWith(RESULT_PREFIX))
+  if (line !== undefined) return { _tag: "Done", result: JSON.parse(line.slice(RESULT_PREFIX.length)) as ContenderResult }
+  const why = timedOut ? `timed out after ${timeoutMs / 1000} s` : `exited with ${child.exitCode ?? child.signalCode}`
+  return { _tag: "Crashed", message: `${why}: ${tail(stderr || stdout, 6)}` }
+}

@@ -1,0 +1,204 @@
+/**
+ * The four benchmark scenarios of the batch engine issue: server settings, who runs, and the targets.
+ */
+import type { FakeProviderOptions } from "../test/support/FakeProvider.js"
+import type { ContenderResult, ServerReport } from "./internal/protocol.js"
+
+/** The two clients under test. */
+export type ContenderName = "openai+p-limit" | "capstan"
+
+/** One way of running a contender in a scenario (Capstan told the limit, or left to learn it). */
+export interface Variant {
+  readonly contender: ContenderName
+  readonly variant: string
+  /** The requests-per-minute limit the contender is told. */
+  readonly rpm?: number
+  /** Item counts to run (the memory scenario runs several to show that peak RSS stays flat). */
+  readonly sizes: ReadonlyArray<number>
+}
+
+/** One contender run and the server's counters for it. */
+export interface Run {
+  readonly result: ContenderResult
+  readonly server: ServerReport
+  /** The machine's 1-minute load average when the run started: other work on the machine skews timings. */
+  readonly load: number
+}
+
+/** The median figures of one contender × variant × size, over the scenario's runs. */
+export interface Measured {
+  readonly scenario: string
+  readonly contender: ContenderName
+  readonly variant: string
+  readonly items: number
+  readonly runs: number
+  /** Items without the expected answer, worst run. */
+  readonly lost: number
+  /** Limiter 429s counted by the server, median. */
+  readonly refused: number
+  /** Every request the server received, median. */
+  readonly requests: number
+  readonly wallMs: number
+  readonly cpuMsPerItem: number
+  readonly peakRssMb: number
+  readonly startRssMb: number
+  readonly errors: Readonly<Record<string, number>>
+  /** The raw runs, for diagnosis (`bench/results/latest.json`). */
+  readonly raw: ReadonlyArray<Run>
+}
+
+/** One target checked against one measured row. */
+export interface Check {
+  readonly target: string
+  readonly value: string
+  readonly pass: boolean
+}
+
+/** A benchmark scenario. */
+export interface Scenario {
+  readonly name: string
+  readonly summary: string
+  /** Options of the fake server (a fresh one per run, always with the same seed). */
+  readonly server: FakeProviderOptions
+  readonly concurrency: number
+  readonly variants: ReadonlyArray<Variant>
+  /** Runs per contender; the table shows medians. */
+  readonly runs: number
+  /** Stream results to a JSONL file. */
+  readonly output: boolean
+  /** A contender still running after this long is killed and reported as timed out. */
+  readonly timeoutMs: number
+  /** The targets of a row, given every row of this scenario (some targets are relative to the baseline). */
+  readonly check: (row: Measured, all: ReadonlyArray<Measured>) => ReadonlyArray<Check>
+}
+
+const CONCURRENCY = 100
+const SEED = 1
+const LOG = 50_000
+
+const lost = (row: Measured): Check => ({ target: "lost = 0", value: String(row.lost), pass: row.lost === 0 })
+const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`
+const baselineOf = (all: ReadonlyArray<Measured>) => all.find((m) => m.contender === "openai+p-limit")
+
+/** Scenario 1: the ideal wall time is (N − burst)/rate + latency, with a burst of one second of the limit. */
+export const idealRateLimitedMs = (items: number, rpm: number, burstSeconds: number, latencyMs: number): number => {
+  const perSecond = rpm / 60
+  return (Math.max(0, items - perSecond * burstSeconds) / perSecond) * 1000 + latencyMs
+}
+
+const rateLimited = (): Scenario => {
+  const rpm = 6000
+  const latencyMs = 50
+  const items = 1000
+  const ideal = idealRateLimitedMs(items, rpm, 1, latencyMs)
+  return {
+    name: "rate-limited",
+    summary: `${items} items, ${rpm} RPM with 1 s of burst, ${latencyMs} ms latency, ${CONCURRENCY} in flight. ` +
+      `Ideal wall ${seconds(ideal)}.`,
+    server: { rpm, burst: 1, latencyMs, seed: SEED, logRequests: LOG },
+    concurrency: CONCURRENCY,
+    variants: [
+      { contender: "openai+p-limit", variant: "default", sizes: [items] },
+      { contender: "capstan", variant: "told rpm", rpm, sizes: [items] },
+      { contender: "capstan", variant: "learned", sizes: [items] }
+    ],
+    runs: 1,
+    output: false,
+    timeoutMs: 120_000,
+    check: (row) => [
+      lost(row),
+      { target: "wall ≤ 1.05 × ideal", value: `${(row.wallMs / ideal).toFixed(3)} ×`, pass: row.wallMs <= 1.05 * ideal },
+      {
+        target: "refused ≤ 1 % of N",
+        value: `${((100 * row.refused) / row.items).toFixed(1)} %`,
+        pass: row.refused <= 0.01 * row.items
+      }
+    ]
+  }
+}
+
+const faults = (): Scenario => ({
+  name: "faults",
+  summary: `2000 items, 25 % of attempts fail (500 / 503 / connection reset / malformed 200), 20 ms latency, ` +
+    `${CONCURRENCY} in flight.`,
+  server: {
+    latencyMs: 20,
+    faults: { rate: 0.25, kinds: ["server-error", "unavailable", "reset", "malformed"] },
+    seed: SEED,
+    logRequests: LOG
+  },
+  concurrency: CONCURRENCY,
+  variants: [
+    { contender: "openai+p-limit", variant: "default", sizes: [2000] },
+    { contender: "capstan", variant: "default", sizes: [2000] }
+  ],
+  runs: 1,
+  output: false,
+  timeoutMs: 120_000,
+  check: (row) => [lost(row), { target: "wall ≤ 3 s", value: seconds(row.wallMs), pass: row.wallMs <= 3000 }]
+})
+
+const latency = (quick: boolean): Scenario => ({
+  name: "latency",
+  summary: `2000 items, 100 ms latency, ${CONCURRENCY} in flight (ideal 2.0 s); CPU is what the client spends.`,
+  server: { latencyMs: 100, seed: SEED, logRequests: false },
+  concurrency: CONCURRENCY,
+  variants: [
+    { contender: "openai+p-limit", variant: "default", sizes: [2000] },
+    { contender: "capstan", variant: "default", sizes: [2000] }
+  ],
+  runs: quick ? 1 : 3,
+  output: false,
+  timeoutMs: 60_000,
+  check: (row, all) => {
+    const base = baselineOf(all)
+    if (row.contender === "openai+p-limit" || base === undefined) return [lost(row)]
+    return [
+      lost(row),
+      { target: "wall ≤ baseline's", value: `${(row.wallMs / base.wallMs).toFixed(3)} ×`, pass: row.wallMs <= base.wallMs },
+      {
+        target: "CPU/item ≤ 1.1 × baseline's",
+        value: `${(row.cpuMsPerItem / base.cpuMsPerItem).toFixed(2)} ×`,
+        pass: row.cpuMsPerItem <= 1.1 * base.cpuMsPerItem
+      }
+    ]
+  }
+})
+
+const memory = (quick: boolean): Scenario => {
+  const sizes = quick ? [5_000, 10_000, 20_000] : [25_000, 50_000, 100_000]
+  const largest = sizes[sizes.length - 1]!
+  return {
+    name: "memory",
+    summary: `${sizes.join(" / ")} items streamed to a JSONL file, no latency, ${CONCURRENCY} in flight.`,
+    server: { seed: SEED, logRequests: false },
+    concurrency: CONCURRENCY,
+    variants: [
+      { contender: "openai+p-limit", variant: "results in memory", sizes: [largest] },
+      { contender: "capstan", variant: "JSONL sink", sizes }
+    ],
+    runs: 1,
+    output: true,
+    timeoutMs: 240_000,
+    check: (row, all) => {
+      const checks: Array<Check> = [
+        lost(row),
+        { target: "peak RSS ≤ 150 MB", value: `${row.peakRssMb.toFixed(0)} MB`, pass: row.peakRssMb <= 150 }
+      ]
+      const smallest = all.find((m) => m.contender === row.contender && m.variant === row.variant && m.items === sizes[0])
+      if (smallest !== undefined && smallest !== row) {
+        const growth = row.peakRssMb / smallest.peakRssMb
+        checks.push({ target: `flat: ≤ 1.2 × peak at ${sizes[0]}`, value: `${growth.toFixed(2)} ×`, pass: growth <= 1.2 })
+      }
+      return checks
+    }
+  }
+}
+
+/** Every scenario, in the order `bench/run.ts` runs them. `quick` shrinks the slow ones for a smoke run. */
+export const scenarios = (quick: boolean): ReadonlyArray<Scenario> => [
+  rateLimited(),
+  faults(),
+  latency(quick),
+  memory(quick)
+]

@@ -1,0 +1,633 @@
+/**
+ * The `capstan` command: `run` one prompt, `batch` a template over a JSONL/CSV file into a results file (with
+ * progress, a summary, `--resume` and `--dry-run`), list `providers`, and a `demo` on the bundled data set.
+ *
+ * @since 0.1.0
+ */
+import * as NodeServices from "@effect/platform-node/NodeServices"
+import { Generator, GeneratorRegistry, Identifier, Message, type Model, Template } from "@capstan/core"
+import * as Batch from "./internal/batchShim.js"
+import {
+  Cause,
+  Clock,
+  Config,
+  Console,
+  Effect,
+  Exit as EffectExit,
+  Fiber,
+  FileSystem,
+  Option,
+  Path,
+  Schedule,
+  Schema,
+  Stdio,
+  Stream
+} from "effect"
+import { Argument, CliError, Command, Flag } from "effect/cli"
+import { CommandExit, ExitCode, exitCodeHelp, InputError, ItemsFailed, NoGenerator, UsageError } from "./Errors.js"
+import * as Input from "./Input.js"
+import * as Generators from "./internal/generator.js"
+import * as Items from "./internal/items.js"
+import * as Parse from "./internal/parse.js"
+import * as Shell from "./internal/shell.js"
+import * as Signals from "./internal/signals.js"
+import * as Output from "./Output.js"
+import * as Progress from "./Progress.js"
+import * as Summary from "./Summary.js"
+
+/**
+ * The version `capstan --version` prints.
+ *
+ * @since 0.1.0
+ */
+export const version = "0.1.0"
+
+// ---------------------------------------------------------------------------------------------
+// Flags shared by commands
+// ---------------------------------------------------------------------------------------------
+
+const generatorFlag = Flag.String("generator").pipe(
+  Flag.withAlias("g"),
+  Flag.withDescription(
+    "generator identifier, e.g. openai!gpt-4o-mini,temperature=0 (default: $CAPSTAN_GENERATOR, else a provider whose API key is set; mock!echo runs offline)"
+  ),
+  Flag.optional
+)
+
+const paramFlag = Flag.KeyValuePair("param").pipe(
+  Flag.withDescription("generation parameter or provider setting, e.g. --param temperature=0 --param max_tokens=200"),
+  Flag.optional
+)
+
+const positiveInt = (name: string, description: string) =>
+  Flag.Int(name).pipe(
+    Flag.withDescription(description),
+    Flag.filter((n) => n >= 1, (n) => `--${name} must be at least 1, got ${n}`),
+    Flag.optional
+  )
+
+// ---------------------------------------------------------------------------------------------
+// Shared steps
+// ---------------------------------------------------------------------------------------------
+
+const optionalOverrides = (
+  entries: ReadonlyArray<readonly [string, Option.Option<number>]>,
+  params: Option.Option<Readonly<Record<string, string>>>
+): Record<string, string | number> => {
+  const overrides: Record<string, string | number> = { ...Option.getOrElse(params, () => ({})) }
+  for (const [key, value] of entries) if (Option.isSome(value)) overrides[key] = value.value
+  return overrides
+}
+
+/** The generator chosen by flags or the environment, with the flags' overrides applied. */
+const chooseIdentifier = (flag: Option.Option<string>, overrides: Readonly<Record<string, string | number>>) =>
+  Generators.withProviders(Effect.flatMap(Generators.choose(flag), (text) => Generators.resolve(text, overrides)))
+
+/** A `--template` value: a file (`.json` holds a string or a list of messages), or the template text itself. */
+const loadTemplate = (value: string): Effect.Effect<Template.Template, InputError, FileSystem.FileSystem> =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const isFile = yield* fs.exists(value).pipe(Effect.orElseSucceed(() => false))
+    const where = isFile ? value : "--template"
+    const toInputError = (error: { readonly message: string }) => new InputError({ file: where, reason: error.message })
+    if (!isFile) {
+      // A value that reads as a file name is a mistyped path, not a prompt without variables.
+      if (/^[\w.\\/~-]+\.(txt|md|json|prompt|tmpl)$/i.test(value)) {
+        return yield* new InputError({ file: value, reason: "cannot read the template file: no such file" })
+      }
+      return yield* Template.parse(value).pipe(Effect.mapError(toInputError))
+    }
+    const text = yield* Input.readText(value)
+    if (!value.toLowerCase().endsWith(".json")) {
+      return yield* Template.parse(text.replace(/\r?\n$/, "")).pipe(Effect.mapError(toInputError))
+    }
+    const source = yield* Effect.try({
+      try: () => JSON.parse(text) as unknown,
+      catch: (error) => new InputError({ file: value, reason: `malformed JSON: ${(error as Error).message}` })
+    })
+    const decoded = Schema.decodeUnknownOption(Template.Source)(source)
+    if (Option.isNone(decoded)) {
+      return yield* new InputError({
+        file: value,
+        reason: "a .json template holds a string or a list of {\"role\", \"content\"} messages"
+      })
+    }
+    return yield* Template.parse(decoded.value).pipe(Effect.mapError(toInputError))
+  })
+
+const encodeRow = (row: Batch.Row): string => JSON.stringify(Schema.encodeSync(Batch.Row)(row))
+
+const rowText = (row: Batch.Row): string =>
+  row.parsed === undefined ? row.output ?? "" : typeof row.parsed === "string" ? row.parsed : JSON.stringify(row.parsed)
+
+// ---------------------------------------------------------------------------------------------
+// run
+// ---------------------------------------------------------------------------------------------
+
+const run = Command.make("run", {
+  prompt: Argument.String("prompt").pipe(Argument.withDescription("the prompt to send")),
+  generator: generatorFlag,
+  system: Flag.String("system").pipe(Flag.withDescription("a system message sent before the prompt"), Flag.optional),
+  param: paramFlag
+}, (config) =>
+  Effect.gen(function*() {
+    const identifier = yield* chooseIdentifier(config.generator, optionalOverrides([], config.param))
+    const messages = [
+      ...Option.match(config.system, { onNone: () => [], onSome: (text) => [Message.system(text)] }),
+      Message.user(config.prompt)
+    ]
+    const item = new Template.RenderedItem({ id: "prompt", template: config.prompt, vars: {}, messages })
+    const rows = yield* Batch.stream([item]).pipe(
+      Stream.runCollect,
+      Effect.provide(Generator.layer(identifier)),
+      Generators.withProviders
+    )
+    const failed = rows.filter((row) => row.error !== undefined)
+    for (const row of rows) {
+      if (row.error === undefined) yield* Console.log(rowText(row))
+      else yield* Console.error(`error: ${row.error.message}`)
+    }
+    if (failed.length > 0) return yield* new ItemsFailed({ failed: failed.length, total: rows.length })
+  })).pipe(
+    Command.withShortDescription("Send one prompt and print the answer"),
+    Command.withDescription(`Send one prompt and print the answer.\n\n${exitCodeHelp}`)
+  )
+
+// ---------------------------------------------------------------------------------------------
+// providers
+// ---------------------------------------------------------------------------------------------
+
+const providers = Command.make("providers", {}, () =>
+  Effect.gen(function*() {
+    const all = yield* Generators.withProviders(GeneratorRegistry.providers)
+    const lines: Array<string> = []
+    for (const provider of all) {
+      lines.push(`${provider.name}  ${provider.description}`)
+      const example = Generators.defaultModels.find((d) => d.provider === provider.name)
+      if (example !== undefined) lines.push(`    e.g. --generator ${example.provider}!${example.model}`)
+      if (provider.env.length === 0) lines.push("    reads no environment variables")
+      const width = Math.max(0, ...provider.env.map((variable) => variable.name.length))
+      for (const variable of provider.env) {
+        const set = yield* Config.String(variable.name).pipe(Config.option, Effect.map(Option.isSome), Effect.orElseSucceed(() => false))
+        lines.push(`    ${variable.name.padEnd(width)}  ${variable.description}${set ? " (set)" : ""}`)
+      }
+      lines.push("")
+    }
+    lines.push(
+      "Choose a generator with --generator provider!model[,key=value...], or CAPSTAN_GENERATOR.",
+      "Settings every provider accepts: rpm, tpm, max_connections, min_delay_ms, max_retries."
+    )
+    yield* Console.log(lines.join("\n"))
+  })).pipe(Command.withDescription("List the registered providers and the environment variables they read"))
+
+// ---------------------------------------------------------------------------------------------
+// batch
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Everything `capstan batch` takes.
+ *
+ * @since 0.1.0
+ */
+export interface BatchConfig {
+  readonly template: string
+  readonly input: string
+  readonly output: string
+  readonly generator: Option.Option<string>
+  readonly concurrency: Option.Option<number>
+  readonly rpm: Option.Option<number>
+  readonly tpm: Option.Option<number>
+  readonly maxRetries: Option.Option<number>
+  readonly n: Option.Option<number>
+  readonly param: Option.Option<Readonly<Record<string, string>>>
+  readonly parse: Option.Option<string>
+  readonly idField: string
+  readonly price: Option.Option<string>
+  readonly resume: boolean
+  readonly overwrite: boolean
+  readonly dryRun: boolean
+}
+
+const batchFlags = {
+  template: Flag.String("template").pipe(
+    Flag.withDescription("the prompt template: a file (.txt, or .json with a list of {role, content} messages) or the text itself; {name} is a variable")
+  ),
+  input: Flag.String("input").pipe(Flag.withDescription("the items: a .jsonl file (one JSON object a line) or a .csv file with a header")),
+  output: Flag.String("output").pipe(Flag.withDescription("the results file (.jsonl), one row per item (per choice), appended as rows complete")),
+  generator: generatorFlag,
+  concurrency: positiveInt("concurrency", "requests in flight at once (default: the engine's, 64)"),
+  rpm: positiveInt("rpm", "requests per minute, at most"),
+  tpm: positiveInt("tpm", "tokens per minute, at most"),
+  maxRetries: Flag.Int("max-retries").pipe(
+    Flag.withDescription("retries of a retryable failure (rate limit, 5xx, timeout), at most"),
+    Flag.filter((n) => n >= 0, (n) => `--max-retries must be 0 or more, got ${n}`),
+    Flag.optional
+  ),
+  n: positiveInt("n", "choices per item (one row per choice)"),
+  param: paramFlag,
+  parse: Flag.String("parse").pipe(
+    Flag.withDescription("parse every answer: json, xml:TAG, or schema:FILE.json (a JSON Schema; asks the provider for it natively)"),
+    Flag.optional
+  ),
+  idField: Flag.String("id-field").pipe(
+    Flag.withDescription("the field holding each item's id; items without one get a stable id from their content"),
+    Flag.withDefault("id")
+  ),
+  price: Flag.String("price").pipe(
+    Flag.withDescription("price per million tokens as INPUT,OUTPUT (e.g. 0.15,0.60), to report the cost"),
+    Flag.optional
+  ),
+  resume: Flag.Boolean("resume").pipe(
+    Flag.withDescription("keep the rows already in --output and send only the items without one"),
+    Flag.withDefault(false)
+  ),
+  overwrite: Flag.Boolean("overwrite").pipe(Flag.withDescription("replace an existing --output"), Flag.withDefault(false)),
+  dryRun: Flag.Boolean("dry-run").pipe(
+    Flag.withDescription("check every item against the template and print what would be sent; send nothing"),
+    Flag.withDefault(false)
+  )
+} as const
+
+const parsePrice = (text: string): Effect.Effect<Summary.Price, UsageError> => {
+  const parts = text.split(",").map((part) => Number(part.trim()))
+  return parts.length === 2 && parts.every((n) => Number.isFinite(n) && n >= 0)
+    ? Effect.succeed({ inputPerMillion: parts[0]!, outputPerMillion: parts[1]! })
+    : Effect.fail(new UsageError({ reason: `--price expects INPUT,OUTPUT per million tokens, got "${text}"`, hint: "e.g. --price 0.15,0.60" }))
+}
+
+/** How many rows of each item a run must still write: all choices, less those the results file holds. */
+const pendingChoices = (
+  located: ReadonlyArray<Items.Located>,
+  n: number,
+  recorded: Output.Recorded
+) => {
+  const pending: Array<Items.Located> = []
+  let total = 0
+  let skipped = 0
+  for (const entry of located) {
+    const have = recorded.choices.get(entry.item.id)
+    let missing = n
+    if (have !== undefined) for (let choice = 0; choice < n; choice++) if (have.has(choice)) missing--
+    skipped += n - missing
+    if (missing === 0) continue
+    pending.push(entry)
+    total += missing
+  }
+  return { pending, total, skipped }
+}
+
+const describeMessages = (messages: ReadonlyArray<Message.Message>): string =>
+  messages.map((m) => `  [${m.role}] ${m.content.replace(/\n/g, "\n  ")}`).join("\n")
+
+const GRACE = "10 seconds"
+
+/**
+ * Runs the batch itself (after every check passed): streams rows into the results file, shows progress, prints
+ * the summary; Ctrl-C stops new requests, lets those in flight finish for a while, and prints how to resume.
+ */
+const execute = (options: {
+  readonly identifier: Identifier.Identifier
+  readonly located: ReadonlyArray<Items.Located>
+  readonly config: BatchConfig
+  readonly model: Model.Model<unknown> | undefined
+  readonly price: Summary.Price | undefined
+  readonly resumeHint: string
+}) =>
+  Effect.gen(function*() {
+    const { config, identifier } = options
+    const n = identifier.params.n ?? 1
+    const stdio = yield* Stdio.Stdio
+    const writeErr = (text: string) => Stream.make(text).pipe(Stream.run(stdio.stderr()), Effect.ignore)
+    const service = yield* Generators.withProviders(Generator.make(identifier))
+    const recorded = config.resume
+      ? yield* Output.recorded(config.output)
+      : { choices: new Map(), rows: 0, droppedTornRow: false }
+    if (recorded.droppedTornRow) {
+      yield* writeErr(`note: dropped a partly written last row of ${config.output} (from an interrupted run); that item is sent again\n`)
+    }
+    const { pending, skipped, total } = pendingChoices(options.located, n, recorded)
+    const sink = yield* Output.open(config.output, {
+      mode: config.resume ? "append" : config.overwrite ? "overwrite" : "create"
+    })
+    const terminal = yield* stdio.stderrIsTerminal
+    const startedAt = yield* Clock.currentTimeMillis
+    const tracker = yield* Progress.make({ total, skipped, startedAt })
+    yield* writeErr(
+      `capstan: ${total} rows from ${pending.length} items to ${Identifier.format(identifier)}${
+        skipped > 0 ? ` (${skipped} already in ${config.output})` : ""
+      } -> ${config.output}\n`
+    )
+    const display = yield* Progress.display(tracker, {
+      terminal,
+      columns: process.stderr.columns ?? 100,
+      write: writeErr,
+      now: Clock.currentTimeMillis
+    }).pipe(Effect.forkDetach)
+
+    const isRecorded = (row: Batch.Row) => recorded.choices.get(row.id)?.has(row.choice) === true
+    const work = Batch.stream(pending.map((entry) => entry.item), {
+      ...Option.match(config.concurrency, { onNone: () => ({}), onSome: (concurrency) => ({ concurrency }) }),
+      ...(options.model === undefined ? {} : { parse: options.model })
+    }).pipe(
+      Stream.filter((row) => !isRecorded(row)),
+      Stream.runForEach((row) => Effect.andThen(sink.append(encodeRow(row)), tracker.record(row))),
+      Effect.provideService(Generator.Generator, Generators.gated(service, tracker.admit))
+    )
+    const fiber = yield* Effect.forkDetach(work)
+
+    const finish = (interrupted: boolean) =>
+      Effect.gen(function*() {
+        yield* Fiber.interrupt(display)
+        const snapshot = yield* tracker.snapshot
+        const endedAt = yield* Clock.currentTimeMillis
+        yield* Console.log(Summary.format({ snapshot, endedAt, output: config.output, price: options.price, interrupted }))
+        if (interrupted) {
+          const masked = options.resumeHint.includes("***") ? "\n  (put your key back in place of ***, or set it in the environment)" : ""
+          yield* writeErr(`\nTo finish, run:\n  ${options.resumeHint}${masked}\n`)
+        }
+        return snapshot
+      })
+
+    // Ctrl-C interrupts this fiber; the finalizer drains the batch before the process exits with 130.
+    const drained = Effect.gen(function*() {
+      let lastDone = -1
+      yield* Effect.repeat(
+        Effect.map(tracker.snapshot, (s) => {
+          const quiet = s.inFlight === 0 && Progress.done(s) === lastDone
+          lastDone = Progress.done(s)
+          return quiet
+        }),
+        { schedule: Schedule.spaced("50 millis"), until: (quiet) => quiet }
+      )
+    })
+    const stopGracefully = Effect.gen(function*() {
+      yield* tracker.stop
+      const { inFlight } = yield* tracker.snapshot
+      yield* writeErr(
+        `\nStopping: no new requests; waiting up to ${GRACE} for ${inFlight} in flight (Ctrl-C again to stop now)\n`
+      )
+      yield* Effect.raceFirst(drained, Signals.next("SIGINT")).pipe(Effect.timeoutOption(GRACE))
+      yield* Fiber.interrupt(fiber)
+      yield* finish(true)
+    })
+
+    const exit = yield* Fiber.await(fiber).pipe(Effect.onInterrupt(() => stopGracefully))
+    if (EffectExit.isFailure(exit)) {
+      yield* Fiber.interrupt(display)
+      return yield* Effect.failCause(exit.cause)
+    }
+    const snapshot = yield* finish(false)
+    if (snapshot.failed > 0) return yield* new ItemsFailed({ failed: snapshot.failed, total: Progress.done(snapshot) })
+  })
+
+const dryRun = (options: {
+  readonly identifier: Option.Option<Identifier.Identifier>
+  readonly located: ReadonlyArray<Items.Located>
+  readonly config: BatchConfig
+  readonly model: Model.Model<unknown> | undefined
+}) =>
+  Effect.gen(function*() {
+    const { config, located } = options
+    const n = Option.match(options.identifier, { onNone: () => 1, onSome: (id) => id.params.n ?? 1 })
+    const recorded = config.resume
+      ? yield* Output.recorded(config.output)
+      : { choices: new Map(), rows: 0, droppedTornRow: false }
+    const { pending, skipped, total } = pendingChoices(located, n, recorded)
+    const lines: Array<string> = []
+    for (const { item, line } of pending) {
+      lines.push(`--- ${item.id} (${config.input}:${line})`, describeMessages(item.messages))
+    }
+    const generator = Option.match(options.identifier, {
+      onNone: () => "no generator chosen yet (see --generator)",
+      onSome: (id) => Identifier.format(id)
+    })
+    lines.push(
+      "",
+      `Dry run: ${located.length} items checked against the template, all fine.`,
+      `Would send ${pending.length} requests (${total} rows) to ${generator}${
+        skipped > 0 ? `, skipping ${skipped} rows already in ${config.output}` : ""
+      }${options.model === undefined ? "" : `, parsing answers as ${options.model.name}`}. Nothing was sent.`
+    )
+    yield* Console.log(lines.join("\n"))
+  })
+
+/**
+ * The `capstan batch` command line that resumes this run (the generator's secrets masked).
+ */
+const resumeCommand = (config: BatchConfig): string => {
+  const args = ["capstan", "batch", "--template", config.template, "--input", config.input, "--output", config.output]
+  const optional: ReadonlyArray<readonly [string, Option.Option<string | number>]> = [
+    ["--generator", Option.map(config.generator, (text) => Identifier.maskSecrets(text))],
+    ["--concurrency", config.concurrency],
+    ["--rpm", config.rpm],
+    ["--tpm", config.tpm],
+    ["--max-retries", config.maxRetries],
+    ["--n", config.n],
+    ["--parse", config.parse],
+    ["--price", config.price]
+  ]
+  for (const [flag, value] of optional) if (Option.isSome(value)) args.push(flag, String(value.value))
+  for (const [key, value] of Object.entries(Option.getOrElse(config.param, () => ({})))) args.push("--param", `${key}=${value}`)
+  if (config.idField !== "id") args.push("--id-field", config.idField)
+  args.push("--resume")
+  return Shell.commandLine(args)
+}
+
+/**
+ * Runs `capstan batch` with its parsed flags: checks everything before the first request, then runs.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Option } from "effect"
+ * import { Cli } from "@capstan/cli"
+ *
+ * const program = Cli.batch({
+ *   template: "Review: {review}", input: "reviews.jsonl", output: "results.jsonl",
+ *   generator: Option.some("mock!echo"), concurrency: Option.none(), rpm: Option.none(), tpm: Option.none(),
+ *   maxRetries: Option.none(), n: Option.none(), param: Option.none(), parse: Option.none(), idField: "id",
+ *   price: Option.none(), resume: false, overwrite: false, dryRun: false
+ * })
+ * ```
+ * @since 0.1.0
+ */
+export const batch = (config: BatchConfig, options: { readonly resumeHint?: string } = {}) =>
+  Effect.scoped(Effect.gen(function*() {
+    const path = yield* Path.Path
+    if (path.resolve(config.input) === path.resolve(config.output)) {
+      return yield* new UsageError({ reason: "--output is the --input file", hint: "Write the results to another file" })
+    }
+    if (config.resume && config.overwrite) {
+      return yield* new UsageError({ reason: "--resume and --overwrite contradict each other" })
+    }
+    const template = yield* loadTemplate(config.template)
+    const input = yield* Input.read(config.input)
+    const located = yield* Items.render(input, template, { idField: config.idField })
+    const model = Option.isSome(config.parse) ? yield* Parse.model(config.parse.value) : undefined
+    const price = Option.isSome(config.price) ? yield* parsePrice(config.price.value) : undefined
+    const overrides = optionalOverrides(
+      [["rpm", config.rpm], ["tpm", config.tpm], ["max_retries", config.maxRetries], ["n", config.n]],
+      config.param
+    )
+    if (config.dryRun) {
+      // A dry run needs no key: it shows the generator only when one can be chosen.
+      const identifier = yield* chooseIdentifier(config.generator, overrides).pipe(
+        Effect.map(Option.some),
+        Effect.catchTag("NoGenerator", () => Effect.succeed(Option.none<Identifier.Identifier>()))
+      )
+      return yield* dryRun({ identifier, located, config, model })
+    }
+    const identifier = yield* chooseIdentifier(config.generator, overrides)
+    return yield* execute({
+      identifier,
+      located,
+      config,
+      model,
+      price,
+      resumeHint: options.resumeHint ?? resumeCommand(config)
+    })
+  }))
+
+const batchCommand = Command.make("batch", batchFlags, (config) => batch(config)).pipe(
+  Command.withShortDescription("Run a template over every item of a JSONL/CSV file into a JSONL results file"),
+  Command.withDescription(
+    [
+      "Run a template over every item of a JSONL or CSV file and write one result row per item (per choice) to a",
+      "JSONL file, as each completes. Every item is checked against the template before anything is sent.",
+      "Ctrl-C stops new requests, lets those in flight finish, keeps every finished row and prints how to resume;",
+      "after a crash, --resume sends only the items without a row.",
+      "",
+      exitCodeHelp
+    ].join("\n")
+  ),
+  Command.withExamples([
+    {
+      command: "capstan batch --template 'Sentiment of: {review}' --input reviews.jsonl --output results.jsonl",
+      description: "Classify every review with the default generator"
+    },
+    {
+      command: "capstan batch --template prompt.txt --input reviews.csv --output results.jsonl --resume",
+      description: "Finish an interrupted run"
+    }
+  ])
+)
+
+// ---------------------------------------------------------------------------------------------
+// demo
+// ---------------------------------------------------------------------------------------------
+
+const demoData = (file: string) => new URL(`../../../examples/data/${file}`, import.meta.url).pathname
+
+const demo = Command.make("demo", {
+  generator: generatorFlag,
+  output: Flag.String("output").pipe(Flag.withDescription("the results file (default: a temporary file)"), Flag.optional)
+}, (config) =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const output = Option.isSome(config.output)
+      ? config.output.value
+      : `${yield* fs.makeTempDirectory({ prefix: "capstan-demo-" })}/results.jsonl`
+    // With no generator named and no key set, the demo runs on the built-in offline generator.
+    const chosen = yield* Generators.withProviders(Generators.choose(config.generator)).pipe(
+      Effect.catchTag("NoGenerator", () => Effect.succeed("mock!demo,delay_ms=150")),
+      Effect.map(Option.some)
+    )
+    if (Option.isSome(chosen) && chosen.value.startsWith("mock!")) {
+      yield* Console.log(
+        "No API key set: the demo runs on the offline generator (mock!demo), whose answers are placeholders.\n" +
+          "Set OPENAI_API_KEY or ANTHROPIC_API_KEY (or pass --generator) to run it on a real model.\n"
+      )
+    }
+    yield* batch({
+      template: demoData("template.txt"),
+      input: demoData("reviews.jsonl"),
+      output,
+      generator: chosen,
+      concurrency: Option.some(8),
+      rpm: Option.none(),
+      tpm: Option.none(),
+      maxRetries: Option.none(),
+      n: Option.none(),
+      param: Option.none(),
+      parse: Option.some(`schema:${demoData("review.schema.json")}`),
+      idField: "id",
+      price: Option.none(),
+      resume: false,
+      overwrite: true,
+      dryRun: false
+    }, { resumeHint: "npm run demo" })
+    const lines = (yield* fs.readFileString(output)).split("\n").filter((line) => line.length > 0).slice(0, 3)
+    yield* Console.log(`\nFirst rows of ${output}:`)
+    for (const line of lines) {
+      const row = JSON.parse(line) as { id: string; parsed?: unknown; output?: string }
+      yield* Console.log(`  ${row.id}  ${JSON.stringify(row.parsed ?? row.output)}`)
+    }
+  })).pipe(Command.withDescription("Run `capstan batch` on the bundled coffee-review data set (offline unless a key is set)"))
+
+// ---------------------------------------------------------------------------------------------
+// The command and its runner
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * The `capstan` command with its subcommands.
+ *
+ * @example
+ * ```ts
+ * import { NodeServices } from "@effect/platform-node"
+ * import { Effect } from "effect"
+ * import { Command } from "effect/cli"
+ * import { Cli } from "@capstan/cli"
+ *
+ * const program = Command.runWith(Cli.command, { version: Cli.version })(["providers"])
+ * ```
+ * @since 0.1.0
+ */
+export const command = Command.make("capstan").pipe(
+  Command.withDescription(
+    `Capstan: run LLM prompts and large batches from the command line.\n\n${exitCodeHelp}`
+  ),
+  Command.withSubcommands([run, batchCommand, providers, demo])
+)
+
+const isCoreInputError = (error: { readonly _tag?: unknown }): boolean =>
+  ["InvalidIdentifier", "InvalidParams", "MissingApiKey", "InvalidTemplate", "InvalidItem", "TemplateMismatch"]
+    .includes(String(error._tag))
+
+/** Prints what went wrong (once) and ends with the error's exit code. */
+const report = (error: unknown): Effect.Effect<never, CommandExit> =>
+  Effect.gen(function*() {
+    if (CliError.isCliError(error)) {
+      // effect/cli already printed the help and the parse error.
+      return yield* new CommandExit({ code: error._tag === "ShowHelp" && error.errors.length === 0 ? ExitCode.ok : ExitCode.badInput })
+    }
+    if (error instanceof ItemsFailed) return yield* new CommandExit({ code: ExitCode.itemsFailed })
+    const message = typeof error === "object" && error !== null && "message" in error ? String(error.message) : String(error)
+    yield* Console.error(`error: ${message}`)
+    const tagged = typeof error === "object" && error !== null ? error as { readonly _tag?: unknown } : {}
+    const badInput = error instanceof InputError || error instanceof UsageError || error instanceof NoGenerator ||
+      isCoreInputError(tagged)
+    return yield* new CommandExit({ code: badInput ? ExitCode.badInput : ExitCode.failure })
+  })
+
+/**
+ * The whole program: parses `process.argv`, runs the command with the Node services (providers are
+ * registered where a generator is needed), prints errors plainly and fails with an {@link CommandExit} carrying the exit code.
+ *
+ * @example
+ * ```ts
+ * import { NodeRuntime } from "@effect/platform-node"
+ * import { Cli } from "@capstan/cli"
+ *
+ * Cli.main.pipe(NodeRuntime.runMain({ disableErrorReporting: true }))
+ * ```
+ * @since 0.1.0
+ */
+export const main: Effect.Effect<void, CommandExit> = Command.run(command, { version }).pipe(
+  Effect.catchCause((cause) =>
+    Cause.hasInterruptsOnly(cause) ? Effect.failCause(cause as Cause.Cause<never>) : Option.match(Cause.findErrorOption(cause), {
+      onNone: () => Effect.andThen(Console.error(Cause.pretty(cause)), Effect.fail(new CommandExit({ code: ExitCode.failure }))),
+      onSome: report
+    })
+  ),
+  Effect.provide(NodeServices.layer)
+)
+

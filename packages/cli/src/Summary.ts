@@ -1,0 +1,90 @@
+/**
+ * The summary printed when a batch ends: rows ok, failed by error kind, skipped by `--resume`, tokens, cost when
+ * a price is known, and wall time.
+ *
+ * @since 0.1.0
+ */
+import * as Progress from "./Progress.js"
+
+/**
+ * A price in currency units per million input and output tokens.
+ *
+ * @since 0.1.0
+ */
+export interface Price {
+  readonly inputPerMillion: number
+  readonly outputPerMillion: number
+}
+
+/**
+ * What the summary reports.
+ *
+ * @since 0.1.0
+ */
+export interface Summary {
+  readonly snapshot: Progress.Snapshot
+  /** Epoch milliseconds when the run ended. */
+  readonly endedAt: number
+  /** The results file. */
+  readonly output: string
+  readonly price?: Price | undefined
+  /** True when Ctrl-C stopped the run before every item was sent. */
+  readonly interrupted: boolean
+}
+
+/**
+ * The cost of the run's tokens at a price.
+ *
+ * @example
+ * ```ts
+ * import { Summary } from "@capstan/cli"
+ *
+ * declare const snapshot: Progress.Snapshot
+ * Summary.cost(snapshot, { inputPerMillion: 0.15, outputPerMillion: 0.6 })
+ * ```
+ * @since 0.1.0
+ */
+export const cost = (snapshot: Progress.Snapshot, price: Price): number =>
+  (snapshot.inputTokens * price.inputPerMillion + snapshot.outputTokens * price.outputPerMillion) / 1_000_000
+
+const formatCost = (value: number): string => (value >= 1 ? `$${value.toFixed(2)}` : `$${value.toFixed(4)}`)
+
+/**
+ * The summary as text (several lines, no trailing newline).
+ *
+ * @example
+ * ```ts
+ * import { Summary } from "@capstan/cli"
+ *
+ * declare const snapshot: Progress.Snapshot
+ * console.log(Summary.format({ snapshot, endedAt: Date.now(), output: "results.jsonl", interrupted: false }))
+ * // Done in 4.2s: 30 rows written to results.jsonl
+ * //   ok       28
+ * //   failed   2 (RateLimited 1, ServerError 1)
+ * //   tokens   3,456 (2,100 in, 1,356 out)
+ * ```
+ * @since 0.1.0
+ */
+export const format = (summary: Summary): string => {
+  const s = summary.snapshot
+  const done = Progress.done(s)
+  const wall = Progress.formatDuration(summary.endedAt - s.startedAt)
+  const head = summary.interrupted
+    ? `Interrupted after ${wall}: ${done} of ${s.total} rows written to ${summary.output}; ${s.total - done} not sent`
+    : `Done in ${wall}: ${done} rows written to ${summary.output}`
+  const kinds = Object.entries(s.failedByKind).sort(([, a], [, b]) => b - a).map(([kind, n]) => `${kind} ${n}`)
+  const lines = [
+    head,
+    `  ok       ${s.ok}`,
+    `  failed   ${s.failed}${kinds.length === 0 ? "" : ` (${kinds.join(", ")})`}`
+  ]
+  if (s.skipped > 0) lines.push(`  skipped  ${s.skipped} (already in ${summary.output})`)
+  lines.push(
+    `  tokens   ${Progress.formatCount(s.inputTokens + s.outputTokens)} (${Progress.formatCount(s.inputTokens)} in, ${
+      Progress.formatCount(s.outputTokens)
+    } out)`
+  )
+  if (summary.price !== undefined) lines.push(`  cost     ${formatCost(cost(s, summary.price))}`)
+  lines.push(`  time     ${wall}${done > 0 ? ` (${Progress.pace(s, summary.endedAt).rate.toFixed(1)} rows/s)` : ""}`)
+  return lines.join("\n")
+}

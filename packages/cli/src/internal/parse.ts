@@ -1,0 +1,69 @@
+/**
+ * `--parse json | xml:TAG | schema:FILE.json`: the model every answer is parsed with.
+ *
+ * @internal
+ */
+import { Model } from "@capstan/core"
+import { Effect, FileSystem, JsonSchema, Schema, SchemaRepresentation } from "effect"
+import { InputError, UsageError } from "../Errors.js"
+import * as Input from "../Input.js"
+
+const usage = new UsageError({
+  reason: "--parse expects json, xml:TAG or schema:FILE.json",
+  hint: "e.g. --parse json, --parse xml:answer, --parse schema:review.schema.json"
+})
+
+const schemaName = (file: string): string => {
+  const base = file.slice(file.lastIndexOf("/") + 1)
+  return base.replace(/(\.schema)?\.json$/i, "") || "json"
+}
+
+/**
+ * Objects that do not say whether they allow other keys are closed: structured output (OpenAI strict mode)
+ * needs `additionalProperties: false`, and decoding then drops extra keys rather than keeping them untyped.
+ */
+const closeObjects = (schema: JsonSchema.JsonSchema): JsonSchema.JsonSchema =>
+  schema.type === "object" && schema.additionalProperties === undefined ? { ...schema, additionalProperties: false } : schema
+
+/**
+ * A JSON model from a JSON Schema file (draft 2020-12 or 07), through Effect's own JSON Schema importer, so the
+ * answer is checked against the schema and the provider is asked for that schema natively.
+ */
+const fromSchemaFile = (file: string): Effect.Effect<Model.Model<unknown>, InputError, FileSystem.FileSystem> =>
+  Effect.gen(function*() {
+    const text = yield* Input.readText(file)
+    return yield* Effect.try({
+      try: () => {
+        const raw = JSON.parse(text) as JsonSchema.JsonSchema
+        const document = typeof raw.$schema === "string" && raw.$schema.includes("draft-07")
+          ? JsonSchema.fromSchemaDraft07(raw)
+          : JsonSchema.fromSchemaDraft2020_12(raw)
+        const schema = SchemaRepresentation.fromJsonSchemaDocument(document, { patterns: "apply", onEnter: closeObjects })
+        return Model.json(schema as Schema.Decoder<unknown>, { name: schemaName(file) })
+      },
+      catch: (error) =>
+        new InputError({
+          file,
+          reason: `not a usable JSON Schema: ${error instanceof Error ? error.message : String(error)}`,
+          hint: "--parse schema:FILE.json takes a JSON Schema document such as {\"type\":\"object\",\"properties\":{...}}"
+        })
+    })
+  })
+
+/**
+ * The model named by a `--parse` value.
+ */
+export const model = (
+  spec: string
+): Effect.Effect<Model.Model<unknown>, InputError | UsageError, FileSystem.FileSystem> => {
+  if (spec === "json") return Effect.succeed(Model.json(Schema.Json, { name: "json" }))
+  if (spec.startsWith("xml:")) {
+    const tag = spec.slice(4)
+    return Effect.try({
+      try: () => Model.xml(tag, Schema.String),
+      catch: (error) => new UsageError({ reason: error instanceof Error ? error.message : String(error) })
+    })
+  }
+  if (spec.startsWith("schema:") && spec.length > 7) return fromSchemaFile(spec.slice(7))
+  return Effect.fail(usage)
+}

@@ -1,0 +1,679 @@
+/**
+ * The one pipeline engine behind `ChatPipeline` and `CompletionPipeline`. The two differ only in how a
+ * context is sent (`generate` with messages, `complete` with the prompt text): everything else — steps,
+ * parse recovery, failure policy, batching, streaming — is shared.
+ */
+import { Clock, Context, Effect, Inspectable, Option, Pipeable, Schema, Stream } from "effect"
+import * as Chat from "../Chat.js"
+import * as Errors from "../Errors.js"
+import * as GenerateParams from "../GenerateParams.js"
+import type { Generation, StructuredOutput } from "../Generation.js"
+import * as Generator from "../Generator.js"
+import * as Message from "../Message.js"
+import * as Model from "../Model.js"
+import * as Usage from "../Usage.js"
+
+export type Mode = "chat" | "completion"
+
+export type OnFailed = "fail" | "skip" | "include"
+
+export const ChatTypeId = "~@capstan/core/ChatPipeline" as const
+export const CompletionTypeId = "~@capstan/core/CompletionPipeline" as const
+
+/** The default sliding-window size of `runMany` / `runBatch` / `stream`. */
+export const defaultConcurrency = 64
+
+/** The default nesting limit of `andThen` callbacks that continue their chat. */
+export const defaultMaxDepth = 20
+
+// The engine is untyped in E and R: the public modules track them in the pipeline's type parameters.
+type Any = any
+
+export type Step =
+  | {
+    readonly _tag: "AndThen"
+    readonly f: (chat: Chat.Chat) => Effect.Effect<unknown, Any, Any>
+    readonly maxDepth: number
+  }
+  | {
+    readonly _tag: "Map"
+    readonly f: (chats: ReadonlyArray<Chat.Chat>) => Effect.Effect<ReadonlyArray<Chat.Chat>, Any, Any>
+  }
+  | {
+    readonly _tag: "Parse"
+    readonly model: Model.Model<unknown>
+    readonly maxRounds: number
+    readonly attemptRecovery: boolean
+    readonly dropDialog: boolean
+  }
+
+export type Wrap = (
+  generation: Effect.Effect<Generation, Errors.GenerationError>
+) => Effect.Effect<Generation, Any, Any>
+
+export interface State {
+  readonly mode: Mode
+  readonly messages: ReadonlyArray<Message.Message>
+  readonly params: GenerateParams.GenerateParams
+  readonly metadata: Readonly<Record<string, Schema.Json>>
+  readonly steps: ReadonlyArray<Step>
+  readonly wraps: ReadonlyArray<Wrap>
+  readonly generator: Generator.Service | undefined
+}
+
+const variance = { _E: (_: never) => _, _R: (_: never) => _ }
+
+/** A pipeline value: immutable state plus `pipe` and inspection. */
+export class Pipeline implements State, Pipeable.Pipeable, Inspectable.Inspectable {
+  readonly mode: Mode
+  readonly messages: ReadonlyArray<Message.Message>
+  readonly params: GenerateParams.GenerateParams
+  readonly metadata: Readonly<Record<string, Schema.Json>>
+  readonly steps: ReadonlyArray<Step>
+  readonly wraps: ReadonlyArray<Wrap>
+  readonly generator: Generator.Service | undefined
+  constructor(state: State) {
+    this.mode = state.mode
+    this.messages = state.messages
+    this.params = state.params
+    this.metadata = state.metadata
+    this.steps = state.steps
+    this.wraps = state.wraps
+    this.generator = state.generator
+    ;(this as Any)[state.mode === "chat" ? ChatTypeId : CompletionTypeId] = variance
+  }
+  /** The prompt of a completion pipeline: its messages' text, concatenated. */
+  get prompt(): string {
+    return promptOf(this.messages)
+  }
+  pipe() {
+    return Pipeable.pipeArguments(this, arguments)
+  }
+  toJSON(): unknown {
+    return {
+      _id: this.mode === "chat" ? "ChatPipeline" : "CompletionPipeline",
+      messages: this.messages.map((m) => m.toString()),
+      params: this.params,
+      metadata: this.metadata,
+      steps: this.steps.map((s) => s._tag),
+      wraps: this.wraps.length,
+      generator: this.generator === undefined ? undefined : String(this.generator.identifier)
+    }
+  }
+  toString(): string {
+    return Inspectable.toStringUnknown(this.toJSON(), 2)
+  }
+  [Inspectable.NodeInspectSymbol](): unknown {
+    return this.toJSON()
+  }
+}
+
+export const make = (mode: Mode, messages: ReadonlyArray<Message.Message>): Pipeline =>
+  new Pipeline({
+    mode,
+    messages,
+    params: GenerateParams.empty,
+    metadata: {},
+    steps: [],
+    wraps: [],
+    generator: undefined
+  })
+
+export const update = (self: Pipeline, patch: Partial<State>): Pipeline =>
+  new Pipeline({
+    mode: self.mode,
+    messages: self.messages,
+    params: self.params,
+    metadata: self.metadata,
+    steps: self.steps,
+    wraps: self.wraps,
+    generator: self.generator,
+    ...patch
+  })
+
+export const addStep = (self: Pipeline, step: Step): Pipeline => update(self, { steps: [...self.steps, step] })
+
+/** A new pipeline that reproduces a chat's request: its params, metadata, and the given messages. */
+export const fromChat = (mode: Mode, chat: Chat.Chat, messages: ReadonlyArray<Message.Message>): Pipeline =>
+  update(make(mode, messages), { params: chat.params, metadata: chat.metadata })
+
+export const promptOf = (messages: ReadonlyArray<Message.Message>): string => messages.map((m) => m.content).join("")
+
+// ---------------------------------------------------------------------------------------------
+// Running one item
+// ---------------------------------------------------------------------------------------------
+
+/** How deep the current `andThen` callback nesting is. */
+const Depth = Context.Reference<number>("@capstan/core/internal/pipeline/Depth", { defaultValue: () => 0 })
+
+/** An item failed: `error` is the typed error as raised, `chat` the chat as it stood, recording it. */
+class Failure {
+  constructor(readonly error: unknown, readonly chat: Chat.Chat) {}
+}
+
+const withError = (chat: Chat.Chat, error: Errors.ChatError): Chat.Chat => new Chat.Chat({ ...chat, error })
+
+const failWith = (error: unknown, recorded: Errors.ChatError, chat: Chat.Chat) =>
+  Effect.fail(new Failure(error, withError(chat, recorded)))
+
+/** An engine error is recorded as it is. */
+const failEngine = (error: Errors.PipelineError, chat: Chat.Chat) => failWith(error, error, chat)
+
+const isGenerationError = Schema.is(Errors.GenerationError)
+
+/** A generator error is recorded as it is; anything else a `wrap` raised is recorded as a failed step. */
+const recordGenerationError = (error: unknown): Errors.ChatError =>
+  isGenerationError(error) ? error : new Errors.StepFailed({ step: "wrap", cause: error })
+
+const addUsage = (chat: Chat.Chat, usage: Usage.Usage): Chat.Chat =>
+  new Chat.Chat({ ...chat, usage: Usage.add(chat.usage, usage) })
+
+const bindGenerator = (state: State) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  state.generator === undefined ? effect : Effect.provideService(effect, Generator.Generator, state.generator)
+
+const contextOf = (state: State, input: ReadonlyArray<Message.Message>): ReadonlyArray<Message.Message> => {
+  const messages = input.length === 0 ? state.messages : [...state.messages, ...input]
+  return state.mode === "chat" || messages.length <= 1 ? messages : [Message.user(promptOf(messages))]
+}
+
+/**
+ * THE seam between pipelines and generators: every generation of every pipeline goes through here, once.
+ * Rate limiting and retries belong to the `Generator` service itself (decorated where it is built), so
+ * every pipeline sharing a generator shares its limiter; this function adds no retry of its own, only the
+ * user's `wrap`s (first added innermost).
+ */
+const generate = (
+  state: State,
+  generator: Generator.Service,
+  messages: ReadonlyArray<Message.Message>,
+  params: GenerateParams.GenerateParams,
+  structured: StructuredOutput | undefined
+): Effect.Effect<Generation, unknown, Any> => {
+  const request = state.mode === "completion"
+    ? generator.complete({ prompt: promptOf(messages), params })
+    : generator.generate(structured === undefined ? { messages, params } : { messages, params, structured })
+  return state.wraps.reduce<Effect.Effect<Generation, unknown, Any>>((effect, wrap) => wrap(effect as Any), request).pipe(
+    Effect.withSpan("capstan.generate", {
+      attributes: { provider: generator.identifier.provider, model: generator.identifier.model, mode: state.mode }
+    })
+  )
+}
+
+interface Round {
+  readonly answer: Message.Message
+  readonly usage: Usage.Usage
+  readonly stopReason: Chat.Chat["stopReason"]
+}
+
+/** One generation, failing as the item's failure on `chat` (the chat as it stood before). */
+const round = (
+  state: State,
+  generator: Generator.Service,
+  context: ReadonlyArray<Message.Message>,
+  params: GenerateParams.GenerateParams,
+  structured: StructuredOutput | undefined,
+  chat: Chat.Chat
+): Effect.Effect<Round, Failure, Any> =>
+  generate(state, generator, context, params, structured).pipe(
+    Effect.catch((error) => failWith(error, recordGenerationError(error), chat)),
+    Effect.flatMap((generation) => {
+      const choice = generation.choices[0]
+      if (choice === undefined) {
+        const error = new Errors.MalformedResponse({
+          provider: generator.identifier.provider,
+          detail: "the generation had no choices"
+        })
+        return failEngine(error, addUsage(chat, generation.usage))
+      }
+      return Effect.succeed({
+        answer: Message.assistant(choice.text),
+        usage: generation.usage,
+        stopReason: choice.stopReason
+      })
+    })
+  )
+
+const extend = (chat: Chat.Chat, generated: ReadonlyArray<Message.Message>, r: Round): Chat.Chat =>
+  new Chat.Chat({ ...chat, generated, usage: Usage.add(chat.usage, r.usage), stopReason: r.stopReason })
+
+/** Runs a pipeline on one input: first generation, then its `andThen` and parse steps in order. */
+const runItem = (
+  state: State,
+  input: ReadonlyArray<Message.Message>,
+  itemParams: GenerateParams.GenerateParams
+): Effect.Effect<Chat.Chat, Failure, Any> =>
+  Effect.gen(function*() {
+    const generator = yield* Generator.Generator
+    const startedAt = yield* Clock.currentTimeMillis
+    const requestParams = GenerateParams.merge(state.params, itemParams)
+    const recorded = Generator.describe(generator.identifier, requestParams)
+    const draft = new Chat.Chat({
+      messages: contextOf(state, input),
+      generated: [],
+      metadata: state.metadata,
+      generator: recorded.generator,
+      params: recorded.params,
+      usage: Usage.empty,
+      stopReason: "unknown",
+      startedAt,
+      durationMs: 0
+    })
+    // Every chat of the item, failed or not, is timed from the item's start to its end.
+    return yield* runSteps(state, generator, requestParams, draft).pipe(
+      Effect.flatMap((chat) => Effect.map(Clock.currentTimeMillis, (end) => retime(chat, startedAt, end))),
+      Effect.catch((failure) =>
+        Effect.flatMap(
+          Clock.currentTimeMillis,
+          (end) => Effect.fail(new Failure(failure.error, retime(failure.chat, startedAt, end)))
+        )
+      )
+    )
+  }).pipe(bindGenerator(state))
+
+const retime = (chat: Chat.Chat, startedAt: number, end: number): Chat.Chat =>
+  new Chat.Chat({ ...chat, startedAt, durationMs: Math.max(0, end - startedAt) })
+
+const runSteps = (
+  state: State,
+  generator: Generator.Service,
+  params: GenerateParams.GenerateParams,
+  draft: Chat.Chat
+): Effect.Effect<Chat.Chat, Failure, Any> =>
+  Effect.gen(function*() {
+    for (const step of state.steps) {
+      if (step._tag === "Parse" && !(Number.isInteger(step.maxRounds) && step.maxRounds >= 1)) {
+        return yield* failEngine(
+          new Errors.InvalidParams({
+            reason: `untilParsedAs(${step.model.name}): maxRounds must be an integer >= 1, got ${step.maxRounds}`
+          }),
+          draft
+        )
+      }
+    }
+    const n = draft.params.n ?? 1
+    if (n > 1) {
+      return yield* failEngine(
+        new Errors.InvalidParams({
+          reason:
+            `n=${n}: a pipeline keeps one chat per input, so it does not ask for several choices; use runMany(${n}) or runBatch to sample ${n} answers`
+        }),
+        draft
+      )
+    }
+    const firstParse = state.steps.find((s) => s._tag === "Parse")
+    const first = yield* round(state, generator, draft.messages, params, firstParse?.model.structured, draft)
+    let chat = extend(draft, [first.answer], first)
+    for (const step of state.steps) {
+      if (step._tag === "AndThen") chat = yield* applyAndThen(step, chat)
+      else if (step._tag === "Parse") chat = yield* applyParse(state, generator, params, step, chat)
+    }
+    return chat
+  })
+
+const applyAndThen = (step: Extract<Step, { _tag: "AndThen" }>, chat: Chat.Chat): Effect.Effect<Chat.Chat, Failure, Any> =>
+  Effect.gen(function*() {
+    const depth = yield* Depth
+    if (depth >= step.maxDepth) {
+      return yield* failEngine(new Errors.MaxDepthExceeded({ step: "andThen", maxDepth: step.maxDepth }), chat)
+    }
+    const nested = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.provideService(effect, Depth, depth + 1)
+    const out = yield* step.f(chat).pipe(
+      nested,
+      Effect.catch((error) => failWith(error, new Errors.StepFailed({ step: "andThen", cause: error }), chat))
+    )
+    if (out === undefined) return chat
+    if (out instanceof Chat.Chat) return out
+    if (out instanceof Pipeline) {
+      // The continued chat's usage includes what this chat already cost.
+      return yield* runItem(out, [], GenerateParams.empty).pipe(
+        nested,
+        Effect.map((continued) => addUsage(continued, chat.usage)),
+        Effect.mapError((failure) => new Failure(failure.error, addUsage(failure.chat, chat.usage)))
+      )
+    }
+    return yield* failEngine(
+      new Errors.StepFailed({
+        step: "andThen",
+        cause: `the callback returned ${Inspectable.toStringUnknown(out)}; return a Chat, a pipeline, or nothing`
+      }),
+      chat
+    )
+  })
+
+/**
+ * What is sent back after an answer that did not parse: the parse error's reason, which `Model` writes for
+ * the model to read (what is wrong, and the format again).
+ */
+export const recoveryMessage = (error: Errors.ParseError): Message.Message => Message.user(error.reason)
+
+const applyParse = (
+  state: State,
+  generator: Generator.Service,
+  params: GenerateParams.GenerateParams,
+  step: Extract<Step, { _tag: "Parse" }>,
+  chat: Chat.Chat
+): Effect.Effect<Chat.Chat, Failure, Any> =>
+  Effect.gen(function*() {
+    // What came before the answer being parsed: regenerating without recovery starts from here again.
+    const before = chat.generated.slice(0, -1)
+    let current = chat
+    for (let rounds = 1;; rounds++) {
+      const parsed = yield* Effect.result(Model.parse(step.model, current.last?.content ?? ""))
+      if (parsed._tag === "Success") {
+        const answer = current.generated.at(-1)
+        return step.dropDialog && answer !== undefined && current.generated.length > before.length + 1
+          ? new Chat.Chat({ ...current, generated: [...before, answer] })
+          : current
+      }
+      const lastError = parsed.failure
+      if (rounds >= step.maxRounds) {
+        return yield* failEngine(new Errors.ExhaustedMaxRounds({ rounds, lastError, chat: current }), current)
+      }
+      if (step.attemptRecovery) {
+        const feedback = recoveryMessage(lastError)
+        const next = yield* round(
+          state,
+          generator,
+          [...current.all, feedback],
+          params,
+          step.model.structured,
+          current
+        )
+        current = extend(current, [...current.generated, feedback, next.answer], next)
+      } else {
+        const next = yield* round(
+          state,
+          generator,
+          [...current.messages, ...before],
+          params,
+          step.model.structured,
+          current
+        )
+        current = extend(current, [...before, next.answer], next)
+      }
+    }
+  })
+
+// ---------------------------------------------------------------------------------------------
+// Map steps, failure policy, batches
+// ---------------------------------------------------------------------------------------------
+
+/** A map step failed: it concerns every chat it was given. */
+class MapFailure {
+  constructor(readonly error: unknown, readonly recorded: Errors.ChatError) {}
+}
+
+const applyMaps = (
+  state: State,
+  maps: ReadonlyArray<Extract<Step, { _tag: "Map" }>>,
+  chats: ReadonlyArray<Chat.Chat>
+): Effect.Effect<ReadonlyArray<Chat.Chat>, MapFailure, Any> =>
+  Effect.gen(function*() {
+    const depth = yield* Depth
+    let current = chats
+    for (const step of maps) {
+      const out: ReadonlyArray<Chat.Chat> = yield* step.f(current).pipe(
+        Effect.provideService(Depth, depth + 1),
+        Effect.mapError((error) => new MapFailure(error, new Errors.StepFailed({ step: "map", cause: error })))
+      )
+      if (!Array.isArray(out) || out.length !== current.length || !out.every((c) => c instanceof Chat.Chat)) {
+        const error = new Errors.StepFailed({
+          step: "map",
+          cause: `a map callback must return one Chat per chat it is given (${current.length}); it returned ${
+            Array.isArray(out) ? `${out.length} values` : Inspectable.toStringUnknown(out)
+          }`
+        })
+        return yield* Effect.fail(new MapFailure(error, error))
+      }
+      current = out
+    }
+    return current
+  }).pipe(bindGenerator(state))
+
+/** The result of one item: `ok` is false for a failed chat (which carries its error). */
+export interface Outcome {
+  readonly index: number
+  readonly chat: Chat.Chat
+  readonly ok: boolean
+}
+
+export interface Item {
+  readonly input: ReadonlyArray<Message.Message>
+  readonly params: GenerateParams.GenerateParams
+}
+
+/**
+ * Runs one item under a failure policy: under "fail" the item's error fails the effect (`tag` wraps it
+ * with the item's index), otherwise the failed chat becomes an outcome.
+ */
+const settle = (
+  state: State,
+  item: Item,
+  index: number,
+  onFailed: OnFailed,
+  tag: boolean
+): Effect.Effect<Outcome, unknown, Any> => {
+  const chat = runItem(state, item.input, item.params)
+  return onFailed === "fail"
+    ? chat.pipe(
+      Effect.map((chat) => ({ index, chat, ok: true })),
+      Effect.mapError((failure) => tag ? new Errors.ItemFailed({ index, error: failure.error }) : failure.error)
+    )
+    : chat.pipe(
+      Effect.map((chat) => ({ index, chat, ok: true })),
+      Effect.catch((failure) => Effect.succeed({ index, chat: failure.chat, ok: false }))
+    )
+}
+
+const mapsOf = (state: State) => state.steps.filter((s): s is Extract<Step, { _tag: "Map" }> => s._tag === "Map")
+
+/** Applies the map steps to the successful outcomes (in input order); keeps the outcomes' order. */
+const mapOutcomes = (
+  state: State,
+  outcomes: ReadonlyArray<Outcome>,
+  onFailed: OnFailed
+): Effect.Effect<ReadonlyArray<Outcome>, unknown, Any> => {
+  const maps = mapsOf(state)
+  const ok = outcomes.filter((o) => o.ok).sort((a, b) => a.index - b.index)
+  if (maps.length === 0 || ok.length === 0) return Effect.succeed(outcomes)
+  return applyMaps(state, maps, ok.map((o) => o.chat)).pipe(
+    Effect.map((mapped) => {
+      const byIndex = new Map(ok.map((o, i) => [o.index, mapped[i]!]))
+      return outcomes.map((o) => o.ok ? { ...o, chat: byIndex.get(o.index)! } : o)
+    }),
+    Effect.catch((failure) =>
+      onFailed === "fail"
+        ? Effect.fail(failure.error)
+        : Effect.succeed(outcomes.map((o) => o.ok ? { ...o, chat: withError(o.chat, failure.recorded), ok: false } : o))
+    )
+  )
+}
+
+/** Runs a pipeline once on its own messages. */
+export const run = (state: State, onFailed: OnFailed): Effect.Effect<Outcome, unknown, Any> =>
+  settle(state, { input: [], params: GenerateParams.empty }, 0, onFailed, false).pipe(
+    Effect.flatMap((outcome) => mapOutcomes(state, [outcome], onFailed)),
+    Effect.map((outcomes) => outcomes[0]!),
+    Effect.withSpan("capstan.pipeline.run", { attributes: { mode: state.mode } })
+  )
+
+/**
+ * Runs items through a sliding window of `concurrency`, yielding outcomes as they complete (skipped
+ * failures left out). With map steps, the outcomes wait for every item, since a map sees them all.
+ */
+export const stream = (
+  state: State,
+  items: ReadonlyArray<Item>,
+  options: { readonly onFailed: OnFailed; readonly concurrency: number }
+): Stream.Stream<Outcome, unknown, Any> => {
+  const { concurrency, onFailed } = options
+  const outcomes = Stream.fromIterable(items).pipe(
+    Stream.mapEffect((item, index) => settle(state, item, index, onFailed, true), { concurrency, unordered: true })
+  )
+  const all = mapsOf(state).length === 0 ? outcomes : Stream.unwrap(
+    Stream.runCollect(outcomes).pipe(
+      Effect.flatMap((list) => mapOutcomes(state, list, onFailed)),
+      Effect.map(Stream.fromIterable)
+    )
+  )
+  return onFailed === "skip" ? Stream.filter(all, (o) => o.ok) : all
+}
+
+/** Runs items and collects their outcomes in input order. */
+export const runBatch = (
+  state: State,
+  items: ReadonlyArray<Item>,
+  options: { readonly onFailed: OnFailed; readonly concurrency: number }
+): Effect.Effect<ReadonlyArray<Chat.Chat>, unknown, Any> =>
+  Stream.runCollect(stream(state, items, options)).pipe(
+    Effect.map((outcomes) => outcomes.sort((a, b) => a.index - b.index).map((o) => o.chat)),
+    Effect.withSpan("capstan.pipeline.batch", { attributes: { mode: state.mode, items: items.length } })
+  )
+
+// ---------------------------------------------------------------------------------------------
+// Batch shapes
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Pairs inputs with params: equal lengths pair up, a list of length 1 is broadcast over the other, and no
+ * params (or an empty list) means the pipeline's own. Anything else fails before a single request.
+ */
+export const pair = (
+  inputs: ReadonlyArray<ReadonlyArray<Message.Message>>,
+  params: ReadonlyArray<GenerateParams.GenerateParams> | undefined
+): Effect.Effect<ReadonlyArray<Item>, Errors.BatchSizeMismatch> => {
+  if (params === undefined || params.length === 0) {
+    return Effect.succeed(inputs.map((input) => ({ input, params: GenerateParams.empty })))
+  }
+  if (inputs.length === params.length) return Effect.succeed(inputs.map((input, i) => ({ input, params: params[i]! })))
+  if (inputs.length === 1) return Effect.succeed(params.map((p) => ({ input: inputs[0]!, params: p })))
+  if (params.length === 1) return Effect.succeed(inputs.map((input) => ({ input, params: params[0]! })))
+  return Effect.fail(new Errors.BatchSizeMismatch({ inputs: inputs.length, params: params.length }))
+}
+
+/** Normalizes the `params` argument of `runBatch`: one set, a list of sets, or nothing. */
+export const paramsList = (
+  params:
+    | GenerateParams.GenerateParams
+    | GenerateParams.Fields
+    | ReadonlyArray<GenerateParams.GenerateParams | GenerateParams.Fields>
+    | undefined
+): ReadonlyArray<GenerateParams.GenerateParams> | undefined =>
+  params === undefined
+    ? undefined
+    : Array.isArray(params)
+    ? params.map(GenerateParams.make)
+    : [GenerateParams.make(params as GenerateParams.Fields)]
+
+/** Validates `concurrency`, before any request. */
+export const checkConcurrency = (concurrency: number | undefined): Effect.Effect<number, Errors.InvalidParams> => {
+  const value = concurrency ?? defaultConcurrency
+  return Number.isInteger(value) && value >= 1
+    ? Effect.succeed(value)
+    : Effect.fail(new Errors.InvalidParams({ reason: `concurrency must be an integer >= 1, got ${value}` }))
+}
+
+export const skipToOption = (outcome: Outcome): Option.Option<Chat.Chat> =>
+  outcome.ok ? Option.some(outcome.chat) : Option.none()
+
+// ---------------------------------------------------------------------------------------------
+// The public functions, shared by ChatPipeline and CompletionPipeline
+// ---------------------------------------------------------------------------------------------
+
+export const isPipeline = (u: unknown): u is Pipeline => u instanceof Pipeline
+
+export const withParams = (self: Pipeline, params: GenerateParams.GenerateParams | GenerateParams.Fields): Pipeline =>
+  update(self, { params: GenerateParams.merge(self.params, params) })
+
+export const meta = (self: Pipeline, metadata: Readonly<Record<string, Schema.Json>>): Pipeline =>
+  update(self, { metadata: { ...self.metadata, ...metadata } })
+
+export const andThen = (
+  self: Pipeline,
+  f: (chat: Chat.Chat) => Effect.Effect<unknown, Any, Any>,
+  options: { readonly maxDepth?: number | undefined } | undefined
+): Pipeline => addStep(self, { _tag: "AndThen", f, maxDepth: options?.maxDepth ?? defaultMaxDepth })
+
+export const map = (
+  self: Pipeline,
+  f: (chats: ReadonlyArray<Chat.Chat>) => Effect.Effect<ReadonlyArray<Chat.Chat>, Any, Any>
+): Pipeline => addStep(self, { _tag: "Map", f })
+
+export const untilParsedAs = (
+  self: Pipeline,
+  model: Model.Model<unknown>,
+  options: {
+    readonly maxRounds?: number | undefined
+    readonly attemptRecovery?: boolean | undefined
+    readonly dropDialog?: boolean | undefined
+  } | undefined
+): Pipeline =>
+  addStep(self, {
+    _tag: "Parse",
+    model,
+    maxRounds: options?.maxRounds ?? 5,
+    attemptRecovery: options?.attemptRecovery ?? true,
+    dropDialog: options?.dropDialog ?? false
+  })
+
+export const withGenerator = (self: Pipeline, generator: Generator.Service): Pipeline => update(self, { generator })
+
+export const wrap = (self: Pipeline, f: Wrap): Pipeline => update(self, { wraps: [...self.wraps, f] })
+
+export const runWith = (
+  self: Pipeline,
+  options: { readonly onFailed?: OnFailed | undefined } | undefined
+): Effect.Effect<Chat.Chat | Option.Option<Chat.Chat>, unknown, Any> => {
+  const onFailed = options?.onFailed ?? "fail"
+  return run(self, onFailed).pipe(Effect.map((outcome) => onFailed === "skip" ? skipToOption(outcome) : outcome.chat))
+}
+
+export interface BatchOptions {
+  readonly onFailed?: OnFailed | undefined
+  readonly concurrency?: number | undefined
+}
+
+export const runMany = (
+  self: Pipeline,
+  n: number,
+  options: BatchOptions | undefined
+): Effect.Effect<ReadonlyArray<Chat.Chat>, unknown, Any> =>
+  Effect.gen(function*() {
+    if (!Number.isInteger(n) || n < 0) {
+      return yield* new Errors.InvalidParams({ reason: `runMany needs a whole number of runs >= 0, got ${n}` })
+    }
+    const concurrency = yield* checkConcurrency(options?.concurrency)
+    const items = Array.from({ length: n }, (): Item => ({ input: [], params: GenerateParams.empty }))
+    return yield* runBatch(self, items, { onFailed: options?.onFailed ?? "fail", concurrency })
+  })
+
+export type ParamsInput =
+  | GenerateParams.GenerateParams
+  | GenerateParams.Fields
+  | ReadonlyArray<GenerateParams.GenerateParams | GenerateParams.Fields>
+
+export const runBatchWith = (
+  self: Pipeline,
+  inputs: ReadonlyArray<ReadonlyArray<Message.Message>>,
+  params: ParamsInput | undefined,
+  options: BatchOptions | undefined
+): Effect.Effect<ReadonlyArray<Chat.Chat>, unknown, Any> =>
+  Effect.gen(function*() {
+    const concurrency = yield* checkConcurrency(options?.concurrency)
+    const items = yield* pair(inputs, paramsList(params))
+    return yield* runBatch(self, items, { onFailed: options?.onFailed ?? "fail", concurrency })
+  })
+
+export const streamWith = (
+  self: Pipeline,
+  inputs: ReadonlyArray<ReadonlyArray<Message.Message>>,
+  params: ParamsInput | undefined,
+  options: BatchOptions | undefined
+): Stream.Stream<{ readonly index: number; readonly chat: Chat.Chat }, unknown, Any> =>
+  Stream.unwrap(Effect.gen(function*() {
+    const concurrency = yield* checkConcurrency(options?.concurrency)
+    const items = yield* pair(inputs, paramsList(params))
+    return stream(self, items, { onFailed: options?.onFailed ?? "fail", concurrency }).pipe(
+      Stream.map(({ chat, index }) => ({ index, chat }))
+    )
+  }))

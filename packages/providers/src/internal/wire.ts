@@ -1,0 +1,30 @@
+/**
+ * Small helpers for building request bodies and reading answers, shared by the providers.
+ *
+ * @internal
+ */
+import { MalformedResponse } from "@capstan/core"
+import { Effect, Schema } from "effect"
+
+/** Drops unset fields, so a request body shows exactly what was asked. */
+export const defined = <A extends Record<string, unknown>>(fields: A): { [K in keyof A]?: Exclude<A[K], undefined> } =>
+  Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)) as { [K in keyof A]?: Exclude<A[K], undefined> }
+
+/** A field a server may omit or send as `null`. */
+export const nullish = <S extends Schema.Top>(schema: S) => Schema.optional(Schema.NullOr(schema))
+
+/** A token count as the wire reports it (possibly absent, fractional from odd servers), as a non-negative integer. */
+export const tokenCount = (n: number | null | undefined): number =>
+  n === null || n === undefined ? 0 : Math.max(0, Math.round(n))
+
+/**
+ * A decoder of provider answers: the SDKs type their results but do not check them, and compatible servers
+ * differ, so what Capstan reads is decoded with a schema; another shape is a `MalformedResponse`.
+ */
+export const decoder = <S extends Schema.Top>(provider: string, schema: S) => {
+  const decode = Schema.decodeUnknownEffect(schema as unknown as Schema.Codec<S["Type"], unknown>)
+  return (data: unknown): Effect.Effect<S["Type"], MalformedResponse> =>
+    decode(data).pipe(Effect.mapError((error) =>
+      new MalformedResponse({ provider, detail: `unexpected response shape: ${error.message.slice(0, 500)}` })
+    ))
+}

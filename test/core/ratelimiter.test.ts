@@ -1,0 +1,400 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Clock, Duration, Effect, Exit, Fiber } from "effect"
+import { TestClock } from "effect/testing"
+import {
+  GenerateParams,
+  Generation,
+  type GenerationError,
+  Generator,
+  Identifier,
+  Message,
+  RateLimited,
+  RateLimiter,
+  Usage
+} from "@capstan/core"
+
+/** A provider stand-in: records when each request started and how many were in flight; answers with `answer`. */
+const makeServer = (options: {
+  readonly latencyMs?: number
+  readonly answer?: (call: number) => Effect.Effect<Generation.Generation, GenerationError>
+} = {}) => {
+  const starts: Array<number> = []
+  let inFlight = 0
+  let peak = 0
+  const ok = Generation.fromTexts(["ok"], new Usage.Usage({ inputTokens: 1, outputTokens: 1 }))
+  const send = Effect.gen(function*() {
+    starts.push(yield* Clock.currentTimeMillis)
+    const call = starts.length
+    inFlight++
+    peak = Math.max(peak, inFlight)
+    if (options.latencyMs !== undefined) yield* Effect.sleep(Duration.millis(options.latencyMs))
+    return yield* options.answer?.(call) ?? Effect.succeed(ok)
+  }).pipe(Effect.ensuring(Effect.sync(() => {
+    inFlight--
+  })))
+  return { starts, send, peak: () => peak, inFlight: () => inFlight }
+}
+
+const request = (text = "hello", params: GenerateParams.Fields = {}): Generation.ChatRequest => ({
+  messages: [Message.user(text)],
+  params: GenerateParams.make(params)
+})
+
+const snapshot = (fields: Omit<ConstructorParameters<typeof Generation.RateLimitSnapshot>[0], "observedAt">) =>
+  new Generation.RateLimitSnapshot({ observedAt: 0, ...fields })
+
+const withSnapshot = (rateLimit: Generation.RateLimitSnapshot) =>
+  Effect.succeed(new Generation.Generation({ choices: [], usage: Usage.empty, rateLimit }))
+
+/** Runs `n` requests at once under `limiter`, lets virtual time pass, and returns the exits. */
+const burst = (limiter: RateLimiter.RateLimiter, send: Effect.Effect<Generation.Generation, GenerationError>, n: number, advance: Duration.Input) =>
+  Effect.gen(function*() {
+    const fiber = yield* Effect.forkChild(
+      Effect.forEach(Array.from({ length: n }), () => Effect.exit(RateLimiter.limit(send, limiter, 1)), { concurrency: "unbounded" })
+    )
+    yield* TestClock.adjust(advance)
+    return yield* Fiber.join(fiber)
+  })
+
+describe("RateLimiter: pacing", () => {
+  it.effect("rpm=60 with one second of burst spaces 5 requests one second apart", () =>
+    Effect.gen(function*() {
+      const limiter = yield* RateLimiter.make({ rpm: 60 })
+      const server = makeServer()
+      const exits = yield* burst(limiter, server.send, 5, "10 seconds")
+      expect(exits.every(Exit.isSuccess)).toBe(true)
+      expect(server.starts).toEqual([0, 1000, 2000, 3000, 4000])
+    }))
+
+  it.effect("the burst is one second of the limit, then requests follow at the rate, in any window never more", () =>
+    Effect.gen(function*() {
+      const limiter = yield* RateLimiter.make({ rpm: 600 })
+      const server = makeServer({ latencyMs: 30 })
+      yield* burst(limiter, server.send, 25, "5 seconds")
+      expect(server.starts.slice(0, 10)).toEqual(Array.from({ length: 10 }, () => 0))
+      expect(server.starts.slice(10)).toEqual(Array.from({ length: 15 }, (_, i) => (i + 1) * 100))
+      // Any window of one second holds at most burst (10) + rate (10) starts.
+      for (const t of server.starts) {
+        expect(server.starts.filter((s) => s >= t && s < t + 1000).length).toBeLessThanOrEqual(20)
+      }
+    }))
+
+  it.effect("a longer burst window allows a bigger first wave", () =>
+    Effect.gen(function*() {
+      const limiter = yield* RateLimiter.make({ rpm: 60, burstSeconds: 3 })
+      const server = makeServer()
+      yield* burst(limiter, server.send, 5, "10 seconds")
+      expect(server.starts).toEqual([0, 0, 0, 1000, 2000])
+    }))
+
+  it.effect("an rpm below one per burst window still lets a request through every 60/rpm seconds", () =>
+    Effect.gen(function*() {
+      const limiter = yield* RateLimiter.make({ rpm: 30 })
+      const server = makeServer()
+      yield* burst(limiter, server.send, 3, "10 seconds")
+      expect(server.starts).toEqual([0, 2000, 4000])
+    }))
+
+  it.effect("tpm reserves the estimate and settles it with the reported usage, both ways", () =>
+    Effect.gen(function*() {
+      // 600 tokens/min = 10 tokens/s, bucket of 10. Each request is estimated at 2 (prompt) + 8 (max_tokens) = 10.
+      const limiter = yield* RateLimiter.make({ tpm: 600 })
+      const req = request("12345678", { maxTokens: 8 })
+      expect(limiter.estimate(req)).toBe(10)
+      const usages = [3, 3, 30, 3]
+      const server = makeServer({
+        answer: (call) =>
+          Effect.succeed(Generation.fromTexts(["x"], new Usage.Usage({ inputTokens: 2, outputTokens: usages[call - 1]! - 2 })))
+      })
+      const run = RateLimiter.limit(server.send, limiter, limiter.estimate(req))
+      const fiber = yield* Effect.forkChild(Effect.forEach([1, 2, 3, 4], () => run, { concurrency: 1 }))
+      yield* TestClock.adjust("10 seconds")
+      yield* Fiber.join(fiber)
+      // 1st: reserved 10, used 3 → 7 back, the 2nd waits 3 tokens = 300 ms (not a whole second).
+      // 2nd: same, the 3rd waits 300 ms more. 3rd used 30: 20 more are owed, so the 4th waits 3 s.
+      expect(server.starts).toEqual([0, 300, 600, 3600])
+    }))
+
+  it.effect("a reservation larger than the whole bucket waits for a full bucket instead of forever", () =>
+    Effect.gen(function*() {
+      const limiter = yield* RateLimiter.make({ tpm: 600 })
+      const server = makeServer({ answer: () => Effect.succeed(Generation.fromTexts(["x"], new Usage.Usage({ inputTokens: 40, outputTokens: 0 }))) })
+      const fiber = yield* Effect.forkChild(Effect.forEach([1, 2], () => RateLimiter.limit(server.send, limiter, 40), { concurrency: 1 }))
+      yield* TestClock.adjust("20 seconds")
+      yield* Fiber.join(fiber)
+      // The first empties the bucket into a 30-token debt; the bucket is full again 4 s later.
+      expect(server.starts).toEqual([0, 4000])
+    }))
+
+  it.effect("max connections is never exceeded and every slot is reused as soon as it frees", () =>
+    Effect.gen(function*() {
+      const limiter = yield* RateLimiter.make({ maxConnections: 3 })
+      const server = makeServer({ latencyMs: 100 })
+      const exits = yield* burst(limiter, server.send, 10, "1 second")
+      expect(exits.every(Exit.isSuccess)).toBe(true)
+      expect(server.peak()).toBe(3)
+      expect(server.starts).toEqual([0, 0, 0, 100, 100, 100, 200, 200, 200, 300])
+      expect((yield* limiter.state).inFlight).toBe(0)
+    }))
+
+  it.effect("min delay spaces request starts", () =>
+    Effect.gen(function*() {
+      const limiter = yield* RateLimiter.make({ minDelayMs: 250 })
+      const server = makeServer()
+      yield* burst(limiter, server.send, 4, "2 seconds")
+      expect(server.starts).toEqual([0, 250, 500, 750])
+    }))
+})
+
+describe("RateLimiter: learning from the provider", () => {
+  it.effect("a lower limit reported by the server is adopted", () =>
+    Effect.gen(function*() {
+      const limiter = yield* RateLimiter.make({ rpm: 6000 })
+      const server = makeServer({ answer: () => withSnapshot(snapshot({ requestsLimit: 60, requestsRemaining: 59 })) })
+      const fiber = yield* Effect.forkChild(Effect.forEach([1, 2, 3], () => RateLimiter.limit(server.send, limiter, 1), { concurrency: 1 }))
+      yield* TestClock.adjust("10 seconds")
+      yield* Fiber.join(fiber)
+      expect((yield* limiter.state).rpm).toBe(60)
+      expect(server.starts).toEqual([0, 1000, 2000])
+    }))
+
+  it.effect("a higher limit reported by the server does not raise a configured one", () =>
+    Effect.gen(function*() {
+      const limiter = yield* RateLimiter.make({ rpm: 60 })
+      const server = makeServer({ answer: () => withSnapshot(snapshot({ requestsLimit: 6000, requestsRemaining: 5999 })) })
+      const fiber = yield* Effect.forkChild(Effect.forEach([1, 2], () => RateLimiter.limit(server.send, limiter, 1), { concurrency: 1 }))
+      yield* TestClock.adjust("10 seconds")
+      yield* Fiber.join(fiber)
+      expect((yield* limiter.state).rpm).toBe(60)
+      expect(server.starts).toEqual([0, 1000])
+    }))
+
+  it.effect("with no limit configured, the reported one is learned and paces what follows", () =>
+    Effect.gen(function*() {
+      const limiter = yield* RateLimiter.make()
+      const server = makeServer({ answer: () => withSnapshot(snapshot({ requestsLimit: 120, requestsRemaining: 118 })) })
+      const fiber = yield* Effect.forkChild(Effect.forEach([1, 2, 3, 4], () => RateLimiter.limit(server.send, limiter, 1), { concurrency: 1 }))
+      yield* TestClock.adjust("10 seconds")
+      yield* Fiber.join(fiber)
+      // Learned 120 rpm (bucket of 2); the server's deficit of 2 empties it: 500 ms per request from then on.
+      expect((yield* limiter.state).rpm).toBe(120)
+      expect(server.starts).toEqual([0, 500, 1000, 1500])
+    }))
+
+  it.effect("remaining 0 with no limit known holds every request until the reset", () =>
+    Effect.gen(function*() {
+      const limiter = yield* RateLimiter.make()
+      const server = makeServer({
+        answer: (call) => call === 1 ? withSnapshot(snapshot({ requestsRemaining: 0, requestsResetMs: 5000 })) : Effect.succeed(Generation.fromTexts(["ok"], Usage.empty))
+      })
+      const fiber = yield* Effect.forkChild(Effect.forEach([1, 2, 3], () => RateLimiter.limit(server.send, limiter, 1), { concurrency: 1 }))
+      yield* TestClock.adjust("10 seconds")
+      yield* Fiber.join(fiber)
+      expect(server.starts).toEqual([0, 5000, 5000])
+    }))
+
+  it.effect("remaining 0 with a known limit waits for one request's worth of refill, not the full reset", () =>
+    Effect.gen(function*() {
+      // Providers report reset as "until the bucket is full" (a minute here); one request needs one second.
+      const limiter = yield* RateLimiter.make()
+      const server = makeServer({ answer: () => withSnapshot(snapshot({ requestsLimit: 60, requestsRemaining: 0, requestsResetMs: 60_000 })) })
+      const fiber = yield* Effect.forkChild(Effect.forEach([1, 2], () => RateLimiter.limit(server.send, limiter, 1), { concurrency: 1 }))
+      yield* TestClock.adjust("10 seconds")
+      yield* Fiber.join(fiber)
+      expect(server.starts).toEqual([0, 1000])
+    }))
+
+  it.effect("a snapshot made before requests still in flight does not admit them twice", () =>
+    Effect.gen(function*() {
+      // 600 rpm: bucket of 10, one every 100 ms. Ten go at t=0; the first answer (at 50 ms) reports the server as it
+      // was right after admitting that first one: 9 of 10 left. Overwriting the local level with it would let 9 more go.
+      const limiter = yield* RateLimiter.make({ rpm: 600 })
+      const server = makeServer({
+        latencyMs: 50,
+        answer: (call) =>
+          call === 1 ? withSnapshot(snapshot({ requestsLimit: 600, requestsRemaining: 599 })) : Effect.succeed(Generation.fromTexts(["ok"], Usage.empty))
+      })
+      const first = yield* Effect.forkChild(burst(limiter, server.send, 10, "0 millis"))
+      yield* TestClock.adjust("50 millis")
+      const late = yield* Effect.forkChild(RateLimiter.limit(server.send, limiter, 1))
+      yield* TestClock.adjust("1 second")
+      yield* Fiber.join(first)
+      yield* Fiber.join(late)
+      expect(server.starts.at(-1)).toBe(100)
+    }))
+
+  it.effect("a server's headers that agree with the limiter cost nothing; another client's use of the budget is discounted", () =>
+    Effect.gen(function*() {
+      // A server bucket like the providers': 600 rpm with one second of burst, remaining reported per minute.
+      const serverWith = (usedByOthers: number, startedAt: number) => {
+        let level = 10 - usedByOthers
+        let at = startedAt
+        return makeServer({
+          latencyMs: 50,
+          answer: () =>
+            Effect.flatMap(Clock.currentTimeMillis, (now) => {
+              // The answer comes 50 ms after admission: the view is the one at admission.
+              const admittedAt = now - 50
+              level = Math.min(10, level + (admittedAt - at) / 100) - 1
+              at = admittedAt
+              return withSnapshot(snapshot({ requestsLimit: 600, requestsRemaining: Math.floor(590 + level) }))
+            })
+        })
+      }
+      const run = (usedByOthers: number) =>
+        Effect.gen(function*() {
+          const limiter = yield* RateLimiter.make({ rpm: 600 })
+          const server = serverWith(usedByOthers, yield* Clock.currentTimeMillis)
+          yield* burst(limiter, server.send, 30, "10 seconds")
+          return server.starts
+        })
+      const t0 = yield* Clock.currentTimeMillis
+      const alone = (yield* run(0)).map((t) => t - t0)
+      expect(alone).toEqual([...Array.from({ length: 10 }, () => 0), ...Array.from({ length: 20 }, (_, i) => (i + 1) * 100)])
+      // Another client took 5 requests' worth at t=0: after the first answer, the limiter knows and falls back 500 ms.
+      const t1 = yield* Clock.currentTimeMillis
+      const shared = (yield* run(5)).map((t) => t - t1)
+      expect(shared.slice(10)).toEqual(Array.from({ length: 20 }, (_, i) => (i + 6) * 100))
+    }))
+
+  it.effect("on a 429 every request to the generator waits for the retry-after, then resumes paced", () =>
+    Effect.gen(function*() {
+      const limiter = yield* RateLimiter.make({ rpm: 600 })
+      const server = makeServer({
+        latencyMs: 100,
+        answer: (call) =>
+          call === 1
+            ? Effect.fail(new RateLimited({ provider: "p", detail: "slow down", retryAfterMs: 2000 }))
+            : Effect.succeed(Generation.fromTexts(["ok"], Usage.empty))
+      })
+      const first = yield* Effect.forkChild(burst(limiter, server.send, 5, "0 millis"))
+      yield* TestClock.adjust("500 millis")
+      const queued = yield* Effect.forkChild(
+        Effect.forEach(Array.from({ length: 15 }), () => RateLimiter.limit(server.send, limiter, 1), { concurrency: "unbounded" })
+      )
+      yield* TestClock.adjust("1000 millis")
+      expect((yield* limiter.state).pausedUntil).toBe(2100)
+      yield* TestClock.adjust("10 seconds")
+      yield* Fiber.join(first)
+      yield* Fiber.join(queued)
+      expect(server.starts.slice(0, 5)).toEqual([0, 0, 0, 0, 0])
+      const later = server.starts.slice(5)
+      expect(later.filter((t) => t > 100 && t < 2100)).toEqual([])
+      // The 429 told us the server's bucket was empty at t=0: from 2.1 s, 10 go at once (one second refilled), then one per 100 ms.
+      expect(later).toEqual([...Array.from({ length: 10 }, () => 2100), 2200, 2300, 2400, 2500, 2600])
+    }))
+
+  it.effect("with no limit known or reported, a 429 infers one from what the server accepted in the last second", () =>
+    Effect.gen(function*() {
+      const limiter = yield* RateLimiter.make()
+      const server = makeServer({
+        answer: (call) =>
+          call === 4
+            ? Effect.fail(new RateLimited({ provider: "p", detail: "", retryAfterMs: 100 }))
+            : Effect.succeed(Generation.fromTexts(["ok"], Usage.empty))
+      })
+      const fiber = yield* Effect.forkChild(
+        Effect.forEach([1, 2, 3, 4, 5, 6], () => Effect.exit(RateLimiter.limit(server.send, limiter, 1)), { concurrency: 1 })
+      )
+      yield* TestClock.adjust("10 seconds")
+      yield* Fiber.join(fiber)
+      // 3 accepted in the last second → 180 rpm; the server was empty at the 429, so one request per 333 ms after it.
+      expect((yield* limiter.state).rpm).toBeGreaterThanOrEqual(180)
+      expect(server.starts.slice(0, 4)).toEqual([0, 0, 0, 0])
+      expect(server.starts[4]).toBeGreaterThanOrEqual(333)
+      expect(server.starts[5]! - server.starts[4]!).toBeGreaterThanOrEqual(330)
+    }))
+})
+
+describe("RateLimiter: interruption", () => {
+  it.effect("interrupted waiters give back everything: a later request is not held behind them", () =>
+    Effect.gen(function*() {
+      const limiter = yield* RateLimiter.make({ rpm: 60, maxConnections: 2 })
+      const server = makeServer({ latencyMs: 100 })
+      const waiters = yield* Effect.forkChild(
+        Effect.forEach(Array.from({ length: 6 }), () => RateLimiter.limit(server.send, limiter, 1), { concurrency: "unbounded" })
+      )
+      yield* TestClock.adjust("500 millis")
+      expect(server.starts).toEqual([0])
+      expect((yield* limiter.state).waiting).toBeGreaterThan(0)
+      yield* Fiber.interrupt(waiters)
+      const state = yield* limiter.state
+      expect(state.waiting).toBe(0)
+      expect(state.inFlight).toBe(0)
+      yield* TestClock.adjust("500 millis")
+      // The bucket refilled at t=1000 exactly as if the interrupted requests had never asked.
+      const next = yield* Effect.forkChild(RateLimiter.limit(server.send, limiter, 1))
+      yield* TestClock.adjust("100 millis")
+      yield* Fiber.join(next)
+      expect(server.starts).toEqual([0, 1000])
+    }))
+
+  it.effect("interrupting requests in flight frees their connections", () =>
+    Effect.gen(function*() {
+      const limiter = yield* RateLimiter.make({ maxConnections: 2 })
+      const server = makeServer({ latencyMs: 10_000 })
+      const running = yield* Effect.forkChild(
+        Effect.forEach(Array.from({ length: 5 }), () => RateLimiter.limit(server.send, limiter, 1), { concurrency: "unbounded" })
+      )
+      yield* TestClock.adjust("1 second")
+      expect((yield* limiter.state).inFlight).toBe(2)
+      yield* Fiber.interrupt(running)
+      expect(server.inFlight()).toBe(0)
+      expect(yield* limiter.state).toMatchObject({ inFlight: 0, waiting: 0 })
+      const next = yield* Effect.forkChild(RateLimiter.limit(makeServer().send, limiter, 1))
+      yield* TestClock.adjust("0 millis")
+      expect(Exit.isSuccess(yield* Fiber.await(next))).toBe(true)
+    }))
+})
+
+describe("RateLimiter: per generator", () => {
+  it.effect("identifier settings configure the limiter of Generator.layer", () =>
+    Effect.gen(function*() {
+      const done: Array<number> = []
+      const chat = Generator.chat("x").pipe(Effect.andThen(Clock.currentTimeMillis), Effect.map((t) => done.push(t)))
+      const fiber = yield* Effect.forkChild(
+        Effect.forEach([1, 2, 3, 4], () => chat, { concurrency: "unbounded" }).pipe(
+          Effect.provide(Generator.layer("mock!echo,rpm=60,max_connections=1"))
+        )
+      )
+      yield* TestClock.adjust("10 seconds")
+      yield* Fiber.join(fiber)
+      expect(done).toEqual([0, 1000, 2000, 3000])
+      const identifier = yield* Identifier.parse("mock!echo,rpm=60,tpm=1000,max_connections=4,min_delay_ms=5")
+      expect(RateLimiter.limitsFromIdentifier(identifier)).toMatchObject({ rpm: 60, tpm: 1000, maxConnections: 4, minDelayMs: 5 })
+    }))
+
+  it.effect("generators built from the same identifier share one limiter while both are alive; share: false opts out", () =>
+    Effect.gen(function*() {
+      const times = (options?: Generator.EngineOptions) =>
+        Effect.scoped(Effect.gen(function*() {
+          const a = yield* Generator.make("mock!echo,rpm=60", options)
+          const b = yield* Generator.make("mock!echo,rpm=60", options)
+          const started: Array<number> = []
+          const send = (g: Generator.Service) =>
+            g.generate(request()).pipe(Effect.andThen(Clock.currentTimeMillis), Effect.map((t) => started.push(t)))
+          yield* Effect.all([send(a), send(b)], { concurrency: "unbounded" })
+          return started
+        }))
+      const run = (options?: Generator.EngineOptions) =>
+        Effect.gen(function*() {
+          const fiber = yield* Effect.forkChild(times(options))
+          yield* TestClock.adjust("5 seconds")
+          return yield* Fiber.join(fiber)
+        })
+      const start = yield* Clock.currentTimeMillis
+      expect((yield* run()).map((t) => t - start)).toEqual([0, 1000])
+      const later = yield* Clock.currentTimeMillis
+      expect((yield* run({ share: false })).map((t) => t - later)).toEqual([0, 0])
+      // The shared limiter died with its last holder: a new layer starts with a full bucket.
+      const again = yield* Clock.currentTimeMillis
+      expect((yield* run()).map((t) => t - again)).toEqual([0, 1000])
+    }))
+
+  it.effect("the token estimate counts prompt characters / 4 plus the output reservation per choice", () =>
+    Effect.sync(() => {
+      expect(RateLimiter.estimateTokens(request("x".repeat(40), { maxTokens: 100, n: 3 }), 256)).toBe(10 + 300)
+      expect(RateLimiter.estimateTokens(request("x".repeat(41)), 256)).toBe(11 + 256)
+      expect(RateLimiter.estimateTokens({ prompt: "abcd", params: GenerateParams.empty }, 7)).toBe(1 + 7)
+    }))
+})

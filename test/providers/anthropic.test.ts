@@ -1,0 +1,151 @@
+import { assert, describe, it } from "@effect/vitest"
+import { GenerateParams, Message } from "@capstan/core"
+import { Anthropic } from "@capstan/providers"
+import { Effect, Schema } from "effect"
+import { FakeProvider } from "../support/FakeProvider.js"
+import { chatRequest, faultTable, generatorFor, statusOf } from "./harness.js"
+
+const KEY = "sk-ant-test-0123456789"
+
+/** An `anthropic` generator pointed at the fake server through ANTHROPIC_BASE_URL. */
+const anthropic = (baseUrl: string, identifier = "anthropic!claude-3-5-haiku-latest") =>
+  generatorFor(identifier, { ANTHROPIC_API_KEY: KEY, ANTHROPIC_BASE_URL: baseUrl })
+
+const tokens = (text: string) => Math.ceil(text.length / 4)
+
+describe("anthropic provider", () => {
+  it.live("lifts system messages, maps the params it has and sends the default max_tokens", () =>
+    Effect.gen(function*() {
+      const server = yield* FakeProvider.scoped()
+      const generator = yield* anthropic(server.anthropicBaseUrl)
+      const generation = yield* generator.generate({
+        messages: [
+          Message.system("Be terse."),
+          Message.user("hello there"),
+          Message.assistant("Hi."),
+          Message.system("Answer in English."),
+          Message.user("again")
+        ],
+        params: GenerateParams.make({
+          temperature: 0.3,
+          topP: 0.9,
+          stop: ["END"],
+          seed: 7,
+          presencePenalty: 0.5,
+          frequencyPenalty: 0.5,
+          extra: { top_k: 5 }
+        })
+      })
+      assert.strictEqual(server.requests.length, 1)
+      const request = server.requests[0]!
+      assert.strictEqual(request.path, "/v1/messages")
+      assert.deepStrictEqual(request.body, {
+        max_tokens: Anthropic.defaultMaxTokens,
+        top_k: 5,
+        model: "claude-3-5-haiku-latest",
+        messages: [
+          { role: "user", content: "hello there" },
+          { role: "assistant", content: "Hi." },
+          { role: "user", content: "again" }
+        ],
+        system: "Be terse.\n\nAnswer in English.",
+        temperature: 0.3,
+        top_p: 0.9,
+        stop_sequences: ["END"]
+      })
+      assert.strictEqual(request.headers["authorization"], `Bearer ${KEY}`) // SDK 1.x sends the API key as a bearer token
+      assert.strictEqual(request.headers["x-stainless-retry-count"], "0")
+      assert.strictEqual(generation.choices.length, 1)
+      assert.strictEqual(generation.choices[0]!.text, "echo: again")
+      assert.strictEqual(generation.choices[0]!.stopReason, "stop")
+      assert.strictEqual(generation.usage.inputTokens, tokens("Be terse.\n\nAnswer in English.hello thereHi.again"))
+      assert.strictEqual(generation.usage.outputTokens, tokens("echo: again"))
+    }))
+
+  it.live("sends max_tokens when set and reports a cut answer as length", () =>
+    Effect.gen(function*() {
+      const server = yield* FakeProvider.scoped()
+      const generator = yield* anthropic(server.anthropicBaseUrl, "claude-3-5-haiku-latest,max_tokens=2")
+      assert.strictEqual(generator.identifier.provider, "anthropic")
+      const generation = yield* generator.generate(chatRequest("hello there"))
+      assert.strictEqual((server.requests[0]!.body as { max_tokens: number }).max_tokens, 2)
+      assert.deepStrictEqual([generation.choices[0]!.text, generation.choices[0]!.stopReason], ["echo: he", "length"])
+    }))
+
+  it.live("exposes the anthropic-ratelimit headers of a successful response", () =>
+    Effect.gen(function*() {
+      const server = yield* FakeProvider.scoped({ rpm: 50, tpm: 40_000 })
+      const generator = yield* anthropic(server.anthropicBaseUrl)
+      const generation = yield* generator.generate(chatRequest("hi", { maxTokens: 10 }))
+      assert.strictEqual(generation.rateLimit?.requestsLimit, 50)
+      assert.strictEqual(generation.rateLimit?.tokensLimit, 40_000)
+      assert.isBelow(generation.rateLimit?.requestsRemaining ?? 50, 50)
+      assert.isAtLeast(generation.rateLimit?.requestsResetMs ?? -1, 0)
+    }))
+
+  it.effect("n > 1 and plain completions are Unsupported, without a request", () =>
+    Effect.gen(function*() {
+      const server = yield* FakeProvider.scoped()
+      const generator = yield* anthropic(server.anthropicBaseUrl)
+      const many = yield* Effect.flip(generator.generate(chatRequest("hi", { n: 2 })))
+      assert.strictEqual(many._tag, "Unsupported")
+      assert.isFalse(many.retryable)
+      const completion = yield* Effect.flip(generator.complete({ prompt: "Once", params: GenerateParams.empty }))
+      assert.strictEqual(completion._tag, "Unsupported")
+      assert.strictEqual(server.stats.requests, 0)
+    }))
+
+  describe("every fault maps to its typed error, after exactly one request", () => {
+    for (const [fault, expected] of faultTable) {
+      it.live(fault, () =>
+        Effect.gen(function*() {
+          const server = yield* FakeProvider.scoped()
+          server.failNext(fault)
+          const generator = yield* anthropic(server.anthropicBaseUrl)
+          const error = yield* Effect.flip(generator.generate(chatRequest("hi", { timeout: 0.3 })))
+          assert.strictEqual(error._tag, expected.tag, error.message)
+          assert.strictEqual(error.retryable, expected.retryable)
+          assert.strictEqual(error.provider, "anthropic")
+          assert.strictEqual(statusOf(error), expected.status)
+          assert.strictEqual(server.stats.requests, 1)
+          assert.strictEqual(server.requests[0]!.headers["x-stainless-retry-count"], "0")
+          if (error._tag === "RateLimited") assert.strictEqual(error.retryAfterMs, 1000)
+          if (error._tag === "Timeout") assert.strictEqual(error.timeoutMs, 300)
+        }))
+    }
+  })
+
+  it.live("structured output is a forced tool call whose input decodes with the Schema", () =>
+    Effect.gen(function*() {
+      const server = yield* FakeProvider.scoped()
+      const generator = yield* anthropic(server.anthropicBaseUrl)
+      const Verdict = Schema.Struct({ label: Schema.Literals(["positive", "negative"]), score: Schema.Finite })
+        .annotate({ identifier: "Verdict" })
+      const doc = Schema.toJsonSchemaDocument(Verdict)
+      const generation = yield* generator.generate({
+        ...chatRequest("Classify: great product"),
+        structured: { name: "verdict", description: "the verdict", schema: { ...doc.schema, $defs: doc.definitions } }
+      })
+      const body = server.requests[0]!.body as { tools: Array<any>; tool_choice: unknown }
+      assert.deepStrictEqual(body.tool_choice, { type: "tool", name: "verdict" })
+      assert.strictEqual(body.tools.length, 1)
+      assert.strictEqual(body.tools[0].name, "verdict")
+      assert.strictEqual(body.tools[0].description, "the verdict")
+      assert.strictEqual(body.tools[0].input_schema.type, "object")
+      assert.deepStrictEqual(body.tools[0].input_schema.required, ["label", "score"])
+      assert.strictEqual(generation.choices[0]!.stopReason, "stop")
+      const verdict = Schema.decodeUnknownSync(Schema.fromJsonString(Verdict))(generation.choices[0]!.text)
+      assert.strictEqual(verdict.label, "positive")
+    }))
+
+  it.live("a scripted tool input comes back verbatim as JSON text", () =>
+    Effect.gen(function*() {
+      const server = yield* FakeProvider.scoped({ respond: () => ({ toolInput: { label: "negative", score: 0.25 } }) })
+      const generator = yield* anthropic(server.anthropicBaseUrl)
+      const generation = yield* generator.generate({
+        ...chatRequest("Classify: awful"),
+        structured: { name: "verdict", schema: { type: "object", properties: {} } }
+      })
+      assert.deepStrictEqual(JSON.parse(generation.choices[0]!.text), { label: "negative", score: 0.25 })
+    }))
+})
