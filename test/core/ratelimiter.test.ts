@@ -68,11 +68,12 @@ describe("RateLimiter: pacing", () => {
 
   it.effect("the burst is one second of the limit, then requests follow at the rate, in any window never more", () =>
     Effect.gen(function*() {
+      // 600 rpm: a bucket of 10, refilled one every 100 ms, starting 50 ms (half a request) short of full.
       const limiter = yield* RateLimiter.make({ rpm: 600 })
       const server = makeServer({ latencyMs: 30 })
       yield* burst(limiter, server.send, 25, "5 seconds")
-      expect(server.starts.slice(0, 10)).toEqual(Array.from({ length: 10 }, () => 0))
-      expect(server.starts.slice(10)).toEqual(Array.from({ length: 15 }, (_, i) => (i + 1) * 100))
+      expect(server.starts.slice(0, 9)).toEqual(Array.from({ length: 9 }, () => 0))
+      expect(server.starts.slice(9)).toEqual(Array.from({ length: 16 }, (_, i) => 50 + i * 100))
       // Any window of one second holds at most burst (10) + rate (10) starts.
       for (const t of server.starts) {
         expect(server.starts.filter((s) => s >= t && s < t + 1000).length).toBeLessThanOrEqual(20)
@@ -84,7 +85,8 @@ describe("RateLimiter: pacing", () => {
       const limiter = yield* RateLimiter.make({ rpm: 60, burstSeconds: 3 })
       const server = makeServer()
       yield* burst(limiter, server.send, 5, "10 seconds")
-      expect(server.starts).toEqual([0, 0, 0, 1000, 2000])
+      // A bucket of 3, starting 50 ms short of full.
+      expect(server.starts).toEqual([0, 0, 50, 1050, 2050])
     }))
 
   it.effect("an rpm below one per burst window still lets a request through every 60/rpm seconds", () =>
@@ -110,9 +112,10 @@ describe("RateLimiter: pacing", () => {
       const fiber = yield* Effect.forkChild(Effect.forEach([1, 2, 3, 4], () => run, { concurrency: 1 }))
       yield* TestClock.adjust("10 seconds")
       yield* Fiber.join(fiber)
+      // The bucket starts 50 ms short of full: the 1st waits 50 ms for its 10 tokens.
       // 1st: reserved 10, used 3 → 7 back, the 2nd waits 3 tokens = 300 ms (not a whole second).
       // 2nd: same, the 3rd waits 300 ms more. 3rd used 30: 20 more are owed, so the 4th waits 3 s.
-      expect(server.starts).toEqual([0, 300, 600, 3600])
+      expect(server.starts).toEqual([50, 350, 650, 3650])
     }))
 
   it.effect("a reservation larger than the whole bucket waits for a full bucket instead of forever", () =>
@@ -122,8 +125,8 @@ describe("RateLimiter: pacing", () => {
       const fiber = yield* Effect.forkChild(Effect.forEach([1, 2], () => RateLimiter.limit(server.send, limiter, 40), { concurrency: 1 }))
       yield* TestClock.adjust("20 seconds")
       yield* Fiber.join(fiber)
-      // The first empties the bucket into a 30-token debt; the bucket is full again 4 s later.
-      expect(server.starts).toEqual([0, 4000])
+      // The first waits for a full bucket (it starts 50 ms short) and leaves a 30-token debt; full again 4 s later.
+      expect(server.starts).toEqual([50, 4050])
     }))
 
   it.effect("max connections is never exceeded and every slot is reused as soon as it frees", () =>
@@ -206,21 +209,22 @@ describe("RateLimiter: learning from the provider", () => {
 
   it.effect("a snapshot made before requests still in flight does not admit them twice", () =>
     Effect.gen(function*() {
-      // 600 rpm: bucket of 10, one every 100 ms. Ten go at t=0; the first answer (at 50 ms) reports the server as it
-      // was right after admitting that first one: 9 of 10 left. Overwriting the local level with it would let 9 more go.
+      // 600 rpm: bucket of 10 (starting at 9.5), one every 100 ms. Nine go at t=0; the first answer (at 50 ms)
+      // reports the server as it was right after admitting that first one: 9 of 10 left. Overwriting the local
+      // level with it would let 9 more go at once.
       const limiter = yield* RateLimiter.make({ rpm: 600 })
       const server = makeServer({
         latencyMs: 50,
         answer: (call) =>
           call === 1 ? withSnapshot(snapshot({ requestsLimit: 600, requestsRemaining: 599 })) : Effect.succeed(Generation.fromTexts(["ok"], Usage.empty))
       })
-      const first = yield* Effect.forkChild(burst(limiter, server.send, 10, "0 millis"))
+      const first = yield* Effect.forkChild(burst(limiter, server.send, 9, "0 millis"))
       yield* TestClock.adjust("50 millis")
-      const late = yield* Effect.forkChild(RateLimiter.limit(server.send, limiter, 1))
+      const late = yield* Effect.forkChild(burst(limiter, server.send, 2, "0 millis"))
       yield* TestClock.adjust("1 second")
       yield* Fiber.join(first)
       yield* Fiber.join(late)
-      expect(server.starts.at(-1)).toBe(100)
+      expect(server.starts.slice(9)).toEqual([50, 150])
     }))
 
   it.effect("a server's headers that agree with the limiter cost nothing; another client's use of the budget is discounted", () =>
@@ -230,11 +234,11 @@ describe("RateLimiter: learning from the provider", () => {
         let level = 10 - usedByOthers
         let at = startedAt
         return makeServer({
-          latencyMs: 50,
+          latencyMs: 30,
           answer: () =>
             Effect.flatMap(Clock.currentTimeMillis, (now) => {
-              // The answer comes 50 ms after admission: the view is the one at admission.
-              const admittedAt = now - 50
+              // The answer comes 30 ms after admission: the view is the one at admission.
+              const admittedAt = now - 30
               level = Math.min(10, level + (admittedAt - at) / 100) - 1
               at = admittedAt
               return withSnapshot(snapshot({ requestsLimit: 600, requestsRemaining: Math.floor(590 + level) }))
@@ -250,11 +254,12 @@ describe("RateLimiter: learning from the provider", () => {
         })
       const t0 = yield* Clock.currentTimeMillis
       const alone = (yield* run(0)).map((t) => t - t0)
-      expect(alone).toEqual([...Array.from({ length: 10 }, () => 0), ...Array.from({ length: 20 }, (_, i) => (i + 1) * 100)])
-      // Another client took 5 requests' worth at t=0: after the first answer, the limiter knows and falls back 500 ms.
+      expect(alone).toEqual([...Array.from({ length: 9 }, () => 0), ...Array.from({ length: 21 }, (_, i) => 50 + i * 100)])
+      // Another client took 5 requests' worth at t=0: after the first answer (at 30 ms) the limiter knows it is
+      // 4.7 requests short (the server had 4 left after our first, then 8 more of ours arrived, plus 0.3 refilled).
       const t1 = yield* Clock.currentTimeMillis
       const shared = (yield* run(5)).map((t) => t - t1)
-      expect(shared.slice(10)).toEqual(Array.from({ length: 20 }, (_, i) => (i + 6) * 100))
+      expect(shared.slice(9)).toEqual(Array.from({ length: 21 }, (_, i) => 500 + i * 100))
     }))
 
   it.effect("on a 429 every request to the generator waits for the retry-after, then resumes paced", () =>

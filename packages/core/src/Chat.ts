@@ -4,7 +4,7 @@
  *
  * @since 0.1.0
  */
-import { Schema } from "effect"
+import { Pipeable, Schema } from "effect"
 import { dual } from "effect/Function"
 import * as Errors from "./Errors.js"
 import * as GenerateParams from "./GenerateParams.js"
@@ -27,6 +27,7 @@ export interface ChatEncoded {
   readonly stopReason: StopReason
   readonly startedAt: number
   readonly durationMs: number
+  readonly attempts?: number
   readonly error?: Errors.ChatErrorEncoded
 }
 
@@ -58,6 +59,8 @@ export class Chat extends Schema.Class<Chat>("@capstan/core/Chat")({
   stopReason: StopReason,
   startedAt: Schema.Finite,
   durationMs: Schema.Finite,
+  /** Requests sent for this chat, retries and recovery rounds included (unset when nothing counted them). */
+  attempts: Schema.optionalKey(Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))),
   error: Schema.optionalKey(Schema.suspend((): Schema.Codec<Errors.ChatError, Errors.ChatErrorEncoded> => Errors.ChatError))
 }) {
   /** Sent and generated messages, in order. */
@@ -76,6 +79,12 @@ export class Chat extends Schema.Class<Chat>("@capstan/core/Chat")({
   get conversation(): string {
     return Message.render(this.all)
   }
+}
+
+/** Chats are pipeable: `chat.pipe(Chat.withMetadata({ ... }), ChatPipeline.fork("..."))`. */
+export interface Chat extends Pipeable.Pipeable {}
+Chat.prototype.pipe = function(this: Chat) {
+  return Pipeable.pipeArguments(this, arguments)
 }
 
 /**

@@ -3,10 +3,12 @@
  *
  * @since 0.1.0
  */
+export * as Batch from "./Batch.js"
 export * as Chat from "./Chat.js"
 export * as ChatPipeline from "./ChatPipeline.js"
 export * as CompletionPipeline from "./CompletionPipeline.js"
 export * from "./Errors.js"
+export * as Extraction from "./Extraction.js"
 export * as GenerateParams from "./GenerateParams.js"
 export * as Generation from "./Generation.js"
 export * as Generator from "./Generator.js"

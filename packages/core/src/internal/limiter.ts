@@ -22,6 +22,13 @@ export interface Mark {
 }
 
 /**
+ * A server's bucket stays full (and wastes its refill) until our first requests reach it, while ours starts
+ * refilling as they leave: a fresh bucket starts this much short (but never short of one request), so the
+ * first wave's connection setup does not turn into a few 429s later on.
+ */
+const startHeadroomMs = 50
+
+/**
  * A per-minute limit as a continuously refilling bucket that may run into debt: a cost larger than the
  * whole bucket is admitted once the bucket is full (as providers do), leaving the level negative.
  *
@@ -50,7 +57,7 @@ export class Bucket {
     return this.perMinute !== undefined
   }
 
-  /** Recomputes rate and capacity after one of the limits changed. A fresh limit starts full. */
+  /** Recomputes rate and capacity after one of the limits changed. A fresh limit starts (nearly) full. */
   update(now: number): void {
     const server = this.reported ?? this.inferred
     const next = this.configured === undefined ? server : server === undefined ? this.configured : Math.min(this.configured, server)
@@ -66,7 +73,9 @@ export class Bucket {
     }
     this.rate = next / 60_000
     this.capacity = this.rate * this.burstMs
-    this.level = wasLimited ? Math.min(this.level, this.capacity) : this.capacity
+    this.level = wasLimited
+      ? Math.min(this.level, this.capacity)
+      : Math.max(Math.min(1, this.capacity), this.capacity - this.rate * startHeadroomMs)
     this.updatedAt = now
   }
 

@@ -10,6 +10,7 @@
  *
  * @internal
  */
+import { AttemptCounter } from "./attempts.js"
 import { Clock, Effect, Redacted } from "effect"
 import type * as Scope from "effect/Scope"
 import type { GenerationError } from "../Errors.js"
@@ -124,8 +125,9 @@ export const make = (service: Service, options: EngineOptions = {}): Effect.Effe
       Effect.suspend(() => {
         let attempts = 0
         const tokens = limiter.estimate(request)
-        const attempt = Effect.suspend(() => {
+        const attempt = AttemptCounter.use((counter) => {
           attempts++
+          if (counter !== undefined) counter.count++
           return RateLimiter.limit(send(request), limiter, tokens)
         })
         return Effect.map(retry(attempt), (generation) => withAttempts(generation, attempts))

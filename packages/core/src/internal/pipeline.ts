@@ -12,6 +12,7 @@ import * as Generator from "../Generator.js"
 import * as Message from "../Message.js"
 import * as Model from "../Model.js"
 import * as Usage from "../Usage.js"
+import { AttemptCounter } from "./attempts.js"
 
 export type Mode = "chat" | "completion"
 
@@ -203,9 +204,67 @@ interface Round {
   readonly answer: Message.Message
   readonly usage: Usage.Usage
   readonly stopReason: Chat.Chat["stopReason"]
+  readonly attempts: number
 }
 
-/** One generation, failing as the item's failure on `chat` (the chat as it stood before). */
+const addAttempts = (chat: Chat.Chat, attempts: number): Chat.Chat =>
+  new Chat.Chat({ ...chat, attempts: (chat.attempts ?? 0) + attempts })
+
+/**
+ * One generation, counting the requests it took (retries included: the generator's engine bumps the
+ * counter); a generator without an engine took one.
+ */
+const counted = (
+  generation: Effect.Effect<Generation, unknown, Any>
+): Effect.Effect<{ readonly generation: Generation; readonly attempts: number }, { readonly error: unknown; readonly attempts: number }, Any> =>
+  Effect.suspend(() => {
+    const counter = { count: 0 }
+    const attempts = () => Math.max(1, counter.count)
+    return generation.pipe(
+      Effect.provideService(AttemptCounter, counter),
+      Effect.map((generation) => ({ generation, attempts: attempts() })),
+      Effect.mapError((error) => ({ error, attempts: attempts() }))
+    )
+  })
+
+/** A generation's choices as answers; a generation without any is a malformed response. */
+const answersOf = (
+  generator: Generator.Service,
+  generation: Generation,
+  attempts: number,
+  chat: Chat.Chat
+): Effect.Effect<ReadonlyArray<Round>, Failure> => {
+  if (generation.choices.length === 0) {
+    const error = new Errors.MalformedResponse({
+      provider: generator.identifier.provider,
+      detail: "the generation had no choices"
+    })
+    return failEngine(error, addAttempts(addUsage(chat, generation.usage), attempts))
+  }
+  // The usage and attempts of one request for n choices go to its first choice, so sums over chats stay true.
+  return Effect.succeed(generation.choices.map((choice, i) => ({
+    answer: Message.assistant(choice.text),
+    usage: i === 0 ? generation.usage : Usage.empty,
+    stopReason: choice.stopReason,
+    attempts: i === 0 ? attempts : 0
+  })))
+}
+
+/** One generation (every choice of it), failing as the item's failure on `chat` (the chat as it stood before). */
+const rounds = (
+  state: State,
+  generator: Generator.Service,
+  context: ReadonlyArray<Message.Message>,
+  params: GenerateParams.GenerateParams,
+  structured: StructuredOutput | undefined,
+  chat: Chat.Chat
+): Effect.Effect<ReadonlyArray<Round>, Failure, Any> =>
+  counted(generate(state, generator, context, params, structured)).pipe(
+    Effect.catch(({ attempts, error }) => failWith(error, recordGenerationError(error), addAttempts(chat, attempts))),
+    Effect.flatMap(({ attempts, generation }) => answersOf(generator, generation, attempts, chat))
+  )
+
+/** One generation of one answer. */
 const round = (
   state: State,
   generator: Generator.Service,
@@ -214,27 +273,54 @@ const round = (
   structured: StructuredOutput | undefined,
   chat: Chat.Chat
 ): Effect.Effect<Round, Failure, Any> =>
-  generate(state, generator, context, params, structured).pipe(
-    Effect.catch((error) => failWith(error, recordGenerationError(error), chat)),
-    Effect.flatMap((generation) => {
-      const choice = generation.choices[0]
-      if (choice === undefined) {
-        const error = new Errors.MalformedResponse({
-          provider: generator.identifier.provider,
-          detail: "the generation had no choices"
-        })
-        return failEngine(error, addUsage(chat, generation.usage))
-      }
-      return Effect.succeed({
-        answer: Message.assistant(choice.text),
-        usage: generation.usage,
-        stopReason: choice.stopReason
-      })
-    })
-  )
+  Effect.map(rounds(state, generator, context, params, structured, chat), (all) => all[0]!)
 
 const extend = (chat: Chat.Chat, generated: ReadonlyArray<Message.Message>, r: Round): Chat.Chat =>
-  new Chat.Chat({ ...chat, generated, usage: Usage.add(chat.usage, r.usage), stopReason: r.stopReason })
+  new Chat.Chat({
+    ...chat,
+    generated,
+    usage: Usage.add(chat.usage, r.usage),
+    stopReason: r.stopReason,
+    attempts: (chat.attempts ?? 0) + r.attempts
+  })
+
+/** The chat an item starts from: the pipeline's messages plus the input, nothing generated yet. */
+const draftOf = (
+  state: State,
+  generator: Generator.Service,
+  input: ReadonlyArray<Message.Message>,
+  requestParams: GenerateParams.GenerateParams,
+  startedAt: number
+): Chat.Chat => {
+  const recorded = Generator.describe(generator.identifier, requestParams)
+  return new Chat.Chat({
+    messages: contextOf(state, input),
+    generated: [],
+    metadata: state.metadata,
+    generator: recorded.generator,
+    params: recorded.params,
+    usage: Usage.empty,
+    stopReason: "unknown",
+    startedAt,
+    durationMs: 0
+  })
+}
+
+/** Every chat of an item, failed or not, is timed from the item's start to its end. */
+const timed = <A>(
+  startedAt: number,
+  retimeAll: (a: A, end: number) => A
+) =>
+<R>(effect: Effect.Effect<A, Failure, R>): Effect.Effect<A, Failure, R> =>
+  effect.pipe(
+    Effect.flatMap((a) => Effect.map(Clock.currentTimeMillis, (end) => retimeAll(a, end))),
+    Effect.catch((failure) =>
+      Effect.flatMap(
+        Clock.currentTimeMillis,
+        (end) => Effect.fail(new Failure(failure.error, retime(failure.chat, startedAt, end)))
+      )
+    )
+  )
 
 /** Runs a pipeline on one input: first generation, then its `andThen` and parse steps in order. */
 const runItem = (
@@ -246,32 +332,65 @@ const runItem = (
     const generator = yield* Generator.Generator
     const startedAt = yield* Clock.currentTimeMillis
     const requestParams = GenerateParams.merge(state.params, itemParams)
-    const recorded = Generator.describe(generator.identifier, requestParams)
-    const draft = new Chat.Chat({
-      messages: contextOf(state, input),
-      generated: [],
-      metadata: state.metadata,
-      generator: recorded.generator,
-      params: recorded.params,
-      usage: Usage.empty,
-      stopReason: "unknown",
-      startedAt,
-      durationMs: 0
-    })
-    // Every chat of the item, failed or not, is timed from the item's start to its end.
+    const draft = draftOf(state, generator, input, requestParams, startedAt)
     return yield* runSteps(state, generator, requestParams, draft).pipe(
-      Effect.flatMap((chat) => Effect.map(Clock.currentTimeMillis, (end) => retime(chat, startedAt, end))),
-      Effect.catch((failure) =>
-        Effect.flatMap(
-          Clock.currentTimeMillis,
-          (end) => Effect.fail(new Failure(failure.error, retime(failure.chat, startedAt, end)))
-        )
+      timed(startedAt, (chat, end) => retime(chat, startedAt, end))
+    )
+  }).pipe(bindGenerator(state))
+
+/**
+ * Runs one input to one chat per choice (`n`, as batch result rows want): the first generation asks for
+ * every choice in one request, then each choice goes through the pipeline's steps on its own (recovery
+ * rounds ask for one answer each). Failures are recorded on their chats, never raised.
+ */
+export const runChoices = (
+  state: State,
+  input: ReadonlyArray<Message.Message>,
+  itemParams: GenerateParams.GenerateParams
+): Effect.Effect<ReadonlyArray<{ readonly chat: Chat.Chat; readonly ok: boolean }>, never, Any> =>
+  Effect.gen(function*() {
+    const generator = yield* Generator.Generator
+    const startedAt = yield* Clock.currentTimeMillis
+    const requestParams = GenerateParams.merge(state.params, itemParams)
+    const draft = draftOf(state, generator, input, requestParams, startedAt)
+    const settleOne = (chat: Effect.Effect<Chat.Chat, Failure, Any>) =>
+      chat.pipe(
+        timed(startedAt, (chat, end) => retime(chat, startedAt, end)),
+        Effect.map((chat) => ({ chat, ok: true })),
+        Effect.catch((failure) => Effect.succeed({ chat: failure.chat, ok: false }))
       )
+    if ((requestParams.n ?? 1) <= 1) return [yield* settleOne(runSteps(state, generator, requestParams, draft))]
+    const invalid = checkSteps(state, draft)
+    if (invalid !== undefined) return [yield* settleOne(invalid)]
+    const firstParse = state.steps.find((s) => s._tag === "Parse")
+    const answers = yield* Effect.result(
+      rounds(state, generator, draft.messages, requestParams, firstParse?.model.structured, draft)
+    )
+    if (answers._tag === "Failure") return [yield* settleOne(Effect.fail(answers.failure))]
+    const single = GenerateParams.merge(requestParams, { n: 1 })
+    return yield* Effect.forEach(
+      answers.success,
+      (answer) => settleOne(applySteps(state, generator, single, extend(draft, [answer.answer], answer)))
     )
   }).pipe(bindGenerator(state))
 
 const retime = (chat: Chat.Chat, startedAt: number, end: number): Chat.Chat =>
   new Chat.Chat({ ...chat, startedAt, durationMs: Math.max(0, end - startedAt) })
+
+/** Options that cannot work, found before any request. */
+const checkSteps = (state: State, draft: Chat.Chat): Effect.Effect<never, Failure> | undefined => {
+  for (const step of state.steps) {
+    if (step._tag === "Parse" && !(Number.isInteger(step.maxRounds) && step.maxRounds >= 1)) {
+      return failEngine(
+        new Errors.InvalidParams({
+          reason: `untilParsedAs(${step.model.name}): maxRounds must be an integer >= 1, got ${step.maxRounds}`
+        }),
+        draft
+      )
+    }
+  }
+  return undefined
+}
 
 const runSteps = (
   state: State,
@@ -280,16 +399,8 @@ const runSteps = (
   draft: Chat.Chat
 ): Effect.Effect<Chat.Chat, Failure, Any> =>
   Effect.gen(function*() {
-    for (const step of state.steps) {
-      if (step._tag === "Parse" && !(Number.isInteger(step.maxRounds) && step.maxRounds >= 1)) {
-        return yield* failEngine(
-          new Errors.InvalidParams({
-            reason: `untilParsedAs(${step.model.name}): maxRounds must be an integer >= 1, got ${step.maxRounds}`
-          }),
-          draft
-        )
-      }
-    }
+    const invalid = checkSteps(state, draft)
+    if (invalid !== undefined) return yield* invalid
     const n = draft.params.n ?? 1
     if (n > 1) {
       return yield* failEngine(
@@ -302,7 +413,18 @@ const runSteps = (
     }
     const firstParse = state.steps.find((s) => s._tag === "Parse")
     const first = yield* round(state, generator, draft.messages, params, firstParse?.model.structured, draft)
-    let chat = extend(draft, [first.answer], first)
+    return yield* applySteps(state, generator, params, extend(draft, [first.answer], first))
+  })
+
+/** The `andThen` and parse steps, in the order they were added, on a chat that has its first answer. */
+const applySteps = (
+  state: State,
+  generator: Generator.Service,
+  params: GenerateParams.GenerateParams,
+  first: Chat.Chat
+): Effect.Effect<Chat.Chat, Failure, Any> =>
+  Effect.gen(function*() {
+    let chat = first
     for (const step of state.steps) {
       if (step._tag === "AndThen") chat = yield* applyAndThen(step, chat)
       else if (step._tag === "Parse") chat = yield* applyParse(state, generator, params, step, chat)

@@ -1,0 +1,359 @@
+/**
+ * The batch engine: rendered template items in, one provenance {@link Row} per item and choice out — in
+ * input order ({@link run}), as they complete ({@link stream}), or appended to a JSON Lines file
+ * ({@link writeJsonl}). A failed item is a row carrying its typed error: a batch never loses an item, and
+ * never fails because one did.
+ *
+ * Every request goes through the generator's engine (its rate limiter and the one retry layer, configured
+ * by the identifier's `rpm`, `tpm`, `max_connections`, `max_retries`), and each item through a
+ * `ChatPipeline` (a system prompt, params, `andThen` steps, parsing with recovery).
+ *
+ * @since 0.1.0
+ */
+import { Effect, FileSystem, Schema, Stream } from "effect"
+import type { PlatformError } from "effect/PlatformError"
+import * as Chat from "./Chat.js"
+import type * as ChatPipeline from "./ChatPipeline.js"
+import * as Errors from "./Errors.js"
+import * as GenerateParams from "./GenerateParams.js"
+import { StopReason } from "./Generation.js"
+import type { Generator } from "./Generator.js"
+import * as internal from "./internal/pipeline.js"
+import { Message } from "./Message.js"
+import * as Model from "./Model.js"
+import * as Template from "./Template.js"
+import * as Usage from "./Usage.js"
+
+/**
+ * One result row, with its provenance: which item (`id`, its position `index`), which choice (`n > 1` gives
+ * one row per choice), the template as written and its variables, the exact messages sent, the generator
+ * identifier with the merged params, and the output (`parsed` too when the batch parses) or the typed
+ * error; usage, requests sent (`attempts`, retries and recovery rounds included) and latency.
+ *
+ * The usage and attempts of one request for `n` choices are recorded on its first choice's row, so sums
+ * over rows are true totals.
+ *
+ * @example
+ * ```ts
+ * import { Batch } from "@capstan/core"
+ *
+ * declare const row: Batch.Row
+ * const line = Batch.toJsonLine(row) // one line of JSON; Batch.fromJsonLine(line) decodes it back
+ * ```
+ * @since 0.1.0
+ */
+export class Row extends Schema.Class<Row>("@capstan/core/Batch/Row")({
+  id: Schema.String,
+  index: Schema.Int,
+  choice: Schema.Int,
+  templateId: Schema.optionalKey(Schema.String),
+  template: Template.Source,
+  vars: Schema.Record(Schema.String, Template.Value),
+  messages: Schema.Array(Message),
+  generator: Schema.String,
+  params: GenerateParams.GenerateParams,
+  output: Schema.optionalKey(Schema.String),
+  parsed: Schema.optionalKey(Schema.Json),
+  error: Schema.optionalKey(Errors.ChatError),
+  stopReason: StopReason,
+  usage: Usage.Usage,
+  attempts: Schema.Int,
+  latencyMs: Schema.Finite,
+  startedAt: Schema.Finite,
+  metadata: Schema.optionalKey(Schema.Record(Schema.String, Schema.Json))
+}) {
+  /** True when the row has an output and no error. */
+  get ok(): boolean {
+    return this.error === undefined
+  }
+}
+
+/**
+ * Options of {@link stream} and {@link run}.
+ *
+ * @since 0.1.0
+ */
+export interface Options<E = never, R = never> {
+  /**
+   * What to do with each item: its rendered messages are appended to this pipeline's (e.g. a system prompt),
+   * with its params, `andThen` steps and parse steps. `map` steps are not allowed (they need every chat at
+   * once; use `ChatPipeline.runBatch`).
+   */
+  readonly pipeline?: ChatPipeline.ChatPipeline<E, R> | undefined
+  /** Parse every output with this model, asking again on failure (`maxRounds` generations at most). */
+  readonly parse?: Model.Model<unknown> | undefined
+  /** Generations per item for `parse`, the first included. Default 3. */
+  readonly maxRounds?: number | undefined
+  /** Params of every request, over the generator's and the pipeline's (`n` gives one row per choice). */
+  readonly params?: GenerateParams.GenerateParams | GenerateParams.Fields | undefined
+  /** Items in flight at once, as a sliding window. Default 64; the generator's `max_connections` caps it further. */
+  readonly concurrency?: number | undefined
+}
+
+const emptyPipeline = internal.make("chat", [])
+
+const stateOf = (options: Options<any, any>): Effect.Effect<internal.Pipeline, Errors.InvalidParams> => {
+  const base = (options.pipeline ?? emptyPipeline) as unknown as internal.Pipeline
+  if (base.steps.some((step) => step._tag === "Map")) {
+    return Effect.fail(
+      new Errors.InvalidParams({
+        reason: "Batch runs items as a stream, but the pipeline has map steps, which need every chat at once; use ChatPipeline.runBatch"
+      })
+    )
+  }
+  const withParams = options.params === undefined ? base : internal.withParams(base, options.params)
+  return Effect.succeed(
+    options.parse === undefined
+      ? withParams
+      : internal.untilParsedAs(withParams, options.parse, { maxRounds: options.maxRounds ?? 3 })
+  )
+}
+
+const jsonOf = (value: unknown): Schema.Json | undefined => {
+  try {
+    return value === undefined ? undefined : JSON.parse(JSON.stringify(value)) as Schema.Json
+  } catch {
+    return undefined
+  }
+}
+
+const toRow = (
+  item: Template.RenderedItem,
+  index: number,
+  choice: number,
+  chat: Chat.Chat,
+  model: Model.Model<unknown> | undefined
+): Row => {
+  const output = chat.generated.at(-1)?.content
+  const parsed = model === undefined || output === undefined || chat.error !== undefined
+    ? undefined
+    : jsonOf(Model.tryParse(model, output).pipe((o) => (o._tag === "Some" ? o.value : undefined)))
+  return new Row({
+    id: item.id,
+    index,
+    choice,
+    ...(item.templateId === undefined ? {} : { templateId: item.templateId }),
+    template: item.template,
+    vars: item.vars,
+    messages: chat.messages,
+    generator: chat.generator,
+    params: chat.params,
+    ...(output === undefined ? {} : { output }),
+    ...(parsed === undefined ? {} : { parsed }),
+    ...(chat.error === undefined ? {} : { error: chat.error }),
+    stopReason: chat.stopReason,
+    usage: chat.usage,
+    attempts: chat.attempts ?? 0,
+    latencyMs: chat.durationMs,
+    startedAt: chat.startedAt,
+    ...(Object.keys(chat.metadata).length === 0 ? {} : { metadata: chat.metadata })
+  }, { disableChecks: true })
+}
+
+/**
+ * Runs items through the generator in context, yielding rows as they complete (completion order; `index`
+ * and `choice` say where each belongs). Items may be a lazy iterable or a stream, so memory stays flat
+ * however many there are. Fails only for unusable options, before any request.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Stream } from "effect"
+ * import { Batch, Generator, Template } from "@capstan/core"
+ *
+ * const program = Effect.gen(function*() {
+ *   const items = yield* Template.validate(Template.make("Classify: {review}"), [{ id: "r1", review: "Great!" }])
+ *   yield* Batch.stream(items, { concurrency: 8 }).pipe(
+ *     Stream.runForEach((row) => Effect.log(`${row.id}: ${row.output ?? row.error?.message}`))
+ *   )
+ * }).pipe(Effect.provide(Generator.layer("mock!echo")))
+ * ```
+ * @since 0.1.0
+ */
+export const stream = <E = never, R = never, EI = never, RI = never>(
+  items: Iterable<Template.RenderedItem> | Stream.Stream<Template.RenderedItem, EI, RI>,
+  options: Options<E, R> = {}
+): Stream.Stream<Row, Errors.InvalidParams | EI, Generator | Exclude<R, Generator> | RI> =>
+  Stream.unwrap(Effect.gen(function*() {
+    const concurrency = yield* internal.checkConcurrency(options.concurrency)
+    const state = yield* stateOf(options)
+    const source = Stream.isStream(items) ? items : Stream.fromIterable(items)
+    return source.pipe(
+      Stream.mapEffect(
+        (item, index) =>
+          Effect.map(
+            internal.runChoices(state, item.messages, GenerateParams.empty),
+            (outcomes) => outcomes.map(({ chat }, choice) => toRow(item, index, choice, chat, options.parse))
+          ),
+        { concurrency, unordered: true }
+      ),
+      Stream.flattenIterable
+    )
+  })) as Stream.Stream<Row, Errors.InvalidParams | EI, Generator | Exclude<R, Generator> | RI>
+
+/**
+ * Totals of a batch: items and rows, ok and failed rows, failures by error kind, usage (retries and recovery
+ * rounds included), requests sent, and cost when a price table knows the model.
+ *
+ * @example
+ * ```ts
+ * import { Batch } from "@capstan/core"
+ *
+ * declare const rows: ReadonlyArray<Batch.Row>
+ * const summary = Batch.summarize(rows, { prices: { "gpt-4o-mini": { inputPerMillion: 0.15, outputPerMillion: 0.6 } } })
+ * summary.failedByKind // e.g. { RateLimited: 2 }
+ * ```
+ * @since 0.1.0
+ */
+export class Summary extends Schema.Class<Summary>("@capstan/core/Batch/Summary")({
+  items: Schema.Int,
+  rows: Schema.Int,
+  ok: Schema.Int,
+  failed: Schema.Int,
+  failedByKind: Schema.Record(Schema.String, Schema.Int),
+  usage: Usage.Usage,
+  attempts: Schema.Int,
+  cost: Schema.optionalKey(Schema.Finite)
+}) {}
+
+/**
+ * Totals rows (see {@link Summary}). Cost is given when `prices` knows every row's model.
+ *
+ * @example
+ * ```ts
+ * import { Batch } from "@capstan/core"
+ *
+ * declare const rows: ReadonlyArray<Batch.Row>
+ * Batch.summarize(rows).ok
+ * ```
+ * @since 0.1.0
+ */
+export const summarize = (rows: Iterable<Row>, options: { readonly prices?: Usage.PriceTable } = {}): Summary => {
+  const items = new Set<string>()
+  const failedByKind: Record<string, number> = {}
+  let count = 0
+  let ok = 0
+  let attempts = 0
+  let inputTokens = 0
+  let outputTokens = 0
+  let cost: number | undefined = options.prices === undefined ? undefined : 0
+  for (const row of rows) {
+    count++
+    items.add(row.id)
+    attempts += row.attempts
+    inputTokens += row.usage.inputTokens
+    outputTokens += row.usage.outputTokens
+    if (row.error === undefined) ok++
+    else failedByKind[row.error._tag] = (failedByKind[row.error._tag] ?? 0) + 1
+    if (cost !== undefined && options.prices !== undefined) {
+      const [provider = "", rest = ""] = row.generator.split("!", 2)
+      const price = Usage.priceOf(options.prices, provider, rest.split(",")[0] ?? "")
+      cost = price === undefined ? undefined : cost + Usage.cost(row.usage, price)
+    }
+  }
+  return new Summary({
+    items: items.size,
+    rows: count,
+    ok,
+    failed: count - ok,
+    failedByKind,
+    usage: new Usage.Usage({ inputTokens, outputTokens }),
+    attempts,
+    ...(cost === undefined ? {} : { cost })
+  })
+}
+
+/**
+ * Runs items and collects every row in input order (then choice order), with the batch's summary.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Batch, Generator, Template } from "@capstan/core"
+ *
+ * const program = Effect.gen(function*() {
+ *   const items = yield* Template.validate(Template.make("Say {word}"), [{ word: "hi" }, { word: "bye" }])
+ *   const { rows, summary } = yield* Batch.run(items)
+ *   return [rows.map((row) => row.output), summary.ok]
+ * }).pipe(Effect.provide(Generator.layer("mock!echo")))
+ * ```
+ * @since 0.1.0
+ */
+export const run = <E = never, R = never, EI = never, RI = never>(
+  items: Iterable<Template.RenderedItem> | Stream.Stream<Template.RenderedItem, EI, RI>,
+  options: Options<E, R> & { readonly prices?: Usage.PriceTable } = {}
+): Effect.Effect<
+  { readonly rows: ReadonlyArray<Row>; readonly summary: Summary },
+  Errors.InvalidParams | EI,
+  Generator | Exclude<R, Generator> | RI
+> =>
+  Stream.runCollect(stream(items, options)).pipe(
+    Effect.map((rows) => {
+      const sorted = rows.sort((a, b) => a.index - b.index || a.choice - b.choice)
+      return { rows: sorted, summary: summarize(sorted, options.prices === undefined ? {} : { prices: options.prices }) }
+    }),
+    Effect.withSpan("capstan.batch.run")
+  )
+
+const encodeRow = Schema.encodeSync(Row)
+const decodeRow = Schema.decodeUnknownEffect(Schema.fromJsonString(Row))
+
+/**
+ * A row as one line of JSON (no trailing newline).
+ *
+ * @example
+ * ```ts
+ * import { Batch } from "@capstan/core"
+ *
+ * declare const row: Batch.Row
+ * Batch.toJsonLine(row).startsWith("{") // true
+ * ```
+ * @since 0.1.0
+ */
+export const toJsonLine = (row: Row): string => JSON.stringify(encodeRow(row))
+
+/**
+ * Decodes a row from one line of JSON, failing with a `SchemaError` that says what does not fit.
+ *
+ * @example
+ * ```ts
+ * import { Batch } from "@capstan/core"
+ *
+ * declare const line: string
+ * const row = Batch.fromJsonLine(line)
+ * ```
+ * @since 0.1.0
+ */
+export const fromJsonLine = (line: string) => decodeRow(line)
+
+/**
+ * Appends rows to a JSON Lines file as they come (in chunks, so a crash loses at most the rows still in
+ * flight), returning how many were written.
+ *
+ * @example
+ * ```ts
+ * import { NodeServices } from "@effect/platform-node"
+ * import { Effect } from "effect"
+ * import { Batch, Generator, Template } from "@capstan/core"
+ *
+ * const program = Effect.gen(function*() {
+ *   const items = yield* Template.validate(Template.make("Say {word}"), [{ word: "hi" }])
+ *   return yield* Batch.stream(items).pipe(Batch.writeJsonl("results.jsonl"))
+ * }).pipe(Effect.provide([Generator.layer("mock!echo"), NodeServices.layer]))
+ * ```
+ * @since 0.1.0
+ */
+export const writeJsonl = (path: string, options: { readonly append?: boolean } = {}) =>
+<E, R>(rows: Stream.Stream<Row, E, R>): Effect.Effect<number, E | PlatformError, R | FileSystem.FileSystem> =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    let written = 0
+    yield* rows.pipe(
+      Stream.map((row) => {
+        written++
+        return `${toJsonLine(row)}\n`
+      }),
+      Stream.encodeText,
+      Stream.run(fs.sink(path, { flag: options.append === true ? "a" : "w" }))
+    )
+    return written
+  })

@@ -1,0 +1,93 @@
+/**
+ * Typed extraction and classification (sibila's `extract` and `classify`): ask the generator in context for a
+ * value of a Schema, using native structured output where the provider has it (OpenAI `json_schema`,
+ * Anthropic a forced tool call), and asking again when the answer does not decode.
+ *
+ * Running many at once is ordinary Effect: `Effect.all(tasks, { concurrency })`, or
+ * `Stream.mapEffect(..., { unordered: true })` to see each result as it completes.
+ *
+ * @since 0.1.0
+ */
+import { Effect, Schema } from "effect"
+import * as ChatPipeline from "./ChatPipeline.js"
+import type * as Errors from "./Errors.js"
+import type { Generator } from "./Generator.js"
+import * as Message from "./Message.js"
+import * as Model from "./Model.js"
+
+/**
+ * Options of {@link extract} and {@link classify}.
+ *
+ * @since 0.1.0
+ */
+export interface Options {
+  /** What to extract, in words; added to the system message. */
+  readonly instructions?: string | undefined
+  /** Generations tried in all when the answer does not decode. Default 3. */
+  readonly maxRounds?: number | undefined
+}
+
+const systemPrompt = (model: Model.Model<unknown>, instructions: string | undefined): string =>
+  [
+    "You extract information from the text the user gives you.",
+    ...(instructions === undefined ? [] : [instructions]),
+    `Answer with a JSON object {"value": ...} whose value is the answer.`,
+    model.instructions
+  ].join("\n")
+
+/**
+ * Extracts a value of `schema` from `text`. The schema is wrapped as `{ value }` (so any schema, a string or
+ * a list included, becomes a JSON object, as strict structured output needs).
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Extraction, Generator } from "@capstan/core"
+ *
+ * const names = Extraction.extract(Schema.Array(Schema.String), "Ada met Grace and Alan.", {
+ *   instructions: "List every person's name."
+ * }).pipe(Effect.provide(Generator.layer("openai!gpt-4o-mini")))
+ * ```
+ * @since 0.1.0
+ */
+export const extract = <A, I>(
+  schema: Schema.Codec<A, I>,
+  text: string,
+  options: Options = {}
+): Effect.Effect<A, Errors.PipelineError, Generator> => {
+  const model = Model.json(Schema.Struct({ value: schema }), { name: "extraction" })
+  return ChatPipeline.make([Message.system(systemPrompt(model, options.instructions)), Message.user(text)]).pipe(
+    ChatPipeline.untilParsedAs(model, { maxRounds: options.maxRounds ?? 3 }),
+    ChatPipeline.run(),
+    // untilParsedAs only returns chats whose last answer parses
+    Effect.flatMap((chat) => Effect.orDie(Model.parse(model, chat.last?.content ?? ""))),
+    Effect.map((parsed) => parsed.value),
+    Effect.withSpan("capstan.extract")
+  )
+}
+
+/**
+ * Classifies `text` as exactly one of `labels`.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Extraction, Generator } from "@capstan/core"
+ *
+ * const label = Extraction.classify(["spam", "not spam"], "WIN A FREE CRUISE!!!").pipe(
+ *   Effect.provide(Generator.layer("openai!gpt-4o-mini"))
+ * ) // Effect<"spam" | "not spam", ...>
+ * ```
+ * @since 0.1.0
+ */
+export const classify = <const L extends string>(
+  labels: readonly [L, ...ReadonlyArray<L>],
+  text: string,
+  options: Options = {}
+): Effect.Effect<L, Errors.PipelineError, Generator> =>
+  extract(Schema.Literals(labels), text, {
+    ...options,
+    instructions: [`Classify the text as exactly one of: ${labels.map((l) => JSON.stringify(l)).join(", ")}.`, options.instructions]
+      .filter((line) => line !== undefined)
+      .join("\n")
+  })
