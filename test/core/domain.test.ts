@@ -21,6 +21,7 @@ import {
   InvalidRequest,
   MalformedResponse,
   Overloaded,
+  QuotaExceeded,
   Unsupported
 } from "@capstan/core"
 
@@ -163,6 +164,7 @@ describe("Errors", () => {
       new InvalidRequest(p),
       new ContextLengthExceeded(p),
       new ContentFiltered(p),
+      new QuotaExceeded({ ...p, status: 429 }),
       new Unsupported(p)
     ]
     expect(retryable.map(isRetryable)).toEqual(retryable.map(() => true))

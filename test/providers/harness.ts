@@ -39,7 +39,7 @@ export interface Expected {
 /** The fault kinds of the fake server and the typed error each maps to (the same for both SDKs). */
 export const faultTable: ReadonlyArray<readonly [FaultKind, Expected]> = [
   ["rate-limit", { tag: "RateLimited", retryable: true }],
-  ["quota", { tag: "InvalidRequest", retryable: false, status: 429 }],
+  ["quota", { tag: "QuotaExceeded", retryable: false, status: 429 }],
   ["server-error", { tag: "ServerError", retryable: true, status: 500 }],
   ["unavailable", { tag: "Overloaded", retryable: true, status: 503 }],
   ["overloaded", { tag: "Overloaded", retryable: true, status: 529 }],

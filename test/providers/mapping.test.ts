@@ -37,14 +37,14 @@ describe("SDK failure mapping", () => {
   it("429s that waiting does not cure are not retryable", () => {
     for (
       const failure of [
-        status(429, { code: "insufficient_quota", type: "insufficient_quota" }),
-        status(429, { code: "enforced_spend_limit_reached", type: "rate_limit_error" }),
-        status(429, { message: "Request too large for gpt-4o in organization org-x on tokens per min (TPM)" }),
-        status(429, { headers: { "x-should-retry": "false" } })
-      ]
+        [status(429, { code: "insufficient_quota", type: "insufficient_quota" }), "QuotaExceeded"],
+        [status(429, { code: "enforced_spend_limit_reached", type: "rate_limit_error" }), "QuotaExceeded"],
+        [status(429, { message: "Request too large for gpt-4o in organization org-x on tokens per min (TPM)" }), "InvalidRequest"],
+        [status(429, { headers: { "x-should-retry": "false" } }), "InvalidRequest"]
+      ] as const
     ) {
-      const error = toGenerationError(failure, context)
-      assert.strictEqual(error._tag, "InvalidRequest")
+      const error = toGenerationError(failure[0], context)
+      assert.strictEqual(error._tag, failure[1])
       assert.isFalse(error.retryable)
     }
   })

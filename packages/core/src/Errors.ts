@@ -302,6 +302,28 @@ export class ContentFiltered extends Schema.TaggedError<ContentFiltered>()("Cont
 }
 
 /**
+ * The account is out of quota or credit (a 429 that waiting does not cure: OpenAI `insufficient_quota`,
+ * Anthropic spend limits). Not retryable: top up or raise the limit.
+ *
+ * @example
+ * ```ts
+ * import { QuotaExceeded } from "@capstan/core"
+ *
+ * new QuotaExceeded({ provider: "openai", detail: "insufficient_quota", status: 429 }).retryable // false
+ * ```
+ * @since 0.1.0
+ */
+export class QuotaExceeded extends Schema.TaggedError<QuotaExceeded>()("QuotaExceeded", {
+  ...generationFields,
+  status: Schema.Int
+}) {
+  readonly retryable = false
+  override get message(): string {
+    return describe(`Quota exceeded (HTTP ${this.status}); check the account's plan and billing`, this)
+  }
+}
+
+/**
  * The generator cannot do what was asked (e.g. plain-text completion on a chat-only provider). Not retryable.
  *
  * @example
@@ -335,6 +357,7 @@ export type GenerationError =
   | InvalidRequest
   | ContextLengthExceeded
   | ContentFiltered
+  | QuotaExceeded
   | Unsupported
 
 const generationErrorUnion = Schema.Union([
@@ -348,6 +371,7 @@ const generationErrorUnion = Schema.Union([
   InvalidRequest,
   ContextLengthExceeded,
   ContentFiltered,
+  QuotaExceeded,
   Unsupported
 ])
 

@@ -12,6 +12,7 @@ import {
   Generation,
   type GenerationError,
   InvalidRequest,
+  QuotaExceeded,
   MalformedResponse,
   Overloaded,
   RateLimited,
@@ -96,7 +97,8 @@ export interface Context {
 
 /**
  * Maps a failure to its typed error (see the table in the package README / final note):
- * 429 → `RateLimited` (quota, spend cap and "request too large" → `InvalidRequest`, they never clear by waiting),
+ * 429 → `RateLimited` (quota and spend caps → `QuotaExceeded`, "request too large" → `InvalidRequest`: they never
+ * clear by waiting),
  * 503/529 → `Overloaded`, other 5xx → `ServerError`, 401/403 → `AuthenticationError`, 408 and timeouts → `Timeout`,
  * context overflow → `ContextLengthExceeded`, other 4xx → `InvalidRequest`, transport → `ConnectionError`,
  * unreadable body → `MalformedResponse`.
@@ -126,6 +128,7 @@ const fromStatus = (failure: Extract<Failure, { _tag: "Status" }>, context: Cont
     : Generation.RateLimitSnapshot.fromHeaders(failure.headers, context.now)
   const retryAfterMs = snapshot?.retryAfterMs
   if (status === 429) {
+    if (isQuota(failure)) return new QuotaExceeded({ provider, detail, status })
     if (neverClears(failure)) return new InvalidRequest({ provider, detail, status })
     const wait = retryAfterMs ?? retryHintOf(failure.message)
     return new RateLimited({
@@ -145,14 +148,18 @@ const fromStatus = (failure: Extract<Failure, { _tag: "Status" }>, context: Cont
   return new InvalidRequest({ provider, detail, status })
 }
 
+/** 429s for an exhausted account: OpenAI `insufficient_quota` / billing limits, Anthropic spend caps. */
+const isQuota = (failure: Extract<Failure, { _tag: "Status" }>): boolean =>
+  failure.type === "insufficient_quota" ||
+  (failure.code !== undefined && /quota|spend_limit|billing/.test(failure.code)) ||
+  /spend limit|quota/i.test(failure.message)
+
 /**
- * 429s that waiting does not cure: OpenAI `insufficient_quota` / billing limits and "Request too large" (one
- * request bigger than the whole per-minute budget), Anthropic spend caps, or a server that says `x-should-retry: false`.
+ * Other 429s that waiting does not cure: "Request too large" (one request bigger than the whole per-minute
+ * budget), or a server that says `x-should-retry: false`.
  */
 const neverClears = (failure: Extract<Failure, { _tag: "Status" }>): boolean =>
   failure.headers?.get("x-should-retry") === "false" ||
-  failure.type === "insufficient_quota" ||
-  (failure.code !== undefined && /quota|spend_limit|billing/.test(failure.code)) ||
   /request too large|can never succeed/i.test(failure.message)
 
 const isContextOverflow = (failure: Extract<Failure, { _tag: "Status" }>): boolean =>
