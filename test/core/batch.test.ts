@@ -1,6 +1,6 @@
 import { NodeServices } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Fiber, FileSystem, Layer, Ref, Schema, Stream } from "effect"
+import { Effect, Fiber, FileSystem, Layer, Option, Ref, Schema, Stream } from "effect"
 import { TestClock } from "effect/testing"
 import {
   Batch,
@@ -102,6 +102,17 @@ describe("Batch rows", () => {
           MockGenerator.estimateTokens("<comma-delimited-answer>sweet, rich</comma-delimited-answer>")
       )
     }).pipe(Effect.provide(MockGenerator.replies(["no tags here", "<comma-delimited-answer>sweet, rich</comma-delimited-answer>"]))))
+
+  it.effect("parsed values are stored in their JSON form and decode back with parsedOf", () =>
+    Effect.gen(function*() {
+      const Price = Model.json(Schema.Struct({ amount: Schema.NumberFromString }), { name: "price" })
+      const { rows } = yield* Batch.run([items[0]!], { parse: Price, instruct: true })
+      expect(rows[0]!.parsed).toEqual({ amount: 42 })
+      expect(Batch.parsedOf(Price)(rows[0]!)).toEqual(Option.some({ amount: 42 }))
+      const [request] = yield* MockGenerator.requests
+      expect(request?._tag === "chat" && request.messages.map((m) => m.role)).toEqual(["system", "user"])
+      expect(request?._tag === "chat" && request.messages[0]?.content).toBe(Price.instructions)
+    }).pipe(Effect.provide(MockGenerator.fixed(`{"amount": "42"}`))))
 
   it.effect("parse failures past maxRounds are rows with ExhaustedMaxRounds", () =>
     Effect.gen(function*() {

@@ -10,7 +10,7 @@
  *
  * @since 0.1.0
  */
-import { Effect, FileSystem, Schema, Stream } from "effect"
+import { Effect, FileSystem, Option, Schema, Stream } from "effect"
 import type { PlatformError } from "effect/PlatformError"
 import * as Chat from "./Chat.js"
 import type * as ChatPipeline from "./ChatPipeline.js"
@@ -19,7 +19,7 @@ import * as GenerateParams from "./GenerateParams.js"
 import { StopReason } from "./Generation.js"
 import type { Generator } from "./Generator.js"
 import * as internal from "./internal/pipeline.js"
-import { Message } from "./Message.js"
+import * as Message from "./Message.js"
 import * as Model from "./Model.js"
 import * as Template from "./Template.js"
 import * as Usage from "./Usage.js"
@@ -49,7 +49,7 @@ export class Row extends Schema.Class<Row>("@capstan/core/Batch/Row")({
   templateId: Schema.optionalKey(Schema.String),
   template: Template.Source,
   vars: Schema.Record(Schema.String, Template.Value),
-  messages: Schema.Array(Message),
+  messages: Schema.Array(Message.Message),
   generator: Schema.String,
   params: GenerateParams.GenerateParams,
   output: Schema.optionalKey(Schema.String),
@@ -82,6 +82,11 @@ export interface Options<E = never, R = never> {
   readonly pipeline?: ChatPipeline.ChatPipeline<E, R> | undefined
   /** Parse every output with this model, asking again on failure (`maxRounds` generations at most). */
   readonly parse?: Model.Model<unknown> | undefined
+  /**
+   * Send the parse model's format instructions (`model.instructions`) as a system message before each item.
+   * Default false: your template or pipeline says what format to answer in.
+   */
+  readonly instruct?: boolean | undefined
   /** Generations per item for `parse`, the first included. Default 3. */
   readonly maxRounds?: number | undefined
   /** Params of every request, over the generator's and the pipeline's (`n` gives one row per choice). */
@@ -102,19 +107,54 @@ const stateOf = (options: Options<any, any>): Effect.Effect<internal.Pipeline, E
     )
   }
   const withParams = options.params === undefined ? base : internal.withParams(base, options.params)
-  return Effect.succeed(
-    options.parse === undefined
-      ? withParams
-      : internal.untilParsedAs(withParams, options.parse, { maxRounds: options.maxRounds ?? 3 })
-  )
+  if (options.parse === undefined) return Effect.succeed(withParams)
+  const instructed = options.instruct === true
+    ? internal.update(withParams, { messages: [...withParams.messages, Message.system(options.parse.instructions)] })
+    : withParams
+  return Effect.succeed(internal.untilParsedAs(instructed, options.parse, { maxRounds: options.maxRounds ?? 3 }))
 }
 
-const jsonOf = (value: unknown): Schema.Json | undefined => {
+// The parsed value is stored as the JSON form of its decoded type (a list stays a list, a number a number), so
+// `parsedOf` decodes it back to the same value.
+const typeJsonCodec = <A>(schema: Schema.Decoder<A>): Schema.Codec<A, unknown> =>
+  Schema.toCodecJson(Schema.toType(schema as unknown as Schema.Codec<A>)) as unknown as Schema.Codec<A, unknown>
+
+const jsonCodecs = new WeakMap<Model.Model<unknown>, (value: unknown) => Schema.Json>()
+const jsonCodecOf = (model: Model.Model<unknown>) => {
+  let encode = jsonCodecs.get(model)
+  if (encode === undefined) {
+    encode = Schema.encodeUnknownSync(typeJsonCodec(model.schema)) as (value: unknown) => Schema.Json
+    jsonCodecs.set(model, encode)
+  }
+  return encode
+}
+
+const jsonOf = (model: Model.Model<unknown>, value: unknown): Schema.Json | undefined => {
   try {
-    return value === undefined ? undefined : JSON.parse(JSON.stringify(value)) as Schema.Json
+    return jsonCodecOf(model)(value)
   } catch {
     return undefined
   }
+}
+
+/**
+ * The parsed value of a row, decoded back to the model's type (`None` when the row has none or it does
+ * not decode).
+ *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Batch, Model } from "@capstan/core"
+ *
+ * const Sentiment = Model.json(Schema.Struct({ sentiment: Schema.Literals(["positive", "negative"]) }))
+ * declare const row: Batch.Row
+ * Batch.parsedOf(Sentiment)(row) // Option<{ readonly sentiment: "positive" | "negative" }>
+ * ```
+ * @since 0.1.0
+ */
+export const parsedOf = <A>(model: Model.Model<A>) => {
+  const decode = Schema.decodeUnknownOption(typeJsonCodec(model.schema))
+  return (row: Row): Option.Option<A> => row.parsed === undefined ? Option.none() : decode(row.parsed) as Option.Option<A>
 }
 
 const toRow = (
@@ -127,7 +167,7 @@ const toRow = (
   const output = chat.generated.at(-1)?.content
   const parsed = model === undefined || output === undefined || chat.error !== undefined
     ? undefined
-    : jsonOf(Model.tryParse(model, output).pipe((o) => (o._tag === "Some" ? o.value : undefined)))
+    : Option.match(Model.tryParse(model, output), { onNone: () => undefined, onSome: (value) => jsonOf(model, value) })
   return new Row({
     id: item.id,
     index,

@@ -1,0 +1,186 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Fiber, Layer } from "effect"
+import { TestClock, TestConsole } from "effect/testing"
+import { Generator, Template, Usage } from "@capstan/core"
+import { MockGenerator } from "@capstan/core/testing"
+import * as CoffeeReviews from "../../examples/batch-coffee-reviews.js"
+import * as CrossN2 from "../../examples/batch-cross-n2.js"
+import * as TwoReviews from "../../examples/batch-two-reviews.js"
+import * as Parallel from "../../examples/extract-classify-parallel.js"
+import { generatorLayer } from "../../examples/run.js"
+
+const logged = Effect.map(TestConsole.logLines, (lines) => lines.map(String))
+
+const chatOf = (request: MockGenerator.RecordedRequest) => request._tag === "chat" ? request.messages : []
+
+const userText = (request: MockGenerator.RecordedRequest): string =>
+  chatOf(request).find((m) => m.role === "user")?.content ?? ""
+
+/** What the mock counts as a request's input tokens: every message sent, one per line. */
+const inputTokensOf = (requests: ReadonlyArray<MockGenerator.RecordedRequest>): number =>
+  requests.reduce((sum, r) => sum + MockGenerator.estimateTokens(chatOf(r).map((m) => m.content).join("\n")), 0)
+
+describe("batch examples", () => {
+  it.effect("coffee reviews: labels joined back to their inputs by id, failures counted, totals include recovery", () =>
+    Effect.gen(function*() {
+      const { labelled, summary } = yield* CoffeeReviews.program
+      expect(labelled.map((l) => [l.id, l.label, l.error])).toEqual([
+        ["0", "positive", undefined],
+        ["1", "positive", undefined],
+        ["2", "negative", undefined],
+        ["3", "neutral", undefined],
+        ["4", undefined, "ExhaustedMaxRounds"],
+        ["5", "neutral", undefined]
+      ])
+      for (const l of labelled) expect(l).toMatchObject(CoffeeReviews.reviews.find((r) => r.id === l.id)!)
+
+      const requests = yield* MockGenerator.requests
+      const perReview = CoffeeReviews.reviews.map((r) =>
+        requests.filter((q) => userText(q) === Template.renderText(CoffeeReviews.template, { review: r.review })).length
+      )
+      // one request each; "1" is asked again after prose; "4" never answers with JSON (3 rounds)
+      expect(perReview).toEqual([1, 2, 1, 1, 3, 1])
+      for (const request of requests) {
+        expect(chatOf(request)[0]?.content).toBe(CoffeeReviews.Sentiment.instructions)
+        expect(request._tag === "chat" && request.structured?.name).toBe("sentiment")
+      }
+      const recoveries = requests.filter((r) => chatOf(r).length > 2)
+      expect(recoveries.length).toBe(3)
+      for (const r of recoveries) expect(chatOf(r).at(-1)?.content).toContain("Your response contains no JSON")
+
+      expect(summary).toMatchObject({ items: 6, rows: 6, ok: 5, failed: 1, failedByKind: { ExhaustedMaxRounds: 1 } })
+      expect(summary.attempts).toBe(requests.length)
+      expect(summary.usage.inputTokens).toBe(inputTokensOf(requests))
+
+      const lines = yield* logged
+      expect(lines.some((l) => /^2 +negative +Blue Orca Classic +Marketing/.test(l))).toBe(true)
+      expect(lines).toContain(
+        `    ExhaustedMaxRounds after 3 requests; last answer: "Sorry, there is no coffee review here to classify."`
+      )
+      expect(lines.at(-1)).toBe(
+        `5 ok, 1 failed (ExhaustedMaxRounds: 1); 9 requests, ${summary.usage.inputTokens} input + ${summary.usage.outputTokens} output tokens`
+      )
+    }).pipe(Effect.provide(CoffeeReviews.mock)))
+
+  it.effect("two reviews per prompt: both variables rendered, a misspelt item rejected before any request", () =>
+    Effect.gen(function*() {
+      const results = yield* TwoReviews.program
+      expect(results).toEqual(TwoReviews.pairs.map((p) => ({ id: p.id, winner: TwoReviews.expected[p.id] })))
+
+      const requests = yield* MockGenerator.requests
+      expect(requests.map(userText).sort()).toEqual(
+        TwoReviews.pairs.map(({ review_a, review_b }) => Template.renderText(TwoReviews.template, { review_a, review_b })).sort()
+      )
+      expect(requests.some((r) => userText(r).includes("Lovely."))).toBe(false)
+
+      const lines = yield* logged
+      const rejected = lines.find((l) => l.startsWith("Rejected before sending"))
+      expect(rejected).toContain(`Item "pair-5"`)
+      expect(rejected).toContain("missing review_b; unexpected reviewB")
+      expect(lines).toContain("pair-1: review B is more positive")
+      expect(lines).toContain(`  * B: ${TwoReviews.pairs[0]!.review_b}`)
+      expect(lines.at(-1)).toMatch(/^\n4 of 4 pairs answered; 4 requests, \d+ tokens$/)
+    }).pipe(Effect.provide(TwoReviews.mock)))
+
+  it.effect("extract and classify in parallel: results arrive in completion order, not start order", () =>
+    Effect.gen(function*() {
+      const fiber = yield* Effect.forkChild(Parallel.program)
+      yield* TestClock.adjust("5 seconds")
+      const { completed, elapsedMs } = yield* Fiber.join(fiber)
+
+      const delays = [
+        ...Parallel.messages.map((m) => ({ task: `classify ${m.id}`, ms: Parallel.scripted[m.id]!.delayMs })),
+        { task: "extract names", ms: Parallel.extractDelayMs }
+      ].sort((a, b) => a.ms - b.ms)
+      expect(completed.map((c) => c.task)).toEqual(delays.map((d) => d.task))
+      expect(completed.map((c) => c.doneAtMs)).toEqual(delays.map((d) => d.ms))
+      // all started at once: the whole run takes as long as the slowest task
+      expect(elapsedMs).toBe(Parallel.extractDelayMs)
+
+      const names = completed.find((c) => c.task === "extract names")?.result
+      expect(names?._tag === "Names" && names.names.length).toBe(20)
+      for (const m of Parallel.messages) {
+        const result = completed.find((c) => c.task === `classify ${m.id}`)?.result
+        expect(result).toEqual({ _tag: "Label", label: Parallel.scripted[m.id]!.label })
+      }
+
+      const requests = yield* MockGenerator.requests
+      expect(requests.length).toBe(Parallel.tasks.length)
+      expect(requests.map(userText).sort()).toEqual(
+        ["Generate 20 English names with first name and surname", ...Parallel.messages.map((m) => m.text)].sort()
+      )
+
+      const lines = yield* logged
+      const progress = lines.filter((l) => l.startsWith("["))
+      expect(progress.map((l) => l.slice(0, l.indexOf(" ->")))).toEqual(
+        delays.map((d) => `[${(d.ms / 1000).toFixed(1)}s] ${d.task}`)
+      )
+      expect(lines.at(-1)).toBe("6 tasks in 1.2s (3.9s one after another): 20 names; 3 spam, 2 not spam; 0 failed")
+    }).pipe(Effect.provide(Parallel.mock)))
+
+  it.effect("templates x argument sets with n = 2: one row per choice, with provenance, usage and cost totals", () =>
+    Effect.gen(function*() {
+      const { rows, summary } = yield* CrossN2.program
+      const expectedIds = CrossN2.templates.flatMap((t) => CrossN2.argSets.map((a) => `${t.id}:${a.id}`))
+      expect(rows.length).toBe(CrossN2.templates.length * CrossN2.argSets.length * CrossN2.choices)
+      expect(rows.map((r) => `${r.id}/${r.choice}`)).toEqual(expectedIds.flatMap((id) => [`${id}/0`, `${id}/1`]))
+      for (const row of rows) {
+        const [templateId, itemId] = row.id.split(":")
+        const template = CrossN2.templates.find((t) => t.id === templateId)!
+        const args = CrossN2.argSets.find((a) => a.id === itemId)!
+        expect(row.templateId).toBe(templateId)
+        expect(row.template).toBe(template.source)
+        expect(row.vars).toEqual({ food: args.food })
+        expect(row.messages.map((m) => m.content)).toEqual([Template.renderText(template, { food: args.food })])
+        expect(row.output).toContain(" ")
+      }
+      // the two choices of a prompt differ
+      for (let i = 0; i < rows.length; i += 2) expect(rows[i]!.output).not.toBe(rows[i + 1]!.output)
+
+      const requests = yield* MockGenerator.requests
+      expect(requests.length).toBe(expectedIds.length)
+      for (const r of requests) expect([r.params.n, r.params.temperature]).toEqual([2, 1])
+      expect(requests.map(userText).sort()).toEqual(rows.filter((r) => r.choice === 0).map((r) => r.messages[0]!.content).sort())
+
+      expect(summary).toMatchObject({ items: 6, rows: 12, ok: 12, failed: 0, attempts: 6 })
+      expect(summary.usage.inputTokens).toBe(inputTokensOf(requests))
+      expect(summary.usage.outputTokens).toBe(
+        rows.reduce((sum, r) => sum + MockGenerator.estimateTokens(r.output ?? ""), 0)
+      )
+      expect(summary.cost).toBeCloseTo(Usage.cost(summary.usage, CrossN2.prices["gpt-4o-mini"]!), 12)
+
+      const lines = yield* logged
+      const perTemplate = lines.filter((l) => /^(like|hate): /.test(l))
+      expect(perTemplate.map((l) => l.match(/^(\w+): 6 rows \(6 ok\), 3 requests, (\d+) input/)?.[2])).toEqual(
+        CrossN2.templates.map((t) =>
+          String(inputTokensOf(requests.filter((r) => userText(r).includes(`you ${t.id} `))))
+        )
+      )
+      expect(lines).toContain(`all:  12 rows (12 ok), 6 requests, ${summary.usage.inputTokens} input + ${summary.usage.outputTokens} output tokens, cost $${summary.cost!.toFixed(6)}`)
+      expect(lines.some((l) => /^hate:natto +1 {2}hate {6}food=natto {4}Its sticky threads/.test(l))).toBe(true)
+    }).pipe(Effect.provide(CrossN2.mock)))
+})
+
+describe("examples/run.ts", () => {
+  it.effect("CAPSTAN_GENERATOR picks a real provider, registered by @capstan/providers; unset, the mock", () =>
+    Effect.gen(function*() {
+      const withEnv = (value: string | undefined) => {
+        const before = process.env.CAPSTAN_GENERATOR
+        if (value === undefined) delete process.env.CAPSTAN_GENERATOR
+        else process.env.CAPSTAN_GENERATOR = value
+        try {
+          return generatorLayer(MockGenerator.echo({ identifier: "mock!offline" }))
+        } finally {
+          if (before === undefined) delete process.env.CAPSTAN_GENERATOR
+          else process.env.CAPSTAN_GENERATOR = before
+        }
+      }
+      const identifierOf = (layer: Layer.Layer<Generator.Generator, unknown>) =>
+        Generator.Generator.use((g) => Effect.succeed(`${g.identifier.provider}!${g.identifier.model}`)).pipe(
+          Effect.provide(layer)
+        )
+      expect(yield* identifierOf(withEnv(undefined))).toBe("mock!offline")
+      // building an OpenAI generator sends nothing: this only needs the provider to be registered
+      expect(yield* identifierOf(withEnv("openai!gpt-4o-mini,api_key=sk-test"))).toBe("openai!gpt-4o-mini")
+    }))
+})
