@@ -12,11 +12,7 @@ const SECRET = "sk-test-do-not-print"
 
 let server: FakeProviderServer
 beforeAll(async () => {
-  server = await FakeProvider.start({
-    latencyMs: 5,
-    // Items whose review mentions "reject" are refused, to exercise failed rows.
-    respond: (request) => request.prompt.includes("reject") ? { error: { status: 400, message: "rejected on purpose" } } : undefined
-  })
+  server = await FakeProvider.start({ latencyMs: 5 })
 })
 afterAll(() => server.close())
 
@@ -107,82 +103,6 @@ describe.concurrent("capstan batch", () => {
     }
   })
 
-  it("records failed items as rows with their error and exits 2", async () => {
-    const input = reviews(4).replace(/review text/g, "fail-case").replace("fail-case of r03", "fail-case of r03 reject")
-    const files = scratch({ "in.jsonl": input })
-    const output = join(files.dir, "out.jsonl")
-    try {
-      const result = await runCli([
-        "batch", "--template", TEMPLATE, "--input", join(files.dir, "in.jsonl"), "--output", output,
-        "--generator", generator(), "--max-retries", "0"
-      ])
-      expect(result.code).toBe(2)
-      const rows = rowsOf(output)
-      expect(rows).toHaveLength(4)
-      expect(rows.find((row) => row.id === "r03")!.error._tag).toBe("InvalidRequest")
-      expect(rows.filter((row) => row.error === undefined)).toHaveLength(3)
-      expect(result.stdout).toMatch(/failed\s+1 \(InvalidRequest 1\)/)
-    } finally {
-      files.remove()
-    }
-  })
-
-  it("writes one row per choice with --n", async () => {
-    const files = scratch({ "in.jsonl": reviews(2).replace(/review text/g, "choices-case") })
-    const output = join(files.dir, "out.jsonl")
-    try {
-      const result = await runCli([
-        "batch", "--template", TEMPLATE, "--input", join(files.dir, "in.jsonl"), "--output", output,
-        "--generator", generator(), "--n", "2"
-      ])
-      expect(result.code).toBe(0)
-      const keys = rowsOf(output).map((row) => `${row.id}/${row.choice}`).sort()
-      expect(keys).toEqual(["r01/0", "r01/1", "r02/0", "r02/1"])
-      expect(requestsFor("choices-case").map((entry) => (entry.body as { n?: number }).n)).toEqual([2, 2])
-    } finally {
-      files.remove()
-    }
-  })
-
-  it("parses answers with --parse schema:FILE, asking the provider for the schema natively", async () => {
-    const schema = JSON.stringify({
-      type: "object",
-      properties: { sentiment: { type: "string", enum: ["positive", "negative"] }, score: { type: "integer" } },
-      required: ["sentiment", "score"]
-    })
-    const files = scratch({ "in.jsonl": reviews(2).replace(/review text/g, "parse-case"), "label.schema.json": schema })
-    const output = join(files.dir, "out.jsonl")
-    try {
-      const result = await runCli([
-        "batch", "--template", TEMPLATE, "--input", join(files.dir, "in.jsonl"), "--output", output,
-        "--generator", generator(), "--parse", `schema:${join(files.dir, "label.schema.json")}`
-      ])
-      expect(result.code).toBe(0)
-      for (const row of rowsOf(output)) {
-        expect(row.parsed.sentiment).toBe("positive")
-        expect(typeof row.parsed.score).toBe("number")
-      }
-      const formats = requestsFor("parse-case").map((entry) => (entry.body as { response_format?: { type: string } }).response_format?.type)
-      expect(formats).toEqual(["json_schema", "json_schema"])
-    } finally {
-      files.remove()
-    }
-  })
-
-  it("refuses to overwrite an existing results file unless --resume or --overwrite", async () => {
-    const files = scratch({ "in.jsonl": reviews(1).replace(/review text/g, "exists-case"), "out.jsonl": "{\"id\":\"x\"}\n" })
-    try {
-      const result = await runCli([
-        "batch", "--template", TEMPLATE, "--input", join(files.dir, "in.jsonl"), "--output", join(files.dir, "out.jsonl"),
-        "--generator", generator()
-      ])
-      expect(result.code).toBe(64)
-      expect(result.stderr).toContain("already exists")
-      expect(requestsFor("exists-case")).toHaveLength(0)
-    } finally {
-      files.remove()
-    }
-  })
 })
 
 describe.concurrent("bad input stops before any request, naming file and line (exit 64)", () => {
@@ -289,20 +209,12 @@ describe.concurrent("other commands", () => {
       ])
       expect(result.code).toBe(64)
       expect(result.stderr).toContain("No generator chosen")
-      expect(result.stderr).toContain("--generator openai!gpt-4o-mini")
+      expect(result.stderr).toContain("--generator 'openai!gpt-4o-mini'")
       expect(result.stderr).toContain("OPENAI_API_KEY")
       expect(result.stderr).toContain("mock!echo")
-      const run = await runCli(["run", "hi"])
-      expect(run.code).toBe(64)
-      expect(run.stderr).toContain("No generator chosen")
     } finally {
       files.remove()
     }
-  })
-
-  it("a bad flag value is a usage error (exit 64)", async () => {
-    const result = await runCli(["batch", "--template", "x", "--input", "a.jsonl", "--output", "b.jsonl", "--concurrency", "zero"])
-    expect(result.code).toBe(64)
   })
 
   it("demo runs the bundled data set offline and prints the summary", async () => {

@@ -61,6 +61,13 @@ describe("Batch rows", () => {
       Array.from({ length: params.n ?? 1 }, (_, i) => `choice ${i + 1} of ${text}`)
     ))))
 
+  it.effect("n from the generator's identifier gives one row per choice too", () =>
+    Effect.gen(function*() {
+      const { rows } = yield* Batch.run(items.slice(0, 1))
+      expect(rows.map((r) => [r.choice, r.output, r.ok])).toEqual([[0, "Classify: Great coffee", true], [1, "Classify: Great coffee", true]])
+      expect(rows[0]!.generator).toBe("mock!echo,n=2")
+    }).pipe(Effect.provide(Generator.layer("mock!echo,n=2"))))
+
   it.effect("a failed item is a row with its typed error; the counts add up and the stream never fails", () =>
     Effect.gen(function*() {
       const { rows, summary } = yield* Batch.run(items)

@@ -5,35 +5,17 @@
  * @since 0.1.0
  */
 import * as NodeServices from "@effect/platform-node/NodeServices"
-import { Generator, GeneratorRegistry, Identifier, Message, type Model, Template } from "@capstan/core"
-import * as Batch from "./internal/batchShim.js"
-import {
-  Cause,
-  Clock,
-  Config,
-  Console,
-  Effect,
-  Exit as EffectExit,
-  Fiber,
-  FileSystem,
-  Option,
-  Path,
-  Schedule,
-  Schema,
-  Stdio,
-  Stream
-} from "effect"
+import { Batch, Generator, GeneratorRegistry, Identifier, Message, Template } from "@capstan/core"
+import { Cause, Console, Effect, FileSystem, Option, Path, Predicate, Runtime, Schema } from "effect"
 import { Argument, CliError, Command, Flag } from "effect/cli"
-import { CommandExit, ExitCode, exitCodeHelp, InputError, ItemsFailed, NoGenerator, UsageError } from "./Errors.js"
+import { CommandExit, ExitCode, exitCodeHelp, InputError, ItemsFailed, UsageError } from "./Errors.js"
 import * as Input from "./Input.js"
 import * as Generators from "./internal/generator.js"
 import * as Items from "./internal/items.js"
 import * as Parse from "./internal/parse.js"
+import * as Run from "./internal/run.js"
 import * as Shell from "./internal/shell.js"
-import * as Signals from "./internal/signals.js"
-import * as Output from "./Output.js"
-import * as Progress from "./Progress.js"
-import * as Summary from "./Summary.js"
+import type * as Summary from "./Summary.js"
 
 /**
  * The version `capstan --version` prints.
@@ -49,7 +31,7 @@ export const version = "0.1.0"
 const generatorFlag = Flag.String("generator").pipe(
   Flag.withAlias("g"),
   Flag.withDescription(
-    "generator identifier, e.g. openai!gpt-4o-mini,temperature=0 (default: $CAPSTAN_GENERATOR, else a provider whose API key is set; mock!echo runs offline)"
+    "generator identifier, e.g. 'openai!gpt-4o-mini,temperature=0' (default: $CAPSTAN_GENERATOR, else a provider whose API key is set; 'mock!echo' runs offline)"
   ),
   Flag.optional
 )
@@ -70,7 +52,8 @@ const positiveInt = (name: string, description: string) =>
 // Shared steps
 // ---------------------------------------------------------------------------------------------
 
-const optionalOverrides = (
+/** Identifier keys set by flags: `--param k=v` pairs, then the dedicated flags that were given. */
+const overridesOf = (
   entries: ReadonlyArray<readonly [string, Option.Option<number>]>,
   params: Option.Option<Readonly<Record<string, string>>>
 ): Record<string, string | number> => {
@@ -115,8 +98,6 @@ const loadTemplate = (value: string): Effect.Effect<Template.Template, InputErro
     return yield* Template.parse(decoded.value).pipe(Effect.mapError(toInputError))
   })
 
-const encodeRow = (row: Batch.Row): string => JSON.stringify(Schema.encodeSync(Batch.Row)(row))
-
 const rowText = (row: Batch.Row): string =>
   row.parsed === undefined ? row.output ?? "" : typeof row.parsed === "string" ? row.parsed : JSON.stringify(row.parsed)
 
@@ -131,14 +112,15 @@ const run = Command.make("run", {
   param: paramFlag
 }, (config) =>
   Effect.gen(function*() {
-    const identifier = yield* chooseIdentifier(config.generator, optionalOverrides([], config.param))
+    const { identifier, n } = Generators.splitChoices(
+      yield* chooseIdentifier(config.generator, overridesOf([], config.param))
+    )
     const messages = [
       ...Option.match(config.system, { onNone: () => [], onSome: (text) => [Message.system(text)] }),
       Message.user(config.prompt)
     ]
     const item = new Template.RenderedItem({ id: "prompt", template: config.prompt, vars: {}, messages })
-    const rows = yield* Batch.stream([item]).pipe(
-      Stream.runCollect,
+    const { rows } = yield* Batch.run([item], n > 1 ? { params: { n } } : {}).pipe(
       Effect.provide(Generator.layer(identifier)),
       Generators.withProviders
     )
@@ -164,17 +146,17 @@ const providers = Command.make("providers", {}, () =>
     for (const provider of all) {
       lines.push(`${provider.name}  ${provider.description}`)
       const example = Generators.defaultModels.find((d) => d.provider === provider.name)
-      if (example !== undefined) lines.push(`    e.g. --generator ${example.provider}!${example.model}`)
+      if (example !== undefined) lines.push(`    e.g. --generator ${Shell.quote(`${example.provider}!${example.model}`)}`)
       if (provider.env.length === 0) lines.push("    reads no environment variables")
       const width = Math.max(0, ...provider.env.map((variable) => variable.name.length))
       for (const variable of provider.env) {
-        const set = yield* Config.String(variable.name).pipe(Config.option, Effect.map(Option.isSome), Effect.orElseSucceed(() => false))
+        const set = yield* Generators.isSet(variable.name)
         lines.push(`    ${variable.name.padEnd(width)}  ${variable.description}${set ? " (set)" : ""}`)
       }
       lines.push("")
     }
     lines.push(
-      "Choose a generator with --generator provider!model[,key=value...], or CAPSTAN_GENERATOR.",
+      "Choose a generator with --generator 'provider!model[,key=value...]', or CAPSTAN_GENERATOR.",
       "Settings every provider accepts: rpm, tpm, max_connections, min_delay_ms, max_retries."
     )
     yield* Console.log(lines.join("\n"))
@@ -226,7 +208,9 @@ const batchFlags = {
   n: positiveInt("n", "choices per item (one row per choice)"),
   param: paramFlag,
   parse: Flag.String("parse").pipe(
-    Flag.withDescription("parse every answer: json, xml:TAG, or schema:FILE.json (a JSON Schema; asks the provider for it natively)"),
+    Flag.withDescription(
+      "parse every answer: json (an object), xml:TAG (each item is told to answer inside <TAG></TAG>), or schema:FILE.json (a JSON Schema, asked of the provider natively)"
+    ),
     Flag.optional
   ),
   idField: Flag.String("id-field").pipe(
@@ -255,162 +239,6 @@ const parsePrice = (text: string): Effect.Effect<Summary.Price, UsageError> => {
     : Effect.fail(new UsageError({ reason: `--price expects INPUT,OUTPUT per million tokens, got "${text}"`, hint: "e.g. --price 0.15,0.60" }))
 }
 
-/** How many rows of each item a run must still write: all choices, less those the results file holds. */
-const pendingChoices = (
-  located: ReadonlyArray<Items.Located>,
-  n: number,
-  recorded: Output.Recorded
-) => {
-  const pending: Array<Items.Located> = []
-  let total = 0
-  let skipped = 0
-  for (const entry of located) {
-    const have = recorded.choices.get(entry.item.id)
-    let missing = n
-    if (have !== undefined) for (let choice = 0; choice < n; choice++) if (have.has(choice)) missing--
-    skipped += n - missing
-    if (missing === 0) continue
-    pending.push(entry)
-    total += missing
-  }
-  return { pending, total, skipped }
-}
-
-const describeMessages = (messages: ReadonlyArray<Message.Message>): string =>
-  messages.map((m) => `  [${m.role}] ${m.content.replace(/\n/g, "\n  ")}`).join("\n")
-
-const GRACE = "10 seconds"
-
-/**
- * Runs the batch itself (after every check passed): streams rows into the results file, shows progress, prints
- * the summary; Ctrl-C stops new requests, lets those in flight finish for a while, and prints how to resume.
- */
-const execute = (options: {
-  readonly identifier: Identifier.Identifier
-  readonly located: ReadonlyArray<Items.Located>
-  readonly config: BatchConfig
-  readonly model: Model.Model<unknown> | undefined
-  readonly price: Summary.Price | undefined
-  readonly resumeHint: string
-}) =>
-  Effect.gen(function*() {
-    const { config, identifier } = options
-    const n = identifier.params.n ?? 1
-    const stdio = yield* Stdio.Stdio
-    const writeErr = (text: string) => Stream.make(text).pipe(Stream.run(stdio.stderr()), Effect.ignore)
-    const service = yield* Generators.withProviders(Generator.make(identifier))
-    const recorded = config.resume
-      ? yield* Output.recorded(config.output)
-      : { choices: new Map(), rows: 0, droppedTornRow: false }
-    if (recorded.droppedTornRow) {
-      yield* writeErr(`note: dropped a partly written last row of ${config.output} (from an interrupted run); that item is sent again\n`)
-    }
-    const { pending, skipped, total } = pendingChoices(options.located, n, recorded)
-    const sink = yield* Output.open(config.output, {
-      mode: config.resume ? "append" : config.overwrite ? "overwrite" : "create"
-    })
-    const terminal = yield* stdio.stderrIsTerminal
-    const startedAt = yield* Clock.currentTimeMillis
-    const tracker = yield* Progress.make({ total, skipped, startedAt })
-    yield* writeErr(
-      `capstan: ${total} rows from ${pending.length} items to ${Identifier.format(identifier)}${
-        skipped > 0 ? ` (${skipped} already in ${config.output})` : ""
-      } -> ${config.output}\n`
-    )
-    const display = yield* Progress.display(tracker, {
-      terminal,
-      columns: process.stderr.columns ?? 100,
-      write: writeErr,
-      now: Clock.currentTimeMillis
-    }).pipe(Effect.forkDetach)
-
-    const isRecorded = (row: Batch.Row) => recorded.choices.get(row.id)?.has(row.choice) === true
-    const work = Batch.stream(pending.map((entry) => entry.item), {
-      ...Option.match(config.concurrency, { onNone: () => ({}), onSome: (concurrency) => ({ concurrency }) }),
-      ...(options.model === undefined ? {} : { parse: options.model })
-    }).pipe(
-      Stream.filter((row) => !isRecorded(row)),
-      Stream.runForEach((row) => Effect.andThen(sink.append(encodeRow(row)), tracker.record(row))),
-      Effect.provideService(Generator.Generator, Generators.gated(service, tracker.admit))
-    )
-    const fiber = yield* Effect.forkDetach(work)
-
-    const finish = (interrupted: boolean) =>
-      Effect.gen(function*() {
-        yield* Fiber.interrupt(display)
-        const snapshot = yield* tracker.snapshot
-        const endedAt = yield* Clock.currentTimeMillis
-        yield* Console.log(Summary.format({ snapshot, endedAt, output: config.output, price: options.price, interrupted }))
-        if (interrupted) {
-          const masked = options.resumeHint.includes("***") ? "\n  (put your key back in place of ***, or set it in the environment)" : ""
-          yield* writeErr(`\nTo finish, run:\n  ${options.resumeHint}${masked}\n`)
-        }
-        return snapshot
-      })
-
-    // Ctrl-C interrupts this fiber; the finalizer drains the batch before the process exits with 130.
-    const drained = Effect.gen(function*() {
-      let lastDone = -1
-      yield* Effect.repeat(
-        Effect.map(tracker.snapshot, (s) => {
-          const quiet = s.inFlight === 0 && Progress.done(s) === lastDone
-          lastDone = Progress.done(s)
-          return quiet
-        }),
-        { schedule: Schedule.spaced("50 millis"), until: (quiet) => quiet }
-      )
-    })
-    const stopGracefully = Effect.gen(function*() {
-      yield* tracker.stop
-      const { inFlight } = yield* tracker.snapshot
-      yield* writeErr(
-        `\nStopping: no new requests; waiting up to ${GRACE} for ${inFlight} in flight (Ctrl-C again to stop now)\n`
-      )
-      yield* Effect.raceFirst(drained, Signals.next("SIGINT")).pipe(Effect.timeoutOption(GRACE))
-      yield* Fiber.interrupt(fiber)
-      yield* finish(true)
-    })
-
-    const exit = yield* Fiber.await(fiber).pipe(Effect.onInterrupt(() => stopGracefully))
-    if (EffectExit.isFailure(exit)) {
-      yield* Fiber.interrupt(display)
-      return yield* Effect.failCause(exit.cause)
-    }
-    const snapshot = yield* finish(false)
-    if (snapshot.failed > 0) return yield* new ItemsFailed({ failed: snapshot.failed, total: Progress.done(snapshot) })
-  })
-
-const dryRun = (options: {
-  readonly identifier: Option.Option<Identifier.Identifier>
-  readonly located: ReadonlyArray<Items.Located>
-  readonly config: BatchConfig
-  readonly model: Model.Model<unknown> | undefined
-}) =>
-  Effect.gen(function*() {
-    const { config, located } = options
-    const n = Option.match(options.identifier, { onNone: () => 1, onSome: (id) => id.params.n ?? 1 })
-    const recorded = config.resume
-      ? yield* Output.recorded(config.output)
-      : { choices: new Map(), rows: 0, droppedTornRow: false }
-    const { pending, skipped, total } = pendingChoices(located, n, recorded)
-    const lines: Array<string> = []
-    for (const { item, line } of pending) {
-      lines.push(`--- ${item.id} (${config.input}:${line})`, describeMessages(item.messages))
-    }
-    const generator = Option.match(options.identifier, {
-      onNone: () => "no generator chosen yet (see --generator)",
-      onSome: (id) => Identifier.format(id)
-    })
-    lines.push(
-      "",
-      `Dry run: ${located.length} items checked against the template, all fine.`,
-      `Would send ${pending.length} requests (${total} rows) to ${generator}${
-        skipped > 0 ? `, skipping ${skipped} rows already in ${config.output}` : ""
-      }${options.model === undefined ? "" : `, parsing answers as ${options.model.name}`}. Nothing was sent.`
-    )
-    yield* Console.log(lines.join("\n"))
-  })
-
 /**
  * The `capstan batch` command line that resumes this run (the generator's secrets masked).
  */
@@ -427,7 +255,9 @@ const resumeCommand = (config: BatchConfig): string => {
     ["--price", config.price]
   ]
   for (const [flag, value] of optional) if (Option.isSome(value)) args.push(flag, String(value.value))
-  for (const [key, value] of Object.entries(Option.getOrElse(config.param, () => ({})))) args.push("--param", `${key}=${value}`)
+  for (const [key, value] of Object.entries(Option.getOrElse(config.param, () => ({})))) {
+    args.push("--param", Identifier.maskSecrets(`${key}=${value}`))
+  }
   if (config.idField !== "id") args.push("--id-field", config.idField)
   args.push("--resume")
   return Shell.commandLine(args)
@@ -464,23 +294,33 @@ export const batch = (config: BatchConfig, options: { readonly resumeHint?: stri
     const located = yield* Items.render(input, template, { idField: config.idField })
     const model = Option.isSome(config.parse) ? yield* Parse.model(config.parse.value) : undefined
     const price = Option.isSome(config.price) ? yield* parsePrice(config.price.value) : undefined
-    const overrides = optionalOverrides(
+    const overrides = overridesOf(
       [["rpm", config.rpm], ["tpm", config.tpm], ["max_retries", config.maxRetries], ["n", config.n]],
       config.param
     )
+    const target = { output: config.output, resume: config.resume, overwrite: config.overwrite }
     if (config.dryRun) {
       // A dry run needs no key: it shows the generator only when one can be chosen.
-      const identifier = yield* chooseIdentifier(config.generator, overrides).pipe(
-        Effect.map(Option.some),
-        Effect.catchTag("NoGenerator", () => Effect.succeed(Option.none<Identifier.Identifier>()))
+      const chosen = yield* chooseIdentifier(config.generator, overrides).pipe(
+        Effect.map((identifier) => Option.some(Generators.splitChoices(identifier))),
+        Effect.catchTag("NoGenerator", () => Effect.succeed(Option.none()))
       )
-      return yield* dryRun({ identifier, located, config, model })
+      return yield* Run.dryRun({
+        identifier: Option.map(chosen, (c) => c.identifier),
+        n: Option.match(chosen, { onNone: () => Option.getOrElse(config.n, () => 1), onSome: (c) => c.n }),
+        located,
+        input: config.input,
+        target,
+        model
+      })
     }
-    const identifier = yield* chooseIdentifier(config.generator, overrides)
-    return yield* execute({
+    const { identifier, n } = Generators.splitChoices(yield* chooseIdentifier(config.generator, overrides))
+    return yield* Run.execute({
       identifier,
+      n,
       located,
-      config,
+      target,
+      concurrency: config.concurrency,
       model,
       price,
       resumeHint: options.resumeHint ?? resumeCommand(config)
@@ -528,20 +368,17 @@ const demo = Command.make("demo", {
       : `${yield* fs.makeTempDirectory({ prefix: "capstan-demo-" })}/results.jsonl`
     // With no generator named and no key set, the demo runs on the built-in offline generator.
     const chosen = yield* Generators.withProviders(Generators.choose(config.generator)).pipe(
-      Effect.catchTag("NoGenerator", () => Effect.succeed("mock!demo,delay_ms=150")),
-      Effect.map(Option.some)
+      Effect.catchTag("NoGenerator", () =>
+        Console.log(
+          "No API key set: the demo runs on the offline generator (mock!demo), whose answers are placeholders.\n" +
+            "Set OPENAI_API_KEY or ANTHROPIC_API_KEY (or pass --generator) to run it on a real model.\n"
+        ).pipe(Effect.as("mock!demo,delay_ms=150")))
     )
-    if (Option.isSome(chosen) && chosen.value.startsWith("mock!")) {
-      yield* Console.log(
-        "No API key set: the demo runs on the offline generator (mock!demo), whose answers are placeholders.\n" +
-          "Set OPENAI_API_KEY or ANTHROPIC_API_KEY (or pass --generator) to run it on a real model.\n"
-      )
-    }
     yield* batch({
       template: demoData("template.txt"),
       input: demoData("reviews.jsonl"),
       output,
-      generator: chosen,
+      generator: Option.some(chosen),
       concurrency: Option.some(8),
       rpm: Option.none(),
       tpm: Option.none(),
@@ -555,11 +392,11 @@ const demo = Command.make("demo", {
       overwrite: true,
       dryRun: false
     }, { resumeHint: "npm run demo" })
-    const lines = (yield* fs.readFileString(output)).split("\n").filter((line) => line.length > 0).slice(0, 3)
+    const lines = (yield* fs.readFileString(output)).split("\n").filter((line) => line.length > 0)
+    const rows = yield* Effect.forEach(lines, (line) => Effect.orDie(Batch.fromJsonLine(line)))
     yield* Console.log(`\nFirst rows of ${output}:`)
-    for (const line of lines) {
-      const row = JSON.parse(line) as { id: string; parsed?: unknown; output?: string }
-      yield* Console.log(`  ${row.id}  ${JSON.stringify(row.parsed ?? row.output)}`)
+    for (const row of [...rows].sort((a, b) => a.index - b.index).slice(0, 3)) {
+      yield* Console.log(`  ${row.id}  ${rowText(row)}`)
     }
   })).pipe(Command.withDescription("Run `capstan batch` on the bundled coffee-review data set (offline unless a key is set)"))
 
@@ -588,29 +425,64 @@ export const command = Command.make("capstan").pipe(
   Command.withSubcommands([run, batchCommand, providers, demo])
 )
 
-const isCoreInputError = (error: { readonly _tag?: unknown }): boolean =>
-  ["InvalidIdentifier", "InvalidParams", "MissingApiKey", "InvalidTemplate", "InvalidItem", "TemplateMismatch"]
-    .includes(String(error._tag))
+// Errors of @capstan/core that mean the command line or the input is wrong (exit 64, like the CLI's own).
+const coreInputErrors: ReadonlySet<unknown> = new Set([
+  "InvalidIdentifier",
+  "InvalidParams",
+  "MissingApiKey",
+  "InvalidTemplate",
+  "InvalidItem",
+  "TemplateMismatch"
+])
 
 /** Prints what went wrong (once) and ends with the error's exit code. */
 const report = (error: unknown): Effect.Effect<never, CommandExit> =>
   Effect.gen(function*() {
     if (CliError.isCliError(error)) {
       // effect/cli already printed the help and the parse error.
-      return yield* new CommandExit({ code: error._tag === "ShowHelp" && error.errors.length === 0 ? ExitCode.ok : ExitCode.badInput })
+      const code = error._tag === "ShowHelp" && error.errors.length === 0 ? ExitCode.ok : ExitCode.badInput
+      return yield* new CommandExit({ code })
     }
+    // The summary already said which items failed.
     if (error instanceof ItemsFailed) return yield* new CommandExit({ code: ExitCode.itemsFailed })
-    const message = typeof error === "object" && error !== null && "message" in error ? String(error.message) : String(error)
+    const message = Predicate.hasProperty(error, "message") ? String(error.message) : String(error)
     yield* Console.error(`error: ${message}`)
-    const tagged = typeof error === "object" && error !== null ? error as { readonly _tag?: unknown } : {}
-    const badInput = error instanceof InputError || error instanceof UsageError || error instanceof NoGenerator ||
-      isCoreInputError(tagged)
-    return yield* new CommandExit({ code: badInput ? ExitCode.badInput : ExitCode.failure })
+    const coreInput = Predicate.hasProperty(error, "_tag") && coreInputErrors.has(error._tag)
+    return yield* new CommandExit({ code: coreInput ? ExitCode.badInput : Runtime.getErrorExitCode(error) })
   })
 
+const reported = <R>(program: Effect.Effect<void, unknown, R>): Effect.Effect<void, CommandExit, R> =>
+  program.pipe(
+    Effect.catchCause((cause) =>
+      Cause.hasInterruptsOnly(cause)
+        ? Effect.failCause(cause as Cause.Cause<never>)
+        : Option.match(Cause.findErrorOption(cause), {
+          onNone: () =>
+            Effect.andThen(Console.error(Cause.pretty(cause)), Effect.fail(new CommandExit({ code: ExitCode.failure }))),
+          onSome: report
+        })
+    )
+  )
+
 /**
- * The whole program: parses `process.argv`, runs the command with the Node services (providers are
- * registered where a generator is needed), prints errors plainly and fails with an {@link CommandExit} carrying the exit code.
+ * Runs the command on the given arguments (without `node capstan`), printing errors plainly and failing with
+ * a {@link CommandExit} that carries the exit code. For tests and for programs that embed the CLI.
+ *
+ * @example
+ * ```ts
+ * import { NodeServices } from "@effect/platform-node"
+ * import { Effect } from "effect"
+ * import { Cli } from "@capstan/cli"
+ *
+ * const program = Cli.runWith(["run", "Hello", "--generator", "mock!echo"]).pipe(Effect.provide(NodeServices.layer))
+ * ```
+ * @since 0.1.0
+ */
+export const runWith = (args: ReadonlyArray<string>) => reported(Command.runWith(command, { version })(args))
+
+/**
+ * The whole program: runs the command on `process.argv` with the Node services (providers are registered
+ * where a generator is needed), prints errors plainly and fails with a {@link CommandExit} carrying the exit code.
  *
  * @example
  * ```ts
@@ -621,13 +493,6 @@ const report = (error: unknown): Effect.Effect<never, CommandExit> =>
  * ```
  * @since 0.1.0
  */
-export const main: Effect.Effect<void, CommandExit> = Command.run(command, { version }).pipe(
-  Effect.catchCause((cause) =>
-    Cause.hasInterruptsOnly(cause) ? Effect.failCause(cause as Cause.Cause<never>) : Option.match(Cause.findErrorOption(cause), {
-      onNone: () => Effect.andThen(Console.error(Cause.pretty(cause)), Effect.fail(new CommandExit({ code: ExitCode.failure }))),
-      onSome: report
-    })
-  ),
+export const main: Effect.Effect<void, CommandExit> = reported(Command.run(command, { version })).pipe(
   Effect.provide(NodeServices.layer)
 )
-

@@ -116,11 +116,12 @@ export class NoGenerator extends Schema.TaggedError<NoGenerator>()("NoGenerator"
   override readonly [Runtime.errorExitCode] = ExitCode.badInput
   override get message(): string {
     const keys = this.keys.length === 0 ? "" : `\n  - set ${this.keys.join(" or ")} to use that provider's default model`
+    // Quoted: an unquoted "!" is history expansion in an interactive bash.
     return [
       "No generator chosen. Choose one of:",
-      `  - pass --generator ${this.example}`,
-      `  - set CAPSTAN_GENERATOR=${this.example}${keys}`,
-      "  - pass --generator mock!echo to try Capstan offline (no key needed)",
+      `  - pass --generator '${this.example}'`,
+      `  - set CAPSTAN_GENERATOR='${this.example}'${keys}`,
+      "  - pass --generator 'mock!echo' to try Capstan offline (no key needed)",
       "Run `capstan providers` to see every provider and the environment variables it reads."
     ].join("\n")
   }

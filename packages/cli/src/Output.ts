@@ -62,6 +62,9 @@ export const open = (
     const handle = yield* fs.open(file, { flag: options.mode === "overwrite" ? "w" : "a" }).pipe(
       Effect.mapError(writeFailure(file))
     )
+    // Each row is one write to the OS, so it survives the process being killed; at the end the file is also
+    // synced to disk.
+    yield* Effect.addFinalizer(() => Effect.ignore(handle.sync))
     const encoder = new TextEncoder()
     return {
       file,

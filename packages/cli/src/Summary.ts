@@ -37,7 +37,7 @@ export interface Summary {
  *
  * @example
  * ```ts
- * import { Summary } from "@capstan/cli"
+ * import { type Progress, Summary } from "@capstan/cli"
  *
  * declare const snapshot: Progress.Snapshot
  * Summary.cost(snapshot, { inputPerMillion: 0.15, outputPerMillion: 0.6 })
@@ -54,7 +54,7 @@ const formatCost = (value: number): string => (value >= 1 ? `$${value.toFixed(2)
  *
  * @example
  * ```ts
- * import { Summary } from "@capstan/cli"
+ * import { type Progress, Summary } from "@capstan/cli"
  *
  * declare const snapshot: Progress.Snapshot
  * console.log(Summary.format({ snapshot, endedAt: Date.now(), output: "results.jsonl", interrupted: false }))

@@ -3,8 +3,9 @@
  *
  * @internal
  */
-import { GenerateParams, type Generator, GeneratorRegistry, Identifier, type InvalidIdentifier } from "@capstan/core"
+import { GenerateParams, Generator, GeneratorRegistry, Identifier, InvalidIdentifier } from "@capstan/core"
 import { Config, Effect, Option } from "effect"
+import type * as Scope from "effect/Scope"
 import { NoGenerator } from "../Errors.js"
 
 /**
@@ -29,15 +30,15 @@ export const defaultModels: ReadonlyArray<{ readonly provider: string; readonly 
 const keyVariable = (provider: GeneratorRegistry.Provider): string | undefined =>
   provider.env.find((variable) => variable.name.endsWith("_API_KEY"))?.name
 
-const isSet = (name: string): Effect.Effect<boolean> =>
-  Config.Redacted(name).pipe(Config.option, Effect.map(Option.isSome), Effect.orElseSucceed(() => false))
-
 const nonEmpty = (name: string): Effect.Effect<Option.Option<string>> =>
   Config.String(name).pipe(
     Config.option,
     Effect.map(Option.filter((value) => value.trim().length > 0)),
     Effect.orElseSucceed(() => Option.none<string>())
   )
+
+/** Whether an environment variable is set to something (its value is not kept). */
+export const isSet = (name: string): Effect.Effect<boolean> => Effect.map(nonEmpty(name), Option.isSome)
 
 /**
  * The generator identifier to use: `--generator`, else `CAPSTAN_GENERATOR`, else the default model of the first
@@ -94,13 +95,41 @@ export const resolve = (
   Effect.flatMap(Identifier.parse(text), (identifier) => withOverrides(identifier, overrides))
 
 /**
- * A generator whose requests pass `admit` first (the run's gate: counted in flight, held back after Ctrl-C).
+ * Splits `n` (choices per item) off the identifier's params: the batch asks for the choices and writes one row
+ * per choice, while a generator's base params must not (a pipeline keeps one chat per request).
  */
-export const gated = (
-  service: Generator.Service,
+export const splitChoices = (
+  identifier: Identifier.Identifier
+): { readonly identifier: Identifier.Identifier; readonly n: number } => {
+  const { n, ...params } = identifier.params
+  return n === undefined
+    ? { identifier, n: 1 }
+    : { identifier: Identifier.withParams(identifier, GenerateParams.make(params)), n }
+}
+
+/**
+ * Builds the generator for `identifier` (already parsed against the registry in context) with every request it
+ * sends passing `admit` first, under the batch engine: the engine's rate limiter and retries wrap the gate, so
+ * `admit` sees each real request (retries included) and can hold back any that has not started.
+ */
+export const make = (
+  identifier: Identifier.Identifier,
   admit: <A, E>(request: Effect.Effect<A, E>) => Effect.Effect<A, E>
-): Generator.Service => ({
-  ...service,
-  generate: (request) => admit(service.generate(request)),
-  complete: (request) => admit(service.complete(request))
-})
+): Effect.Effect<Generator.Service, GeneratorRegistry.GeneratorInitError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const providers = yield* GeneratorRegistry.providers
+    const provider = providers.find((p) => p.name === identifier.provider)
+    if (provider === undefined) {
+      return yield* new InvalidIdentifier({
+        identifier: Identifier.format(identifier),
+        reason: `unknown provider "${identifier.provider}"`,
+        hint: `Registered providers: ${providers.map((p) => p.name).join(", ")}`
+      })
+    }
+    const raw = Generator.withBaseParams(yield* provider.make(identifier))
+    return yield* Generator.applyEngine({
+      ...raw,
+      generate: (request) => admit(raw.generate(request)),
+      complete: (request) => admit(raw.complete(request))
+    })
+  })

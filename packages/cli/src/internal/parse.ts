@@ -56,7 +56,8 @@ const fromSchemaFile = (file: string): Effect.Effect<Model.Model<unknown>, Input
 export const model = (
   spec: string
 ): Effect.Effect<Model.Model<unknown>, InputError | UsageError, FileSystem.FileSystem> => {
-  if (spec === "json") return Effect.succeed(Model.json(Schema.Json, { name: "json" }))
+  // A JSON object: what providers' JSON modes produce, and a schema every structured-output API accepts.
+  if (spec === "json") return Effect.succeed(Model.json(Schema.Record(Schema.String, Schema.Json), { name: "json" }))
   if (spec.startsWith("xml:")) {
     const tag = spec.slice(4)
     return Effect.try({

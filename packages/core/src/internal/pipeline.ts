@@ -359,7 +359,8 @@ export const runChoices = (
         Effect.map((chat) => ({ chat, ok: true })),
         Effect.catch((failure) => Effect.succeed({ chat: failure.chat, ok: false }))
       )
-    if ((requestParams.n ?? 1) <= 1) return [yield* settleOne(runSteps(state, generator, requestParams, draft))]
+    // `n` may come from the generator's own params (its identifier), hence the merged params of the draft.
+    if ((draft.params.n ?? 1) <= 1) return [yield* settleOne(runSteps(state, generator, requestParams, draft))]
     const invalid = checkSteps(state, draft)
     if (invalid !== undefined) return [yield* settleOne(invalid)]
     const firstParse = state.steps.find((s) => s._tag === "Parse")
