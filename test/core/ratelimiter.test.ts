@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Clock, Duration, Effect, Exit, Fiber } from "effect"
+import { Clock, Duration, Effect, Exit, Fiber, Scope } from "effect"
 import { TestClock } from "effect/testing"
 import {
   GenerateParams,
@@ -227,18 +227,18 @@ describe("RateLimiter: learning from the provider", () => {
       expect(server.starts.slice(9)).toEqual([50, 150])
     }))
 
-  it.effect("a server's headers that agree with the limiter cost nothing; another client's use of the budget is discounted", () =>
+  it.effect("a server's headers that agree with the limiter cost little and once; another client's use of the budget is discounted", () =>
     Effect.gen(function*() {
       // A server bucket like the providers': 600 rpm with one second of burst, remaining reported per minute.
       const serverWith = (usedByOthers: number, startedAt: number) => {
         let level = 10 - usedByOthers
         let at = startedAt
         return makeServer({
-          latencyMs: 30,
+          latencyMs: 300,
           answer: () =>
             Effect.flatMap(Clock.currentTimeMillis, (now) => {
-              // The answer comes 30 ms after admission: the view is the one at admission.
-              const admittedAt = now - 30
+              // The answer comes 300 ms after admission: the view is the one at admission.
+              const admittedAt = now - 300
               level = Math.min(10, level + (admittedAt - at) / 100) - 1
               at = admittedAt
               return withSnapshot(snapshot({ requestsLimit: 600, requestsRemaining: Math.floor(590 + level) }))
@@ -248,18 +248,27 @@ describe("RateLimiter: learning from the provider", () => {
       const run = (usedByOthers: number) =>
         Effect.gen(function*() {
           const limiter = yield* RateLimiter.make({ rpm: 600 })
-          const server = serverWith(usedByOthers, yield* Clock.currentTimeMillis)
-          yield* burst(limiter, server.send, 30, "10 seconds")
-          return server.starts
+          const t0 = yield* Clock.currentTimeMillis
+          const server = serverWith(usedByOthers, t0)
+          yield* burst(limiter, server.send, 40, "10 seconds")
+          return server.starts.map((t) => t - t0)
         })
-      const t0 = yield* Clock.currentTimeMillis
-      const alone = (yield* run(0)).map((t) => t - t0)
-      expect(alone).toEqual([...Array.from({ length: 9 }, () => 0), ...Array.from({ length: 21 }, (_, i) => 50 + i * 100)])
-      // Another client took 5 requests' worth at t=0: after the first answer (at 30 ms) the limiter knows it is
-      // 4.7 requests short (the server had 4 left after our first, then 8 more of ours arrived, plus 0.3 refilled).
-      const t1 = yield* Clock.currentTimeMillis
-      const shared = (yield* run(5)).map((t) => t - t1)
-      expect(shared.slice(9)).toEqual(Array.from({ length: 21 }, (_, i) => 500 + i * 100))
+      const withoutHeaders = [...Array.from({ length: 9 }, () => 0), ...Array.from({ length: 31 }, (_, i) => 50 + i * 100)]
+      const alone = yield* run(0)
+      // Headers only ever hold the limiter back, by the admission lag (50 ms), once: the refill during the 300 ms
+      // the answer took is credited, and the pace stays one request per 100 ms.
+      alone.forEach((t, i) => {
+        expect(t).toBeGreaterThanOrEqual(withoutHeaders[i]!)
+        expect(t).toBeLessThanOrEqual(withoutHeaders[i]! + 100)
+      })
+      expect(alone.slice(-10).map((t, i, all) => i === 0 ? 100 : t - all[i - 1]!)).toEqual(Array.from({ length: 10 }, () => 100))
+      // Another client took 5 requests' worth at t=0: from the first answer (at 300 ms) on, the limiter knows and
+      // falls back ~500 ms.
+      const shared = yield* run(5)
+      shared.forEach((t, i) => {
+        if (alone[i]! > 400) expect(t - alone[i]!).toBeGreaterThanOrEqual(400)
+      })
+      expect(shared.at(-1)! - alone.at(-1)!).toBeLessThanOrEqual(600)
     }))
 
   it.effect("on a 429 every request to the generator waits for the retry-after, then resumes paced", () =>
@@ -349,6 +358,28 @@ describe("RateLimiter: interruption", () => {
       const next = yield* Effect.forkChild(RateLimiter.limit(makeServer().send, limiter, 1))
       yield* TestClock.adjust("0 millis")
       expect(Exit.isSuccess(yield* Fiber.await(next))).toBe(true)
+    }))
+})
+
+describe("RateLimiter: the pieces of limit", () => {
+  it.effect("acquire holds a connection for its scope; settle corrects the reservation; observe learns", () =>
+    Effect.gen(function*() {
+      // 6000 tokens/min: a bucket of 100, starting 5 short (the admission lag).
+      const limiter = yield* RateLimiter.make({ maxConnections: 1, tpm: 6000 })
+      const scope = yield* Scope.make()
+      const permit = yield* limiter.acquire(10).pipe(Scope.provide(scope))
+      expect(yield* limiter.state).toMatchObject({ inFlight: 1, tokensAvailable: 85 })
+      yield* limiter.settle(permit, new Usage.Usage({ inputTokens: 2, outputTokens: 1 }))
+      expect((yield* limiter.state).tokensAvailable).toBe(92)
+      const second = yield* Effect.forkChild(Effect.scoped(limiter.acquire(1)))
+      yield* TestClock.adjust("5 seconds")
+      expect(second.pollUnsafe()).toBeUndefined() // the one connection is taken
+      yield* limiter.observe(permit, new RateLimited({ provider: "p", detail: "", retryAfterMs: 3000 }))
+      expect((yield* limiter.state).pausedUntil).toBe(8000)
+      yield* Scope.close(scope, Exit.void)
+      yield* TestClock.adjust("3 seconds")
+      expect(Exit.isSuccess(yield* Fiber.await(second))).toBe(true)
+      expect((yield* limiter.state).inFlight).toBe(0)
     }))
 })
 

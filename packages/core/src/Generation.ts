@@ -252,7 +252,7 @@ export class Generation extends Schema.Class<Generation>("@capstan/core/Generati
   choices: Schema.Array(Choice),
   usage: Usage.Usage,
   rateLimit: Schema.optionalKey(RateLimitSnapshot),
-  /** How many requests the engine sent for this generation (1 + retries); unset when no engine ran it. */
+  /** How many requests were sent for this generation when the engine had to retry; unset means one. */
   attempts: Schema.optionalKey(Schema.Int.check(Schema.isGreaterThanOrEqualTo(1)))
 }) {}
 

@@ -12,13 +12,14 @@
  * - A 429 closes one gate for every request to the generator until the server's retry-after has passed, and
  *   empties the buckets as of that request, so requests resume paced instead of stampeding. Without any known
  *   request limit, the first 429 infers one from the requests the server accepted in the last second, raised
- *   by one request per minute per success from then on (until the server reports its limit).
+ *   by a tenth of a request per minute per success from then on (about 10 % a minute at any rate), until the
+ *   server reports its limit.
  * - Waiting is first come, first served, uses the Effect `Clock` (so `TestClock` drives it) and holds nothing:
  *   an interrupted waiter leaves the limiter as if it had never asked.
  *
  * @since 0.1.0
  */
-import { Clock, Duration, Effect, Schema, Semaphore } from "effect"
+import { Cause, Clock, Duration, Effect, Exit, Option, Schema, Semaphore } from "effect"
 import { dual } from "effect/Function"
 import type * as Scope from "effect/Scope"
 import type { GenerationError, RateLimited } from "./Errors.js"
@@ -109,7 +110,7 @@ const definedFields = <A extends Record<string, unknown>>(fields: A): { [K in ke
  * ```ts
  * import { RateLimiter } from "@capstan/core"
  *
- * const limits = new RateLimiter.Limits({ rpm: 60, tpm: 1000 }).pipe(RateLimiter.mergeLimits({ rpm: 30 }))
+ * const limits = RateLimiter.mergeLimits(new RateLimiter.Limits({ rpm: 60, tpm: 1000 }), { rpm: 30 })
  * limits.rpm // 30
  * limits.tpm // 1000
  * ```
@@ -123,6 +124,12 @@ export const mergeLimits: {
 /**
  * The fields of {@link Limits}, as passed to its constructor.
  *
+ * @example
+ * ```ts
+ * import { RateLimiter } from "@capstan/core"
+ *
+ * const fields: RateLimiter.LimitsFields = { rpm: 60, burstSeconds: 2 }
+ * ```
  * @since 0.1.0
  */
 export type LimitsFields = NonNullable<ConstructorParameters<typeof Limits>[0]>
@@ -131,6 +138,17 @@ export type LimitsFields = NonNullable<ConstructorParameters<typeof Limits>[0]>
  * A request admitted by a limiter: what it reserved and where it stood, so its outcome can be settled and
  * learned from.
  *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { RateLimiter } from "@capstan/core"
+ *
+ * const reserved = Effect.scoped(Effect.gen(function*() {
+ *   const limiter = yield* RateLimiter.make({ tpm: 10_000 })
+ *   const permit: RateLimiter.Permit = yield* limiter.acquire(500)
+ *   return permit.tokens // 500
+ * }))
+ * ```
  * @since 0.1.0
  */
 export interface Permit {
@@ -143,6 +161,17 @@ export interface Permit {
 /**
  * What a limiter currently enforces and holds, for progress displays and tests.
  *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { RateLimiter } from "@capstan/core"
+ *
+ * const inFlight = Effect.gen(function*() {
+ *   const limiter = yield* RateLimiter.make({ maxConnections: 8 })
+ *   const state: RateLimiter.State = yield* limiter.state
+ *   return state.inFlight // 0
+ * })
+ * ```
  * @since 0.1.0
  */
 export interface State {
@@ -157,7 +186,7 @@ export interface State {
   readonly waiting: number
   /** Clock time (ms) until which every request is held after a 429, if that is in the future. */
   readonly pausedUntil: number | undefined
-  /** Requests and tokens that could start now (may be negative: debt). */
+  /** Requests and tokens that could start now: negative is debt, `Infinity` means no limit. */
   readonly requestsAvailable: number
   readonly tokensAvailable: number
 }
@@ -166,6 +195,15 @@ export interface State {
  * A generator's rate limiter. Use {@link limit} to run a request under it; `acquire`, `settle` and
  * `observe` are the pieces `limit` is made of, for callers that need them separately.
  *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { GenerateParams, Message, RateLimiter } from "@capstan/core"
+ *
+ * const reservation = Effect.map(RateLimiter.make({ tpm: 100_000 }), (limiter: RateLimiter.RateLimiter) =>
+ *   limiter.estimate({ messages: [Message.user("Hi")], params: GenerateParams.make({ maxTokens: 100 }) })
+ * ) // 101
+ * ```
  * @since 0.1.0
  */
 export interface RateLimiter {
@@ -208,8 +246,6 @@ export const estimateTokens = (request: ChatRequest | CompletionRequest, outputT
 
 /** Milliseconds below which a wait is rounding noise. */
 const epsilonMs = 0.001
-/** How long every request is held after a 429 that names no delay, when no request limit is known to pace by. */
-const unhintedPauseMs = 1000
 /** The window in which accepted requests are counted to infer an unknown request limit. */
 const inferenceWindowMs = 1000
 
@@ -264,62 +300,87 @@ class Limiter implements RateLimiter {
     })
   }
 
-  /** Admits at once when nobody is waiting and nothing holds the request back; otherwise queues for a turn. */
-  admission(tokens: number): Effect.Effect<Permit> {
-    return Effect.uninterruptibleMask((restore) =>
-      Clock.clockWith((clock) => {
-        const now = clock.currentTimeMillisUnsafe()
-        if (this.waiting === 0 && this.waitMs(tokens, now) < epsilonMs) return Effect.succeed(this.admit(tokens, now))
-        this.waiting++
-        return restore(this.turnstile.withPermits(1)(this.turn(tokens))).pipe(
-          Effect.ensuring(Effect.sync(() => {
-            this.waiting--
-          }))
-        )
-      })
-    )
+  /**
+   * Admits at once when nobody is waiting and nothing holds the request back; otherwise queues for a turn.
+   * Runs in an uninterruptible region: only the wait is `restore`d, so an interrupted waiter has taken nothing
+   * and an admitted request is always handed to the caller.
+   */
+  admission(tokens: number, restore: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>): Effect.Effect<Permit> {
+    return Clock.clockWith((clock) => {
+      const now = clock.currentTimeMillisUnsafe()
+      if (this.waiting === 0 && this.waitMs(tokens, now) < epsilonMs) return Effect.succeed(this.admit(tokens, now))
+      this.waiting++
+      return restore(this.turnstile.withPermits(1)(this.turn(tokens))).pipe(
+        Effect.ensuring(Effect.sync(() => {
+          this.waiting--
+        }))
+      )
+    })
   }
 
   readonly acquire = (tokens: number): Effect.Effect<Permit, never, Scope.Scope> =>
     Effect.uninterruptibleMask((restore) => {
-      const admitted = Effect.flatMap(restore(this.admission(tokens)), (permit) =>
-        Effect.as(
-          Effect.addFinalizer(() =>
-            Effect.sync(() => {
-              this.inFlight--
-            })
-          ),
-          permit
+      const admitted = Effect.tap(this.admission(tokens, restore), () =>
+        Effect.addFinalizer(() =>
+          Effect.sync(() => {
+            this.inFlight--
+          })
         ))
       const connections = this.connections
       return connections === undefined
         ? admitted
-        : Effect.flatMap(restore(Semaphore.takeScoped(connections, 1)), () => admitted)
+        : Effect.andThen(restore(Semaphore.takeScoped(connections, 1)), admitted)
     })
 
-  readonly settle = (permit: Permit, usage: Usage.Usage, choices = 1): Effect.Effect<void> =>
-    Clock.clockWith((clock) =>
-      Effect.sync(() => {
-        const now = clock.currentTimeMillisUnsafe()
-        this.tokens.adjust(permit.tokens - (usage.inputTokens + usage.outputTokens), now)
-        if (choices > 0 && usage.outputTokens > 0) {
-          this.outputTokens = 0.9 * this.outputTokens + 0.1 * (usage.outputTokens / choices)
-        }
-        if (this.requests.inferred !== undefined && this.requests.reported === undefined) {
-          this.requests.inferred += 1
-          this.requests.update(now)
-        } else if (!this.requests.limited) {
-          this.accepted.push(now)
-        }
-      })
+  /** `limit`, without a Scope: this runs once per request. */
+  run<E, R>(tokens: number, self: Effect.Effect<Generation, E, R>): Effect.Effect<Generation, E, R> {
+    const limited = Effect.uninterruptibleMask((restore) =>
+      Effect.flatMap(this.admission(tokens, restore), (permit) =>
+        Effect.onExit(restore(self), (exit) =>
+          Clock.clockWith((clock) =>
+            Effect.sync(() => {
+              this.inFlight--
+              this.finished(permit, exit, clock.currentTimeMillisUnsafe())
+            })
+          )))
     )
+    const connections = this.connections
+    return connections === undefined ? limited : Semaphore.withPermits(connections, 1)(limited)
+  }
+
+  finished<E>(permit: Permit, exit: Exit.Exit<Generation, E>, now: number): void {
+    if (Exit.isSuccess(exit)) {
+      const generation = exit.value
+      this.settled(permit, generation.usage, generation.choices.length, now)
+      if (generation.rateLimit !== undefined) this.learn(permit, generation.rateLimit, now)
+      return
+    }
+    const error = Cause.findErrorOption(exit.cause)
+    if (Option.isSome(error) && isRateLimited(error.value)) this.refused(permit, error.value, now)
+  }
+
+  readonly settle = (permit: Permit, usage: Usage.Usage, choices = 1): Effect.Effect<void> =>
+    Clock.clockWith((clock) => Effect.sync(() => this.settled(permit, usage, choices, clock.currentTimeMillisUnsafe())))
+
+  settled(permit: Permit, usage: Usage.Usage, choices: number, now: number): void {
+    this.tokens.adjust(permit.tokens - (usage.inputTokens + usage.outputTokens), now)
+    if (choices > 0 && usage.outputTokens > 0) {
+      this.outputTokens = 0.9 * this.outputTokens + 0.1 * (usage.outputTokens / choices)
+    }
+    if (this.requests.inferred !== undefined && this.requests.reported === undefined) {
+      this.requests.inferred += 0.1
+      this.requests.update(now)
+    } else if (!this.requests.limited) {
+      this.accepted.push(now)
+    }
+  }
 
   readonly observe = (permit: Permit, outcome: RateLimitSnapshot | GenerationError): Effect.Effect<void> =>
     Clock.clockWith((clock) =>
       Effect.sync(() => {
         const now = clock.currentTimeMillisUnsafe()
-        if (!("_tag" in outcome)) return this.learn(permit, outcome, now)
-        if (outcome._tag === "RateLimited") this.refused(permit, outcome, now)
+        if (!("_tag" in outcome)) this.learn(permit, outcome, now)
+        else if (isRateLimited(outcome)) this.refused(permit, outcome, now)
       })
     )
 
@@ -352,7 +413,8 @@ class Limiter implements RateLimiter {
     // The server's bucket was empty when it refused; what it did not report we assume empty.
     if (!requestsReported) this.requests.align(0, permit.requestMark, now)
     if (!tokensReported) this.tokens.align(0, permit.tokenMark, now)
-    const retryAfter = error.retryAfterMs ?? snapshot?.retryAfterMs ?? (this.requests.limited ? 0 : unhintedPauseMs)
+    // Without a retry-after, the emptied buckets alone pace the restart.
+    const retryAfter = error.retryAfterMs ?? snapshot?.retryAfterMs ?? 0
     this.pausedUntil = Math.max(this.pausedUntil, now + retryAfter)
   }
 
@@ -461,16 +523,18 @@ export const limit: {
   (limiter: RateLimiter, tokens: number): <E, R>(self: Effect.Effect<Generation, E, R>) => Effect.Effect<Generation, E, R>
   <E, R>(self: Effect.Effect<Generation, E, R>, limiter: RateLimiter, tokens: number): Effect.Effect<Generation, E, R>
 } = dual(3, <E, R>(self: Effect.Effect<Generation, E, R>, limiter: RateLimiter, tokens: number) =>
-  Effect.scoped(Effect.flatMap(limiter.acquire(tokens), (permit) =>
-    self.pipe(
-      Effect.tap((generation) =>
-        Effect.andThen(
-          limiter.settle(permit, generation.usage, generation.choices.length),
-          generation.rateLimit === undefined ? Effect.void : limiter.observe(permit, generation.rateLimit)
-        )
-      ),
-      Effect.tapError((error) => isGenerationError(error) ? limiter.observe(permit, error) : Effect.void)
-    ))))
+  limiter instanceof Limiter
+    ? limiter.run(tokens, self)
+    : Effect.scoped(Effect.flatMap(limiter.acquire(tokens), (permit) =>
+      self.pipe(
+        Effect.tap((generation) =>
+          Effect.andThen(
+            limiter.settle(permit, generation.usage, generation.choices.length),
+            generation.rateLimit === undefined ? Effect.void : limiter.observe(permit, generation.rateLimit)
+          )
+        ),
+        Effect.tapError((error) => isRateLimited(error) ? limiter.observe(permit, error) : Effect.void)
+      ))))
 
-const isGenerationError = (error: unknown): error is GenerationError =>
-  typeof error === "object" && error !== null && "_tag" in error && "retryable" in error
+const isRateLimited = (error: unknown): error is RateLimited =>
+  typeof error === "object" && error !== null && "_tag" in error && error._tag === "RateLimited"

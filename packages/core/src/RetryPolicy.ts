@@ -67,6 +67,12 @@ export class RetryPolicy extends Schema.Class<RetryPolicy>("@capstan/core/RetryP
 /**
  * The fields of {@link RetryPolicy}, as passed to its constructor.
  *
+ * @example
+ * ```ts
+ * import { RetryPolicy } from "@capstan/core"
+ *
+ * const fields: RetryPolicy.Fields = { maxRetries: 2, budget: null }
+ * ```
  * @since 0.1.0
  */
 export type Fields = NonNullable<ConstructorParameters<typeof RetryPolicy>[0]>
@@ -91,7 +97,7 @@ export const defaultPolicy: RetryPolicy = new RetryPolicy({})
  * ```ts
  * import { RetryPolicy } from "@capstan/core"
  *
- * const once = RetryPolicy.defaultPolicy.pipe(RetryPolicy.withFields({ maxRetries: 1 }))
+ * const once = RetryPolicy.withFields(RetryPolicy.defaultPolicy, { maxRetries: 1 })
  * once.maxRetries // 1
  * ```
  * @since 0.1.0
@@ -125,6 +131,13 @@ export const fromIdentifier = (identifier: Identifier.Identifier, base: RetryPol
 /**
  * A live retry budget: a token bucket of retries.
  *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { RetryPolicy } from "@capstan/core"
+ *
+ * const left = Effect.flatMap(RetryPolicy.makeBudget(new RetryPolicy.Budget({})), (budget: RetryPolicy.BudgetBucket) => budget.available)
+ * ```
  * @since 0.1.0
  */
 export interface BudgetBucket {
@@ -183,6 +196,13 @@ export const makeBudgetUnsafe = (settings: Budget): BudgetBucket => {
  * A retry about to happen, as `onRetry` sees it: the attempt that failed (1-based), its error and the delay
  * before the next one.
  *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { RetryPolicy } from "@capstan/core"
+ *
+ * const log = (event: RetryPolicy.RetryEvent) => Effect.log(`attempt ${event.attempt} failed, retrying in ${event.delayMs} ms`)
+ * ```
  * @since 0.1.0
  */
 export interface RetryEvent<E = unknown> {
@@ -194,6 +214,14 @@ export interface RetryEvent<E = unknown> {
 /**
  * What a compiled policy shares with other requests: the live budget, and a hook called before each retry.
  *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { RetryPolicy } from "@capstan/core"
+ *
+ * const options: RetryPolicy.Options = { onRetry: (event) => Effect.log(`retry ${event.attempt}`) }
+ * const retry = RetryPolicy.retry(RetryPolicy.defaultPolicy, options)
+ * ```
  * @since 0.1.0
  */
 export interface Options<E = unknown> {
@@ -272,7 +300,6 @@ export const schedule = <E>(policy: RetryPolicy, options: Options<E> = {}): Sche
  *
  * @example
  * ```ts
- * import { Effect } from "effect"
  * import { Generator, RetryPolicy } from "@capstan/core"
  *
  * const chat = Generator.chat("Hi").pipe(RetryPolicy.retry(RetryPolicy.defaultPolicy))
@@ -280,16 +307,28 @@ export const schedule = <E>(policy: RetryPolicy, options: Options<E> = {}): Sche
  * @since 0.1.0
  */
 export const retry: {
-  <E>(policy: RetryPolicy, options?: Options<E>): <A, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  <E0 = unknown>(policy: RetryPolicy, options?: Options<E0>): <A, E extends E0, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
   <A, E, R>(self: Effect.Effect<A, E, R>, policy: RetryPolicy, options?: Options<E>): Effect.Effect<A, E, R>
 } = ((...args: ReadonlyArray<unknown>) =>
   Effect.isEffect(args[0])
     ? retryWith(args[1] as RetryPolicy, args[2] as Options | undefined)(args[0])
     : retryWith(args[0] as RetryPolicy, args[1] as Options | undefined)) as never
 
-const retryWith = <E>(policy: RetryPolicy, options: Options<E> = {}) => {
+const retryWith = <E0>(policy: RetryPolicy, options: Options<E0> = {}) => {
   const compiled = schedule(policy, options)
   const budget = options.budget
-  return <A, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-    Effect.retry(budget === undefined ? self : Effect.tap(self, () => budget.deposit), compiled)
+  return <A, E extends E0, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
+    const attempt = budget === undefined ? self : Effect.tap(self, () => budget.deposit)
+    // The schedule is only stepped once something failed: a first-time success (the common case) never pays
+    // for it. The first failure is replayed to the schedule as its first input instead of being re-run.
+    return Effect.catch(attempt, (first) => {
+      let replayed = false
+      const again = Effect.suspend(() => {
+        if (replayed) return attempt
+        replayed = true
+        return Effect.fail(first)
+      })
+      return Effect.retry(again, compiled)
+    })
+  }
 }

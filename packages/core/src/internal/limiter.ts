@@ -22,11 +22,12 @@ export interface Mark {
 }
 
 /**
- * A server's bucket stays full (and wastes its refill) until our first requests reach it, while ours starts
- * refilling as they leave: a fresh bucket starts this much short (but never short of one request), so the
- * first wave's connection setup does not turn into a few 429s later on.
+ * How long after we send a request the server may admit it (connection setup, queues). A server's view is
+ * projected forward from then: counting its refill from the moment we sent would credit refill the server never
+ * had (a full bucket wastes it), and the first wave's connection setup would turn into 429s later on. Costs a
+ * one-time `rate × lag` of the budget.
  */
-const startHeadroomMs = 50
+const admissionLagMs = 50
 
 /**
  * A per-minute limit as a continuously refilling bucket that may run into debt: a cost larger than the
@@ -57,7 +58,7 @@ export class Bucket {
     return this.perMinute !== undefined
   }
 
-  /** Recomputes rate and capacity after one of the limits changed. A fresh limit starts (nearly) full. */
+  /** Recomputes rate and capacity after one of the limits changed. A fresh limit starts full. */
   update(now: number): void {
     const server = this.reported ?? this.inferred
     const next = this.configured === undefined ? server : server === undefined ? this.configured : Math.min(this.configured, server)
@@ -75,7 +76,7 @@ export class Bucket {
     this.capacity = this.rate * this.burstMs
     this.level = wasLimited
       ? Math.min(this.level, this.capacity)
-      : Math.max(Math.min(1, this.capacity), this.capacity - this.rate * startHeadroomMs)
+      : Math.max(Math.min(1, this.capacity), this.capacity - this.rate * admissionLagMs)
     this.updatedAt = now
   }
 
@@ -111,14 +112,15 @@ export class Bucket {
 
   /**
    * Lowers the level to what the server's state implies now, given the server's level right after it admitted
-   * the request of `mark`: that level, plus what refilled since, minus what was handed out after that request
-   * (the server had not seen those yet, or counted them at most once). Only ever lowers: a server view that is
-   * stale because of requests still in flight must never admit them twice.
+   * the request of `mark`: that level, plus what refilled since (from `admissionLagMs` after we sent it), minus
+   * what was handed out after that request (the server had not seen those yet, or counted them at most once).
+   * Only ever lowers: a server view that is stale because of requests still in flight must never admit them twice.
    */
   align(serverLevel: number, mark: Mark, now: number): void {
     if (!this.limited) return
     this.refill(now)
-    const implied = serverLevel + this.rate * Math.max(0, now - mark.at) - (this.dispatched - mark.dispatchedAfter)
+    const implied = serverLevel + this.rate * Math.max(0, now - mark.at - admissionLagMs) -
+      (this.dispatched - mark.dispatchedAfter)
     if (implied < this.level) this.level = implied
   }
 

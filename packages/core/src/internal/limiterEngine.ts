@@ -94,8 +94,9 @@ export const policyOf = (identifier: Identifier.Identifier, options: EngineOptio
   return options.maxRetries === undefined ? policy : RetryPolicy.withFields(policy, { maxRetries: options.maxRetries })
 }
 
+/** Only a retried generation is rebuilt: building a Schema class costs more than the rest of the engine's work. */
 const withAttempts = (generation: Generation, attempts: number): Generation =>
-  new Generation({ ...generation, attempts }, { disableChecks: true })
+  attempts === 1 ? generation : new Generation({ ...generation, attempts }, { disableChecks: true })
 
 /** Wraps a generator service in the engine: rate limiter, retry, attempts. */
 export const make = (service: Service, options: EngineOptions = {}): Effect.Effect<Service, never, Scope.Scope> =>
