@@ -113,6 +113,34 @@ const excerpt = (text: string): string => {
   return words.length > 12 ? `${words.slice(0, 12).join(" ")}...` : line
 }
 
+// A tiny sentiment lexicon, so the offline demo labels reviews the way a reader would (a placeholder for a model,
+// not a classifier: anything else is picked by the prompt's hash).
+const positiveWords = /\b(great|love[sd]?|lovely|favou?rite|wonderful(ly)?|excellent|perfect|delicious|smooth|bright|juicy|clean|crisp|worth|praise|reorder(ed)?|treat|good|best|sweet(ness)?|balanced|complex|evenly|chocolatey|floral|could taste like this|does the job)\b/gi
+const negativeWords = /\b(bad|burnt|bitter|cardboard|not for me|never|worst|awful|watery|sour|flat|broken|harsh|muddy|boring|artificial|lingers|clogged|sadly|expensive|less so)\b/gi
+
+const sentimentOf = (text: string): "positive" | "negative" | "mixed" | "neutral" => {
+  const positive = text.match(positiveWords)?.length ?? 0
+  const negative = text.match(negativeWords)?.length ?? 0
+  if (positive === 0 && negative === 0) return "neutral"
+  if (positive > 0 && negative > 0 && Math.abs(positive - negative) <= 1) return "mixed"
+  return positive > negative ? "positive" : "negative"
+}
+
+/** An enum value: a sentiment label matching the prompt when the enum holds sentiment labels, else by hash. */
+const pickEnum = (values: ReadonlyArray<unknown>, text: string, seed: number): unknown => {
+  const labels = values.map((v) => String(v).toLowerCase())
+  if (labels.includes("positive") && labels.includes("negative")) {
+    const review = text.split("\n").filter((line) => line.trim().length > 0).slice(-2).join("\n")
+    const sentiment = sentimentOf(review)
+    const fallback = sentiment === "mixed" || sentiment === "neutral"
+      ? labels.findIndex((l) => l === "mixed" || l === "neutral")
+      : -1
+    const index = labels.indexOf(sentiment) >= 0 ? labels.indexOf(sentiment) : fallback
+    if (index >= 0) return values[index]
+  }
+  return values[seed % values.length]
+}
+
 type JsonSchema = Readonly<Record<string, unknown>>
 
 /** A JSON value that fits `schema`: enum values picked by the prompt's hash, strings quoted from the prompt. */
@@ -121,7 +149,7 @@ const sample = (schema: JsonSchema, root: JsonSchema, text: string, seed: number
   const defs = (root.$defs ?? root.definitions) as Readonly<Record<string, JsonSchema>> | undefined
   if (ref !== undefined && defs?.[ref] !== undefined && depth < 8) return sample(defs[ref], root, text, seed, depth + 1)
   if ("const" in schema) return schema.const
-  if (Array.isArray(schema.enum) && schema.enum.length > 0) return schema.enum[seed % schema.enum.length]
+  if (Array.isArray(schema.enum) && schema.enum.length > 0) return pickEnum(schema.enum, text, seed)
   const branches = (schema.anyOf ?? schema.oneOf) as ReadonlyArray<JsonSchema> | undefined
   const branch = branches?.find((b) => b.type !== "null")
   if (branch !== undefined) return sample(branch, root, text, seed, depth + 1)
