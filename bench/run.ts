@@ -3,23 +3,27 @@
  * contender process; prints a table with the targets, writes `bench/results/latest.json`, and with
  * `--write-readme` the results section of `bench/README.md`.
  *
- *   npx -y pnpm@10 bench [--only rate-limited --only faults] [--quick] [--write-readme]
+ *   npx -y pnpm@10 bench [--only rate-limited --only faults] [--contender capstan] [--quick] [--runs N] [--tsx] [--write-readme]
  */
 import { createReadStream } from "node:fs"
-import { mkdir, readFile, rm, writeFile } from "node:fs/promises"
+import { mkdir, rm, writeFile } from "node:fs/promises"
 import * as os from "node:os"
 import { createInterface } from "node:readline"
 import { fileURLToPath } from "node:url"
 import { parseArgs } from "node:util"
-import { type ContenderExit, runContender, startServer } from "./internal/processes.js"
-import type { ServerReport } from "./internal/protocol.js"
-import { type Check, type ContenderName, type Measured, type Run, type Scenario, scenarios, type Variant } from "./scenarios.js"
+import { bundle } from "./internal/bundle.js"
+import { benchScript, type ContenderExit, type Launch, runContender, startServer } from "./internal/processes.js"
+import type { ContenderResult, ServerReport } from "./internal/protocol.js"
+import { machine, markdown, type Row, writeReadme } from "./internal/report.js"
+import { type ContenderName, type Measured, type Run, type Scenario, scenarios, type Variant } from "./scenarios.js"
 
 const { values: flags } = parseArgs({
   options: {
     only: { type: "string", multiple: true },
     contender: { type: "string", multiple: true },
     quick: { type: "boolean", default: false },
+    tsx: { type: "boolean", default: false },
+    runs: { type: "string" },
     "write-readme": { type: "boolean", default: false },
     help: { type: "boolean", default: false }
   }
@@ -28,15 +32,30 @@ const { values: flags } = parseArgs({
 const all = scenarios(flags.quick)
 if (flags.help) {
   process.stdout.write(
-    "usage: pnpm bench [--only <scenario>]... [--contender openai+p-limit|capstan]... [--quick] [--write-readme]\n\n" +
+    "usage: pnpm bench [--only <scenario>]... [--contender openai+p-limit|capstan]... [--quick] [--runs N] [--tsx] [--write-readme]\n\n" +
       all.map((s) => `  ${s.name.padEnd(14)} ${s.summary}`).join("\n") + "\n"
   )
   process.exit(0)
 }
-const unknown = (flags.only ?? []).filter((name) => !all.some((s) => s.name === name))
-if (unknown.length > 0) {
-  process.stderr.write(`unknown scenario ${unknown.join(", ")}; the scenarios are ${all.map((s) => s.name).join(", ")}\n`)
-  process.exit(2)
+const usageError = (message: string): never => {
+  process.stderr.write(`${message}\n`)
+  return process.exit(2)
+}
+const contenderNames: ReadonlyArray<string> = ["openai+p-limit", "capstan"] satisfies ReadonlyArray<ContenderName>
+const unknownScenarios = (flags.only ?? []).filter((name) => !all.some((s) => s.name === name))
+if (unknownScenarios.length > 0) {
+  usageError(`unknown scenario ${unknownScenarios.join(", ")}; the scenarios are ${all.map((s) => s.name).join(", ")}`)
+}
+const unknownContenders = (flags.contender ?? []).filter((name) => !contenderNames.includes(name))
+if (unknownContenders.length > 0) {
+  usageError(`unknown contender ${unknownContenders.join(", ")}; the contenders are ${contenderNames.join(", ")}`)
+}
+const runsOverride = flags.runs === undefined ? undefined : Number(flags.runs)
+if (runsOverride !== undefined && !(Number.isInteger(runsOverride) && runsOverride > 0)) {
+  usageError(`--runs wants a positive integer, got ${flags.runs}`)
+}
+if (flags["write-readme"] && (flags.only !== undefined || flags.contender !== undefined || flags.quick)) {
+  usageError("--write-readme replaces the README's table, so it wants a full run: no --only, --contender or --quick")
 }
 const selected = all.filter((s) => flags.only === undefined || flags.only.includes(s.name))
 
@@ -45,6 +64,21 @@ const resultsDir = `${benchDir}results`
 const SCRIPTS: Record<ContenderName, string> = {
   "openai+p-limit": "contenders/baseline.ts",
   capstan: "contenders/capstan.ts"
+}
+
+/**
+ * How each contender is started: by default bundled into one JavaScript file on plain node (as users run built
+ * packages); with `--tsx`, its TypeScript and Capstan's sources under tsx (about 130 MB more RSS for Capstan).
+ */
+const launches = async (): Promise<Record<ContenderName, Launch>> => {
+  const entries = await Promise.all(Object.entries(SCRIPTS).map(async ([name, script]) => {
+    const source = benchScript(script)
+    if (flags.tsx) return [name, source] as const
+    const file = `${resultsDir}/build/${name}.mjs`
+    await bundle(source.file, file)
+    return [name, { file, flags: [] }] as const
+  }))
+  return Object.fromEntries(entries) as Record<ContenderName, Launch>
 }
 
 const log = (line: string) => process.stderr.write(`${line}\n`)
@@ -56,14 +90,20 @@ const countLines = async (path: string): Promise<number> => {
 }
 
 /** One run: a fresh server, one contender process against it, then the server's counters. */
-const runOnce = async (scenario: Scenario, variant: Variant, items: number, index: number): Promise<Run | string> => {
+const runOnce = async (
+  contenders: Record<ContenderName, Launch>,
+  scenario: Scenario,
+  variant: Variant,
+  items: number,
+  index: number
+): Promise<Run | string> => {
   const load = os.loadavg()[0]!
   const server = await startServer(scenario.server)
   const output = scenario.output ? `${resultsDir}/${scenario.name}-${variant.contender}-${items}-${index}.jsonl` : undefined
   let exit: ContenderExit
   let report: ServerReport
   try {
-    exit = await runContender(SCRIPTS[variant.contender], {
+    exit = await runContender(contenders[variant.contender], {
       scenario: scenario.name,
       baseUrl: `${server.url}/v1`,
       items,
@@ -84,6 +124,9 @@ const runOnce = async (scenario: Scenario, variant: Variant, items: number, inde
   return { result: { ...exit.result, missing }, server: report, load }
 }
 
+/** Items without their expected answer: not ok, or missing from the output file. */
+const lostIn = (r: ContenderResult): number => Math.max(r.items - r.ok, r.missing)
+
 const median = (xs: ReadonlyArray<number>): number => {
   const sorted = [...xs].sort((a, b) => a - b)
   const mid = Math.floor(sorted.length / 2)
@@ -96,7 +139,7 @@ const aggregate = (scenario: Scenario, variant: Variant, items: number, runs: Re
   variant: variant.variant,
   items,
   runs: runs.length,
-  lost: Math.max(...runs.map(({ result: r }) => r.items - r.ok)),
+  lost: Math.max(...runs.map((r) => lostIn(r.result))),
   refused: median(runs.map((r) => r.server.stats.rateLimited)),
   requests: median(runs.map((r) => r.server.stats.requests)),
   wallMs: median(runs.map((r) => r.result.wallMs)),
@@ -107,17 +150,7 @@ const aggregate = (scenario: Scenario, variant: Variant, items: number, runs: Re
   raw: runs
 })
 
-interface Row {
-  readonly measured: Measured | undefined
-  readonly scenario: string
-  readonly contender: ContenderName
-  readonly variant: string
-  readonly items: number
-  readonly failure: string | undefined
-  readonly checks: ReadonlyArray<Check>
-}
-
-const runScenario = async (scenario: Scenario): Promise<ReadonlyArray<Row>> => {
+const runScenario = async (contenders: Record<ContenderName, Launch>, scenario: Scenario): Promise<ReadonlyArray<Row>> => {
   log(`\n== ${scenario.name}: ${scenario.summary}`)
   const rows: Array<Omit<Row, "checks">> = []
   const variants = scenario.variants.filter((v) => flags.contender === undefined || flags.contender.includes(v.contender))
@@ -125,14 +158,16 @@ const runScenario = async (scenario: Scenario): Promise<ReadonlyArray<Row>> => {
     for (const items of variant.sizes) {
       const runs: Array<Run> = []
       let failure: string | undefined
-      for (let index = 0; index < scenario.runs && failure === undefined; index++) {
-        const outcome = await runOnce(scenario, variant, items, index)
+      for (let index = 0; index < (runsOverride ?? scenario.runs) && failure === undefined; index++) {
+        const outcome = await runOnce(contenders, scenario, variant, items, index)
         if (typeof outcome === "string") failure = outcome
         else {
           runs.push(outcome)
           const r = outcome.result
+          const timeline = outcome.server.timeline
+          const first = timeline === undefined ? "" : `first request after ${timeline.firstArrivalAt - r.startedAt} ms, `
           log(`   ${variant.contender} (${variant.variant}) N=${items} run ${index + 1}: ` +
-            `${(r.wallMs / 1000).toFixed(2)} s, lost ${r.items - r.ok}, 429s ${outcome.server.stats.rateLimited}, ` +
+            `${(r.wallMs / 1000).toFixed(2)} s, ${first}lost ${lostIn(r)}, 429s ${outcome.server.stats.rateLimited}, ` +
             `client CPU ${((r.cpuUserMs + r.cpuSystemMs) / 1000).toFixed(2)} s, server CPU ${(outcome.server.cpuMs / 1000).toFixed(2)} s, ` +
             `peak ${r.peakRssMb.toFixed(0)} MB`)
         }
@@ -152,57 +187,19 @@ const runScenario = async (scenario: Scenario): Promise<ReadonlyArray<Row>> => {
   return rows.map((r) => ({ ...r, checks: r.measured === undefined ? [] : scenario.check(r.measured, measured) }))
 }
 
-const machine = () => ({
-  date: new Date().toISOString().slice(0, 10),
-  cpus: os.availableParallelism(),
-  cpuModel: os.cpus()[0]?.model ?? "unknown",
-  memoryGb: Math.round(os.totalmem() / 1024 ** 3),
-  node: process.version,
-  platform: `${os.platform()} ${os.release()}`
-})
-
-const loadRange = (rows: ReadonlyArray<Row>): string => {
-  const loads = rows.flatMap((r) => r.measured?.raw.map((run) => run.load) ?? [])
-  return loads.length === 0 ? "" : `load average ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)} at run starts`
-}
-
-const table = (rows: ReadonlyArray<Row>): string => {
-  const header = "| scenario | contender | variant | N | lost | 429s | requests | wall s | CPU ms/item | peak RSS MB | targets |"
-  const lines = rows.map((row) => {
-    const m = row.measured
-    const head = `| ${row.scenario} | ${row.contender} | ${row.variant} | ${row.items}`
-    if (m === undefined) return `${head} | — | — | — | — | — | — | did not finish: ${row.failure?.split("\n")[0]} |`
-    const targets = row.checks.map((c) => `${c.pass ? "✅" : "❌"} ${c.target}: ${c.value}`).join("<br>")
-    return `${head} | ${m.lost} | ${m.refused} | ${m.requests} | ${(m.wallMs / 1000).toFixed(2)} | ` +
-      `${m.cpuMsPerItem.toFixed(3)} | ${m.peakRssMb.toFixed(0)} | ${targets} |`
-  })
-  return [header, "|---|---|---|--:|--:|--:|--:|--:|--:|--:|---|", ...lines].join("\n")
-}
-
-const README_START = "<!-- results:start -->"
-const README_END = "<!-- results:end -->"
-
-const writeReadme = async (markdown: string): Promise<void> => {
-  const path = `${benchDir}README.md`
-  const text = await readFile(path, "utf8")
-  const start = text.indexOf(README_START)
-  const end = text.indexOf(README_END)
-  if (start < 0 || end < start) throw new Error(`${path} has no ${README_START} … ${README_END} section to replace`)
-  await writeFile(path, `${text.slice(0, start + README_START.length)}\n${markdown}\n${text.slice(end)}`)
-}
-
 const started = performance.now()
 const rows: Array<Row> = []
 await mkdir(resultsDir, { recursive: true })
-for (const scenario of selected) rows.push(...(await runScenario(scenario)))
-const host = machine()
-const markdown = [
-  `Measured ${host.date} on ${host.cpus} × ${host.cpuModel}, ${host.memoryGb} GB, Node ${host.node}, ${host.platform}` +
-    `${flags.quick ? " (--quick)" : ""}; ${loadRange(rows)}; total ${((performance.now() - started) / 1000).toFixed(0)} s.`,
-  "",
-  table(rows)
-].join("\n")
-process.stdout.write(`\n${markdown}\n`)
-await writeFile(`${resultsDir}/latest.json`, JSON.stringify({ machine: host, quick: flags.quick, rows }, null, 2))
+const contenders = await launches()
+for (const scenario of selected) rows.push(...(await runScenario(contenders, scenario)))
+const section = markdown(rows, {
+  notes: [
+    ...(flags.quick ? ["--quick"] : []),
+    flags.tsx ? "--tsx: contenders from sources under tsx" : "contenders bundled, plain node"
+  ],
+  totalMs: performance.now() - started
+})
+process.stdout.write(`\n${section}\n`)
+await writeFile(`${resultsDir}/latest.json`, JSON.stringify({ machine: machine(), quick: flags.quick, rows }, null, 2))
 log(`\nraw results: ${resultsDir}/latest.json`)
-if (flags["write-readme"]) await writeReadme(markdown)
+if (flags["write-readme"]) await writeReadme(`${benchDir}README.md`, section)

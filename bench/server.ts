@@ -37,29 +37,47 @@ const timelineOf = (log: ReadonlyArray<FakeRequestLogEntry>): Timeline | undefin
   const t0 = min(log.map((e) => e.receivedAt))
   const refused = log.filter((e) => e.status === 429 && e.fault === undefined).map((e) => e.receivedAt)
   const admitted = log.filter((e) => !(e.status === 429 && e.fault === undefined)).map((e) => e.receivedAt)
+  const itemOfEntry = log.map((e) => itemOf(lastUserText(e.body)))
   const attempts = new Map<number, number>()
   const successes = new Map<number, number>()
+  const answered: Array<number> = []
   const sdkRetryCount: Record<string, number> = {}
-  for (const entry of log) {
-    const item = itemOf(lastUserText(entry.body))
+  let lastIndex = 0
+  log.forEach((entry, index) => {
+    if (entry.receivedAt >= log[lastIndex]!.receivedAt) lastIndex = index
+    const item = itemOfEntry[index]
     if (item !== undefined) {
       attempts.set(item, (attempts.get(item) ?? 0) + 1)
-      if (entry.status === 200 && entry.fault === undefined) successes.set(item, (successes.get(item) ?? 0) + 1)
+      if (entry.status === 200 && entry.fault === undefined) {
+        if (!successes.has(item)) answered.push(entry.receivedAt)
+        successes.set(item, (successes.get(item) ?? 0) + 1)
+      }
     }
     const retry = entry.headers["x-stainless-retry-count"]
     if (typeof retry === "string") sdkRetryCount[retry] = (sdkRetryCount[retry] ?? 0) + 1
-  }
+  })
+  const lastItem = itemOfEntry[lastIndex]
   const attemptsPerItem: Record<string, number> = {}
   for (const count of attempts.values()) attemptsPerItem[count] = (attemptsPerItem[count] ?? 0) + 1
   return {
+    firstArrivalAt: t0,
     admittedPerSecond: countPerSecond(admitted, t0),
     refusedPerSecond: countPerSecond(refused, t0),
+    answeredPerSecond: countPerSecond(answered, t0),
     firstRefusalMs: refused.length === 0 ? undefined : min(refused) - t0,
     lastRefusalMs: refused.length === 0 ? undefined : max(refused) - t0,
     spanMs: max(log.map((e) => e.answeredAt ?? e.receivedAt)) - t0,
     attemptsPerItem,
     duplicateSuccesses: [...successes.values()].filter((count) => count > 1).length,
-    sdkRetryCount
+    sdkRetryCount,
+    lastItem: lastItem === undefined ? undefined : {
+      item: lastItem,
+      attempts: log.filter((_, index) => itemOfEntry[index] === lastItem).map((e) => ({
+        atMs: e.receivedAt - t0,
+        status: e.status,
+        fault: e.fault
+      }))
+    }
   }
 }
 

@@ -22,6 +22,7 @@ export const readTask = (): ContenderTask => {
 export const runMeasured = async (task: ContenderTask, run: () => Promise<Outcome>): Promise<void> => {
   const startRssMb = process.memoryUsage.rss() / MB
   const cpu = process.cpuUsage()
+  const startedAt = Date.now()
   const started = performance.now()
   const outcome = await run()
   const wallMs = performance.now() - started
@@ -29,6 +30,7 @@ export const runMeasured = async (task: ContenderTask, run: () => Promise<Outcom
   const result: ContenderResult = {
     items: task.items,
     ...outcome,
+    startedAt,
     wallMs,
     cpuUserMs: used.user / 1000,
     cpuSystemMs: used.system / 1000,

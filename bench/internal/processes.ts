@@ -1,6 +1,6 @@
 /**
- * Parent-side process handling: the fake server and each contender run in their own Node process, started with
- * this process's flags (`--conditions=@capstan/source --import tsx`).
+ * Parent-side process handling: the fake server and each contender run in their own Node process (TypeScript files
+ * with this process's flags, `--conditions=@capstan/source --import tsx`; bundled contenders on plain node).
  */
 import { type ChildProcessByStdio, spawn } from "node:child_process"
 import { once } from "node:events"
@@ -10,10 +10,20 @@ import { fileURLToPath } from "node:url"
 import type { FakeProviderOptions } from "../../test/support/FakeProvider.js"
 import { type ContenderResult, type ContenderTask, RESULT_PREFIX, type ServerReport } from "./protocol.js"
 
-const benchFile = (relative: string) => fileURLToPath(new URL(`../${relative}`, import.meta.url))
+/** A script to run in a child process, with the Node flags it needs. */
+export interface Launch {
+  readonly file: string
+  readonly flags: ReadonlyArray<string>
+}
 
-const node = (script: string, argument: string) =>
-  spawn(process.execPath, [...process.execArgv, benchFile(script), argument], { stdio: ["pipe", "pipe", "pipe"] })
+/** A TypeScript file of `bench/`, run with this process's flags (tsx and the source condition). */
+export const benchScript = (relative: string): Launch => ({
+  file: fileURLToPath(new URL(`../${relative}`, import.meta.url)),
+  flags: process.execArgv
+})
+
+const node = (launch: Launch, argument: string) =>
+  spawn(process.execPath, [...launch.flags, launch.file, argument], { stdio: ["pipe", "pipe", "pipe"] })
 
 /** A running server process. */
 export interface ServerProcess {
@@ -27,7 +37,7 @@ const exited = (child: ChildProcessByStdio<Writable, Readable, Readable>): Promi
 
 /** Starts `bench/server.ts` with these options and waits until it listens. */
 export const startServer = async (options: FakeProviderOptions): Promise<ServerProcess> => {
-  const child = node("server.ts", JSON.stringify(options))
+  const child = node(benchScript("server.ts"), JSON.stringify(options))
   const stderr: Array<string> = []
   child.stderr.on("data", (chunk: Buffer) => stderr.push(chunk.toString()))
   const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]()
@@ -60,8 +70,8 @@ export type ContenderExit =
 const tail = (text: string, lines: number) => text.trim().split("\n").slice(-lines).join("\n")
 
 /** Runs one contender process to the end (or kills it after `timeoutMs`) and reads its result line. */
-export const runContender = async (script: string, task: ContenderTask, timeoutMs: number): Promise<ContenderExit> => {
-  const child = node(script, JSON.stringify(task))
+export const runContender = async (launch: Launch, task: ContenderTask, timeoutMs: number): Promise<ContenderExit> => {
+  const child = node(launch, JSON.stringify(task))
   child.stdin.end()
   let stdout = ""
   let stderr = ""

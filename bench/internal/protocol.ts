@@ -37,6 +37,8 @@ export interface ContenderResult {
   readonly wrong: number
   /** Failure counts by error name / tag. */
   readonly errors: Readonly<Record<string, number>>
+  /** `Date.now()` when the timed part began (the server's timeline uses the same clock). */
+  readonly startedAt: number
   readonly wallMs: number
   readonly cpuUserMs: number
   readonly cpuSystemMs: number
@@ -48,8 +50,12 @@ export interface ContenderResult {
 
 /** Counts per one-second bucket since the first request the server saw. */
 export interface Timeline {
+  /** `Date.now()` when the first request arrived: minus the contender's `startedAt`, its time to first request. */
+  readonly firstArrivalAt: number
   readonly admittedPerSecond: ReadonlyArray<number>
   readonly refusedPerSecond: ReadonlyArray<number>
+  /** Items answered successfully (their first 200 without a fault), by the second their request arrived. */
+  readonly answeredPerSecond: ReadonlyArray<number>
   readonly firstRefusalMs: number | undefined
   readonly lastRefusalMs: number | undefined
   /** Time from the first request's arrival to the last answer written. */
@@ -60,6 +66,11 @@ export interface Timeline {
   readonly duplicateSuccesses: number
   /** Histogram of the `x-stainless-retry-count` header (the SDK's own retries). */
   readonly sdkRetryCount: Readonly<Record<string, number>>
+  /** The item whose last attempt came last: when each of its attempts arrived and how it was answered. */
+  readonly lastItem: {
+    readonly item: number
+    readonly attempts: ReadonlyArray<{ readonly atMs: number; readonly status: number | undefined; readonly fault: string | undefined }>
+  } | undefined
 }
 
 /** The server's ground truth for one run. The timeline is there when the scenario keeps a request log. */

@@ -1,0 +1,79 @@
+/**
+ * Capstan: a generator from an identifier over `Providers.layer`, items from a template, and the batch engine.
+ * Told the rate limit when the task has `rpm` (`,rpm=6000` in the identifier), else left to learn it. With an
+ * output file, items are rendered lazily in chunks and rows are streamed to JSONL, so nothing grows with N;
+ * otherwise `Batch.run` collects every row in input order, as the baseline does.
+ */
+import { NodeServices } from "@effect/platform-node"
+import { Batch, Generator, Template } from "@capstan/core"
+import { Providers } from "@capstan/providers"
+import { Effect, type FileSystem, Layer, Stream } from "effect"
+import { bump, type Outcome, readTask, runMeasured } from "../internal/measure.js"
+import { API_KEY, expectedAnswer, MODEL, PROMPT_TEMPLATE } from "../internal/protocol.js"
+
+const task = readTask()
+
+const identifier = `openai!${MODEL},base_url=${task.baseUrl},api_key=${API_KEY}` +
+  (task.rpm === undefined ? "" : `,rpm=${task.rpm}`)
+
+const template = Template.make(PROMPT_TEMPLATE)
+
+/** Item `n` as a template row: id `n`, variable `n`. */
+const itemInput = (n: number) => ({ id: n, n })
+
+/** Counts rows into an outcome as they go by. */
+const tally = () => {
+  const errors: Record<string, number> = {}
+  const seen = new Set<string>()
+  let ok = 0
+  let wrong = 0
+  return {
+    add: (row: Batch.Row): void => {
+      seen.add(row.id)
+      if (row.error !== undefined) bump(errors, row.error._tag)
+      else if (row.output === expectedAnswer(Number(row.id))) ok++
+      else wrong++
+    },
+    outcome: (): Outcome => ({
+      ok,
+      failed: Object.values(errors).reduce((a, b) => a + b, 0),
+      missing: task.items - seen.size,
+      wrong,
+      errors
+    })
+  }
+}
+
+const collected = Effect.gen(function*() {
+  const items = yield* Template.validate(template, Array.from({ length: task.items }, (_, n) => itemInput(n)))
+  const { rows } = yield* Batch.run(items, { concurrency: task.concurrency })
+  const counts = tally()
+  for (const row of rows) counts.add(row)
+  return counts.outcome()
+})
+
+const RENDER_CHUNK = 1000
+
+const streamed = (output: string) =>
+  Effect.gen(function*() {
+    const items = Stream.range(0, task.items - 1).pipe(
+      Stream.grouped(RENDER_CHUNK),
+      Stream.mapEffect((ns) => Template.validate(template, ns.map(itemInput))),
+      Stream.flattenIterable,
+      Stream.orDie // Batch.stream takes an infallible stream; these items cannot fail validation
+    )
+    const counts = tally()
+    yield* Batch.stream(items, { concurrency: task.concurrency }).pipe(
+      Stream.tap((row) => Effect.sync(() => counts.add(row))),
+      Batch.writeJsonl(output)
+    )
+    return counts.outcome()
+  })
+
+const layer = Layer.mergeAll(Generator.layer(identifier).pipe(Layer.provide(Providers.layer)), NodeServices.layer)
+
+const program: Effect.Effect<Outcome, unknown, Generator.Generator | FileSystem.FileSystem> = task.output === undefined
+  ? collected
+  : streamed(task.output)
+
+await runMeasured(task, () => Effect.runPromise(program.pipe(Effect.provide(layer))))
