@@ -90,6 +90,9 @@ export const merge: {
   (override: GenerateParams | Fields): (base: GenerateParams) => GenerateParams
   (base: GenerateParams, override: GenerateParams | Fields): GenerateParams
 } = dual(2, (base: GenerateParams, override: GenerateParams | Fields): GenerateParams => {
+  // Merging nothing is the common case of every batch item: keep the same object (and skip re-validation).
+  if (isUnset(override)) return base
+  if (override instanceof GenerateParams && isUnset(base)) return override
   const fields: Record<string, unknown> = { ...base }
   for (const [key, value] of Object.entries(override)) {
     if (value !== undefined && key !== "extra") fields[key] = value
@@ -97,6 +100,11 @@ export const merge: {
   if (override.extra !== undefined) fields.extra = { ...base.extra, ...override.extra }
   return new GenerateParams(fields as Fields)
 })
+
+const isUnset = (params: GenerateParams | Fields): boolean => {
+  for (const key of Object.keys(params)) if ((params as Record<string, unknown>)[key] !== undefined) return false
+  return true
+}
 
 /**
  * True when no field is set.
@@ -109,7 +117,7 @@ export const merge: {
  * ```
  * @since 0.1.0
  */
-export const isEmpty = (params: GenerateParams): boolean => Object.values(params).every((v) => v === undefined)
+export const isEmpty = (params: GenerateParams): boolean => isUnset(params)
 
 /**
  * How a parameter is written in a generator identifier.

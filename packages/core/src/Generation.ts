@@ -122,7 +122,7 @@ export class RateLimitSnapshot extends Schema.Class<RateLimitSnapshot>("@capstan
       retryAfterMs: parseRetryAfter(get("retry-after-ms"), get("retry-after"), now)
     }
     const defined = Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined))
-    return Object.keys(defined).length === 0 ? undefined : new RateLimitSnapshot({ observedAt: now, ...defined })
+    return Object.keys(defined).length === 0 ? undefined : new RateLimitSnapshot({ observedAt: now, ...defined }, { disableChecks: true })
   }
 }
 

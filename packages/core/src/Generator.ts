@@ -260,9 +260,22 @@ export const describe = (
   identifier: Identifier.Identifier,
   params: GenerateParams.GenerateParams
 ): { readonly generator: string; readonly params: GenerateParams.GenerateParams } => {
-  const merged = GenerateParams.merge(identifier.params, params)
-  return { generator: Identifier.format(Identifier.withParams(identifier, merged)), params: merged }
+  // Every item of a batch usually asks with the same params object: describe it once per identifier.
+  let byParams = described.get(identifier)
+  if (byParams === undefined) described.set(identifier, byParams = new WeakMap())
+  let description = byParams.get(params)
+  if (description === undefined) {
+    const merged = GenerateParams.merge(identifier.params, params)
+    description = { generator: Identifier.format(Identifier.withParams(identifier, merged)), params: merged }
+    byParams.set(params, description)
+  }
+  return description
 }
+
+const described = new WeakMap<
+  Identifier.Identifier,
+  WeakMap<GenerateParams.GenerateParams, { readonly generator: string; readonly params: GenerateParams.GenerateParams }>
+>()
 
 /**
  * Builds the chats of a generation: one per choice, each recording the generator identifier with the

@@ -20,6 +20,9 @@ import { InvalidItem, InvalidTemplate, TemplateMismatch } from "./Errors.js"
 import * as internal from "./internal/template.js"
 import * as Message from "./Message.js"
 
+// Rendered parts are valid by construction: constructors skip the schema's checks on this hot path.
+const trusted = { disableChecks: true } as const
+
 // ---------------------------------------------------------------------------------------------
 // Values and sources
 // ---------------------------------------------------------------------------------------------
@@ -451,7 +454,7 @@ const renderCompiled = (
   compiled: ReadonlyArray<CompiledMessage>,
   vars: Readonly<Record<string, unknown>>
 ): ReadonlyArray<Message.Message> =>
-  compiled.map((m) => new Message.Message({ role: m.role, content: internal.renderParts(m.parts, vars) }))
+  compiled.map((m) => new Message.Message({ role: m.role, content: internal.renderParts(m.parts, vars) }, trusted))
 
 // Render is for trusted, typed vars; this guards the run-time edge (casts, `Template<string>`).
 const assertRenderable = (template: Template<string>, vars: Readonly<Record<string, unknown>>): void => {
@@ -764,7 +767,7 @@ const renderedItem = (
     template: template.source,
     vars: item.vars,
     messages: renderCompiled(compiledOf(template), item.vars)
-  })
+  }, trusted)
 
 /**
  * Normalizes inputs to items (see {@link items}) and checks EVERY item against the template before anything

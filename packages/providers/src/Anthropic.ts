@@ -23,7 +23,7 @@ import { send, timeoutMs } from "./internal/call.js"
 import { classify } from "./internal/failure.js"
 import { rootObject, safeName } from "./internal/jsonSchema.js"
 import { apiKey, baseUrl, stringSetting } from "./internal/settings.js"
-import { decoder, defined, nullish, tokenCount } from "./internal/wire.js"
+import { decoder, defined, nullish, tokenCount, trusted } from "./internal/wire.js"
 
 /**
  * How to reach the Anthropic API.
@@ -164,15 +164,15 @@ const toGeneration = (
   const usage = message.usage
   return Effect.succeed(
     new Generation.Generation({
-      choices: [new Generation.Choice({ text, stopReason: stopReasonOf(message.stop_reason, tool !== undefined) })],
+      choices: [new Generation.Choice({ text, stopReason: stopReasonOf(message.stop_reason, tool !== undefined) }, trusted)],
       // Cached prompt tokens are prompt tokens too; Usage has one input count.
       usage: new Usage.Usage({
         inputTokens: tokenCount(usage?.input_tokens) + tokenCount(usage?.cache_creation_input_tokens) +
           tokenCount(usage?.cache_read_input_tokens),
         outputTokens: tokenCount(usage?.output_tokens)
-      }),
+      }, trusted),
       ...(rateLimit === undefined ? {} : { rateLimit })
-    })
+    }, trusted)
   )
 }
 

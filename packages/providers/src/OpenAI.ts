@@ -24,7 +24,7 @@ import { send, timeoutMs } from "./internal/call.js"
 import { classify } from "./internal/failure.js"
 import { closeObjects, isStrictCompatible, rootObject, safeName } from "./internal/jsonSchema.js"
 import { apiKey, baseUrl, stringSetting } from "./internal/settings.js"
-import { decoder, defined, nullish, tokenCount } from "./internal/wire.js"
+import { decoder, defined, nullish, tokenCount, trusted } from "./internal/wire.js"
 
 /**
  * How to reach an OpenAI-compatible server.
@@ -203,14 +203,14 @@ const toGeneration = (
         new Generation.Choice({
           text: c.text,
           stopReason: filtered(c) ? "content_filter" : Generation.normalizeStopReason(c.finishReason)
-        })
+        }, trusted)
       ),
       usage: new Usage.Usage({
         inputTokens: tokenCount(usage?.prompt_tokens),
         outputTokens: tokenCount(usage?.completion_tokens)
-      }),
+      }, trusted),
       ...(rateLimit === undefined ? {} : { rateLimit })
-    })
+    }, trusted)
   )
 }
 

@@ -13,6 +13,7 @@ import * as Message from "../Message.js"
 import * as Model from "../Model.js"
 import * as Usage from "../Usage.js"
 import { AttemptCounter } from "./attempts.js"
+import { copyChat, makeChat } from "./chat.js"
 
 export type Mode = "chat" | "completion"
 
@@ -152,7 +153,7 @@ class Failure {
   constructor(readonly error: unknown, readonly chat: Chat.Chat) {}
 }
 
-const withError = (chat: Chat.Chat, error: Errors.ChatError): Chat.Chat => new Chat.Chat({ ...chat, error })
+const withError = (chat: Chat.Chat, error: Errors.ChatError): Chat.Chat => copyChat(chat, { error })
 
 const failWith = (error: unknown, recorded: Errors.ChatError, chat: Chat.Chat) =>
   Effect.fail(new Failure(error, withError(chat, recorded)))
@@ -167,7 +168,7 @@ const recordGenerationError = (error: unknown): Errors.ChatError =>
   isGenerationError(error) ? error : new Errors.StepFailed({ step: "wrap", cause: error })
 
 const addUsage = (chat: Chat.Chat, usage: Usage.Usage): Chat.Chat =>
-  new Chat.Chat({ ...chat, usage: Usage.add(chat.usage, usage) })
+  copyChat(chat, { usage: Usage.add(chat.usage, usage) })
 
 const bindGenerator = (state: State) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   state.generator === undefined ? effect : Effect.provideService(effect, Generator.Generator, state.generator)
@@ -194,9 +195,12 @@ const generate = (
     ? generator.complete({ prompt: promptOf(messages), params })
     : generator.generate(structured === undefined ? { messages, params } : { messages, params, structured })
   return state.wraps.reduce<Effect.Effect<Generation, unknown, Any>>((effect, wrap) => wrap(effect as Any), request).pipe(
-    Effect.withSpan("capstan.generate", {
-      attributes: { provider: generator.identifier.provider, model: generator.identifier.model, mode: state.mode }
-    })
+    Effect.withSpan(
+      "capstan.generate",
+      { attributes: { provider: generator.identifier.provider, model: generator.identifier.model, mode: state.mode } },
+      // a stack trace per generation costs more than the rest of the span; the span's name says where it is
+      { captureStackTrace: false }
+    )
   )
 }
 
@@ -208,7 +212,7 @@ interface Round {
 }
 
 const addAttempts = (chat: Chat.Chat, attempts: number): Chat.Chat =>
-  new Chat.Chat({ ...chat, attempts: (chat.attempts ?? 0) + attempts })
+  copyChat(chat, { attempts: (chat.attempts ?? 0) + attempts })
 
 /**
  * One generation, counting the requests it took (retries included: the generator's engine bumps the
@@ -276,8 +280,7 @@ const round = (
   Effect.map(rounds(state, generator, context, params, structured, chat), (all) => all[0]!)
 
 const extend = (chat: Chat.Chat, generated: ReadonlyArray<Message.Message>, r: Round): Chat.Chat =>
-  new Chat.Chat({
-    ...chat,
+  copyChat(chat, {
     generated,
     usage: Usage.add(chat.usage, r.usage),
     stopReason: r.stopReason,
@@ -293,7 +296,7 @@ const draftOf = (
   startedAt: number
 ): Chat.Chat => {
   const recorded = Generator.describe(generator.identifier, requestParams)
-  return new Chat.Chat({
+  return makeChat({
     messages: contextOf(state, input),
     generated: [],
     metadata: state.metadata,
@@ -376,7 +379,7 @@ export const runChoices = (
   }).pipe(bindGenerator(state))
 
 const retime = (chat: Chat.Chat, startedAt: number, end: number): Chat.Chat =>
-  new Chat.Chat({ ...chat, startedAt, durationMs: Math.max(0, end - startedAt) })
+  copyChat(chat, { startedAt, durationMs: Math.max(0, end - startedAt) })
 
 /** Options that cannot work, found before any request. */
 const checkSteps = (state: State, draft: Chat.Chat): Effect.Effect<never, Failure> | undefined => {
@@ -485,7 +488,7 @@ const applyParse = (
       if (parsed._tag === "Success") {
         const answer = current.generated.at(-1)
         return step.dropDialog && answer !== undefined && current.generated.length > before.length + 1
-          ? new Chat.Chat({ ...current, generated: [...before, answer] })
+          ? copyChat(current, { generated: [...before, answer] })
           : current
       }
       const lastError = parsed.failure

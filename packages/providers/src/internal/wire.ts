@@ -13,6 +13,12 @@ export const defined = <A extends Record<string, unknown>>(fields: A): { [K in k
 /** A field a server may omit or send as `null`. */
 export const nullish = <S extends Schema.Top>(schema: S) => Schema.optional(Schema.NullOr(schema))
 
+/**
+ * Constructor options for results built from decoded wire data (already checked by the wire schema, token counts
+ * made non-negative integers): skipping the classes' checks again keeps them off the per-request hot path.
+ */
+export const trusted = { disableChecks: true } as const
+
 /** A token count as the wire reports it (possibly absent, fractional from odd servers), as a non-negative integer. */
 export const tokenCount = (n: number | null | undefined): number =>
   n === null || n === undefined ? 0 : Math.max(0, Math.round(n))
