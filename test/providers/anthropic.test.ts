@@ -3,7 +3,7 @@ import { GenerateParams, Message } from "@capstan/core"
 import { Anthropic } from "@capstan/providers"
 import { Effect, Schema } from "effect"
 import { FakeProvider } from "../support/FakeProvider.js"
-import { chatRequest, faultTable, generatorFor, statusOf } from "./harness.js"
+import { chatRequest, describeFaults, generatorFor } from "./harness.js"
 
 const KEY = "sk-ant-test-0123456789"
 
@@ -95,25 +95,7 @@ describe("anthropic provider", () => {
       assert.strictEqual(server.stats.requests, 0)
     }))
 
-  describe("every fault maps to its typed error, after exactly one request", () => {
-    for (const [fault, expected] of faultTable) {
-      it.live(fault, () =>
-        Effect.gen(function*() {
-          const server = yield* FakeProvider.scoped()
-          server.failNext(fault)
-          const generator = yield* anthropic(server.anthropicBaseUrl)
-          const error = yield* Effect.flip(generator.generate(chatRequest("hi", { timeout: 0.3 })))
-          assert.strictEqual(error._tag, expected.tag, error.message)
-          assert.strictEqual(error.retryable, expected.retryable)
-          assert.strictEqual(error.provider, "anthropic")
-          assert.strictEqual(statusOf(error), expected.status)
-          assert.strictEqual(server.stats.requests, 1)
-          assert.strictEqual(server.requests[0]!.headers["x-stainless-retry-count"], "0")
-          if (error._tag === "RateLimited") assert.strictEqual(error.retryAfterMs, 1000)
-          if (error._tag === "Timeout") assert.strictEqual(error.timeoutMs, 300)
-        }))
-    }
-  })
+  describeFaults("anthropic", (server) => anthropic(server.anthropicBaseUrl))
 
   it.live("structured output is a forced tool call whose input decodes with the Schema", () =>
     Effect.gen(function*() {

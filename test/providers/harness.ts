@@ -4,8 +4,9 @@
  */
 import { Generator, GenerateParams, type GenerationError, GeneratorRegistry, Identifier, Message } from "@capstan/core"
 import { Providers } from "@capstan/providers"
+import { assert, describe, it } from "@effect/vitest"
 import { ConfigProvider, Effect, Layer, Schedule, type Scope } from "effect"
-import type { FaultKind } from "../support/FakeProvider.js"
+import { FakeProvider, type FakeProviderServer, type FaultKind } from "../support/FakeProvider.js"
 
 /**
  * The provider's own generator for `identifier` (with the identifier's params as base params), with `env` as
@@ -56,6 +57,34 @@ export const faultTable: ReadonlyArray<readonly [FaultKind, Expected]> = [
   ["malformed", { tag: "MalformedResponse", retryable: true }],
   ["hang", { tag: "Timeout", retryable: true }]
 ]
+
+/**
+ * Every fault of the fake server, through a provider's generator: its typed error, `retryable` right, after
+ * exactly one request (no hidden SDK retry).
+ */
+export const describeFaults = (
+  provider: string,
+  build: (server: FakeProviderServer) => Effect.Effect<Generator.Service, unknown, Scope.Scope>
+) =>
+  describe("every fault maps to its typed error, after exactly one request", () => {
+    for (const [fault, expected] of faultTable) {
+      it.live(fault, () =>
+        Effect.gen(function*() {
+          const server = yield* FakeProvider.scoped()
+          server.failNext(fault)
+          const generator = yield* build(server)
+          const error = yield* Effect.flip(generator.generate(chatRequest("hi", { timeout: 0.3 })))
+          assert.strictEqual(error._tag, expected.tag, error.message)
+          assert.strictEqual(error.retryable, expected.retryable)
+          assert.strictEqual(error.provider, provider)
+          assert.strictEqual(statusOf(error), expected.status)
+          assert.strictEqual(server.stats.requests, 1)
+          assert.strictEqual(server.requests[0]!.headers["x-stainless-retry-count"], "0")
+          if (error._tag === "RateLimited") assert.strictEqual(error.retryAfterMs, 1000)
+          if (error._tag === "Timeout") assert.strictEqual(error.timeoutMs, 300)
+        }))
+    }
+  })
 
 /** Reads an optional `status` off any generation error. */
 export const statusOf = (error: GenerationError): number | undefined => "status" in error ? error.status : undefined

@@ -2,7 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { GenerateParams, Message } from "@capstan/core"
 import { Effect, Fiber, Schema } from "effect"
 import { FakeProvider } from "../support/FakeProvider.js"
-import { chatRequest, eventually, faultTable, generatorFor, statusOf } from "./harness.js"
+import { chatRequest, describeFaults, eventually, generatorFor } from "./harness.js"
 
 const KEY = "sk-test-openai-0123456789"
 
@@ -114,25 +114,7 @@ describe("openai provider", () => {
       assert.strictEqual(error.rateLimit?.retryAfterMs, error.retryAfterMs)
     }))
 
-  describe("every fault maps to its typed error, after exactly one request", () => {
-    for (const [fault, expected] of faultTable) {
-      it.live(fault, () =>
-        Effect.gen(function*() {
-          const server = yield* FakeProvider.scoped()
-          server.failNext(fault)
-          const generator = yield* openai(server.openaiBaseUrl)
-          const error = yield* Effect.flip(generator.generate(chatRequest("hi", { timeout: 0.3 })))
-          assert.strictEqual(error._tag, expected.tag, error.message)
-          assert.strictEqual(error.retryable, expected.retryable)
-          assert.strictEqual(error.provider, "openai")
-          assert.strictEqual(statusOf(error), expected.status)
-          assert.strictEqual(server.stats.requests, 1)
-          assert.strictEqual(server.requests[0]!.headers["x-stainless-retry-count"], "0")
-          if (error._tag === "RateLimited") assert.strictEqual(error.retryAfterMs, 1000)
-          if (error._tag === "Timeout") assert.strictEqual(error.timeoutMs, 300)
-        }))
-    }
-  })
+  describeFaults("openai", (server) => openai(server.openaiBaseUrl))
 
   it.live("an interrupted generation aborts its HTTP request", () =>
     Effect.gen(function*() {
