@@ -4,6 +4,7 @@ import { Effect, Fiber, FileSystem, Layer, Option, Ref, Schema, Stream } from "e
 import { TestClock } from "effect/testing"
 import {
   Batch,
+  Chat,
   ChatPipeline,
   Extraction,
   Generator,
@@ -243,6 +244,18 @@ describe("Batch JSON Lines and summaries", () => {
       const decoded = yield* Effect.forEach(lines, Batch.fromJsonLine)
       expect(decoded.map((r) => r.id).sort()).toEqual(["r1", "r1", "r2", "r3"])
     }).pipe(Effect.scoped, Effect.provide(Layer.mergeAll(MockGenerator.echo(), NodeServices.layer))))
+
+  it.effect("chats the engine assembles without re-parsing equal their JSON round trip", () =>
+    Effect.gen(function*() {
+      const chats = yield* ChatPipeline.make({ role: "system", content: "S" }).pipe(
+        ChatPipeline.untilParsedAs(Model.YesNoAnswer, { maxRounds: 2 }),
+        ChatPipeline.runBatch(["a", "b"], [{ temperature: 0.1 }], { onFailed: "include" })
+      )
+      for (const chat of chats) {
+        expect(yield* Chat.decode(JSON.parse(JSON.stringify(Chat.encode(chat))))).toEqual(chat)
+      }
+      expect(chats[1]!.error?._tag).toBe("ExhaustedMaxRounds")
+    }).pipe(Effect.provide(MockGenerator.replies(["<yes-no-answer>yes</yes-no-answer>", "no tags", "still none"]))))
 
   it("summaries total failures by kind and price known models", () => {
     const rows = Effect.runSync(

@@ -19,6 +19,7 @@ import * as GenerateParams from "./GenerateParams.js"
 import { StopReason } from "./Generation.js"
 import type { Generator } from "./Generator.js"
 import * as internal from "./internal/pipeline.js"
+import { trustedMake } from "./internal/trusted.js"
 import * as Message from "./Message.js"
 import * as Model from "./Model.js"
 import * as Template from "./Template.js"
@@ -168,7 +169,8 @@ const toRow = (
   const parsed = model === undefined || output === undefined || chat.error !== undefined
     ? undefined
     : Option.match(Model.tryParse(model, output), { onNone: () => undefined, onSome: (value) => jsonOf(model, value) })
-  return new Row({
+  // Every part comes from a validated item and chat: not parsed again (see internal/trusted).
+  return trustedMake(Row, {
     id: item.id,
     index,
     choice,
@@ -187,7 +189,7 @@ const toRow = (
     latencyMs: chat.durationMs,
     startedAt: chat.startedAt,
     ...(Object.keys(chat.metadata).length === 0 ? {} : { metadata: chat.metadata })
-  }, { disableChecks: true })
+  })
 }
 
 /**

@@ -19,9 +19,10 @@ import type * as Types from "effect/Types"
 import { InvalidItem, InvalidTemplate, TemplateMismatch } from "./Errors.js"
 import * as internal from "./internal/template.js"
 import * as Message from "./Message.js"
+import { trustedMake } from "./internal/trusted.js"
 
-// Rendered parts are valid by construction: constructors skip the schema's checks on this hot path.
-const trusted = { disableChecks: true } as const
+// Rendered items are valid by construction (items were checked, templates compiled): they are built without
+// parsing them again on this hot path (see internal/trusted).
 
 // ---------------------------------------------------------------------------------------------
 // Values and sources
@@ -454,7 +455,7 @@ const renderCompiled = (
   compiled: ReadonlyArray<CompiledMessage>,
   vars: Readonly<Record<string, unknown>>
 ): ReadonlyArray<Message.Message> =>
-  compiled.map((m) => new Message.Message({ role: m.role, content: internal.renderParts(m.parts, vars) }, trusted))
+  compiled.map((m) => trustedMake(Message.Message, { role: m.role, content: internal.renderParts(m.parts, vars) }))
 
 // Render is for trusted, typed vars; this guards the run-time edge (casts, `Template<string>`).
 const assertRenderable = (template: Template<string>, vars: Readonly<Record<string, unknown>>): void => {
@@ -761,13 +762,13 @@ const renderedItem = (
   template: Template<string>,
   item: Item
 ): RenderedItem =>
-  new RenderedItem({
+  trustedMake(RenderedItem, {
     id,
     ...(templateId === undefined ? {} : { templateId }),
     template: template.source,
     vars: item.vars,
     messages: renderCompiled(compiledOf(template), item.vars)
-  }, trusted)
+  })
 
 /**
  * Normalizes inputs to items (see {@link items}) and checks EVERY item against the template before anything

@@ -5,6 +5,7 @@
  */
 import { Schema } from "effect"
 import { dual } from "effect/Function"
+import { trustedMake } from "./internal/trusted.js"
 
 const TokenCount = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
 
@@ -61,7 +62,8 @@ export const add: {
   (that: Usage): (self: Usage) => Usage
   (self: Usage, that: Usage): Usage
 } = dual(2, (self: Usage, that: Usage): Usage =>
-  new Usage({
+  // sums of valid counts are valid: not parsed again (see internal/trusted)
+  trustedMake(Usage, {
     inputTokens: self.inputTokens + that.inputTokens,
     outputTokens: self.outputTokens + that.outputTokens
   }))

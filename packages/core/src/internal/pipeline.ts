@@ -14,6 +14,7 @@ import * as Model from "../Model.js"
 import * as Usage from "../Usage.js"
 import { AttemptCounter } from "./attempts.js"
 import { copyChat, makeChat } from "./chat.js"
+import { trustedMake } from "./trusted.js"
 
 export type Mode = "chat" | "completion"
 
@@ -247,7 +248,7 @@ const answersOf = (
   }
   // The usage and attempts of one request for n choices go to its first choice, so sums over chats stay true.
   return Effect.succeed(generation.choices.map((choice, i) => ({
-    answer: Message.assistant(choice.text),
+    answer: trustedMake(Message.Message, { role: "assistant", content: choice.text }),
     usage: i === 0 ? generation.usage : Usage.empty,
     stopReason: choice.stopReason,
     attempts: i === 0 ? attempts : 0

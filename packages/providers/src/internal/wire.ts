@@ -4,7 +4,7 @@
  * @internal
  */
 import { MalformedResponse } from "@capstan/core"
-import { Effect, Schema } from "effect"
+import { Effect, Result, Schema } from "effect"
 
 /** Drops unset fields, so a request body shows exactly what was asked. */
 export const defined = <A extends Record<string, unknown>>(fields: A): { [K in keyof A]?: Exclude<A[K], undefined> } =>
@@ -28,9 +28,14 @@ export const tokenCount = (n: number | null | undefined): number =>
  * differ, so what Capstan reads is decoded with a schema; another shape is a `MalformedResponse`.
  */
 export const decoder = <S extends Schema.Top>(provider: string, schema: S) => {
-  const decode = Schema.decodeUnknownEffect(schema as unknown as Schema.Codec<S["Type"], unknown>)
-  return (data: unknown): Effect.Effect<S["Type"], MalformedResponse> =>
-    decode(data).pipe(Effect.mapError((error) =>
-      new MalformedResponse({ provider, detail: `unexpected response shape: ${error.message.slice(0, 500)}` })
-    ))
+  // Synchronous: an answer is decoded once per request, and a Result costs less than an Effect.
+  const decode = Schema.decodeUnknownResult(schema as unknown as Schema.Codec<S["Type"], unknown>)
+  return (data: unknown): Effect.Effect<S["Type"], MalformedResponse> => {
+    const result = decode(data)
+    return Result.isSuccess(result)
+      ? Effect.succeed(result.success)
+      : Effect.fail(
+        new MalformedResponse({ provider, detail: `unexpected response shape: ${result.failure.message.slice(0, 500)}` })
+      )
+  }
 }
