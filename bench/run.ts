@@ -109,7 +109,8 @@ const runOnce = async (
       items,
       concurrency: scenario.concurrency,
       ...(variant.rpm === undefined ? {} : { rpm: variant.rpm }),
-      ...(output === undefined ? {} : { output })
+      ...(output === undefined ? {} : { output }),
+      ...(variant.streamResults === true ? { streamResults: true } : {})
     }, scenario.timeoutMs)
     report = await server.report()
   } finally {

@@ -15,6 +15,8 @@ export interface Variant {
   readonly rpm?: number
   /** Item counts to run (the memory scenario runs several to show that peak RSS stays flat). */
   readonly sizes: ReadonlyArray<number>
+  /** Write each result to the output file as it completes instead of keeping them all (memory scenario). */
+  readonly streamResults?: boolean
 }
 
 /** One contender run and the server's counters for it. */
@@ -182,6 +184,8 @@ const memory = (quick: boolean): Scenario => {
     concurrency: CONCURRENCY,
     variants: [
       { contender: "openai+p-limit", variant: "results in memory", sizes: [largest] },
+      // the SDK's own floor: nothing kept, each result appended to the file as it completes
+      { contender: "openai+p-limit", variant: "results streamed", sizes: [sizes[0]!, largest], streamResults: true },
       { contender: "capstan", variant: "JSONL sink", sizes }
     ],
     runs: 1,

@@ -13,7 +13,33 @@ import { API_KEY, expectedAnswer, MODEL, prompt } from "../internal/protocol.js"
 
 const task = readTask()
 
+/** The memory-conscious way to write it: each result appended to the file as it completes, nothing kept. */
+const streamed = async (output: string): Promise<Outcome> => {
+  const client = new OpenAI({ baseURL: task.baseUrl, apiKey: API_KEY })
+  const limit = pLimit(task.concurrency)
+  const file = createWriteStream(output)
+  const errors: Record<string, number> = {}
+  let ok = 0
+  let wrong = 0
+  await Promise.all(Array.from({ length: task.items }, (_, n) =>
+    limit(async () => {
+      try {
+        const result = await client.chat.completions.create({ model: MODEL, messages: [{ role: "user", content: prompt(n) }] })
+        if (result.choices[0]?.message.content === expectedAnswer(n)) ok++
+        else wrong++
+        file.write(`${JSON.stringify({ n, output: result.choices[0]?.message.content, usage: result.usage })}\n`)
+      } catch (error) {
+        bump(errors, errorName(error))
+        file.write(`${JSON.stringify({ n, error: String(error) })}\n`)
+      }
+    })))
+  await new Promise<void>((resolve, reject) => file.end((error?: Error | null) => (error ? reject(error) : resolve())))
+  const failed = Object.values(errors).reduce((a, b) => a + b, 0)
+  return { ok, failed, missing: task.items - ok - wrong - failed, wrong, errors }
+}
+
 const run = async (): Promise<Outcome> => {
+  if (task.streamResults === true && task.output !== undefined) return streamed(task.output)
   const client = new OpenAI({ baseURL: task.baseUrl, apiKey: API_KEY })
   const limit = pLimit(task.concurrency)
   const numbers = Array.from({ length: task.items }, (_, n) => n)

@@ -22,6 +22,8 @@ export interface ContenderTask {
   readonly rpm?: number
   /** Where to stream the results as JSONL (memory scenario); results stay in memory when unset. */
   readonly output?: string
+  /** Baseline only: append each result to `output` as it completes instead of keeping them all. */
+  readonly streamResults?: boolean
 }
 
 /** What a contender measured about itself over the timed part of its run (client setup included, module loading not). */
