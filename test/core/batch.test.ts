@@ -282,6 +282,18 @@ describe("Extraction", () => {
       expect(request.messages[0]?.content).toContain("List the names.")
     }).pipe(Effect.provide(MockGenerator.fixed(`{"value": ["Ada", "Grace"]}`))))
 
+  it.effect("extractWithChat gives the chat too, with the usage of every round", () =>
+    Effect.gen(function*() {
+      const { chat, value } = yield* Extraction.extractWithChat(Schema.Finite, "It costs 12 euros.")
+      expect(value).toBe(12)
+      expect(chat.attempts).toBe(2)
+      const requests = yield* MockGenerator.requests
+      expect(chat.usage.outputTokens).toBe(
+        MockGenerator.estimateTokens("twelve") + MockGenerator.estimateTokens(`{"value": 12}`)
+      )
+      expect(requests).toHaveLength(2)
+    }).pipe(Effect.provide(MockGenerator.replies(["twelve", `{"value": 12}`]))))
+
   it.effect("classify answers one of the labels, asking again after a bad answer", () =>
     Effect.gen(function*() {
       const label = yield* Extraction.classify(["spam", "ham"], "WIN A FREE CRUISE")

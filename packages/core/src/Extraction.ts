@@ -9,6 +9,7 @@
  * @since 0.1.0
  */
 import { Effect, Schema } from "effect"
+import type * as Chat from "./Chat.js"
 import * as ChatPipeline from "./ChatPipeline.js"
 import type * as Errors from "./Errors.js"
 import type { Generator } from "./Generator.js"
@@ -36,6 +37,39 @@ const systemPrompt = (model: Model.Model<unknown>, instructions: string | undefi
   ].join("\n")
 
 /**
+ * Like {@link extract}, with the chat it took: its usage (recovery rounds included), attempts and timing, for
+ * totals and cost.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Extraction, Generator } from "@capstan/core"
+ *
+ * const program = Effect.gen(function*() {
+ *   const { value, chat } = yield* Extraction.extractWithChat(Schema.Array(Schema.String), "Ada met Grace.")
+ *   return [value, chat.usage.totalTokens]
+ * }).pipe(Effect.provide(Generator.layer("openai!gpt-4o-mini")))
+ * ```
+ * @since 0.1.0
+ */
+export const extractWithChat = <A, I>(
+  schema: Schema.Codec<A, I>,
+  text: string,
+  options: Options = {}
+): Effect.Effect<{ readonly value: A; readonly chat: Chat.Chat }, Errors.PipelineError, Generator> => {
+  const model = Model.json(Schema.Struct({ value: schema }), { name: "extraction" })
+  return ChatPipeline.make([Message.system(systemPrompt(model, options.instructions)), Message.user(text)]).pipe(
+    ChatPipeline.untilParsedAs(model, { maxRounds: options.maxRounds ?? 3 }),
+    ChatPipeline.run(),
+    // untilParsedAs only returns chats whose last answer parses
+    Effect.flatMap((chat) =>
+      Effect.map(Effect.orDie(Model.parse(model, chat.last?.content ?? "")), (parsed) => ({ value: parsed.value, chat }))
+    ),
+    Effect.withSpan("capstan.extract")
+  )
+}
+
+/**
  * Extracts a value of `schema` from `text`. The schema is wrapped as `{ value }` (so any schema, a string or
  * a list included, becomes a JSON object, as strict structured output needs).
  *
@@ -54,17 +88,8 @@ export const extract = <A, I>(
   schema: Schema.Codec<A, I>,
   text: string,
   options: Options = {}
-): Effect.Effect<A, Errors.PipelineError, Generator> => {
-  const model = Model.json(Schema.Struct({ value: schema }), { name: "extraction" })
-  return ChatPipeline.make([Message.system(systemPrompt(model, options.instructions)), Message.user(text)]).pipe(
-    ChatPipeline.untilParsedAs(model, { maxRounds: options.maxRounds ?? 3 }),
-    ChatPipeline.run(),
-    // untilParsedAs only returns chats whose last answer parses
-    Effect.flatMap((chat) => Effect.orDie(Model.parse(model, chat.last?.content ?? ""))),
-    Effect.map((parsed) => parsed.value),
-    Effect.withSpan("capstan.extract")
-  )
-}
+): Effect.Effect<A, Errors.PipelineError, Generator> =>
+  Effect.map(extractWithChat(schema, text, options), ({ value }) => value)
 
 /**
  * Classifies `text` as exactly one of `labels`.
