@@ -310,3 +310,22 @@ describe("Extraction", () => {
       expect(error._tag).toBe("ExhaustedMaxRounds")
     }).pipe(Effect.provide(MockGenerator.fixed(`{"value": "c"}`))))
 })
+
+describe("Batch.writeJsonl on interruption", () => {
+  it.live("writes the rows that finished before the stream was interrupted", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const dir = yield* fs.makeTempDirectoryScoped({ prefix: "capstan-batch-" })
+      const path = `${dir}/rows.jsonl`
+      const layer = MockGenerator.layer((request) => {
+        const text = request._tag === "chat" ? request.messages.at(-1)?.content ?? "" : ""
+        return Effect.as(Effect.sleep(text.endsWith("Great coffee") ? "1 millis" : "1 hour"), "ok")
+      })
+      const fiber = yield* Effect.forkChild(Batch.stream(items).pipe(Batch.writeJsonl(path), Effect.provide(layer)))
+      yield* Effect.sleep("200 millis")
+      yield* Fiber.interrupt(fiber)
+      const lines = (yield* fs.readFileString(path)).trim().split("\n")
+      expect(lines).toHaveLength(1)
+      expect((yield* Batch.fromJsonLine(lines[0]!)).id).toBe("r1")
+    }).pipe(Effect.scoped, Effect.provide(NodeServices.layer)))
+})
