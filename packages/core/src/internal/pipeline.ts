@@ -67,22 +67,10 @@ export interface State {
 const variance = { _E: (_: never) => _, _R: (_: never) => _ }
 
 /** A pipeline value: immutable state plus `pipe` and inspection. */
-export class Pipeline implements State, Pipeable.Pipeable, Inspectable.Inspectable {
-  readonly mode: Mode
-  readonly messages: ReadonlyArray<Message.Message>
-  readonly params: GenerateParams.GenerateParams
-  readonly metadata: Readonly<Record<string, Schema.Json>>
-  readonly steps: ReadonlyArray<Step>
-  readonly wraps: ReadonlyArray<Wrap>
-  readonly generator: Generator.Service | undefined
+export interface Pipeline extends State {}
+export class Pipeline implements Pipeable.Pipeable, Inspectable.Inspectable {
   constructor(state: State) {
-    this.mode = state.mode
-    this.messages = state.messages
-    this.params = state.params
-    this.metadata = state.metadata
-    this.steps = state.steps
-    this.wraps = state.wraps
-    this.generator = state.generator
+    Object.assign(this, state)
     ;(this as Any)[state.mode === "chat" ? ChatTypeId : CompletionTypeId] = variance
   }
   /** The prompt of a completion pipeline: its messages' text, concatenated. */
@@ -122,17 +110,7 @@ export const make = (mode: Mode, messages: ReadonlyArray<Message.Message>): Pipe
     generator: undefined
   })
 
-export const update = (self: Pipeline, patch: Partial<State>): Pipeline =>
-  new Pipeline({
-    mode: self.mode,
-    messages: self.messages,
-    params: self.params,
-    metadata: self.metadata,
-    steps: self.steps,
-    wraps: self.wraps,
-    generator: self.generator,
-    ...patch
-  })
+export const update = (self: Pipeline, patch: Partial<State>): Pipeline => new Pipeline({ ...self, ...patch })
 
 export const addStep = (self: Pipeline, step: Step): Pipeline => update(self, { steps: [...self.steps, step] })
 
