@@ -59,6 +59,18 @@ describe("Generator.layer with the built-in mock provider", () => {
       expect(chats.map((c) => c.last?.content)).toEqual(["x", "x"])
     }).pipe(Effect.provide(Generator.layer("mock!echo,fail_every=2,fail_with=ServerError,max_retries=2"))))
 
+  it.effect("EngineOptions.admit sees every request sent, retries included", () =>
+    Effect.gen(function*() {
+      let admitted = 0
+      const layer = Generator.layer("mock!echo,fail_every=2,fail_with=ServerError,max_retries=2", {
+        admit: (request) => Effect.andThen(Effect.sync(() => admitted++), request)
+      })
+      const fiber = yield* Effect.forkChild(Effect.forEach([1, 2], () => Generator.chat("x")).pipe(Effect.provide(layer)))
+      yield* TestClock.adjust("1 minute")
+      yield* Fiber.join(fiber)
+      expect(admitted).toBe(3) // call 2 failed and was retried
+    }))
+
   it.effect("bad mock settings fail the layer with a typed error", () =>
     Effect.gen(function*() {
       const unknownModel = yield* Effect.flip(Layer.build(Generator.layer("mock!nope")))

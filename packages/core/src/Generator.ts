@@ -111,6 +111,11 @@ export interface EngineOptions {
   readonly share?: boolean | undefined
   /** Called before each retry. */
   readonly onRetry?: ((event: RetryPolicy.RetryEvent<GenerationError>) => Effect.Effect<void>) | undefined
+  /**
+   * A gate every request passes just before it is sent, under the rate limiter and inside the retries (so it
+   * sees each real request, retries included), e.g. to hold back new requests after Ctrl-C.
+   */
+  readonly admit?: (<A, E>(request: Effect.Effect<A, E>) => Effect.Effect<A, E>) | undefined
 }
 
 /**

@@ -108,28 +108,12 @@ export const splitChoices = (
 }
 
 /**
- * Builds the generator for `identifier` (already parsed against the registry in context) with every request it
- * sends passing `admit` first, under the batch engine: the engine's rate limiter and retries wrap the gate, so
- * `admit` sees each real request (retries included) and can hold back any that has not started.
+ * Builds the generator for `identifier` with every request it sends passing `admit` first, under the batch
+ * engine (its rate limiter and retries wrap the gate, so `admit` sees each real request, retries included, and
+ * can hold back any that has not started).
  */
 export const make = (
   identifier: Identifier.Identifier,
   admit: <A, E>(request: Effect.Effect<A, E>) => Effect.Effect<A, E>
 ): Effect.Effect<Generator.Service, GeneratorRegistry.GeneratorInitError, Scope.Scope> =>
-  Effect.gen(function*() {
-    const providers = yield* GeneratorRegistry.providers
-    const provider = providers.find((p) => p.name === identifier.provider)
-    if (provider === undefined) {
-      return yield* new InvalidIdentifier({
-        identifier: Identifier.format(identifier),
-        reason: `unknown provider "${identifier.provider}"`,
-        hint: `Registered providers: ${providers.map((p) => p.name).join(", ")}`
-      })
-    }
-    const raw = Generator.withBaseParams(yield* provider.make(identifier))
-    return yield* Generator.applyEngine({
-      ...raw,
-      generate: (request) => admit(raw.generate(request)),
-      complete: (request) => admit(raw.complete(request))
-    })
-  })
+  Generator.make(identifier, { admit })

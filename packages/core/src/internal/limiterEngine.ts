@@ -12,6 +12,7 @@
  */
 import { AttemptCounter } from "./attempts.js"
 import { Clock, Effect, Redacted } from "effect"
+import { identity } from "effect/Function"
 import type * as Scope from "effect/Scope"
 import type { GenerationError } from "../Errors.js"
 import { Generation } from "../Generation.js"
@@ -119,6 +120,7 @@ export const make = (service: Service, options: EngineOptions = {}): Effect.Effe
       budget: policy.budget === null ? undefined : budget,
       onRetry: options.onRetry
     })
+    const admit = options.admit ?? identity
     const run = <Request extends ChatRequest | CompletionRequest>(
       send: (request: Request) => Effect.Effect<Generation, GenerationError>
     ) =>
@@ -129,7 +131,7 @@ export const make = (service: Service, options: EngineOptions = {}): Effect.Effe
         const attempt = AttemptCounter.use((counter) => {
           attempts++
           if (counter !== undefined) counter.count++
-          return RateLimiter.limit(send(request), limiter, tokens)
+          return RateLimiter.limit(admit(send(request)), limiter, tokens)
         })
         return Effect.map(retry(attempt), (generation) => withAttempts(generation, attempts))
       })
