@@ -112,15 +112,13 @@ const run = Command.make("run", {
   param: paramFlag
 }, (config) =>
   Effect.gen(function*() {
-    const { identifier, n } = Generators.splitChoices(
-      yield* chooseIdentifier(config.generator, overridesOf([], config.param))
-    )
+    const identifier = yield* chooseIdentifier(config.generator, overridesOf([], config.param))
     const messages = [
       ...Option.match(config.system, { onNone: () => [], onSome: (text) => [Message.system(text)] }),
       Message.user(config.prompt)
     ]
     const item = new Template.RenderedItem({ id: "prompt", template: config.prompt, vars: {}, messages })
-    const { rows } = yield* Batch.run([item], n > 1 ? { params: { n } } : {}).pipe(
+    const { rows } = yield* Batch.run([item]).pipe(
       Effect.provide(Generator.layer(identifier)),
       Generators.withProviders
     )
@@ -302,19 +300,20 @@ export const batch = (config: BatchConfig, options: { readonly resumeHint?: stri
     if (config.dryRun) {
       // A dry run needs no key: it shows the generator only when one can be chosen.
       const chosen = yield* chooseIdentifier(config.generator, overrides).pipe(
-        Effect.map((identifier) => Option.some(Generators.splitChoices(identifier))),
+        Effect.map(Option.some),
         Effect.catchTag("NoGenerator", () => Effect.succeed(Option.none()))
       )
       return yield* Run.dryRun({
-        identifier: Option.map(chosen, (c) => c.identifier),
-        n: Option.match(chosen, { onNone: () => Option.getOrElse(config.n, () => 1), onSome: (c) => c.n }),
+        identifier: chosen,
+        n: Option.match(chosen, { onNone: () => Option.getOrElse(config.n, () => 1), onSome: Generators.choicesOf }),
         located,
         input: config.input,
         target,
         model
       })
     }
-    const { identifier, n } = Generators.splitChoices(yield* chooseIdentifier(config.generator, overrides))
+    const identifier = yield* chooseIdentifier(config.generator, overrides)
+    const n = Generators.choicesOf(identifier)
     return yield* Run.execute({
       identifier,
       n,

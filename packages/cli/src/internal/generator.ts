@@ -94,18 +94,8 @@ export const resolve = (
 ): Effect.Effect<Identifier.Identifier, InvalidIdentifier> =>
   Effect.flatMap(Identifier.parse(text), (identifier) => withOverrides(identifier, overrides))
 
-/**
- * Splits `n` (choices per item) off the identifier's params: the batch asks for the choices and writes one row
- * per choice, while a generator's base params must not (a pipeline keeps one chat per request).
- */
-export const splitChoices = (
-  identifier: Identifier.Identifier
-): { readonly identifier: Identifier.Identifier; readonly n: number } => {
-  const { n, ...params } = identifier.params
-  return n === undefined
-    ? { identifier, n: 1 }
-    : { identifier: Identifier.withParams(identifier, GenerateParams.make(params)), n }
-}
+/** Choices per item: `n` of the identifier's params (a batch writes one row per choice). */
+export const choicesOf = (identifier: Identifier.Identifier): number => identifier.params.n ?? 1
 
 /**
  * Builds the generator for `identifier` with every request it sends passing `admit` first, under the batch

@@ -151,8 +151,7 @@ export const execute = (options: {
     const isRecorded = (row: Batch.Row) => recorded.choices.get(row.id)?.has(row.choice) === true
     const rows = Batch.stream(pending.map((entry) => entry.item), {
       ...Option.match(options.concurrency, { onNone: () => ({}), onSome: (concurrency) => ({ concurrency }) }),
-      ...(options.model === undefined ? {} : { parse: options.model, instruct: instructs(options.model) }),
-      ...(n > 1 ? { params: { n } } : {})
+      ...(options.model === undefined ? {} : { parse: options.model, instruct: instructs(options.model) })
     }).pipe(
       Stream.filter((row) => !isRecorded(row)),
       Stream.runForEach((row) => Effect.andThen(sink.append(Batch.toJsonLine(row)), tracker.record(row))),
