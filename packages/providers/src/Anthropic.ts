@@ -20,6 +20,7 @@ import {
 } from "@capstan/core"
 import { Effect, Redacted, Schema } from "effect"
 import { send, timeoutMs } from "./internal/call.js"
+import { defaultFetch, type Fetch } from "./internal/transport.js"
 import { classify } from "./internal/failure.js"
 import { rootObject, safeName } from "./internal/jsonSchema.js"
 import { apiKey, baseUrl, stringSetting } from "./internal/settings.js"
@@ -41,6 +42,12 @@ export interface ClientOptions {
   readonly apiKey: Redacted.Redacted<string>
   /** The API root, without `/v1` (the SDK appends `/v1/messages`). */
   readonly baseURL: string
+  /**
+   * The HTTP transport the SDK sends through. Default: Capstan's keep-alive `node:http(s)` transport, or the
+   * global `fetch` when a proxy is configured in the environment. Pass `globalThis.fetch` (or a fetch bound to
+   * your own undici dispatcher) to choose.
+   */
+  readonly fetch?: Fetch | undefined
 }
 
 /**
@@ -205,7 +212,8 @@ export const makeGenerator = (identifier: Identifier.Identifier, options: Client
     // null, not undefined: the SDK would look for ANTHROPIC_AUTH_TOKEN behind Config's back.
     authToken: null,
     baseURL: options.baseURL,
-    maxRetries: 0
+    maxRetries: 0,
+    fetch: options.fetch ?? defaultFetch()
   })
   const decode = decoder(provider, MessageWire)
   return {

@@ -21,6 +21,7 @@ import {
 import { Effect, Redacted, Schema } from "effect"
 import OpenAISdk from "openai"
 import { send, timeoutMs } from "./internal/call.js"
+import { defaultFetch, type Fetch } from "./internal/transport.js"
 import { classify } from "./internal/failure.js"
 import { closeObjects, isStrictCompatible, rootObject, safeName } from "./internal/jsonSchema.js"
 import { apiKey, baseUrl, stringSetting } from "./internal/settings.js"
@@ -54,6 +55,12 @@ export interface ClientOptions {
    * `max_completion_tokens`.
    */
   readonly maxTokensField?: "max_completion_tokens" | "max_tokens" | undefined
+  /**
+   * The HTTP transport the SDK sends through. Default: Capstan's keep-alive `node:http(s)` transport, or the
+   * global `fetch` when a proxy is configured in the environment. Pass `globalThis.fetch` (or a fetch bound to
+   * your own undici dispatcher) to choose.
+   */
+  readonly fetch?: Fetch | undefined
 }
 
 /**
@@ -253,7 +260,8 @@ export const makeGenerator = (identifier: Identifier.Identifier, options: Client
     // null, not undefined: the SDK would read OPENAI_ORG_ID / OPENAI_PROJECT_ID behind Config's back.
     organization: options.organization ?? null,
     project: options.project ?? null,
-    maxRetries: 0
+    maxRetries: 0,
+    fetch: options.fetch ?? defaultFetch()
   })
   const decodeChat = decoder(provider, ChatCompletionWire)
   const decodeCompletion = decoder(provider, CompletionWire)
