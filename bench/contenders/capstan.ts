@@ -7,7 +7,7 @@
 import { NodeServices } from "@effect/platform-node"
 import { Batch, Generator, Template } from "@capstan/core"
 import { Providers } from "@capstan/providers"
-import { Effect, type FileSystem, Layer, Stream } from "effect"
+import { Effect, Layer, Stream } from "effect"
 import { bump, type Outcome, readTask, runMeasured } from "../internal/measure.js"
 import { API_KEY, expectedAnswer, MODEL, PROMPT_TEMPLATE } from "../internal/protocol.js"
 
@@ -70,10 +70,11 @@ const streamed = (output: string) =>
     return counts.outcome()
   })
 
-const layer = Layer.mergeAll(Generator.layer(identifier).pipe(Layer.provide(Providers.layer)), NodeServices.layer)
+const generator = Generator.layer(identifier).pipe(Layer.provide(Providers.layer))
 
-const program: Effect.Effect<Outcome, unknown, Generator.Generator | FileSystem.FileSystem> = task.output === undefined
-  ? collected
-  : streamed(task.output)
+// Only the streamed run writes a file: the collected one does not build the Node services it would not use.
+const program: Effect.Effect<Outcome, unknown> = task.output === undefined
+  ? collected.pipe(Effect.provide(generator))
+  : streamed(task.output).pipe(Effect.provide(Layer.mergeAll(generator, NodeServices.layer)))
 
-await runMeasured(task, () => Effect.runPromise(program.pipe(Effect.provide(layer))))
+await runMeasured(task, () => Effect.runPromise(program))

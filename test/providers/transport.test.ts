@@ -56,6 +56,48 @@ describe("the node:http transport", () => {
     }
   })
 
+  it("answers with the Response interface: headers as Headers reads them, a body read once", async () => {
+    const server = await serve((_, response) => {
+      response.setHeader("X-Trace", ["a", "b"])
+      response.setHeader("Set-Cookie", ["s=1", "t=2"])
+      response.setHeader("Content-Type", "text/plain")
+      response.end("hello")
+    })
+    try {
+      const response = await nodeFetch(`${server.url}/x`)
+      assert.isTrue(response.ok)
+      assert.strictEqual(response.url, `${server.url}/x`)
+      assert.strictEqual(response.headers.get("x-trace"), "a, b")
+      assert.strictEqual(response.headers.get("CONTENT-TYPE"), "text/plain")
+      assert.isNull(response.headers.get("x-absent"))
+      assert.deepStrictEqual(response.headers.getSetCookie(), ["s=1", "t=2"])
+      const names = [...response.headers.entries()].map(([name]) => name)
+      assert.deepStrictEqual(names, [...names].sort())
+      assert.isTrue(names.includes("x-trace"))
+      // Looking at the stream (as one SDK does) leaves the body unread.
+      assert.isFalse(response.body?.locked)
+      assert.isFalse(response.bodyUsed)
+      assert.strictEqual(await response.clone().text(), "hello")
+      assert.strictEqual(await response.text(), "hello")
+      assert.isTrue(response.bodyUsed)
+      const again = await response.text().then(() => "read twice", (e: unknown) => String(e))
+      assert.match(again, /already been read/)
+    } finally {
+      await server.close()
+    }
+  })
+
+  it("its body can be read as a stream instead", async () => {
+    const server = await serve((_, response) => response.end("streamed"))
+    try {
+      const response = await nodeFetch(`${server.url}/`)
+      assert.strictEqual(await new Response(response.body).text(), "streamed")
+      assert.isTrue(response.bodyUsed)
+    } finally {
+      await server.close()
+    }
+  })
+
   it("keeps connections alive between requests", async () => {
     const server = await serve((_, response) => response.end("ok"))
     try {

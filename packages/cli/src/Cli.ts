@@ -5,7 +5,7 @@
  * @since 0.1.0
  */
 import * as NodeServices from "@effect/platform-node/NodeServices"
-import { Batch, Generator, GeneratorRegistry, Identifier, Message, Template } from "@capstan/core"
+import { Batch, Generator, GeneratorRegistry, Identifier, Message, Template, type Usage } from "@capstan/core"
 import { Cause, Console, Effect, FileSystem, Option, Path, Predicate, Runtime, Schema } from "effect"
 import { Argument, CliError, Command, Flag } from "effect/cli"
 import { CommandExit, ExitCode, exitCodeHelp, InputError, ItemsFailed, UsageError } from "./Errors.js"
@@ -15,7 +15,6 @@ import * as Items from "./internal/items.js"
 import * as Parse from "./internal/parse.js"
 import * as Run from "./internal/run.js"
 import * as Shell from "./internal/shell.js"
-import type * as Summary from "./Summary.js"
 
 /**
  * The version `capstan --version` prints.
@@ -230,7 +229,7 @@ const batchFlags = {
   )
 } as const
 
-const parsePrice = (text: string): Effect.Effect<Summary.Price, UsageError> => {
+const parsePrice = (text: string): Effect.Effect<Usage.PerMillion, UsageError> => {
   const parts = text.split(",").map((part) => Number(part.trim()))
   return parts.length === 2 && parts.every((n) => Number.isFinite(n) && n >= 0)
     ? Effect.succeed({ inputPerMillion: parts[0]!, outputPerMillion: parts[1]! })

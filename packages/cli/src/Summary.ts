@@ -4,17 +4,8 @@
  *
  * @since 0.1.0
  */
+import { Usage } from "@capstan/core"
 import * as Progress from "./Progress.js"
-
-/**
- * A price in currency units per million input and output tokens.
- *
- * @since 0.1.0
- */
-export interface Price {
-  readonly inputPerMillion: number
-  readonly outputPerMillion: number
-}
 
 /**
  * What the summary reports.
@@ -27,25 +18,11 @@ export interface Summary {
   readonly endedAt: number
   /** The results file. */
   readonly output: string
-  readonly price?: Price | undefined
+  /** The price of the run's model, when known: the summary then gives the cost. */
+  readonly price?: Usage.PerMillion | undefined
   /** True when Ctrl-C stopped the run before every item was sent. */
   readonly interrupted: boolean
 }
-
-/**
- * The cost of the run's tokens at a price.
- *
- * @example
- * ```ts
- * import { type Progress, Summary } from "@capstan/cli"
- *
- * declare const snapshot: Progress.Snapshot
- * Summary.cost(snapshot, { inputPerMillion: 0.15, outputPerMillion: 0.6 })
- * ```
- * @since 0.1.0
- */
-export const cost = (snapshot: Progress.Snapshot, price: Price): number =>
-  (snapshot.inputTokens * price.inputPerMillion + snapshot.outputTokens * price.outputPerMillion) / 1_000_000
 
 const formatCost = (value: number): string => (value >= 1 ? `$${value.toFixed(2)}` : `$${value.toFixed(4)}`)
 
@@ -84,7 +61,7 @@ export const format = (summary: Summary): string => {
       Progress.formatCount(s.outputTokens)
     } out)`
   )
-  if (summary.price !== undefined) lines.push(`  cost     ${formatCost(cost(s, summary.price))}`)
+  if (summary.price !== undefined) lines.push(`  cost     ${formatCost(Usage.cost(s, summary.price))}`)
   lines.push(`  time     ${wall}${done > 0 ? ` (${Progress.pace(s, summary.endedAt).rate.toFixed(1)} rows/s)` : ""}`)
   return lines.join("\n")
 }

@@ -111,10 +111,27 @@ export class Price extends Schema.Class<Price>("@capstan/core/Price")({
  *
  * @since 0.1.0
  */
-export type PriceTable = Readonly<Record<string, Price | { readonly inputPerMillion: number; readonly outputPerMillion: number }>>
+export type PriceTable = Readonly<Record<string, PerMillion>>
 
 /**
- * The cost of a usage at a price.
+ * What a price gives: currency units per million input and output tokens ({@link Price} is one; so is a plain
+ * object).
+ *
+ * @example
+ * ```ts
+ * import type { Usage } from "@capstan/core"
+ *
+ * const mini: Usage.PerMillion = { inputPerMillion: 0.15, outputPerMillion: 0.6 }
+ * ```
+ * @since 0.1.0
+ */
+export interface PerMillion {
+  readonly inputPerMillion: number
+  readonly outputPerMillion: number
+}
+
+/**
+ * The cost of a usage (or any token counts, such as a run's running totals) at a price.
  *
  * @example
  * ```ts
@@ -126,8 +143,8 @@ export type PriceTable = Readonly<Record<string, Price | { readonly inputPerMill
  * @since 0.1.0
  */
 export const cost = (
-  usage: Usage,
-  price: { readonly inputPerMillion: number; readonly outputPerMillion: number }
+  usage: { readonly inputTokens: number; readonly outputTokens: number },
+  price: PerMillion
 ): number => (usage.inputTokens * price.inputPerMillion + usage.outputTokens * price.outputPerMillion) / 1_000_000
 
 /**
@@ -146,5 +163,5 @@ export const priceOf = (
   table: PriceTable,
   provider: string,
   model: string
-): { readonly inputPerMillion: number; readonly outputPerMillion: number } | undefined =>
+): PerMillion | undefined =>
   table[`${provider}!${model}`] ?? table[model]

@@ -12,7 +12,8 @@ import {
   Identifier,
   type InvalidParams,
   Message,
-  type Model
+  type Model,
+  type Usage
 } from "@capstan/core"
 import { Clock, Console, Effect, Exit, Fiber, type FileSystem, Option, type Path, Schedule, Stdio, Stream } from "effect"
 import type * as Scope from "effect/Scope"
@@ -111,7 +112,7 @@ export const execute = (options: {
   readonly target: Target
   readonly concurrency: Option.Option<number>
   readonly model: Model.Model<unknown> | undefined
-  readonly price: Summary.Price | undefined
+  readonly price: Usage.PerMillion | undefined
   readonly resumeHint: string
 }): Effect.Effect<
   void,

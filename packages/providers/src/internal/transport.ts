@@ -8,6 +8,10 @@
  * loses nothing, and it puts a dropped connection mid-body on the request itself (a connection error the retry
  * layer handles), not on a later `.json()`.
  *
+ * The answer is a {@link BufferedResponse}: the `Response` interface over the bytes already read and Node's
+ * parsed headers. The SDKs read its status and headers and call `text()` once; building a WHATWG `Response`
+ * and `Headers` for that cost more than the rest of reading the answer.
+ *
  * The global `fetch` is kept where this transport would change behaviour: when a proxy is configured through the
  * environment (`HTTP(S)_PROXY`, `NODE_USE_ENV_PROXY`), which undici may honour and `node:http` does not.
  *
@@ -38,6 +42,137 @@ const headerRecord = (headers: RequestInit["headers"]): Record<string, string> =
     Object.assign(record, headers)
   }
   return record
+}
+
+/**
+ * The `Headers` interface (reading only) over Node's parsed response headers: names lower-cased, repeated
+ * headers joined with `, ` (`set-cookie` kept apart), iteration sorted by name, as `Headers` does.
+ */
+export class BufferedHeaders {
+  readonly #headers: http.IncomingHttpHeaders
+
+  constructor(headers: http.IncomingHttpHeaders) {
+    this.#headers = headers
+  }
+
+  get(name: string): string | null {
+    const value = this.#headers[name.toLowerCase()]
+    return value === undefined ? null : Array.isArray(value) ? value.join(", ") : value
+  }
+
+  has(name: string): boolean {
+    return this.#headers[name.toLowerCase()] !== undefined
+  }
+
+  getSetCookie(): Array<string> {
+    return [...(this.#headers["set-cookie"] ?? [])]
+  }
+
+  *entries(): IterableIterator<[string, string]> {
+    for (const name of Object.keys(this.#headers).sort()) yield [name, this.get(name)!]
+  }
+
+  *keys(): IterableIterator<string> {
+    for (const [name] of this.entries()) yield name
+  }
+
+  *values(): IterableIterator<string> {
+    for (const [, value] of this.entries()) yield value
+  }
+
+  forEach(callback: (value: string, name: string, headers: BufferedHeaders) => void): void {
+    for (const [name, value] of this.entries()) callback(value, name, this)
+  }
+
+  [Symbol.iterator](): IterableIterator<[string, string]> {
+    return this.entries()
+  }
+}
+
+/**
+ * The `Response` interface over an answer read whole. The body can be read once, as text, JSON, bytes or a
+ * stream (made only when asked for), like a `Response`'s.
+ */
+export class BufferedResponse {
+  readonly type = "basic"
+  readonly redirected = false
+  readonly ok: boolean
+  #body: Buffer | null
+  #used = false
+  #stream: ReadableStream<Uint8Array> | null | undefined
+
+  constructor(
+    readonly url: string,
+    readonly status: number,
+    readonly statusText: string,
+    readonly headers: BufferedHeaders,
+    body: Buffer | null
+  ) {
+    this.ok = status >= 200 && status < 300
+    this.#body = body
+  }
+
+  get bodyUsed(): boolean {
+    return this.#used
+  }
+
+  /** Made when first asked for (one SDK does, to watch it); the body is used once the stream is read. */
+  get body(): ReadableStream<Uint8Array> | null {
+    if (this.#stream === undefined) {
+      this.#stream = this.#body === null ? null : new ReadableStream<Uint8Array>({
+        pull: (controller) => {
+          controller.enqueue(new Uint8Array(this.#take(true)))
+          controller.close()
+        },
+        cancel: () => {
+          this.#used = true
+          this.#body = null
+        }
+      }, { highWaterMark: 0 }) // pulled only when read: looking at the stream must not use the body
+    }
+    return this.#stream
+  }
+
+  #take(byStream = false): Buffer {
+    if (this.#used || (!byStream && this.#stream?.locked === true)) throw new TypeError("Body is unusable: Body has already been read")
+    this.#used = true
+    const body = this.#body ?? Buffer.alloc(0)
+    this.#body = null
+    return body
+  }
+
+  #read<A>(read: (body: Buffer) => A): Promise<A> {
+    try {
+      return Promise.resolve(read(this.#take()))
+    } catch (error) {
+      return Promise.reject(error)
+    }
+  }
+
+  text(): Promise<string> {
+    return this.#read((body) => body.toString("utf8"))
+  }
+
+  json(): Promise<unknown> {
+    return this.#read((body) => JSON.parse(body.toString("utf8")) as unknown)
+  }
+
+  arrayBuffer(): Promise<ArrayBuffer> {
+    return this.#read((body) => new Uint8Array(body).buffer)
+  }
+
+  bytes(): Promise<Uint8Array> {
+    return this.#read((body) => new Uint8Array(body))
+  }
+
+  blob(): Promise<Blob> {
+    return this.#read((body) => new Blob([new Uint8Array(body)], { type: this.headers.get("content-type") ?? "" }))
+  }
+
+  clone(): BufferedResponse {
+    if (this.#used) throw new TypeError("Response.clone: Body has already been consumed.")
+    return new BufferedResponse(this.url, this.status, this.statusText, this.headers, this.#body)
+  }
 }
 
 const decoders: Readonly<Record<string, (body: Buffer, done: (error: Error | null, out: Buffer) => void) => void>> = {
@@ -88,16 +223,15 @@ export const nodeFetch: Fetch = (input, init = {}) =>
       response.on("end", () => {
         const raw = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)
         const status = response.statusCode ?? 0
-        const headers = new Headers()
-        const names = response.rawHeaders
-        for (let i = 0; i < names.length; i += 2) headers.append(names[i]!, names[i + 1]!)
         const answer = (body: Buffer) =>
           resolve(
-            new Response(bodyless.has(status) ? null : body, {
+            new BufferedResponse(
+              url.href,
               status,
-              statusText: response.statusMessage ?? "",
-              headers
-            })
+              response.statusMessage ?? "",
+              new BufferedHeaders(response.headers),
+              bodyless.has(status) ? null : body
+            ) as unknown as Response
           )
         const decode = decoders[(response.headers["content-encoding"] ?? "").trim().toLowerCase()]
         if (decode === undefined || raw.length === 0) return answer(raw)
