@@ -1,6 +1,6 @@
 /**
  * The HTTP transport handed to the SDKs as their `fetch`: one request over `node:http(s)` with keep-alive agents,
- * the answer read whole and returned as a `Response`.
+ * the answer read whole and handed back with the `Response` interface.
  *
  * Why not the global `fetch`: at a hundred requests in flight the SDK's own work is small next to undici's
  * WHATWG streams and per-request bookkeeping; this transport costs about a quarter less CPU per request and
@@ -30,7 +30,7 @@ const agents = {
   "https:": new https.Agent({ keepAlive: true })
 } as const
 
-// Statuses whose Response must have a null body (the constructor throws otherwise).
+// Statuses whose answers have no body (a `Response` for them has a null one).
 const bodyless = new Set([101, 204, 205, 304])
 
 const headerRecord = (headers: RequestInit["headers"]): Record<string, string> => {
@@ -231,7 +231,7 @@ export const nodeFetch: Fetch = (input, init = {}) =>
               response.statusMessage ?? "",
               new BufferedHeaders(response.headers),
               bodyless.has(status) ? null : body
-            ) as unknown as Response
+            ) as unknown as Response // the interface the SDKs read, not undici's class (see the module doc)
           )
         const decode = decoders[(response.headers["content-encoding"] ?? "").trim().toLowerCase()]
         if (decode === undefined || raw.length === 0) return answer(raw)
@@ -250,6 +250,7 @@ export const nodeFetch: Fetch = (input, init = {}) =>
     }
   })
 
+// Read from the process environment, not Config: these are the variables Node and undici themselves obey.
 const proxied = (): boolean => {
   const env = process.env
   return ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "NODE_USE_ENV_PROXY"].some((name) =>
