@@ -5,8 +5,9 @@
 import { NodeServices } from "@effect/platform-node"
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { Cause, ConfigProvider, Effect, Exit, Option, Stdio } from "effect"
+import { Template } from "@capstan/core"
 import { TestConsole } from "effect/testing"
-import { existsSync, writeFileSync } from "node:fs"
+import { existsSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { Cli } from "../../packages/cli/src/index.js"
 import { FakeProvider, type FakeProviderServer } from "../support/FakeProvider.js"
@@ -165,6 +166,98 @@ describe("capstan batch, in-process", () => {
       assert.strictEqual((yield* capstan([...base, "--resume", "--overwrite"])).code, 64)
       assert.strictEqual(requestsFor("usage-case").length, 0)
       assert.isFalse(existsSync(output))
+    }))
+})
+
+describe("capstan batch reads its input twice, record by record", () => {
+  const LINES = 5000
+  /** `count` JSONL lines with ids r0001..., their review carrying `marker`; `edit` may replace a line (0-based). */
+  const bigInput = (
+    name: string,
+    marker: string,
+    edit: (index: number) => string | undefined = () => undefined,
+    count = LINES
+  ) => {
+    const input = join(files.dir, `${name}.jsonl`)
+    const lines = Array.from({ length: count }, (_, i) =>
+      edit(i) ?? JSON.stringify({ id: `r${String(i + 1).padStart(4, "0")}`, product: "p", review: `${marker} ${i}` }))
+    writeFileSync(input, lines.join("\n") + "\n")
+    return { input, output: join(files.dir, `${name}.out.jsonl`) }
+  }
+  const run = (input: string, output: string, ...extra: ReadonlyArray<string>) =>
+    capstan(["batch", "--template", TEMPLATE, "--input", input, "--output", output, "--generator", generator(), ...extra])
+
+  it.live("a bad item near the end of a large input stops the run before any request, at its line", () =>
+    Effect.gen(function*() {
+      const missing = bigInput("late-missing", "late-missing-case", (i) =>
+        i >= LINES - 3 ? JSON.stringify({ id: `bad${i}`, product: "p", text: "late-missing-case" }) : undefined)
+      const result = yield* run(missing.input, missing.output)
+      assert.strictEqual(result.code, 64)
+      assert.include(
+        result.stderr,
+        `late-missing.jsonl:${LINES - 2}: item "bad${LINES - 3}" has no "review", which the template uses; 2 more of the ${LINES} items have the same problem`
+      )
+      assert.strictEqual(requestsFor("late-missing-case").length, 0)
+      assert.isFalse(existsSync(missing.output))
+
+      const malformed = bigInput("late-json", "late-json-case", (i) => (i === LINES - 1 ? "{\"id\": \"z\"," : undefined))
+      const broken = yield* run(malformed.input, malformed.output)
+      assert.strictEqual(broken.code, 64)
+      assert.match(broken.stderr, new RegExp(`late-json\\.jsonl:${LINES}: malformed JSON`))
+      assert.strictEqual(requestsFor("late-json-case").length, 0)
+      assert.isFalse(existsSync(malformed.output))
+    }))
+
+  it.live("a duplicate id near the end names both lines; derived ids are the library's, -2 -3 by occurrence", () =>
+    Effect.gen(function*() {
+      const duplicate = bigInput("late-dup", "late-dup-case", (i) =>
+        i === LINES - 2 ? JSON.stringify({ id: "r0003", product: "p", review: "late-dup-case" }) : undefined)
+      const result = yield* run(duplicate.input, duplicate.output)
+      assert.strictEqual(result.code, 64)
+      assert.include(result.stderr, `late-dup.jsonl:${LINES - 1}: item "r0003": duplicate id: the item on line 3 has it too`)
+      assert.strictEqual(requestsFor("late-dup-case").length, 0)
+
+      // No ids: equal records get the hash, then -2, -3; a blank line does not shift anything.
+      const records = [
+        { product: "a", review: "derived-case same" },
+        { product: "b", review: "derived-case other" },
+        { product: "a", review: "derived-case same" },
+        { product: "a", review: "derived-case same" }
+      ]
+      const input = join(files.dir, "derived.jsonl")
+      const output = join(files.dir, "derived.out.jsonl")
+      writeFileSync(input, records.map((record) => JSON.stringify(record)).join("\n\n") + "\n")
+      assert.strictEqual((yield* run(input, output)).code, 0)
+      const expected = (yield* Template.items(records)).map((item) => item.id)
+      assert.deepStrictEqual(expected.slice(2), [`${expected[0]}-2`, `${expected[0]}-3`])
+      const rows = rowsOf(output)
+      assert.deepStrictEqual(rows.map((row) => row.id).sort(), [...expected].sort())
+      assert.strictEqual(rows.find((row) => row.id === expected[3])!.vars.product, "a")
+      assert.strictEqual(rows.find((row) => row.id === expected[1])!.vars.product, "b")
+      const dry = yield* run(input, join(files.dir, "derived-dry.out.jsonl"), "--dry-run")
+      assert.include(dry.stdout, `--- ${expected[2]} (${input}:5)`)
+      assert.include(dry.stdout, "Dry run: 4 items checked against the template, all fine.")
+    }))
+
+  it.live("--resume with a partly written results file (torn last row) sends only the missing items", () =>
+    Effect.gen(function*() {
+      const [count, written] = [1200, 500]
+      const { input, output } = bigInput("partial", "partial-case", undefined, count)
+      // The rows of a run that wrote items r0001..r0500 and was killed while writing r0501's row.
+      const first = join(files.dir, "partial-first.jsonl")
+      writeFileSync(first, readFileSync(input, "utf8").split("\n").slice(0, written).join("\n") + "\n")
+      assert.strictEqual((yield* run(first, output)).code, 0)
+      writeFileSync(output, readFileSync(output, "utf8") + "{\"id\":\"r0501\",\"outp")
+      const before = requestsFor("partial-case").length
+      const result = yield* run(input, output, "--resume", "--concurrency", "32")
+      assert.strictEqual(result.code, 0)
+      const sent = requestsFor("partial-case").slice(before).map((entry) => JSON.stringify(entry.body).match(/partial-case (\d+)/)![1])
+      assert.strictEqual(sent.length, count - written)
+      assert.deepStrictEqual(new Set(sent), new Set(Array.from({ length: count - written }, (_, i) => String(i + written))))
+      const ids = rowsOf(output).map((row) => row.id)
+      assert.strictEqual(ids.length, count)
+      assert.strictEqual(new Set(ids).size, count)
+      assert.match(result.stdout, new RegExp(`skipped\\s+${written}`))
     }))
 })
 

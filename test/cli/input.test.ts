@@ -1,6 +1,6 @@
 import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, FileSystem, Result } from "effect"
+import { Effect, FileSystem, Result, Stream } from "effect"
 import * as Input from "../../packages/cli/src/Input.js"
 
 const failure = <A, E>(result: Result.Result<A, E>): E => {
@@ -80,5 +80,41 @@ describe("Input.read", () => {
       assert.match((yield* Effect.flip(Input.read(`${dir}/in.xlsx`))).reason, /unknown input format/)
       yield* fs.writeFileString(`${dir}/empty.jsonl`, "\n\n")
       assert.match((yield* Effect.flip(Input.read(`${dir}/empty.jsonl`))).reason, /no items/)
+    }).pipe(Effect.provide(NodeServices.layer)))
+})
+
+describe("Input.stream", () => {
+  it.effect("reads record by record what read reads, lines and all, across chunk boundaries", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const dir = yield* fs.makeTempDirectoryScoped()
+      // Well over one read chunk (64 KiB), with quoted fields that span lines, CRLF, blank lines and a BOM.
+      const rows = Array.from({ length: 3000 }, (_, i) =>
+        i % 7 === 0 ? `r${i},"first line ${i}\nsecond, ""quoted"" line"` : `r${i},plain ${"x".repeat(i % 50)}`)
+      const text = "\uFEFFid,review\r\n" + rows.map((row, i) => (i % 11 === 0 ? `${row}\r\n\r\n` : `${row}\n`)).join("")
+      yield* fs.writeFileString(`${dir}/in.csv`, text)
+      const jsonl = rows.map((_, i) => (i % 13 === 0 ? "\n" : "") + JSON.stringify({ id: `r${i}`, n: i })).join("\r\n")
+      yield* fs.writeFileString(`${dir}/in.jsonl`, "\uFEFF" + jsonl)
+      for (const file of [`${dir}/in.csv`, `${dir}/in.jsonl`]) {
+        const streamed = yield* Stream.runCollect(Input.stream(file))
+        const read = yield* Input.read(file)
+        assert.strictEqual(streamed.length, 3000)
+        assert.deepStrictEqual(streamed, read.records)
+      }
+      const csvRecords = yield* Stream.runCollect(Input.stream(`${dir}/in.csv`))
+      assert.deepStrictEqual(csvRecords[7], { line: 11, fields: { id: "r7", review: "first line 7\nsecond, \"quoted\" line" } })
+      assert.deepStrictEqual(yield* Input.header(`${dir}/in.csv`), ["id", "review"])
+
+      // The same errors as read, at the same line, even past the first chunk.
+      yield* fs.writeFileString(`${dir}/late.jsonl`, jsonl + "\n[1]\n")
+      const late = yield* Effect.flip(Stream.runDrain(Input.stream(`${dir}/late.jsonl`)))
+      assert.deepStrictEqual(late, yield* Effect.flip(Input.read(`${dir}/late.jsonl`)))
+      assert.match(late.message, /late\.jsonl:3232: expected a JSON object, got an array/)
+      yield* fs.writeFileString(`${dir}/late.csv`, text + "r9,too,many\n")
+      const lateCsv = yield* Effect.flip(Stream.runDrain(Input.stream(`${dir}/late.csv`)))
+      assert.deepStrictEqual(lateCsv, yield* Effect.flip(Input.read(`${dir}/late.csv`)))
+      assert.match(lateCsv.reason, /got 3; the header has 2 columns/)
+      yield* fs.writeFileString(`${dir}/empty.csv`, "id,review\n")
+      assert.match((yield* Effect.flip(Stream.runDrain(Input.stream(`${dir}/empty.csv`)))).reason, /no items/)
     }).pipe(Effect.provide(NodeServices.layer)))
 })

@@ -1,5 +1,5 @@
 import { describe, expect, expectTypeOf, it } from "@effect/vitest"
-import { Effect, Schema } from "effect"
+import { Effect, Option, Result, Schema } from "effect"
 import { InvalidItem, InvalidTemplate, Message, Template, TemplateMismatch } from "@capstan/core"
 
 const contents = (messages: ReadonlyArray<Message.Message>) => messages.map((m) => `${m.role}:${m.content}`)
@@ -331,6 +331,68 @@ describe("Template", () => {
         expect(rows.length).toBe(100_000)
         expect(new Set(rows.map((row) => row.id)).size).toBe(100_000)
         expect(rows[99_999]?.messages[0]?.content).toBe("Review: review number 99999 (4 stars)")
+      }))
+  })
+
+  describe("checker", () => {
+    const template = Template.make("Review: {review} ({stars} stars)")
+    const checkAll = (inputs: ReadonlyArray<unknown>, options?: Template.ValidateOptions) => {
+      const check = Template.checker(template, options)
+      const each = inputs.map((input) => check.check(input))
+      return { each, done: check.done() }
+    }
+
+    it.effect("one input at a time, gives the items, ids and rendering validate gives", () =>
+      Effect.gen(function*() {
+        const inputs = [
+          { review: "a", stars: 1 },
+          { id: "k", review: "b", stars: 2 },
+          { review: "a", stars: 1 },
+          { vars: { review: "a", stars: 1 } }
+        ]
+        const { done, each } = checkAll(inputs)
+        expect(done).toEqual(Result.succeed(4))
+        const items = each.map((item) => Result.getOrThrow(item))
+        const rows = yield* Template.validate(template, inputs)
+        expect(items.map((item) => item.id)).toEqual(rows.map((row) => row.id))
+        expect(items[2]?.id).toBe(`${items[0]?.id}-2`)
+        expect(items[3]?.id).toBe(`${items[0]?.id}-3`)
+        expect(items.map((item) => Template.renderItem(template, item))).toEqual(rows)
+        expect(template.pipe(Template.renderItem(items[1]!)).messages[0]?.content).toBe("Review: b (2 stars)")
+      }))
+
+    it("reports each bad input as it comes, and at the end what validate reports, counting all", () => {
+      const { done, each } = checkAll([
+        { id: "r1", review: "x" },
+        { id: "r2", review: "y", stars: 2 },
+        { id: "r3", text: "z" }
+      ])
+      expect(each.map(Result.isSuccess)).toEqual([false, true, false])
+      const first = Result.getFailure(each[0]!)
+      expect(Option.getOrThrow(first)._tag).toBe("TemplateMismatch")
+      const error = Result.getFailure(done).pipe(Option.getOrThrow)
+      if (error._tag !== "TemplateMismatch") return expect.unreachable(error.message)
+      expect(error.itemId).toBe("r1")
+      expect(error.missing).toEqual(["stars"])
+      expect([error.badItems, error.totalItems]).toEqual([2, 3])
+      expect(error.badItemIds).toEqual(["r1", "r3"])
+    })
+
+    it.effect("keeps validate's order: an invalid value, then a duplicate id, then a mismatch, whatever comes first", () =>
+      Effect.gen(function*() {
+        const inputs = [
+          { id: "m", review: "no stars" },
+          { id: "a", review: "x", stars: 1 },
+          { id: "a", review: "y", stars: 2 },
+          { id: "v", review: null, stars: 3 }
+        ]
+        const verdict = Option.getOrThrow(Result.getFailure(checkAll(inputs).done))
+        const validated = yield* Effect.flip(Template.validate(template, inputs))
+        expect(verdict).toEqual(validated)
+        expect(verdict._tag === "InvalidItem" && verdict.index).toBe(3)
+        const duplicate = Option.getOrThrow(Result.getFailure(checkAll(inputs.slice(0, 3)).done))
+        expect(duplicate).toEqual(yield* Effect.flip(Template.validate(template, inputs.slice(0, 3))))
+        expect(duplicate.message).toContain("duplicate id: the item at index 1 has it too")
       }))
   })
 

@@ -287,8 +287,8 @@ export const batch = (config: BatchConfig, options: { readonly resumeHint?: stri
       return yield* new UsageError({ reason: "--resume and --overwrite contradict each other" })
     }
     const template = yield* loadTemplate(config.template)
-    const input = yield* Input.read(config.input)
-    const located = yield* Items.render(input, template, { idField: config.idField })
+    const ids = yield* Items.check(config.input, template, { idField: config.idField })
+    const items: Run.Source = (include) => Items.stream(config.input, template, { idField: config.idField, ids, include })
     const model = Option.isSome(config.parse) ? yield* Parse.model(config.parse.value) : undefined
     const price = Option.isSome(config.price) ? yield* parsePrice(config.price.value) : undefined
     const overrides = overridesOf(
@@ -305,7 +305,8 @@ export const batch = (config: BatchConfig, options: { readonly resumeHint?: stri
       return yield* Run.dryRun({
         identifier: chosen,
         n: Option.match(chosen, { onNone: () => Option.getOrElse(config.n, () => 1), onSome: Generators.choicesOf }),
-        located,
+        ids,
+        items,
         input: config.input,
         target,
         model
@@ -316,7 +317,8 @@ export const batch = (config: BatchConfig, options: { readonly resumeHint?: stri
     return yield* Run.execute({
       identifier,
       n,
-      located,
+      ids,
+      items,
       target,
       concurrency: config.concurrency,
       model,

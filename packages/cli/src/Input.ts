@@ -3,10 +3,14 @@
  * embedded newlines handled by `csv-parse`). Every record keeps the line it starts on, so that any later
  * complaint about it (a missing variable, a duplicate id) can point at `file:line`.
  *
+ * {@link stream} reads a file record by record (memory stays flat however large it is); {@link read} and the
+ * text parsers hold every record. Both go through the same per-format readers.
+ *
  * @since 0.1.0
  */
+import { parse as parseCsvStream } from "csv-parse/stream"
 import { parse as parseCsvText } from "csv-parse/sync"
-import { Effect, FileSystem, Result, Schema } from "effect"
+import { Effect, FileSystem, Result, Schema, Stream } from "effect"
 import type { PlatformError } from "effect/PlatformError"
 import { InputError } from "./Errors.js"
 
@@ -79,6 +83,44 @@ const stripBom = (text: string): string => (text.charCodeAt(0) === 0xfeff ? text
 const describeJson = (value: unknown): string =>
   value === null ? "null" : Array.isArray(value) ? "an array" : `a ${typeof value}`
 
+/** One line of a JSONL file: a record, nothing (a blank line), or why it is not a JSON object. */
+const jsonlRecord = (file: string, line: number, text: string): Result.Result<InputRecord | undefined, InputError> => {
+  const source = (line === 1 ? stripBom(text) : text).trim()
+  if (source.length === 0) return Result.succeed(undefined)
+  let value: unknown
+  try {
+    value = JSON.parse(source)
+  } catch (error) {
+    return Result.fail(
+      new InputError({
+        file,
+        line,
+        reason: `malformed JSON: ${error instanceof Error ? error.message : String(error)}`,
+        hint: "Each line of a JSONL file is one complete JSON object"
+      })
+    )
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    return Result.fail(new InputError({ file, line, reason: `expected a JSON object, got ${describeJson(value)}` }))
+  }
+  return Result.succeed({ line, fields: value as Record<string, Schema.Json> })
+}
+
+/** JSONL text, in chunks, to records: split into lines, numbered, parsed a chunk of lines at a time. */
+const jsonlRecords = (file: string) => <E, R>(text: Stream.Stream<string, E, R>): Stream.Stream<InputRecord, E | InputError, R> =>
+  text.pipe(
+    Stream.splitLines,
+    Stream.mapAccumArrayEffect(() => 0, (before: number, lines) => {
+      const records: Array<InputRecord> = []
+      for (let i = 0; i < lines.length; i++) {
+        const record = jsonlRecord(file, before + i + 1, lines[i]!)
+        if (Result.isFailure(record)) return Effect.fail(record.failure)
+        if (record.success !== undefined) records.push(record.success)
+      }
+      return Effect.succeed([before + lines.length, records] as const)
+    })
+  )
+
 /**
  * Parses JSONL text: every non-blank line must be a JSON object. Fails with the line of the first bad one.
  *
@@ -91,33 +133,8 @@ const describeJson = (value: unknown): string =>
  * ```
  * @since 0.1.0
  */
-export const parseJsonl = (file: string, text: string): Result.Result<ReadonlyArray<InputRecord>, InputError> => {
-  const records: Array<InputRecord> = []
-  const lines = stripBom(text).split("\n")
-  for (let index = 0; index < lines.length; index++) {
-    const source = lines[index]!.trim()
-    if (source.length === 0) continue
-    const line = index + 1
-    let value: unknown
-    try {
-      value = JSON.parse(source)
-    } catch (error) {
-      return Result.fail(
-        new InputError({
-          file,
-          line,
-          reason: `malformed JSON: ${error instanceof Error ? error.message : String(error)}`,
-          hint: "Each line of a JSONL file is one complete JSON object"
-        })
-      )
-    }
-    if (typeof value !== "object" || value === null || Array.isArray(value)) {
-      return Result.fail(new InputError({ file, line, reason: `expected a JSON object, got ${describeJson(value)}` }))
-    }
-    records.push({ line, fields: value as Record<string, Schema.Json> })
-  }
-  return Result.succeed(records)
-}
+export const parseJsonl = (file: string, text: string): Result.Result<ReadonlyArray<InputRecord>, InputError> =>
+  Effect.runSync(Effect.result(Stream.runCollect(jsonlRecords(file)(Stream.make(text)))))
 
 interface CsvRow {
   readonly record: Record<string, string>
@@ -128,6 +145,66 @@ const csvErrorLine = (error: unknown): number | undefined =>
   typeof error === "object" && error !== null && "lines" in error && typeof error.lines === "number"
     ? error.lines
     : undefined
+
+/**
+ * What reading one CSV file needs, whether it is parsed whole or streamed: the parser options (which check the
+ * header), the line each record starts on, the error for a parse failure, and the problems known at the end.
+ */
+const csvReader = (file: string, delimiter: string) => {
+  let columns: ReadonlyArray<string> = []
+  let headerProblem: string | undefined
+  // `info.lines` is where a record ENDS (records may span lines); it starts after the previous one and any
+  // blank lines skipped in between.
+  let previousEnd = 1
+  let previousEmpty = 0
+  return {
+    columns: (): ReadonlyArray<string> => columns,
+    options: {
+      delimiter,
+      bom: true,
+      record_delimiter: ["\r\n", "\n"],
+      skip_empty_lines: true,
+      info: true,
+      columns: (header: Array<string>) => {
+        const names = header.map((name) => name.trim())
+        const empty = names.findIndex((name) => name.length === 0)
+        const repeated = names.find((name, i) => names.indexOf(name) !== i)
+        if (empty >= 0) headerProblem = `column ${empty + 1} of the header has no name`
+        else if (repeated !== undefined) headerProblem = `the header names the column "${repeated}" twice`
+        columns = names
+        return names
+      }
+    },
+    record: ({ info, record }: CsvRow): InputRecord => {
+      const line = previousEnd + 1 + (info.empty_lines - previousEmpty)
+      previousEnd = info.lines
+      previousEmpty = info.empty_lines
+      return { line, fields: record }
+    },
+    failure: (error: unknown): InputError => {
+      const reason = error instanceof Error ? error.message : String(error)
+      const line = csvErrorLine(error)
+      const short = /Invalid Record Length/.test(reason)
+        ? `${reason.replace(/^Invalid Record Length: /, "").replace(/ on line \d+$/, "")}; the header has ${columns.length} columns (${columns.join(", ")})`
+        : reason.replace(/ (on|at) line \d+$/, "")
+      return new InputError({
+        file,
+        ...(line === undefined ? {} : { line }),
+        reason: short,
+        hint: "Quote fields that hold commas, quotes or newlines: \"like, \"\"this\"\"\""
+      })
+    },
+    /** Once every record is read: a bad header, or no header at all. */
+    end: (): InputError | undefined =>
+      headerProblem !== undefined
+        ? new InputError({ file, line: 1, reason: headerProblem })
+        : columns.length === 0
+        ? new InputError({ file, reason: "the file is empty", hint: "The first row of a CSV file names its columns" })
+        : undefined
+  }
+}
+
+type CsvReader = ReturnType<typeof csvReader>
 
 /**
  * Parses CSV (or, with `delimiter: "\t"`, TSV) text with a header row. Every record must have exactly one
@@ -148,56 +225,39 @@ export const parseCsv = (
   text: string,
   options: { readonly delimiter?: string } = {}
 ): Result.Result<{ readonly columns: ReadonlyArray<string>; readonly records: ReadonlyArray<InputRecord> }, InputError> => {
-  let columns: ReadonlyArray<string> = []
-  let headerProblem: string | undefined
+  const reader = csvReader(file, options.delimiter ?? ",")
   let rows: ReadonlyArray<CsvRow>
   try {
-    rows = parseCsvText(stripBom(text), {
-      delimiter: options.delimiter ?? ",",
-      record_delimiter: ["\r\n", "\n"],
-      skip_empty_lines: true,
-      info: true,
-      columns: (header: Array<string>) => {
-        const names = header.map((name) => name.trim())
-        const empty = names.findIndex((name) => name.length === 0)
-        const repeated = names.find((name, i) => names.indexOf(name) !== i)
-        if (empty >= 0) headerProblem = `column ${empty + 1} of the header has no name`
-        else if (repeated !== undefined) headerProblem = `the header names the column "${repeated}" twice`
-        columns = names
-        return names
-      }
-    }) as unknown as ReadonlyArray<CsvRow>
+    rows = parseCsvText(text, reader.options) as unknown as ReadonlyArray<CsvRow>
   } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error)
-    const line = csvErrorLine(error)
-    const short = /Invalid Record Length/.test(reason)
-      ? `${reason.replace(/^Invalid Record Length: /, "").replace(/ on line \d+$/, "")}; the header has ${columns.length} columns (${columns.join(", ")})`
-      : reason.replace(/ (on|at) line \d+$/, "")
-    return Result.fail(
-      new InputError({
-        file,
-        ...(line === undefined ? {} : { line }),
-        reason: short,
-        hint: "Quote fields that hold commas, quotes or newlines: \"like, \"\"this\"\"\""
-      })
-    )
+    return Result.fail(reader.failure(error))
   }
-  if (headerProblem !== undefined) return Result.fail(new InputError({ file, line: 1, reason: headerProblem }))
-  if (columns.length === 0) {
-    return Result.fail(new InputError({ file, reason: "the file is empty", hint: "The first row of a CSV file names its columns" }))
-  }
-  // `info.lines` is where a record ENDS (records may span lines); it starts after the previous one and any
-  // blank lines skipped in between.
-  const records: Array<InputRecord> = []
-  let previousEnd = 1
-  let previousEmpty = 0
-  for (const { info, record } of rows) {
-    records.push({ line: previousEnd + 1 + (info.empty_lines - previousEmpty), fields: record })
-    previousEnd = info.lines
-    previousEmpty = info.empty_lines
-  }
-  return Result.succeed({ columns, records })
+  const records = rows.map(reader.record)
+  const problem = reader.end()
+  return problem === undefined ? Result.succeed({ columns: reader.columns(), records }) : Result.fail(problem)
 }
+
+/** A CSV file's bytes to records, through csv-parse's streaming parser; ends with the header's problems. */
+const csvRecords = (reader: CsvReader) =>
+<R>(bytes: Stream.Stream<Uint8Array, InputError, R>): Stream.Stream<InputRecord, InputError, R> =>
+  Stream.unwrap(Effect.gen(function*() {
+    // csv-parse works on Buffers; these views share the chunks' memory.
+    const source = yield* Stream.toReadableStreamEffect(
+      Stream.map(bytes, (chunk) => Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength))
+    )
+    const rows = Stream.fromReadableStream<CsvRow, InputError>({
+      evaluate: () => source.pipeThrough(parseCsvStream(reader.options)),
+      // A failure to read the file reaches here through the parser, as it was raised.
+      onError: (error) => (error instanceof InputError ? error : reader.failure(error))
+    })
+    return rows.pipe(
+      Stream.map(reader.record),
+      Stream.concat(Stream.suspend(() => {
+        const problem = reader.end()
+        return problem === undefined ? Stream.empty : Stream.fail(problem)
+      }))
+    )
+  }))
 
 const readFailure = (file: string, error: PlatformError): InputError => {
   const reason = error.reason
@@ -208,6 +268,14 @@ const readFailure = (file: string, error: PlatformError): InputError => {
     : reason.description ?? reason._tag
   return new InputError({ file, reason: `cannot read the file: ${why}` })
 }
+
+/** Fails unless `file` is a file that can be read. */
+const readable = (file: string): Effect.Effect<void, InputError, FileSystem.FileSystem> =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const info = yield* fs.stat(file).pipe(Effect.mapError((error) => readFailure(file, error)))
+    if (info.type !== "File") return yield* new InputError({ file, reason: `cannot read the file: it is a ${info.type.toLowerCase()}` })
+  })
 
 /**
  * Reads a file as UTF-8 text, or fails with an {@link InputError} that says why it cannot be read.
@@ -224,14 +292,16 @@ const readFailure = (file: string, error: PlatformError): InputError => {
 export const readText = (file: string): Effect.Effect<string, InputError, FileSystem.FileSystem> =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
-    const info = yield* fs.stat(file).pipe(Effect.mapError((error) => readFailure(file, error)))
-    if (info.type !== "File") return yield* new InputError({ file, reason: `cannot read the file: it is a ${info.type.toLowerCase()}` })
+    yield* readable(file)
     return yield* fs.readFileString(file).pipe(Effect.mapError((error) => readFailure(file, error)))
   })
 
+const delimiterOf = (format: Format): string => (format === "tsv" ? "\t" : ",")
+
 /**
  * Reads an input file (JSONL, CSV or TSV, by extension) into records with their line numbers. An empty input
- * is an error: a batch of nothing is almost always a wrong path.
+ * is an error: a batch of nothing is almost always a wrong path. Holds the whole file: for large inputs, see
+ * {@link stream}.
  *
  * @example
  * ```ts
@@ -249,8 +319,65 @@ export const read = (file: string): Effect.Effect<Input, InputError, FileSystem.
     const text = yield* readText(file)
     const parsed: Result.Result<Pick<Input, "records" | "columns">, InputError> = format === "jsonl"
       ? Result.map(parseJsonl(file, text), (records) => ({ records, columns: undefined }))
-      : parseCsv(file, text, { delimiter: format === "tsv" ? "\t" : "," })
+      : parseCsv(file, text, { delimiter: delimiterOf(format) })
     const { columns, records } = yield* Effect.fromResult(parsed)
-    if (records.length === 0) return yield* new InputError({ file, reason: "the file holds no items" })
+    if (records.length === 0) return yield* noItems(file)
     return { file, format, records, columns }
+  })
+
+const noItems = (file: string) => new InputError({ file, reason: "the file holds no items" })
+
+/**
+ * Streams the records of an input file (JSONL, CSV or TSV, by extension), reading it a chunk at a time: memory
+ * stays flat however many records it holds. Each run of the stream reads the file again. Fails as {@link read}
+ * does, at the first bad line (a header problem or an empty file once the file is read).
+ *
+ * @example
+ * ```ts
+ * import { NodeServices } from "@effect/platform-node"
+ * import { Effect, Stream } from "effect"
+ * import { Input } from "@capstan/cli"
+ *
+ * const count = Input.stream("big.jsonl").pipe(Stream.runCount, Effect.provide(NodeServices.layer))
+ * ```
+ * @since 0.1.0
+ */
+export const stream = (file: string): Stream.Stream<InputRecord, InputError, FileSystem.FileSystem> =>
+  Stream.unwrap(Effect.gen(function*() {
+    const format = yield* Effect.fromResult(formatOf(file))
+    const bytes = yield* bytesOf(file)
+    const records = format === "jsonl"
+      ? bytes.pipe(Stream.decodeText, jsonlRecords(file))
+      : csvRecords(csvReader(file, delimiterOf(format)))(bytes)
+    return Stream.orElseIfEmpty(records, () => Stream.fail(noItems(file)))
+  }))
+
+/** The bytes of a readable file, a chunk at a time. */
+const bytesOf = (file: string) =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    yield* readable(file)
+    return fs.stream(file).pipe(Stream.mapError((error) => readFailure(file, error)))
+  })
+
+/**
+ * The column names of a CSV or TSV file's header (`undefined` for JSONL), reading only as far as the first record.
+ *
+ * @example
+ * ```ts
+ * import { NodeServices } from "@effect/platform-node"
+ * import { Effect } from "effect"
+ * import { Input } from "@capstan/cli"
+ *
+ * const columns = Input.header("reviews.csv").pipe(Effect.provide(NodeServices.layer)) // ["id", "review", ...]
+ * ```
+ * @since 0.1.0
+ */
+export const header = (file: string): Effect.Effect<ReadonlyArray<string> | undefined, InputError, FileSystem.FileSystem> =>
+  Effect.gen(function*() {
+    const format = yield* Effect.fromResult(formatOf(file))
+    if (format === "jsonl") return undefined
+    const reader = csvReader(file, delimiterOf(format))
+    yield* csvRecords(reader)(yield* bytesOf(file)).pipe(Stream.take(1), Stream.runDrain)
+    return reader.columns()
   })

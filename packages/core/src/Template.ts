@@ -591,56 +591,38 @@ const isItemShaped = (u: Readonly<Record<string, unknown>>): boolean => {
   return true
 }
 
-const normalizeItems = (
-  inputs: Iterable<ItemInput>,
-  options: ItemOptions | undefined
-): Result.Result<ReadonlyArray<Item>, InvalidItem> => {
-  const idField = options?.idField ?? "id"
-  const given: Array<string | undefined> = []
-  const vars: Array<Record<string, Value>> = []
-  let index = 0
-  for (const input of inputs as Iterable<unknown>) {
-    if (!isPlainObject(input)) {
-      const reason = `expected an object of variables, got ${describeValue(input)}`
-      return Result.fail(new InvalidItem({ index, reason }))
-    }
-    const shaped = isItemShaped(input)
-    const rawId = shaped ? input.id : input[idField]
-    let id: string | undefined
-    if (typeof rawId === "string" && rawId.length > 0) id = rawId
-    else if (typeof rawId === "number" && Number.isFinite(rawId)) id = String(rawId)
-    else if (rawId !== undefined) {
-      const field = shaped ? "id" : idField
-      const got = rawId === "" ? "empty" : describeValue(rawId)
-      const reason = `the id field "${field}" is ${got}; ids are non-empty strings or numbers`
-      return Result.fail(new InvalidItem({ index, reason }))
-    }
-    const source = shaped ? input.vars as Readonly<Record<string, unknown>> : input
-    const own: Record<string, Value> = {}
-    for (const key in source) {
-      if (!shaped && key === idField) continue
-      const value = source[key]
-      if (value === undefined) continue
-      if (!isValue(value)) {
-        const itemId = id === undefined ? {} : { itemId: id }
-        return Result.fail(new InvalidItem({ index, ...itemId, reason: invalidValueReason(key, value) }))
-      }
-      own[key] = value
-    }
-    given.push(id)
-    vars.push(own)
-    index++
+/** One input's id (if it gives one) and variables, or why it is not an item. */
+const normalizeItem = (
+  input: unknown,
+  index: number,
+  idField: string
+): Result.Result<{ readonly given: string | undefined; readonly vars: Record<string, Value> }, InvalidItem> => {
+  if (!isPlainObject(input)) {
+    return Result.fail(new InvalidItem({ index, reason: `expected an object of variables, got ${describeValue(input)}` }))
   }
-  return internal.assignIds(given, (i) => internal.hash(internal.canonicalJson(vars[i]!))).pipe(
-    Result.map((ids) => vars.map((v, i) => ({ id: ids[i]!, vars: v }))),
-    Result.mapError((clash) =>
-      new InvalidItem({
-        index: clash.index,
-        itemId: clash.id,
-        reason: `duplicate id: the item at index ${clash.first} has it too; ids must be unique`
-      })
-    )
-  )
+  const shaped = isItemShaped(input)
+  const rawId = shaped ? input.id : input[idField]
+  let given: string | undefined
+  if (typeof rawId === "string" && rawId.length > 0) given = rawId
+  else if (typeof rawId === "number" && Number.isFinite(rawId)) given = String(rawId)
+  else if (rawId !== undefined) {
+    const field = shaped ? "id" : idField
+    const got = rawId === "" ? "empty" : describeValue(rawId)
+    return Result.fail(new InvalidItem({ index, reason: `the id field "${field}" is ${got}; ids are non-empty strings or numbers` }))
+  }
+  const source = shaped ? input.vars as Readonly<Record<string, unknown>> : input
+  const vars: Record<string, Value> = {}
+  for (const key in source) {
+    if (!shaped && key === idField) continue
+    const value = source[key]
+    if (value === undefined) continue
+    if (!isValue(value)) {
+      const itemId = given === undefined ? {} : { itemId: given }
+      return Result.fail(new InvalidItem({ index, ...itemId, reason: invalidValueReason(key, value) }))
+    }
+    vars[key] = value
+  }
+  return Result.succeed({ given, vars })
 }
 
 /**
@@ -668,7 +650,12 @@ export const items = (
   inputs: Iterable<ItemInput>,
   options?: ItemOptions
 ): Effect.Effect<ReadonlyArray<Item>, InvalidItem> =>
-  Effect.suspend(() => Effect.fromResult(normalizeItems(inputs, options)))
+  Effect.suspend(() =>
+    Effect.fromResult(
+      // With no template there is nothing to mismatch: only an InvalidItem can fail.
+      checkAll([], inputs, { ...options, allowExtra: true }) as Result.Result<ReadonlyArray<Item>, InvalidItem>
+    )
+  )
 
 // ---------------------------------------------------------------------------------------------
 // Validation: templates × items → rendered rows
@@ -701,60 +688,152 @@ export class RenderedItem extends Schema.Class<RenderedItem>("@capstan/core/Temp
 const MAX_LISTED_IDS = 10
 
 /**
- * Checks every item against the variables every item must give (`expected`), and fails with the first bad
- * item after counting all of them.
+ * Checks batch inputs one at a time, keeping only what spans them: the ids seen (for duplicates and derived-id
+ * occurrences), the first problem of each kind and how many items do not fit. Made by {@link checker}.
+ *
+ * @example
+ * ```ts
+ * import { Result } from "effect"
+ * import { Template } from "@capstan/core"
+ *
+ * const check = Template.checker(Template.make("Review: {review}"))
+ * Result.isSuccess(check.check({ id: "r1", review: "Great" })) // true
+ * Result.isFailure(check.check({ id: "r2", text: "Bad" })) // true: no "review"
+ * Result.isFailure(check.done()) // true: the TemplateMismatch validate reports, counting both items
+ * ```
+ * @since 0.1.0
  */
-const checkItems = (
-  templates: ReadonlyArray<Template<string>>,
-  expected: ReadonlyArray<string>,
-  list: ReadonlyArray<Item>,
-  allowExtra: boolean
-): TemplateMismatch | undefined => {
+export interface Checker {
+  /**
+   * Normalizes the next input to an item (see {@link items}) and checks it against the templates: the item, or
+   * what is wrong with this one input. Keep checking after a bad one: {@link Checker.done} counts them all.
+   */
+  readonly check: (input: unknown) => Result.Result<Item, InvalidItem | TemplateMismatch>
+  /**
+   * After the last input: how many were checked, or the error {@link validate} reports for all of them (the
+   * first invalid input, else the first duplicate id, else the first item that does not fit, with the count).
+   */
+  readonly done: () => Result.Result<number, InvalidItem | TemplateMismatch>
+}
+
+/**
+ * A {@link Checker} for a stream of inputs to the given templates (all of which apply to each item): the same
+ * rules, ids and errors as {@link validate} and {@link cross}, one input at a time, so that a batch too large to
+ * hold can be checked in full before anything is sent and then rendered item by item with {@link renderItem}.
+ * Make a fresh one per pass over the inputs: derived ids depend on the inputs seen before.
+ *
+ * @example
+ * ```ts
+ * import { Result } from "effect"
+ * import { Template } from "@capstan/core"
+ *
+ * const template = Template.make("Review: {review}")
+ * const check = Template.checker(template, { allowExtra: true })
+ * for (const input of [{ review: "Great" }, { review: "Great" }]) {
+ *   const item = check.check(input)
+ *   if (Result.isSuccess(item)) console.log(item.success.id) // "<hash>", then "<hash>-2"
+ * }
+ * check.done() // Result.succeed(2)
+ * ```
+ * @since 0.1.0
+ */
+export const checker = (
+  templates: Template<string> | ReadonlyArray<Template<string>>,
+  options?: ValidateOptions
+): Checker => {
+  const list: ReadonlyArray<Template<string>> = isTemplate(templates) ? [templates] : templates
+  const idField = options?.idField ?? "id"
+  const allowExtra = options?.allowExtra === true
+  const expected = [...new Set(list.flatMap((t) => t.variables))]
   const expectedSet = new Set(expected)
-  let first: { readonly item: Item; readonly missing: Array<string>; readonly unexpected: Array<string> } | undefined
-  const badItemIds: Array<string> = []
+  const assign = internal.makeIdAssigner()
+  let count = 0
+  let invalid: InvalidItem | undefined
+  let clash: InvalidItem | undefined
+  let first: { readonly id: string; readonly missing: Array<string>; readonly unexpected: Array<string> } | undefined
   let badItems = 0
-  for (const item of list) {
+  const badItemIds: Array<string> = []
+
+  const mismatch = (
+    itemId: string,
+    missing: ReadonlyArray<string>,
+    unexpected: ReadonlyArray<string>,
+    counts: { readonly badItems: number; readonly totalItems: number; readonly badItemIds: ReadonlyArray<string> }
+  ) => {
+    const needy = list.find((t) => missing.some((name) => t.variables.includes(name))) ?? list[0]
+    return new TemplateMismatch({
+      itemId,
+      missing,
+      unexpected,
+      expected,
+      template: needy === undefined ? "" : describeSource(needy.source),
+      ...counts
+    })
+  }
+
+  const check = (input: unknown): Result.Result<Item, InvalidItem | TemplateMismatch> => {
+    const index = count++
+    const normalized = normalizeItem(input, index, idField)
+    if (Result.isFailure(normalized)) {
+      invalid ??= normalized.failure
+      return Result.fail(normalized.failure)
+    }
+    const { given, vars } = normalized.success
+    const id = assign(index, given, () => internal.hash(internal.canonicalJson(vars)))
+    if (Result.isFailure(id)) {
+      const error = new InvalidItem({
+        index,
+        itemId: id.failure.id,
+        reason: `duplicate id: the item at index ${id.failure.first} has it too; ids must be unique`
+      })
+      clash ??= error
+      return Result.fail(error)
+    }
     let missing: Array<string> | undefined
     let unexpected: Array<string> | undefined
     for (const name of expected) {
-      if (item.vars[name] === undefined) (missing ??= []).push(name)
+      if (vars[name] === undefined) (missing ??= []).push(name)
     }
     if (!allowExtra) {
-      for (const key in item.vars) {
+      for (const key in vars) {
         if (!expectedSet.has(key)) (unexpected ??= []).push(key)
       }
     }
-    if (missing === undefined && unexpected === undefined) continue
+    if (missing === undefined && unexpected === undefined) return Result.succeed({ id: id.success, vars })
     badItems++
-    if (badItemIds.length < MAX_LISTED_IDS) badItemIds.push(item.id)
-    first ??= { item, missing: missing ?? [], unexpected: unexpected ?? [] }
+    if (badItemIds.length < MAX_LISTED_IDS) badItemIds.push(id.success)
+    first ??= { id: id.success, missing: missing ?? [], unexpected: unexpected ?? [] }
+    return Result.fail(
+      mismatch(id.success, missing ?? [], unexpected ?? [], { badItems: 1, totalItems: 1, badItemIds: [id.success] })
+    )
   }
-  if (first === undefined) return undefined
-  const needy = templates.find((t) => first.missing.some((name) => t.variables.includes(name))) ?? templates[0]
-  return new TemplateMismatch({
-    itemId: first.item.id,
-    missing: first.missing,
-    unexpected: first.unexpected,
-    expected,
-    template: needy === undefined ? "" : describeSource(needy.source),
-    badItems,
-    totalItems: list.length,
-    badItemIds
-  })
+
+  const done = (): Result.Result<number, InvalidItem | TemplateMismatch> => {
+    // The order validate has always reported in: an invalid input, then a duplicate id, then a mismatch.
+    const error = invalid ?? clash ??
+      (first === undefined
+        ? undefined
+        : mismatch(first.id, first.missing, first.unexpected, { badItems, totalItems: count, badItemIds: [...badItemIds] }))
+    return error === undefined ? Result.succeed(count) : Result.fail(error)
+  }
+
+  return { check, done }
 }
 
-/** Normalizes the inputs and checks each against the variables of all the templates, which all apply to it. */
-const checkedItems = (
+/** Checks every input with one {@link checker}: all the items, or the error for them all. */
+const checkAll = (
   templates: ReadonlyArray<Template<string>>,
-  inputs: Iterable<ItemInput>,
+  inputs: Iterable<unknown>,
   options: ValidateOptions | undefined
-): Result.Result<ReadonlyArray<Item>, InvalidItem | TemplateMismatch> =>
-  Result.flatMap(normalizeItems(inputs, options), (list) => {
-    const expected = [...new Set(templates.flatMap((t) => t.variables))]
-    const mismatch = checkItems(templates, expected, list, options?.allowExtra === true)
-    return mismatch === undefined ? Result.succeed(list) : Result.fail(mismatch)
-  })
+): Result.Result<ReadonlyArray<Item>, InvalidItem | TemplateMismatch> => {
+  const { check, done } = checker(templates, options)
+  const list: Array<Item> = []
+  for (const input of inputs) {
+    const item = check(input)
+    if (Result.isSuccess(item)) list.push(item.success)
+  }
+  return Result.map(done(), () => list)
+}
 
 const renderedItem = (
   id: string,
@@ -769,6 +848,31 @@ const renderedItem = (
     vars: item.vars,
     messages: renderCompiled(compiledOf(template), item.vars)
   })
+
+/**
+ * Renders one checked item (from a {@link checker}) with the template, as {@link validate} renders each item:
+ * the row's id is the item's, its template id the template's.
+ *
+ * Throws {@link TemplateMismatch} / {@link InvalidItem} only when the item was not checked against this template
+ * and a variable is missing or not a string, number or boolean.
+ *
+ * @example
+ * ```ts
+ * import { Template } from "@capstan/core"
+ *
+ * const template = Template.make("Hi {name}")
+ * Template.renderItem(template, { id: "a", vars: { name: "Ada" } }).messages[0]?.content // "Hi Ada"
+ * template.pipe(Template.renderItem({ id: "b", vars: { name: "Bo" } })).id // "b"
+ * ```
+ * @since 0.1.0
+ */
+export const renderItem: {
+  <Names extends string>(item: Item<Names>): (self: Template<Names>) => RenderedItem
+  <Names extends string>(self: Template<Names>, item: Item<NoInfer<Names>>): RenderedItem
+} = dual(2, (self: Template<string>, item: Item): RenderedItem => {
+  assertRenderable(self, item.vars)
+  return renderedItem(item.id, self.id, self, item)
+})
 
 /**
  * Normalizes inputs to items (see {@link items}) and checks EVERY item against the template before anything
@@ -806,7 +910,7 @@ export const validate: {
     Effect.suspend(() =>
       Effect.fromResult(
         Result.map(
-          checkedItems([self], inputs, options),
+          checkAll([self], inputs, options),
           (list) => list.map((item) => renderedItem(item.id, self.id, self, item))
         )
       )
@@ -859,7 +963,7 @@ export const cross = (
       )
     }
     const templateIds = assigned.success
-    const checked = checkedItems(templates, argSets, options)
+    const checked = checkAll(templates, argSets, options)
     if (Result.isFailure(checked)) return Effect.fail(checked.failure)
     const list = checked.success
     // Row ids are unique unless a template id holds ":" (then "a" + "b:c" and "a:b" + "c" spell the same id).

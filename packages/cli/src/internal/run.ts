@@ -42,21 +42,28 @@ const nothingRecorded: Output.Recorded = { choices: new Map(), rows: 0, droppedT
 const recordedIn = (target: Target) => (target.resume ? Output.recorded(target.output) : Effect.succeed(nothingRecorded))
 
 /** The items (and rows) a run must still send: every choice, less those the results file already holds. */
-const plan = (located: ReadonlyArray<Items.Located>, n: number, recorded: Output.Recorded) => {
-  const pending: Array<Items.Located> = []
+const plan = (ids: ReadonlyArray<string>, n: number, recorded: Output.Recorded) => {
+  const missing = (id: string): number => {
+    const have = recorded.choices.get(id)
+    let count = n
+    if (have !== undefined) for (let choice = 0; choice < n; choice++) if (have.has(choice)) count--
+    return count
+  }
+  let pending = 0
   let total = 0
   let skipped = 0
-  for (const entry of located) {
-    const have = recorded.choices.get(entry.item.id)
-    let missing = n
-    if (have !== undefined) for (let choice = 0; choice < n; choice++) if (have.has(choice)) missing--
-    skipped += n - missing
-    if (missing === 0) continue
-    pending.push(entry)
-    total += missing
+  for (const id of ids) {
+    const rows = missing(id)
+    skipped += n - rows
+    if (rows === 0) continue
+    pending++
+    total += rows
   }
-  return { pending, total, skipped }
+  return { pending, total, skipped, isPending: (id: string) => missing(id) > 0 }
 }
+
+/** The checked items, read again and rendered; only those `include` keeps. */
+export type Source = (include: (id: string) => boolean) => Stream.Stream<Items.Located, InputError, FileSystem.FileSystem>
 
 /**
  * Whether the model's format instructions go with each item (as a system message). An XML model needs them:
@@ -71,32 +78,32 @@ const describeMessages = (messages: ReadonlyArray<Message.Message>): string =>
 export const dryRun = (options: {
   readonly identifier: Option.Option<Identifier.Identifier>
   readonly n: number
-  readonly located: ReadonlyArray<Items.Located>
+  readonly ids: ReadonlyArray<string>
+  readonly items: Source
   readonly input: string
   readonly target: Target
   readonly model: Model.Model<unknown> | undefined
 }) =>
   Effect.gen(function*() {
-    const { located, n, target } = options
-    const { pending, skipped, total } = plan(located, n, yield* recordedIn(target))
-    const lines: Array<string> = []
+    const { ids, n, target } = options
+    const { isPending, pending, skipped, total } = plan(ids, n, yield* recordedIn(target))
     const model = options.model
     const instructions = model !== undefined && instructs(model) ? [Message.system(model.instructions)] : []
-    for (const { item, line } of pending) {
-      lines.push(`--- ${item.id} (${options.input}:${line})`, describeMessages([...instructions, ...item.messages]))
-    }
+    yield* Stream.runForEach(options.items(isPending), ({ item, line }) =>
+      Console.log(
+        `--- ${item.id} (${options.input}:${line})\n${describeMessages([...instructions, ...item.messages])}`
+      ))
     const generator = Option.match(options.identifier, {
       onNone: () => "no generator chosen yet (see --generator)",
       onSome: (id) => Identifier.format(id)
     })
-    lines.push(
+    yield* Console.log([
       "",
-      `Dry run: ${located.length} items checked against the template, all fine.`,
-      `Would send ${pending.length} requests (${total} rows) to ${generator}${
+      `Dry run: ${ids.length} items checked against the template, all fine.`,
+      `Would send ${pending} requests (${total} rows) to ${generator}${
         skipped > 0 ? `, skipping ${skipped} rows already in ${target.output}` : ""
       }${options.model === undefined ? "" : `, parsing answers as ${options.model.name}`}. Nothing was sent.`
-    )
-    yield* Console.log(lines.join("\n"))
+    ].join("\n"))
   })
 
 /**
@@ -108,7 +115,8 @@ export const dryRun = (options: {
 export const execute = (options: {
   readonly identifier: Identifier.Identifier
   readonly n: number
-  readonly located: ReadonlyArray<Items.Located>
+  readonly ids: ReadonlyArray<string>
+  readonly items: Source
   readonly target: Target
   readonly concurrency: Option.Option<number>
   readonly model: Model.Model<unknown> | undefined
@@ -129,7 +137,7 @@ export const execute = (options: {
         `note: dropped a partly written last row of ${target.output} (from an interrupted run); that item is sent again\n`
       )
     }
-    const { pending, skipped, total } = plan(options.located, n, recorded)
+    const { isPending, pending, skipped, total } = plan(options.ids, n, recorded)
     const tracker = yield* Progress.make({ total, skipped, startedAt: yield* Clock.currentTimeMillis })
     // The gate sits under the engine (rate limiter, retries): after Ctrl-C no request starts, retries included.
     const service = yield* Generators.withProviders(Generators.make(identifier, tracker.admit))
@@ -137,7 +145,7 @@ export const execute = (options: {
       mode: target.resume ? "append" : target.overwrite ? "overwrite" : "create"
     })
     yield* writeErr(
-      `capstan: ${total} rows from ${pending.length} items to ${Identifier.format(identifier)}${
+      `capstan: ${total} rows from ${pending} items to ${Identifier.format(identifier)}${
         skipped > 0 ? ` (${skipped} already in ${target.output})` : ""
       } -> ${target.output}\n`
     )
@@ -150,7 +158,8 @@ export const execute = (options: {
 
     // A resumed item with some of its choices recorded is sent again; only its missing choices are written.
     const isRecorded = (row: Batch.Row) => recorded.choices.get(row.id)?.has(row.choice) === true
-    const rows = Batch.stream(pending.map((entry) => entry.item), {
+    const items = Stream.map(options.items(isPending), (entry) => entry.item)
+    const rows = Batch.stream(items, {
       ...Option.match(options.concurrency, { onNone: () => ({}), onSome: (concurrency) => ({ concurrency }) }),
       ...(options.model === undefined ? {} : { parse: options.model, instruct: instructs(options.model) })
     }).pipe(

@@ -147,22 +147,19 @@ export interface IdClash {
 }
 
 /**
- * Assigns ids: given ids are kept, missing ones are derived from content. Equal derived ids (equal content) are
- * told apart by occurrence, in input order: `<hash>`, `<hash>-2`, `<hash>-3`, ...
+ * Assigns ids one at a time, in input order: a given id is kept, a missing one is derived from content. Equal
+ * derived ids (equal content) are told apart by occurrence: `<hash>`, `<hash>-2`, `<hash>-3`, ... Holds one
+ * entry per id (and per derived base), never the inputs.
  *
  * @internal
  */
-export const assignIds = (
-  given: ReadonlyArray<string | undefined>,
-  derive: (index: number) => string
-): Result.Result<ReadonlyArray<string>, IdClash> => {
-  const ids: Array<string> = new Array(given.length)
+export const makeIdAssigner = () => {
   const occurrences = new Map<string, number>()
   const owner = new Map<string, number>()
-  for (let index = 0; index < given.length; index++) {
-    let id = given[index]
+  return (index: number, given: string | undefined, derive: () => string): Result.Result<string, IdClash> => {
+    let id = given
     if (id === undefined) {
-      const base = derive(index)
+      const base = derive()
       const n = (occurrences.get(base) ?? 0) + 1
       occurrences.set(base, n)
       id = n === 1 ? base : `${base}-${n}`
@@ -170,7 +167,25 @@ export const assignIds = (
     const first = owner.get(id)
     if (first !== undefined) return Result.fail({ index, first, id })
     owner.set(id, index)
-    ids[index] = id
+    return Result.succeed(id)
+  }
+}
+
+/**
+ * Assigns ids to a whole list (see {@link makeIdAssigner}); fails at the first clash.
+ *
+ * @internal
+ */
+export const assignIds = (
+  given: ReadonlyArray<string | undefined>,
+  derive: (index: number) => string
+): Result.Result<ReadonlyArray<string>, IdClash> => {
+  const assign = makeIdAssigner()
+  const ids: Array<string> = new Array(given.length)
+  for (let index = 0; index < given.length; index++) {
+    const id = assign(index, given[index], () => derive(index))
+    if (Result.isFailure(id)) return Result.fail(id.failure)
+    ids[index] = id.success
   }
   return Result.succeed(ids)
 }
