@@ -1,9 +1,13 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Fiber, Layer } from "effect"
+import { Effect, Fiber, Layer, Stream } from "effect"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
 import { TestClock, TestConsole } from "effect/testing"
 import { Generator, Template, Usage } from "@capstan/core"
 import { MockGenerator } from "@capstan/core/testing"
 import * as CoffeeReviews from "../../examples/batch-coffee-reviews.js"
+import * as LargeInput from "../../examples/batch-large-input.js"
 import * as CrossN2 from "../../examples/batch-cross-n2.js"
 import * as TwoReviews from "../../examples/batch-two-reviews.js"
 import * as Parallel from "../../examples/extract-classify-parallel.js"
@@ -159,6 +163,44 @@ describe("batch examples", () => {
       expect(lines).toContain(`all:  12 rows (12 ok), 6 requests, ${summary.usage.inputTokens} input + ${summary.usage.outputTokens} output tokens, cost $${summary.cost!.toFixed(6)}`)
       expect(lines.some((l) => /^hate:natto +1 {2}hate {6}food=natto {4}Its sticky threads/.test(l))).toBe(true)
     }).pipe(Effect.provide(CrossN2.mock)))
+})
+
+describe("a batch too large to hold", () => {
+  it.effect("a bad input at the end of the source is refused before any request, with the count", () =>
+    Effect.gen(function*() {
+      const inputs = [...LargeInput.reviews(3000)(), { id: "a", text: "x" }, { id: "b", text: "y" }]
+      const error = yield* Effect.flip(LargeInput.checkAll(inputs))
+      expect(error._tag).toBe("TemplateMismatch")
+      if (error._tag === "TemplateMismatch") {
+        expect(error.itemId).toBe("a")
+        expect([error.badItems, error.totalItems]).toEqual([2, 3002])
+      }
+      expect(yield* MockGenerator.calls).toBe(0)
+    }).pipe(Effect.provide(LargeInput.mock)))
+
+  it.effect("the second pass renders what the first checked, with the same derived ids", () =>
+    Effect.gen(function*() {
+      const inputs = [{ review: "same" }, { review: "same" }, { review: "other" }]
+      expect(yield* LargeInput.checkAll(inputs)).toBe(3)
+      const items = yield* Stream.runCollect(LargeInput.rendered(inputs))
+      const expected = yield* Template.validate(LargeInput.template, inputs)
+      expect(items.map((item) => item.id)).toEqual(expected.map((item) => item.id))
+      expect(items.map((item) => item.messages[0]?.content)).toEqual(expected.map((item) => item.messages[0]?.content))
+      expect(items[1]?.id).toBe(`${items[0]?.id}-2`)
+    }))
+
+  it.effect("streams every row to the file as it completes", () =>
+    Effect.gen(function*() {
+      const output = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "capstan-large-")), "rows.jsonl")
+      const { written, ok } = yield* LargeInput.run(2000, output)
+      expect([written, ok]).toEqual([2000, 2000])
+      const ids = fs.readFileSync(output, "utf8").trim().split("\n").map((line) => (JSON.parse(line) as { id: string }).id)
+      expect(new Set(ids)).toEqual(new Set(Array.from({ length: 2000 }, (_, i) => `review-${i}`)))
+      expect(yield* MockGenerator.calls).toBe(2000)
+      const lines = yield* logged
+      expect(lines[0]).toMatch(/^Rejected before sending: Item "review-x" does not fit the template/)
+      expect(lines).toContain("2000 reviews checked against the template; sending them now")
+    }).pipe(Effect.provide(LargeInput.mock)))
 })
 
 describe("examples/run.ts", () => {
