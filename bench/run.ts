@@ -103,7 +103,9 @@ const runOnce = async (
   let exit: ContenderExit
   let report: ServerReport
   try {
-    exit = await runContender(contenders[variant.contender], {
+    const launch = contenders[variant.contender]
+    const flagged = variant.nodeFlags === undefined ? launch : { ...launch, flags: [...variant.nodeFlags, ...launch.flags] }
+    exit = await runContender(flagged, {
       scenario: scenario.name,
       baseUrl: `${server.url}/v1`,
       items,
