@@ -7,7 +7,7 @@
  *
  * @since 0.1.0
  */
-import AnthropicSdk from "@anthropic-ai/sdk"
+import type AnthropicSdk from "@anthropic-ai/sdk"
 import {
   ContentFiltered,
   Generation,
@@ -19,7 +19,7 @@ import {
   Usage
 } from "@capstan/core"
 import { Effect, Redacted, Schema } from "effect"
-import { send, timeoutMs } from "./internal/call.js"
+import { lazyClient, lazySdk, send, timeoutMs } from "./internal/call.js"
 import { defaultFetch, type Fetch } from "./internal/transport.js"
 import { classify } from "./internal/failure.js"
 import { rootObject, safeName } from "./internal/jsonSchema.js"
@@ -77,16 +77,17 @@ export const defaultBaseUrl = "https://api.anthropic.com"
  */
 export const defaultMaxTokens = 4096
 
-const classifyAnthropic = classify({
-  SdkError: AnthropicSdk.AnthropicError,
-  APIError: AnthropicSdk.APIError,
-  APIConnectionTimeoutError: AnthropicSdk.APIConnectionTimeoutError,
-  details: (error: InstanceType<typeof AnthropicSdk.APIError>) => ({
-    message: error.apiMessage ?? error.message,
-    code: error.errorCode ?? undefined,
-    type: error.type ?? undefined
-  })
-})
+const sdk = lazySdk(() => import("@anthropic-ai/sdk").then((module) => module.default), (Sdk: typeof AnthropicSdk) =>
+  classify({
+    SdkError: Sdk.AnthropicError,
+    APIError: Sdk.APIError,
+    APIConnectionTimeoutError: Sdk.APIConnectionTimeoutError,
+    details: (error: InstanceType<typeof Sdk.APIError>) => ({
+      message: error.apiMessage ?? error.message,
+      code: error.errorCode ?? undefined,
+      type: error.type ?? undefined
+    })
+  }))
 
 // ---------------------------------------------------------------------------------------------
 // Requests
@@ -207,14 +208,16 @@ const toGeneration = (
 export const makeGenerator = (identifier: Identifier.Identifier, options: ClientOptions): Generator.Service => {
   const provider = identifier.provider
   const secrets = [Redacted.value(options.apiKey)]
-  const client = new AnthropicSdk({
-    apiKey: Redacted.value(options.apiKey),
-    // null, not undefined: the SDK would look for ANTHROPIC_AUTH_TOKEN behind Config's back.
-    authToken: null,
-    baseURL: options.baseURL,
-    maxRetries: 0,
-    fetch: options.fetch ?? defaultFetch()
-  })
+  const fetch = options.fetch ?? defaultFetch()
+  const client = lazyClient(sdk.load, (Sdk) =>
+    new Sdk({
+      apiKey: Redacted.value(options.apiKey),
+      // null, not undefined: the SDK would look for ANTHROPIC_AUTH_TOKEN behind Config's back.
+      authToken: null,
+      baseURL: options.baseURL,
+      maxRetries: 0,
+      fetch
+    }))
   const decode = decoder(provider, MessageWire)
   return {
     identifier,
@@ -232,8 +235,9 @@ export const makeGenerator = (identifier: Identifier.Identifier, options: Client
         provider,
         secrets,
         timeoutMs: timeout,
-        classify: classifyAnthropic,
-        send: (signal) => client.messages.create(body, { signal, timeout, maxRetries: 0 }).withResponse()
+        classify: sdk.classify,
+        send: (signal) =>
+          client().then((loaded) => loaded.messages.create(body, { signal, timeout, maxRetries: 0 }).withResponse())
       }).pipe(
         Effect.flatMap(({ data, rateLimit }) =>
           Effect.flatMap(decode(data), (message) => toGeneration(provider, message, toolName, rateLimit))

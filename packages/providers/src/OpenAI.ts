@@ -19,8 +19,8 @@ import {
   Usage
 } from "@capstan/core"
 import { Effect, Redacted, Schema } from "effect"
-import OpenAISdk from "openai"
-import { send, timeoutMs } from "./internal/call.js"
+import type OpenAISdk from "openai"
+import { lazyClient, lazySdk, send, timeoutMs } from "./internal/call.js"
 import { defaultFetch, type Fetch } from "./internal/transport.js"
 import { classify } from "./internal/failure.js"
 import { closeObjects, isStrictCompatible, rootObject, safeName } from "./internal/jsonSchema.js"
@@ -76,16 +76,17 @@ export interface ClientOptions {
  */
 export const defaultBaseUrl = "https://api.openai.com/v1"
 
-const classifyOpenAI = classify({
-  SdkError: OpenAISdk.OpenAIError,
-  APIError: OpenAISdk.APIError,
-  APIConnectionTimeoutError: OpenAISdk.APIConnectionTimeoutError,
-  details: (error: InstanceType<typeof OpenAISdk.APIError>) => ({
-    message: messageIn(error.error) ?? error.message,
-    code: error.code ?? undefined,
-    type: error.type
-  })
-})
+const sdk = lazySdk(() => import("openai").then((module) => module.default), (Sdk: typeof OpenAISdk) =>
+  classify({
+    SdkError: Sdk.OpenAIError,
+    APIError: Sdk.APIError,
+    APIConnectionTimeoutError: Sdk.APIConnectionTimeoutError,
+    details: (error: InstanceType<typeof Sdk.APIError>) => ({
+      message: messageIn(error.error) ?? error.message,
+      code: error.code ?? undefined,
+      type: error.type
+    })
+  }))
 
 const messageIn = (body: unknown): string | undefined =>
   typeof body === "object" && body !== null && "message" in body && typeof body.message === "string"
@@ -254,20 +255,25 @@ export const makeGenerator = (identifier: Identifier.Identifier, options: Client
   const provider = identifier.provider
   const maxTokensField = options.maxTokensField ?? "max_completion_tokens"
   const secrets = [Redacted.value(options.apiKey)]
-  const client = new OpenAISdk({
-    apiKey: Redacted.value(options.apiKey),
-    baseURL: options.baseURL,
-    // null, not undefined: the SDK would read OPENAI_ORG_ID / OPENAI_PROJECT_ID behind Config's back.
-    organization: options.organization ?? null,
-    project: options.project ?? null,
-    maxRetries: 0,
-    fetch: options.fetch ?? defaultFetch()
-  })
+  const fetch = options.fetch ?? defaultFetch()
+  const client = lazyClient(sdk.load, (Sdk) =>
+    new Sdk({
+      apiKey: Redacted.value(options.apiKey),
+      baseURL: options.baseURL,
+      // null, not undefined: the SDK would read OPENAI_ORG_ID / OPENAI_PROJECT_ID behind Config's back.
+      organization: options.organization ?? null,
+      project: options.project ?? null,
+      maxRetries: 0,
+      fetch
+    }))
   const decodeChat = decoder(provider, ChatCompletionWire)
   const decodeCompletion = decoder(provider, CompletionWire)
   const answer = <W extends { readonly usage?: WireUsage }>(
     params: GenerateParams.GenerateParams,
-    request: (options: OpenAISdk.RequestOptions) => Promise<{ readonly data: unknown; readonly response: Response }>,
+    request: (
+      client: OpenAISdk,
+      options: OpenAISdk.RequestOptions
+    ) => Promise<{ readonly data: unknown; readonly response: Response }>,
     decode: (data: unknown) => Effect.Effect<W, MalformedResponse>,
     choices: (wire: W) => ReadonlyArray<WireChoice>
   ): Effect.Effect<Generation.Generation, GenerationError> => {
@@ -276,8 +282,8 @@ export const makeGenerator = (identifier: Identifier.Identifier, options: Client
       provider,
       secrets,
       timeoutMs: timeout,
-      classify: classifyOpenAI,
-      send: (signal) => request({ signal, timeout, maxRetries: 0 })
+      classify: sdk.classify,
+      send: (signal) => client().then((loaded) => request(loaded, { signal, timeout, maxRetries: 0 }))
     }).pipe(
       Effect.flatMap(({ data, rateLimit }) =>
         Effect.flatMap(decode(data), (wire) => toGeneration(provider, choices(wire), wire.usage, rateLimit))
@@ -289,14 +295,15 @@ export const makeGenerator = (identifier: Identifier.Identifier, options: Client
     generate: (request) =>
       answer(
         request.params,
-        (options) => client.chat.completions.create(chatBody(identifier.model, request, maxTokensField), options).withResponse(),
+        (client, options) =>
+          client.chat.completions.create(chatBody(identifier.model, request, maxTokensField), options).withResponse(),
         decodeChat,
         chatChoices
       ),
     complete: (request) =>
       answer(
         request.params,
-        (options) => client.completions.create(completionBody(identifier.model, request), options).withResponse(),
+        (client, options) => client.completions.create(completionBody(identifier.model, request), options).withResponse(),
         decodeCompletion,
         completionChoices
       )

@@ -6,7 +6,7 @@
  */
 import { type GenerateParams, Generation, type GenerationError } from "@capstan/core"
 import { Clock, Effect } from "effect"
-import { type Failure, type HeadersLike, toGenerationError } from "./failure.js"
+import { type Failure, type HeadersLike, messageOf, toGenerationError } from "./failure.js"
 
 /**
  * Seconds a request may take when `params.timeout` is unset. Longer than a typical answer, shorter than the
@@ -56,3 +56,29 @@ export const send = <A>(
         }))
     })
   )
+
+/**
+ * An SDK imported on its first request, not when `@capstan/providers` is: a process that uses one provider (or
+ * only the offline one) never loads the other SDK, about 100 ms and 15–35 MB each. `classify` reads the SDK's
+ * error classes once it is loaded; before that, nothing the SDK threw can reach it, and a failed import is
+ * `Rejected` (a broken install does not get better by retrying).
+ */
+export const lazySdk = <S>(load: () => Promise<S>, classifier: (sdk: S) => (error: unknown) => Failure) => {
+  let loading: Promise<S> | undefined
+  let classifyLoaded: ((error: unknown) => Failure) | undefined
+  return {
+    load: (): Promise<S> =>
+      (loading ??= load().then((sdk) => {
+        classifyLoaded = classifier(sdk)
+        return sdk
+      })),
+    classify: (error: unknown): Failure =>
+      classifyLoaded === undefined ? { _tag: "Rejected", message: messageOf(error) } : classifyLoaded(error)
+  }
+}
+
+/** A client made once, on first use, from the loaded SDK. */
+export const lazyClient = <S, C>(load: () => Promise<S>, make: (sdk: S) => C): () => Promise<C> => {
+  let client: Promise<C> | undefined
+  return () => (client ??= load().then(make))
+}

@@ -79,7 +79,8 @@ export const classify = <E extends APIErrorLike>(sdk: SdkErrors<E>) => (error: u
   return { _tag: "Connection", message: messageOf(error) }
 }
 
-const messageOf = (error: unknown): string => {
+/** An error's message with its cause's, when the cause adds something. */
+export const messageOf = (error: unknown): string => {
   if (!(error instanceof Error)) return String(error)
   const cause = error.cause instanceof Error ? error.cause.message : undefined
   return cause === undefined || error.message.includes(cause) ? error.message : `${error.message} (${cause})`
