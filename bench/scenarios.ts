@@ -180,7 +180,7 @@ const latency = (quick: boolean): Scenario => ({
  * V8 flags that make it collect sooner: a small young generation and a small old-generation limit. The
  * memory scenario runs both contenders with them too, since V8's defaults size the heap for the machine.
  */
-export const HEAP_FLAGS: ReadonlyArray<string> = ["--max-semi-space-size=2", "--max-old-space-size=48"]
+const HEAP_FLAGS: ReadonlyArray<string> = ["--max-semi-space-size=2", "--max-old-space-size=48"]
 
 const memory = (quick: boolean): Scenario => {
   const sizes = quick ? [5_000, 10_000, 20_000] : [25_000, 50_000, 100_000]
