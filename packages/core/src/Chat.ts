@@ -11,6 +11,7 @@ import * as GenerateParams from "./GenerateParams.js"
 import { StopReason } from "./Generation.js"
 import * as Message from "./Message.js"
 import * as Usage from "./Usage.js"
+import { NonNegativeInt } from "./internal/numbers.js"
 
 /**
  * The encoded (JSON) form of a {@link Chat}.
@@ -60,7 +61,7 @@ export class Chat extends Schema.Class<Chat>("@capstan/core/Chat")({
   startedAt: Schema.Finite,
   durationMs: Schema.Finite,
   /** Requests sent for this chat, retries and recovery rounds included (unset when nothing counted them). */
-  attempts: Schema.optionalKey(Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))),
+  attempts: Schema.optionalKey(NonNegativeInt),
   error: Schema.optionalKey(Schema.suspend((): Schema.Codec<Errors.ChatError, Errors.ChatErrorEncoded> => Errors.ChatError))
 }) {
   /** Sent and generated messages, in order. */

@@ -5,10 +5,7 @@
  */
 import { Schema } from "effect"
 import { dual } from "effect/Function"
-
-const NonNegative = Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0))
-const Positive = Schema.Finite.check(Schema.isGreaterThan(0))
-const PositiveInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(1))
+import { NonNegative, Positive, PositiveInt } from "./internal/numbers.js"
 
 /**
  * Generation parameters. Every field is optional: an unset field means "the provider's default".

@@ -8,6 +8,7 @@ import { Schema } from "effect"
 import * as GenerateParams from "./GenerateParams.js"
 import { Message } from "./Message.js"
 import * as Usage from "./Usage.js"
+import { NonNegative, NonNegativeInt, PositiveInt } from "./internal/numbers.js"
 
 /**
  * Why a generation stopped, normalized across providers.
@@ -52,8 +53,8 @@ export const normalizeStopReason = (reason: string | null | undefined): StopReas
   }
 }
 
-const Count = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
-const Millis = Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0))
+const Count = NonNegativeInt
+const Millis = NonNegative
 
 /**
  * The provider's rate-limit state as its response headers told it, normalized: resets and retry-after are
@@ -253,7 +254,7 @@ export class Generation extends Schema.Class<Generation>("@capstan/core/Generati
   usage: Usage.Usage,
   rateLimit: Schema.optionalKey(RateLimitSnapshot),
   /** How many requests were sent for this generation when the engine had to retry; unset means one. */
-  attempts: Schema.optionalKey(Schema.Int.check(Schema.isGreaterThanOrEqualTo(1)))
+  attempts: Schema.optionalKey(PositiveInt)
 }) {}
 
 /**

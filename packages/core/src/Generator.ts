@@ -62,10 +62,12 @@ export class Generator extends Context.Service<Generator, Service>()("@capstan/c
 export const withBaseParams = (service: Service): Service => {
   const base = service.identifier.params
   if (GenerateParams.isEmpty(base)) return service
+  // `describe` merges the same way, once per params object (every request of a batch usually shares one).
+  const paramsOf = (params: GenerateParams.GenerateParams) => describe(service.identifier, params).params
   return {
     identifier: service.identifier,
-    generate: (request) => service.generate({ ...request, params: GenerateParams.merge(base, request.params) }),
-    complete: (request) => service.complete({ ...request, params: GenerateParams.merge(base, request.params) })
+    generate: (request) => service.generate({ ...request, params: paramsOf(request.params) }),
+    complete: (request) => service.complete({ ...request, params: paramsOf(request.params) })
   }
 }
 

@@ -27,10 +27,7 @@ import type { ChatRequest, CompletionRequest, Generation, RateLimitSnapshot } fr
 import type * as Identifier from "./Identifier.js"
 import { Bucket, type Mark, Window } from "./internal/limiter.js"
 import type * as Usage from "./Usage.js"
-
-const PositiveNumber = Schema.Finite.check(Schema.isGreaterThan(0))
-const NonNegativeNumber = Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0))
-const PositiveInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(1))
+import { NonNegative, Positive, PositiveInt } from "./internal/numbers.js"
 
 /**
  * What a limiter enforces. Every field is optional: an unset limit is not enforced until the provider reports one.
@@ -46,15 +43,15 @@ const PositiveInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(1))
  */
 export class Limits extends Schema.Class<Limits>("@capstan/core/RateLimiter/Limits")({
   /** Requests per minute. */
-  rpm: Schema.optionalKey(PositiveNumber),
+  rpm: Schema.optionalKey(Positive),
   /** Tokens (prompt + output) per minute. */
-  tpm: Schema.optionalKey(PositiveNumber),
+  tpm: Schema.optionalKey(Positive),
   /** Requests in flight at once. */
   maxConnections: Schema.optionalKey(PositiveInt),
   /** Minimum delay between two request starts, in milliseconds. */
-  minDelayMs: Schema.optionalKey(NonNegativeNumber),
+  minDelayMs: Schema.optionalKey(NonNegative),
   /** How many seconds of each limit may be spent at once. Default 1. */
-  burstSeconds: Schema.optionalKey(PositiveNumber),
+  burstSeconds: Schema.optionalKey(Positive),
   /** Output tokens reserved per choice for a request without `maxTokens`, until usage has been seen. Default 256. */
   defaultMaxTokens: Schema.optionalKey(PositiveInt)
 }) {}

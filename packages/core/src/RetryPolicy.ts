@@ -19,9 +19,7 @@ import { Duration, Effect, Random, Schedule, Schema } from "effect"
 import { dual } from "effect/Function"
 import { isRetryable } from "./Errors.js"
 import type * as Identifier from "./Identifier.js"
-
-const NonNegative = Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0))
-const NonNegativeInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
+import { NonNegative, NonNegativeInt } from "./internal/numbers.js"
 
 /**
  * The settings of a retry budget: at most `capacity` retries saved up, `perSuccess` earned by each success.

@@ -6,8 +6,9 @@
 import { Schema } from "effect"
 import { dual } from "effect/Function"
 import { trustedMake } from "./internal/trusted.js"
+import { NonNegative, NonNegativeInt } from "./internal/numbers.js"
 
-const TokenCount = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
+const TokenCount = NonNegativeInt
 
 /**
  * Input and output tokens of one or more generations.
@@ -102,8 +103,8 @@ export const sum = (usages: Iterable<Usage>): Usage => {
  * @since 0.1.0
  */
 export class Price extends Schema.Class<Price>("@capstan/core/Price")({
-  inputPerMillion: Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0)),
-  outputPerMillion: Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0))
+  inputPerMillion: NonNegative,
+  outputPerMillion: NonNegative
 }) {}
 
 /**

@@ -105,17 +105,12 @@ export const make = (service: Service, options: EngineOptions = {}): Effect.Effe
     const identifier = service.identifier
     const limits = limitsOf(identifier, options)
     const policy = policyOf(identifier, options)
-    const { budget, limiter } = options.limiter !== undefined
-      ? {
-        limiter: options.limiter,
+    const { budget, limiter } = options.limiter === undefined && options.share !== false
+      ? yield* acquireShared(keyOf(identifier), limits, policy.budget)
+      : {
+        limiter: options.limiter ?? (yield* RateLimiter.make(limits)),
         budget: policy.budget === null ? undefined : yield* RetryPolicy.makeBudget(policy.budget)
       }
-      : options.share === false
-      ? {
-        limiter: yield* RateLimiter.make(limits),
-        budget: policy.budget === null ? undefined : yield* RetryPolicy.makeBudget(policy.budget)
-      }
-      : yield* acquireShared(keyOf(identifier), limits, policy.budget)
     const retry = RetryPolicy.retry<GenerationError>(policy, {
       budget: policy.budget === null ? undefined : budget,
       onRetry: options.onRetry

@@ -248,15 +248,8 @@ const rounds = (
   )
 
 /** One generation of one answer. */
-const round = (
-  state: State,
-  generator: Generator.Service,
-  context: ReadonlyArray<Message.Message>,
-  params: GenerateParams.GenerateParams,
-  structured: StructuredOutput | undefined,
-  chat: Chat.Chat
-): Effect.Effect<Round, Failure, Any> =>
-  Effect.map(rounds(state, generator, context, params, structured, chat), (all) => all[0]!)
+const round = (...args: Parameters<typeof rounds>): Effect.Effect<Round, Failure, Any> =>
+  Effect.map(rounds(...args), (all) => all[0]!)
 
 const extend = (chat: Chat.Chat, generated: ReadonlyArray<Message.Message>, r: Round): Chat.Chat =>
   copyChat(chat, {
@@ -288,14 +281,14 @@ const draftOf = (
   })
 }
 
+const retime = (chat: Chat.Chat, startedAt: number, end: number): Chat.Chat =>
+  copyChat(chat, { startedAt, durationMs: Math.max(0, end - startedAt) })
+
 /** Every chat of an item, failed or not, is timed from the item's start to its end. */
-const timed = <A>(
-  startedAt: number,
-  retimeAll: (a: A, end: number) => A
-) =>
-<R>(effect: Effect.Effect<A, Failure, R>): Effect.Effect<A, Failure, R> =>
+const timed = (startedAt: number) =>
+<R>(effect: Effect.Effect<Chat.Chat, Failure, R>): Effect.Effect<Chat.Chat, Failure, R> =>
   effect.pipe(
-    Effect.flatMap((a) => Effect.map(Clock.currentTimeMillis, (end) => retimeAll(a, end))),
+    Effect.flatMap((chat) => Effect.map(Clock.currentTimeMillis, (end) => retime(chat, startedAt, end))),
     Effect.catch((failure) =>
       Effect.flatMap(
         Clock.currentTimeMillis,
@@ -316,7 +309,7 @@ const runItem = (
     const requestParams = GenerateParams.merge(state.params, itemParams)
     const draft = draftOf(state, generator, input, requestParams, startedAt)
     return yield* runSteps(state, generator, requestParams, draft).pipe(
-      timed(startedAt, (chat, end) => retime(chat, startedAt, end))
+      timed(startedAt)
     )
   }).pipe(bindGenerator(state))
 
@@ -337,7 +330,7 @@ export const runChoices = (
     const draft = draftOf(state, generator, input, requestParams, startedAt)
     const settleOne = (chat: Effect.Effect<Chat.Chat, Failure, Any>) =>
       chat.pipe(
-        timed(startedAt, (chat, end) => retime(chat, startedAt, end)),
+        timed(startedAt),
         Effect.map((chat) => ({ chat, ok: true })),
         Effect.catch((failure) => Effect.succeed({ chat: failure.chat, ok: false }))
       )
@@ -356,9 +349,6 @@ export const runChoices = (
       (answer) => settleOne(applySteps(state, generator, single, extend(draft, [answer.answer], answer)))
     )
   }).pipe(bindGenerator(state))
-
-const retime = (chat: Chat.Chat, startedAt: number, end: number): Chat.Chat =>
-  copyChat(chat, { startedAt, durationMs: Math.max(0, end - startedAt) })
 
 /** Options that cannot work, found before any request. */
 const checkSteps = (state: State, draft: Chat.Chat): Effect.Effect<never, Failure> | undefined => {
@@ -474,28 +464,10 @@ const applyParse = (
       if (rounds >= step.maxRounds) {
         return yield* failEngine(new Errors.ExhaustedMaxRounds({ rounds, lastError, chat: current }), current)
       }
-      if (step.attemptRecovery) {
-        const feedback = recoveryMessage(lastError)
-        const next = yield* round(
-          state,
-          generator,
-          [...current.all, feedback],
-          params,
-          step.model.structured,
-          current
-        )
-        current = extend(current, [...current.generated, feedback, next.answer], next)
-      } else {
-        const next = yield* round(
-          state,
-          generator,
-          [...current.messages, ...before],
-          params,
-          step.model.structured,
-          current
-        )
-        current = extend(current, [...before, next.answer], next)
-      }
+      // With recovery the dialog goes on after the error's feedback; without, the answer is asked for again.
+      const kept = step.attemptRecovery ? [...current.generated, recoveryMessage(lastError)] : before
+      const next = yield* round(state, generator, [...current.messages, ...kept], params, step.model.structured, current)
+      current = extend(current, [...kept, next.answer], next)
     }
   })
 
@@ -657,13 +629,7 @@ export const pair = (
 }
 
 /** Normalizes the `params` argument of `runBatch`: one set, a list of sets, or nothing. */
-export const paramsList = (
-  params:
-    | GenerateParams.GenerateParams
-    | GenerateParams.Fields
-    | ReadonlyArray<GenerateParams.GenerateParams | GenerateParams.Fields>
-    | undefined
-): ReadonlyArray<GenerateParams.GenerateParams> | undefined =>
+export const paramsList = (params: ParamsInput | undefined): ReadonlyArray<GenerateParams.GenerateParams> | undefined =>
   params === undefined
     ? undefined
     : Array.isArray(params)
@@ -743,19 +709,26 @@ export const runMany = (
   n: number,
   options: BatchOptions | undefined
 ): Effect.Effect<ReadonlyArray<Chat.Chat>, unknown, Any> =>
-  Effect.gen(function*() {
-    if (!Number.isInteger(n) || n < 0) {
-      return yield* new Errors.InvalidParams({ reason: `runMany needs a whole number of runs >= 0, got ${n}` })
-    }
-    const concurrency = yield* checkConcurrency(options?.concurrency)
-    const items = Array.from({ length: n }, (): Item => ({ input: [], params: GenerateParams.empty }))
-    return yield* runBatch(self, items, { onFailed: options?.onFailed ?? "fail", concurrency })
-  })
+  Number.isInteger(n) && n >= 0
+    ? runBatchWith(self, Array.from({ length: n }, () => []), undefined, options)
+    : Effect.fail(new Errors.InvalidParams({ reason: `runMany needs a whole number of runs >= 0, got ${n}` }))
 
 export type ParamsInput =
   | GenerateParams.GenerateParams
   | GenerateParams.Fields
   | ReadonlyArray<GenerateParams.GenerateParams | GenerateParams.Fields>
+
+/** Validates a batch's options, then pairs its inputs with their params: all before any request. */
+const prepareBatch = (
+  inputs: ReadonlyArray<ReadonlyArray<Message.Message>>,
+  params: ParamsInput | undefined,
+  options: BatchOptions | undefined
+) =>
+  Effect.gen(function*() {
+    const concurrency = yield* checkConcurrency(options?.concurrency)
+    const items = yield* pair(inputs, paramsList(params))
+    return { items, options: { onFailed: options?.onFailed ?? "fail", concurrency } } as const
+  })
 
 export const runBatchWith = (
   self: Pipeline,
@@ -763,11 +736,7 @@ export const runBatchWith = (
   params: ParamsInput | undefined,
   options: BatchOptions | undefined
 ): Effect.Effect<ReadonlyArray<Chat.Chat>, unknown, Any> =>
-  Effect.gen(function*() {
-    const concurrency = yield* checkConcurrency(options?.concurrency)
-    const items = yield* pair(inputs, paramsList(params))
-    return yield* runBatch(self, items, { onFailed: options?.onFailed ?? "fail", concurrency })
-  })
+  Effect.flatMap(prepareBatch(inputs, params, options), (batch) => runBatch(self, batch.items, batch.options))
 
 export const streamWith = (
   self: Pipeline,
@@ -775,10 +744,7 @@ export const streamWith = (
   params: ParamsInput | undefined,
   options: BatchOptions | undefined
 ): Stream.Stream<{ readonly index: number; readonly chat: Chat.Chat }, unknown, Any> =>
-  Stream.unwrap(Effect.gen(function*() {
-    const concurrency = yield* checkConcurrency(options?.concurrency)
-    const items = yield* pair(inputs, paramsList(params))
-    return stream(self, items, { onFailed: options?.onFailed ?? "fail", concurrency }).pipe(
-      Stream.map(({ chat, index }) => ({ index, chat }))
-    )
-  }))
+  Stream.unwrap(Effect.map(
+    prepareBatch(inputs, params, options),
+    (batch) => stream(self, batch.items, batch.options).pipe(Stream.map(({ chat, index }) => ({ index, chat })))
+  ))
