@@ -30,6 +30,7 @@ import {
   answerTokens,
   buildSuccessBody,
   defaultAnswer,
+  isRecord,
   type ParsedCall,
   parseCall
 } from "./internal/wire.js"
@@ -163,8 +164,6 @@ const makePrng = (seed: number): (() => number) => {
   }
 }
 
-const isRecord = (u: unknown): u is Readonly<Record<string, unknown>> => typeof u === "object" && u !== null && !Array.isArray(u)
-
 interface MutableLogEntry {
   seq: number
   api: ApiKind | undefined
@@ -217,6 +216,14 @@ class RequestLog {
     this.head = 0
   }
 }
+
+/** The fault and jitter PRNGs: two separate streams from one seed (default 1). */
+interface Rngs {
+  readonly fault: () => number
+  readonly jitter: () => number
+}
+
+const seeded = (seed = 1): Rngs => ({ fault: makePrng(seed), jitter: makePrng(seed ^ 0x9e3779b9) })
 
 const logCapacity = (option: boolean | number | undefined): number =>
   option === undefined || option === true ? Number.POSITIVE_INFINITY : option === false ? 0 : Math.max(0, option)
@@ -284,6 +291,8 @@ type Outcome =
 interface Exchange {
   readonly req: http.IncomingMessage
   readonly res: http.ServerResponse
+  /** URL path without the query string. */
+  readonly path: string
   readonly api: ApiKind | undefined
   readonly seq: number
   readonly receivedAt: number
@@ -300,8 +309,7 @@ class Provider {
   private config: FakeProviderConfig
   private limiter: RateLimiter
   private log: RequestLog
-  private faultRng: () => number
-  private jitterRng: () => number
+  private rng: Rngs
   private counters = emptyCounters(0)
   // Outside `counters` so a `reset()` while requests are open cannot unbalance it.
   private inFlight = 0
@@ -312,9 +320,7 @@ class Provider {
     this.config = { ...options }
     this.limiter = new RateLimiter(this.limits(), Date.now())
     this.log = new RequestLog(logCapacity(options.logRequests))
-    const seed = options.seed ?? 1
-    this.faultRng = makePrng(seed)
-    this.jitterRng = makePrng(seed ^ 0x9e3779b9)
+    this.rng = seeded(options.seed)
   }
 
   private limits() {
@@ -351,9 +357,7 @@ class Provider {
   }
 
   private reseed(): void {
-    const seed = this.config.seed ?? 1
-    this.faultRng = makePrng(seed)
-    this.jitterRng = makePrng(seed ^ 0x9e3779b9)
+    this.rng = seeded(this.config.seed)
   }
 
   stats(): FakeProviderStats {
@@ -379,6 +383,7 @@ class Provider {
     const ex: Exchange = {
       req,
       res,
+      path,
       api,
       seq: this.seq++,
       receivedAt: Date.now(),
@@ -395,7 +400,7 @@ class Provider {
       this.inFlight--
     })
     req.on("error", () => {}) // client vanished mid-body; the close handler cleans up
-    this.readBody(req, (body, tooLarge) => this.onBody(ex, path, body, tooLarge))
+    this.readBody(req, (body, tooLarge) => this.onBody(ex, body, tooLarge))
   }
 
   private readBody(req: http.IncomingMessage, done: (body: Buffer, tooLarge: boolean) => void): void {
@@ -409,8 +414,8 @@ class Provider {
     req.on("end", () => done(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks), size > max))
   }
 
-  private onBody(ex: Exchange, path: string, raw: Buffer, tooLarge: boolean): void {
-    const { api } = ex
+  private onBody(ex: Exchange, raw: Buffer, tooLarge: boolean): void {
+    const { api, path } = ex
     let body: unknown
     try {
       body = tooLarge || raw.length === 0 ? undefined : JSON.parse(raw.toString("utf8"))
@@ -524,8 +529,8 @@ class Provider {
   private drawRandomFault(): FaultKind | undefined {
     const faults = this.config.faults
     if (faults === undefined || faults.rate <= 0 || faults.kinds.length === 0) return undefined
-    const hit = this.faultRng() < faults.rate
-    const pick = this.faultRng()
+    const hit = this.rng.fault() < faults.rate
+    const pick = this.rng.fault()
     return hit ? faults.kinds[Math.floor(pick * faults.kinds.length)] : undefined
   }
 
@@ -545,7 +550,7 @@ class Provider {
     if (outcome.kind === "fault" && outcome.fault === "hang") return 0
     const jitter = this.config.jitterMs ?? 0
     const base = ex.latencyMs ?? this.config.latencyMs ?? 0
-    return base + (jitter > 0 ? this.jitterRng() * jitter : 0)
+    return base + (jitter > 0 ? this.rng.jitter() * jitter : 0)
   }
 
   private deliver(ex: Exchange, call: ParsedCall, outcome: Outcome): void {
@@ -648,7 +653,7 @@ const toFakeRequest = (
   return {
     seq: ex.seq,
     api: call.api,
-    path: call.api === "anthropic" ? "/v1/messages" : call.api === "openai-chat" ? "/v1/chat/completions" : "/v1/completions",
+    path: ex.path,
     model: call.model,
     messages: call.api === "openai-completion" ? [{ role: "user", text: prompt }] : call.messages,
     system: call.system,

@@ -19,7 +19,7 @@ import {
   Usage
 } from "@capstan/core"
 import { Effect, Redacted, Schema } from "effect"
-import { lazyClient, lazySdk, send, timeoutMs } from "./internal/call.js"
+import { lazySdk, sender } from "./internal/call.js"
 import { defaultFetch, type Fetch } from "./internal/transport.js"
 import { classify } from "./internal/failure.js"
 import { rootObject, safeName } from "./internal/jsonSchema.js"
@@ -100,7 +100,6 @@ const sdk = lazySdk(() => import("@anthropic-ai/sdk").then((module) => module.de
 const messagesBody = (model: string, request: Generation.ChatRequest): AnthropicSdk.MessageCreateParamsNonStreaming => {
   const { params, structured } = request
   const system = request.messages.filter((m) => m.role === "system").map((m) => m.content)
-  const toolName = structured === undefined ? undefined : safeName(structured.name)
   return {
     max_tokens: defaultMaxTokens,
     ...params.extra,
@@ -113,14 +112,22 @@ const messagesBody = (model: string, request: Generation.ChatRequest): Anthropic
       top_p: params.topP,
       stop_sequences: params.stop === undefined ? undefined : [...params.stop]
     }),
-    ...(structured === undefined || toolName === undefined ? {} : {
-      tools: [{
-        name: toolName,
-        ...(structured.description === undefined ? {} : { description: structured.description }),
-        input_schema: rootObject(structured.schema) as AnthropicSdk.Tool.InputSchema
-      }],
-      tool_choice: { type: "tool", name: toolName }
-    })
+    ...(structured === undefined ? {} : forcedTool(structured))
+  }
+}
+
+/** Structured output as the one tool the model must call: its input is the answer. */
+const forcedTool = (
+  structured: Generation.StructuredOutput
+): Pick<AnthropicSdk.MessageCreateParamsNonStreaming, "tools" | "tool_choice"> => {
+  const name = safeName(structured.name)
+  return {
+    tools: [{
+      name,
+      ...(structured.description === undefined ? {} : { description: structured.description }),
+      input_schema: rootObject(structured.schema) as AnthropicSdk.Tool.InputSchema
+    }],
+    tool_choice: { type: "tool", name }
   }
 }
 
@@ -207,17 +214,20 @@ const toGeneration = (
  */
 export const makeGenerator = (identifier: Identifier.Identifier, options: ClientOptions): Generator.Service => {
   const provider = identifier.provider
-  const secrets = [Redacted.value(options.apiKey)]
   const fetch = options.fetch ?? defaultFetch()
-  const client = lazyClient(sdk.load, (Sdk) =>
-    new Sdk({
-      apiKey: Redacted.value(options.apiKey),
-      // null, not undefined: the SDK would look for ANTHROPIC_AUTH_TOKEN behind Config's back.
-      authToken: null,
-      baseURL: options.baseURL,
-      maxRetries: 0,
-      fetch
-    }))
+  const send = sender(sdk, {
+    provider,
+    secrets: [Redacted.value(options.apiKey)],
+    client: (Sdk) =>
+      new Sdk({
+        apiKey: Redacted.value(options.apiKey),
+        // null, not undefined: the SDK would look for ANTHROPIC_AUTH_TOKEN behind Config's back.
+        authToken: null,
+        baseURL: options.baseURL,
+        maxRetries: 0,
+        fetch
+      })
+  })
   const decode = decoder(provider, MessageWire)
   return {
     identifier,
@@ -230,18 +240,8 @@ export const makeGenerator = (identifier: Identifier.Identifier, options: Client
       }
       const body = messagesBody(identifier.model, request)
       const toolName = body.tool_choice?.type === "tool" ? body.tool_choice.name : undefined
-      const timeout = timeoutMs(request.params)
-      return send({
-        provider,
-        secrets,
-        timeoutMs: timeout,
-        classify: sdk.classify,
-        send: (signal) =>
-          client().then((loaded) => loaded.messages.create(body, { signal, timeout, maxRetries: 0 }).withResponse())
-      }).pipe(
-        Effect.flatMap(({ data, rateLimit }) =>
-          Effect.flatMap(decode(data), (message) => toGeneration(provider, message, toolName, rateLimit))
-        )
+      return send(request.params, (client, perRequest) => client.messages.create(body, perRequest).withResponse(), decode).pipe(
+        Effect.flatMap(({ wire, rateLimit }) => toGeneration(provider, wire, toolName, rateLimit))
       )
     },
     complete: () =>

@@ -20,7 +20,7 @@ import {
 } from "@capstan/core"
 import { Effect, Redacted, Schema } from "effect"
 import type OpenAISdk from "openai"
-import { lazyClient, lazySdk, send, timeoutMs } from "./internal/call.js"
+import { lazySdk, sender } from "./internal/call.js"
 import { defaultFetch, type Fetch } from "./internal/transport.js"
 import { classify } from "./internal/failure.js"
 import { closeObjects, isStrictCompatible, rootObject, safeName } from "./internal/jsonSchema.js"
@@ -190,15 +190,19 @@ const completionChoices = (wire: typeof CompletionWire.Type): ReadonlyArray<Wire
   wire.choices.map((c, i) => ({ index: c.index ?? i, text: c.text ?? "", refusal: undefined, finishReason: c.finish_reason ?? undefined }))
 
 /**
- * The generation of the choices, in index order. When every choice came back empty because a filter or a refusal
- * stopped it, the call failed: `ContentFiltered`.
+ * The generation of an answer's choices, in index order. When every choice came back empty because a filter or a
+ * refusal stopped it, the call failed: `ContentFiltered`.
  */
-const toGeneration = (
+const toGeneration = <W extends { readonly usage?: WireUsage }>(
   provider: string,
-  choices: ReadonlyArray<WireChoice>,
-  usage: WireUsage,
-  rateLimit: Generation.RateLimitSnapshot | undefined
-): Effect.Effect<Generation.Generation, GenerationError> => {
+  choicesOf: (wire: W) => ReadonlyArray<WireChoice>
+) =>
+({ rateLimit, wire }: {
+  readonly wire: W
+  readonly rateLimit: Generation.RateLimitSnapshot | undefined
+}): Effect.Effect<Generation.Generation, GenerationError> => {
+  const choices = choicesOf(wire)
+  const usage = wire.usage
   if (choices.length === 0) return Effect.fail(new MalformedResponse({ provider, detail: "the response has no choices" }))
   const filtered = (c: WireChoice) => c.text.length === 0 && (c.finishReason === "content_filter" || c.refusal !== undefined)
   if (choices.every(filtered)) {
@@ -254,61 +258,43 @@ const toGeneration = (
 export const makeGenerator = (identifier: Identifier.Identifier, options: ClientOptions): Generator.Service => {
   const provider = identifier.provider
   const maxTokensField = options.maxTokensField ?? "max_completion_tokens"
-  const secrets = [Redacted.value(options.apiKey)]
   const fetch = options.fetch ?? defaultFetch()
-  const client = lazyClient(sdk.load, (Sdk) =>
-    new Sdk({
-      apiKey: Redacted.value(options.apiKey),
-      baseURL: options.baseURL,
-      // null, not undefined: the SDK would read OPENAI_ORG_ID / OPENAI_PROJECT_ID behind Config's back.
-      organization: options.organization ?? null,
-      project: options.project ?? null,
-      maxRetries: 0,
-      fetch
-    }))
+  const send = sender(sdk, {
+    provider,
+    secrets: [Redacted.value(options.apiKey)],
+    client: (Sdk) =>
+      new Sdk({
+        apiKey: Redacted.value(options.apiKey),
+        baseURL: options.baseURL,
+        // null, not undefined: the SDK would read OPENAI_ORG_ID / OPENAI_PROJECT_ID behind Config's back.
+        organization: options.organization ?? null,
+        project: options.project ?? null,
+        maxRetries: 0,
+        fetch
+      })
+  })
   const decodeChat = decoder(provider, ChatCompletionWire)
   const decodeCompletion = decoder(provider, CompletionWire)
-  const answer = <W extends { readonly usage?: WireUsage }>(
-    params: GenerateParams.GenerateParams,
-    request: (
-      client: OpenAISdk,
-      options: OpenAISdk.RequestOptions
-    ) => Promise<{ readonly data: unknown; readonly response: Response }>,
-    decode: (data: unknown) => Effect.Effect<W, MalformedResponse>,
-    choices: (wire: W) => ReadonlyArray<WireChoice>
-  ): Effect.Effect<Generation.Generation, GenerationError> => {
-    const timeout = timeoutMs(params)
-    return send({
-      provider,
-      secrets,
-      timeoutMs: timeout,
-      classify: sdk.classify,
-      send: (signal) => client().then((loaded) => request(loaded, { signal, timeout, maxRetries: 0 }))
-    }).pipe(
-      Effect.flatMap(({ data, rateLimit }) =>
-        Effect.flatMap(decode(data), (wire) => toGeneration(provider, choices(wire), wire.usage, rateLimit))
-      )
-    )
-  }
+  const chatGeneration = toGeneration(provider, chatChoices)
+  const completionGeneration = toGeneration(provider, completionChoices)
   return {
     identifier,
     generate: (request) =>
-      answer(
+      send(
         request.params,
-        (client, options) =>
-          client.chat.completions.create(chatBody(identifier.model, request, maxTokensField), options).withResponse(),
-        decodeChat,
-        chatChoices
-      ),
+        (client, perRequest) =>
+          client.chat.completions.create(chatBody(identifier.model, request, maxTokensField), perRequest).withResponse(),
+        decodeChat
+      ).pipe(Effect.flatMap(chatGeneration)),
     complete: (request) =>
-      answer(
+      send(
         request.params,
-        (client, options) => client.completions.create(completionBody(identifier.model, request), options).withResponse(),
-        decodeCompletion,
-        completionChoices
-      )
+        (client, perRequest) => client.completions.create(completionBody(identifier.model, request), perRequest).withResponse(),
+        decodeCompletion
+      ).pipe(Effect.flatMap(completionGeneration))
   }
 }
+
 const secretSetting = { kind: "secret", description: "the API key (default: the environment variable)" } as const
 
 /**

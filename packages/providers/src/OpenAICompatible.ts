@@ -7,7 +7,7 @@
  *
  * @since 0.1.0
  */
-import { type GeneratorRegistry, InvalidIdentifier, Identifier } from "@capstan/core"
+import { type Generator, type GeneratorRegistry, InvalidIdentifier, Identifier, type MissingApiKey } from "@capstan/core"
 import { Effect } from "effect"
 import { apiKey, baseUrl, stringSetting } from "./internal/settings.js"
 import { makeGenerator } from "./OpenAI.js"
@@ -29,6 +29,20 @@ const settings = {
   api_key: { kind: "secret", description: "the API key, if the server requires one" },
   base_url: { kind: "string", description: "the server's API root, e.g. http://localhost:8000/v1" }
 } as const
+
+/** A generator for the compatible server at `base` (`/v1` appended to a bare host), with its key or a placeholder. */
+const compatibleGenerator = (
+  identifier: Identifier.Identifier,
+  base: string,
+  key: { readonly provider: string; readonly variable: string; readonly placeholder: string }
+): Effect.Effect<Generator.Service, MissingApiKey | InvalidIdentifier> =>
+  Effect.gen(function*() {
+    return makeGenerator(identifier, {
+      apiKey: yield* apiKey(identifier, key),
+      baseURL: yield* baseUrl(identifier, base, { apiPath: "/v1" }),
+      maxTokensField: "max_tokens"
+    })
+  })
 
 /**
  * The `ollama` provider: `ollama!llama3.1`. The server is `base_url=`, else `OLLAMA_API_BASE`, else
@@ -58,10 +72,10 @@ export const ollama: GeneratorRegistry.Provider = {
   make: (identifier) =>
     Effect.gen(function*() {
       const base = (yield* stringSetting(identifier, "base_url", "OLLAMA_API_BASE")) ?? defaultOllamaBase
-      return makeGenerator(identifier, {
-        apiKey: yield* apiKey(identifier, { provider: "ollama", variable: "OLLAMA_API_KEY", placeholder: "ollama" }),
-        baseURL: yield* baseUrl(identifier, base, { apiPath: "/v1" }),
-        maxTokensField: "max_tokens"
+      return yield* compatibleGenerator(identifier, base, {
+        provider: "ollama",
+        variable: "OLLAMA_API_KEY",
+        placeholder: "ollama"
       })
     })
 }
@@ -102,10 +116,6 @@ export const vllm: GeneratorRegistry.Provider = {
           hint: `Write vllm!${identifier.model},base_url=http://host:8000/v1, or set VLLM_API_BASE`
         })
       }
-      return makeGenerator(identifier, {
-        apiKey: yield* apiKey(identifier, { provider: "vllm", variable: "VLLM_API_KEY", placeholder: "EMPTY" }),
-        baseURL: yield* baseUrl(identifier, base, { apiPath: "/v1" }),
-        maxTokensField: "max_tokens"
-      })
+      return yield* compatibleGenerator(identifier, base, { provider: "vllm", variable: "VLLM_API_KEY", placeholder: "EMPTY" })
     })
 }

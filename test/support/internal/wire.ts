@@ -8,7 +8,8 @@ import type { ApiKind, FakeMessage } from "./types.js"
 
 type Json = Readonly<Record<string, unknown>>
 
-const isRecord = (u: unknown): u is Json => typeof u === "object" && u !== null && !Array.isArray(u)
+/** A JSON object (not an array, not null). */
+export const isRecord = (u: unknown): u is Json => typeof u === "object" && u !== null && !Array.isArray(u)
 const asString = (u: unknown): string | undefined => (typeof u === "string" ? u : undefined)
 const asPositiveInt = (u: unknown): number | undefined =>
   typeof u === "number" && Number.isInteger(u) && u > 0 ? u : undefined
@@ -66,8 +67,7 @@ export const parseCall = (api: ApiKind, body: Json): ParsedCall | InvalidCall =>
 }
 
 const parseChat = (model: string, body: Json, stream: boolean): ParsedCall => {
-  const raw = body["messages"] as ReadonlyArray<unknown>
-  const messages = raw.filter(isRecord).map((m) => ({ role: asString(m["role"]) ?? "user", text: contentText(m["content"]) }))
+  const messages = messagesOf(body)
   const systemParts = messages.filter((m) => m.role === "system" || m.role === "developer").map((m) => m.text)
   const format = isRecord(body["response_format"]) ? body["response_format"] : undefined
   const jsonSchema = format?.["type"] === "json_schema" && isRecord(format["json_schema"]) ? format["json_schema"]["schema"] : undefined
@@ -114,8 +114,7 @@ const parseCompletion = (model: string, body: Json, stream: boolean): ParsedCall
 const parseAnthropic = (model: string, body: Json, stream: boolean): ParsedCall | InvalidCall => {
   const maxTokens = asPositiveInt(body["max_tokens"])
   if (maxTokens === undefined) return { invalid: "max_tokens: Field required", param: "max_tokens" }
-  const raw = body["messages"] as ReadonlyArray<unknown>
-  const messages = raw.filter(isRecord).map((m) => ({ role: asString(m["role"]) ?? "user", text: contentText(m["content"]) }))
+  const messages = messagesOf(body)
   const system = body["system"] === undefined ? undefined : contentText(body["system"])
   const outputConfig = isRecord(body["output_config"]) ? body["output_config"] : undefined
   const format = isRecord(outputConfig?.["format"]) ? outputConfig["format"] : isRecord(body["output_format"]) ? body["output_format"] : undefined
@@ -135,6 +134,13 @@ const parseAnthropic = (model: string, body: Json, stream: boolean): ParsedCall 
     stream
   }
 }
+
+/** The conversation of a chat / messages body (`parseCall` checked it is an array), content flattened to text. */
+const messagesOf = (body: Json): ReadonlyArray<FakeMessage> =>
+  (body["messages"] as ReadonlyArray<unknown>).filter(isRecord).map((m) => ({
+    role: asString(m["role"]) ?? "user",
+    text: contentText(m["content"])
+  }))
 
 /** Flattens OpenAI / Anthropic content (string, or an array of parts/blocks, incl. nested tool_result content) to text. */
 const contentText = (content: unknown): string => {
@@ -287,10 +293,7 @@ const chatBody = ({ call, answers, contentFilter, seq, nowMs }: AnswerContext): 
 }
 
 const chatChoice = (call: ParsedCall, answer: Answer, contentFilter: boolean, seq: number) => {
-  if (contentFilter) {
-    return { tokens: 0, value: { message: assistant(""), logprobs: null, finish_reason: "content_filter" } }
-  }
-  if (answer.kind === "tool" && call.forcedTool !== undefined) {
+  if (!contentFilter && answer.kind === "tool" && call.forcedTool !== undefined) {
     const args = JSON.stringify(answer.input)
     const toolCall = { id: `call_fake${seq}`, type: "function", function: { name: answer.name, arguments: args } }
     // OpenAI quirk: a FORCED tool call (named or "required") ends with finish_reason "stop", not "tool_calls".
@@ -299,11 +302,8 @@ const chatChoice = (call: ParsedCall, answer: Answer, contentFilter: boolean, se
       value: { message: { ...assistant(null), tool_calls: [toolCall] }, logprobs: null, finish_reason: "stop" }
     }
   }
-  const done = finishText(answerAsText(answer), call.stop, call.maxTokens)
-  return {
-    tokens: done.tokens,
-    value: { message: assistant(done.text), logprobs: null, finish_reason: done.finish === "length" ? "length" : "stop" }
-  }
+  const done = openaiText(call, answer, contentFilter)
+  return { tokens: done.tokens, value: { message: assistant(done.text), logprobs: null, finish_reason: done.finish } }
 }
 
 const assistant = (content: string | null) => ({ role: "assistant", content, refusal: null, annotations: [] })
@@ -312,7 +312,7 @@ const completionBody = ({ call, answers, contentFilter, seq, nowMs }: AnswerCont
   const choices: Array<unknown> = []
   let completion = 0
   answers.forEach((answer, promptIndex) => {
-    const done = completionChoice(call, answer, contentFilter)
+    const done = openaiText(call, answer, contentFilter)
     for (let j = 0; j < call.n; j++) {
       choices.push({ index: promptIndex * call.n + j, text: done.text, logprobs: null, finish_reason: done.finish })
       completion += done.tokens
@@ -332,7 +332,8 @@ const completionBody = ({ call, answers, contentFilter, seq, nowMs }: AnswerCont
   }
 }
 
-const completionChoice = (call: ParsedCall, answer: Answer, contentFilter: boolean) => {
+/** The text of an OpenAI choice (chat or legacy) and its `finish_reason`: filtered away, or cut by `stop` / `max_tokens`. */
+const openaiText = (call: ParsedCall, answer: Answer, contentFilter: boolean) => {
   if (contentFilter) return { text: "", tokens: 0, finish: "content_filter" }
   const done = finishText(answerAsText(answer), call.stop, call.maxTokens)
   return { text: done.text, tokens: done.tokens, finish: done.finish === "length" ? "length" : "stop" }

@@ -1,61 +1,42 @@
 /**
  * One SDK request as an Effect: interruptible (the fiber's AbortSignal aborts the HTTP request), bounded by the
- * request timeout, its failure mapped to a typed error and its rate-limit headers read on success.
+ * request timeout, its failure mapped to a typed error, its answer decoded and its rate-limit headers read.
  *
  * @internal
  */
-import { type GenerateParams, Generation, type GenerationError } from "@capstan/core"
+import { type GenerateParams, Generation, type GenerationError, type MalformedResponse } from "@capstan/core"
 import { Clock, Effect } from "effect"
+import { identity } from "effect/Function"
 import { type Failure, type HeadersLike, messageOf, toGenerationError } from "./failure.js"
 
 /**
  * Seconds a request may take when `params.timeout` is unset. Longer than a typical answer, shorter than the
  * SDKs' 10 minutes, so a hung connection frees its slot; reasoning models may need `timeout=` raised.
  */
-export const defaultTimeoutSeconds = 120
+const defaultTimeoutSeconds = 120
 
 /** The request timeout of a call, in milliseconds. */
-export const timeoutMs = (params: GenerateParams.GenerateParams): number =>
+const timeoutMs = (params: GenerateParams.GenerateParams): number =>
   Math.max(1, Math.round((params.timeout ?? defaultTimeoutSeconds) * 1000))
 
 /** A parsed SDK answer with its raw response, as `APIPromise.withResponse()` gives it. */
-export interface Answer<A> {
-  readonly data: A
+export interface Answer {
+  readonly data: unknown
   readonly response: { readonly headers: HeadersLike }
 }
 
-/** How to send one request and how to read its failures. */
-export interface Call<A> {
-  readonly provider: string
-  readonly secrets: ReadonlyArray<string>
-  readonly timeoutMs: number
-  readonly classify: (error: unknown) => Failure
-  readonly send: (signal: AbortSignal) => Promise<Answer<A>>
+/** The per-request options every SDK method is sent with: the fiber's signal, the timeout, no SDK retries. */
+export interface RequestOptions {
+  readonly signal: AbortSignal
+  readonly timeout: number
+  readonly maxRetries: 0
 }
 
-/**
- * Sends the request. Succeeds with the SDK's parsed data and the rate-limit snapshot of the response headers.
- */
-export const send = <A>(
-  call: Call<A>
-): Effect.Effect<{ readonly data: A; readonly rateLimit: Generation.RateLimitSnapshot | undefined }, GenerationError> =>
-  Effect.tryPromise({ try: (signal) => call.send(signal), catch: (error) => error }).pipe(
-    Effect.matchEffect({
-      onFailure: (error) =>
-        Effect.flatMap(Clock.currentTimeMillis, (now) =>
-          Effect.fail(toGenerationError(call.classify(error), {
-            provider: call.provider,
-            secrets: call.secrets,
-            timeoutMs: call.timeoutMs,
-            now
-          }))),
-      onSuccess: ({ data, response }) =>
-        Effect.map(Clock.currentTimeMillis, (now) => ({
-          data,
-          rateLimit: Generation.RateLimitSnapshot.fromHeaders(response.headers, now)
-        }))
-    })
-  )
+/** An SDK imported on first use, and the classifier of what its calls throw. */
+export interface LazySdk<S> {
+  readonly load: () => Promise<S>
+  readonly classify: (error: unknown) => Failure
+}
 
 /**
  * An SDK imported on its first request, not when `@capstan/providers` is: a process that uses one provider (or
@@ -63,22 +44,61 @@ export const send = <A>(
  * error classes once it is loaded; before that, nothing the SDK threw can reach it, and a failed import is
  * `Rejected` (a broken install does not get better by retrying).
  */
-export const lazySdk = <S>(load: () => Promise<S>, classifier: (sdk: S) => (error: unknown) => Failure) => {
+export const lazySdk = <S>(load: () => Promise<S>, classifier: (sdk: S) => (error: unknown) => Failure): LazySdk<S> => {
   let loading: Promise<S> | undefined
   let classifyLoaded: ((error: unknown) => Failure) | undefined
   return {
-    load: (): Promise<S> =>
+    load: () =>
       (loading ??= load().then((sdk) => {
         classifyLoaded = classifier(sdk)
         return sdk
       })),
-    classify: (error: unknown): Failure =>
+    classify: (error) =>
       classifyLoaded === undefined ? { _tag: "Rejected", message: messageOf(error) } : classifyLoaded(error)
   }
 }
 
-/** A client made once, on first use, from the loaded SDK. */
-export const lazyClient = <S, C>(load: () => Promise<S>, make: (sdk: S) => C): () => Promise<C> => {
+/**
+ * How one generator sends its requests: through a client made once, on first use, from the loaded SDK. The
+ * returned `send` succeeds with the decoded answer and the rate-limit snapshot of the response headers.
+ */
+export const sender = <S, C>(
+  sdk: LazySdk<S>,
+  options: {
+    readonly provider: string
+    /** Values that must never appear in an error: the API key. */
+    readonly secrets: ReadonlyArray<string>
+    readonly client: (sdk: S) => C
+  }
+) => {
   let client: Promise<C> | undefined
-  return () => (client ??= load().then(make))
+  return <W>(
+    params: GenerateParams.GenerateParams,
+    request: (client: C, options: RequestOptions) => Promise<Answer>,
+    decode: (data: unknown) => Effect.Effect<W, MalformedResponse>
+  ): Effect.Effect<{ readonly wire: W; readonly rateLimit: Generation.RateLimitSnapshot | undefined }, GenerationError> => {
+    const timeout = timeoutMs(params)
+    return Effect.tryPromise({
+      try: (signal) =>
+        (client ??= sdk.load().then(options.client)).then((loaded) => request(loaded, { signal, timeout, maxRetries: 0 })),
+      catch: identity
+    }).pipe(
+      Effect.matchEffect({
+        onFailure: (error) =>
+          Effect.flatMap(Clock.currentTimeMillis, (now) =>
+            Effect.fail(toGenerationError(sdk.classify(error), {
+              provider: options.provider,
+              secrets: options.secrets,
+              timeoutMs: timeout,
+              now
+            }))),
+        onSuccess: ({ data, response }) =>
+          Effect.flatMap(Clock.currentTimeMillis, (now) =>
+            Effect.map(decode(data), (wire) => ({
+              wire,
+              rateLimit: Generation.RateLimitSnapshot.fromHeaders(response.headers, now)
+            })))
+      })
+    )
+  }
 }
