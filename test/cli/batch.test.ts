@@ -28,33 +28,30 @@ const lastUserText = (entry: FakeRequestLogEntry): string => {
 }
 
 describe.concurrent("capstan batch", () => {
-  it("runs a JSONL file: one row per item, with provenance, no secret anywhere, exit 0", async () => {
+  it("runs a JSONL file: one row per item, with provenance, no secret anywhere, exit 0", async ({ onTestFinished }) => {
     const files = scratch({ "in.jsonl": reviews(12).replace(/review text/g, "jsonl-case") })
+    onTestFinished(files.remove)
     const output = join(files.dir, "out.jsonl")
-    try {
-      const result = await runCli([
-        "batch", "--template", TEMPLATE, "--input", join(files.dir, "in.jsonl"), "--output", output,
-        "--generator", generator(), "--concurrency", "4"
-      ])
-      expect(result.stderr).not.toContain("error")
-      expect(result.code).toBe(0)
-      const rows = rowsOf(output)
-      expect(rows.map((row) => row.id).sort()).toEqual(Array.from({ length: 12 }, (_, i) => `r${String(i + 1).padStart(2, "0")}`))
-      const r05 = rows.find((row) => row.id === "r05")!
-      expect(r05.output).toBe("echo: Review of Blend 5: jsonl-case of r05")
-      expect(r05.choice).toBe(0)
-      expect(r05.template).toBe(TEMPLATE)
-      expect(JSON.stringify(r05)).toContain("gpt-4o-mini")
-      expect(requestsFor("jsonl-case")).toHaveLength(12)
-      expect(result.stdout).toMatch(/ok\s+12/)
-      expect(result.stdout).toMatch(/failed\s+0/)
-      for (const text of [result.stdout, result.stderr, JSON.stringify(rows)]) expect(text).not.toContain(SECRET)
-    } finally {
-      files.remove()
-    }
+    const result = await runCli([
+      "batch", "--template", TEMPLATE, "--input", join(files.dir, "in.jsonl"), "--output", output,
+      "--generator", generator(), "--concurrency", "4"
+    ])
+    expect(result.stderr).not.toContain("error")
+    expect(result.code).toBe(0)
+    const rows = rowsOf(output)
+    expect(rows.map((row) => row.id).sort()).toEqual(Array.from({ length: 12 }, (_, i) => `r${String(i + 1).padStart(2, "0")}`))
+    const r05 = rows.find((row) => row.id === "r05")!
+    expect(r05.output).toBe("echo: Review of Blend 5: jsonl-case of r05")
+    expect(r05.choice).toBe(0)
+    expect(r05.template).toBe(TEMPLATE)
+    expect(JSON.stringify(r05)).toContain("gpt-4o-mini")
+    expect(requestsFor("jsonl-case")).toHaveLength(12)
+    expect(result.stdout).toMatch(/ok\s+12/)
+    expect(result.stdout).toMatch(/failed\s+0/)
+    for (const text of [result.stdout, result.stderr, JSON.stringify(rows)]) expect(text).not.toContain(SECRET)
   })
 
-  it("runs a CSV file with quoted fields and an embedded newline, ids from --id-field", async () => {
+  it("runs a CSV file with quoted fields and an embedded newline, ids from --id-field", async ({ onTestFinished }) => {
     const csv = [
       "key,product,review,stars",
       "c1,\"Blend, Dark\",\"csv-case \"\"bold\"\" and smoky\",5",
@@ -64,43 +61,37 @@ describe.concurrent("capstan batch", () => {
       ""
     ].join("\n")
     const files = scratch({ "in.csv": csv, "prompt.txt": `${TEMPLATE}\n` })
+    onTestFinished(files.remove)
     const output = join(files.dir, "out.jsonl")
-    try {
-      const result = await runCli([
-        "batch", "--template", join(files.dir, "prompt.txt"), "--input", join(files.dir, "in.csv"),
-        "--output", output, "--generator", generator(), "--id-field", "key"
-      ])
-      expect(result.code).toBe(0)
-      const rows = rowsOf(output)
-      expect(rows.map((row) => row.id).sort()).toEqual(["c1", "c2", "c3"])
-      const sent = requestsFor("csv-case").map(lastUserText).sort()
-      expect(sent).toEqual([
-        "Review of Blend, Dark: csv-case \"bold\" and smoky",
-        "Review of Decaf: csv-case plain",
-        "Review of Light: csv-case first line\nsecond line"
-      ])
-    } finally {
-      files.remove()
-    }
+    const result = await runCli([
+      "batch", "--template", join(files.dir, "prompt.txt"), "--input", join(files.dir, "in.csv"),
+      "--output", output, "--generator", generator(), "--id-field", "key"
+    ])
+    expect(result.code).toBe(0)
+    const rows = rowsOf(output)
+    expect(rows.map((row) => row.id).sort()).toEqual(["c1", "c2", "c3"])
+    const sent = requestsFor("csv-case").map(lastUserText).sort()
+    expect(sent).toEqual([
+      "Review of Blend, Dark: csv-case \"bold\" and smoky",
+      "Review of Decaf: csv-case plain",
+      "Review of Light: csv-case first line\nsecond line"
+    ])
   })
 
-  it("--dry-run checks every item and prints what would be sent, sending nothing", async () => {
+  it("--dry-run checks every item and prints what would be sent, sending nothing", async ({ onTestFinished }) => {
     const files = scratch({ "in.jsonl": reviews(3).replace(/review text/g, "dry-case") })
+    onTestFinished(files.remove)
     const output = join(files.dir, "out.jsonl")
-    try {
-      const result = await runCli([
-        "batch", "--template", TEMPLATE, "--input", join(files.dir, "in.jsonl"), "--output", output,
-        "--generator", generator(), "--dry-run"
-      ])
-      expect(result.code).toBe(0)
-      expect(result.stdout).toContain("[user] Review of Blend 2: dry-case of r02")
-      expect(result.stdout).toContain("Would send 3 requests (3 rows)")
-      expect(result.stdout).not.toContain(SECRET)
-      expect(requestsFor("dry-case")).toHaveLength(0)
-      expect(existsSync(output)).toBe(false)
-    } finally {
-      files.remove()
-    }
+    const result = await runCli([
+      "batch", "--template", TEMPLATE, "--input", join(files.dir, "in.jsonl"), "--output", output,
+      "--generator", generator(), "--dry-run"
+    ])
+    expect(result.code).toBe(0)
+    expect(result.stdout).toContain("[user] Review of Blend 2: dry-case of r02")
+    expect(result.stdout).toContain("Would send 3 requests (3 rows)")
+    expect(result.stdout).not.toContain(SECRET)
+    expect(requestsFor("dry-case")).toHaveLength(0)
+    expect(existsSync(output)).toBe(false)
   })
 
 })
@@ -159,22 +150,19 @@ describe.concurrent("bad input stops before any request, naming file and line (e
     }
   ]
   for (const testCase of cases) {
-    it(testCase.name, async () => {
+    it(testCase.name, async ({ onTestFinished }) => {
       const files = scratch(testCase.file === "missing.jsonl" ? {} : { [testCase.file]: testCase.text })
+      onTestFinished(files.remove)
       const output = join(files.dir, "out.jsonl")
-      try {
-        const result = await runCli([
-          "batch", "--template", testCase.template ?? TEMPLATE, "--input", join(files.dir, testCase.file), "--output", output,
-          "--generator", generator()
-        ])
-        expect(result.stderr).toMatch(testCase.message)
-        expect(result.code).toBe(64)
-        expect(existsSync(output)).toBe(false)
-        const marker = testCase.text.match(/([a-z-]+-case)/)?.[1]
-        if (marker !== undefined) expect(requestsFor(marker)).toHaveLength(0)
-      } finally {
-        files.remove()
-      }
+      const result = await runCli([
+        "batch", "--template", testCase.template ?? TEMPLATE, "--input", join(files.dir, testCase.file), "--output", output,
+        "--generator", generator()
+      ])
+      expect(result.stderr).toMatch(testCase.message)
+      expect(result.code).toBe(64)
+      expect(existsSync(output)).toBe(false)
+      const marker = testCase.text.match(/([a-z-]+-case)/)?.[1]
+      if (marker !== undefined) expect(requestsFor(marker)).toHaveLength(0)
     })
   }
 })
@@ -201,34 +189,28 @@ describe.concurrent("other commands", () => {
     expect(result.stdout).not.toContain(SECRET)
   })
 
-  it("with no generator and no key, says how to choose one (exit 64)", async () => {
+  it("with no generator and no key, says how to choose one (exit 64)", async ({ onTestFinished }) => {
     const files = scratch({ "in.jsonl": reviews(1) })
-    try {
-      const result = await runCli([
-        "batch", "--template", TEMPLATE, "--input", join(files.dir, "in.jsonl"), "--output", join(files.dir, "out.jsonl")
-      ])
-      expect(result.code).toBe(64)
-      expect(result.stderr).toContain("No generator chosen")
-      expect(result.stderr).toContain("--generator 'openai!gpt-4o-mini'")
-      expect(result.stderr).toContain("OPENAI_API_KEY")
-      expect(result.stderr).toContain("mock!echo")
-    } finally {
-      files.remove()
-    }
+    onTestFinished(files.remove)
+    const result = await runCli([
+      "batch", "--template", TEMPLATE, "--input", join(files.dir, "in.jsonl"), "--output", join(files.dir, "out.jsonl")
+    ])
+    expect(result.code).toBe(64)
+    expect(result.stderr).toContain("No generator chosen")
+    expect(result.stderr).toContain("--generator 'openai!gpt-4o-mini'")
+    expect(result.stderr).toContain("OPENAI_API_KEY")
+    expect(result.stderr).toContain("mock!echo")
   })
 
-  it("demo runs the bundled data set offline and prints the summary", async () => {
+  it("demo runs the bundled data set offline and prints the summary", async ({ onTestFinished }) => {
     const files = scratch({})
-    try {
-      const result = await runCli(["demo", "--output", join(files.dir, "demo.jsonl")])
-      expect(result.code).toBe(0)
-      expect(result.stdout).toContain("offline generator")
-      expect(result.stdout).toMatch(/ok\s+24/)
-      const rows = rowsOf(join(files.dir, "demo.jsonl"))
-      expect(rows).toHaveLength(24)
-      for (const row of rows) expect(["positive", "negative", "mixed"]).toContain(row.parsed.sentiment)
-    } finally {
-      files.remove()
-    }
+    onTestFinished(files.remove)
+    const result = await runCli(["demo", "--output", join(files.dir, "demo.jsonl")])
+    expect(result.code).toBe(0)
+    expect(result.stdout).toContain("offline generator")
+    expect(result.stdout).toMatch(/ok\s+24/)
+    const rows = rowsOf(join(files.dir, "demo.jsonl"))
+    expect(rows).toHaveLength(24)
+    for (const row of rows) expect(["positive", "negative", "mixed"]).toContain(row.parsed.sentiment)
   })
 })

@@ -5,6 +5,16 @@ import * as Output from "../../packages/cli/src/Output.js"
 
 const row = (id: string, choice = 0) => JSON.stringify({ id, choice, output: `answer ${id}` })
 
+/** A results file holding `text`, in a fresh directory, and its contents read again. */
+const resultsFile = (text: string) =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const dir = yield* fs.makeTempDirectoryScoped()
+    const file = `${dir}/results.jsonl`
+    yield* fs.writeFileString(file, text)
+    return { dir, file, contents: fs.readFileString(file) }
+  })
+
 describe("Output", () => {
   it.effect("appends rows, one line each, and reads back what is recorded", () =>
     Effect.gen(function*() {
@@ -31,35 +41,26 @@ describe("Output", () => {
 
   it.effect("cuts a torn last row (kill -9 mid-write) so the next row starts on a clean line", () =>
     Effect.gen(function*() {
-      const fs = yield* FileSystem.FileSystem
-      const dir = yield* fs.makeTempDirectoryScoped()
-      const file = `${dir}/results.jsonl`
-      yield* fs.writeFileString(file, `${row("a")}\n${row("b")}\n{"id":"c","cho`)
+      const { contents, file } = yield* resultsFile(`${row("a")}\n${row("b")}\n{"id":"c","cho`)
       const recorded = yield* Output.recorded(file)
       assert.isTrue(recorded.droppedTornRow)
       assert.deepStrictEqual([...recorded.choices.keys()], ["a", "b"])
-      assert.strictEqual(yield* fs.readFileString(file), `${row("a")}\n${row("b")}\n`)
+      assert.strictEqual(yield* contents, `${row("a")}\n${row("b")}\n`)
       yield* Effect.scoped(Effect.flatMap(Output.open(file, { mode: "append" }), (sink) => sink.append(row("c"))))
-      assert.strictEqual((yield* fs.readFileString(file)).split("\n").filter((l) => l.length > 0).length, 3)
+      assert.strictEqual((yield* contents).split("\n").filter((l) => l.length > 0).length, 3)
     }).pipe(Effect.provide(NodeServices.layer)))
 
   it.effect("keeps a whole last row that only lacks its newline", () =>
     Effect.gen(function*() {
-      const fs = yield* FileSystem.FileSystem
-      const dir = yield* fs.makeTempDirectoryScoped()
-      const file = `${dir}/results.jsonl`
-      yield* fs.writeFileString(file, `${row("a")}\n${row("b")}`)
+      const { contents, file } = yield* resultsFile(`${row("a")}\n${row("b")}`)
       const recorded = yield* Output.recorded(file)
       assert.deepStrictEqual([...recorded.choices.keys()], ["a", "b"])
-      assert.strictEqual(yield* fs.readFileString(file), `${row("a")}\n${row("b")}\n`)
+      assert.strictEqual(yield* contents, `${row("a")}\n${row("b")}\n`)
     }).pipe(Effect.provide(NodeServices.layer)))
 
   it.effect("refuses a file whose middle line is not a row, naming the line", () =>
     Effect.gen(function*() {
-      const fs = yield* FileSystem.FileSystem
-      const dir = yield* fs.makeTempDirectoryScoped()
-      const file = `${dir}/results.jsonl`
-      yield* fs.writeFileString(file, `${row("a")}\nnot json\n${row("b")}\n`)
+      const { dir, file } = yield* resultsFile(`${row("a")}\nnot json\n${row("b")}\n`)
       const error = yield* Effect.flip(Output.recorded(file))
       assert.strictEqual(error.line, 2)
       assert.strictEqual((yield* Output.recorded(`${dir}/missing.jsonl`)).rows, 0)

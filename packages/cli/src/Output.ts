@@ -22,6 +22,10 @@ export interface Sink {
   readonly append: (line: string) => Effect.Effect<void, InputError>
 }
 
+/** The size of a file in bytes; 0 when there is none. */
+const sizeOf = (fs: FileSystem.FileSystem, file: string): Effect.Effect<number> =>
+  fs.stat(file).pipe(Effect.map((info) => Number(info.size)), Effect.orElseSucceed(() => 0))
+
 const writeFailure = (file: string) => (error: { readonly message: string }) =>
   new InputError({ file, reason: `cannot write the results file: ${error.message}` })
 
@@ -48,8 +52,7 @@ export const open = (
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     if (options.mode === "create") {
-      const size = yield* fs.stat(file).pipe(Effect.map((info) => Number(info.size)), Effect.orElseSucceed(() => 0))
-      if (size > 0) {
+      if ((yield* sizeOf(fs, file)) > 0) {
         return yield* new InputError({
           file,
           reason: "the results file already exists",
@@ -106,7 +109,7 @@ export const recorded = (file: string): Effect.Effect<Recorded, InputError, File
     const fs = yield* FileSystem.FileSystem
     const readFailure = (error: { readonly message: string }) =>
       new InputError({ file, reason: `cannot read the results file: ${error.message}` })
-    const size = yield* fs.stat(file).pipe(Effect.map((info) => Number(info.size)), Effect.orElseSucceed(() => 0))
+    const size = yield* sizeOf(fs, file)
     if (size === 0) return { choices: new Map(), rows: 0, droppedTornRow: false }
     const endsWithNewline = yield* Effect.scoped(Effect.gen(function*() {
       const handle = yield* fs.open(file, { flag: "r" })

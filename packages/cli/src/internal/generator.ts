@@ -3,9 +3,8 @@
  *
  * @internal
  */
-import { GenerateParams, Generator, GeneratorRegistry, Identifier, InvalidIdentifier } from "@capstan/core"
+import { GenerateParams, GeneratorRegistry, Identifier, type InvalidIdentifier } from "@capstan/core"
 import { Config, Effect, Option } from "effect"
-import type * as Scope from "effect/Scope"
 import { NoGenerator } from "../Errors.js"
 
 /**
@@ -63,15 +62,16 @@ export const choose = (flag: Option.Option<string>): Effect.Effect<string, NoGen
   })
 
 /**
- * The identifier with `key=value` overrides from flags (`--param temperature=0`, `--rpm 600`, ...), typed and
- * checked by the same parser as the identifier itself. Nothing is concatenated to the user's identifier text,
- * so secrets in it are never re-parsed or echoed.
+ * Parses the chosen identifier and applies `key=value` overrides from flags (`--param temperature=0`,
+ * `--rpm 600`, ...), typed and checked by the same parser as the identifier itself. Nothing is concatenated to
+ * the user's identifier text, so secrets in it are never re-parsed or echoed.
  */
-export const withOverrides = (
-  identifier: Identifier.Identifier,
+export const resolve = (
+  text: string,
   overrides: Readonly<Record<string, string | number>>
 ): Effect.Effect<Identifier.Identifier, InvalidIdentifier> =>
   Effect.gen(function*() {
+    const identifier = yield* Identifier.parse(text)
     const pairs = Object.entries(overrides)
     if (pairs.length === 0) return identifier
     const extra = yield* Identifier.parse(
@@ -85,25 +85,5 @@ export const withOverrides = (
     })
   })
 
-/**
- * Parses the chosen identifier and applies the overrides.
- */
-export const resolve = (
-  text: string,
-  overrides: Readonly<Record<string, string | number>>
-): Effect.Effect<Identifier.Identifier, InvalidIdentifier> =>
-  Effect.flatMap(Identifier.parse(text), (identifier) => withOverrides(identifier, overrides))
-
 /** Choices per item: `n` of the identifier's params (a batch writes one row per choice). */
 export const choicesOf = (identifier: Identifier.Identifier): number => identifier.params.n ?? 1
-
-/**
- * Builds the generator for `identifier` with every request it sends passing `admit` first, under the batch
- * engine (its rate limiter and retries wrap the gate, so `admit` sees each real request, retries included, and
- * can hold back any that has not started).
- */
-export const make = (
-  identifier: Identifier.Identifier,
-  admit: <A, E>(request: Effect.Effect<A, E>) => Effect.Effect<A, E>
-): Effect.Effect<Generator.Service, GeneratorRegistry.GeneratorInitError, Scope.Scope> =>
-  Generator.make(identifier, { admit })

@@ -139,8 +139,9 @@ export const execute = (options: {
     }
     const { isPending, pending, skipped, total } = plan(options.ids, n, recorded)
     const tracker = yield* Progress.make({ total, skipped, startedAt: yield* Clock.currentTimeMillis })
-    // The gate sits under the engine (rate limiter, retries): after Ctrl-C no request starts, retries included.
-    const service = yield* Generators.withProviders(Generators.make(identifier, tracker.admit))
+    // The gate sits under the engine (its rate limiter and retries wrap it): `admit` sees each real request,
+    // retries included, so after Ctrl-C none starts.
+    const service = yield* Generators.withProviders(Generator.make(identifier, { admit: tracker.admit }))
     const sink = yield* Output.open(target.output, {
       mode: target.resume ? "append" : target.overwrite ? "overwrite" : "create"
     })
