@@ -41,7 +41,7 @@ const fingerprint = (text: string): string => {
 }
 
 /** Provider, model and every setting that may select another account or endpoint (not the engine's own). */
-export const keyOf = (identifier: Identifier.Identifier): string => {
+const keyOf = (identifier: Identifier.Identifier): string => {
   const settings = Object.entries(identifier.settings)
     .filter(([key]) => !(key in Identifier.engineSettings))
     .map(([key, value]) => `${key}=${Redacted.isRedacted(value) ? `#${fingerprint(Redacted.value(value))}` : String(value)}`)
@@ -80,7 +80,7 @@ const acquireShared = (
   )
 
 /** The limits of an engine: the identifier's settings, overridden by the options. */
-export const limitsOf = (identifier: Identifier.Identifier, options: EngineOptions): RateLimiter.Limits =>
+const limitsOf = (identifier: Identifier.Identifier, options: EngineOptions): RateLimiter.Limits =>
   RateLimiter.mergeLimits(RateLimiter.limitsFromIdentifier(identifier), {
     ...(options.rpm === undefined ? {} : { rpm: options.rpm }),
     ...(options.tpm === undefined ? {} : { tpm: options.tpm }),
@@ -90,7 +90,7 @@ export const limitsOf = (identifier: Identifier.Identifier, options: EngineOptio
   })
 
 /** The retry policy of an engine: the options' policy (or the default), the identifier's `max_retries`, then the options' `maxRetries`. */
-export const policyOf = (identifier: Identifier.Identifier, options: EngineOptions): RetryPolicy.RetryPolicy => {
+const policyOf = (identifier: Identifier.Identifier, options: EngineOptions): RetryPolicy.RetryPolicy => {
   const policy = RetryPolicy.fromIdentifier(identifier, options.retry ?? RetryPolicy.defaultPolicy)
   return options.maxRetries === undefined ? policy : RetryPolicy.withFields(policy, { maxRetries: options.maxRetries })
 }

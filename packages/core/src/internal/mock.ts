@@ -83,7 +83,7 @@ export const lastText = (request: RecordedRequest): string =>
     : request.prompt
 
 /** The errors `fail_with=` may name, built as a mock would raise them. */
-export const errorsByTag: Readonly<Record<string, () => Errors.GenerationError>> = {
+const errorsByTag: Readonly<Record<string, () => Errors.GenerationError>> = {
   RateLimited: () => new Errors.RateLimited({ provider: "mock", detail: "simulated rate limit", retryAfterMs: 1000 }),
   Overloaded: () => new Errors.Overloaded({ provider: "mock", detail: "simulated overload", status: 529 }),
   ServerError: () => new Errors.ServerError({ provider: "mock", detail: "simulated server error", status: 500 }),

@@ -24,10 +24,10 @@ export const ChatTypeId = "~@capstan/core/ChatPipeline" as const
 export const CompletionTypeId = "~@capstan/core/CompletionPipeline" as const
 
 /** The default sliding-window size of `runMany` / `runBatch` / `stream`. */
-export const defaultConcurrency = 64
+const defaultConcurrency = 64
 
 /** The default nesting limit of `andThen` callbacks that continue their chat. */
-export const defaultMaxDepth = 20
+const defaultMaxDepth = 20
 
 // The engine is untyped in E and R: the public modules track them in the pipeline's type parameters.
 type Any = any
@@ -112,7 +112,7 @@ export const make = (mode: Mode, messages: ReadonlyArray<Message.Message>): Pipe
 
 export const update = (self: Pipeline, patch: Partial<State>): Pipeline => new Pipeline({ ...self, ...patch })
 
-export const addStep = (self: Pipeline, step: Step): Pipeline => update(self, { steps: [...self.steps, step] })
+const addStep = (self: Pipeline, step: Step): Pipeline => update(self, { steps: [...self.steps, step] })
 
 /** A new pipeline that reproduces a chat's request: its params, metadata, and the given messages. */
 export const fromChat = (mode: Mode, chat: Chat.Chat, messages: ReadonlyArray<Message.Message>): Pipeline =>
@@ -439,7 +439,7 @@ const applyAndThen = (step: Extract<Step, { _tag: "AndThen" }>, chat: Chat.Chat)
  * What is sent back after an answer that did not parse: the parse error's reason, which `Model` writes for
  * the model to read (what is wrong, and the format again).
  */
-export const recoveryMessage = (error: Errors.ParseError): Message.Message => Message.user(error.reason)
+const recoveryMessage = (error: Errors.ParseError): Message.Message => Message.user(error.reason)
 
 const applyParse = (
   state: State,
@@ -567,7 +567,7 @@ const mapOutcomes = (
 }
 
 /** Runs a pipeline once on its own messages. */
-export const run = (state: State, onFailed: OnFailed): Effect.Effect<Outcome, unknown, Any> =>
+const run = (state: State, onFailed: OnFailed): Effect.Effect<Outcome, unknown, Any> =>
   settle(state, { input: [], params: GenerateParams.empty }, 0, onFailed, false).pipe(
     Effect.flatMap((outcome) => mapOutcomes(state, [outcome], onFailed)),
     Effect.map((outcomes) => outcomes[0]!),
@@ -578,7 +578,7 @@ export const run = (state: State, onFailed: OnFailed): Effect.Effect<Outcome, un
  * Runs items through a sliding window of `concurrency`, yielding outcomes as they complete (skipped
  * failures left out). With map steps, the outcomes wait for every item, since a map sees them all.
  */
-export const stream = (
+const stream = (
   state: State,
   items: ReadonlyArray<Item>,
   options: { readonly onFailed: OnFailed; readonly concurrency: number }
@@ -597,7 +597,7 @@ export const stream = (
 }
 
 /** Runs items and collects their outcomes in input order. */
-export const runBatch = (
+const runBatch = (
   state: State,
   items: ReadonlyArray<Item>,
   options: { readonly onFailed: OnFailed; readonly concurrency: number }
@@ -615,7 +615,7 @@ export const runBatch = (
  * Pairs inputs with params: equal lengths pair up, a list of length 1 is broadcast over the other, and no
  * params (or an empty list) means the pipeline's own. Anything else fails before a single request.
  */
-export const pair = (
+const pair = (
   inputs: ReadonlyArray<ReadonlyArray<Message.Message>>,
   params: ReadonlyArray<GenerateParams.GenerateParams> | undefined
 ): Effect.Effect<ReadonlyArray<Item>, Errors.BatchSizeMismatch> => {
@@ -629,7 +629,7 @@ export const pair = (
 }
 
 /** Normalizes the `params` argument of `runBatch`: one set, a list of sets, or nothing. */
-export const paramsList = (params: ParamsInput | undefined): ReadonlyArray<GenerateParams.GenerateParams> | undefined =>
+const paramsList = (params: ParamsInput | undefined): ReadonlyArray<GenerateParams.GenerateParams> | undefined =>
   params === undefined
     ? undefined
     : Array.isArray(params)
@@ -644,7 +644,7 @@ export const checkConcurrency = (concurrency: number | undefined): Effect.Effect
     : Effect.fail(new Errors.InvalidParams({ reason: `concurrency must be an integer >= 1, got ${value}` }))
 }
 
-export const skipToOption = (outcome: Outcome): Option.Option<Chat.Chat> =>
+const skipToOption = (outcome: Outcome): Option.Option<Chat.Chat> =>
   outcome.ok ? Option.some(outcome.chat) : Option.none()
 
 // ---------------------------------------------------------------------------------------------

@@ -177,7 +177,7 @@ const fromCodePoint = (code: number, original: string): string =>
  *
  * @internal
  */
-export const decodeEntities = (text: string): string =>
+const decodeEntities = (text: string): string =>
   text.includes("&")
     ? text.replace(entity, (original, hex: string | undefined, decimal: string | undefined, name: string | undefined) =>
       hex !== undefined
@@ -193,7 +193,7 @@ export const decodeEntities = (text: string): string =>
  *
  * @internal
  */
-export const textBetween = (text: string, from: number, to: number): string => {
+const textBetween = (text: string, from: number, to: number): string => {
   let result = ""
   let index = from
   while (index < to) {
@@ -228,7 +228,7 @@ export const isEmpty = (text: string, element: Element): boolean =>
  *
  * @internal
  */
-export const dedent = (text: string): string => {
+const dedent = (text: string): string => {
   const lines = text.replace(/\r\n?/g, "\n").split("\n")
   let margin: string | undefined
   for (const line of lines) {
