@@ -10,6 +10,7 @@
 import { Console, Effect, type Layer, Option, Schema } from "effect"
 import {
   Batch,
+  type BatchStopped,
   ChatPipeline,
   type Generator,
   type InvalidItem,
@@ -84,7 +85,7 @@ const excerpt = (text: string, width: number): string => text.length <= width ? 
 
 export const program: Effect.Effect<
   { readonly labelled: ReadonlyArray<Labelled>; readonly summary: Batch.Summary },
-  InvalidItem | TemplateMismatch | InvalidParams,
+  InvalidItem | TemplateMismatch | InvalidParams | BatchStopped,
   Generator.Generator
 > = Effect.gen(function*() {
   // allms's InputData: an id and the template's variables; the other columns stay with the input

@@ -10,6 +10,7 @@
 import { Console, Effect, type Layer } from "effect"
 import {
   Batch,
+  type BatchStopped,
   type Generator,
   type InvalidItem,
   type InvalidParams,
@@ -48,7 +49,7 @@ const totals = (summary: Batch.Summary): string =>
 
 export const program: Effect.Effect<
   { readonly rows: ReadonlyArray<Batch.Row>; readonly summary: Batch.Summary },
-  InvalidTemplate | InvalidItem | TemplateMismatch | InvalidParams,
+  InvalidTemplate | InvalidItem | TemplateMismatch | InvalidParams | BatchStopped,
   Generator.Generator
 > = Effect.gen(function*() {
   const items = yield* Template.cross(templates, argSets)

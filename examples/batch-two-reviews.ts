@@ -10,6 +10,7 @@
 import { Console, Effect, type Layer, Option, Result, Schema } from "effect"
 import {
   Batch,
+  type BatchStopped,
   ChatPipeline,
   type Generator,
   type InvalidItem,
@@ -54,7 +55,7 @@ const winnerOf = Schema.decodeUnknownOption(MorePositive.schema)
 
 export const program: Effect.Effect<
   ReadonlyArray<{ readonly id: string; readonly winner: "A" | "B" | undefined }>,
-  InvalidItem | TemplateMismatch | InvalidParams,
+  InvalidItem | TemplateMismatch | InvalidParams | BatchStopped,
   Generator.Generator
 > = Effect.gen(function*() {
   // A typo in a column name is caught before any request, naming the item and the keys.

@@ -11,6 +11,9 @@ const snapshot = (overrides: Partial<Progress.Snapshot> = {}): Progress.Snapshot
   failed: 1,
   failedByKind: { RateLimited: 1 },
   inFlight: 4,
+  requests: 0,
+  retries: 0,
+  items: 0,
   stopping: false,
   inputTokens: 1000,
   outputTokens: 234,
@@ -25,8 +28,11 @@ describe("Progress", () => {
     assert.isAtMost(Progress.bar(snapshot(), 4000, 40).length, 39)
     assert.strictEqual(
       Progress.line(snapshot(), 4000),
-      "progress: 12/30 (40%) ok=11 failed=1 in_flight=4 rate=3.0/s eta=6.0s tokens=1234 elapsed=4.0s"
+      "progress: 12/30 (40%) ok=11 failed=1 in_flight=4 requests=0 retries=0 rate=3.0/s eta=6.0s tokens=1234 elapsed=4.0s"
     )
+    const retrying = snapshot({ requests: 19, retries: 3, items: 12 })
+    assert.match(Progress.bar(retrying, 4000, 140), /ok 11 · failed 1 · in flight 4 · retries 3 \|/)
+    assert.include(Progress.line(retrying, 4000), "requests=19 retries=3")
     assert.strictEqual(Progress.formatDuration(185_000), "3m05s")
     assert.strictEqual(Progress.formatDuration(3_725_000), "1h02m")
   })
@@ -61,8 +67,8 @@ describe("Progress", () => {
       yield* tracker.record({ usage: { inputTokens: 1, outputTokens: 1 } })
       yield* TestClock.adjust("11 seconds")
       assert.deepStrictEqual(written, [
-        "progress: 1/2 (50%) ok=1 failed=0 in_flight=0 rate=0.1/s eta=10s tokens=2 elapsed=10s\n",
-        "progress: 1/2 (50%) ok=1 failed=0 in_flight=0 rate=0.1/s eta=20s tokens=2 elapsed=20s\n"
+        "progress: 1/2 (50%) ok=1 failed=0 in_flight=0 requests=0 retries=0 rate=0.1/s eta=10s tokens=2 elapsed=10s\n",
+        "progress: 1/2 (50%) ok=1 failed=0 in_flight=0 requests=0 retries=0 rate=0.1/s eta=20s tokens=2 elapsed=20s\n"
       ])
       yield* Fiber.interrupt(plain)
 
@@ -80,7 +86,15 @@ describe("Progress", () => {
 describe("Summary", () => {
   it("reports ok, failures by kind, skipped rows, tokens, cost and time", () => {
     const text = Summary.format({
-      snapshot: snapshot({ ok: 28, failed: 2, failedByKind: { ServerError: 1, RateLimited: 1 }, skipped: 5 }),
+      snapshot: snapshot({
+        ok: 28,
+        failed: 2,
+        failedByKind: { ServerError: 1, RateLimited: 1 },
+        skipped: 5,
+        requests: 33,
+        retries: 3,
+        items: 30
+      }),
       endedAt: 4200,
       output: "results.jsonl",
       price: { inputPerMillion: 1, outputPerMillion: 2 },
@@ -93,6 +107,7 @@ describe("Summary", () => {
         "  ok       28",
         "  failed   2 (ServerError 1, RateLimited 1)",
         "  skipped  5 (already in results.jsonl)",
+        "  requests 33 for 30 items (3 retries)",
         "  tokens   1,234 (1,000 in, 234 out)",
         "  cost     $0.0015",
         "  time     4.2s (7.1 rows/s)"
@@ -102,5 +117,20 @@ describe("Summary", () => {
       Summary.format({ snapshot: snapshot(), endedAt: 1000, output: "r.jsonl", interrupted: true }),
       /^Interrupted after 1\.0s: 12 of 30 rows written to r\.jsonl; 18 not sent/
     )
+    assert.match(
+      Summary.format({ snapshot: snapshot(), endedAt: 1000, output: "r.jsonl", interrupted: false, stopped: true }),
+      /^Stopped after 1\.0s: 12 of 30 rows written to r\.jsonl; 18 not sent/
+    )
+  })
+
+  it("describes the whole results file after a resumed run", () => {
+    const text = Summary.format({
+      snapshot: snapshot({ total: 4, ok: 4, failed: 0, failedByKind: {}, skipped: 6, requests: 4, items: 4 }),
+      endedAt: 2000,
+      output: "r.jsonl",
+      interrupted: false,
+      file: { rows: 10, ok: 9, failed: 1, failedByKind: { InvalidRequest: 1 } }
+    })
+    assert.match(text, /^Done in 2\.0s: 4 rows written to r\.jsonl \(the file holds 10 rows\)\n {2}ok {7}9\n {2}failed {3}1 \(InvalidRequest 1\)/)
   })
 })

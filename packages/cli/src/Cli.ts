@@ -8,10 +8,11 @@ import * as NodeServices from "@effect/platform-node/NodeServices"
 import { Batch, Generator, GeneratorRegistry, Identifier, Message, Template, type Usage } from "@capstan/core"
 import { Cause, Console, Effect, FileSystem, Option, Path, Predicate, Runtime, Schema } from "effect"
 import { Argument, CliError, Command, Flag } from "effect/cli"
-import { CommandExit, ExitCode, exitCodeHelp, InputError, ItemsFailed, UsageError } from "./Errors.js"
+import { CommandExit, ExitCode, exitCodeHelp, InputError, ItemsFailed, RunStopped, UsageError } from "./Errors.js"
 import * as Input from "./Input.js"
 import * as Generators from "./internal/generator.js"
 import * as Items from "./internal/items.js"
+import * as Manifest from "./internal/manifest.js"
 import * as Parse from "./internal/parse.js"
 import * as Run from "./internal/run.js"
 import * as Shell from "./internal/shell.js"
@@ -183,6 +184,8 @@ export interface BatchConfig {
   readonly idField: string
   readonly price: Option.Option<string>
   readonly resume: boolean
+  readonly retryFailed: Run.RetryFailed
+  readonly force: boolean
   readonly overwrite: boolean
   readonly dryRun: boolean
 }
@@ -219,7 +222,21 @@ const batchFlags = {
     Flag.optional
   ),
   resume: Flag.Boolean("resume").pipe(
-    Flag.withDescription("keep the rows already in --output and send only the items without one"),
+    Flag.withDescription(
+      "keep the ok rows already in --output and send the rest: items without a row, and failed rows (see --retry-failed); the finished file holds one row per item and choice"
+    ),
+    Flag.withDefault(false)
+  ),
+  retryFailed: Flag.Literals("retry-failed", ["none", "retryable", "all"]).pipe(
+    Flag.withDescription(
+      "with --resume, which failed rows are sent again: all (default), retryable (rate limits, 5xx, timeouts: errors a retry may cure) or none (keep them)"
+    ),
+    Flag.withDefault("all" as const)
+  ),
+  force: Flag.Boolean("force").pipe(
+    Flag.withDescription(
+      "with --resume, add to --output even if it was written by a different run (template, generator, params, --n, --parse, --id-field), and record this one"
+    ),
     Flag.withDefault(false)
   ),
   overwrite: Flag.Boolean("overwrite").pipe(Flag.withDescription("replace an existing --output"), Flag.withDefault(false)),
@@ -257,6 +274,7 @@ const resumeCommand = (config: BatchConfig): string => {
   }
   if (config.idField !== "id") args.push("--id-field", config.idField)
   args.push("--resume")
+  if (config.retryFailed !== "all") args.push("--retry-failed", config.retryFailed)
   return Shell.commandLine(args)
 }
 
@@ -272,7 +290,7 @@ const resumeCommand = (config: BatchConfig): string => {
  *   template: "Review: {review}", input: "reviews.jsonl", output: "results.jsonl",
  *   generator: Option.some("mock!echo"), concurrency: Option.none(), rpm: Option.none(), tpm: Option.none(),
  *   maxRetries: Option.none(), n: Option.none(), param: Option.none(), parse: Option.none(), idField: "id",
- *   price: Option.none(), resume: false, overwrite: false, dryRun: false
+ *   price: Option.none(), resume: false, retryFailed: "all", force: false, overwrite: false, dryRun: false
  * })
  * ```
  * @since 0.1.0
@@ -286,6 +304,12 @@ export const batch = (config: BatchConfig, options: { readonly resumeHint?: stri
     if (config.resume && config.overwrite) {
       return yield* new UsageError({ reason: "--resume and --overwrite contradict each other" })
     }
+    if (!config.resume && (config.force || config.retryFailed !== "all")) {
+      return yield* new UsageError({
+        reason: `${config.force ? "--force" : "--retry-failed"} only applies to --resume`,
+        hint: "Add --resume to continue the results file"
+      })
+    }
     const template = yield* loadTemplate(config.template)
     const ids = yield* Items.check(config.input, template, { idField: config.idField })
     const items: Run.Source = (include) => Items.stream(config.input, template, { idField: config.idField, ids, include })
@@ -295,7 +319,15 @@ export const batch = (config: BatchConfig, options: { readonly resumeHint?: stri
       [["rpm", config.rpm], ["tpm", config.tpm], ["max_retries", config.maxRetries], ["n", config.n]],
       config.param
     )
-    const target = { output: config.output, resume: config.resume, overwrite: config.overwrite }
+    const target = {
+      output: config.output,
+      resume: config.resume,
+      overwrite: config.overwrite,
+      retryFailed: config.retryFailed,
+      force: config.force
+    }
+    const definitionOf = (identifier: Identifier.Identifier) =>
+      Manifest.definitionOf({ template, identifier, model, idField: config.idField })
     if (config.dryRun) {
       // A dry run needs no key: it shows the generator only when one can be chosen.
       const chosen = yield* chooseIdentifier(config.generator, overrides).pipe(
@@ -309,7 +341,8 @@ export const batch = (config: BatchConfig, options: { readonly resumeHint?: stri
         items,
         input: config.input,
         target,
-        model
+        model,
+        definition: Option.map(chosen, definitionOf)
       })
     }
     const identifier = yield* chooseIdentifier(config.generator, overrides)
@@ -320,6 +353,7 @@ export const batch = (config: BatchConfig, options: { readonly resumeHint?: stri
       ids,
       items,
       target,
+      definition: definitionOf(identifier),
       concurrency: config.concurrency,
       model,
       price,
@@ -389,6 +423,8 @@ const demo = Command.make("demo", {
       idField: "id",
       price: Option.none(),
       resume: false,
+      retryFailed: "all",
+      force: false,
       overwrite: true,
       dryRun: false
     }, { resumeHint: "npm run demo" })
@@ -443,8 +479,9 @@ const report = (error: unknown): Effect.Effect<never, CommandExit> =>
       const code = error._tag === "ShowHelp" && error.errors.length === 0 ? ExitCode.ok : ExitCode.badInput
       return yield* new CommandExit({ code })
     }
-    // The summary already said which items failed.
+    // The summary already said which items failed, or why the run stopped.
     if (error instanceof ItemsFailed) return yield* new CommandExit({ code: ExitCode.itemsFailed })
+    if (error instanceof RunStopped) return yield* new CommandExit({ code: ExitCode.stopped })
     const message = Predicate.hasProperty(error, "message") ? String(error.message) : String(error)
     yield* Console.error(`error: ${message}`)
     const coreInput = Predicate.hasProperty(error, "_tag") && coreInputErrors.has(error._tag)

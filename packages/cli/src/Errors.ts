@@ -10,8 +10,9 @@ import { Data, Runtime, Schema } from "effect"
 
 /**
  * The exit codes of `capstan`, for scripts: `0` every item ok, `2` some items failed (their rows are recorded
- * with the error), `64` bad input or usage (nothing was sent), `130` interrupted (Ctrl-C; finished rows are kept),
- * `1` anything else.
+ * with the error), `3` stopped early because every request failed the same way (a refused key, an exhausted quota,
+ * an unknown model; the items not sent are resumable), `64` bad input or usage (nothing was sent), `130`
+ * interrupted (Ctrl-C; finished rows are kept), `1` anything else.
  *
  * @example
  * ```ts
@@ -25,6 +26,7 @@ export const ExitCode = {
   ok: 0,
   failure: 1,
   itemsFailed: 2,
+  stopped: 3,
   badInput: 64,
   interrupted: 130
 } as const
@@ -44,6 +46,7 @@ export const exitCodeHelp = [
   "Exit codes:",
   `  ${ExitCode.ok}    every item succeeded`,
   `  ${ExitCode.itemsFailed}    some items failed (their rows are recorded with the error)`,
+  `  ${ExitCode.stopped}    stopped: requests kept failing the same way (key, quota, model); rerun with --resume once fixed`,
   `  ${ExitCode.badInput}   bad input or usage; nothing was sent`,
   `  ${ExitCode.interrupted}  interrupted (Ctrl-C); finished rows are kept, rerun with --resume`,
   `  ${ExitCode.failure}    any other error`
@@ -124,6 +127,82 @@ export class NoGenerator extends Schema.TaggedError<NoGenerator>()("NoGenerator"
       "  - pass --generator 'mock!echo' to try Capstan offline (no key needed)",
       "Run `capstan providers` to see every provider and the environment variables it reads."
     ].join("\n")
+  }
+}
+
+/**
+ * Another run is writing the same results file (it holds the lock next to it). Two writers would duplicate rows.
+ *
+ * @example
+ * ```ts
+ * import { OutputLocked } from "@capstan/cli"
+ *
+ * new OutputLocked({ file: "results.jsonl", lock: "results.jsonl.lock", pid: 4242, host: "build-1", since: "2026-12-06T10:00:00.000Z" }).message
+ * ```
+ * @since 0.2.0
+ */
+export class OutputLocked extends Schema.TaggedError<OutputLocked>()("OutputLocked", {
+  file: Schema.String,
+  lock: Schema.String,
+  pid: Schema.Int,
+  host: Schema.String,
+  since: Schema.String,
+  /** True when the holder runs on another machine, so whether it is alive cannot be checked. */
+  remote: Schema.optionalKey(Schema.Boolean)
+}) {
+  override readonly [Runtime.errorExitCode] = ExitCode.badInput
+  override get message(): string {
+    const fix = this.remote === true
+      ? `If no capstan run is active on ${this.host}, remove ${this.lock}`
+      : "Wait for it to finish (or stop it with Ctrl-C), or write to another --output"
+    return `${this.file} is being written by another capstan run (pid ${this.pid} on ${this.host}, since ${this.since})\n  ${fix}`
+  }
+}
+
+/**
+ * A resumed run differs from the run that wrote the results file (its template, generator, params, `n`,
+ * parse or id field): adding its rows would mix two runs in one file. `differences` says what changed.
+ *
+ * @example
+ * ```ts
+ * import { RunChanged } from "@capstan/cli"
+ *
+ * new RunChanged({ file: "results.jsonl", differences: ["params.temperature: 0 → 0.7"] }).message
+ * ```
+ * @since 0.2.0
+ */
+export class RunChanged extends Schema.TaggedError<RunChanged>()("RunChanged", {
+  file: Schema.String,
+  differences: Schema.Array(Schema.String)
+}) {
+  override readonly [Runtime.errorExitCode] = ExitCode.badInput
+  override get message(): string {
+    return [
+      `${this.file} holds the rows of a different run; nothing was sent. What differs:`,
+      ...this.differences.map((difference) => `  - ${difference}`),
+      "  Run it as before, write to another --output, or pass --force to add to this file anyway"
+    ].join("\n")
+  }
+}
+
+/**
+ * The run stopped sending because every request failed the same way (see `BatchStopped` in `@capstan/core`);
+ * the summary says why, and the items not sent are resumable.
+ *
+ * @example
+ * ```ts
+ * import { RunStopped } from "@capstan/cli"
+ *
+ * new RunStopped({ reason: "5 requests in a row failed: Authentication failed (HTTP 401)" }).message
+ * ```
+ * @since 0.2.0
+ */
+export class RunStopped extends Schema.TaggedError<RunStopped>()("RunStopped", {
+  reason: Schema.String
+}) {
+  override readonly [Runtime.errorExitCode] = ExitCode.stopped
+  override get message(): string {
+    return this.reason
   }
 }
 

@@ -21,6 +21,12 @@ export interface Snapshot {
   readonly failedByKind: Readonly<Record<string, number>>
   /** Requests being answered right now. */
   readonly inFlight: number
+  /** Requests sent, retries included. */
+  readonly requests: number
+  /** Retries among them (the engine's; recovery rounds of a parse are requests too, but not retries). */
+  readonly retries: number
+  /** Items answered (their rows are done), whatever their choices. */
+  readonly items: number
   /** True once Ctrl-C asked the run to stop: no new request starts. */
   readonly stopping: boolean
   readonly inputTokens: number
@@ -49,6 +55,10 @@ export interface RowOutcome {
 export interface Tracker {
   readonly snapshot: Effect.Effect<Snapshot>
   readonly record: (row: RowOutcome) => Effect.Effect<void>
+  /** Counts an item answered. */
+  readonly answered: Effect.Effect<void>
+  /** Counts a retry (pass it as the engine's `onRetry`). */
+  readonly retried: Effect.Effect<void>
   /** Runs a request, counted in flight; after {@link stop}, never starts it. */
   readonly admit: <A, E, R>(request: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
   readonly stop: Effect.Effect<void>
@@ -80,6 +90,9 @@ export const make = (
       failed: 0,
       failedByKind: {},
       inFlight: 0,
+      requests: 0,
+      retries: 0,
+      items: 0,
       stopping: false,
       inputTokens: 0,
       outputTokens: 0
@@ -97,11 +110,15 @@ export const make = (
           inputTokens: s.inputTokens + row.usage.inputTokens,
           outputTokens: s.outputTokens + row.usage.outputTokens
         })),
+      answered: Ref.update(ref, (s) => ({ ...s, items: s.items + 1 })),
+      retried: Ref.update(ref, (s) => ({ ...s, retries: s.retries + 1 })),
       admit: <A, E, R>(request: Effect.Effect<A, E, R>) =>
         Effect.uninterruptibleMask((restore) =>
           Effect.flatMap(
             // Checking and counting in one step: a request is either refused or counted before `stop` is seen.
-            Ref.modify(ref, (s): [boolean, Snapshot] => s.stopping ? [false, s] : [true, { ...s, inFlight: s.inFlight + 1 }]),
+            Ref.modify(ref, (s): [boolean, Snapshot] =>
+              s.stopping ? [false, s] : [true, { ...s, inFlight: s.inFlight + 1, requests: s.requests + 1 }]
+            ),
             (admitted) =>
               admitted
                 ? restore(request).pipe(Effect.ensuring(Ref.update(ref, (s) => ({ ...s, inFlight: s.inFlight - 1 }))))
@@ -181,7 +198,8 @@ export const formatCount = (n: number): string => Math.round(n).toString().repla
 const formatRate = (rate: number): string => (rate >= 10 ? rate.toFixed(0) : rate.toFixed(1))
 
 /**
- * The terminal bar: `[#####.....]  12/30  40% | ok 11 · failed 1 · in flight 4 | 3.2/s · ETA 6s | 1,234 tok`.
+ * The terminal bar: `[#####.....]  12/30  40% | ok 11 · failed 1 · in flight 4 · retries 2 | 3.2/s · ETA 6s | 1,234 tok`
+ * (retries shown once there are some).
  *
  * @example
  * ```ts
@@ -197,7 +215,9 @@ export const bar = (s: Snapshot, now: number, columns: number): string => {
   const fraction = s.total === 0 ? 1 : done(s) / s.total
   const counts = `${done(s)}/${s.total} ${String(Math.floor(fraction * 100)).padStart(3)}%`
   const details = [
-    `${s.stopping ? "stopping · " : ""}ok ${s.ok} · failed ${s.failed} · in flight ${s.inFlight}`,
+    `${s.stopping ? "stopping · " : ""}ok ${s.ok} · failed ${s.failed} · in flight ${s.inFlight}${
+      s.retries > 0 ? ` · retries ${s.retries}` : ""
+    }`,
     `${formatRate(rate)}/s · ETA ${etaMs === undefined ? "?" : formatDuration(etaMs)}`,
     `${formatCount(s.inputTokens + s.outputTokens)} tok`
   ].join(" | ")
@@ -216,7 +236,7 @@ export const bar = (s: Snapshot, now: number, columns: number): string => {
  *
  * declare const snapshot: Progress.Snapshot
  * Progress.line(snapshot, Date.now())
- * // "progress: 12/30 (40%) ok=11 failed=1 in_flight=4 rate=3.2/s eta=6s tokens=1234 elapsed=3.8s"
+ * // "progress: 12/30 (40%) ok=11 failed=1 in_flight=4 requests=17 retries=1 rate=3.2/s eta=6s tokens=1234 elapsed=3.8s"
  * ```
  * @since 0.1.0
  */
@@ -228,6 +248,8 @@ export const line = (s: Snapshot, now: number): string => {
     `ok=${s.ok}`,
     `failed=${s.failed}`,
     `in_flight=${s.inFlight}`,
+    `requests=${s.requests}`,
+    `retries=${s.retries}`,
     `rate=${formatRate(rate)}/s`,
     `eta=${etaMs === undefined ? "?" : formatDuration(etaMs)}`,
     `tokens=${s.inputTokens + s.outputTokens}`,

@@ -22,6 +22,25 @@ export interface Summary {
   readonly price?: Usage.PerMillion | undefined
   /** True when Ctrl-C stopped the run before every item was sent. */
   readonly interrupted: boolean
+  /** True when the run stopped sending because every request failed the same way (see `BatchStopped`). */
+  readonly stopped?: boolean | undefined
+  /**
+   * What the results file holds once the run ended, when it holds more than this run's rows (a resumed run): the
+   * ok and failed counts then describe the whole file.
+   */
+  readonly file?: FileTally | undefined
+}
+
+/**
+ * The rows of a results file: how many, how many ok, and the failed ones by the kind of their error.
+ *
+ * @since 0.2.0
+ */
+export interface FileTally {
+  readonly rows: number
+  readonly ok: number
+  readonly failed: number
+  readonly failedByKind: Readonly<Record<string, number>>
 }
 
 const formatCost = (value: number): string => (value >= 1 ? `$${value.toFixed(2)}` : `$${value.toFixed(4)}`)
@@ -46,16 +65,28 @@ export const format = (summary: Summary): string => {
   const s = summary.snapshot
   const done = Progress.done(s)
   const wall = Progress.formatDuration(summary.endedAt - s.startedAt)
-  const head = summary.interrupted
-    ? `Interrupted after ${wall}: ${done} of ${s.total} rows written to ${summary.output}; ${s.total - done} not sent`
-    : `Done in ${wall}: ${done} rows written to ${summary.output}`
-  const kinds = Object.entries(s.failedByKind).sort(([, a], [, b]) => b - a).map(([kind, n]) => `${kind} ${n}`)
+  const file = summary.file
+  const held = file === undefined || file.rows === done ? "" : ` (the file holds ${file.rows} rows)`
+  const head = summary.interrupted || summary.stopped === true
+    ? `${summary.stopped === true ? "Stopped" : "Interrupted"} after ${wall}: ${done} of ${s.total} rows written to ${summary.output}${held}; ${
+      s.total - done
+    } not sent`
+    : `Done in ${wall}: ${done} rows written to ${summary.output}${held}`
+  const counts = file ?? s
+  const kinds = Object.entries(counts.failedByKind).sort(([, a], [, b]) => b - a).map(([kind, n]) => `${kind} ${n}`)
   const lines = [
     head,
-    `  ok       ${s.ok}`,
-    `  failed   ${s.failed}${kinds.length === 0 ? "" : ` (${kinds.join(", ")})`}`
+    `  ok       ${counts.ok}`,
+    `  failed   ${counts.failed}${kinds.length === 0 ? "" : ` (${kinds.join(", ")})`}`
   ]
   if (s.skipped > 0) lines.push(`  skipped  ${s.skipped} (already in ${summary.output})`)
+  if (s.requests > 0) {
+    lines.push(
+      `  requests ${Progress.formatCount(s.requests)} for ${Progress.formatCount(s.items)} items (${
+        Progress.formatCount(s.retries)
+      } ${s.retries === 1 ? "retry" : "retries"})`
+    )
+  }
   lines.push(
     `  tokens   ${Progress.formatCount(s.inputTokens + s.outputTokens)} (${Progress.formatCount(s.inputTokens)} in, ${
       Progress.formatCount(s.outputTokens)

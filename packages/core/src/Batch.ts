@@ -94,6 +94,12 @@ export interface Options<E = never, R = never> {
   readonly params?: GenerateParams.GenerateParams | GenerateParams.Fields | undefined
   /** Items in flight at once, as a sliding window. Default 64; the generator's `max_connections` caps it further. */
   readonly concurrency?: number | undefined
+  /**
+   * Stop sending once this many items in a row failed with an error every request would meet (a refused key, an
+   * exhausted quota, an unknown model: see `failsEveryRequest`): the stream then fails with `BatchStopped` after the
+   * rows finished so far, and the items not yet answered are not sent. Default 5; `Infinity` never stops.
+   */
+  readonly stopAfter?: number | undefined
 }
 
 const emptyPipeline = internal.make("chat", [])
@@ -214,12 +220,13 @@ const toRow = (
 export const stream = <E = never, R = never, EI = never, RI = never>(
   items: Iterable<Template.RenderedItem> | Stream.Stream<Template.RenderedItem, EI, RI>,
   options: Options<E, R> = {}
-): Stream.Stream<Row, Errors.InvalidParams | EI, Generator | Exclude<R, Generator> | RI> =>
+): Stream.Stream<Row, Errors.InvalidParams | Errors.BatchStopped | EI, Generator | Exclude<R, Generator> | RI> =>
   Stream.unwrap(Effect.gen(function*() {
     const concurrency = yield* internal.checkConcurrency(options.concurrency)
+    const stopAfter = yield* checkStopAfter(options.stopAfter)
     const state = yield* stateOf(options)
     const source = Stream.isStream(items) ? items : Stream.fromIterable(items)
-    return source.pipe(
+    const perItem = source.pipe(
       Stream.mapEffect(
         (item, index) =>
           Effect.map(
@@ -227,10 +234,52 @@ export const stream = <E = never, R = never, EI = never, RI = never>(
             (outcomes) => outcomes.map(({ chat }, choice) => toRow(item, index, choice, chat, options.parse))
           ),
         { concurrency, unordered: true }
-      ),
-      Stream.flattenIterable
+      )
     )
-  })) as Stream.Stream<Row, Errors.InvalidParams | EI, Generator | Exclude<R, Generator> | RI>
+    return stopAfter === Infinity ? Stream.flattenIterable(perItem) : stopping(perItem, stopAfter)
+  })) as Stream.Stream<Row, Errors.InvalidParams | Errors.BatchStopped | EI, Generator | Exclude<R, Generator> | RI>
+
+const defaultStopAfter = 5
+
+const checkStopAfter = (stopAfter: number | undefined): Effect.Effect<number, Errors.InvalidParams> => {
+  const value = stopAfter ?? defaultStopAfter
+  return value === Infinity || (Number.isInteger(value) && value >= 1)
+    ? Effect.succeed(value)
+    : Effect.fail(new Errors.InvalidParams({ reason: `stopAfter must be an integer >= 1 or Infinity, got ${value}` }))
+}
+
+const sameFailure = (a: Errors.GenerationError, b: Errors.GenerationError): boolean =>
+  a._tag === b._tag && ("status" in a ? a.status : undefined) === ("status" in b ? b.status : undefined)
+
+/**
+ * The rows of each item as they complete, ending after `after` items in a row failed the same way with an error
+ * every request would meet: ending the stream interrupts the items still in flight, so no more are sent.
+ */
+const stopping = <E, R>(perItem: Stream.Stream<ReadonlyArray<Row>, E, R>, after: number) =>
+  Stream.suspend(() => {
+    let streak = 0
+    let last: Errors.GenerationError | undefined
+    const tripped = (rows: ReadonlyArray<Row>): boolean => {
+      const error = rows[0]?.error
+      if (error === undefined || !Errors.failsEveryRequest(error)) {
+        streak = 0
+        last = undefined
+        return false
+      }
+      streak = last !== undefined && sameFailure(last, error) ? streak + 1 : 1
+      last = error
+      return streak >= after
+    }
+    return perItem.pipe(
+      Stream.takeUntil(tripped),
+      Stream.flattenIterable,
+      Stream.concat(Stream.suspend(() =>
+        last !== undefined && streak >= after
+          ? Stream.fail(new Errors.BatchStopped({ consecutive: streak, error: last }))
+          : Stream.empty
+      ))
+    )
+  })
 
 /**
  * Totals of a batch: items and rows, ok and failed rows, failures by error kind, usage (retries and recovery
@@ -325,7 +374,7 @@ export const run = <E = never, R = never, EI = never, RI = never>(
   options: Options<E, R> & { readonly prices?: Usage.PriceTable } = {}
 ): Effect.Effect<
   { readonly rows: ReadonlyArray<Row>; readonly summary: Summary },
-  Errors.InvalidParams | EI,
+  Errors.InvalidParams | Errors.BatchStopped | EI,
   Generator | Exclude<R, Generator> | RI
 > =>
   Stream.runCollect(stream(items, options)).pipe(

@@ -398,6 +398,35 @@ export const GenerationError: Schema.Codec<GenerationError, typeof generationErr
 export const isRetryable = (error: unknown): boolean =>
   typeof error === "object" && error !== null && "retryable" in error && error.retryable === true
 
+/**
+ * True for errors that say nothing about the request and everything about the account or the generator: a refused
+ * key, an exhausted quota, a model that does not exist, a capability the generator lacks. Every later request would
+ * fail the same way, so a batch stops sending after a few of them in a row (see `Batch.Options.stopAfter`).
+ *
+ * @example
+ * ```ts
+ * import { AuthenticationError, failsEveryRequest, ServerError } from "@capstan/core"
+ *
+ * failsEveryRequest(new AuthenticationError({ provider: "openai", detail: "", status: 401 })) // true
+ * failsEveryRequest(new ServerError({ provider: "openai", detail: "", status: 500 }))          // false
+ * ```
+ * @since 0.2.0
+ */
+export const failsEveryRequest = (
+  error: { readonly _tag: string }
+): error is AuthenticationError | QuotaExceeded | Unsupported | InvalidRequest => {
+  switch (error._tag) {
+    case "AuthenticationError":
+    case "QuotaExceeded":
+    case "Unsupported":
+      return true
+    case "InvalidRequest":
+      return (error as InvalidRequest).status === 404
+    default:
+      return false
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Parsing and pipelines
 // ---------------------------------------------------------------------------------------------
@@ -690,6 +719,36 @@ export class TemplateMismatch extends Schema.TaggedError<TemplateMismatch>()("Te
     const subject = this.itemId === "" ? "The variables do" : `Item "${excerpt(this.itemId)}" does`
     return `${subject} not fit the template "${excerpt(this.template)}": ${problems}.${others}${fix}`
   }
+}
+
+/**
+ * A batch stopped sending: `consecutive` items in a row failed with `error`, an error every later request would
+ * meet too (see {@link failsEveryRequest}). The items finished before are kept; the others were not sent (a run
+ * resumed once the cause is fixed sends them).
+ *
+ * @example
+ * ```ts
+ * import { AuthenticationError, BatchStopped } from "@capstan/core"
+ *
+ * new BatchStopped({ consecutive: 5, error: new AuthenticationError({ provider: "openai", detail: "bad key", status: 401 }) }).message
+ * ```
+ * @since 0.2.0
+ */
+export class BatchStopped extends Schema.TaggedError<BatchStopped>()("BatchStopped", {
+  consecutive: Schema.Int,
+  error: GenerationError
+}) {
+  override get message(): string {
+    const fix = stopFixes[this.error._tag] ?? "fix the cause"
+    return `Stopped sending after ${this.consecutive} requests in a row failed with ${this.error.message}; every other request would fail the same way: ${fix}, then resume to send the rest`
+  }
+}
+
+const stopFixes: Readonly<Record<string, string>> = {
+  AuthenticationError: "check the API key",
+  QuotaExceeded: "check the account's plan and billing",
+  InvalidRequest: "check the model name",
+  Unsupported: "choose a generator that supports the request"
 }
 
 /**

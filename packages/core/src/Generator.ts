@@ -25,8 +25,27 @@ import type * as RetryPolicy from "./RetryPolicy.js"
  */
 export interface Service {
   readonly identifier: Identifier.Identifier
+  /** What the generator can do beyond one answer per chat request; unset means no declared limits. */
+  readonly capabilities?: Capabilities | undefined
   readonly generate: (request: ChatRequest) => Effect.Effect<Generation, GenerationError>
   readonly complete: (request: CompletionRequest) => Effect.Effect<Generation, GenerationError>
+}
+
+/**
+ * What a generator declares about itself, so callers adapt before sending instead of collecting `Unsupported`
+ * errors. `maxChoices` is how many choices (`n`) one request can ask for: a provider that answers one choice per
+ * request (Anthropic) declares 1, and the batch engine then sends one request per choice.
+ *
+ * @example
+ * ```ts
+ * import type { Generator } from "@capstan/core"
+ *
+ * const oneAnswerPerRequest: Generator.Capabilities = { maxChoices: 1 }
+ * ```
+ * @since 0.2.0
+ */
+export interface Capabilities {
+  readonly maxChoices?: number | undefined
 }
 
 /**
@@ -66,6 +85,7 @@ export const withBaseParams = (service: Service): Service => {
   const paramsOf = (params: GenerateParams.GenerateParams) => describe(service.identifier, params).params
   return {
     identifier: service.identifier,
+    capabilities: service.capabilities,
     generate: (request) => service.generate({ ...request, params: paramsOf(request.params) }),
     complete: (request) => service.complete({ ...request, params: paramsOf(request.params) })
   }

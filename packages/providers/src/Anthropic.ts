@@ -197,7 +197,8 @@ const toGeneration = (
 
 /**
  * A generator for `identifier` over the `@anthropic-ai/sdk`. `complete` fails with `Unsupported` (the Messages
- * API has no plain-text completion), and so does `n > 1` (one answer per request; use `runMany`).
+ * API has no plain-text completion), and so does a request for `n > 1`: the generator declares `maxChoices: 1`,
+ * so batches send one request per choice (and pipelines sample with `runMany`).
  *
  * @example
  * ```ts
@@ -231,6 +232,8 @@ export const makeGenerator = (identifier: Identifier.Identifier, options: Client
   const decode = decoder(provider, MessageWire)
   return {
     identifier,
+    // The batch engine sends one request per choice instead of asking for n.
+    capabilities: { maxChoices: 1 },
     generate: (request) => {
       const n = request.params.n ?? 1
       if (n > 1) {

@@ -132,6 +132,7 @@ export const make = (service: Service, options: EngineOptions = {}): Effect.Effe
       })
     return {
       identifier,
+      capabilities: service.capabilities,
       generate: run(service.generate),
       complete: run(service.complete)
     }

@@ -315,14 +315,16 @@ const runItem = (
 
 /**
  * Runs one input to one chat per choice (`n`, as batch result rows want): the first generation asks for
- * every choice in one request, then each choice goes through the pipeline's steps on its own (recovery
- * rounds ask for one answer each). Failures are recorded on their chats, never raised.
+ * every choice in one request (or in several, when the generator declares fewer `maxChoices` per request), then
+ * each choice goes through the pipeline's steps on its own (recovery rounds ask for one answer each). Failures
+ * are recorded on their chats, never raised; a failed request still gives one chat per choice it asked for, so a
+ * batch always has `n` rows per item. A request's usage and attempts stay on its first choice.
  */
 export const runChoices = (
   state: State,
   input: ReadonlyArray<Message.Message>,
   itemParams: GenerateParams.GenerateParams
-): Effect.Effect<ReadonlyArray<{ readonly chat: Chat.Chat; readonly ok: boolean }>, never, Any> =>
+): Effect.Effect<ReadonlyArray<ChoiceOutcome>, never, Any> =>
   Effect.gen(function*() {
     const generator = yield* Generator.Generator
     const startedAt = yield* Clock.currentTimeMillis
@@ -331,24 +333,54 @@ export const runChoices = (
     const settleOne = (chat: Effect.Effect<Chat.Chat, Failure, Any>) =>
       chat.pipe(
         timed(startedAt),
-        Effect.map((chat) => ({ chat, ok: true })),
-        Effect.catch((failure) => Effect.succeed({ chat: failure.chat, ok: false }))
+        Effect.map((chat): ChoiceOutcome => ({ chat, ok: true })),
+        Effect.catch((failure) => Effect.succeed<ChoiceOutcome>({ chat: failure.chat, ok: false }))
       )
     // `n` may come from the generator's own params (its identifier), hence the merged params of the draft.
-    if ((draft.params.n ?? 1) <= 1) return [yield* settleOne(runSteps(state, generator, requestParams, draft))]
+    const n = draft.params.n ?? 1
+    if (n <= 1) return [yield* settleOne(runSteps(state, generator, requestParams, draft))]
     const invalid = checkSteps(state, draft)
-    if (invalid !== undefined) return [yield* settleOne(invalid)]
-    const firstParse = state.steps.find((s) => s._tag === "Parse")
-    const answers = yield* Effect.result(
-      rounds(state, generator, draft.messages, requestParams, firstParse?.model.structured, draft)
-    )
-    if (answers._tag === "Failure") return [yield* settleOne(Effect.fail(answers.failure))]
+    if (invalid !== undefined) return asChoices(yield* settleOne(invalid), n)
+    const structured = state.steps.find((s) => s._tag === "Parse")?.model.structured
     const single = GenerateParams.merge(requestParams, { n: 1 })
-    return yield* Effect.forEach(
-      answers.success,
-      (answer) => settleOne(applySteps(state, generator, single, extend(draft, [answer.answer], answer)))
-    )
+    const request = (size: number) =>
+      Effect.gen(function*() {
+        const params = size === n ? requestParams : GenerateParams.merge(requestParams, { n: size })
+        const answers = yield* Effect.result(rounds(state, generator, draft.messages, params, structured, draft))
+        if (answers._tag === "Failure") return asChoices(yield* settleOne(Effect.fail(answers.failure)), size)
+        const chats = yield* Effect.forEach(
+          answers.success.slice(0, size),
+          (answer) => settleOne(applySteps(state, generator, single, extend(draft, [answer.answer], answer)))
+        )
+        if (chats.length === size) return chats
+        // A server that ignores `n` answers fewer choices: the missing ones are failed rows, not missing rows.
+        const missing = new Errors.MalformedResponse({
+          provider: generator.identifier.provider,
+          detail: `asked for ${size} choices, the answer had ${chats.length}`
+        })
+        const failed = yield* settleOne(failEngine(missing, copyChat(draft, { attempts: 0 })))
+        return [...chats, ...asChoices(failed, size - chats.length, true)]
+      })
+    const perRequest = Math.max(1, Math.min(n, generator.capabilities?.maxChoices ?? n))
+    const sizes = Array.from({ length: Math.ceil(n / perRequest) }, (_, i) => Math.min(perRequest, n - i * perRequest))
+    // One request after another: the batch's concurrency counts items, and an item's requests stay within it.
+    return (yield* Effect.forEach(sizes, request)).flat()
   }).pipe(bindGenerator(state))
+
+/** The chat of one choice, and whether it succeeded (a failed chat carries its error). */
+export interface ChoiceOutcome {
+  readonly chat: Chat.Chat
+  readonly ok: boolean
+}
+
+/**
+ * One failed outcome as `count` choices: the first keeps the request's usage and attempts (unless `free`), the
+ * others carry the same error at no cost, so sums over rows stay true.
+ */
+const asChoices = (outcome: ChoiceOutcome, count: number, free = false): ReadonlyArray<ChoiceOutcome> => {
+  const costless = { chat: copyChat(outcome.chat, { usage: Usage.empty, attempts: 0 }), ok: outcome.ok }
+  return Array.from({ length: count }, (_, i) => (i === 0 && !free ? outcome : costless))
+}
 
 /** Options that cannot work, found before any request. */
 const checkSteps = (state: State, draft: Chat.Chat): Effect.Effect<never, Failure> | undefined => {
