@@ -2,15 +2,13 @@
  * The `capstan` command run in-process (`Cli.runWith`) against the loopback fake provider: the same program as
  * the executable, without a process start per case.
  */
-import { NodeServices } from "@effect/platform-node"
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
-import { Cause, ConfigProvider, Effect, Exit, Option, Stdio } from "effect"
+import { Effect } from "effect"
 import { Template } from "@capstan/core"
-import { TestConsole } from "effect/testing"
 import { existsSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
-import { Cli } from "../../packages/cli/src/index.js"
 import { FakeProvider, type FakeProviderServer } from "../support/FakeProvider.js"
+import { capstan } from "./inProcess.js"
 import { reviews, rowsOf, scratch } from "./process.js"
 
 const TEMPLATE = "Review of {product}: {review}"
@@ -33,23 +31,6 @@ afterAll(async () => {
   await server.close()
   files.remove()
 })
-
-/** Runs `capstan ...args` (with `env` as the whole environment it reads): the exit code and what it printed. */
-const capstan = (args: ReadonlyArray<string>, env: Readonly<Record<string, string>> = {}) =>
-  Effect.gen(function*() {
-    const exit = yield* Effect.exit(Cli.runWith(args))
-    const code = Exit.isSuccess(exit)
-      ? 0
-      : Option.match(Cause.findErrorOption(exit.cause), { onNone: () => -1, onSome: (error) => error.code })
-    const stdout = (yield* TestConsole.logLines).join("\n")
-    const stderr = (yield* TestConsole.errorLines).join("\n")
-    return { code, stdout, stderr }
-  }).pipe(
-    Effect.provide(TestConsole.layer),
-    Effect.provide(Stdio.layerTest({})),
-    Effect.provide(ConfigProvider.layer(ConfigProvider.fromEnv({ env }))),
-    Effect.provide(NodeServices.layer)
-  )
 
 /** A fresh input file of `count` reviews whose text carries `marker`, and the path of its results file. */
 const batchFiles = (name: string, count: number, marker: string) => {

@@ -3,6 +3,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, Fiber, FileSystem, Layer, Option, Ref, Schema, Stream } from "effect"
 import { TestClock } from "effect/testing"
 import {
+  AuthenticationError,
   Batch,
   Chat,
   ChatPipeline,
@@ -78,6 +79,79 @@ describe("Batch rows", () => {
       expect(summary).toMatchObject({ rows: 3, ok: 2, failed: 1, failedByKind: { InvalidRequest: 1 } })
     }).pipe(Effect.provide(
       MockGenerator.failing(new InvalidRequest({ provider: "mock", detail: "no", status: 400 }), { every: 2 })
+    )))
+
+  it.effect("n > 1: a failed request gives one row per choice, each with the error, usage and attempts on choice 0", () =>
+    Effect.gen(function*() {
+      const { rows, summary } = yield* Batch.run(items.slice(0, 2), { params: { n: 3 } })
+      expect(rows.map((r) => `${r.id}/${r.choice}:${r.error?._tag ?? "ok"}`)).toEqual([
+        "r1/0:ok", "r1/1:ok", "r1/2:ok", "r2/0:InvalidRequest", "r2/1:InvalidRequest", "r2/2:InvalidRequest"
+      ])
+      expect(rows.filter((r) => r.id === "r2").map((r) => r.attempts)).toEqual([1, 0, 0])
+      expect(summary).toMatchObject({ items: 2, rows: 6, ok: 3, failed: 3, attempts: 2 })
+    }).pipe(Effect.provide(
+      MockGenerator.failing(new InvalidRequest({ provider: "mock", detail: "no", status: 400 }), { every: 2 })
+    )))
+
+  it.effect("n > 1 on a generator that answers one choice per request: one request per choice, never Unsupported", () =>
+    Effect.gen(function*() {
+      const { rows } = yield* Batch.run(items.slice(0, 2), { params: { n: 3 } })
+      expect(rows.map((r) => `${r.id}/${r.choice}:${r.output}`)).toEqual([
+        "r1/0:answer 1", "r1/1:answer 2", "r1/2:answer 3", "r2/0:answer 4", "r2/1:answer 5", "r2/2:answer 6"
+      ])
+      const requests = yield* MockGenerator.requests
+      expect(requests.map((r) => r.params.n)).toEqual([1, 1, 1, 1, 1, 1])
+      expect(rows.every((r) => r.attempts === 1 && r.usage.outputTokens > 0)).toBe(true)
+      expect(rows[0]!.params.n).toBe(3)
+    }).pipe(Effect.provide(Layer.unwrap(Effect.sync(() => {
+      let calls = 0
+      return MockGenerator.layer((request) => {
+        if ((request.params.n ?? 1) > 1) return Effect.fail(new InvalidRequest({ provider: "mock", detail: "one choice only" }))
+        return `answer ${++calls}`
+      }, { capabilities: { maxChoices: 1 } })
+    })))))
+
+  it.effect("a server answering fewer choices than asked gives failed rows for the missing ones", () =>
+    Effect.gen(function*() {
+      const { rows } = yield* Batch.run(items.slice(0, 1), { params: { n: 3 } })
+      expect(rows.map((r) => [r.choice, r.error?._tag ?? r.output, r.attempts])).toEqual([
+        [0, "only one", 1], [1, "MalformedResponse", 0], [2, "MalformedResponse", 0]
+      ])
+      expect(rows[1]!.usage.totalTokens).toBe(0)
+    }).pipe(Effect.provide(MockGenerator.layer(() => ["only one"]))))
+
+  it.effect("stops sending after items in a row fail with an error every request meets (a refused key)", () =>
+    Effect.gen(function*() {
+      const many = yield* Template.validate(template, Array.from({ length: 40 }, (_, i) => ({ id: `k${i}`, review: `r${i}` })))
+      const rows: Array<Batch.Row> = []
+      const error = yield* Batch.stream(many, { concurrency: 1 }).pipe(
+        Stream.runForEach((row) => Effect.sync(() => rows.push(row))),
+        Effect.flip
+      )
+      expect(error._tag).toBe("BatchStopped")
+      if (error._tag !== "BatchStopped") return
+      expect(error.consecutive).toBe(5)
+      expect(error.error._tag).toBe("AuthenticationError")
+      expect(error.message).toMatch(/5 requests in a row failed with AuthenticationError.*check the API key/)
+      expect(rows.length).toBe(5)
+      expect(yield* MockGenerator.calls).toBe(5)
+    }).pipe(Effect.provide(
+      MockGenerator.failing(new AuthenticationError({ provider: "mock", detail: "bad key", status: 401 }))
+    )))
+
+  it.effect("a success or another error breaks the streak; stopAfter: Infinity never stops", () =>
+    Effect.gen(function*() {
+      const many = yield* Template.validate(template, Array.from({ length: 12 }, (_, i) => ({ id: `k${i}`, review: `r${i}` })))
+      const { rows } = yield* Batch.run(many, { concurrency: 1, stopAfter: 3 })
+      expect(rows.length).toBe(12)
+      const all = yield* Batch.run(many, { concurrency: 1, stopAfter: Infinity })
+      expect(all.rows.length).toBe(12)
+      expect((yield* Effect.flip(Batch.run(many, { stopAfter: 0 })))._tag).toBe("InvalidParams")
+    }).pipe(Effect.provide(
+      // every third call succeeds: never three refusals in a row
+      MockGenerator.layer((request) =>
+        request.call % 3 === 0 ? "ok" : Effect.fail(new AuthenticationError({ provider: "mock", detail: "bad key", status: 401 }))
+      )
     )))
 
   it.effect("retryable failures are retried by the generator's engine and counted in attempts", () =>

@@ -8,7 +8,7 @@ import * as NodeServices from "@effect/platform-node/NodeServices"
 import { Batch, Generator, GeneratorRegistry, Identifier, Message, Template, type Usage } from "@capstan/core"
 import { Cause, Console, Effect, FileSystem, Option, Path, Predicate, Runtime, Schema } from "effect"
 import { Argument, CliError, Command, Flag } from "effect/cli"
-import { CommandExit, ExitCode, exitCodeHelp, InputError, ItemsFailed, RunStopped, UsageError } from "./Errors.js"
+import { CommandExit, ExitCode, exitCodeHelp, InputError, ItemsFailed, UsageError } from "./Errors.js"
 import * as Input from "./Input.js"
 import * as Generators from "./internal/generator.js"
 import * as Items from "./internal/items.js"
@@ -479,9 +479,8 @@ const report = (error: unknown): Effect.Effect<never, CommandExit> =>
       const code = error._tag === "ShowHelp" && error.errors.length === 0 ? ExitCode.ok : ExitCode.badInput
       return yield* new CommandExit({ code })
     }
-    // The summary already said which items failed, or why the run stopped.
+    // The summary already said which items failed.
     if (error instanceof ItemsFailed) return yield* new CommandExit({ code: ExitCode.itemsFailed })
-    if (error instanceof RunStopped) return yield* new CommandExit({ code: ExitCode.stopped })
     const message = Predicate.hasProperty(error, "message") ? String(error.message) : String(error)
     yield* Console.error(`error: ${message}`)
     const coreInput = Predicate.hasProperty(error, "_tag") && coreInputErrors.has(error._tag)

@@ -739,16 +739,8 @@ export class BatchStopped extends Schema.TaggedError<BatchStopped>()("BatchStopp
   error: GenerationError
 }) {
   override get message(): string {
-    const fix = stopFixes[this.error._tag] ?? "fix the cause"
-    return `Stopped sending after ${this.consecutive} requests in a row failed with ${this.error.message}; every other request would fail the same way: ${fix}, then resume to send the rest`
+    return `Stopped sending: ${this.consecutive} requests in a row failed with ${this.error._tag}, as every other request would. ${this.error.message}. Fix that, then resume to send the rest`
   }
-}
-
-const stopFixes: Readonly<Record<string, string>> = {
-  AuthenticationError: "check the API key",
-  QuotaExceeded: "check the account's plan and billing",
-  InvalidRequest: "check the model name",
-  Unsupported: "choose a generator that supports the request"
 }
 
 /**

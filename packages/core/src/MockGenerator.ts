@@ -8,7 +8,7 @@
  */
 import { Context, Duration, Effect, Layer, Result } from "effect"
 import type * as Errors from "./Errors.js"
-import { Generator, withBaseParams } from "./Generator.js"
+import { type Capabilities, Generator, withBaseParams } from "./Generator.js"
 import * as Identifier from "./Identifier.js"
 import * as Mock from "./internal/mock.js"
 
@@ -75,6 +75,8 @@ export interface Options {
   readonly fail?: Errors.GenerationError | ((call: number) => Errors.GenerationError)
   /** ...on every `failEvery`-th call (1 = always, the default when `fail` is set). */
   readonly failEvery?: number
+  /** What the generator declares, e.g. `{ maxChoices: 1 }` to behave like a provider that answers one choice per request. */
+  readonly capabilities?: Capabilities
 }
 
 const parseIdentifier = (text: string): Identifier.Identifier => {
@@ -109,7 +111,8 @@ export const layer = (script: Script, options: Options = {}): Layer.Layer<Genera
       failure: fail === undefined
         ? undefined
         : (call) => (call % every === 0 ? (typeof fail === "function" ? fail(call) : fail) : undefined),
-      record: (request) => requests.push(request)
+      record: (request) => requests.push(request),
+      capabilities: options.capabilities
     })
     return Layer.mergeAll(
       Layer.succeed(Generator, withBaseParams(service)),

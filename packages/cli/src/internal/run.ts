@@ -262,7 +262,7 @@ export const execute = (options: {
           const masked = options.resumeHint.includes("***")
             ? "\n  (put your key back in place of ***, or set it in the environment)"
             : ""
-          yield* writeErr(`\nTo finish, run:\n  ${options.resumeHint}${masked}\n`)
+          yield* Console.error(`\nTo finish, run:\n  ${options.resumeHint}${masked}`)
         }
         return file ?? tally.get()
       })
@@ -294,10 +294,8 @@ export const execute = (options: {
       return yield* Effect.failCause(exit.cause)
     }
     if (Option.isSome(exit.value)) {
-      const reason = exit.value.value.message
-      yield* writeErr(`\n${reason}\n`)
       yield* finish("stopped")
-      return yield* new RunStopped({ reason })
+      return yield* new RunStopped({ reason: exit.value.value.message })
     }
     const file = yield* finish("done")
     if (file.failed > 0) return yield* new ItemsFailed({ failed: file.failed, total: file.rows })

@@ -4,7 +4,7 @@ import type { GenerateParams } from "../GenerateParams.js"
 import type { ChatRequest, CompletionRequest } from "../Generation.js"
 import { Generation } from "../Generation.js"
 import * as GenerationModule from "../Generation.js"
-import type { Service } from "../Generator.js"
+import type { Capabilities, Service } from "../Generator.js"
 import type { Provider } from "../GeneratorRegistry.js"
 import type { Identifier } from "../Identifier.js"
 import * as Usage from "../Usage.js"
@@ -29,6 +29,7 @@ export interface Options {
   /** Fail calls 1..n (1-based) for which this answers an error. */
   readonly failure?: ((call: number) => Errors.GenerationError | undefined) | undefined
   readonly record?: ((request: RecordedRequest) => void) | undefined
+  readonly capabilities?: Capabilities | undefined
 }
 
 /** A rough token count (four characters a token), so mock usage is plausible and deterministic. */
@@ -71,6 +72,7 @@ export const make = (identifier: Identifier, options: Options): Service => {
     })
   return {
     identifier,
+    ...(options.capabilities === undefined ? {} : { capabilities: options.capabilities }),
     generate: (request) => Effect.suspend(() => run({ _tag: "chat", call: ++calls, ...request })),
     complete: (request) => Effect.suspend(() => run({ _tag: "completion", call: ++calls, ...request }))
   }
