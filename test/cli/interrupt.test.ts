@@ -56,6 +56,34 @@ describe("interrupted runs", () => {
     expect(resumed.stdout).toMatch(new RegExp(`skipped\\s+${finishedBeforeKill.size}`))
   })
 
+  it("a resumed run killed midway leaves one row per item in the results file; the next --resume merges what it wrote", async () => {
+    const output = join(files.dir, "out.jsonl")
+    server.configure({ latencyMs: 0, respond: () => ({ error: { status: 500, message: "down" } }) })
+    const failed = await runCli([...args(), "--max-retries", "0"])
+    expect(failed.code).toBe(2)
+    expect(rowsOf(output).every((row) => row.error?._tag === "ServerError")).toBe(true)
+
+    server.configure({ latencyMs: 250, respond: undefined })
+    const resuming = spawnCli([...args(), "--resume"])
+    await waitFor("replacement rows", () => rowsOf(`${output}.pending`).length >= 3)
+    resuming.child.kill("SIGKILL")
+    expect((await resuming.done).signal).toBe("SIGKILL")
+    // Killed at any point, the results file never holds a failed row beside its replacement.
+    const afterKill = rowsOf(output).map((row) => row.id as string)
+    expect(afterKill.sort()).toEqual(allIds)
+    const replaced = new Set(rowsOf(`${output}.pending`).map((row) => row.id as string))
+    const sentBefore = server.requests.length
+
+    const resumed = await runCli([...args(), "--resume"])
+    expect(resumed.code).toBe(0)
+    const rows = rowsOf(output)
+    expect(rows.map((row) => row.id).sort()).toEqual(allIds)
+    expect(rows.every((row) => row.error === undefined)).toBe(true)
+    const sentOnResume = server.requests.slice(sentBefore).map((entry) => itemOf(entry.body))
+    expect(sentOnResume.filter((id) => replaced.has(id))).toEqual([])
+    expect(sentOnResume.length).toBe(ITEMS - replaced.size)
+  })
+
   it("on SIGINT, stops new requests, records the ones in flight, says how to resume, exits 130", async () => {
     const output = join(files.dir, "out.jsonl")
     const run = spawnCli(args())
