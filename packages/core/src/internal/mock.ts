@@ -1,4 +1,4 @@
-import { Duration, Effect } from "effect"
+import { Duration, Effect, Redacted } from "effect"
 import * as Errors from "../Errors.js"
 import type { GenerateParams } from "../GenerateParams.js"
 import type { ChatRequest, CompletionRequest } from "../Generation.js"
@@ -193,7 +193,9 @@ const scripts: Readonly<Record<string, (identifier: Identifier) => Script>> = {
   echo: () => lastText,
   fixed: (identifier) => {
     const reply = identifier.setting("reply")
-    return () => typeof reply === "string" ? reply : "ok"
+    // A reply shaped like a key is held redacted (it prints masked); the mock still answers it.
+    const text = Redacted.isRedacted(reply) ? String(Redacted.value(reply)) : typeof reply === "string" ? reply : "ok"
+    return () => text
   }
 }
 
