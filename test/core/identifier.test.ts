@@ -318,3 +318,57 @@ describe("Identifier.format", () => {
   })
 
 })
+
+describe("Identifier: settings and params out of range", () => {
+  it.each([
+    ["rpm=0", "rpm", "expected a value greater than or equal to 1, got 0"],
+    ["rpm=-5", "rpm", "expected a value greater than or equal to 1, got -5"],
+    ["tpm=0", "tpm", "expected a value greater than or equal to 1, got 0"],
+    ["max_connections=0", "max_connections", "expected a value greater than or equal to 1, got 0"],
+    ["max_retries=-1", "max_retries", "expected a value greater than or equal to 0, got -1"],
+    ["min_delay_ms=-10", "min_delay_ms", "expected a value greater than or equal to 0, got -10"],
+    ["temperature=5", "temperature", "expected a value between 0 and 2, got 5"],
+    ["top_p=1.5", "top_p", "expected a value between 0 and 1, got 1.5"],
+    ["presence_penalty=-3", "presence_penalty", "expected a value between -2 and 2, got -3"],
+    ["frequency_penalty=2.5", "frequency_penalty", "expected a value between -2 and 2, got 2.5"],
+    ["max_tokens=0", "max_tokens", "expected a value greater than or equal to 1, got 0"],
+    ["n=0", "n", "expected a value greater than or equal to 1, got 0"],
+    ["timeout=0", "timeout", "expected a value greater than 0, got 0"]
+  ])("%s fails naming the key, where it is and its range", (setting, key, expected) => {
+    const text = `openai!gpt-4o,seed=1,${setting}`
+    const e = fail(text)
+    expect(e.key).toBe(key)
+    expect(e.reason).toBe(`${key} is out of range: ${expected}`)
+    expect(e.position).toBe(text.indexOf("=", "openai!gpt-4o,seed=1,".length) + 1)
+    expect(e.hint).toBe(`Give ${key} a value ${expected.replace(/^expected a value /, "").replace(/, got .*$/, "")}`)
+  })
+
+  it.each([
+    ["rpm", "1", "0"],
+    ["max_connections", "1", "0"],
+    ["max_retries", "0", "-1"],
+    ["min_delay_ms", "0", "-0.5"],
+    ["temperature", "2", "2.01"],
+    ["presence_penalty", "-2", "-2.01"],
+    ["frequency_penalty", "2", "2.01"]
+  ])("%s=%s is the edge of the range: accepted, and %s refused", (key, edge, beyond) => {
+    expect(Identifier.format(ok(`openai!gpt-4o,${key}=${edge}`))).toBe(`openai!gpt-4o,${key}=${edge}`)
+    expect(fail(`openai!gpt-4o,${key}=${beyond}`).key).toBe(key)
+  })
+
+  it("the GenerateParams schema carries the same ranges", () => {
+    expect(() => GenerateParams.make({ temperature: 5 })).toThrow()
+    expect(() => GenerateParams.make({ presencePenalty: 3 })).toThrow()
+    expect(() => GenerateParams.make({ frequencyPenalty: -2.5 })).toThrow()
+    expect(GenerateParams.make({ temperature: 2, presencePenalty: -2, frequencyPenalty: 2 }).temperature).toBe(2)
+  })
+
+  it("a provider's own numeric settings take a minimum too", () => {
+    const withMinimum: ReadonlyArray<Identifier.ProviderSyntax> = [
+      { name: "p", settings: { depth: { kind: "int", description: "levels", minimum: 2 } } }
+    ]
+    const result = Identifier.parseWith(withMinimum)("p!m,depth=1")
+    assert.isTrue(Result.isFailure(result))
+    if (Result.isFailure(result)) expect(result.failure.reason).toBe("depth is out of range: expected a value greater than or equal to 2, got 1")
+  })
+})

@@ -31,6 +31,8 @@ export type SettingKind = "string" | "int" | "float" | "bool" | "secret"
 export interface SettingSpec {
   readonly kind: SettingKind
   readonly description: string
+  /** The least value an `int` or `float` setting takes. */
+  readonly minimum?: number
 }
 
 /**
@@ -64,11 +66,11 @@ export interface ProviderSyntax {
  * @since 0.1.0
  */
 export const engineSettings: Readonly<Record<string, SettingSpec>> = {
-  rpm: { kind: "int", description: "requests per minute this generator may send" },
-  tpm: { kind: "int", description: "tokens per minute this generator may use" },
-  max_connections: { kind: "int", description: "requests in flight at once, at most" },
-  min_delay_ms: { kind: "float", description: "minimum delay between two request starts, in milliseconds" },
-  max_retries: { kind: "int", description: "retries of a retryable failure, at most" }
+  rpm: { kind: "int", description: "requests per minute this generator may send", minimum: 1 },
+  tpm: { kind: "int", description: "tokens per minute this generator may use", minimum: 1 },
+  max_connections: { kind: "int", description: "requests in flight at once, at most", minimum: 1 },
+  min_delay_ms: { kind: "float", description: "minimum delay between two request starts, in milliseconds", minimum: 0 },
+  max_retries: { kind: "int", description: "retries of a retryable failure, at most", minimum: 0 }
 }
 
 /**
@@ -258,7 +260,7 @@ interface Token {
  * Parses an identifier against the given providers. Fails with an {@link InvalidIdentifier} that says what
  * is wrong, where, and how to fix it, with every secret of the text masked: a model name with whitespace, ';'
  * or '=' in it (a mistyped ','), a key-shaped model or bare token, an unknown key (with the nearest known
- * one), a value of the wrong type.
+ * one), a value of the wrong type, or out of its range (`temperature` 0 to 2, `rpm` 1 or more, ...).
  *
  * @example
  * ```ts
@@ -267,6 +269,7 @@ interface Token {
  *
  * const providers = [{ name: "mock", settings: {} }]
  * Result.isSuccess(Identifier.parseWith(providers)("mock!echo,max_tokens=100")) // true
+ * Result.isFailure(Identifier.parseWith(providers)("mock!echo,rpm=0"))          // true
  * ```
  * @since 0.1.0
  */
@@ -374,6 +377,10 @@ export const parseWith = (providers: ReadonlyArray<ProviderSyntax>) =>
           })
         }
       }
+      const expected = outOfRange(param.field, value)
+      if (expected !== undefined) {
+        return fail(`${key} is out of range: ${expected}, got ${raw}`, { position, key, ...rangeHint(key, expected) })
+      }
       params[param.field] = value
       continue
     }
@@ -393,6 +400,10 @@ export const parseWith = (providers: ReadonlyArray<ProviderSyntax>) =>
     const value = typedValue(spec.kind, raw)
     if (value === undefined) {
       return fail(`${key} expects ${kindName(spec.kind)}, got "${quote(key, raw)}"`, { position, key })
+    }
+    if (typeof value === "number" && spec.minimum !== undefined && value < spec.minimum) {
+      const expected = `expected a value greater than or equal to ${spec.minimum}`
+      return fail(`${key} is out of range: ${expected}, got ${raw}`, { position, key, ...rangeHint(key, expected) })
     }
     settings[key] = typeof value === "string" ? held(key, value) : value as SettingValue
   }
@@ -456,6 +467,19 @@ const notKeyValueHint = (text: string, known: ReadonlyArray<string>, secretSetti
 const isSetting = (item: string, known: ReadonlyArray<string>): boolean => {
   const key = /^([^=]+)=/.exec(item)?.[1]?.trim()
   return key !== undefined && (known.includes(key) || Secrets.isSecretName(key))
+}
+
+/** What the {@link GenerateParams} schema expects of a param's value, when the value is not that. */
+const outOfRange = (field: GenerateParams.IdentifierKey["field"], value: unknown): string | undefined => {
+  const decoded = Schema.decodeUnknownResult(GenerateParams.GenerateParams)({ [field]: value })
+  if (Result.isSuccess(decoded)) return undefined
+  const first = decoded.failure.message.split("\n")[0] ?? ""
+  return first.charAt(0).toLowerCase() + first.slice(1)
+}
+
+const rangeHint = (key: string, expected: string): { readonly hint?: string } => {
+  const range = /^expected a value (.+)$/.exec(expected)?.[1]
+  return range === undefined ? {} : { hint: `Give ${key} a value ${range}` }
 }
 
 // A string setting that carries a secret is held like a secret; its label is its masked form, which `format`

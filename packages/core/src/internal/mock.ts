@@ -208,8 +208,8 @@ export const mockProvider: Provider = {
   env: [],
   settings: {
     reply: { kind: "string", description: "the answer of mock!fixed" },
-    delay_ms: { kind: "float", description: "latency of every call, in milliseconds" },
-    fail_every: { kind: "int", description: "fail every k-th call (with fail_with)" },
+    delay_ms: { kind: "float", description: "latency of every call, in milliseconds", minimum: 0 },
+    fail_every: { kind: "int", description: "fail every k-th call (with fail_with)", minimum: 1 },
     fail_with: { kind: "string", description: `the error to fail with: ${Object.keys(errorsByTag).join(", ")}` }
   },
   make: (identifier) => {
