@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
-import { type Failure, scrub, toGenerationError } from "../../packages/providers/src/internal/failure.js"
+import { Secrets } from "@capstan/core"
+import { type Failure, toGenerationError } from "../../packages/providers/src/internal/failure.js"
 import { closeObjects, isStrictCompatible, rootObject, safeName } from "../../packages/providers/src/internal/jsonSchema.js"
 
 const context = { provider: "openai", secrets: ["s3cret-key"], timeoutMs: 1000, now: 1_000_000 }
@@ -82,8 +83,8 @@ describe("SDK failure mapping", () => {
   it("never lets a secret into the detail", () => {
     const error = toGenerationError(status(401, { message: "Incorrect API key provided: s3cret-key" }), context)
     assert.strictEqual(error.message, "Authentication failed (HTTP 401); check the API key (openai): Incorrect API key provided: ***")
-    assert.strictEqual(scrub("key sk-ant-api03-abcdefgh and sk-proj-****wxyz", []), "key sk-ant-*** and sk-proj-***")
-    assert.strictEqual(scrub("nothing here: sk-1", []), "nothing here: sk-1")
+    assert.strictEqual(Secrets.scrub("key sk-ant-api03-abcdefgh and sk-proj-****wxyz", []), "key sk-ant-*** and sk-proj-***")
+    assert.strictEqual(Secrets.scrub("nothing here: sk-1", []), "nothing here: sk-1")
   })
 })
 

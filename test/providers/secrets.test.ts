@@ -93,6 +93,34 @@ describe("API keys", () => {
       }))
   }
 
+  for (const [provider, model] of [["openai", "gpt-4o-mini"], ["anthropic", "claude-3-5-haiku-latest"]] as const) {
+    it.live(`${provider}: a base URL's credentials are used, and never printed, stored or echoed in errors`, () =>
+      Effect.gen(function*() {
+        const password = "proxy-pass-6013"
+        const server = yield* FakeProvider.scoped()
+        const root = provider === "openai" ? server.openaiBaseUrl : server.anthropicBaseUrl
+        const url = root.replace("http://", `http://capstan:${password}@`)
+        const generator = yield* generatorFor(`${provider}!${model},base_url=${url},api_key=${KEY}`)
+        const chat = yield* Generator.chat("hello").pipe(Effect.provideService(Generator.Generator, generator))
+        assert.strictEqual(chat.last?.content, "echo: hello")
+        // A proxy that quotes the credentials it was given, inside and outside a URL.
+        server.configure({
+          respond: () => ({ error: { status: 502, message: `bad credentials capstan:${password} for ${url}` } })
+        })
+        const error = yield* Effect.flip(generator.generate(chatRequest("hi")))
+        const texts = [
+          error.message,
+          JSON.stringify(Schema.encodeSync(GenerationError)(error)),
+          Identifier.format(generator.identifier),
+          String(generator.identifier),
+          JSON.stringify(generator.identifier),
+          JSON.stringify(Chat.encode(chat))
+        ]
+        for (const text of texts) assert.notInclude(text, password)
+        assert.include(Identifier.format(generator.identifier), "base_url=http://***@127.0.0.1")
+      }))
+  }
+
   it.effect("a key given in the identifier prints as ***", () =>
     Effect.gen(function*() {
       const generator = yield* generatorFor(`openai!gpt-4o-mini,api_key=${KEY}`)

@@ -5,11 +5,15 @@
  */
 import { Schema } from "effect"
 import { dual } from "effect/Function"
-import { NonNegative, Positive, PositiveInt } from "./internal/numbers.js"
+import { Positive, PositiveInt } from "./internal/numbers.js"
+
+const between = (minimum: number, maximum: number) => Schema.Finite.check(Schema.isBetween({ minimum, maximum }))
 
 /**
  * Generation parameters. Every field is optional: an unset field means "the provider's default".
- * `timeout` is in seconds. `extra` is passed through to the provider as-is.
+ * `timeout` is in seconds. `extra` is passed through to the provider as-is. Values are checked against the
+ * ranges providers accept: `temperature` 0 to 2, `topP` 0 to 1, the penalties -2 to 2, `maxTokens` and `n`
+ * 1 or more, `timeout` above 0.
  *
  * @example
  * ```ts
@@ -21,13 +25,13 @@ import { NonNegative, Positive, PositiveInt } from "./internal/numbers.js"
  * @since 0.1.0
  */
 export class GenerateParams extends Schema.Class<GenerateParams>("@capstan/core/GenerateParams")({
-  temperature: Schema.optionalKey(NonNegative),
+  temperature: Schema.optionalKey(between(0, 2)),
   maxTokens: Schema.optionalKey(PositiveInt),
-  topP: Schema.optionalKey(Schema.Finite.check(Schema.isBetween({ minimum: 0, maximum: 1 }))),
+  topP: Schema.optionalKey(between(0, 1)),
   stop: Schema.optionalKey(Schema.Array(Schema.String)),
   seed: Schema.optionalKey(Schema.Int),
-  presencePenalty: Schema.optionalKey(Schema.Finite),
-  frequencyPenalty: Schema.optionalKey(Schema.Finite),
+  presencePenalty: Schema.optionalKey(between(-2, 2)),
+  frequencyPenalty: Schema.optionalKey(between(-2, 2)),
   n: Schema.optionalKey(PositiveInt),
   timeout: Schema.optionalKey(Positive),
   extra: Schema.optionalKey(Schema.Record(Schema.String, Schema.Json))

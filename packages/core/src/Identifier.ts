@@ -12,9 +12,12 @@ import { dual } from "effect/Function"
 import { InvalidIdentifier } from "./Errors.js"
 import { GeneratorRegistry } from "./GeneratorRegistry.js"
 import * as GenerateParams from "./GenerateParams.js"
+import * as Secrets from "./Secrets.js"
 
 /**
- * The type of a setting's value. `secret` values are held as `Redacted` and printed as `***`.
+ * The type of a setting's value. `secret` values are held as `Redacted` and printed as `***`. A `string`
+ * value that carries a secret anyway (a well-known secret name such as `token`, a value shaped like an API
+ * key, a URL with `user:pass@` or `?key=...`) is held as `Redacted` too, labelled with its masked form.
  *
  * @since 0.1.0
  */
@@ -28,6 +31,8 @@ export type SettingKind = "string" | "int" | "float" | "bool" | "secret"
 export interface SettingSpec {
   readonly kind: SettingKind
   readonly description: string
+  /** The least value an `int` or `float` setting takes. */
+  readonly minimum?: number
 }
 
 /**
@@ -61,11 +66,11 @@ export interface ProviderSyntax {
  * @since 0.1.0
  */
 export const engineSettings: Readonly<Record<string, SettingSpec>> = {
-  rpm: { kind: "int", description: "requests per minute this generator may send" },
-  tpm: { kind: "int", description: "tokens per minute this generator may use" },
-  max_connections: { kind: "int", description: "requests in flight at once, at most" },
-  min_delay_ms: { kind: "float", description: "minimum delay between two request starts, in milliseconds" },
-  max_retries: { kind: "int", description: "retries of a retryable failure, at most" }
+  rpm: { kind: "int", description: "requests per minute this generator may send", minimum: 1 },
+  tpm: { kind: "int", description: "tokens per minute this generator may use", minimum: 1 },
+  max_connections: { kind: "int", description: "requests in flight at once, at most", minimum: 1 },
+  min_delay_ms: { kind: "float", description: "minimum delay between two request starts, in milliseconds", minimum: 0 },
+  max_retries: { kind: "int", description: "retries of a retryable failure, at most", minimum: 0 }
 }
 
 /**
@@ -149,11 +154,12 @@ const withKeyOrder = (identifier: Identifier, order: ReadonlyArray<string> | und
   return identifier
 }
 
-const secretName = /key|token|secret|password/i
-
 /**
- * Formats an identifier. Secrets print as `***` unless `secrets: "show"` is passed; parsing the result gives
- * back an equal identifier (for masked secrets, one whose secret reads `***`).
+ * Formats an identifier. Unless `secrets: "show"` is passed, every secret prints masked: `secret` settings
+ * and settings with a well-known secret name as `***`, URLs without their credentials
+ * (`https://***@host/v1?key=***`), and any value shaped like an API key as `***`. Parsing the result gives
+ * back an equal identifier, but for the masked parts, which read `***`. This is how rows, chats, errors and
+ * progress print a generator.
  *
  * @example
  * ```ts
@@ -166,39 +172,84 @@ const secretName = /key|token|secret|password/i
  * @since 0.1.0
  */
 export const format = (self: Identifier, options?: { readonly secrets?: "mask" | "show" }): string => {
+  const show = options?.secrets === "show"
   const entries = new Map<string, string>()
   for (const { key, field, kind } of GenerateParams.identifierKeys) {
     const value = self.params[field]
     if (value === undefined) continue
-    entries.set(key, kind === "list" ? (value as ReadonlyArray<string>).join(";") : String(value))
-  }
-  for (const [key, value] of Object.entries(self.settings)) {
     entries.set(
       key,
-      Redacted.isRedacted(value) ? (options?.secrets === "show" ? Redacted.value(value) : "***") : String(value)
+      kind === "list"
+        ? (value as ReadonlyArray<string>).map((item) => show ? item : Secrets.mask(item)).join(";")
+        : String(value)
     )
   }
+  for (const [key, value] of Object.entries(self.settings)) entries.set(key, show ? reveal(value) : masked(key, value))
   const order = [...(keyOrder.get(self) ?? []).filter((key) => entries.has(key)), ...entries.keys()]
   const parts = [`${self.provider}!${self.model}`]
   for (const key of new Set(order)) parts.push(`${key}=${entries.get(key)}`)
   return parts.join(",")
 }
 
+const reveal = (value: SettingValue): string => Redacted.isRedacted(value) ? Redacted.value(value) : String(value)
+
+const masked = (key: string, value: SettingValue): string => {
+  if (Secrets.isSecretName(key)) return "***"
+  if (!Redacted.isRedacted(value)) return typeof value === "string" ? Secrets.mask(value) : String(value)
+  // The parser labels a string setting that carries credentials with its masked form. Any other label (one a
+  // caller chose) could say anything, and a `secret` setting has none: those print as `***`.
+  return value.label !== undefined && value.label === Secrets.mask(Redacted.value(value)) ? value.label : "***"
+}
+
+// Identifier text is split into pieces at these, so that a ';' or a space typed for a ',' still separates a
+// secret from its key.
+const separators = /([,;!\s]+)/
+
 /**
- * Masks the values of secret-looking keys (`api_key=...`, `token=...`) in identifier text that could not be
- * parsed, so errors never echo a secret.
+ * Masks the secrets in identifier text that could not be parsed, so that errors never echo one: the values of
+ * secret keys (by exact name: `api_key=***`, `token=***`, and the given `secretKeys`), whether written with
+ * `=` or `:`, anything shaped like an API key wherever it stands (a model, a bare token, an unknown key's
+ * value), and the credentials of URLs. Other values, `max_tokens=100` among them, are kept.
  *
  * @example
  * ```ts
  * import { Identifier } from "@capstan/core"
  *
- * Identifier.maskSecrets("openai!gpt-4o,api_key=sk-123") // "openai!gpt-4o,api_key=***"
+ * Identifier.maskSecrets("openai!gpt-4o,api_key=sk-123,max_tokens=100") // "openai!gpt-4o,api_key=***,max_tokens=100"
+ * Identifier.maskSecrets("openai!gpt-4o;api_kye=sk-live-0123456789")    // "openai!gpt-4o;api_kye=***"
  * ```
  * @since 0.1.0
  */
-export const maskSecrets = (text: string, secretKeys: ReadonlyArray<string> = []): string =>
-  text.replace(/([,!]?)([^,=!]+)=([^,]*)/g, (whole, sep: string, key: string, _value: string) =>
-    secretName.test(key) || secretKeys.includes(key.trim()) ? `${sep}${key}=***` : whole)
+export const maskSecrets = (text: string, secretKeys: ReadonlyArray<string> = []): string => {
+  const parts = text.split(separators)
+  // A secret's value runs to the next ',' or ';': `auth=Bearer abc` or `password: abc` hide `abc` too.
+  let inSecret = false
+  for (let i = 0; i < parts.length; i++) {
+    const part = parts[i]!
+    if (i % 2 === 1) {
+      if (/[,;!]/.test(part)) inSecret = false
+    } else if (inSecret) {
+      if (part.length > 0) parts[i] = "***"
+    } else {
+      const pair = /^([^=:]*)([=:])([\s\S]*)$/.exec(part)
+      const key = pair?.[1] ?? ""
+      inSecret = pair !== null && isSecretKey(key, secretKeys)
+      parts[i] = maskPiece(part, pair, inSecret)
+    }
+  }
+  return parts.join("")
+}
+
+const maskPiece = (piece: string, pair: RegExpExecArray | null, secret: boolean): string => {
+  if (pair === null) return Secrets.mask(piece)
+  const [, key = "", separator = "", value = ""] = pair
+  if (Secrets.looksLikeKey(key)) return "***"
+  if (value.length > 0 && (secret || Secrets.looksLikeKey(value))) return `${key}${separator}***`
+  return Secrets.mask(piece)
+}
+
+const isSecretKey = (key: string, secretKeys: ReadonlyArray<string>): boolean =>
+  Secrets.isSecretName(key) || secretKeys.includes(key.trim())
 
 interface Token {
   readonly text: string
@@ -207,7 +258,9 @@ interface Token {
 
 /**
  * Parses an identifier against the given providers. Fails with an {@link InvalidIdentifier} that says what
- * is wrong and where.
+ * is wrong, where, and how to fix it, with every secret of the text masked: a model name with whitespace, ';'
+ * or '=' in it (a mistyped ','), a key-shaped model or bare token, an unknown key (with the nearest known
+ * one), a value of the wrong type, or out of its range (`temperature` 0 to 2, `rpm` 1 or more, ...).
  *
  * @example
  * ```ts
@@ -216,6 +269,7 @@ interface Token {
  *
  * const providers = [{ name: "mock", settings: {} }]
  * Result.isSuccess(Identifier.parseWith(providers)("mock!echo,max_tokens=100")) // true
+ * Result.isFailure(Identifier.parseWith(providers)("mock!echo,rpm=0"))          // true
  * ```
  * @since 0.1.0
  */
@@ -225,6 +279,9 @@ export const parseWith = (providers: ReadonlyArray<ProviderSyntax>) =>
   const shown = maskSecrets(text, secretKeys)
   const fail = (reason: string, extra: { position?: number; key?: string; hint?: string } = {}) =>
     Result.fail(new InvalidIdentifier({ identifier: shown, reason, ...extra }))
+  // A value as an error may quote it.
+  const quote = (key: string, value: string) =>
+    isSecretKey(key, secretKeys) || Secrets.looksLikeKey(value) ? "***" : Secrets.mask(value)
   const names = providers.map((p) => p.name)
   const registered = names.length === 0 ? "none" : names.join(", ")
 
@@ -238,33 +295,43 @@ export const parseWith = (providers: ReadonlyArray<ProviderSyntax>) =>
   }
   let providerName: string | undefined
   let model = head!.text
+  let modelStart = 0
   if (bangs.length === 1) {
     providerName = head!.text.slice(0, bangs[0])
     model = head!.text.slice(bangs[0]! + 1)
+    modelStart = bangs[0]! + 1
     if (providerName.length === 0) return fail("the provider before '!' is empty", { position: 0 })
   }
   if (model.length === 0) {
-    return fail("the model name is empty", { position: bangs.length === 1 ? bangs[0]! + 1 : 0, hint: "Write provider!model" })
+    return fail("the model name is empty", { position: modelStart, hint: "Write provider!model" })
   }
+  const problem = modelProblem(model)
+  if (problem !== undefined) return fail(problem.reason, { position: modelStart + problem.offset, hint: problem.hint })
   let provider: ProviderSyntax | undefined
   if (providerName === undefined) {
     provider = providers.find((p) => p.models?.test(model) === true)
     if (provider === undefined) {
-      return fail(`no provider is known for the model "${model}"`, {
+      return fail(`no provider is known for the model "${Secrets.mask(model)}"`, {
         position: 0,
-        hint: `Name one as provider!${model}; registered providers: ${registered}`
+        hint: `Name one as provider!${Secrets.mask(model)}; registered providers: ${registered}`
       })
     }
   } else {
     provider = providers.find((p) => p.name === providerName)
     if (provider === undefined) {
-      return fail(`unknown provider "${providerName}"`, {
+      return fail(`unknown provider "${quote("", providerName)}"`, {
         position: 0,
         hint: `Registered providers: ${registered}`
       })
     }
   }
 
+  const known = [
+    ...GenerateParams.identifierKeys.map((k) => k.key),
+    ...Object.keys(provider.settings),
+    ...Object.keys(engineSettings)
+  ]
+  const secretSetting = Object.entries(provider.settings).find(([, s]) => s.kind === "secret")?.[0]
   const params: Record<string, unknown> = {}
   const settings: Record<string, SettingValue> = {}
   const seen = new Set<string>()
@@ -274,45 +341,71 @@ export const parseWith = (providers: ReadonlyArray<ProviderSyntax>) =>
       return fail("an empty key=value pair (a stray ',')", { position: token.position - 1, hint: "Remove the extra ','" })
     }
     if (eq <= 0) {
-      return fail(eq === 0 ? `a value without a key in "${maskSecrets(token.text)}"` : `"${token.text}" is not key=value`, {
-        position: token.position,
-        hint: "Settings are written key=value, separated by ','"
-      })
+      const quoted = maskSecrets(token.text, secretKeys)
+      return eq === 0
+        ? fail(`a value without a key in "${quoted}"`, {
+          position: token.position,
+          hint: "Settings are written key=value, separated by ','"
+        })
+        : fail(`"${quoted}" is not key=value`, {
+          position: token.position,
+          hint: notKeyValueHint(token.text, known, secretSetting)
+        })
     }
     const key = token.text.slice(0, eq)
+    const shownKey = Secrets.looksLikeKey(key) ? "***" : key
     const raw = token.text.slice(eq + 1)
     const position = token.position + eq + 1
-    if (seen.has(key)) return fail(`the key "${key}" is given twice`, { position: token.position, key })
+    if (seen.has(key)) return fail(`the key "${shownKey}" is given twice`, { position: token.position, key: shownKey })
     seen.add(key)
 
     const param = GenerateParams.identifierKeys.find((k) => k.key === key)
     if (param !== undefined) {
       const value = typedValue(param.kind, raw)
       if (value === undefined) {
-        return fail(`${key} expects ${kindName(param.kind)}, got "${raw}"`, { position, key })
+        return fail(`${key} expects ${kindName(param.kind)}, got "${quote(key, raw)}"`, { position, key })
+      }
+      if (Array.isArray(value)) {
+        // `stop=a;api_key=sk-...`: a ';' typed for a ',' would send the key as a stop sequence.
+        const item = value.find((item) => Secrets.looksLikeKey(item) || isSetting(item, known))
+        if (item !== undefined) {
+          const what = Secrets.looksLikeKey(item) ? "an API key" : "a setting"
+          return fail(`an item of ${key} looks like ${what}: "${maskSecrets(item, secretKeys)}"`, {
+            position,
+            key,
+            hint: "Separate settings with ','; ';' separates the items of a list"
+          })
+        }
+      }
+      const expected = outOfRange(param.field, value)
+      if (expected !== undefined) {
+        return fail(`${key} is out of range: ${expected}, got ${raw}`, { position, key, ...rangeHint(key, expected) })
       }
       params[param.field] = value
       continue
     }
     const spec = provider.settings[key] ?? engineSettings[key]
     if (spec === undefined) {
-      const known = [
-        ...GenerateParams.identifierKeys.map((k) => k.key),
-        ...Object.keys(provider.settings),
-        ...Object.keys(engineSettings)
-      ]
-      const snake = key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)
-      return fail(`unknown key "${key}" for provider "${provider.name}"`, {
+      const suggestion = suggest(key, known, secretSetting)
+      return fail(`unknown key "${shownKey}" for provider "${provider.name}"`, {
         position: token.position,
-        key,
-        hint: known.includes(snake) && snake !== key ? `Did you mean ${snake}?` : `Known keys: ${known.join(", ")}`
+        key: shownKey,
+        hint: suggestion === undefined ? `Known keys: ${known.join(", ")}` : `Did you mean ${suggestion}?`
       })
     }
-    const value = spec.kind === "secret" ? Redacted.make(raw) : typedValue(spec.kind, raw) as SettingValue | undefined
-    if (value === undefined) {
-      return fail(`${key} expects ${kindName(spec.kind)}, got "${raw}"`, { position, key })
+    if (spec.kind === "secret") {
+      settings[key] = Redacted.make(raw)
+      continue
     }
-    settings[key] = value
+    const value = typedValue(spec.kind, raw)
+    if (value === undefined) {
+      return fail(`${key} expects ${kindName(spec.kind)}, got "${quote(key, raw)}"`, { position, key })
+    }
+    if (typeof value === "number" && spec.minimum !== undefined && value < spec.minimum) {
+      const expected = `expected a value greater than or equal to ${spec.minimum}`
+      return fail(`${key} is out of range: ${expected}, got ${raw}`, { position, key, ...rangeHint(key, expected) })
+    }
+    settings[key] = typeof value === "string" ? held(key, value) : value as SettingValue
   }
   const decoded = Schema.decodeUnknownResult(GenerateParams.GenerateParams)(params)
   if (Result.isFailure(decoded)) {
@@ -324,6 +417,109 @@ export const parseWith = (providers: ReadonlyArray<ProviderSyntax>) =>
   return Result.succeed(
     withKeyOrder(new Identifier({ provider: provider.name, model, params: decoded.success, settings }), [...seen])
   )
+}
+
+interface Problem {
+  readonly offset: number
+  readonly reason: string
+  readonly hint: string
+}
+
+/** Whitespace, ';' or '=' in a model name are a mistyped ','; a model shaped like a key is a key out of place. */
+const modelProblem = (model: string): Problem | undefined => {
+  const offset = model.search(/[\s;=]/)
+  if (offset !== -1) {
+    const char = model[offset]!
+    return /\s/.test(char)
+      ? {
+        offset,
+        reason: "the model name contains whitespace",
+        hint: "Write the identifier without spaces, the settings separated by ',': provider!model,key=value"
+      }
+      : {
+        offset,
+        reason: `the model name contains '${char}'`,
+        hint: "Separate the settings from the model, and from each other, with ',': provider!model,key=value,key=value"
+      }
+  }
+  // A path names a model's files (they may be named by a hash); anywhere else a key-shaped model is a key.
+  if (!model.includes("/") && Secrets.looksLikeKey(model)) {
+    return {
+      offset: 0,
+      reason: "the model name looks like an API key",
+      hint: "Give a key as api_key=... after the model (provider!model,api_key=...), or in the provider's environment variable"
+    }
+  }
+  return undefined
+}
+
+const notKeyValueHint = (text: string, known: ReadonlyArray<string>, secretSetting: string | undefined): string => {
+  const colon = /^([^:]+):/.exec(text)?.[1]?.trim()
+  if (colon !== undefined && known.includes(colon)) return `Write ${colon}=..., with '=' between the key and its value`
+  const secret = secretSetting ?? "api_key"
+  if (colon !== undefined && Secrets.isSecretName(colon)) return `Write ${secret}=..., with '=' between the key and its value`
+  if (Secrets.looksLikeKey(text)) {
+    return `This looks like an API key: write ${secret}=..., or set it in the provider's environment variable`
+  }
+  return "Settings are written key=value, separated by ','"
+}
+
+const isSetting = (item: string, known: ReadonlyArray<string>): boolean => {
+  const key = /^([^=]+)=/.exec(item)?.[1]?.trim()
+  return key !== undefined && (known.includes(key) || Secrets.isSecretName(key))
+}
+
+/** What the {@link GenerateParams} schema expects of a param's value, when the value is not that. */
+const outOfRange = (field: GenerateParams.IdentifierKey["field"], value: unknown): string | undefined => {
+  const decoded = Schema.decodeUnknownResult(GenerateParams.GenerateParams)({ [field]: value })
+  if (Result.isSuccess(decoded)) return undefined
+  const first = decoded.failure.message.split("\n")[0] ?? ""
+  return first.charAt(0).toLowerCase() + first.slice(1)
+}
+
+const rangeHint = (key: string, expected: string): { readonly hint?: string } => {
+  const range = /^expected a value (.+)$/.exec(expected)?.[1]
+  return range === undefined ? {} : { hint: `Give ${key} a value ${range}` }
+}
+
+// A string setting that carries a secret is held like a secret; its label is its masked form, which `format`
+// prints (a URL without its credentials still says where requests go).
+const held = (key: string, value: string): SettingValue => {
+  if (Secrets.isSecretName(key)) return Redacted.make(value)
+  const masked = Secrets.mask(value)
+  return masked === value ? value : Redacted.make(value, { label: masked })
+}
+
+/** The known key nearest to an unknown one: its snake_case, the provider's key for a secret, or a typo away. */
+const suggest = (key: string, known: ReadonlyArray<string>, secretSetting: string | undefined): string | undefined => {
+  const snake = key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)
+  if (snake !== key && known.includes(snake)) return snake
+  if (secretSetting !== undefined && Secrets.isSecretName(key)) return secretSetting
+  const lower = key.trim().toLowerCase()
+  let best: string | undefined
+  let bestDistance = Math.min(2, Math.floor(lower.length / 3)) + 1
+  for (const candidate of known) {
+    const d = distance(lower, candidate)
+    if (d < bestDistance) {
+      best = candidate
+      bestDistance = d
+    }
+  }
+  return best
+}
+
+/** Edit distance, with a swap of two neighbours as one edit (`api_kye` is one from `api_key`). */
+const distance = (a: string, b: string): number => {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => i === 0 ? j : j === 0 ? i : 0))
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const row = d[i]!
+      const above = d[i - 1]!
+      row[j] = Math.min(above[j]! + 1, row[j - 1]! + 1, above[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1))
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) row[j] = Math.min(row[j]!, d[i - 2]![j - 2]! + 1)
+    }
+  }
+  return d[a.length]![b.length]!
 }
 
 const splitTokens = (text: string): Array<Token> => {

@@ -15,6 +15,7 @@ import {
   type Generator,
   type GeneratorRegistry,
   type Identifier,
+  Secrets,
   Unsupported,
   Usage
 } from "@capstan/core"
@@ -218,7 +219,8 @@ export const makeGenerator = (identifier: Identifier.Identifier, options: Client
   const fetch = options.fetch ?? defaultFetch()
   const send = sender(sdk, {
     provider,
-    secrets: [Redacted.value(options.apiKey)],
+    // The SDKs' messages may quote the URL they called.
+    secrets: [Redacted.value(options.apiKey), ...Secrets.credentialsOf(options.baseURL)],
     client: (Sdk) =>
       new Sdk({
         apiKey: Redacted.value(options.apiKey),

@@ -16,6 +16,7 @@ import {
   type GeneratorRegistry,
   type Identifier,
   MalformedResponse,
+  Secrets,
   Usage
 } from "@capstan/core"
 import { Effect, Redacted, Schema } from "effect"
@@ -261,7 +262,8 @@ export const makeGenerator = (identifier: Identifier.Identifier, options: Client
   const fetch = options.fetch ?? defaultFetch()
   const send = sender(sdk, {
     provider,
-    secrets: [Redacted.value(options.apiKey)],
+    // The SDKs' messages may quote the URL they called.
+    secrets: [Redacted.value(options.apiKey), ...Secrets.credentialsOf(options.baseURL)],
     client: (Sdk) =>
       new Sdk({
         apiKey: Redacted.value(options.apiKey),

@@ -1,4 +1,4 @@
-import { Duration, Effect } from "effect"
+import { Duration, Effect, Redacted } from "effect"
 import * as Errors from "../Errors.js"
 import type { GenerateParams } from "../GenerateParams.js"
 import type { ChatRequest, CompletionRequest } from "../Generation.js"
@@ -195,7 +195,9 @@ const scripts: Readonly<Record<string, (identifier: Identifier) => Script>> = {
   echo: () => lastText,
   fixed: (identifier) => {
     const reply = identifier.setting("reply")
-    return () => typeof reply === "string" ? reply : "ok"
+    // A reply shaped like a key is held redacted (it prints masked); the mock still answers it.
+    const text = Redacted.isRedacted(reply) ? String(Redacted.value(reply)) : typeof reply === "string" ? reply : "ok"
+    return () => text
   }
 }
 
@@ -208,8 +210,8 @@ export const mockProvider: Provider = {
   env: [],
   settings: {
     reply: { kind: "string", description: "the answer of mock!fixed" },
-    delay_ms: { kind: "float", description: "latency of every call, in milliseconds" },
-    fail_every: { kind: "int", description: "fail every k-th call (with fail_with)" },
+    delay_ms: { kind: "float", description: "latency of every call, in milliseconds", minimum: 0 },
+    fail_every: { kind: "int", description: "fail every k-th call (with fail_with)", minimum: 1 },
     fail_with: { kind: "string", description: `the error to fail with: ${Object.keys(errorsByTag).join(", ")}` }
   },
   make: (identifier) => {

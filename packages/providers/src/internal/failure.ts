@@ -16,6 +16,7 @@ import {
   MalformedResponse,
   Overloaded,
   RateLimited,
+  Secrets,
   ServerError,
   Timeout
 } from "@capstan/core"
@@ -89,7 +90,7 @@ export const messageOf = (error: unknown): string => {
 /** What the mapping needs to know besides the failure. */
 export interface Context {
   readonly provider: string
-  /** Values that must never appear in an error: the API key. */
+  /** Values that must never appear in an error: the API key, the credentials of the base URL. */
   readonly secrets: ReadonlyArray<string>
   readonly timeoutMs: number
   /** Epoch milliseconds, for the rate-limit snapshot. */
@@ -110,11 +111,11 @@ export const toGenerationError = (failure: Failure, context: Context): Generatio
     case "Timeout":
       return new Timeout({ provider, detail: `no answer within ${context.timeoutMs} ms`, timeoutMs: context.timeoutMs })
     case "Connection":
-      return new ConnectionError({ provider, detail: scrub(failure.message, context.secrets) })
+      return new ConnectionError({ provider, detail: Secrets.scrub(failure.message, context.secrets) })
     case "Malformed":
-      return new MalformedResponse({ provider, detail: scrub(failure.message, context.secrets) })
+      return new MalformedResponse({ provider, detail: Secrets.scrub(failure.message, context.secrets) })
     case "Rejected":
-      return new InvalidRequest({ provider, detail: scrub(failure.message, context.secrets) })
+      return new InvalidRequest({ provider, detail: Secrets.scrub(failure.message, context.secrets) })
     case "Status":
       return fromStatus(failure, context)
   }
@@ -123,7 +124,7 @@ export const toGenerationError = (failure: Failure, context: Context): Generatio
 const fromStatus = (failure: Extract<Failure, { _tag: "Status" }>, context: Context): GenerationError => {
   const { provider } = context
   const { status } = failure
-  const detail = scrub(failure.code === undefined ? failure.message : `${failure.message} [${failure.code}]`, context.secrets)
+  const detail = Secrets.scrub(failure.code === undefined ? failure.message : `${failure.message} [${failure.code}]`, context.secrets)
   const snapshot = failure.headers === undefined
     ? undefined
     : Generation.RateLimitSnapshot.fromHeaders(failure.headers, context.now)
@@ -171,16 +172,4 @@ const isContextOverflow = (failure: Extract<Failure, { _tag: "Status" }>): boole
 const retryHintOf = (message: string): number | undefined => {
   const match = /try again in ((?:\d+(?:\.\d+)?(?:ms|us|µs|ns|h|m|s))+)/i.exec(message)
   return match === null ? undefined : Generation.parseGoDuration(match[1]!)
-}
-
-// Provider messages echo keys ("Incorrect API key provided: sk-proj-****abcd"), masked or not.
-const keyLike = /\b(sk-(?:ant-|proj-|svcacct-|admin-)?)[A-Za-z0-9_*.-]{4,}/g
-
-/**
- * Removes every secret, and anything shaped like an API key, from a text.
- */
-export const scrub = (text: string, secrets: ReadonlyArray<string>): string => {
-  let out = text
-  for (const secret of secrets) if (secret.length > 0) out = out.split(secret).join("***")
-  return out.replace(keyLike, "$1***")
 }

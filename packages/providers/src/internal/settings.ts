@@ -4,7 +4,7 @@
  *
  * @internal
  */
-import { Identifier, InvalidIdentifier, MissingApiKey } from "@capstan/core"
+import { Identifier, InvalidIdentifier, MissingApiKey, Secrets } from "@capstan/core"
 import { Config, Effect, Option, Redacted } from "effect"
 
 const nonEmpty = (value: string): boolean => value.trim().length > 0
@@ -70,7 +70,7 @@ export const baseUrl = (
     return Effect.fail(
       new InvalidIdentifier({
         identifier: Identifier.format(identifier),
-        reason: `base_url "${url}" is not an http(s) URL`,
+        reason: `base_url "${Secrets.mask(url)}" is not an http(s) URL`,
         key: "base_url",
         hint: `Write base_url=http://host:port${options?.apiPath ?? ""}`
       })
