@@ -57,6 +57,15 @@ describe("Input.parseCsv", () => {
     assert.match(repeated.reason, /"review" twice/)
   })
 
+  it("keeps counting lines right after quoted fields that hold CRLF", () => {
+    const text = "id,review\r\na,\"two\r\nlines\"\r\nb,plain\r\nc,\"three\r\nmore\r\nlines\"\r\n\r\nd,last\r\n"
+    const { records } = success(Input.parseCsv("in.csv", text))
+    assert.deepStrictEqual(records.map((r) => [r.fields.id, r.line]), [["a", 2], ["b", 4], ["c", 5], ["d", 9]])
+    assert.strictEqual(records[2]?.fields.review, "three\r\nmore\r\nlines")
+    const error = failure(Input.parseCsv("in.csv", text + "e\r\n"))
+    assert.strictEqual(error.line, 10)
+  })
+
   it("reads tab-separated values", () => {
     const { records } = success(Input.parseCsv("in.tsv", "id\treview\nr1\ta, b\n", { delimiter: "\t" }))
     assert.deepStrictEqual(records[0]?.fields, { id: "r1", review: "a, b" })

@@ -157,6 +157,18 @@ const csvReader = (file: string, delimiter: string) => {
   // blank lines skipped in between.
   let previousEnd = 1
   let previousEmpty = 0
+  // csv-parse counts the CR and the LF of a CRLF inside a quoted field as two lines: the lines it counted too many.
+  let overcount = 0
+  // Called as each record is parsed, so that a parse error later on is corrected by the records before it.
+  const record = ({ info, record }: CsvRow): InputRecord => {
+    const skipped = info.empty_lines - previousEmpty
+    const line = previousEnd - overcount + 1 + skipped
+    // Only a record that spans lines can hold a quoted CRLF.
+    if (info.lines - previousEnd > 1 + skipped) overcount += crlfCount(record)
+    previousEnd = info.lines
+    previousEmpty = info.empty_lines
+    return { line, fields: record }
+  }
   return {
     columns: (): ReadonlyArray<string> => columns,
     options: {
@@ -173,17 +185,15 @@ const csvReader = (file: string, delimiter: string) => {
         else if (repeated !== undefined) headerProblem = `the header names the column "${repeated}" twice`
         columns = names
         return names
-      }
-    },
-    record: ({ info, record }: CsvRow): InputRecord => {
-      const line = previousEnd + 1 + (info.empty_lines - previousEmpty)
-      previousEnd = info.lines
-      previousEmpty = info.empty_lines
-      return { line, fields: record }
+      },
+      // With `info: true`, csv-parse hands `on_record` the `{ record, info }` it would push, and pushes what it
+      // returns; its types do not say so.
+      on_record: record as unknown as (fields: Array<string>) => Array<string>
     },
     failure: (error: unknown): InputError => {
       const reason = error instanceof Error ? error.message : String(error)
-      const line = csvErrorLine(error)
+      const counted = csvErrorLine(error)
+      const line = counted === undefined ? undefined : counted - overcount
       const short = /Invalid Record Length/.test(reason)
         ? `${reason.replace(/^Invalid Record Length: /, "").replace(/ on line \d+$/, "")}; the header has ${columns.length} columns (${columns.join(", ")})`
         : reason.replace(/ (on|at) line \d+$/, "")
@@ -206,6 +216,14 @@ const csvReader = (file: string, delimiter: string) => {
 
 type CsvReader = ReturnType<typeof csvReader>
 
+const crlfCount = (fields: Readonly<Record<string, string>>): number => {
+  let count = 0
+  for (const value of Object.values(fields)) {
+    for (let i = value.indexOf("\r\n"); i >= 0; i = value.indexOf("\r\n", i + 2)) count++
+  }
+  return count
+}
+
 /**
  * Parses CSV (or, with `delimiter: "\t"`, TSV) text with a header row. Every record must have exactly one
  * field per column; a missing or extra field, an unclosed quote, or an empty or repeated column name fails
@@ -226,13 +244,12 @@ export const parseCsv = (
   options: { readonly delimiter?: string } = {}
 ): Result.Result<{ readonly columns: ReadonlyArray<string>; readonly records: ReadonlyArray<InputRecord> }, InputError> => {
   const reader = csvReader(file, options.delimiter ?? ",")
-  let rows: ReadonlyArray<CsvRow>
+  let records: ReadonlyArray<InputRecord>
   try {
-    rows = parseCsvText(text, reader.options) as unknown as ReadonlyArray<CsvRow>
+    records = parseCsvText(text, reader.options) as unknown as ReadonlyArray<InputRecord>
   } catch (error) {
     return Result.fail(reader.failure(error))
   }
-  const records = rows.map(reader.record)
   const problem = reader.end()
   return problem === undefined ? Result.succeed({ columns: reader.columns(), records }) : Result.fail(problem)
 }
@@ -245,13 +262,12 @@ const csvRecords = (reader: CsvReader) =>
     const source = yield* Stream.toReadableStreamEffect(
       Stream.map(bytes, (chunk) => Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength))
     )
-    const rows = Stream.fromReadableStream<CsvRow, InputError>({
+    const records = Stream.fromReadableStream<InputRecord, InputError>({
       evaluate: () => source.pipeThrough(parseCsvStream(reader.options)),
       // A failure to read the file reaches here through the parser, as it was raised.
       onError: (error) => (error instanceof InputError ? error : reader.failure(error))
     })
-    return rows.pipe(
-      Stream.map(reader.record),
+    return records.pipe(
       Stream.concat(Stream.suspend(() => {
         const problem = reader.end()
         return problem === undefined ? Stream.empty : Stream.fail(problem)
