@@ -66,7 +66,10 @@ const chooseIdentifier = (flag: Option.Option<string>, overrides: Readonly<Recor
   Generators.withProviders(Effect.flatMap(Generators.choose(flag), (text) => Generators.resolve(text, overrides)))
 
 /** A `--template` value: a file (`.json` holds a string or a list of messages), or the template text itself. */
-const loadTemplate = (value: string): Effect.Effect<Template.Template, InputError, FileSystem.FileSystem> =>
+const loadTemplate = (
+  value: string,
+  encoding: Input.Encoding | undefined
+): Effect.Effect<Template.Template, InputError, FileSystem.FileSystem> =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const isFile = yield* fs.exists(value).pipe(Effect.orElseSucceed(() => false))
@@ -79,7 +82,7 @@ const loadTemplate = (value: string): Effect.Effect<Template.Template, InputErro
       }
       return yield* Template.parse(value).pipe(Effect.mapError(toInputError))
     }
-    const text = yield* Input.readText(value)
+    const text = yield* Input.readText(value, { encoding })
     if (!value.toLowerCase().endsWith(".json")) {
       return yield* Template.parse(text.replace(/\r?\n$/, "")).pipe(Effect.mapError(toInputError))
     }
@@ -182,6 +185,7 @@ export interface BatchConfig {
   readonly parse: Option.Option<string>
   readonly idField: string
   readonly price: Option.Option<string>
+  readonly encoding: Option.Option<string>
   readonly resume: boolean
   readonly overwrite: boolean
   readonly dryRun: boolean
@@ -218,6 +222,12 @@ const batchFlags = {
     Flag.withDescription("price per million tokens as INPUT,OUTPUT (e.g. 0.15,0.60), to report the cost"),
     Flag.optional
   ),
+  encoding: Flag.String("encoding").pipe(
+    Flag.withDescription(
+      "the text encoding of the --input and --template files: utf-8 (the default), latin1 (read as windows-1252), utf-16le, utf-16be or another single-byte encoding; a byte order mark wins"
+    ),
+    Flag.optional
+  ),
   resume: Flag.Boolean("resume").pipe(
     Flag.withDescription("keep the rows already in --output and send only the items without one"),
     Flag.withDefault(false)
@@ -249,7 +259,8 @@ const resumeCommand = (config: BatchConfig): string => {
     ["--max-retries", config.maxRetries],
     ["--n", config.n],
     ["--parse", config.parse],
-    ["--price", config.price]
+    ["--price", config.price],
+    ["--encoding", config.encoding]
   ]
   for (const [flag, value] of optional) if (Option.isSome(value)) args.push(flag, String(value.value))
   for (const [key, value] of Object.entries(Option.getOrElse(config.param, () => ({})))) {
@@ -272,7 +283,7 @@ const resumeCommand = (config: BatchConfig): string => {
  *   template: "Review: {review}", input: "reviews.jsonl", output: "results.jsonl",
  *   generator: Option.some("mock!echo"), concurrency: Option.none(), rpm: Option.none(), tpm: Option.none(),
  *   maxRetries: Option.none(), n: Option.none(), param: Option.none(), parse: Option.none(), idField: "id",
- *   price: Option.none(), resume: false, overwrite: false, dryRun: false
+ *   price: Option.none(), encoding: Option.none(), resume: false, overwrite: false, dryRun: false
  * })
  * ```
  * @since 0.1.0
@@ -286,9 +297,13 @@ export const batch = (config: BatchConfig, options: { readonly resumeHint?: stri
     if (config.resume && config.overwrite) {
       return yield* new UsageError({ reason: "--resume and --overwrite contradict each other" })
     }
-    const template = yield* loadTemplate(config.template)
-    const ids = yield* Items.check(config.input, template, { idField: config.idField })
-    const items: Run.Source = (include) => Items.stream(config.input, template, { idField: config.idField, ids, include })
+    const encoding = Option.isSome(config.encoding)
+      ? yield* Effect.fromResult(Input.encoding(config.encoding.value))
+      : undefined
+    const template = yield* loadTemplate(config.template, encoding)
+    const reading = { idField: config.idField, encoding }
+    const ids = yield* Items.check(config.input, template, reading)
+    const items: Run.Source = (include) => Items.stream(config.input, template, { ...reading, ids, include })
     const model = Option.isSome(config.parse) ? yield* Parse.model(config.parse.value) : undefined
     const price = Option.isSome(config.price) ? yield* parsePrice(config.price.value) : undefined
     const overrides = overridesOf(
@@ -388,6 +403,7 @@ const demo = Command.make("demo", {
       parse: Option.some(`schema:${demoData("review.schema.json")}`),
       idField: "id",
       price: Option.none(),
+      encoding: Option.none(),
       resume: false,
       overwrite: true,
       dryRun: false

@@ -6,13 +6,17 @@
  * {@link stream} reads a file record by record (memory stays flat however large it is); {@link read} and the
  * text parsers hold every record. Both go through the same per-format readers.
  *
+ * Files are read as UTF-8 unless told otherwise ({@link encoding}); a byte order mark names the encoding. A
+ * byte that is not text in that encoding stops the read at its `file:line:column`: it is never replaced by U+FFFD.
+ *
  * @since 0.1.0
  */
 import { parse as parseCsvStream } from "csv-parse/stream"
 import { parse as parseCsvText } from "csv-parse/sync"
 import { Effect, FileSystem, Result, Schema, Stream } from "effect"
 import type { PlatformError } from "effect/PlatformError"
-import { InputError } from "./Errors.js"
+import { InputError, type UsageError } from "./Errors.js"
+import * as TextEncoding from "./internal/encoding.js"
 
 /**
  * One input record: its fields and the 1-based line of the file it starts on.
@@ -77,6 +81,41 @@ export const formatOf = (file: string): Result.Result<Format, InputError> => {
     )
     : Result.succeed(format)
 }
+
+/**
+ * A text encoding, as {@link encoding} resolves it.
+ *
+ * @since 0.1.0
+ */
+export type Encoding = TextEncoding.Encoding
+
+/**
+ * What reading a file takes: its text encoding (default UTF-8; a byte order mark wins).
+ *
+ * @since 0.1.0
+ */
+export interface ReadOptions {
+  readonly encoding?: Encoding | undefined
+}
+
+/**
+ * The encoding a name (as `--encoding` takes it) stands for: `utf-8`, `utf-16le`, `utf-16be`, `latin1` (read,
+ * as the WHATWG Encoding Standard says, as `windows-1252`) or another single-byte encoding; or a
+ * {@link UsageError} listing what is supported.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Input } from "@capstan/cli"
+ *
+ * const program = Effect.gen(function*() {
+ *   const encoding = yield* Effect.fromResult(Input.encoding("latin1"))
+ *   return yield* Input.read("reviews.csv", { encoding })
+ * })
+ * ```
+ * @since 0.1.0
+ */
+export const encoding: (name: string) => Result.Result<Encoding, UsageError> = TextEncoding.resolve
 
 const stripBom = (text: string): string => (text.charCodeAt(0) === 0xfeff ? text.slice(1) : text)
 
@@ -294,7 +333,8 @@ const readable = (file: string): Effect.Effect<void, InputError, FileSystem.File
   })
 
 /**
- * Reads a file as UTF-8 text, or fails with an {@link InputError} that says why it cannot be read.
+ * Reads a text file (UTF-8 unless `options.encoding` says otherwise), or fails with an {@link InputError} that
+ * says why it cannot be read, or where it stops being text.
  *
  * @example
  * ```ts
@@ -305,12 +345,11 @@ const readable = (file: string): Effect.Effect<void, InputError, FileSystem.File
  * ```
  * @since 0.1.0
  */
-export const readText = (file: string): Effect.Effect<string, InputError, FileSystem.FileSystem> =>
-  Effect.gen(function*() {
-    const fs = yield* FileSystem.FileSystem
-    yield* readable(file)
-    return yield* fs.readFileString(file).pipe(Effect.mapError((error) => readFailure(file, error)))
-  })
+export const readText = (
+  file: string,
+  options: ReadOptions = {}
+): Effect.Effect<string, InputError, FileSystem.FileSystem> =>
+  Effect.flatMap(bytesOf(file, options), (bytes) => Stream.mkString(Stream.decodeText(bytes)))
 
 const delimiterOf = (format: Format): string => (format === "tsv" ? "\t" : ",")
 
@@ -329,10 +368,10 @@ const delimiterOf = (format: Format): string => (format === "tsv" ? "\t" : ",")
  * ```
  * @since 0.1.0
  */
-export const read = (file: string): Effect.Effect<Input, InputError, FileSystem.FileSystem> =>
+export const read = (file: string, options: ReadOptions = {}): Effect.Effect<Input, InputError, FileSystem.FileSystem> =>
   Effect.gen(function*() {
     const format = yield* Effect.fromResult(formatOf(file))
-    const text = yield* readText(file)
+    const text = yield* readText(file, options)
     const parsed: Result.Result<Pick<Input, "records" | "columns">, InputError> = format === "jsonl"
       ? Result.map(parseJsonl(file, text), (records) => ({ records, columns: undefined }))
       : parseCsv(file, text, { delimiter: delimiterOf(format) })
@@ -358,22 +397,28 @@ const noItems = (file: string) => new InputError({ file, reason: "the file holds
  * ```
  * @since 0.1.0
  */
-export const stream = (file: string): Stream.Stream<InputRecord, InputError, FileSystem.FileSystem> =>
+export const stream = (
+  file: string,
+  options: ReadOptions = {}
+): Stream.Stream<InputRecord, InputError, FileSystem.FileSystem> =>
   Stream.unwrap(Effect.gen(function*() {
     const format = yield* Effect.fromResult(formatOf(file))
-    const bytes = yield* bytesOf(file)
+    const bytes = yield* bytesOf(file, options)
     const records = format === "jsonl"
       ? bytes.pipe(Stream.decodeText, jsonlRecords(file))
       : csvRecords(csvReader(file, delimiterOf(format)))(bytes)
     return Stream.orElseIfEmpty(records, () => Stream.fail(noItems(file)))
   }))
 
-/** The bytes of a readable file, a chunk at a time. */
-const bytesOf = (file: string) =>
+/** The bytes of a readable file as checked UTF-8, a chunk at a time. */
+const bytesOf = (file: string, options: ReadOptions) =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     yield* readable(file)
-    return fs.stream(file).pipe(Stream.mapError((error) => readFailure(file, error)))
+    return fs.stream(file).pipe(
+      Stream.mapError((error) => readFailure(file, error)),
+      TextEncoding.toUtf8(file, options.encoding)
+    )
   })
 
 /**
@@ -389,11 +434,14 @@ const bytesOf = (file: string) =>
  * ```
  * @since 0.1.0
  */
-export const header = (file: string): Effect.Effect<ReadonlyArray<string> | undefined, InputError, FileSystem.FileSystem> =>
+export const header = (
+  file: string,
+  options: ReadOptions = {}
+): Effect.Effect<ReadonlyArray<string> | undefined, InputError, FileSystem.FileSystem> =>
   Effect.gen(function*() {
     const format = yield* Effect.fromResult(formatOf(file))
     if (format === "jsonl") return undefined
     const reader = csvReader(file, delimiterOf(format))
-    yield* csvRecords(reader)(yield* bytesOf(file)).pipe(Stream.take(1), Stream.runDrain)
+    yield* csvRecords(reader)(yield* bytesOf(file, options)).pipe(Stream.take(1), Stream.runDrain)
     return reader.columns()
   })
