@@ -6,8 +6,8 @@
  */
 import * as NodeServices from "@effect/platform-node/NodeServices"
 import { Batch, Generator, GeneratorRegistry, Identifier, Message, Template, type Usage } from "@capstan/core"
-import { Cause, Console, Effect, FileSystem, Option, Path, Predicate, Runtime, Schema } from "effect"
-import { Argument, CliError, Command, Flag } from "effect/cli"
+import { Cause, Console, Effect, FileSystem, Option, Path, Predicate, Runtime, Schema, Stdio } from "effect"
+import { Argument, CliError, CliOutput, Command, Flag } from "effect/cli"
 import { CommandExit, ExitCode, exitCodeHelp, InputError, ItemsFailed, UsageError } from "./Errors.js"
 import * as Input from "./Input.js"
 import * as Generators from "./internal/generator.js"
@@ -240,10 +240,22 @@ const batchFlags = {
 } as const
 
 const parsePrice = (text: string): Effect.Effect<Usage.PerMillion, UsageError> => {
-  const parts = text.split(",").map((part) => Number(part.trim()))
-  return parts.length === 2 && parts.every((n) => Number.isFinite(n) && n >= 0)
-    ? Effect.succeed({ inputPerMillion: parts[0]!, outputPerMillion: parts[1]! })
-    : Effect.fail(new UsageError({ reason: `--price expects INPUT,OUTPUT per million tokens, got "${text}"`, hint: "e.g. --price 0.15,0.60" }))
+  const parts = text.split(",").map((part) => part.trim())
+  const prices = parts.map(Number)
+  if (parts.length !== 2 || parts.some((part) => part.length === 0) || !prices.every(Number.isFinite)) {
+    return Effect.fail(
+      new UsageError({ reason: `--price expects INPUT,OUTPUT per million tokens, got "${text}"`, hint: "e.g. --price 0.15,0.60" })
+    )
+  }
+  if (prices.some((n) => n < 0)) {
+    return Effect.fail(
+      new UsageError({
+        reason: `--price ${text}: a price cannot be negative`,
+        hint: "Give the price per million input and output tokens, e.g. --price 0.15,0.60 (0 for a free model)"
+      })
+    )
+  }
+  return Effect.succeed({ inputPerMillion: prices[0]!, outputPerMillion: prices[1]! })
 }
 
 /**
@@ -451,13 +463,37 @@ const coreInputErrors: ReadonlySet<unknown> = new Set([
   "TemplateMismatch"
 ])
 
+/** What each command takes, in one line: shown after a parse error instead of the whole help. */
+const usages: Readonly<Record<string, string>> = {
+  capstan: "capstan run|batch|providers|demo [options]",
+  run: "capstan run PROMPT [--generator ID] [--system TEXT] [--param KEY=VALUE]",
+  batch: "capstan batch --template FILE|TEXT --input FILE --output FILE [options]",
+  providers: "capstan providers",
+  demo: "capstan demo [--generator ID] [--output FILE]"
+}
+
+/** The usage line printed after a parse error of the command at `commandPath`. */
+const usageHint = (commandPath: ReadonlyArray<string>): string => {
+  const command = commandPath.join(" ")
+  return `usage: ${usages[commandPath.at(-1) ?? "capstan"] ?? `${command} [options]`}; see ${command} --help`
+}
+
+// A parse error is reported by `report`, in a few lines on stderr; help and version still go to stdout.
+const presenter: CliOutput.Presenter = {
+  present: (event) => (event._tag === "InvalidInvocation" ? Effect.void : CliOutput.defaultPresenter.present(event))
+}
+
 /** Prints what went wrong (once) and ends with the error's exit code. */
 const report = (error: unknown): Effect.Effect<never, CommandExit> =>
   Effect.gen(function*() {
     if (CliError.isCliError(error)) {
-      // effect/cli already printed the help and the parse error.
-      const code = error._tag === "ShowHelp" && error.errors.length === 0 ? ExitCode.ok : ExitCode.badInput
-      return yield* new CommandExit({ code })
+      // `capstan` alone: effect/cli printed the help.
+      if (error._tag === "ShowHelp" && error.errors.length === 0) return yield* new CommandExit({ code: ExitCode.ok })
+      const errors: ReadonlyArray<CliError.CliError> = error._tag === "ShowHelp" ? error.errors : [error]
+      const commandPath = error._tag === "ShowHelp" ? error.commandPath : [command.name]
+      const lines = errors.map((parseError) => `error: ${parseError.message.replace(/\n\n/g, "\n")}`)
+      yield* Console.error([...lines, usageHint(commandPath)].join("\n"))
+      return yield* new CommandExit({ code: ExitCode.badInput })
     }
     // The summary already said which items failed.
     if (error instanceof ItemsFailed) return yield* new CommandExit({ code: ExitCode.itemsFailed })
@@ -480,6 +516,19 @@ const reported = <R>(program: Effect.Effect<void, unknown, R>): Effect.Effect<vo
     )
   )
 
+// effect/cli takes an argument that starts with "-" for short flags unless it is a plain number, so the value of
+// `--price -1,2` would be read as the flags -1, -, and -2. No capstan flag is a digit: after a long flag, such an
+// argument is that flag's value, and `--flag=value` says so to the parser.
+const negativeValue = /^-[\d.]/
+const longFlag = /^--[^=]+$/
+const joinNegativeValues = (args: ReadonlyArray<string>): ReadonlyArray<string> =>
+  args.reduce<Array<string>>((joined, arg) => {
+    const previous = joined.at(-1)
+    if (previous !== undefined && longFlag.test(previous) && negativeValue.test(arg)) joined[joined.length - 1] += `=${arg}`
+    else joined.push(arg)
+    return joined
+  }, [])
+
 /**
  * Runs the command on the given arguments (without `node capstan`), printing errors plainly and failing with
  * a {@link CommandExit} that carries the exit code. For tests and for programs that embed the CLI.
@@ -494,7 +543,10 @@ const reported = <R>(program: Effect.Effect<void, unknown, R>): Effect.Effect<vo
  * ```
  * @since 0.1.0
  */
-export const runWith = (args: ReadonlyArray<string>) => reported(Command.runWith(command, { version })(args))
+export const runWith = (args: ReadonlyArray<string>) =>
+  reported(Command.runWith(command, { version })(joinNegativeValues(args))).pipe(
+    Effect.provideService(CliOutput.Presenter, presenter)
+  )
 
 /**
  * The whole program: runs the command on `process.argv` with the Node services (providers are registered
@@ -509,6 +561,6 @@ export const runWith = (args: ReadonlyArray<string>) => reported(Command.runWith
  * ```
  * @since 0.1.0
  */
-export const main: Effect.Effect<void, CommandExit> = reported(Command.run(command, { version })).pipe(
+export const main: Effect.Effect<void, CommandExit> = Stdio.Stdio.use(({ args }) => Effect.flatMap(args, runWith)).pipe(
   Effect.provide(NodeServices.layer)
 )
