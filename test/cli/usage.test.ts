@@ -1,15 +1,16 @@
 /**
  * What `capstan` prints when the command line is wrong (the error and a usage line on stderr, exit 64), when
- * help is asked for (the whole help on stdout, exit 0).
+ * help is asked for (the whole help on stdout, exit 0), and when its output is cut short (`| head`).
  */
 import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, ConfigProvider, Effect, Exit, Option, Stdio } from "effect"
 import { TestConsole } from "effect/testing"
+import { spawn } from "node:child_process"
 import { join } from "node:path"
 import { expect, it as vitest } from "vitest"
 import { Cli } from "../../packages/cli/src/index.js"
-import { reviews, runCli, scratch } from "./process.js"
+import { isolatedEnv, repoRoot, reviews, runCli, scratch } from "./process.js"
 
 /** Runs `capstan ...args` in-process: the exit code and what it printed. */
 const capstan = (args: ReadonlyArray<string>) =>
@@ -116,5 +117,26 @@ describe("the capstan process", () => {
     expect(result.stdout).toContain("--template")
     expect(result.stderr).toBe("")
     expect(result.code).toBe(0)
+  })
+
+  vitest("`--dry-run | head` ends quietly when the reader goes away", async ({ onTestFinished }) => {
+    const files = scratch({ "in.jsonl": reviews(3000) })
+    onTestFinished(files.remove)
+    const child = spawn(process.execPath, [
+      "--conditions=@capstan/source", "--import", "tsx", join(repoRoot, "packages/cli/src/bin.ts"),
+      "batch", "--template", "Review of {product}: {review}", "--input", join(files.dir, "in.jsonl"),
+      "--output", join(files.dir, "out.jsonl"), "--generator", "mock!echo", "--dry-run"
+    ], { cwd: repoRoot, env: isolatedEnv(), stdio: ["ignore", "pipe", "pipe"] })
+    let stderr = ""
+    child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk))
+    // Like `head -1`: read the first chunk, then close the pipe while capstan still has most to write.
+    child.stdout.once("data", () => child.stdout.destroy())
+    const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
+      child.once("close", (code, signal) => resolve([code, signal]))
+    )
+    expect(stderr).toBe("")
+    expect(signal).toBe(null)
+    // 128 + SIGPIPE, what a process killed by SIGPIPE reports.
+    expect(code).toBe(141)
   })
 })
