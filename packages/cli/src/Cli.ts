@@ -8,6 +8,7 @@ import * as NodeServices from "@effect/platform-node/NodeServices"
 import { Batch, Generator, GeneratorRegistry, Identifier, Message, Template, type Usage } from "@capstan/core"
 import { Cause, Console, Effect, FileSystem, Option, Path, Predicate, Runtime, Schema, Stdio } from "effect"
 import { Argument, CliError, CliOutput, Command, Flag } from "effect/cli"
+import { fileURLToPath } from "node:url"
 import { CommandExit, ExitCode, exitCodeHelp, InputError, ItemsFailed, UsageError } from "./Errors.js"
 import * as Input from "./Input.js"
 import * as Generators from "./internal/generator.js"
@@ -382,7 +383,9 @@ const batchCommand = Command.make("batch", batchFlags, (config) => batch(config)
 // demo
 // ---------------------------------------------------------------------------------------------
 
-const demoData = (file: string) => new URL(`../../../examples/data/${file}`, import.meta.url).pathname
+// The data ships in the package (`data/` next to `src/` and `dist/`); a file path, not a URL path, so that a
+// directory with a space (%20 in a URL) works.
+const demoData = (file: string) => fileURLToPath(new URL(`../data/${file}`, import.meta.url))
 
 const demo = Command.make("demo", {
   generator: generatorFlag,

@@ -364,7 +364,7 @@ const delimiterOf = (format: Format): string => (format === "tsv" ? "\t" : ",")
  * import { Effect } from "effect"
  * import { Input } from "@capstan/cli"
  *
- * const input = Input.read("examples/data/reviews.csv").pipe(Effect.provide(NodeServices.layer))
+ * const input = Input.read("packages/cli/data/reviews.csv").pipe(Effect.provide(NodeServices.layer))
  * ```
  * @since 0.1.0
  */
