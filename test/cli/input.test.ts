@@ -1,7 +1,9 @@
 import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, FileSystem, Result, Stream } from "effect"
+import { InputError } from "../../packages/cli/src/Errors.js"
 import * as Input from "../../packages/cli/src/Input.js"
+import * as TextEncoding from "../../packages/cli/src/internal/encoding.js"
 
 const failure = <A, E>(result: Result.Result<A, E>): E => {
   if (Result.isSuccess(result)) throw new Error("expected a failure")
@@ -55,6 +57,15 @@ describe("Input.parseCsv", () => {
     const repeated = failure(Input.parseCsv("in.csv", "id,review,review\nr1,a,b\n"))
     assert.strictEqual(repeated.line, 1)
     assert.match(repeated.reason, /"review" twice/)
+  })
+
+  it("keeps counting lines right after quoted fields that hold CRLF", () => {
+    const text = "id,review\r\na,\"two\r\nlines\"\r\nb,plain\r\nc,\"three\r\nmore\r\nlines\"\r\n\r\nd,last\r\n"
+    const { records } = success(Input.parseCsv("in.csv", text))
+    assert.deepStrictEqual(records.map((r) => [r.fields.id, r.line]), [["a", 2], ["b", 4], ["c", 5], ["d", 9]])
+    assert.strictEqual(records[2]?.fields.review, "three\r\nmore\r\nlines")
+    const error = failure(Input.parseCsv("in.csv", text + "e\r\n"))
+    assert.strictEqual(error.line, 10)
   })
 
   it("reads tab-separated values", () => {
@@ -117,4 +128,131 @@ describe("Input.stream", () => {
       yield* fs.writeFileString(`${dir}/empty.csv`, "id,review\n")
       assert.match((yield* Effect.flip(Stream.runDrain(Input.stream(`${dir}/empty.csv`)))).reason, /no items/)
     }).pipe(Effect.provide(NodeServices.layer)))
+})
+
+describe("Input: text that is not UTF-8", () => {
+  const LINES = 3000
+  /** `count` JSONL lines (well over one 64 KiB read); `line` (1-based) holds `review` instead. */
+  const jsonl = (line: number, review: string) =>
+    Array.from({ length: LINES }, (_, i) =>
+      JSON.stringify({ id: `r${i + 1}`, review: i + 1 === line ? review : `plain review number ${i + 1}` })).join("\n") + "\n"
+  const latin1 = (text: string) => Buffer.from(text, "latin1")
+
+  it.effect("is refused at file:line:column, JSONL or CSV, streamed or read whole, past the first chunk", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const dir = yield* fs.makeTempDirectoryScoped()
+      yield* fs.writeFile(`${dir}/in.jsonl`, latin1(jsonl(2500, "café crème")))
+      const csv = "id,review\r\n" + Array.from({ length: LINES }, (_, i) =>
+        i === 2000 ? "late,\"first\r\nsecond, café\"" : `r${i},"plain\r\nreview ${i}"`).join("\r\n") + "\r\n"
+      yield* fs.writeFile(`${dir}/in.csv`, latin1(csv))
+      const expected = [
+        { file: `${dir}/in.jsonl`, line: 2500, column: '{"id":"r2500","review":"caf'.length + 1 },
+        { file: `${dir}/in.csv`, line: 2 + 2 * 2000 + 1, column: "second, caf".length + 1 }
+      ]
+      for (const { column, file, line } of expected) {
+        for (const error of [yield* Effect.flip(Stream.runDrain(Input.stream(file))), yield* Effect.flip(Input.read(file))]) {
+          assert.instanceOf(error, InputError)
+          assert.deepStrictEqual([error.file, error.line, error.column], [file, line, column])
+          assert.strictEqual(error.reason, "not valid UTF-8: byte 0xE9")
+          assert.include(error.message, `${file}:${line}:${column}: not valid UTF-8: byte 0xE9\n  Re-save the file as UTF-8`)
+          assert.include(error.hint, "--encoding latin1")
+        }
+      }
+
+      // Named, the encoding is decoded: the same records as the UTF-8 file.
+      const encoding = yield* Effect.fromResult(Input.encoding("latin1"))
+      yield* fs.writeFileString(`${dir}/utf8.jsonl`, jsonl(2500, "café crème"))
+      const decoded = yield* Stream.runCollect(Input.stream(`${dir}/in.jsonl`, { encoding }))
+      assert.deepStrictEqual(decoded, yield* Stream.runCollect(Input.stream(`${dir}/utf8.jsonl`)))
+      assert.strictEqual(decoded[2499]?.fields.review, "café crème")
+      const csvRecords = (yield* Input.read(`${dir}/in.csv`, { encoding })).records
+      assert.deepStrictEqual(csvRecords[2000], { line: 4002, fields: { id: "late", review: "first\r\nsecond, café" } })
+      assert.deepStrictEqual(yield* Stream.runCollect(Input.stream(`${dir}/in.csv`, { encoding })), csvRecords)
+    }).pipe(Effect.provide(NodeServices.layer)))
+
+  it.effect("reads UTF-8 characters split between reads, and UTF-16 by its byte order mark or when named", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const dir = yield* fs.makeTempDirectoryScoped()
+      // Two-, three- and four-byte characters all the way, so that reads end inside some of them.
+      const text = jsonl(2999, "é€😀".repeat(20000))
+      yield* fs.writeFileString(`${dir}/in.jsonl`, text)
+      const records = yield* Stream.runCollect(Input.stream(`${dir}/in.jsonl`))
+      assert.strictEqual(records.length, LINES)
+      assert.strictEqual(records[2998]?.fields.review, "é€😀".repeat(20000))
+
+      const small = "id,review\r\nr1,\"Crème brûlée,\r\nvery 😀\"\r\nr2,plain\r\n"
+      const expected = success(Input.parseCsv("in.csv", small)).records
+      const utf16le = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(small, "utf16le")])
+      const utf16be = Buffer.from(utf16le).swap16()
+      yield* fs.writeFile(`${dir}/le.csv`, utf16le)
+      yield* fs.writeFile(`${dir}/be.csv`, utf16be)
+      assert.deepStrictEqual((yield* Input.read(`${dir}/le.csv`)).records, expected)
+      assert.deepStrictEqual(yield* Stream.runCollect(Input.stream(`${dir}/be.csv`)), expected)
+
+      // Without a byte order mark, UTF-16 is full of NUL bytes: refused, with the way to read it.
+      yield* fs.writeFile(`${dir}/bare.csv`, Buffer.from(small, "utf16le"))
+      const bare = yield* Effect.flip(Input.read(`${dir}/bare.csv`))
+      assert.deepStrictEqual([bare.line, bare.column, bare.reason], [1, 2, "byte 0x00 (NUL), which is not text"])
+      assert.include(bare.hint, "--encoding utf-16le")
+      const utf16 = yield* Effect.fromResult(Input.encoding("UTF-16LE"))
+      assert.deepStrictEqual((yield* Input.read(`${dir}/bare.csv`, { encoding: utf16 })).records, expected)
+    }).pipe(Effect.provide(NodeServices.layer)))
+
+  it.effect("refuses a template file the same way, and a file that ends inside a character", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const dir = yield* fs.makeTempDirectoryScoped()
+      yield* fs.writeFile(`${dir}/template.txt`, latin1("Classify:\nRésumé of {review}\n"))
+      const error = yield* Effect.flip(Input.readText(`${dir}/template.txt`))
+      assert.strictEqual(error.message.split("\n")[0], `${dir}/template.txt:2:2: not valid UTF-8: byte 0xE9`)
+      const encoding = yield* Effect.fromResult(Input.encoding("windows-1252"))
+      assert.strictEqual(yield* Input.readText(`${dir}/template.txt`, { encoding }), "Classify:\nRésumé of {review}\n")
+
+      yield* fs.writeFile(`${dir}/cut.jsonl`, Buffer.concat([Buffer.from('{"id":"a"}\n{"id":"caf'), Buffer.from("é").subarray(0, 1)]))
+      const cut = yield* Effect.flip(Input.read(`${dir}/cut.jsonl`))
+      assert.deepStrictEqual([cut.line, cut.column, cut.reason], [2, 11, "the file ends in the middle of a UTF-8 character"])
+    }).pipe(Effect.provide(NodeServices.layer)))
+
+  it.effect("converts and locates alike whatever the read boundaries, in every encoding", () =>
+    Effect.gen(function*() {
+      const text = "id,review\r\nr1,\"Crème brûlée, € 5\"\r\nr2,\"smile 😀 😀\"\n"
+      const inChunks = (bytes: Uint8Array, size: number) =>
+        Stream.fromIterable(Array.from({ length: Math.ceil(bytes.length / size) }, (_, i) => bytes.subarray(i * size, (i + 1) * size)))
+      const convert = (bytes: Uint8Array, size: number, encoding?: TextEncoding.Encoding) =>
+        inChunks(bytes, size).pipe(TextEncoding.toUtf8("in.csv", encoding), Stream.decodeText, Stream.mkString)
+      const utf16le = Buffer.from(text, "utf16le")
+      const cases: ReadonlyArray<readonly [Uint8Array, TextEncoding.Encoding | undefined]> = [
+        [Buffer.from(text), undefined],
+        [Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(text)]), undefined],
+        [utf16le, success(Input.encoding("utf-16le"))],
+        [Buffer.concat([Buffer.from([0xfe, 0xff]), Buffer.from(utf16le).swap16()]), undefined],
+        [Buffer.from(text.replace(/[😀€]/g, ""), "latin1"), success(Input.encoding("latin1"))]
+      ]
+      for (const [bytes, encoding] of cases) {
+        for (const size of [1, 2, 3, 5, 7, 64]) {
+          const expected = encoding === "windows-1252" ? text.replace(/[😀€]/g, "") : text
+          assert.strictEqual(yield* convert(bytes, size, encoding), expected, `${encoding} in chunks of ${size}`)
+        }
+      }
+      // A bad byte read long after its line began.
+      const bad = Buffer.concat([Buffer.from("ok\nr1,\"Crème "), Buffer.from([0xe9]), Buffer.from("\"\n")])
+      for (const size of [1, 2, 3, 64]) {
+        const error = yield* Effect.flip(convert(bad, size))
+        assert.deepStrictEqual([error.line, error.column], [2, 11], `chunks of ${size}`)
+      }
+      const unpaired = Buffer.concat([Buffer.from("a\nbc", "utf16le"), Buffer.from([0x00, 0xd8, 0x41, 0x00])])
+      const error = yield* Effect.flip(convert(unpaired, 3, success(Input.encoding("utf-16le"))))
+      assert.deepStrictEqual([error.line, error.column, error.reason], [2, 3, "not valid UTF-16LE: an unpaired surrogate"])
+    }))
+
+  it("names only the encodings it can read", () => {
+    assert.deepStrictEqual(
+      ["utf8", "latin1", "ISO-8859-1", "cp1252", "utf-16le", "utf-16be"].map((name) => success(Input.encoding(name))),
+      ["utf-8", "windows-1252", "windows-1252", "windows-1252", "utf-16le", "utf-16be"]
+    )
+    assert.match(failure(Input.encoding("klingon")).reason, /--encoding klingon: unknown encoding/)
+    assert.match(failure(Input.encoding("shift_jis")).reason, /--encoding shift_jis: not supported/)
+  })
 })

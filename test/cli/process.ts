@@ -34,12 +34,12 @@ export interface Spawned {
   readonly done: Promise<CliResult>
 }
 
-/** Starts `capstan ...args` with the pinned Node (the one running the tests). */
+/** Starts `capstan ...args` with the pinned Node (the one running the tests), from the workspace's sources or `bin`. */
 export const spawnCli = (
   args: ReadonlyArray<string>,
-  options: { readonly env?: Readonly<Record<string, string>>; readonly cwd?: string } = {}
+  options: { readonly env?: Readonly<Record<string, string>>; readonly cwd?: string; readonly bin?: string } = {}
 ): Spawned => {
-  const child = spawn(process.execPath, ["--conditions=@capstan/source", "--import", "tsx", bin, ...args], {
+  const child = spawn(process.execPath, ["--conditions=@capstan/source", "--import", "tsx", options.bin ?? bin, ...args], {
     cwd: options.cwd ?? repoRoot,
     env: isolatedEnv(options.env),
     stdio: ["ignore", "pipe", "pipe"]

@@ -6,8 +6,9 @@
  */
 import * as NodeServices from "@effect/platform-node/NodeServices"
 import { Batch, Generator, GeneratorRegistry, Identifier, Message, Template, type Usage } from "@capstan/core"
-import { Cause, Console, Effect, FileSystem, Option, Path, Predicate, Runtime, Schema } from "effect"
-import { Argument, CliError, Command, Flag } from "effect/cli"
+import { Cause, Console, Effect, FileSystem, Option, Path, Predicate, Runtime, Schema, Stdio } from "effect"
+import { Argument, CliError, CliOutput, Command, Flag } from "effect/cli"
+import { fileURLToPath } from "node:url"
 import { CommandExit, ExitCode, exitCodeHelp, InputError, ItemsFailed, UsageError } from "./Errors.js"
 import * as Input from "./Input.js"
 import * as Generators from "./internal/generator.js"
@@ -67,7 +68,10 @@ const chooseIdentifier = (flag: Option.Option<string>, overrides: Readonly<Recor
   Generators.withProviders(Effect.flatMap(Generators.choose(flag), (text) => Generators.resolve(text, overrides)))
 
 /** A `--template` value: a file (`.json` holds a string or a list of messages), or the template text itself. */
-const loadTemplate = (value: string): Effect.Effect<Template.Template, InputError, FileSystem.FileSystem> =>
+const loadTemplate = (
+  value: string,
+  encoding: Input.Encoding | undefined
+): Effect.Effect<Template.Template, InputError, FileSystem.FileSystem> =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const isFile = yield* fs.exists(value).pipe(Effect.orElseSucceed(() => false))
@@ -80,7 +84,7 @@ const loadTemplate = (value: string): Effect.Effect<Template.Template, InputErro
       }
       return yield* Template.parse(value).pipe(Effect.mapError(toInputError))
     }
-    const text = yield* Input.readText(value)
+    const text = yield* Input.readText(value, { encoding })
     if (!value.toLowerCase().endsWith(".json")) {
       return yield* Template.parse(text.replace(/\r?\n$/, "")).pipe(Effect.mapError(toInputError))
     }
@@ -183,6 +187,7 @@ export interface BatchConfig {
   readonly parse: Option.Option<string>
   readonly idField: string
   readonly price: Option.Option<string>
+  readonly encoding: Option.Option<string>
   readonly resume: boolean
   readonly retryFailed: Run.RetryFailed
   readonly force: boolean
@@ -221,6 +226,12 @@ const batchFlags = {
     Flag.withDescription("price per million tokens as INPUT,OUTPUT (e.g. 0.15,0.60), to report the cost"),
     Flag.optional
   ),
+  encoding: Flag.String("encoding").pipe(
+    Flag.withDescription(
+      "the text encoding of the --input and --template files: utf-8 (the default), latin1 (read as windows-1252), utf-16le, utf-16be or another single-byte encoding; a byte order mark wins"
+    ),
+    Flag.optional
+  ),
   resume: Flag.Boolean("resume").pipe(
     Flag.withDescription(
       "keep the ok rows already in --output and send the rest: items without a row, and failed rows (see --retry-failed); the finished file holds one row per item and choice"
@@ -247,10 +258,22 @@ const batchFlags = {
 } as const
 
 const parsePrice = (text: string): Effect.Effect<Usage.PerMillion, UsageError> => {
-  const parts = text.split(",").map((part) => Number(part.trim()))
-  return parts.length === 2 && parts.every((n) => Number.isFinite(n) && n >= 0)
-    ? Effect.succeed({ inputPerMillion: parts[0]!, outputPerMillion: parts[1]! })
-    : Effect.fail(new UsageError({ reason: `--price expects INPUT,OUTPUT per million tokens, got "${text}"`, hint: "e.g. --price 0.15,0.60" }))
+  const parts = text.split(",").map((part) => part.trim())
+  const prices = parts.map(Number)
+  if (parts.length !== 2 || parts.some((part) => part.length === 0) || !prices.every(Number.isFinite)) {
+    return Effect.fail(
+      new UsageError({ reason: `--price expects INPUT,OUTPUT per million tokens, got "${text}"`, hint: "e.g. --price 0.15,0.60" })
+    )
+  }
+  if (prices.some((n) => n < 0)) {
+    return Effect.fail(
+      new UsageError({
+        reason: `--price ${text}: a price cannot be negative`,
+        hint: "Give the price per million input and output tokens, e.g. --price 0.15,0.60 (0 for a free model)"
+      })
+    )
+  }
+  return Effect.succeed({ inputPerMillion: prices[0]!, outputPerMillion: prices[1]! })
 }
 
 /**
@@ -266,7 +289,8 @@ const resumeCommand = (config: BatchConfig): string => {
     ["--max-retries", config.maxRetries],
     ["--n", config.n],
     ["--parse", config.parse],
-    ["--price", config.price]
+    ["--price", config.price],
+    ["--encoding", config.encoding]
   ]
   for (const [flag, value] of optional) if (Option.isSome(value)) args.push(flag, String(value.value))
   for (const [key, value] of Object.entries(Option.getOrElse(config.param, () => ({})))) {
@@ -290,7 +314,8 @@ const resumeCommand = (config: BatchConfig): string => {
  *   template: "Review: {review}", input: "reviews.jsonl", output: "results.jsonl",
  *   generator: Option.some("mock!echo"), concurrency: Option.none(), rpm: Option.none(), tpm: Option.none(),
  *   maxRetries: Option.none(), n: Option.none(), param: Option.none(), parse: Option.none(), idField: "id",
- *   price: Option.none(), resume: false, retryFailed: "all", force: false, overwrite: false, dryRun: false
+ *   price: Option.none(), encoding: Option.none(), resume: false, retryFailed: "all", force: false, overwrite: false,
+ *   dryRun: false
  * })
  * ```
  * @since 0.1.0
@@ -310,9 +335,13 @@ export const batch = (config: BatchConfig, options: { readonly resumeHint?: stri
         hint: "Add --resume to continue the results file"
       })
     }
-    const template = yield* loadTemplate(config.template)
-    const ids = yield* Items.check(config.input, template, { idField: config.idField })
-    const items: Run.Source = (include) => Items.stream(config.input, template, { idField: config.idField, ids, include })
+    const encoding = Option.isSome(config.encoding)
+      ? yield* Effect.fromResult(Input.encoding(config.encoding.value))
+      : undefined
+    const template = yield* loadTemplate(config.template, encoding)
+    const reading = { idField: config.idField, encoding }
+    const ids = yield* Items.check(config.input, template, reading)
+    const items: Run.Source = (include) => Items.stream(config.input, template, { ...reading, ids, include })
     const model = Option.isSome(config.parse) ? yield* Parse.model(config.parse.value) : undefined
     const price = Option.isSome(config.price) ? yield* parsePrice(config.price.value) : undefined
     const overrides = overridesOf(
@@ -389,7 +418,9 @@ const batchCommand = Command.make("batch", batchFlags, (config) => batch(config)
 // demo
 // ---------------------------------------------------------------------------------------------
 
-const demoData = (file: string) => new URL(`../../../examples/data/${file}`, import.meta.url).pathname
+// The data ships in the package (`data/` next to `src/` and `dist/`); a file path, not a URL path, so that a
+// directory with a space (%20 in a URL) works.
+const demoData = (file: string) => fileURLToPath(new URL(`../data/${file}`, import.meta.url))
 
 const demo = Command.make("demo", {
   generator: generatorFlag,
@@ -422,6 +453,7 @@ const demo = Command.make("demo", {
       parse: Option.some(`schema:${demoData("review.schema.json")}`),
       idField: "id",
       price: Option.none(),
+      encoding: Option.none(),
       resume: false,
       retryFailed: "all",
       force: false,
@@ -471,13 +503,37 @@ const coreInputErrors: ReadonlySet<unknown> = new Set([
   "TemplateMismatch"
 ])
 
+/** What each command takes, in one line: shown after a parse error instead of the whole help. */
+const usages: Readonly<Record<string, string>> = {
+  capstan: "capstan run|batch|providers|demo [options]",
+  run: "capstan run PROMPT [--generator ID] [--system TEXT] [--param KEY=VALUE]",
+  batch: "capstan batch --template FILE|TEXT --input FILE --output FILE [options]",
+  providers: "capstan providers",
+  demo: "capstan demo [--generator ID] [--output FILE]"
+}
+
+/** The usage line printed after a parse error of the command at `commandPath`. */
+const usageHint = (commandPath: ReadonlyArray<string>): string => {
+  const command = commandPath.join(" ")
+  return `usage: ${usages[commandPath.at(-1) ?? "capstan"] ?? `${command} [options]`}; see ${command} --help`
+}
+
+// A parse error is reported by `report`, in a few lines on stderr; help and version still go to stdout.
+const presenter: CliOutput.Presenter = {
+  present: (event) => (event._tag === "InvalidInvocation" ? Effect.void : CliOutput.defaultPresenter.present(event))
+}
+
 /** Prints what went wrong (once) and ends with the error's exit code. */
 const report = (error: unknown): Effect.Effect<never, CommandExit> =>
   Effect.gen(function*() {
     if (CliError.isCliError(error)) {
-      // effect/cli already printed the help and the parse error.
-      const code = error._tag === "ShowHelp" && error.errors.length === 0 ? ExitCode.ok : ExitCode.badInput
-      return yield* new CommandExit({ code })
+      // `capstan` alone: effect/cli printed the help.
+      if (error._tag === "ShowHelp" && error.errors.length === 0) return yield* new CommandExit({ code: ExitCode.ok })
+      const errors: ReadonlyArray<CliError.CliError> = error._tag === "ShowHelp" ? error.errors : [error]
+      const commandPath = error._tag === "ShowHelp" ? error.commandPath : [command.name]
+      const lines = errors.map((parseError) => `error: ${parseError.message.replace(/\n\n/g, "\n")}`)
+      yield* Console.error([...lines, usageHint(commandPath)].join("\n"))
+      return yield* new CommandExit({ code: ExitCode.badInput })
     }
     // The summary already said which items failed.
     if (error instanceof ItemsFailed) return yield* new CommandExit({ code: ExitCode.itemsFailed })
@@ -500,6 +556,19 @@ const reported = <R>(program: Effect.Effect<void, unknown, R>): Effect.Effect<vo
     )
   )
 
+// effect/cli takes an argument that starts with "-" for short flags unless it is a plain number, so the value of
+// `--price -1,2` would be read as the flags -1, -, and -2. No capstan flag is a digit: after a long flag, such an
+// argument is that flag's value, and `--flag=value` says so to the parser.
+const negativeValue = /^-[\d.]/
+const longFlag = /^--[^=]+$/
+const joinNegativeValues = (args: ReadonlyArray<string>): ReadonlyArray<string> =>
+  args.reduce<Array<string>>((joined, arg) => {
+    const previous = joined.at(-1)
+    if (previous !== undefined && longFlag.test(previous) && negativeValue.test(arg)) joined[joined.length - 1] += `=${arg}`
+    else joined.push(arg)
+    return joined
+  }, [])
+
 /**
  * Runs the command on the given arguments (without `node capstan`), printing errors plainly and failing with
  * a {@link CommandExit} that carries the exit code. For tests and for programs that embed the CLI.
@@ -514,7 +583,10 @@ const reported = <R>(program: Effect.Effect<void, unknown, R>): Effect.Effect<vo
  * ```
  * @since 0.1.0
  */
-export const runWith = (args: ReadonlyArray<string>) => reported(Command.runWith(command, { version })(args))
+export const runWith = (args: ReadonlyArray<string>) =>
+  reported(Command.runWith(command, { version })(joinNegativeValues(args))).pipe(
+    Effect.provideService(CliOutput.Presenter, presenter)
+  )
 
 /**
  * The whole program: runs the command on `process.argv` with the Node services (providers are registered
@@ -529,6 +601,6 @@ export const runWith = (args: ReadonlyArray<string>) => reported(Command.runWith
  * ```
  * @since 0.1.0
  */
-export const main: Effect.Effect<void, CommandExit> = reported(Command.run(command, { version })).pipe(
+export const main: Effect.Effect<void, CommandExit> = Stdio.Stdio.use(({ args }) => Effect.flatMap(args, runWith)).pipe(
   Effect.provide(NodeServices.layer)
 )

@@ -53,8 +53,8 @@ export const exitCodeHelp = [
 ].join("\n")
 
 /**
- * An input, template or results file that cannot be used: which file, which line (1-based) when known, what is
- * wrong and how to fix it.
+ * An input, template or results file that cannot be used: which file, which line (and column, both 1-based) when
+ * known, what is wrong and how to fix it.
  *
  * @example
  * ```ts
@@ -62,18 +62,23 @@ export const exitCodeHelp = [
  *
  * new InputError({ file: "reviews.jsonl", line: 3, reason: "malformed JSON: Unexpected end of JSON input" }).message
  * // "reviews.jsonl:3: malformed JSON: Unexpected end of JSON input"
+ * new InputError({ file: "reviews.csv", line: 7, column: 12, reason: "not valid UTF-8: byte 0xE9" }).message
+ * // "reviews.csv:7:12: not valid UTF-8: byte 0xE9"
  * ```
  * @since 0.1.0
  */
 export class InputError extends Schema.TaggedError<InputError>()("InputError", {
   file: Schema.String,
   line: Schema.optionalKey(Schema.Int),
+  column: Schema.optionalKey(Schema.Int),
   reason: Schema.String,
   hint: Schema.optionalKey(Schema.String)
 }) {
   override readonly [Runtime.errorExitCode] = ExitCode.badInput
   override get message(): string {
-    const where = this.line === undefined ? this.file : `${this.file}:${this.line}`
+    const where = this.line === undefined
+      ? this.file
+      : `${this.file}:${this.line}${this.column === undefined ? "" : `:${this.column}`}`
     return `${where}: ${this.reason}${this.hint === undefined ? "" : `\n  ${this.hint}`}`
   }
 }

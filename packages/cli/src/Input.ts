@@ -6,13 +6,17 @@
  * {@link stream} reads a file record by record (memory stays flat however large it is); {@link read} and the
  * text parsers hold every record. Both go through the same per-format readers.
  *
+ * Files are read as UTF-8 unless told otherwise ({@link encoding}); a byte order mark names the encoding. A
+ * byte that is not text in that encoding stops the read at its `file:line:column`: it is never replaced by U+FFFD.
+ *
  * @since 0.1.0
  */
 import { parse as parseCsvStream } from "csv-parse/stream"
 import { parse as parseCsvText } from "csv-parse/sync"
 import { Effect, FileSystem, Result, Schema, Stream } from "effect"
 import type { PlatformError } from "effect/PlatformError"
-import { InputError } from "./Errors.js"
+import { InputError, type UsageError } from "./Errors.js"
+import * as TextEncoding from "./internal/encoding.js"
 
 /**
  * One input record: its fields and the 1-based line of the file it starts on.
@@ -77,6 +81,41 @@ export const formatOf = (file: string): Result.Result<Format, InputError> => {
     )
     : Result.succeed(format)
 }
+
+/**
+ * A text encoding, as {@link encoding} resolves it.
+ *
+ * @since 0.1.0
+ */
+export type Encoding = TextEncoding.Encoding
+
+/**
+ * What reading a file takes: its text encoding (default UTF-8; a byte order mark wins).
+ *
+ * @since 0.1.0
+ */
+export interface ReadOptions {
+  readonly encoding?: Encoding | undefined
+}
+
+/**
+ * The encoding a name (as `--encoding` takes it) stands for: `utf-8`, `utf-16le`, `utf-16be`, `latin1` (read,
+ * as the WHATWG Encoding Standard says, as `windows-1252`) or another single-byte encoding; or a
+ * {@link UsageError} listing what is supported.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Input } from "@capstan/cli"
+ *
+ * const program = Effect.gen(function*() {
+ *   const encoding = yield* Effect.fromResult(Input.encoding("latin1"))
+ *   return yield* Input.read("reviews.csv", { encoding })
+ * })
+ * ```
+ * @since 0.1.0
+ */
+export const encoding: (name: string) => Result.Result<Encoding, UsageError> = TextEncoding.resolve
 
 const stripBom = (text: string): string => (text.charCodeAt(0) === 0xfeff ? text.slice(1) : text)
 
@@ -157,6 +196,18 @@ const csvReader = (file: string, delimiter: string) => {
   // blank lines skipped in between.
   let previousEnd = 1
   let previousEmpty = 0
+  // csv-parse counts the CR and the LF of a CRLF inside a quoted field as two lines: the lines it counted too many.
+  let overcount = 0
+  // Called as each record is parsed, so that a parse error later on is corrected by the records before it.
+  const record = ({ info, record }: CsvRow): InputRecord => {
+    const skipped = info.empty_lines - previousEmpty
+    const line = previousEnd - overcount + 1 + skipped
+    // Only a record that spans lines can hold a quoted CRLF.
+    if (info.lines - previousEnd > 1 + skipped) overcount += crlfCount(record)
+    previousEnd = info.lines
+    previousEmpty = info.empty_lines
+    return { line, fields: record }
+  }
   return {
     columns: (): ReadonlyArray<string> => columns,
     options: {
@@ -173,17 +224,15 @@ const csvReader = (file: string, delimiter: string) => {
         else if (repeated !== undefined) headerProblem = `the header names the column "${repeated}" twice`
         columns = names
         return names
-      }
-    },
-    record: ({ info, record }: CsvRow): InputRecord => {
-      const line = previousEnd + 1 + (info.empty_lines - previousEmpty)
-      previousEnd = info.lines
-      previousEmpty = info.empty_lines
-      return { line, fields: record }
+      },
+      // With `info: true`, csv-parse hands `on_record` the `{ record, info }` it would push, and pushes what it
+      // returns; its types do not say so.
+      on_record: record as unknown as (fields: Array<string>) => Array<string>
     },
     failure: (error: unknown): InputError => {
       const reason = error instanceof Error ? error.message : String(error)
-      const line = csvErrorLine(error)
+      const counted = csvErrorLine(error)
+      const line = counted === undefined ? undefined : counted - overcount
       const short = /Invalid Record Length/.test(reason)
         ? `${reason.replace(/^Invalid Record Length: /, "").replace(/ on line \d+$/, "")}; the header has ${columns.length} columns (${columns.join(", ")})`
         : reason.replace(/ (on|at) line \d+$/, "")
@@ -206,6 +255,14 @@ const csvReader = (file: string, delimiter: string) => {
 
 type CsvReader = ReturnType<typeof csvReader>
 
+const crlfCount = (fields: Readonly<Record<string, string>>): number => {
+  let count = 0
+  for (const value of Object.values(fields)) {
+    for (let i = value.indexOf("\r\n"); i >= 0; i = value.indexOf("\r\n", i + 2)) count++
+  }
+  return count
+}
+
 /**
  * Parses CSV (or, with `delimiter: "\t"`, TSV) text with a header row. Every record must have exactly one
  * field per column; a missing or extra field, an unclosed quote, or an empty or repeated column name fails
@@ -226,13 +283,12 @@ export const parseCsv = (
   options: { readonly delimiter?: string } = {}
 ): Result.Result<{ readonly columns: ReadonlyArray<string>; readonly records: ReadonlyArray<InputRecord> }, InputError> => {
   const reader = csvReader(file, options.delimiter ?? ",")
-  let rows: ReadonlyArray<CsvRow>
+  let records: ReadonlyArray<InputRecord>
   try {
-    rows = parseCsvText(text, reader.options) as unknown as ReadonlyArray<CsvRow>
+    records = parseCsvText(text, reader.options) as unknown as ReadonlyArray<InputRecord>
   } catch (error) {
     return Result.fail(reader.failure(error))
   }
-  const records = rows.map(reader.record)
   const problem = reader.end()
   return problem === undefined ? Result.succeed({ columns: reader.columns(), records }) : Result.fail(problem)
 }
@@ -245,13 +301,12 @@ const csvRecords = (reader: CsvReader) =>
     const source = yield* Stream.toReadableStreamEffect(
       Stream.map(bytes, (chunk) => Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength))
     )
-    const rows = Stream.fromReadableStream<CsvRow, InputError>({
+    const records = Stream.fromReadableStream<InputRecord, InputError>({
       evaluate: () => source.pipeThrough(parseCsvStream(reader.options)),
       // A failure to read the file reaches here through the parser, as it was raised.
       onError: (error) => (error instanceof InputError ? error : reader.failure(error))
     })
-    return rows.pipe(
-      Stream.map(reader.record),
+    return records.pipe(
       Stream.concat(Stream.suspend(() => {
         const problem = reader.end()
         return problem === undefined ? Stream.empty : Stream.fail(problem)
@@ -278,7 +333,8 @@ const readable = (file: string): Effect.Effect<void, InputError, FileSystem.File
   })
 
 /**
- * Reads a file as UTF-8 text, or fails with an {@link InputError} that says why it cannot be read.
+ * Reads a text file (UTF-8 unless `options.encoding` says otherwise), or fails with an {@link InputError} that
+ * says why it cannot be read, or where it stops being text.
  *
  * @example
  * ```ts
@@ -289,12 +345,11 @@ const readable = (file: string): Effect.Effect<void, InputError, FileSystem.File
  * ```
  * @since 0.1.0
  */
-export const readText = (file: string): Effect.Effect<string, InputError, FileSystem.FileSystem> =>
-  Effect.gen(function*() {
-    const fs = yield* FileSystem.FileSystem
-    yield* readable(file)
-    return yield* fs.readFileString(file).pipe(Effect.mapError((error) => readFailure(file, error)))
-  })
+export const readText = (
+  file: string,
+  options: ReadOptions = {}
+): Effect.Effect<string, InputError, FileSystem.FileSystem> =>
+  Effect.flatMap(bytesOf(file, options), (bytes) => Stream.mkString(Stream.decodeText(bytes)))
 
 const delimiterOf = (format: Format): string => (format === "tsv" ? "\t" : ",")
 
@@ -309,14 +364,14 @@ const delimiterOf = (format: Format): string => (format === "tsv" ? "\t" : ",")
  * import { Effect } from "effect"
  * import { Input } from "@capstan/cli"
  *
- * const input = Input.read("examples/data/reviews.csv").pipe(Effect.provide(NodeServices.layer))
+ * const input = Input.read("packages/cli/data/reviews.csv").pipe(Effect.provide(NodeServices.layer))
  * ```
  * @since 0.1.0
  */
-export const read = (file: string): Effect.Effect<Input, InputError, FileSystem.FileSystem> =>
+export const read = (file: string, options: ReadOptions = {}): Effect.Effect<Input, InputError, FileSystem.FileSystem> =>
   Effect.gen(function*() {
     const format = yield* Effect.fromResult(formatOf(file))
-    const text = yield* readText(file)
+    const text = yield* readText(file, options)
     const parsed: Result.Result<Pick<Input, "records" | "columns">, InputError> = format === "jsonl"
       ? Result.map(parseJsonl(file, text), (records) => ({ records, columns: undefined }))
       : parseCsv(file, text, { delimiter: delimiterOf(format) })
@@ -342,22 +397,28 @@ const noItems = (file: string) => new InputError({ file, reason: "the file holds
  * ```
  * @since 0.1.0
  */
-export const stream = (file: string): Stream.Stream<InputRecord, InputError, FileSystem.FileSystem> =>
+export const stream = (
+  file: string,
+  options: ReadOptions = {}
+): Stream.Stream<InputRecord, InputError, FileSystem.FileSystem> =>
   Stream.unwrap(Effect.gen(function*() {
     const format = yield* Effect.fromResult(formatOf(file))
-    const bytes = yield* bytesOf(file)
+    const bytes = yield* bytesOf(file, options)
     const records = format === "jsonl"
       ? bytes.pipe(Stream.decodeText, jsonlRecords(file))
       : csvRecords(csvReader(file, delimiterOf(format)))(bytes)
     return Stream.orElseIfEmpty(records, () => Stream.fail(noItems(file)))
   }))
 
-/** The bytes of a readable file, a chunk at a time. */
-const bytesOf = (file: string) =>
+/** The bytes of a readable file as checked UTF-8, a chunk at a time. */
+const bytesOf = (file: string, options: ReadOptions) =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     yield* readable(file)
-    return fs.stream(file).pipe(Stream.mapError((error) => readFailure(file, error)))
+    return fs.stream(file).pipe(
+      Stream.mapError((error) => readFailure(file, error)),
+      TextEncoding.toUtf8(file, options.encoding)
+    )
   })
 
 /**
@@ -373,11 +434,14 @@ const bytesOf = (file: string) =>
  * ```
  * @since 0.1.0
  */
-export const header = (file: string): Effect.Effect<ReadonlyArray<string> | undefined, InputError, FileSystem.FileSystem> =>
+export const header = (
+  file: string,
+  options: ReadOptions = {}
+): Effect.Effect<ReadonlyArray<string> | undefined, InputError, FileSystem.FileSystem> =>
   Effect.gen(function*() {
     const format = yield* Effect.fromResult(formatOf(file))
     if (format === "jsonl") return undefined
     const reader = csvReader(file, delimiterOf(format))
-    yield* csvRecords(reader)(yield* bytesOf(file)).pipe(Stream.take(1), Stream.runDrain)
+    yield* csvRecords(reader)(yield* bytesOf(file, options)).pipe(Stream.take(1), Stream.runDrain)
     return reader.columns()
   })

@@ -55,16 +55,16 @@ const checkerFor = (template: Template.Template, idField: string) => {
 export const check = (
   file: string,
   template: Template.Template,
-  options: { readonly idField: string }
+  options: { readonly idField: string; readonly encoding?: Input.Encoding | undefined }
 ): Effect.Effect<ReadonlyArray<string>, InputError, FileSystem.FileSystem> =>
   Effect.gen(function*() {
-    const columns = yield* Input.header(file)
+    const columns = yield* Input.header(file, options)
     const checker = checkerFor(template, options.idField)
     const ids: Array<string> = []
     // Each item's line: an error found at the end (a duplicate id) names an earlier item by its index.
     const lines: Array<number> = []
     let firstMismatchLine: number | undefined
-    yield* Stream.runForEachArray(Input.stream(file), (records) =>
+    yield* Stream.runForEachArray(Input.stream(file, options), (records) =>
       Effect.sync(() => {
         for (const record of records) {
           lines.push(record.line)
@@ -102,6 +102,7 @@ export const stream = (
   template: Template.Template,
   options: {
     readonly idField: string
+    readonly encoding?: Input.Encoding | undefined
     readonly ids: ReadonlyArray<string>
     readonly include: (id: string) => boolean
   }
@@ -116,7 +117,7 @@ export const stream = (
         hint: "Run the command again; --resume keeps the rows already written"
       })
     let index = 0
-    return Input.stream(file).pipe(
+    return Input.stream(file, options).pipe(
       Stream.mapArrayEffect((records) => {
         const located: Array<Located> = []
         for (const record of records) {
