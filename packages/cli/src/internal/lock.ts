@@ -9,6 +9,7 @@ import { Duration, Effect, FileSystem, Option, Schedule, Schema } from "effect"
 import type * as Scope from "effect/Scope"
 import { readFileSync } from "node:fs"
 import { hostname } from "node:os"
+import { dirname } from "node:path"
 import { InputError, OutputLocked } from "../Errors.js"
 
 /** The lock file of a results file. */
@@ -65,6 +66,8 @@ export const acquire = (file: string): Effect.Effect<void, OutputLocked | InputE
     const lock = lockOf(file)
     const failure = (error: { readonly message: string }) =>
       new InputError({ file: lock, reason: `cannot lock the results file: ${error.message}` })
+    // The lock sits next to the results file, whose directory a new run creates.
+    yield* fs.makeDirectory(dirname(lock), { recursive: true }).pipe(Effect.mapError(failure))
     const owner: Owner = {
       pid: process.pid,
       host: hostname(),
