@@ -14,13 +14,31 @@
 /** Which bucket refused a request. */
 export type LimitDimension = "requests" | "tokens"
 
-/** Header-friendly snapshot of one bucket, using a per-minute view like the real providers. */
+/**
+ * How a server states its bucket in the rate-limit headers. Providers and OpenAI-compatible servers differ on
+ * each of these, and a client must cope with all of them.
+ * - `remaining`: `"per-minute"` is `limit − (part of the bucket still to refill)`, the view OpenAI and Anthropic
+ *   document; `"burst"` is what is left in the bucket itself (at most one burst), while `limit` stays per minute.
+ * - `at`: `"admission"` is the bucket right after it admitted the request; `"answer"` is the bucket when the
+ *   answer is sent, after the latency, so it already counts later requests and the refill in between.
+ * - `reset`: `"to-full"` is the time until the bucket is full again; `"to-next"` is the time until one more
+ *   unit is available, 0 while some remain.
+ */
+export interface HeaderStyle {
+  readonly remaining?: "per-minute" | "burst" | undefined
+  readonly at?: "admission" | "answer" | undefined
+  readonly reset?: "to-full" | "to-next" | undefined
+}
+
+/** Header-friendly snapshot of one bucket, in a {@link HeaderStyle}. */
 export interface BucketView {
   readonly limit: number
-  /** `limit − consumed`, where consumed = the part of the bucket still to be refilled. */
+  /** Per minute: `limit − deficit` (deficit = the part of the bucket still to refill); burst: the bucket's level. Floored. */
   readonly remaining: number
-  /** Milliseconds until the bucket is full again: `(limit − remaining) × 60 s / limit`. */
+  /** To full: `deficit × 60 s / limit`; to next: the time until the level reaches one unit (0 when it has). */
   readonly resetMs: number
+  /** The deficit rounded up, whatever the style (the "Used" of a 429's message). */
+  readonly used: number
 }
 
 /** Result of an admission attempt. */
@@ -73,12 +91,19 @@ class TokenBucket {
     return cost > this.limit
   }
 
-  view(): BucketView {
+  view(style: HeaderStyle): BucketView {
     const deficit = Math.max(0, this.capacity - this.level)
+    // A request costing more than the bucket is admitted on a full one, so "one more unit" is at most the bucket.
+    const unit = Math.min(1, this.capacity)
     return {
       limit: this.limit,
-      remaining: Math.max(0, Math.min(this.limit, Math.floor(this.limit - deficit))),
-      resetMs: deficit / this.perMs
+      remaining: style.remaining === "burst"
+        ? Math.max(0, Math.floor(this.level))
+        : Math.max(0, Math.min(this.limit, Math.floor(this.limit - deficit))),
+      resetMs: style.reset === "to-next"
+        ? Math.max(0, unit - this.level) / this.perMs
+        : deficit / this.perMs,
+      used: Math.ceil(deficit)
     }
   }
 }
@@ -134,10 +159,10 @@ export class RateLimiter {
   }
 
   /** Current header views (undefined for an unlimited dimension). */
-  view(now: number): { readonly requests: BucketView | undefined; readonly tokens: BucketView | undefined } {
+  view(now: number, style: HeaderStyle): { readonly requests: BucketView | undefined; readonly tokens: BucketView | undefined } {
     this.requests?.refill(now)
     this.tokens?.refill(now)
-    return { requests: this.requests?.view(), tokens: this.tokens?.view() }
+    return { requests: this.requests?.view(style), tokens: this.tokens?.view(style) }
   }
 }
 
