@@ -22,7 +22,15 @@ import type { AddressInfo } from "node:net"
 import { pathToFileURL } from "node:url"
 import { parseArgs } from "node:util"
 import { errorBody, type ErrorSpec, faultError, fromFakeError, rateLimitError, statusError } from "./internal/errors.js"
-import { type BucketView, formatGoDuration, formatRfc3339, type HeaderStyle, RateLimiter } from "./internal/rateLimiter.js"
+import {
+  anthropicLimitHeaders,
+  type HeaderMap,
+  type HeaderStyle,
+  type LimitViews,
+  openaiLimitHeaders,
+  RateLimiter,
+  retryAfterHeaders
+} from "./internal/rateLimiter.js"
 import { FAULT_KINDS } from "./internal/types.js"
 import type { ApiKind, FakeReply, FakeRequest, FaultKind } from "./internal/types.js"
 import {
@@ -254,36 +262,6 @@ const emptyCounters = (inFlight: number): Counters => ({
   tokensCharged: 0,
   peakInFlight: inFlight
 })
-
-// ---------------------------------------------------------------------------------------------------------------------
-// Response headers
-
-type HeaderMap = Record<string, string>
-type LimitViews = { readonly requests: BucketView | undefined; readonly tokens: BucketView | undefined }
-
-const openaiLimitHeaders = (h: HeaderMap, views: LimitViews): void => {
-  for (const [suffix, view] of [["requests", views.requests], ["tokens", views.tokens]] as const) {
-    if (view === undefined) continue
-    h[`x-ratelimit-limit-${suffix}`] = String(view.limit)
-    h[`x-ratelimit-remaining-${suffix}`] = String(view.remaining)
-    h[`x-ratelimit-reset-${suffix}`] = formatGoDuration(view.resetMs)
-  }
-}
-
-const anthropicLimitHeaders = (h: HeaderMap, views: LimitViews, now: number): void => {
-  for (const [name, view] of [["requests", views.requests], ["tokens", views.tokens]] as const) {
-    if (view === undefined) continue
-    h[`anthropic-ratelimit-${name}-limit`] = String(view.limit)
-    h[`anthropic-ratelimit-${name}-remaining`] = String(view.remaining)
-    h[`anthropic-ratelimit-${name}-reset`] = formatRfc3339(now + view.resetMs)
-  }
-}
-
-/** Sets `retry-after` (integer seconds, rounded up) and, for OpenAI, the exact `retry-after-ms`. */
-const retryAfterHeaders = (h: HeaderMap, api: ApiKind | undefined, waitMs: number): void => {
-  h["retry-after"] = String(Math.max(1, Math.ceil(waitMs / 1000)))
-  if (api !== "anthropic") h["retry-after-ms"] = String(Math.max(1, Math.ceil(waitMs)))
-}
 
 // ---------------------------------------------------------------------------------------------------------------------
 // The server

@@ -1,5 +1,6 @@
 /**
- * Continuous-refill token buckets for requests and tokens per minute, plus the header views providers send.
+ * Continuous-refill token buckets for requests and tokens per minute, the header views providers send (in any
+ * {@link HeaderStyle}) and the headers written from them.
  *
  * Semantics (chosen to mirror what OpenAI/Anthropic document, see shared/research/perf-anchors.md §1, §2, §8.1):
  * - capacity = `limit × burst / 60` (burst in seconds; providers quantize per-minute limits to ~1 s);
@@ -10,6 +11,7 @@
  * - a request whose token cost exceeds the whole per-minute limit can never succeed ("Request too large").
  * @module
  */
+import type { ApiKind } from "./types.js"
 
 /** Which bucket refused a request. */
 export type LimitDimension = "requests" | "tokens"
@@ -40,6 +42,9 @@ export interface BucketView {
   /** The deficit rounded up, whatever the style (the "Used" of a 429's message). */
   readonly used: number
 }
+
+/** The views of both buckets (undefined for an unlimited dimension). */
+export type LimitViews = { readonly requests: BucketView | undefined; readonly tokens: BucketView | undefined }
 
 /** Result of an admission attempt. */
 export type Admission =
@@ -159,7 +164,7 @@ export class RateLimiter {
   }
 
   /** Current header views (undefined for an unlimited dimension). */
-  view(now: number, style: HeaderStyle): { readonly requests: BucketView | undefined; readonly tokens: BucketView | undefined } {
+  view(now: number, style: HeaderStyle): LimitViews {
     this.requests?.refill(now)
     this.tokens?.refill(now)
     return { requests: this.requests?.view(style), tokens: this.tokens?.view(style) }
@@ -197,3 +202,32 @@ export const formatGoDuration = (ms: number): string => {
 /** RFC 3339 timestamp rounded UP to whole seconds, as Anthropic's `anthropic-ratelimit-*-reset` headers. */
 export const formatRfc3339 = (epochMs: number): string =>
   new Date(Math.ceil(epochMs / 1000) * 1000).toISOString().replace(".000Z", "Z")
+
+/** Response headers being built, by lower-case name. */
+export type HeaderMap = Record<string, string>
+
+/** OpenAI's `x-ratelimit-{limit,remaining,reset}-{requests,tokens}`, reset as a Go duration. */
+export const openaiLimitHeaders = (h: HeaderMap, views: LimitViews): void => {
+  for (const [suffix, view] of [["requests", views.requests], ["tokens", views.tokens]] as const) {
+    if (view === undefined) continue
+    h[`x-ratelimit-limit-${suffix}`] = String(view.limit)
+    h[`x-ratelimit-remaining-${suffix}`] = String(view.remaining)
+    h[`x-ratelimit-reset-${suffix}`] = formatGoDuration(view.resetMs)
+  }
+}
+
+/** Anthropic's `anthropic-ratelimit-{requests,tokens}-{limit,remaining,reset}`, reset as an RFC 3339 time. */
+export const anthropicLimitHeaders = (h: HeaderMap, views: LimitViews, now: number): void => {
+  for (const [name, view] of [["requests", views.requests], ["tokens", views.tokens]] as const) {
+    if (view === undefined) continue
+    h[`anthropic-ratelimit-${name}-limit`] = String(view.limit)
+    h[`anthropic-ratelimit-${name}-remaining`] = String(view.remaining)
+    h[`anthropic-ratelimit-${name}-reset`] = formatRfc3339(now + view.resetMs)
+  }
+}
+
+/** Sets `retry-after` (integer seconds, rounded up) and, except for Anthropic, the exact `retry-after-ms`. */
+export const retryAfterHeaders = (h: HeaderMap, api: ApiKind | undefined, waitMs: number): void => {
+  h["retry-after"] = String(Math.max(1, Math.ceil(waitMs / 1000)))
+  if (api !== "anthropic") h["retry-after-ms"] = String(Math.max(1, Math.ceil(waitMs)))
+}
