@@ -10,6 +10,7 @@ import {
   type FakeRequest,
   type FaultKind,
   formatGoDuration,
+  type HeaderStyle,
   sampleFromSchema
 } from "./support/FakeProvider.js"
 
@@ -496,19 +497,15 @@ describe("rate limits", () => {
     })
 
     it("the view at answer time counts the requests admitted and the refill during the latency", async () => {
-      const remainings = (server: FakeProviderServer) =>
-        Promise.all(Array.from({ length: 3 }, () => chat(openai(server)).withResponse())).then((all) =>
-          all.map(({ response }) => Number(response.headers.get("x-ratelimit-remaining-requests"))).sort()
-        )
-      // 600 rpm: one request refills every 100 ms; the answers leave 150 ms after the three were admitted.
-      await withServer({ rpm: 600, latencyMs: 150 }, async (server) => {
-        expect(await remainings(server)).toEqual([597, 598, 599])
-      })
-      await withServer({ rpm: 600, latencyMs: 150, rateLimitHeaderStyle: { at: "answer" } }, async (server) => {
-        const seen = await remainings(server)
-        expect(new Set(seen).size).toBe(1)
-        expect(seen[0]).toBeGreaterThanOrEqual(598)
-      })
+      const remainings = (style: HeaderStyle) =>
+        withServer({ rpm: 600, latencyMs: 150, rateLimitHeaderStyle: style }, (server) =>
+          Promise.all(Array.from({ length: 3 }, () => chat(openai(server)).withResponse())).then((all) =>
+            all.map(({ response }) => Number(response.headers.get("x-ratelimit-remaining-requests"))).sort()
+          ))
+      // 600 rpm: one request refills every 100 ms. At admission each sees those before it; at the answer, 150 ms
+      // later, each sees all three and 1.5 refilled.
+      expect(await remainings({})).toEqual([597, 598, 599])
+      expect(Math.min(...await remainings({ at: "answer" }))).toBeGreaterThanOrEqual(598)
     })
 
     it("reset to next is 0 while some remain, else the time until one more is available", async () => {
