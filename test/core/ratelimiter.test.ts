@@ -80,6 +80,17 @@ describe("RateLimiter: pacing", () => {
       }
     }))
 
+  it.effect("a limiter built long before its first request still gives up the admission lag when it leaves", () =>
+    Effect.gen(function*() {
+      // Layers are built, and items validated, before anything is sent: the first wave still opens its
+      // connections, so it is still half a request short of the whole bucket of 10.
+      const limiter = yield* RateLimiter.make({ rpm: 600 })
+      yield* TestClock.adjust("5 seconds")
+      const server = makeServer()
+      yield* burst(limiter, server.send, 11, "1 second")
+      expect(server.starts).toEqual([...Array.from({ length: 9 }, () => 5000), 5050, 5150])
+    }))
+
   it.effect("a longer burst window allows a bigger first wave", () =>
     Effect.gen(function*() {
       const limiter = yield* RateLimiter.make({ rpm: 60, burstSeconds: 3 })

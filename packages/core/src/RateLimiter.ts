@@ -391,21 +391,23 @@ class Limiter implements RateLimiter {
       })
     )
 
+  /** The server's level in `bucket` as a report states it: by `remaining`, else by `reset`. */
+  stated(bucket: Bucket, limit: number | undefined, remaining: number | undefined, resetMs: number | undefined): number | undefined {
+    return bucket.remainingLevel(limit, remaining) ?? bucket.resetLevel(resetMs, this.resetTime.meaning)
+  }
+
   /**
    * Learns from a snapshot of the server's buckets: from an answer, or from a refusal (`refused`), whose view
-   * is the one at admission. Returns whether it names a bucket short of this request's cost (a refusal's
-   * cause). Runs on every answer that carries headers, so it allocates nothing.
+   * is the one at admission. Runs on every answer that carries headers, so it allocates nothing.
    */
-  learn(permit: Permit, snapshot: RateLimitSnapshot, now: number, refused: boolean): boolean {
+  learn(permit: Permit, snapshot: RateLimitSnapshot, now: number, refused: boolean): void {
     const { requests, tokens } = this
     const { requestsRemaining, requestsResetMs, tokensRemaining, tokensResetMs } = snapshot
     requests.adopt(snapshot.requestsLimit, now)
     tokens.adopt(snapshot.tokensLimit, now)
-    const requestsRemainingLevel = requests.remainingLevel(snapshot.requestsLimit, requestsRemaining)
-    this.resetTime.observe(requests, requestsRemainingLevel, requestsResetMs, refused)
-    const meaning = this.resetTime.meaning
-    const requestsLevel = requestsRemainingLevel ?? requests.resetLevel(requestsResetMs, meaning)
-    const tokensLevel = tokens.remainingLevel(snapshot.tokensLimit, tokensRemaining) ?? tokens.resetLevel(tokensResetMs, meaning)
+    this.resetTime.observe(requests, requests.remainingLevel(snapshot.requestsLimit, requestsRemaining), requestsResetMs, refused)
+    const requestsLevel = this.stated(requests, snapshot.requestsLimit, requestsRemaining, requestsResetMs)
+    const tokensLevel = this.stated(tokens, snapshot.tokensLimit, tokensRemaining, tokensResetMs)
     if (!refused && requestsLevel !== undefined) this.viewTime.observe(requestsLevel, permit.requestMark, requests, now)
     const reading = refused ? "admission" : this.viewTime.reading
     if (requestsLevel !== undefined) requests.align(requestsLevel, permit.requestMark, now, reading)
@@ -417,26 +419,34 @@ class Limiter implements RateLimiter {
     if (!tokens.limited && tokensRemaining === 0 && tokensResetMs !== undefined) {
       this.pausedUntil = Math.max(this.pausedUntil, now + tokensResetMs)
     }
-    return (requestsLevel !== undefined && requestsLevel < requests.unit) ||
-      (tokensLevel !== undefined && tokensLevel < Math.min(permit.tokens, tokens.capacity)) ||
-      requestsRemaining === 0 || tokensRemaining === 0
   }
 
   refused(permit: Permit, error: RateLimited, now: number): void {
+    const { requests, tokens } = this
     const snapshot = error.rateLimit
-    const named = snapshot !== undefined && this.learn(permit, snapshot, now, true)
-    if (!this.requests.limited) {
+    if (snapshot !== undefined) this.learn(permit, snapshot, now, true)
+    if (!requests.limited) {
       // Nothing to pace by: what the server accepted in the last second is the best guess of its rate. It is
       // made once: a 429 without headers may also be a fault unrelated to pace, and cutting the rate on each
       // of those would starve the generator. Later 429s still close the gate and empty the buckets.
-      this.requests.inferred = Math.max(1, this.accepted.count(now)) * (60_000 / inferenceWindowMs)
-      this.requests.update(now)
+      requests.inferred = Math.max(1, this.accepted.count(now)) * (60_000 / inferenceWindowMs)
+      requests.update(now)
     }
-    // The refusal is the hard evidence: the bucket that refused was empty. Unless the headers name it, every
-    // bucket is taken for empty (headers that say otherwise, such as a reset read the wrong way, are wrong).
-    if (!named) {
-      this.requests.align(0, permit.requestMark, now, "admission")
-      this.tokens.align(0, permit.tokenMark, now, "admission")
+    // The refusal is the hard evidence: the bucket that refused was empty. If the headers do not show one
+    // short of this request, it is one they do not state; if they state them all, they are wrong about one
+    // (a reset read the wrong way, say), and every bucket is taken for empty.
+    const requestsLevel = snapshot === undefined
+      ? undefined
+      : this.stated(requests, snapshot.requestsLimit, snapshot.requestsRemaining, snapshot.requestsResetMs)
+    const tokensLevel = snapshot === undefined
+      ? undefined
+      : this.stated(tokens, snapshot.tokensLimit, snapshot.tokensRemaining, snapshot.tokensResetMs)
+    const shown = (requestsLevel !== undefined && requestsLevel < requests.unit) ||
+      (tokensLevel !== undefined && tokensLevel < Math.min(permit.tokens, tokens.capacity))
+    if (!shown) {
+      const contradicted = (requestsLevel !== undefined || !requests.limited) && (tokensLevel !== undefined || !tokens.limited)
+      if (contradicted || requestsLevel === undefined) requests.align(0, permit.requestMark, now, "admission")
+      if (contradicted || tokensLevel === undefined) tokens.align(0, permit.tokenMark, now, "admission")
     }
     // Without a retry-after, the emptied buckets alone pace the restart.
     const retryAfter = error.retryAfterMs ?? snapshot?.retryAfterMs ?? 0
