@@ -98,7 +98,7 @@ const runOnce = async (
   index: number
 ): Promise<Run | string> => {
   const load = os.loadavg()[0]!
-  const server = await startServer(scenario.server)
+  const server = await startServer({ ...scenario.server, ...variant.server })
   const output = scenario.output ? `${resultsDir}/${scenario.name}-${variant.contender}-${items}-${index}.jsonl` : undefined
   let exit: ContenderExit
   let report: ServerReport

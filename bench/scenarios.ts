@@ -1,7 +1,7 @@
 /**
  * The four benchmark scenarios of the batch engine issue: server settings, who runs, and the targets.
  */
-import type { FakeProviderOptions } from "../test/support/FakeProvider.js"
+import type { FakeProviderOptions, HeaderStyle } from "../test/support/FakeProvider.js"
 import type { ContenderResult, ServerReport } from "./internal/protocol.js"
 
 /** The two clients under test. */
@@ -19,6 +19,8 @@ export interface Variant {
   readonly streamResults?: boolean
   /** Node flags for the contender's process (the memory scenario's heap-limited variants). */
   readonly nodeFlags?: ReadonlyArray<string>
+  /** Server options of this variant, over the scenario's (the rate-limited scenario's header styles). */
+  readonly server?: FakeProviderOptions
 }
 
 /** One contender run and the server's counters for it. */
@@ -97,22 +99,39 @@ const idealRateLimitedMs = (items: number, rpm: number, burstSeconds: number, la
   return (Math.max(0, items - perSecond * burstSeconds) / perSecond) * 1000 + latencyMs
 }
 
+/**
+ * The rate-limit header styles the rate-limited scenario runs Capstan against: the documented one (remaining
+ * per minute, the view at admission, reset until full), each of its three parts changed alone, and all three
+ * changed at once. The enforced limit is the same in all of them; only what the headers say about it differs.
+ */
+const HEADER_STYLES: ReadonlyArray<{ readonly name: string; readonly style: HeaderStyle }> = [
+  { name: "", style: {} },
+  { name: "remaining burst", style: { remaining: "burst" } },
+  { name: "view at answer", style: { at: "answer" } },
+  { name: "reset to next", style: { reset: "to-next" } },
+  { name: "burst + answer + to next", style: { remaining: "burst", at: "answer", reset: "to-next" } }
+]
+
 const rateLimited = (): Scenario => {
   const rpm = 6000
   const latencyMs = 50
   const items = 1000
   const ideal = idealRateLimitedMs(items, rpm, 1, latencyMs)
+  const capstan = HEADER_STYLES.flatMap(({ name, style }): ReadonlyArray<Variant> => {
+    const server = { rateLimitHeaderStyle: style }
+    const suffix = name === "" ? "" : `, ${name}`
+    return [
+      { contender: "capstan", variant: `told rpm${suffix}`, rpm, sizes: [items], server },
+      { contender: "capstan", variant: `learned${suffix}`, sizes: [items], server }
+    ]
+  })
   return {
     name: "rate-limited",
-    summary: `${items} items, ${rpm} RPM with 1 s of burst, ${latencyMs} ms latency, ${CONCURRENCY} in flight. ` +
-      `Ideal wall ${seconds(ideal)}.`,
+    summary: `${items} items, ${rpm} RPM with 1 s of burst, ${latencyMs} ms latency, ${CONCURRENCY} in flight; ` +
+      `Capstan told the limit and learning it, under ${HEADER_STYLES.length} rate-limit header styles. Ideal wall ${seconds(ideal)}.`,
     server: { rpm, burst: 1, latencyMs, seed: SEED, logRequests: LOG },
     concurrency: CONCURRENCY,
-    variants: [
-      { contender: "openai+p-limit", variant: "default", sizes: [items] },
-      { contender: "capstan", variant: "told rpm", rpm, sizes: [items] },
-      { contender: "capstan", variant: "learned", sizes: [items] }
-    ],
+    variants: [{ contender: "openai+p-limit", variant: "default", sizes: [items] }, ...capstan],
     runs: 1,
     output: false,
     timeoutMs: 120_000,

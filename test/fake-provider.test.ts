@@ -10,6 +10,7 @@ import {
   type FakeRequest,
   type FaultKind,
   formatGoDuration,
+  type HeaderStyle,
   sampleFromSchema
 } from "./support/FakeProvider.js"
 
@@ -468,6 +469,58 @@ describe("rate limits", () => {
       expect(refused).toBeInstanceOf(Anthropic.RateLimitError)
       expect([refused.type, refused.headers.get("retry-after")]).toEqual(["rate_limit_error", "1"])
       expect(refused.headers.get("anthropic-ratelimit-requests-remaining")).toBe("59")
+    })
+  })
+
+  describe("header styles", () => {
+    const requestHeaders = (h: Headers) =>
+      ["limit", "remaining", "reset"].map((part) => h.get(`x-ratelimit-${part}-requests`))
+
+    it("remaining on the burst scale is what is left in the bucket; limit stays per minute", async () => {
+      await withServer({ rpm: 600, tpm: 60_000, rateLimitHeaderStyle: { remaining: "burst" } }, async (server) => {
+        // A bucket of 10 requests and 1000 tokens; "x" costs 1 + its answer "echo: x" (2) = 3 tokens.
+        const { response } = await chat(openai(server), "x").withResponse()
+        expect(requestHeaders(response.headers)).toEqual(["600", "9", "100ms"])
+        expect([response.headers.get("x-ratelimit-limit-tokens"), response.headers.get("x-ratelimit-remaining-tokens")])
+          .toEqual(["60000", "997"])
+        const results = await Promise.all(Array.from({ length: 10 }, () => settle(chat(openai(server)))))
+        const refused = results.flatMap((r) => (r.ok ? [] : [r.error as InstanceType<typeof OpenAI.RateLimitError>]))
+        expect(refused).toHaveLength(1)
+        expect(refused[0]!.headers.get("x-ratelimit-remaining-requests")).toBe("0")
+        expect(refused[0]!.message).toMatch(/Limit 600, Used 10, Requested 1/)
+      })
+      await withServer({ rpm: 60, rateLimitHeaderStyle: { remaining: "burst" } }, async (server) => {
+        const { response } = await message(anthropic(server)).withResponse()
+        expect(response.headers.get("anthropic-ratelimit-requests-limit")).toBe("60")
+        expect(response.headers.get("anthropic-ratelimit-requests-remaining")).toBe("0")
+      })
+    })
+
+    it("the view at answer time counts the requests admitted and the refill during the latency", async () => {
+      const remainings = (style: HeaderStyle) =>
+        withServer({ rpm: 600, latencyMs: 150, rateLimitHeaderStyle: style }, (server) =>
+          Promise.all(Array.from({ length: 3 }, () => chat(openai(server)).withResponse())).then((all) =>
+            all.map(({ response }) => Number(response.headers.get("x-ratelimit-remaining-requests"))).sort()
+          ))
+      // 600 rpm: one request refills every 100 ms. At admission each sees those before it; at the answer, 150 ms
+      // later, each sees all three and 1.5 refilled.
+      expect(await remainings({})).toEqual([597, 598, 599])
+      expect(Math.min(...await remainings({ at: "answer" }))).toBeGreaterThanOrEqual(598)
+    })
+
+    it("reset to next is 0 while some remain, else the time until one more is available", async () => {
+      // 120 rpm: a bucket of 2, one request refilling every 500 ms.
+      await withServer({ rpm: 120, rateLimitHeaderStyle: { reset: "to-next" } }, async (server) => {
+        const client = openai(server)
+        const first = await chat(client).withResponse()
+        expect(requestHeaders(first.response.headers)).toEqual(["120", "119", "0s"])
+        const second = await chat(client).withResponse()
+        expect(second.response.headers.get("x-ratelimit-remaining-requests")).toBe("118")
+        expect(second.response.headers.get("x-ratelimit-reset-requests")).toMatch(/^4\d\dms$/)
+        server.configure({ rateLimitHeaderStyle: undefined })
+        const refused = await rejection(chat(client)) as InstanceType<typeof OpenAI.RateLimitError>
+        expect(refused.headers.get("x-ratelimit-reset-requests")).toMatch(/^(9\d\dms|1s)$/) // until full again
+      })
     })
   })
 

@@ -68,7 +68,7 @@ describe("RateLimiter: pacing", () => {
 
   it.effect("the burst is one second of the limit, then requests follow at the rate, in any window never more", () =>
     Effect.gen(function*() {
-      // 600 rpm: a bucket of 10, refilled one every 100 ms, starting 50 ms (half a request) short of full.
+      // 600 rpm: a bucket of 10, refilled one every 100 ms; the first request gives up 50 ms (half a request) of it.
       const limiter = yield* RateLimiter.make({ rpm: 600 })
       const server = makeServer({ latencyMs: 30 })
       yield* burst(limiter, server.send, 25, "5 seconds")
@@ -80,12 +80,23 @@ describe("RateLimiter: pacing", () => {
       }
     }))
 
+  it.effect("a limiter built long before its first request still gives up the admission lag when it leaves", () =>
+    Effect.gen(function*() {
+      // Layers are built, and items validated, before anything is sent: the first wave still opens its
+      // connections, so it is still half a request short of the whole bucket of 10.
+      const limiter = yield* RateLimiter.make({ rpm: 600 })
+      yield* TestClock.adjust("5 seconds")
+      const server = makeServer()
+      yield* burst(limiter, server.send, 11, "1 second")
+      expect(server.starts).toEqual([...Array.from({ length: 9 }, () => 5000), 5050, 5150])
+    }))
+
   it.effect("a longer burst window allows a bigger first wave", () =>
     Effect.gen(function*() {
       const limiter = yield* RateLimiter.make({ rpm: 60, burstSeconds: 3 })
       const server = makeServer()
       yield* burst(limiter, server.send, 5, "10 seconds")
-      // A bucket of 3, starting 50 ms short of full.
+      // A bucket of 3, 50 ms short of full once the first request left.
       expect(server.starts).toEqual([0, 0, 50, 1050, 2050])
     }))
 
@@ -112,10 +123,10 @@ describe("RateLimiter: pacing", () => {
       const fiber = yield* Effect.forkChild(Effect.forEach([1, 2, 3, 4], () => run, { concurrency: 1 }))
       yield* TestClock.adjust("10 seconds")
       yield* Fiber.join(fiber)
-      // The bucket starts 50 ms short of full: the 1st waits 50 ms for its 10 tokens.
-      // 1st: reserved 10, used 3 → 7 back, the 2nd waits 3 tokens = 300 ms (not a whole second).
-      // 2nd: same, the 3rd waits 300 ms more. 3rd used 30: 20 more are owed, so the 4th waits 3 s.
-      expect(server.starts).toEqual([50, 350, 650, 3650])
+      // The 1st takes the full bucket and gives up 50 ms of refill (5 tokens) as it leaves.
+      // 1st: reserved 10, used 3 → 7 back, the 2nd waits 3.5 tokens = 350 ms (not a whole second).
+      // 2nd: reserved 10, used 3, the 3rd waits 300 ms more. 3rd used 30: 20 more are owed, so the 4th waits 3 s.
+      expect(server.starts).toEqual([0, 350, 650, 3650])
     }))
 
   it.effect("a reservation larger than the whole bucket waits for a full bucket instead of forever", () =>
@@ -125,8 +136,8 @@ describe("RateLimiter: pacing", () => {
       const fiber = yield* Effect.forkChild(Effect.forEach([1, 2], () => RateLimiter.limit(server.send, limiter, 40), { concurrency: 1 }))
       yield* TestClock.adjust("20 seconds")
       yield* Fiber.join(fiber)
-      // The first waits for a full bucket (it starts 50 ms short) and leaves a 30-token debt; full again 4 s later.
-      expect(server.starts).toEqual([50, 4050])
+      // The first goes on the full bucket and leaves a 30-token debt (plus the 50 ms given up); full again 4.05 s later.
+      expect(server.starts).toEqual([0, 4050])
     }))
 
   it.effect("max connections is never exceeded and every slot is reused as soon as it frees", () =>
@@ -320,6 +331,164 @@ describe("RateLimiter: learning from the provider", () => {
     }))
 })
 
+/** What a server's rate-limit headers mean (as `rateLimitHeaderStyle` of the fake provider, `test/support/README.md`). */
+interface HeaderStyle {
+  readonly remaining?: "per-minute" | "burst"
+  readonly at?: "admission" | "answer"
+  readonly reset?: "to-full" | "to-next"
+  /** Leave `remaining` out: only `limit` and `reset` are sent. */
+  readonly withoutRemaining?: boolean
+}
+
+/**
+ * A provider's request limiter in virtual time: a bucket of `rpm / 60` (one second of burst) refilling
+ * continuously, shared with another client that takes `usedByOthers` at the start. It refuses what it cannot
+ * admit with a 429 and its retry-after, and states its bucket in every answer in `style`.
+ */
+const providerBucket = (options: {
+  readonly rpm: number
+  readonly latencyMs: number
+  readonly style: HeaderStyle
+  readonly usedByOthers: number
+  /** The share of the refill another client keeps taking. */
+  readonly takenByOthers: number
+  readonly startedAt: number
+}) => {
+  const { latencyMs, rpm, style } = options
+  const capacity = rpm / 60
+  const perMs = rpm / 60_000
+  const refillPerMs = perMs * (1 - options.takenByOthers)
+  let level = capacity - options.usedByOthers
+  let updatedAt = options.startedAt
+  let refused = 0
+  let lastAnswer = options.startedAt
+  const refill = (now: number) => {
+    level = Math.min(capacity, level + (now - updatedAt) * refillPerMs)
+    updatedAt = now
+  }
+  const view = (now: number) => {
+    refill(now)
+    const deficit = capacity - level
+    return snapshot({
+      requestsLimit: rpm,
+      ...(style.withoutRemaining === true ? {} : {
+        requestsRemaining: style.remaining === "burst" ? Math.max(0, Math.floor(level)) : Math.floor(rpm - deficit)
+      }),
+      requestsResetMs: style.reset === "to-next" ? Math.max(0, 1 - level) / perMs : deficit / perMs
+    })
+  }
+  const send = Effect.gen(function*() {
+    const now = yield* Clock.currentTimeMillis
+    refill(now)
+    if (level < 1) {
+      refused++
+      return yield* new RateLimited({ provider: "p", detail: "", retryAfterMs: (1 - level) / refillPerMs, rateLimit: view(now) })
+    }
+    level -= 1
+    const atAdmission = view(now)
+    yield* Effect.sleep(Duration.millis(latencyMs))
+    lastAnswer = yield* Clock.currentTimeMillis
+    const rateLimit = style.at === "answer" ? view(lastAnswer) : atAdmission
+    return new Generation.Generation({ choices: [], usage: Usage.empty, rateLimit })
+  })
+  return { send, refused: () => refused, lastAnswer: () => lastAnswer }
+}
+
+/**
+ * The bench's rate-limited scenario in virtual time: `n` requests, 100 at a time, each retried after a 429,
+ * under a limiter told `rpm` or learning it. Returns the time the last answer came and the refusals.
+ */
+const rateLimitedRun = (options: {
+  readonly told: boolean
+  readonly style: HeaderStyle
+  readonly n?: number
+  readonly rpm?: number
+  readonly usedByOthers?: number
+  readonly takenByOthers?: number
+}) =>
+  Effect.gen(function*() {
+    const { n = 1000, rpm = 6000 } = options
+    const startedAt = yield* Clock.currentTimeMillis
+    const server = providerBucket({ rpm, latencyMs: 50, style: options.style, usedByOthers: options.usedByOthers ?? 0, takenByOthers: options.takenByOthers ?? 0, startedAt })
+    const limiter = yield* RateLimiter.make(options.told ? { rpm } : {})
+    const one = RateLimiter.limit(server.send, limiter, 1).pipe(
+      Effect.retry({ while: (error) => error._tag === "RateLimited" })
+    )
+    const fiber = yield* Effect.forkChild(Effect.forEach(Array.from({ length: n }), () => one, { concurrency: 100 }))
+    yield* TestClock.adjust("60 seconds")
+    yield* Fiber.join(fiber)
+    return { wallMs: server.lastAnswer() - startedAt, refused: server.refused(), rpm: (yield* limiter.state).rpm }
+  })
+
+/** The bench's ideal: the first second's burst at once, then the rate, plus one latency. */
+const idealMs = (n: number, rpm: number) => (n - rpm / 60) / (rpm / 60_000) + 50
+
+const headerStyles: ReadonlyArray<readonly [string, HeaderStyle]> = [
+  ["remaining per minute, the view at admission, reset until full (documented)", {}],
+  ["remaining on the burst scale", { remaining: "burst" }],
+  ["the view when the answer is sent", { at: "answer" }],
+  ["reset until the next unit", { reset: "to-next" }],
+  ["burst scale, view at answer, reset until next", { remaining: "burst", at: "answer", reset: "to-next" }],
+  ["no remaining, reset until full", { withoutRemaining: true }],
+  ["no remaining, reset until next", { withoutRemaining: true, reset: "to-next" }]
+]
+
+describe("RateLimiter: rate-limit headers are evidence, whatever they mean", () => {
+  for (const [name, style] of headerStyles) {
+    for (const told of [true, false]) {
+      it.effect(`${name}, ${told ? "told the limit" : "learning it"}: the full rate, ≤ 1 % refused`, () =>
+        Effect.gen(function*() {
+          const run = yield* rateLimitedRun({ told, style })
+          expect(run.rpm).toBe(6000)
+          expect(run.wallMs).toBeLessThanOrEqual(1.05 * idealMs(1000, 6000))
+          expect(run.refused).toBeLessThanOrEqual(10)
+        }))
+    }
+  }
+
+  it.effect("a limit learned after a wave went out starts from what the wave left of it, whatever the view", () =>
+    Effect.gen(function*() {
+      // 100 requests leave at once before anything is known; 50 ms later the first answer names 6000 rpm (a
+      // bucket of 100, 5 of it refilled since), in each of the four views of the same server state.
+      const views = [
+        { remaining: "per-minute at admission", requestsRemaining: 5999 },
+        { remaining: "per-minute at answer", requestsRemaining: 5905 },
+        { remaining: "burst at admission", requestsRemaining: 99 },
+        { remaining: "burst at answer", requestsRemaining: 5 }
+      ]
+      for (const view of views) {
+        const limiter = yield* RateLimiter.make()
+        const scope = yield* Scope.make()
+        const permits = yield* Effect.forEach(Array.from({ length: 100 }), () => limiter.acquire(1)).pipe(Scope.provide(scope))
+        yield* TestClock.adjust("50 millis")
+        yield* limiter.observe(permits[0]!, snapshot({ requestsLimit: 6000, requestsRemaining: view.requestsRemaining }))
+        const { requestsAvailable, rpm } = yield* limiter.state
+        expect({ view: view.remaining, rpm, requestsAvailable }).toEqual({ view: view.remaining, rpm: 6000, requestsAvailable: 0 })
+        yield* Scope.close(scope, Exit.void)
+      }
+    }))
+
+  for (const [name, style] of headerStyles) {
+    it.effect(`${name}: another client's share of the budget is seen, from its first answer or first refusal`, () =>
+      Effect.gen(function*() {
+        // Another client took 60 of the 100 at the start; from then on the rest is ours.
+        const run = yield* rateLimitedRun({ told: true, style, n: 300, usedByOthers: 60 })
+        expect(run.refused).toBeLessThanOrEqual(3)
+        expect(run.wallMs).toBeLessThanOrEqual(1.05 * (idealMs(300, 6000) + 600))
+      }))
+  }
+
+  for (const [name, style] of headerStyles) {
+    it.effect(`${name}: another client keeps taking half the budget, and the limiter keeps to the other half`, () =>
+      Effect.gen(function*() {
+        const run = yield* rateLimitedRun({ told: true, style, n: 300, takenByOthers: 0.5 })
+        expect(run.refused).toBeLessThanOrEqual(6)
+        // The first 100 at once, then 50 a second.
+        expect(run.wallMs).toBeLessThanOrEqual(1.05 * ((300 - 100) / 0.05 + 50))
+      }))
+  }
+})
+
 describe("RateLimiter: interruption", () => {
   it.effect("interrupted waiters give back everything: a later request is not held behind them", () =>
     Effect.gen(function*() {
@@ -364,7 +533,7 @@ describe("RateLimiter: interruption", () => {
 describe("RateLimiter: the pieces of limit", () => {
   it.effect("acquire holds a connection for its scope; settle corrects the reservation; observe learns", () =>
     Effect.gen(function*() {
-      // 6000 tokens/min: a bucket of 100, starting 5 short (the admission lag).
+      // 6000 tokens/min: a bucket of 100, 5 of which the first request gives up (the admission lag).
       const limiter = yield* RateLimiter.make({ maxConnections: 1, tpm: 6000 })
       const scope = yield* Scope.make()
       const permit = yield* limiter.acquire(10).pipe(Scope.provide(scope))

@@ -22,7 +22,15 @@ import type { AddressInfo } from "node:net"
 import { pathToFileURL } from "node:url"
 import { parseArgs } from "node:util"
 import { errorBody, type ErrorSpec, faultError, fromFakeError, rateLimitError, statusError } from "./internal/errors.js"
-import { type BucketView, formatGoDuration, formatRfc3339, RateLimiter } from "./internal/rateLimiter.js"
+import {
+  anthropicLimitHeaders,
+  type HeaderMap,
+  type HeaderStyle,
+  type LimitViews,
+  openaiLimitHeaders,
+  RateLimiter,
+  retryAfterHeaders
+} from "./internal/rateLimiter.js"
 import { FAULT_KINDS } from "./internal/types.js"
 import type { ApiKind, FakeReply, FakeRequest, FaultKind } from "./internal/types.js"
 import {
@@ -39,6 +47,7 @@ export { FAULT_KINDS } from "./internal/types.js"
 export type { ApiKind, FakeError, FakeMessage, FakeReply, FakeRequest, FaultKind } from "./internal/types.js"
 export { sampleFromSchema } from "./internal/jsonSchemaSample.js"
 export { formatGoDuration, formatRfc3339 } from "./internal/rateLimiter.js"
+export type { HeaderStyle } from "./internal/rateLimiter.js"
 
 // ---------------------------------------------------------------------------------------------------------------------
 // Options, stats, log
@@ -61,6 +70,12 @@ export interface FakeProviderConfig {
   readonly chargeRejected?: boolean | undefined
   /** Send the `x-ratelimit-*` / `anthropic-ratelimit-*` headers. Default true (only for configured limits). */
   readonly rateLimitHeaders?: boolean | undefined
+  /**
+   * What those headers mean: `remaining` per minute or on the burst scale, the view at admission or when the
+   * answer is sent, `reset` until full or until the next unit. Default (and each field's default): the
+   * providers' documented per-minute view, at admission, reset until full.
+   */
+  readonly rateLimitHeaderStyle?: HeaderStyle | undefined
   /** Fixed delay before answering an admitted request, in ms. Default 0 (answer synchronously). Limiter 429s are never delayed. */
   readonly latencyMs?: number | undefined
   /** Extra uniformly random delay in `[0, jitterMs)`, drawn from the seeded PRNG. Default 0. */
@@ -249,36 +264,6 @@ const emptyCounters = (inFlight: number): Counters => ({
 })
 
 // ---------------------------------------------------------------------------------------------------------------------
-// Response headers
-
-type HeaderMap = Record<string, string>
-type LimitViews = { readonly requests: BucketView | undefined; readonly tokens: BucketView | undefined }
-
-const openaiLimitHeaders = (h: HeaderMap, views: LimitViews): void => {
-  for (const [suffix, view] of [["requests", views.requests], ["tokens", views.tokens]] as const) {
-    if (view === undefined) continue
-    h[`x-ratelimit-limit-${suffix}`] = String(view.limit)
-    h[`x-ratelimit-remaining-${suffix}`] = String(view.remaining)
-    h[`x-ratelimit-reset-${suffix}`] = formatGoDuration(view.resetMs)
-  }
-}
-
-const anthropicLimitHeaders = (h: HeaderMap, views: LimitViews, now: number): void => {
-  for (const [name, view] of [["requests", views.requests], ["tokens", views.tokens]] as const) {
-    if (view === undefined) continue
-    h[`anthropic-ratelimit-${name}-limit`] = String(view.limit)
-    h[`anthropic-ratelimit-${name}-remaining`] = String(view.remaining)
-    h[`anthropic-ratelimit-${name}-reset`] = formatRfc3339(now + view.resetMs)
-  }
-}
-
-/** Sets `retry-after` (integer seconds, rounded up) and, for OpenAI, the exact `retry-after-ms`. */
-const retryAfterHeaders = (h: HeaderMap, api: ApiKind | undefined, waitMs: number): void => {
-  h["retry-after"] = String(Math.max(1, Math.ceil(waitMs / 1000)))
-  if (api !== "anthropic") h["retry-after-ms"] = String(Math.max(1, Math.ceil(waitMs)))
-}
-
-// ---------------------------------------------------------------------------------------------------------------------
 // The server
 
 /** What an admitted request will be answered with. */
@@ -459,7 +444,7 @@ class Provider {
     const now = Date.now()
     if (!this.limiter.unlimited) {
       const admission = this.limiter.admit(cost, now)
-      if (this.config.rateLimitHeaders !== false) ex.views = this.limiter.view(now)
+      if (this.config.rateLimitHeaders !== false) ex.views = this.limiter.view(now, this.headerStyle())
       if (!admission.admitted) {
         this.counters.rateLimited++
         const spec = rateLimitError({
@@ -580,16 +565,29 @@ class Provider {
 
   // --- writers -----------------------------------------------------------------------------------------------------
 
+  private headerStyle(): HeaderStyle {
+    return this.config.rateLimitHeaderStyle ?? {}
+  }
+
+  /** The views at admission, or (style `at: "answer"`) the buckets as they are now, when the answer leaves. */
+  private viewsNow(ex: Exchange, now: number): LimitViews | undefined {
+    if (ex.views === undefined) return undefined
+    const style = this.headerStyle()
+    return style.at === "answer" ? this.limiter.view(now, style) : ex.views
+  }
+
   private headers(ex: Exchange): HeaderMap {
     const h: HeaderMap = { "content-type": "application/json" }
     const requestId = `req_fake${ex.seq}`
+    const now = Date.now()
+    const views = this.viewsNow(ex, now)
     if (ex.api === "anthropic") {
       h["request-id"] = requestId
-      if (ex.views !== undefined) anthropicLimitHeaders(h, ex.views, Date.now())
+      if (views !== undefined) anthropicLimitHeaders(h, views, now)
     } else {
       h["x-request-id"] = requestId
-      h["openai-processing-ms"] = String(Date.now() - ex.receivedAt)
-      if (ex.views !== undefined) openaiLimitHeaders(h, ex.views)
+      h["openai-processing-ms"] = String(now - ex.receivedAt)
+      if (views !== undefined) openaiLimitHeaders(h, views)
     }
     if (ex.extraHeaders !== undefined) Object.assign(h, ex.extraHeaders)
     return h
@@ -730,6 +728,7 @@ const scoped = (options?: FakeProviderOptions): Effect.Effect<FakeProviderServer
 export const FakeProvider = { start, scoped, faultKinds: FAULT_KINDS } as const
 
 // Stand-alone use: `node --import tsx test/support/FakeProvider.ts --port 8787 --rpm 600 --tpm 100000 --latency 50`
+// (header style: `--remaining per-minute|burst --view-at admission|answer --reset to-full|to-next`)
 const isMain = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href
 if (isMain) {
   const { values } = parseArgs({
@@ -738,7 +737,10 @@ if (isMain) {
       rpm: { type: "string" },
       tpm: { type: "string" },
       burst: { type: "string" },
-      latency: { type: "string" }
+      latency: { type: "string" },
+      remaining: { type: "string" },
+      "view-at": { type: "string" },
+      reset: { type: "string" }
     }
   })
   const num = (s: string | undefined) => (s === undefined ? undefined : Number(s))
@@ -748,6 +750,11 @@ if (isMain) {
     tpm: num(values.tpm),
     burst: num(values.burst),
     latencyMs: num(values.latency),
+    rateLimitHeaderStyle: {
+      remaining: values.remaining as HeaderStyle["remaining"],
+      at: values["view-at"] as HeaderStyle["at"],
+      reset: values.reset as HeaderStyle["reset"]
+    },
     logRequests: false
   }).then((s) => console.log(`FakeProvider listening on ${s.url} (OpenAI baseURL ${s.openaiBaseUrl}, Anthropic baseURL ${s.anthropicBaseUrl})`))
 }

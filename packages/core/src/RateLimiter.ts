@@ -6,14 +6,20 @@
  *   enforce per-minute limits over about a second, so a minute-sized bucket would only buy a 429 storm.
  * - A request reserves its estimated tokens (`estimateTokens`: prompt characters / 4 plus `maxTokens`, or the
  *   typical output seen so far, per choice) before it starts; the reported usage settles the difference.
- * - Every response's rate-limit snapshot is learned: a lower server limit is adopted, and the local level is
- *   lowered to what the server's deficit (`limit - remaining`) implies, discounting requests sent after the one
- *   that brought the snapshot (headers are stale by the requests still in flight). It never raises the level.
- * - A 429 closes one gate for every request to the generator until the server's retry-after has passed, and
- *   empties the buckets as of that request, so requests resume paced instead of stampeding. Without any known
- *   request limit, the first 429 infers one from the requests the server accepted in the last second, raised
- *   by a tenth of a request per minute per success from then on (about 10 % a minute at any rate), until the
- *   server reports its limit.
+ * - Every response's rate-limit headers are learned from, as evidence rather than truth, since servers differ
+ *   in what they mean. A reported limit is adopted: it is the one header that names the limit (a lower one
+ *   lowers a configured limit, a higher one never raises it). `remaining` and `reset` only ever lower the
+ *   local level, and only as far as every meaning still possible allows: `remaining` is read per minute
+ *   (`limit − deficit`) or as the bucket's level according to which scale it is consistent with; the view is
+ *   read as taken when the request was admitted (discounting the requests sent since) or when the answer left,
+ *   as the reports tell, and the higher reading is believed until they do; `reset` counts down to a full
+ *   bucket or to the next unit, likewise. A limit learned after requests went out starts from what they left.
+ * - A 429 is the hard evidence: it closes one gate for every request to the generator until the server's
+ *   retry-after has passed, and empties the bucket that refused as of that request (every bucket, unless the
+ *   headers name it), so requests resume paced instead of stampeding. Without any known request limit, the
+ *   first 429 infers one from the requests the server accepted in the last second, raised by a tenth of a
+ *   request per minute per success from then on (about 10 % a minute at any rate), until the server reports
+ *   its limit.
  * - Waiting is first come, first served, uses the Effect `Clock` (so `TestClock` drives it) and holds nothing:
  *   an interrupted waiter leaves the limiter as if it had never asked.
  *
@@ -25,7 +31,7 @@ import type * as Scope from "effect/Scope"
 import type { GenerationError, RateLimited } from "./Errors.js"
 import type { ChatRequest, CompletionRequest, Generation, RateLimitSnapshot } from "./Generation.js"
 import type * as Identifier from "./Identifier.js"
-import { Bucket, type Mark, Window } from "./internal/limiter.js"
+import { Bucket, type Mark, ResetTime, ViewTime, Window } from "./internal/limiter.js"
 import type * as Usage from "./Usage.js"
 import { NonNegative, Positive, PositiveInt } from "./internal/numbers.js"
 
@@ -260,6 +266,10 @@ class Limiter implements RateLimiter {
   /** Typical output tokens per choice, learned from usage; the reservation of a request without `maxTokens`. */
   outputTokens: number
   readonly accepted = new Window(inferenceWindowMs)
+  /** When the server takes the view its headers report, as far as its reports tell (shared by both buckets: one view). */
+  readonly viewTime = new ViewTime()
+  /** What the server's `reset` counts down to, as far as its reports tell. */
+  readonly resetTime = new ResetTime()
 
   constructor(limits: Limits, now: number) {
     this.limits = limits
@@ -349,7 +359,7 @@ class Limiter implements RateLimiter {
     if (Exit.isSuccess(exit)) {
       const generation = exit.value
       this.settled(permit, generation.usage, generation.choices.length, now)
-      if (generation.rateLimit !== undefined) this.learn(permit, generation.rateLimit, now)
+      if (generation.rateLimit !== undefined) this.learn(permit, generation.rateLimit, now, false)
       return
     }
     const error = Cause.findErrorOption(exit.cause)
@@ -376,40 +386,68 @@ class Limiter implements RateLimiter {
     Clock.clockWith((clock) =>
       Effect.sync(() => {
         const now = clock.currentTimeMillisUnsafe()
-        if (!("_tag" in outcome)) this.learn(permit, outcome, now)
+        if (!("_tag" in outcome)) this.learn(permit, outcome, now, false)
         else if (isRateLimited(outcome)) this.refused(permit, outcome, now)
       })
     )
 
-  learn(permit: Permit, snapshot: RateLimitSnapshot, now: number): void {
-    const requests = { limit: snapshot.requestsLimit, remaining: snapshot.requestsRemaining, resetMs: snapshot.requestsResetMs }
-    const tokens = { limit: snapshot.tokensLimit, remaining: snapshot.tokensRemaining, resetMs: snapshot.tokensResetMs }
-    this.requests.learn(requests, permit.requestMark, now)
-    this.tokens.learn(tokens, permit.tokenMark, now)
+  /** The server's level in `bucket` as a report states it: by `remaining`, else by `reset`. */
+  stated(bucket: Bucket, limit: number | undefined, remaining: number | undefined, resetMs: number | undefined): number | undefined {
+    return bucket.remainingLevel(limit, remaining) ?? bucket.resetLevel(resetMs, this.resetTime.meaning)
+  }
+
+  /**
+   * Learns from a snapshot of the server's buckets: from an answer, or from a refusal (`refused`), whose view
+   * is the one at admission. Runs on every answer that carries headers, so it allocates nothing.
+   */
+  learn(permit: Permit, snapshot: RateLimitSnapshot, now: number, refused: boolean): void {
+    const { requests, tokens } = this
+    const { requestsRemaining, requestsResetMs, tokensRemaining, tokensResetMs } = snapshot
+    requests.adopt(snapshot.requestsLimit, now)
+    tokens.adopt(snapshot.tokensLimit, now)
+    this.resetTime.observe(requests, requests.remainingLevel(snapshot.requestsLimit, requestsRemaining), requestsResetMs, refused)
+    const requestsLevel = this.stated(requests, snapshot.requestsLimit, requestsRemaining, requestsResetMs)
+    const tokensLevel = this.stated(tokens, snapshot.tokensLimit, tokensRemaining, tokensResetMs)
+    if (!refused && requestsLevel !== undefined) this.viewTime.observe(requestsLevel, permit.requestMark, requests, now)
+    const reading = refused ? "admission" : this.viewTime.reading
+    if (requestsLevel !== undefined) requests.align(requestsLevel, permit.requestMark, now, reading)
+    if (tokensLevel !== undefined) tokens.align(tokensLevel, permit.tokenMark, now, reading)
     // With no limit to pace by, "nothing remaining" can only be answered by waiting for the reset.
-    for (const [bucket, report] of [[this.requests, requests], [this.tokens, tokens]] as const) {
-      if (!bucket.limited && report.remaining === 0 && report.resetMs !== undefined) {
-        this.pausedUntil = Math.max(this.pausedUntil, now + report.resetMs)
-      }
+    if (!requests.limited && requestsRemaining === 0 && requestsResetMs !== undefined) {
+      this.pausedUntil = Math.max(this.pausedUntil, now + requestsResetMs)
+    }
+    if (!tokens.limited && tokensRemaining === 0 && tokensResetMs !== undefined) {
+      this.pausedUntil = Math.max(this.pausedUntil, now + tokensResetMs)
     }
   }
 
   refused(permit: Permit, error: RateLimited, now: number): void {
+    const { requests, tokens } = this
     const snapshot = error.rateLimit
-    if (snapshot !== undefined) this.learn(permit, snapshot, now)
-    const reports = (remaining: number | undefined, resetMs: number | undefined) => remaining !== undefined || resetMs !== undefined
-    const requestsReported = snapshot !== undefined && reports(snapshot.requestsRemaining, snapshot.requestsResetMs)
-    const tokensReported = snapshot !== undefined && reports(snapshot.tokensRemaining, snapshot.tokensResetMs)
-    if (!this.requests.limited) {
+    if (snapshot !== undefined) this.learn(permit, snapshot, now, true)
+    if (!requests.limited) {
       // Nothing to pace by: what the server accepted in the last second is the best guess of its rate. It is
       // made once: a 429 without headers may also be a fault unrelated to pace, and cutting the rate on each
       // of those would starve the generator. Later 429s still close the gate and empty the buckets.
-      this.requests.inferred = Math.max(1, this.accepted.count(now)) * (60_000 / inferenceWindowMs)
-      this.requests.update(now)
+      requests.inferred = Math.max(1, this.accepted.count(now)) * (60_000 / inferenceWindowMs)
+      requests.update(now)
     }
-    // The server's bucket was empty when it refused; what it did not report we assume empty.
-    if (!requestsReported) this.requests.align(0, permit.requestMark, now)
-    if (!tokensReported) this.tokens.align(0, permit.tokenMark, now)
+    // The refusal is the hard evidence: the bucket that refused was empty. If the headers do not show one
+    // short of this request, it is one they do not state; if they state them all, they are wrong about one
+    // (a reset read the wrong way, say), and every bucket is taken for empty.
+    const requestsLevel = snapshot === undefined
+      ? undefined
+      : this.stated(requests, snapshot.requestsLimit, snapshot.requestsRemaining, snapshot.requestsResetMs)
+    const tokensLevel = snapshot === undefined
+      ? undefined
+      : this.stated(tokens, snapshot.tokensLimit, snapshot.tokensRemaining, snapshot.tokensResetMs)
+    const shown = (requestsLevel !== undefined && requestsLevel < requests.unit) ||
+      (tokensLevel !== undefined && tokensLevel < Math.min(permit.tokens, tokens.capacity))
+    if (!shown) {
+      const contradicted = (requestsLevel !== undefined || !requests.limited) && (tokensLevel !== undefined || !tokens.limited)
+      if (contradicted || requestsLevel === undefined) requests.align(0, permit.requestMark, now, "admission")
+      if (contradicted || tokensLevel === undefined) tokens.align(0, permit.tokenMark, now, "admission")
+    }
     // Without a retry-after, the emptied buckets alone pace the restart.
     const retryAfter = error.retryAfterMs ?? snapshot?.retryAfterMs ?? 0
     this.pausedUntil = Math.max(this.pausedUntil, now + retryAfter)

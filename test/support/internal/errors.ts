@@ -137,7 +137,7 @@ export interface RateLimitRefusal {
 export const rateLimitError = (r: RateLimitRefusal): ErrorSpec => {
   const unit = r.dimension === "requests" ? "requests per min (RPM)" : "tokens per min (TPM)"
   const limit = r.view?.limit ?? 0
-  const used = limit - (r.view?.remaining ?? 0)
+  const used = r.view?.used ?? 0
   const message = r.tooLarge
     ? `Request too large for ${r.model} in organization org-fake on ${unit}: Limit ${limit}, Requested ${r.requested}. The input or output tokens must be reduced in order to run successfully.`
     : `Rate limit reached for ${r.model} in organization org-fake on ${unit}: Limit ${limit}, Used ${used}, Requested ${r.requested}. Please try again in ${formatGoDuration(r.waitMs)}.`

@@ -1,5 +1,6 @@
 /**
- * Continuous-refill token buckets for requests and tokens per minute, plus the header views providers send.
+ * Continuous-refill token buckets for requests and tokens per minute, the header views providers send (in any
+ * {@link HeaderStyle}) and the headers written from them.
  *
  * Semantics (chosen to mirror what OpenAI/Anthropic document, see shared/research/perf-anchors.md §1, §2, §8.1):
  * - capacity = `limit × burst / 60` (burst in seconds; providers quantize per-minute limits to ~1 s);
@@ -10,18 +11,40 @@
  * - a request whose token cost exceeds the whole per-minute limit can never succeed ("Request too large").
  * @module
  */
+import type { ApiKind } from "./types.js"
 
 /** Which bucket refused a request. */
 export type LimitDimension = "requests" | "tokens"
 
-/** Header-friendly snapshot of one bucket, using a per-minute view like the real providers. */
+/**
+ * How a server states its bucket in the rate-limit headers. Providers and OpenAI-compatible servers differ on
+ * each of these, and a client must cope with all of them.
+ * - `remaining`: `"per-minute"` is `limit − (part of the bucket still to refill)`, the view OpenAI and Anthropic
+ *   document; `"burst"` is what is left in the bucket itself (at most one burst), while `limit` stays per minute.
+ * - `at`: `"admission"` is the bucket right after it admitted the request; `"answer"` is the bucket when the
+ *   answer is sent, after the latency, so it already counts later requests and the refill in between.
+ * - `reset`: `"to-full"` is the time until the bucket is full again; `"to-next"` is the time until one more
+ *   unit is available, 0 while some remain.
+ */
+export interface HeaderStyle {
+  readonly remaining?: "per-minute" | "burst" | undefined
+  readonly at?: "admission" | "answer" | undefined
+  readonly reset?: "to-full" | "to-next" | undefined
+}
+
+/** Header-friendly snapshot of one bucket, in a {@link HeaderStyle}. */
 export interface BucketView {
   readonly limit: number
-  /** `limit − consumed`, where consumed = the part of the bucket still to be refilled. */
+  /** Per minute: `limit − deficit` (deficit = the part of the bucket still to refill); burst: the bucket's level. Floored. */
   readonly remaining: number
-  /** Milliseconds until the bucket is full again: `(limit − remaining) × 60 s / limit`. */
+  /** To full: `deficit × 60 s / limit`; to next: the time until the level reaches one unit (0 when it has). */
   readonly resetMs: number
+  /** The deficit rounded up, whatever the style (the "Used" of a 429's message). */
+  readonly used: number
 }
+
+/** The views of both buckets (undefined for an unlimited dimension). */
+export type LimitViews = { readonly requests: BucketView | undefined; readonly tokens: BucketView | undefined }
 
 /** Result of an admission attempt. */
 export type Admission =
@@ -73,12 +96,19 @@ class TokenBucket {
     return cost > this.limit
   }
 
-  view(): BucketView {
+  view(style: HeaderStyle): BucketView {
     const deficit = Math.max(0, this.capacity - this.level)
+    // A request costing more than the bucket is admitted on a full one, so "one more unit" is at most the bucket.
+    const unit = Math.min(1, this.capacity)
     return {
       limit: this.limit,
-      remaining: Math.max(0, Math.min(this.limit, Math.floor(this.limit - deficit))),
-      resetMs: deficit / this.perMs
+      remaining: style.remaining === "burst"
+        ? Math.max(0, Math.floor(this.level))
+        : Math.max(0, Math.min(this.limit, Math.floor(this.limit - deficit))),
+      resetMs: style.reset === "to-next"
+        ? Math.max(0, unit - this.level) / this.perMs
+        : deficit / this.perMs,
+      used: Math.ceil(deficit)
     }
   }
 }
@@ -134,10 +164,10 @@ export class RateLimiter {
   }
 
   /** Current header views (undefined for an unlimited dimension). */
-  view(now: number): { readonly requests: BucketView | undefined; readonly tokens: BucketView | undefined } {
+  view(now: number, style: HeaderStyle): LimitViews {
     this.requests?.refill(now)
     this.tokens?.refill(now)
-    return { requests: this.requests?.view(), tokens: this.tokens?.view() }
+    return { requests: this.requests?.view(style), tokens: this.tokens?.view(style) }
   }
 }
 
@@ -172,3 +202,32 @@ export const formatGoDuration = (ms: number): string => {
 /** RFC 3339 timestamp rounded UP to whole seconds, as Anthropic's `anthropic-ratelimit-*-reset` headers. */
 export const formatRfc3339 = (epochMs: number): string =>
   new Date(Math.ceil(epochMs / 1000) * 1000).toISOString().replace(".000Z", "Z")
+
+/** Response headers being built, by lower-case name. */
+export type HeaderMap = Record<string, string>
+
+/** OpenAI's `x-ratelimit-{limit,remaining,reset}-{requests,tokens}`, reset as a Go duration. */
+export const openaiLimitHeaders = (h: HeaderMap, views: LimitViews): void => {
+  for (const [suffix, view] of [["requests", views.requests], ["tokens", views.tokens]] as const) {
+    if (view === undefined) continue
+    h[`x-ratelimit-limit-${suffix}`] = String(view.limit)
+    h[`x-ratelimit-remaining-${suffix}`] = String(view.remaining)
+    h[`x-ratelimit-reset-${suffix}`] = formatGoDuration(view.resetMs)
+  }
+}
+
+/** Anthropic's `anthropic-ratelimit-{requests,tokens}-{limit,remaining,reset}`, reset as an RFC 3339 time. */
+export const anthropicLimitHeaders = (h: HeaderMap, views: LimitViews, now: number): void => {
+  for (const [name, view] of [["requests", views.requests], ["tokens", views.tokens]] as const) {
+    if (view === undefined) continue
+    h[`anthropic-ratelimit-${name}-limit`] = String(view.limit)
+    h[`anthropic-ratelimit-${name}-remaining`] = String(view.remaining)
+    h[`anthropic-ratelimit-${name}-reset`] = formatRfc3339(now + view.resetMs)
+  }
+}
+
+/** Sets `retry-after` (integer seconds, rounded up) and, except for Anthropic, the exact `retry-after-ms`. */
+export const retryAfterHeaders = (h: HeaderMap, api: ApiKind | undefined, waitMs: number): void => {
+  h["retry-after"] = String(Math.max(1, Math.ceil(waitMs / 1000)))
+  if (api !== "anthropic") h["retry-after-ms"] = String(Math.max(1, Math.ceil(waitMs)))
+}
