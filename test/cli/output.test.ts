@@ -119,4 +119,20 @@ describe("Output", () => {
     assert.isTrue(Option.isNone(Output.rowKey("{\"id\":3}")))
     assert.isTrue(Option.isNone(Output.rowKey("{\"id\":\"x\"")))
   })
+
+  it.effect("a new results file starts without a stale pending file; an existing one is refused and its pending rows kept", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const dir = yield* fs.makeTempDirectoryScoped()
+      const file = `${dir}/results.jsonl`
+      yield* fs.writeFileString(Output.pendingOf(file), `${row("stale")}\n`)
+      yield* Effect.scoped(Effect.flatMap(Output.writer(file, { mode: "create" }), (writer) => writer.write({ id: "a", choice: 0 }, row("a"))))
+      assert.isFalse(yield* fs.exists(Output.pendingOf(file)))
+      assert.deepStrictEqual(keys(yield* Output.recorded(file)), [Output.keyOf("a", 0)])
+
+      yield* fs.writeFileString(Output.pendingOf(file), `${row("b")}\n`)
+      const refused = yield* Effect.flip(Effect.scoped(Output.writer(file, { mode: "create" })))
+      assert.match(refused.message, /already exists/)
+      assert.isTrue(yield* fs.exists(Output.pendingOf(file)))
+    }).pipe(Effect.provide(NodeServices.layer)))
 })

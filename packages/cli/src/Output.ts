@@ -340,7 +340,6 @@ export const writer = (
     const path = yield* Path.Path
     const pendingFile = pendingOf(file)
     const replaces = options.replaces
-    if (options.mode === "overwrite") yield* fs.remove(pendingFile, { force: true }).pipe(Effect.mapError(writeFailure(file)))
     if (replaces !== undefined) {
       // Added before the files are opened, so it runs after they are synced and closed. A failure to merge leaves
       // the pending file in place for the next run to merge: nothing is lost.
@@ -353,6 +352,8 @@ export const writer = (
       )
     }
     const main = yield* open(file, { mode: options.mode })
+    // A new file starts without an earlier run's replacements (checked by `open` not to hold rows of its own).
+    if (options.mode !== "append") yield* fs.remove(pendingFile, { force: true }).pipe(Effect.mapError(writeFailure(file)))
     const pending = replaces === undefined ? undefined : yield* open(pendingFile, { mode: "append" })
     return {
       write: (key, line) => pending !== undefined && replaces!(key) ? pending.append(line) : main.append(line)
