@@ -133,7 +133,7 @@ const answers: Record<string, { readonly first: string; readonly again: string }
 
 export const mock: Layer.Layer<Generator.Generator | MockGenerator.MockGenerator> = MockGenerator.layer((request) => {
   const messages = request._tag === "chat" ? request.messages : []
-  const asked = messages.find((m) => m.role === "user")?.content ?? ""
+  const asked = messages.find((m) => m.role === "user")?.text ?? ""
   const input = reviews.find((r) => asked.endsWith(r.review))
   const answer = input === undefined ? undefined : answers[input.id]
   if (answer === undefined) return "I can't find a review in your message."

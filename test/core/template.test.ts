@@ -2,7 +2,7 @@ import { describe, expect, expectTypeOf, it } from "@effect/vitest"
 import { Effect, Option, Result, Schema } from "effect"
 import { InvalidItem, InvalidTemplate, Message, Template, TemplateMismatch } from "@capstan/core"
 
-const contents = (messages: ReadonlyArray<Message.Message>) => messages.map((m) => `${m.role}:${m.content}`)
+const contents = (messages: ReadonlyArray<Message.Message>) => messages.map((m) => `${m.role}:${m.text}`)
 
 describe("Template", () => {
   describe("types", () => {
@@ -292,7 +292,7 @@ describe("Template", () => {
           allowExtra: true
         })
         expect(rows[0]?.vars).toEqual({ review: "Great", stars: 5, source: "web" })
-        expect(rows[0]?.messages[0]?.content).toBe("Review: Great (5 stars)")
+        expect(rows[0]?.messages[0]?.text).toBe("Review: Great (5 stars)")
         const error = yield* Effect.flip(
           Template.validate(template, [{ id: "r2", review: "x", source: "web" }], { allowExtra: true })
         )
@@ -330,7 +330,7 @@ describe("Template", () => {
         const rows = yield* Template.validate(template, inputs)
         expect(rows.length).toBe(100_000)
         expect(new Set(rows.map((row) => row.id)).size).toBe(100_000)
-        expect(rows[99_999]?.messages[0]?.content).toBe("Review: review number 99999 (4 stars)")
+        expect(rows[99_999]?.messages[0]?.text).toBe("Review: review number 99999 (4 stars)")
       }))
   })
 
@@ -358,7 +358,7 @@ describe("Template", () => {
         expect(items[2]?.id).toBe(`${items[0]?.id}-2`)
         expect(items[3]?.id).toBe(`${items[0]?.id}-3`)
         expect(items.map((item) => Template.renderItem(template, item))).toEqual(rows)
-        expect(template.pipe(Template.renderItem(items[1]!)).messages[0]?.content).toBe("Review: b (2 stars)")
+        expect(template.pipe(Template.renderItem(items[1]!)).messages[0]?.text).toBe("Review: b (2 stars)")
       }))
 
     it("reports each bad input as it comes, and at the end what validate reports, counting all", () => {
@@ -405,7 +405,7 @@ describe("Template", () => {
         const rows = yield* Template.cross([fr, de], [{ id: "a", text: "hello" }, { id: "b", text: "bye" }])
         expect(rows.map((row) => row.id)).toEqual(["fr:a", "fr:b", "de:a", "de:b"])
         expect(rows.map((row) => row.templateId)).toEqual(["fr", "fr", "de", "de"])
-        expect(rows.map((row) => row.messages[0]?.content)).toEqual([
+        expect(rows.map((row) => row.messages[0]?.text)).toEqual([
           "Translate to French: hello",
           "Translate to French: bye",
           "Translate to German: hello",

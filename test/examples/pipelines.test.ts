@@ -17,7 +17,7 @@ describe("pipeline examples", () => {
       const chats = yield* RunManyMap.program
       expect(chats.map((c) => c.metadata.questioned ?? false)).toEqual([false, false, true])
       expect(chats[2]?.all.map((m) => m.role)).toEqual(["user", "assistant", "user", "assistant"])
-      expect(chats[2]?.all[2]?.content).toBe("Why did you pick that animal?")
+      expect(chats[2]?.all[2]?.text).toBe("Why did you pick that animal?")
       expect(yield* MockGenerator.calls).toBe(4)
       const lines = yield* logged
       expect(lines).toContain("--- Chat 3 (?: true) ---")
@@ -50,7 +50,7 @@ describe("pipeline examples", () => {
       const chats = yield* BatchParams.program
       const expected = BatchParams.temperatures.map((t) => `mock!city-facts,temperature=${t}`)
       expect(chats.map((c) => c.generator)).toEqual(expected)
-      expect(new Set(chats.map((c) => c.messages[0]?.content)).size).toBe(1)
+      expect(new Set(chats.map((c) => c.messages[0]?.text)).size).toBe(1)
       const requests = yield* MockGenerator.requests
       expect(requests.map((r) => r.params.temperature).sort()).toEqual(BatchParams.temperatures)
       const lines = yield* logged
@@ -70,7 +70,7 @@ describe("pipeline examples", () => {
   it.effect("a custom generator registered under its own provider name", () =>
     Effect.gen(function*() {
       const chats = yield* CustomGenerator.program
-      expect(chats.map((c) => c.last?.content)).toEqual(["HELLO!!", "CUSTOM PROVIDERS!!"])
+      expect(chats.map((c) => c.last?.text)).toEqual(["HELLO!!", "CUSTOM PROVIDERS!!"])
       expect(chats.map((c) => c.generator)).toEqual(["shout!loud,suffix=!!,temperature=0", "shout!loud,suffix=!!,temperature=0"])
       expect(chats[0]?.usage.outputTokens).toBe(7)
       expect(yield* logged).toEqual([

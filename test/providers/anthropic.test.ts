@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { GenerateParams, Message } from "@capstan/core"
+import { GenerateParams, Generator, Message } from "@capstan/core"
 import { Anthropic } from "@capstan/providers"
 import { Effect, Schema } from "effect"
 import { FakeProvider } from "../support/FakeProvider.js"
@@ -83,14 +83,18 @@ describe("anthropic provider", () => {
       assert.isAtLeast(generation.rateLimit?.requestsResetMs ?? -1, 0)
     }))
 
-  it.effect("n > 1 and plain completions are Unsupported, without a request", () =>
+  it.effect("declares one choice per request and no plain completions; asked anyway, Unsupported without a request", () =>
     Effect.gen(function*() {
       const server = yield* FakeProvider.scoped()
       const generator = yield* anthropic(server.anthropicBaseUrl)
+      assert.strictEqual(generator.capabilities?.maxChoices, 1)
+      assert.isUndefined(generator.complete)
       const many = yield* Effect.flip(generator.generate(chatRequest("hi", { n: 2 })))
       assert.strictEqual(many._tag, "Unsupported")
       assert.isFalse(many.retryable)
-      const completion = yield* Effect.flip(generator.complete({ prompt: "Once", params: GenerateParams.empty }))
+      const completion = yield* Effect.flip(
+        Generator.complete({ prompt: "Once", params: GenerateParams.empty }).pipe(Effect.provideService(Generator.Generator, generator))
+      )
       assert.strictEqual(completion._tag, "Unsupported")
       assert.strictEqual(server.stats.requests, 0)
     }))

@@ -168,7 +168,7 @@ describe("openai provider", () => {
     Effect.gen(function*() {
       const server = yield* FakeProvider.scoped()
       const generator = yield* openai(server.openaiBaseUrl, "openai!gpt-3.5-turbo-instruct")
-      const generation = yield* generator.complete({
+      const generation = yield* generator.complete!({
         prompt: "Once upon a time",
         params: GenerateParams.make({ maxTokens: 3, n: 2, stop: ["END"], seed: 1, temperature: 1 })
       })

@@ -26,7 +26,7 @@ describe("a pipeline parsing with a JSON model uses native structured output", (
       assert.strictEqual(format.json_schema.description, "a product review")
       assert.strictEqual(format.json_schema.strict, true)
       assert.strictEqual(format.json_schema.schema.type, "object")
-      const review = Schema.decodeUnknownSync(Schema.fromJsonString(Review))(chat.last!.content)
+      const review = Schema.decodeUnknownSync(Schema.fromJsonString(Review))(chat.last!.text)
       assert.strictEqual(review.sentiment, "positive")
       assert.strictEqual(server.stats.requests, 1)
     }))
@@ -46,7 +46,7 @@ describe("a pipeline parsing with a JSON model uses native structured output", (
       const body = server.requests[0]!.body as { tools: Array<any>; tool_choice: unknown }
       assert.deepStrictEqual(body.tool_choice, { type: "tool", name: "Review" })
       assert.strictEqual(body.tools[0].input_schema.type, "object")
-      const review = Schema.decodeUnknownSync(Schema.fromJsonString(Review))(chat.last!.content)
+      const review = Schema.decodeUnknownSync(Schema.fromJsonString(Review))(chat.last!.text)
       assert.strictEqual(review.sentiment, "positive")
       assert.strictEqual(server.stats.requests, 1)
     }))

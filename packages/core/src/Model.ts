@@ -426,7 +426,19 @@ const invalid = <A>(model: ModelImpl<A>, lines: ReadonlyArray<string>, position:
     }\nAnswer again and fix ${lines.length === 1 ? "this error" : "these errors"}. ${model.instructions}`
   })
 
-const parseResult = <A>(model: Model<A>, text: string): Result.Result<A, ParseError> => {
+/**
+ * {@link parse} as a `Result`, synchronously.
+ *
+ * @example
+ * ```ts
+ * import { Result } from "effect"
+ * import { Model } from "@capstan/core"
+ *
+ * Result.isSuccess(Model.parseResult(Model.YesNoAnswer, "<yes-no-answer>yes</yes-no-answer>")) // true
+ * ```
+ * @since 0.2.0
+ */
+export const parseResult = <A>(model: Model<A>, text: string): Result.Result<A, ParseError> => {
   const impl = implOf(model)
   const reading = impl[readerKey](text)
   const found = candidates(reading)

@@ -19,7 +19,7 @@ import type * as Types from "effect/Types"
 import { InvalidItem, InvalidTemplate, TemplateMismatch } from "./Errors.js"
 import * as internal from "./internal/template.js"
 import * as Message from "./Message.js"
-import { trustedMake } from "./internal/trusted.js"
+import { trusted } from "./internal/trusted.js"
 
 // Rendered items are valid by construction (items were checked, templates compiled): they are built without
 // parsing them again on this hot path (see internal/trusted).
@@ -455,7 +455,7 @@ const renderCompiled = (
   compiled: ReadonlyArray<CompiledMessage>,
   vars: Readonly<Record<string, unknown>>
 ): ReadonlyArray<Message.Message> =>
-  compiled.map((m) => trustedMake(Message.Message, { role: m.role, content: internal.renderParts(m.parts, vars) }))
+  compiled.map((m) => new Message.Message({ role: m.role, content: internal.renderParts(m.parts, vars) }, trusted))
 
 // Render is for trusted, typed vars; this guards the run-time edge (casts, `Template<string>`).
 const assertRenderable = (template: Template<string>, vars: Readonly<Record<string, unknown>>): void => {
@@ -841,13 +841,13 @@ const renderedItem = (
   template: Template<string>,
   item: Item
 ): RenderedItem =>
-  trustedMake(RenderedItem, {
+  new RenderedItem({
     id,
     ...(templateId === undefined ? {} : { templateId }),
     template: template.source,
     vars: item.vars,
     messages: renderCompiled(compiledOf(template), item.vars)
-  })
+  }, trusted)
 
 /**
  * Renders one checked item (from a {@link checker}) with the template, as {@link validate} renders each item:

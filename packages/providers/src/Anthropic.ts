@@ -100,12 +100,14 @@ const sdk = lazySdk(() => import("@anthropic-ai/sdk").then((module) => module.de
  */
 const messagesBody = (model: string, request: Generation.ChatRequest): AnthropicSdk.MessageCreateParamsNonStreaming => {
   const { params, structured } = request
-  const system = request.messages.filter((m) => m.role === "system").map((m) => m.content)
+  const system = request.messages.filter((m) => m.role === "system").map((m) => m.text)
   return {
     max_tokens: defaultMaxTokens,
     ...params.extra,
     model,
-    messages: request.messages.flatMap((m) => m.role === "system" ? [] : [{ role: m.role, content: m.content }]),
+    messages: request.messages.flatMap((m) =>
+      m.role === "system" ? [] : [{ role: m.role === "assistant" ? "assistant" as const : "user" as const, content: m.text }]
+    ),
     ...(system.length === 0 ? {} : { system: system.join("\n\n") }),
     ...defined({
       max_tokens: params.maxTokens,
@@ -248,9 +250,7 @@ export const makeGenerator = (identifier: Identifier.Identifier, options: Client
       return send(request.params, (client, perRequest) => client.messages.create(body, perRequest).withResponse(), decode).pipe(
         Effect.flatMap(({ wire, rateLimit }) => toGeneration(provider, wire, toolName, rateLimit))
       )
-    },
-    complete: () =>
-      Effect.fail(new Unsupported({ provider, detail: "the Messages API has no plain-text completion; send a chat" }))
+    }
   }
 }
 

@@ -131,7 +131,7 @@ const chatBody = (
 ): OpenAISdk.ChatCompletionCreateParamsNonStreaming => ({
   ...request.params.extra,
   model,
-  messages: request.messages.map((message) => ({ role: message.role, content: message.content })),
+  messages: request.messages.map((message) => ({ role: message.role, content: message.text }) as OpenAISdk.ChatCompletionMessageParam),
   ...sampling(request.params, maxTokensField),
   ...(request.structured === undefined ? {} : { response_format: responseFormat(request.structured) })
 })

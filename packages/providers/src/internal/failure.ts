@@ -9,7 +9,6 @@ import {
   AuthenticationError,
   ConnectionError,
   ContextLengthExceeded,
-  Generation,
   type GenerationError,
   InvalidRequest,
   QuotaExceeded,
@@ -20,6 +19,7 @@ import {
   ServerError,
   Timeout
 } from "@capstan/core"
+import { parseGoDuration, snapshotOf } from "./rateLimitHeaders.js"
 
 /** An SDK call's failure, before it is mapped to a typed error. */
 export type Failure =
@@ -127,7 +127,7 @@ const fromStatus = (failure: Extract<Failure, { _tag: "Status" }>, context: Cont
   const detail = Secrets.scrub(failure.code === undefined ? failure.message : `${failure.message} [${failure.code}]`, context.secrets)
   const snapshot = failure.headers === undefined
     ? undefined
-    : Generation.RateLimitSnapshot.fromHeaders(failure.headers, context.now)
+    : snapshotOf(failure.headers, context.now)
   const retryAfterMs = snapshot?.retryAfterMs
   if (status === 429) {
     if (isQuota(failure)) return new QuotaExceeded({ provider, detail, status })
@@ -171,5 +171,5 @@ const isContextOverflow = (failure: Extract<Failure, { _tag: "Status" }>): boole
 /** OpenAI's 429 messages say how long to wait ("Please try again in 1.146s"); used when no header does. */
 const retryHintOf = (message: string): number | undefined => {
   const match = /try again in ((?:\d+(?:\.\d+)?(?:ms|us|µs|ns|h|m|s))+)/i.exec(message)
-  return match === null ? undefined : Generation.parseGoDuration(match[1]!)
+  return match === null ? undefined : parseGoDuration(match[1]!)
 }
