@@ -273,7 +273,8 @@ export type AndThenResult = Chat.Chat<any> | Pipeline<Kind, any, any, any> | voi
  *
  * @since 0.2.0
  */
-export type ParsedAfter<X, A> = X extends Chat.Chat<infer B> ? B
+export type ParsedAfter<X, A> = [X] extends [never] ? A
+  : X extends Chat.Chat<infer B> ? B
   : X extends Pipeline<Kind, infer B, infer _E, infer _R> ? B
   : A
 

@@ -3,7 +3,7 @@
  * inside the one retry layer, and reports how many requests it took.
  *
  * The engine is a service. Its Layer owns the limiters and retry budgets, one per provider account and model, held
- * while any generator uses them and released with the Layer's scope: a provider enforces its limits per account
+ * while any generator uses them (and a minute after) and released with the Layer's scope: a provider enforces its limits per account
  * and model, so every generator for the same one in an application shares one limiter, and nothing outlives the
  * application (tests, runtimes and tenants each get their own). `Generator.layer` applies it to the generator it
  * builds, using the `Engine` in context or, without one, {@link layer} (built once per application's layers);
@@ -11,7 +11,7 @@
  *
  * @since 0.2.0
  */
-import { Cause, Clock, Context, Effect, Exit, Layer, Option, RcMap, Redacted, Stream } from "effect"
+import { Cause, Clock, Context, Duration, Effect, Exit, Layer, Option, RcMap, Redacted, Stream } from "effect"
 import { identity } from "effect/Function"
 import type * as Scope from "effect/Scope"
 import { Generation } from "./Generation.js"
@@ -114,7 +114,13 @@ export class Engine extends Context.Service<Engine, {
 export const layer: Layer.Layer<Engine> = Layer.effect(
   Engine,
   Effect.map(
-    RcMap.make({ lookup: (_key: string) => Effect.sync((): Lane => ({ limiter: undefined, budget: undefined })) }),
+    RcMap.make({
+      lookup: (_key: string) => Effect.sync((): Lane => ({ limiter: undefined, budget: undefined })),
+      // A program that builds a generator per request (`Effect.provide(Generator.layer(...))` in a loop) must still
+      // meet the limiter of the one before: a lane outlives its last holder by a minute, the span of the limits it
+      // keeps, and never the engine.
+      idleTimeToLive: Duration.minutes(1)
+    }),
     (lanes) => Engine.of({ lane: (key) => RcMap.get(lanes, key) })
   )
 )
