@@ -13,7 +13,7 @@ import { Schema } from "effect"
  * @example
  * ```ts
  * import { Effect } from "effect"
- * import { Identifier } from "@capstan/core"
+ * import { GeneratorRegistry } from "@capstan/core"
  *
  * const error = Effect.runSync(Effect.flip(GeneratorRegistry.parse("mock!echo,temperature=hot")))
  * error.key // "temperature"
