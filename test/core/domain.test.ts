@@ -27,17 +27,41 @@ import {
 
 describe("GenerateParams", () => {
   it("merge: set fields of the override win, unset fields never erase", () => {
-    const base = GenerateParams.make({ temperature: 0.1, maxTokens: 100, stop: ["x"], extra: { a: 1, b: 2 } })
-    const merged = GenerateParams.merge(base, { temperature: 0.9, extra: { b: 3 } })
+    const base = GenerateParams.make({
+      temperature: 0.1,
+      maxTokens: 100,
+      stop: ["x"],
+      providerOptions: { openai: { a: 1, b: 2 }, anthropic: { top_k: 5 } }
+    })
+    const merged = GenerateParams.merge(base, { temperature: 0.9, providerOptions: { openai: { b: 3 }, vllm: { c: 4 } } })
     expect(merged.temperature).toBe(0.9)
     expect(merged.maxTokens).toBe(100)
     expect(merged.stop).toEqual(["x"])
-    expect(merged.extra).toEqual({ a: 1, b: 3 })
+    // per provider, key by key: a set key wins, an unset one (or provider) is kept
+    expect(merged.providerOptions).toEqual({ openai: { a: 1, b: 3 }, anthropic: { top_k: 5 }, vllm: { c: 4 } })
+    expect(GenerateParams.merge(base, { seed: 1 }).providerOptions).toEqual(base.providerOptions)
     // an explicit undefined is "unset", not "erase"
     const same = GenerateParams.merge(base, { temperature: undefined } as unknown as GenerateParams.Fields)
     expect(same.temperature).toBe(0.1)
     expect(pipe(base, GenerateParams.merge({ seed: 7 })).seed).toBe(7)
     expect(base.temperature).toBe(0.1) // immutable
+  })
+
+  it("optionsFor reads the named providers' entries in order, a later name winning key by key", () => {
+    const params = GenerateParams.make({ providerOptions: { openai: { user: "u", top_k: 1 }, vllm: { top_k: 20 } } })
+    expect(GenerateParams.optionsFor(params, ["openai", "vllm"])).toEqual({ user: "u", top_k: 20 })
+    expect(GenerateParams.optionsFor(params, ["anthropic"])).toEqual({})
+    expect(pipe(params, GenerateParams.optionsFor(["vllm"]))).toEqual({ top_k: 20 })
+    expect(GenerateParams.optionsFor(GenerateParams.empty, ["openai"])).toEqual({})
+  })
+
+  it("providerOptions hold JSON only, and no identifier key sets them", () => {
+    expect(() => GenerateParams.make({ providerOptions: { openai: { f: (() => 1) as never } } })).toThrow()
+    expect(GenerateParams.identifierKeys.some((k) => (k.field as string) === "providerOptions")).toBe(false)
+    const parse = Identifier.parseWith([{ name: "p", settings: {} }])
+    for (const key of ["providerOptions", "provider_options", "extra"]) {
+      expect(Result.isFailure(parse(`p!m,${key}=x`))).toBe(true)
+    }
   })
 
   it("validates ranges", () => {

@@ -33,7 +33,8 @@ describe("anthropic provider", () => {
           seed: 7,
           presencePenalty: 0.5,
           frequencyPenalty: 0.5,
-          extra: { top_k: 5 }
+          // only the anthropic entry is sent
+          providerOptions: { anthropic: { top_k: 5 }, openai: { user: "u-1" } }
         })
       })
       assert.strictEqual(server.requests.length, 1)
@@ -60,6 +61,12 @@ describe("anthropic provider", () => {
       assert.strictEqual(generation.choices[0]!.stopReason, "stop")
       assert.strictEqual(generation.usage.inputTokens, tokens("Be terse.\n\nAnswer in English.hello thereHi.again"))
       assert.strictEqual(generation.usage.outputTokens, tokens("echo: again"))
+      // the params Anthropic has no field for were not sent, and the generation says which
+      assert.deepStrictEqual(generation.warnings, [
+        "seed=7 was not sent: the Anthropic Messages API has no seed",
+        "presence_penalty=0.5 was not sent: the Anthropic Messages API has no presence_penalty",
+        "frequency_penalty=0.5 was not sent: the Anthropic Messages API has no frequency_penalty"
+      ])
     }))
 
   it.live("sends max_tokens when set and reports a cut answer as length", () =>

@@ -39,7 +39,8 @@ describe("openai provider", () => {
           presencePenalty: 0.5,
           frequencyPenalty: -0.25,
           n: 3,
-          extra: { user: "u-1" }
+          // only the openai entry is sent
+          providerOptions: { openai: { user: "u-1" }, anthropic: { top_k: 5 } }
         })
       })
       assert.strictEqual(server.requests.length, 1)
@@ -69,6 +70,7 @@ describe("openai provider", () => {
       assert.strictEqual(generation.usage.inputTokens, tokens("Be terse.hello there"))
       assert.strictEqual(generation.usage.outputTokens, 3 * tokens("echo: hello there"))
       assert.strictEqual(generation.rateLimit, undefined) // the server sends no limit headers without limits
+      assert.strictEqual(generation.warnings, undefined) // everything asked was sent
     }))
 
   it.live("uses the identifier's params as the base, and reports a cut answer as length", () =>

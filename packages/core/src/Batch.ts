@@ -32,7 +32,8 @@ import * as Usage from "./Usage.js"
  * One result row, with its provenance: which item (`id`, its position `index`), which choice (`n > 1` gives
  * one row per choice), the template as written and its variables, the exact messages sent, the generator
  * identifier with the merged params, and the output (`parsed` too when the batch parses) or the typed
- * error; usage, requests sent (`attempts`, retries and recovery rounds included) and latency.
+ * error; usage, requests sent (`attempts`, retries and recovery rounds included) and latency; `warnings` when the
+ * provider did not do everything as asked (a param it does not take, an option it did not send).
  *
  * The usage and attempts of one request for `n` choices are recorded on its first choice's row, so sums
  * over rows are true totals.
@@ -64,7 +65,8 @@ export class Row extends Schema.Class<Row>("@capstan/core/Batch/Row")({
   attempts: Schema.Int,
   latencyMs: Schema.Finite,
   startedAt: Schema.Finite,
-  metadata: Schema.optionalKey(Schema.Record(Schema.String, Schema.Json))
+  metadata: Schema.optionalKey(Schema.Record(Schema.String, Schema.Json)),
+  warnings: Schema.optionalKey(Schema.Array(Schema.String))
 }) {
   /** True when the row has an output and no error. */
   get ok(): boolean {
@@ -211,7 +213,8 @@ const toRow = (
     attempts: chat.attempts ?? 0,
     latencyMs: chat.durationMs,
     startedAt: chat.startedAt,
-    ...(Object.keys(chat.metadata).length === 0 ? {} : { metadata: chat.metadata })
+    ...(Object.keys(chat.metadata).length === 0 ? {} : { metadata: chat.metadata }),
+    ...(chat.warnings === undefined ? {} : { warnings: chat.warnings })
   }, trusted)
 }
 

@@ -2,6 +2,12 @@
  * Anthropic generators over the official `@anthropic-ai/sdk`: the Messages API, system messages lifted to
  * `system`, a default `max_tokens`, and structured output through a forced tool call.
  *
+ * Message parts become content blocks (`text`, `image`, `tool_use`, `tool_result`), consecutive turns of one role
+ * merged; a conversation the API cannot take is an `InvalidRequest` before any request. `tool_use` blocks in an
+ * answer (other than the structured-output tool) come back as the choice's `toolCalls`. The generator sends the
+ * `anthropic` entry of `params.providerOptions`; `seed` and the presence/frequency penalties have no Anthropic
+ * equivalent and are not sent, which the generation's `warnings` say.
+ *
  * The SDK's own retries are off (`maxRetries: 0`): the engine owns retries and pacing. Every SDK failure becomes
  * a typed generation error, and every answer carries the `anthropic-ratelimit-*` headers of its response.
  *
@@ -10,20 +16,24 @@
 import type AnthropicSdk from "@anthropic-ai/sdk"
 import {
   ContentFiltered,
+  type GenerateParams,
   Generation,
   type GenerationError,
   type Generator,
   type GeneratorRegistry,
   type Identifier,
+  type InvalidRequest,
   Secrets,
   Unsupported,
   Usage
 } from "@capstan/core"
-import { Effect, Redacted, Schema } from "effect"
+import { Effect, Redacted, Result, Schema } from "effect"
 import { lazySdk, sender } from "./internal/call.js"
 import { defaultFetch, type Fetch } from "./internal/transport.js"
 import { classify } from "./internal/failure.js"
 import { rootObject, safeName } from "./internal/jsonSchema.js"
+import { toAnthropicMessages, toolCallsOf } from "./internal/anthropicMessages.js"
+import { withProviderOptions } from "./internal/options.js"
 import { apiKey, baseUrl, stringSetting } from "./internal/settings.js"
 import { decoder, defined, nullish, tokenCount, trusted } from "./internal/wire.js"
 
@@ -94,29 +104,50 @@ const sdk = lazySdk(() => import("@anthropic-ai/sdk").then((module) => module.de
 // Requests
 // ---------------------------------------------------------------------------------------------
 
+/** The Messages API body, with what was not sent as asked. */
+interface Built {
+  readonly body: AnthropicSdk.MessageCreateParamsNonStreaming
+  readonly warnings: ReadonlyArray<string>
+}
+
 /**
- * The Messages API body. Seed and the presence/frequency penalties have no Anthropic equivalent and are not
- * sent (the API rejects unknown fields); `extra` passes through, and the typed params win on a clash.
+ * The Messages API body. The provider options go under what Capstan sets (a default `max_tokens` under them);
+ * seed and the presence/frequency penalties have no Anthropic equivalent and are not sent (the API rejects unknown
+ * fields), with a warning.
  */
-const messagesBody = (model: string, request: Generation.ChatRequest): AnthropicSdk.MessageCreateParamsNonStreaming => {
-  const { params, structured } = request
-  const system = request.messages.filter((m) => m.role === "system").map((m) => m.text)
-  return {
-    max_tokens: defaultMaxTokens,
-    ...params.extra,
-    model,
-    messages: request.messages.flatMap((m) =>
-      m.role === "system" ? [] : [{ role: m.role === "assistant" ? "assistant" as const : "user" as const, content: m.text }]
-    ),
-    ...(system.length === 0 ? {} : { system: system.join("\n\n") }),
-    ...defined({
-      max_tokens: params.maxTokens,
-      temperature: params.temperature,
-      top_p: params.topP,
-      stop_sequences: params.stop === undefined ? undefined : [...params.stop]
-    }),
-    ...(structured === undefined ? {} : forcedTool(structured))
+const messagesBody = (
+  model: string,
+  request: Generation.ChatRequest,
+  provider: { readonly name: string; readonly optionNames: ReadonlyArray<string> }
+): Result.Result<Built, InvalidRequest> =>
+  Result.map(toAnthropicMessages(provider.name, request.messages), ({ messages, system }) => {
+    const { params, structured } = request
+    const warnings = unsent(params)
+    const body = withProviderOptions(params, provider.optionNames, {
+      model,
+      messages,
+      ...(system === undefined ? {} : { system }),
+      ...defined({
+        max_tokens: params.maxTokens,
+        temperature: params.temperature,
+        top_p: params.topP,
+        stop_sequences: params.stop === undefined ? undefined : [...params.stop]
+      }),
+      ...(structured === undefined ? {} : forcedTool(structured))
+    }, warnings, { max_tokens: defaultMaxTokens }) as AnthropicSdk.MessageCreateParamsNonStreaming
+    return { body, warnings }
+  })
+
+/** The params the Messages API has no field for, each as the warning that it was not sent. */
+const unsent = (params: GenerateParams.GenerateParams): Array<string> => {
+  const warnings: Array<string> = []
+  const note = (key: string, value: number | undefined) => {
+    if (value !== undefined) warnings.push(`${key}=${value} was not sent: the Anthropic Messages API has no ${key}`)
   }
+  note("seed", params.seed)
+  note("presence_penalty", params.presencePenalty)
+  note("frequency_penalty", params.frequencyPenalty)
+  return warnings
 }
 
 /** Structured output as the one tool the model must call: its input is the answer. */
@@ -143,6 +174,7 @@ const Count = nullish(Schema.Finite)
 const MessageWire = Schema.Struct({
   content: Schema.Array(Schema.Struct({
     type: Schema.String,
+    id: Schema.optional(Schema.String),
     text: Schema.optional(Schema.String),
     name: Schema.optional(Schema.String),
     input: Schema.optional(Schema.Unknown)
@@ -163,12 +195,16 @@ const stopReasonOf = (reason: string | null | undefined, structured: boolean): G
   return Generation.normalizeStopReason(reason)
 }
 
-/** The answer's text: the forced tool's input as JSON for structured output, else the text blocks. */
+/**
+ * The answer's text: the forced tool's input as JSON for structured output, else the text blocks; its other
+ * `tool_use` blocks as tool calls.
+ */
 const toGeneration = (
   provider: string,
   message: typeof MessageWire.Type,
   toolName: string | undefined,
-  rateLimit: Generation.RateLimitSnapshot | undefined
+  rateLimit: Generation.RateLimitSnapshot | undefined,
+  warnings: ReadonlyArray<string>
 ): Effect.Effect<Generation.Generation, GenerationError> => {
   const tool = toolName === undefined
     ? undefined
@@ -176,20 +212,28 @@ const toGeneration = (
   const text = tool === undefined
     ? message.content.flatMap((block) => block.type === "text" && block.text !== undefined ? [block.text] : []).join("")
     : JSON.stringify(tool.input ?? {})
-  if (text.length === 0 && message.stop_reason === "refusal") {
+  const toolCalls = toolCallsOf(message.content, toolName)
+  if (text.length === 0 && toolCalls === undefined && message.stop_reason === "refusal") {
     return Effect.fail(new ContentFiltered({ provider, detail: "stop_reason: refusal" }))
   }
   const usage = message.usage
   return Effect.succeed(
     new Generation.Generation({
-      choices: [new Generation.Choice({ text, stopReason: stopReasonOf(message.stop_reason, tool !== undefined) }, trusted)],
+      choices: [
+        new Generation.Choice({
+          text,
+          stopReason: stopReasonOf(message.stop_reason, tool !== undefined),
+          ...(toolCalls === undefined ? {} : { toolCalls })
+        }, trusted)
+      ],
       // Cached prompt tokens are prompt tokens too; Usage has one input count.
       usage: new Usage.Usage({
         inputTokens: tokenCount(usage?.input_tokens) + tokenCount(usage?.cache_creation_input_tokens) +
           tokenCount(usage?.cache_read_input_tokens),
         outputTokens: tokenCount(usage?.output_tokens)
       }, trusted),
-      ...(rateLimit === undefined ? {} : { rateLimit })
+      ...(rateLimit === undefined ? {} : { rateLimit }),
+      ...(warnings.length === 0 ? {} : { warnings })
     }, trusted)
   )
 }
@@ -234,6 +278,8 @@ export const makeGenerator = (identifier: Identifier.Identifier, options: Client
       })
   })
   const decode = decoder(provider, MessageWire)
+  // A provider registered under another name over this API reads the `anthropic` options, then its own.
+  const optionNames = provider === "anthropic" ? ["anthropic"] : ["anthropic", provider]
   return {
     identifier,
     // The batch engine sends one request per choice instead of asking for n.
@@ -245,10 +291,13 @@ export const makeGenerator = (identifier: Identifier.Identifier, options: Client
           new Unsupported({ provider, detail: `n=${n}: the Messages API answers one choice per request; use runMany` })
         )
       }
-      const body = messagesBody(identifier.model, request)
-      const toolName = body.tool_choice?.type === "tool" ? body.tool_choice.name : undefined
+      // Built before sending: a conversation the API cannot take fails here, without a request.
+      const built = messagesBody(identifier.model, request, { name: provider, optionNames })
+      if (Result.isFailure(built)) return Effect.fail(built.failure)
+      const { body, warnings } = built.success
+      const toolName = request.structured !== undefined && body.tool_choice?.type === "tool" ? body.tool_choice.name : undefined
       return send(request.params, (client, perRequest) => client.messages.create(body, perRequest).withResponse(), decode).pipe(
-        Effect.flatMap(({ wire, rateLimit }) => toGeneration(provider, wire, toolName, rateLimit))
+        Effect.flatMap(({ wire, rateLimit }) => toGeneration(provider, wire, toolName, rateLimit, warnings))
       )
     }
   }

@@ -2,6 +2,12 @@
  * OpenAI generators over the official `openai` SDK: chat and legacy completions, native structured output
  * (`response_format: json_schema`), and any OpenAI-compatible server by `base_url`.
  *
+ * Messages are sent in the chat wire format, parts included (text, `image_url`, assistant `tool_calls`, `tool`
+ * messages); a conversation the server cannot take is an `InvalidRequest` before any request. Tool calls in an
+ * answer come back as the choice's `toolCalls`. A generator sends the `openai` entry of `params.providerOptions`,
+ * then, for a compatible provider under another name (`ollama`, `vllm`, your own), that name's entry over it: they
+ * speak the same wire format, and the name targets one server.
+ *
  * The SDK's own retries are off (`maxRetries: 0`): the engine owns retries and pacing. Every SDK failure becomes
  * a typed generation error, and every answer carries the rate-limit headers of its response.
  *
@@ -15,16 +21,20 @@ import {
   type Generator,
   type GeneratorRegistry,
   type Identifier,
+  type InvalidRequest,
   MalformedResponse,
+  type Message,
   Secrets,
   Usage
 } from "@capstan/core"
-import { Effect, Redacted, Schema } from "effect"
+import { Effect, Redacted, Result, Schema } from "effect"
 import type OpenAISdk from "openai"
 import { lazySdk, sender } from "./internal/call.js"
 import { defaultFetch, type Fetch } from "./internal/transport.js"
 import { classify } from "./internal/failure.js"
 import { closeObjects, isStrictCompatible, rootObject, safeName } from "./internal/jsonSchema.js"
+import { toOpenAiMessages, ToolCallsWire, toolCallsOf } from "./internal/openaiMessages.js"
+import { withProviderOptions } from "./internal/options.js"
 import { apiKey, baseUrl, stringSetting } from "./internal/settings.js"
 import { decoder, defined, nullish, tokenCount, trusted } from "./internal/wire.js"
 
@@ -62,6 +72,16 @@ export interface ClientOptions {
    * your own undici dispatcher) to choose.
    */
   readonly fetch?: Fetch | undefined
+  /**
+   * Whether the server reads images by URL. Default true; false for servers that read only image bytes (Ollama),
+   * where an image by URL is refused before the request.
+   */
+  readonly imageUrls?: boolean | undefined
+  /**
+   * How many choices (`n`) one request can get. Unset: as many as asked; 1 for servers that ignore `n` (Ollama), so
+   * the batch engine sends one request per choice.
+   */
+  readonly maxChoices?: number | undefined
 }
 
 /**
@@ -123,28 +143,49 @@ const responseFormat = (structured: Generation.StructuredOutput): OpenAISdk.Resp
   }
 }
 
-// `extra` goes first: provider-specific fields pass through, the typed params win on a clash.
+/** How one server reads a request: the body field of `maxTokens`, images by URL or not, whose provider options. */
+interface Dialect {
+  readonly provider: string
+  readonly maxTokensField: string
+  readonly imageUrls: boolean
+  readonly optionNames: ReadonlyArray<string>
+}
+
+/** A request body, with what was not sent as asked. */
+interface Built<B> {
+  readonly body: B
+  readonly warnings: ReadonlyArray<string>
+}
+
 const chatBody = (
   model: string,
   request: Generation.ChatRequest,
-  maxTokensField: string
-): OpenAISdk.ChatCompletionCreateParamsNonStreaming => ({
-  ...request.params.extra,
-  model,
-  messages: request.messages.map((message) => ({ role: message.role, content: message.text }) as OpenAISdk.ChatCompletionMessageParam),
-  ...sampling(request.params, maxTokensField),
-  ...(request.structured === undefined ? {} : { response_format: responseFormat(request.structured) })
-})
+  dialect: Dialect
+): Result.Result<Built<OpenAISdk.ChatCompletionCreateParamsNonStreaming>, InvalidRequest> =>
+  Result.map(toOpenAiMessages(request.messages, dialect), ({ messages, warnings }) => {
+    const notes = [...warnings]
+    const body = withProviderOptions(request.params, dialect.optionNames, {
+      model,
+      messages,
+      ...sampling(request.params, dialect.maxTokensField),
+      ...(request.structured === undefined ? {} : { response_format: responseFormat(request.structured) })
+    }, notes)
+    return { body, warnings: notes }
+  })
 
 const completionBody = (
   model: string,
-  request: Generation.CompletionRequest
-): OpenAISdk.CompletionCreateParamsNonStreaming => ({
-  ...request.params.extra,
-  model,
-  prompt: request.prompt,
-  ...sampling(request.params, "max_tokens")
-})
+  request: Generation.CompletionRequest,
+  dialect: Dialect
+): Built<OpenAISdk.CompletionCreateParamsNonStreaming> => {
+  const warnings: Array<string> = []
+  const body = withProviderOptions(request.params, dialect.optionNames, {
+    model,
+    prompt: request.prompt,
+    ...sampling(request.params, "max_tokens")
+  }, warnings)
+  return { body, warnings }
+}
 
 // ---------------------------------------------------------------------------------------------
 // Responses
@@ -158,7 +199,7 @@ const UsageWire = nullish(Schema.Struct({ prompt_tokens: Count, completion_token
 const ChatCompletionWire = Schema.Struct({
   choices: Schema.Array(Schema.Struct({
     index: Count,
-    message: nullish(Schema.Struct({ content: Text, refusal: Text })),
+    message: nullish(Schema.Struct({ content: Text, refusal: Text, tool_calls: ToolCallsWire })),
     finish_reason: Text
   })),
   usage: UsageWire
@@ -177,52 +218,66 @@ interface WireChoice {
   readonly text: string
   readonly refusal: string | undefined
   readonly finishReason: string | undefined
+  readonly toolCalls: ReadonlyArray<Message.ToolCallPart> | undefined
 }
 
-const chatChoices = (wire: typeof ChatCompletionWire.Type): ReadonlyArray<WireChoice> =>
+const chatChoices = (wire: typeof ChatCompletionWire.Type, warnings: Array<string>): ReadonlyArray<WireChoice> =>
   wire.choices.map((c, i) => ({
     index: c.index ?? i,
     text: c.message?.content ?? "",
     refusal: c.message?.refusal ?? undefined,
-    finishReason: c.finish_reason ?? undefined
+    finishReason: c.finish_reason ?? undefined,
+    toolCalls: toolCallsOf(c.message?.tool_calls, warnings)
   }))
 
 const completionChoices = (wire: typeof CompletionWire.Type): ReadonlyArray<WireChoice> =>
-  wire.choices.map((c, i) => ({ index: c.index ?? i, text: c.text ?? "", refusal: undefined, finishReason: c.finish_reason ?? undefined }))
+  wire.choices.map((c, i) => ({
+    index: c.index ?? i,
+    text: c.text ?? "",
+    refusal: undefined,
+    finishReason: c.finish_reason ?? undefined,
+    toolCalls: undefined
+  }))
 
 /**
- * The generation of an answer's choices, in index order. When every choice came back empty because a filter or a
- * refusal stopped it, the call failed: `ContentFiltered`.
+ * The generation of an answer's choices, in index order, with the warnings of its request and answer. When every
+ * choice came back empty because a filter or a refusal stopped it, the call failed: `ContentFiltered`.
  */
 const toGeneration = <W extends { readonly usage?: WireUsage }>(
   provider: string,
-  choicesOf: (wire: W) => ReadonlyArray<WireChoice>
+  choicesOf: (wire: W, warnings: Array<string>) => ReadonlyArray<WireChoice>
 ) =>
-({ rateLimit, wire }: {
-  readonly wire: W
-  readonly rateLimit: Generation.RateLimitSnapshot | undefined
-}): Effect.Effect<Generation.Generation, GenerationError> => {
-  const choices = choicesOf(wire)
+(
+  { rateLimit, wire }: { readonly wire: W; readonly rateLimit: Generation.RateLimitSnapshot | undefined },
+  asked: { readonly n: number; readonly warnings: ReadonlyArray<string> }
+): Effect.Effect<Generation.Generation, GenerationError> => {
+  const warnings = [...asked.warnings]
+  const choices = choicesOf(wire, warnings)
   const usage = wire.usage
   if (choices.length === 0) return Effect.fail(new MalformedResponse({ provider, detail: "the response has no choices" }))
-  const filtered = (c: WireChoice) => c.text.length === 0 && (c.finishReason === "content_filter" || c.refusal !== undefined)
+  const filtered = (c: WireChoice) =>
+    c.text.length === 0 && c.toolCalls === undefined && (c.finishReason === "content_filter" || c.refusal !== undefined)
   if (choices.every(filtered)) {
     const refusal = choices.find((c) => c.refusal !== undefined)?.refusal
     return Effect.fail(new ContentFiltered({ provider, detail: refusal ?? "finish_reason: content_filter" }))
   }
+  // Servers that ignore `n` (Ollama) answer one choice: say so rather than let a caller count on `n`.
+  if (choices.length < asked.n) warnings.push(`n=${asked.n} was not honoured: the server answered ${choices.length} choice(s)`)
   return Effect.succeed(
     new Generation.Generation({
       choices: [...choices].sort((a, b) => a.index - b.index).map((c) =>
         new Generation.Choice({
           text: c.text,
-          stopReason: filtered(c) ? "content_filter" : Generation.normalizeStopReason(c.finishReason)
+          stopReason: filtered(c) ? "content_filter" : Generation.normalizeStopReason(c.finishReason),
+          ...(c.toolCalls === undefined ? {} : { toolCalls: c.toolCalls })
         }, trusted)
       ),
       usage: new Usage.Usage({
         inputTokens: tokenCount(usage?.prompt_tokens),
         outputTokens: tokenCount(usage?.completion_tokens)
       }, trusted),
-      ...(rateLimit === undefined ? {} : { rateLimit })
+      ...(rateLimit === undefined ? {} : { rateLimit }),
+      ...(warnings.length === 0 ? {} : { warnings })
     }, trusted)
   )
 }
@@ -258,7 +313,12 @@ const toGeneration = <W extends { readonly usage?: WireUsage }>(
  */
 export const makeGenerator = (identifier: Identifier.Identifier, options: ClientOptions): Generator.Service => {
   const provider = identifier.provider
-  const maxTokensField = options.maxTokensField ?? "max_completion_tokens"
+  const dialect: Dialect = {
+    provider,
+    maxTokensField: options.maxTokensField ?? "max_completion_tokens",
+    imageUrls: options.imageUrls ?? true,
+    optionNames: provider === "openai" ? ["openai"] : ["openai", provider]
+  }
   const fetch = options.fetch ?? defaultFetch()
   const send = sender(sdk, {
     provider,
@@ -279,21 +339,29 @@ export const makeGenerator = (identifier: Identifier.Identifier, options: Client
   const decodeCompletion = decoder(provider, CompletionWire)
   const chatGeneration = toGeneration(provider, chatChoices)
   const completionGeneration = toGeneration(provider, completionChoices)
+  const asked = (params: GenerateParams.GenerateParams, warnings: ReadonlyArray<string>) => ({ n: params.n ?? 1, warnings })
   return {
     identifier,
-    generate: (request) =>
-      send(
+    ...(options.maxChoices === undefined ? {} : { capabilities: { maxChoices: options.maxChoices } }),
+    generate: (request) => {
+      // Built before sending: a conversation the server cannot take fails here, without a request.
+      const built = chatBody(identifier.model, request, dialect)
+      if (Result.isFailure(built)) return Effect.fail(built.failure)
+      const { body, warnings } = built.success
+      return send(
         request.params,
-        (client, perRequest) =>
-          client.chat.completions.create(chatBody(identifier.model, request, maxTokensField), perRequest).withResponse(),
+        (client, perRequest) => client.chat.completions.create(body, perRequest).withResponse(),
         decodeChat
-      ).pipe(Effect.flatMap(chatGeneration)),
-    complete: (request) =>
-      send(
+      ).pipe(Effect.flatMap((answer) => chatGeneration(answer, asked(request.params, warnings))))
+    },
+    complete: (request) => {
+      const { body, warnings } = completionBody(identifier.model, request, dialect)
+      return send(
         request.params,
-        (client, perRequest) => client.completions.create(completionBody(identifier.model, request), perRequest).withResponse(),
+        (client, perRequest) => client.completions.create(body, perRequest).withResponse(),
         decodeCompletion
-      ).pipe(Effect.flatMap(completionGeneration))
+      ).pipe(Effect.flatMap((answer) => completionGeneration(answer, asked(request.params, warnings))))
+    }
   }
 }
 

@@ -13,7 +13,7 @@ import * as Chat from "../Chat.js"
 import { InvalidParams } from "../ConfigError.js"
 import * as GenerateParams from "../GenerateParams.js"
 import type { Generation, StructuredOutput } from "../Generation.js"
-import { GenerationError, MalformedResponse, Unsupported } from "../GenerationError.js"
+import { GenerationError, InvalidRequest, MalformedResponse, Unsupported } from "../GenerationError.js"
 import * as Message from "../Message.js"
 import * as Model from "../Model.js"
 import { type ChatError, ExhaustedMaxRounds, MaxDepthExceeded, type ParseError, StepFailed } from "../PipelineError.js"
@@ -156,9 +156,33 @@ const attemptsOf = (error: unknown): number =>
 export const bindGenerator = (state: State) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   state.generator === undefined ? effect : Effect.provideService(effect, Generator.Generator, state.generator)
 
+// A completion context with parts other than text is kept as it is, for `checkCapabilities` to refuse: flattening
+// it to text would drop them without a word.
 const contextOf = (state: State, input: ReadonlyArray<Message.Message>): ReadonlyArray<Message.Message> => {
   const messages = input.length === 0 ? state.messages : [...state.messages, ...input]
-  return state.kind === "chat" || messages.length <= 1 ? messages : [Message.user(promptOf(messages))]
+  return state.kind === "chat" || messages.length <= 1 || nonTextPart(messages) !== undefined
+    ? messages
+    : [Message.user(promptOf(messages))]
+}
+
+const partNames: Record<Message.Part["_tag"], string> = {
+  Text: "a text",
+  Image: "an image",
+  ToolCall: "a tool call",
+  ToolResult: "a tool result"
+}
+
+/** The first part that is not text, and the index of its message. */
+const nonTextPart = (
+  messages: ReadonlyArray<Message.Message>
+): { readonly index: number; readonly part: Message.Part } | undefined => {
+  for (let index = 0; index < messages.length; index++) {
+    const content = messages[index]!.content
+    if (typeof content === "string") continue
+    const part = content.find((p) => p._tag !== "Text")
+    if (part !== undefined) return { index, part }
+  }
+  return undefined
 }
 
 /**
@@ -290,17 +314,29 @@ export const timed = (startedAt: number) =>
     )
   )
 
-/** What a generator must have for a pipeline of this kind, checked before any request. */
-export const checkCapabilities = (state: State, generator: Generator.Service, draft: Chat.Chat) =>
-  state.kind === "completion" && generator.complete === undefined
-    ? failEngine(
-      new Unsupported({
-        provider: generator.identifier.provider,
-        detail: `${generator.identifier.model} has no plain-text completion; use a ChatPipeline`
-      }),
+/**
+ * What a generator must have for a pipeline of this kind, checked before any request. A completion sends one text
+ * prompt, so a completion context with an image or a tool part is refused too.
+ */
+export const checkCapabilities = (state: State, generator: Generator.Service, draft: Chat.Chat) => {
+  if (state.kind !== "completion") return undefined
+  const provider = generator.identifier.provider
+  if (generator.complete === undefined) {
+    return failEngine(
+      new Unsupported({ provider, detail: `${generator.identifier.model} has no plain-text completion; use a ChatPipeline` }),
       draft
     )
-    : undefined
+  }
+  const found = nonTextPart(draft.messages)
+  return found === undefined ? undefined : failEngine(
+    new InvalidRequest({
+      provider,
+      detail: `messages[${found.index}] has ${partNames[found.part._tag]} part, and a completion sends its messages' text as ` +
+        `one prompt; use a ChatPipeline for images and tools`
+    }),
+    draft
+  )
+}
 
 /** Runs a pipeline on one input: first generation, then its `andThen` and parse steps in order. */
 export const runItem = (
