@@ -58,9 +58,10 @@ export type TypeId = internal.TypeId
  * - `name`: the XML tag, or the JSON model's name; it is the `model` of every {@link ParseError}.
  * - `instructions`: a short text telling a model how to format its answer.
  * - `structured`: for JSON models, the native structured-output request (`Generation.StructuredOutput`: a
- *   name matching `[A-Za-z0-9_-]{1,64}`, a description, and the JSON Schema from `Schema.toJsonSchemaDocument`
- *   with objects closed by `additionalProperties: false`, definitions under `$defs` and a root that is not a
- *   bare `$ref`); `undefined` for XML models.
+ *   name matching `[A-Za-z0-9_-]{1,64}`, a description, the schema itself, from which each provider derives the
+ *   JSON Schema its API accepts, and the plain JSON Schema from `Schema.toJsonSchemaDocument` with objects closed
+ *   by `additionalProperties: false`, definitions under `$defs` and a root that is not a bare `$ref`);
+ *   `undefined` for XML models.
  *
  * @example
  * ```ts
@@ -174,7 +175,7 @@ export const xml: <A>(tag: string, schema: Schema.Decoder<A>, options?: XmlOptio
 /**
  * Binds a schema to JSON. The JSON is found in the text (the whole text, fenced code blocks, or balanced
  * `{...}` / `[...]` spans that parse) and decoded with the schema's JSON codec (`Schema.toCodecJson`). `structured` carries the
- * JSON Schema that `Schema.toJsonSchemaDocument` derives, for providers with native structured output.
+ * schema, and the JSON Schema that `Schema.toJsonSchemaDocument` derives, for providers with native structured output.
  *
  * @example
  * ```ts

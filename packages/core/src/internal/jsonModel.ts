@@ -38,7 +38,8 @@ export const json = <A>(schema: Schema.Decoder<A>, options?: JsonOptions): JsonM
   const structured: StructuredOutput = {
     name: structuredName(name),
     ...(description === undefined ? {} : { description }),
-    schema: jsonSchema
+    schema: jsonSchema,
+    codec: schema
   }
   const instructions = options?.instructions ?? (Object.keys(jsonSchema).length === 0
     ? "Answer with JSON."
