@@ -88,7 +88,11 @@ describe("capstan batch, in-process", () => {
       const schema = join(files.dir, "label.schema.json")
       writeFileSync(schema, JSON.stringify({
         type: "object",
-        properties: { sentiment: { type: "string", enum: ["positive", "negative"] }, score: { type: "integer" } },
+        properties: {
+          sentiment: { type: "string", enum: ["positive", "negative"] },
+          score: { type: "integer" },
+          note: { type: "string" }
+        },
         required: ["sentiment", "score"]
       }))
       const result = yield* capstan([
@@ -99,8 +103,14 @@ describe("capstan batch, in-process", () => {
         assert.strictEqual(row.parsed.sentiment, "positive")
         assert.isNumber(row.parsed.score)
       }
-      const formats = requestsFor("parse-case").map((entry) => (entry.body as { response_format?: { type: string } }).response_format?.type)
-      assert.deepStrictEqual(formats, ["json_schema", "json_schema"])
+      const formats = requestsFor("parse-case").map((entry) => (entry.body as { response_format?: any }).response_format)
+      assert.deepStrictEqual(formats.map((format) => format?.type), ["json_schema", "json_schema"])
+      // The optional field keeps strict mode: it is sent required and nullable.
+      for (const format of formats) {
+        assert.strictEqual(format.json_schema.strict, true)
+        assert.deepStrictEqual(format.json_schema.schema.required, ["sentiment", "score", "note"])
+        assert.strictEqual(format.json_schema.schema.additionalProperties, false)
+      }
     }))
 
   it.live("with --parse xml:TAG, tells each item the tag to answer in and records the parsed text", () =>

@@ -3,11 +3,13 @@ import { Effect, Exit, Fiber, Layer, Schema } from "effect"
 import { TestClock } from "effect/testing"
 import {
   Chat,
+  ChatPipeline,
   GenerateParams,
   Generation,
   Generator,
   GeneratorRegistry,
   Message,
+  Model,
   InvalidRequest,
   ServerError,
   Usage
@@ -41,6 +43,21 @@ describe("Generator.layer with the built-in mock provider", () => {
       const completion = yield* Generator.complete({ prompt: "p", params: GenerateParams.empty })
       expect(completion.choices.map((c) => c.text)).toEqual(["forty-two"])
     }).pipe(Effect.provide(Generator.layer("mock!fixed,reply=forty-two"))))
+
+  it.effect("mock!demo answers structured output with JSON that fits the schema, optional fields and all", () =>
+    Effect.gen(function*() {
+      const Review = Schema.Struct({
+        sentiment: Schema.Literals(["positive", "negative"]),
+        score: Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 5 })),
+        note: Schema.optionalKey(Schema.String),
+        tags: Schema.Array(Schema.String)
+      })
+      const chat = yield* ChatPipeline.make("Review: fine").pipe(
+        ChatPipeline.untilParsedAs(Model.json(Review, { name: "review" }), { maxRounds: 1 }),
+        ChatPipeline.run()
+      )
+      expect(Schema.is(Review)(chat.parsed)).toBe(true)
+    }).pipe(Effect.provide(Generator.layer("mock!demo"))))
 
   it.effect("mock! can fail every k-th call with a named error", () =>
     Effect.gen(function*() {

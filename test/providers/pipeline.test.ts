@@ -31,6 +31,23 @@ describe("a pipeline parsing with a JSON model uses native structured output", (
       assert.strictEqual(server.stats.requests, 1)
     }))
 
+  it.live("openai: a schema with optional fields stays strict, and a null answer parses as an absent field", () =>
+    Effect.gen(function*() {
+      const server = yield* FakeProvider.scoped({ respond: () => JSON.stringify({ sentiment: "negative", note: null }) })
+      const generator = yield* generatorFor("openai!gpt-4o-mini", { OPENAI_API_KEY: "sk-x-000000", OPENAI_BASE_URL: server.openaiBaseUrl })
+      const Label = Schema.Struct({ sentiment: Schema.Literals(["positive", "negative"]), note: Schema.optionalKey(Schema.String) })
+      const chat = yield* ChatPipeline.make("Review: awful").pipe(
+        ChatPipeline.untilParsedAs(Model.json(Label, { name: "label" })),
+        ChatPipeline.run(),
+        Effect.provideService(Generator.Generator, generator)
+      )
+      const format = (server.requests[0]!.body as { response_format: any }).response_format
+      assert.strictEqual(format.json_schema.strict, true)
+      assert.deepStrictEqual(format.json_schema.schema.required, ["sentiment", "note"])
+      assert.deepStrictEqual(chat.parsed, { sentiment: "negative" })
+      assert.strictEqual(server.stats.requests, 1)
+    }))
+
   it.live("anthropic: a forced tool call", () =>
     Effect.gen(function*() {
       const server = yield* FakeProvider.scoped()

@@ -64,16 +64,33 @@ export {
 }
 
 /**
- * A request for native structured output: the provider is asked to answer with JSON matching `schema`
- * (OpenAI `response_format: json_schema`, Anthropic a forced tool call).
+ * A request for native structured output: the provider is asked to answer with JSON of the schema `codec`
+ * (OpenAI `response_format: json_schema`, Anthropic a forced tool call). Providers derive the JSON Schema they send
+ * from `codec` (each API accepts its own subset: OpenAI's strict mode wants optional properties as required
+ * nullable ones) and answer with the canonical JSON of `codec` (`Schema.toCodecJson`), so parsing does not depend
+ * on the provider. `schema` is the same answer as a plain JSON Schema, for generators that sample or show it.
  *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Model } from "@capstan/core"
+ * import type { Generation } from "@capstan/core"
+ *
+ * const Review = Model.json(Schema.Struct({ stars: Schema.Int }), { name: "review" })
+ * const structured: Generation.StructuredOutput = Review.structured
+ * structured.codec // the Effect schema of the answer
+ * structured.schema // { type: "object", properties: { stars: { type: "integer", ... } }, ... }
+ * ```
  * @since 0.1.0
  */
 export interface StructuredOutput {
+  /** The answer's name, matching `[A-Za-z0-9_-]{1,64}`. */
   readonly name: string
   readonly description?: string
-  /** A JSON Schema document (draft 2020-12 object schema). */
+  /** The answer's JSON Schema (draft 2020-12, definitions under `$defs`, an object root when the answer is one). */
   readonly schema: Readonly<Record<string, unknown>>
+  /** The answer's Effect schema: providers derive their wire schema from it, and answer with its canonical JSON. */
+  readonly codec: Schema.Decoder<unknown>
 }
 
 /**

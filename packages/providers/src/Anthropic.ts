@@ -28,13 +28,14 @@ import {
   Usage
 } from "@capstan/core"
 import { Effect, Redacted, Result, Schema } from "effect"
+import { toCodecAnthropic } from "effect/ai/AnthropicStructuredOutput"
 import { lazySdk, sender } from "./internal/call.js"
 import { defaultFetch, type Fetch } from "./internal/transport.js"
 import { classify } from "./internal/failure.js"
-import { rootObject, safeName } from "./internal/jsonSchema.js"
 import { toAnthropicMessages, toolCallsOf } from "./internal/anthropicMessages.js"
 import { withProviderOptions } from "./internal/options.js"
 import { apiKey, baseUrl, stringSetting } from "./internal/settings.js"
+import * as Structured from "./internal/structured.js"
 import { decoder, defined, nullish, tokenCount, trusted } from "./internal/wire.js"
 
 /**
@@ -150,18 +151,26 @@ const unsent = (params: GenerateParams.GenerateParams): Array<string> => {
   return warnings
 }
 
-/** Structured output as the one tool the model must call: its input is the answer. */
+const structuredWire = Structured.make(toCodecAnthropic)
+
+/**
+ * Structured output as the one tool the model must call: its input is the answer. A forced tool, not the native
+ * `output_config.format`, because every Claude model takes tools while only recent ones take an output format. The
+ * input schema is effect's Anthropic rewrite of the schema (a list, scalar or union as `{ value: ... }`, since a
+ * tool's input is an object); a schema it cannot rewrite (a record, a recursive schema) is sent as the plain JSON
+ * Schema, and its answers go to core as they came.
+ */
 const forcedTool = (
   structured: Generation.StructuredOutput
 ): Pick<AnthropicSdk.MessageCreateParamsNonStreaming, "tools" | "tool_choice"> => {
-  const name = safeName(structured.name)
+  const wire = structuredWire(structured)
   return {
     tools: [{
-      name,
+      name: wire.name,
       ...(structured.description === undefined ? {} : { description: structured.description }),
-      input_schema: rootObject(structured.schema) as AnthropicSdk.Tool.InputSchema
+      input_schema: wire.jsonSchema as AnthropicSdk.Tool.InputSchema
     }],
-    tool_choice: { type: "tool", name }
+    tool_choice: { type: "tool", name: wire.name }
   }
 }
 
@@ -196,23 +205,23 @@ const stopReasonOf = (reason: string | null | undefined, structured: boolean): G
 }
 
 /**
- * The answer's text: the forced tool's input as JSON for structured output, else the text blocks; its other
- * `tool_use` blocks as tool calls.
+ * The answer's text: for structured output the forced tool's input, as the canonical JSON of the request's schema;
+ * else the text blocks. Its other `tool_use` blocks are tool calls.
  */
 const toGeneration = (
   provider: string,
   message: typeof MessageWire.Type,
-  toolName: string | undefined,
+  structured: Structured.Wire | undefined,
   rateLimit: Generation.RateLimitSnapshot | undefined,
   warnings: ReadonlyArray<string>
 ): Effect.Effect<Generation.Generation, GenerationError> => {
-  const tool = toolName === undefined
+  const tool = structured === undefined
     ? undefined
-    : message.content.find((block) => block.type === "tool_use" && block.name === toolName)
-  const text = tool === undefined
+    : message.content.find((block) => block.type === "tool_use" && block.name === structured.name)
+  const text = tool === undefined || structured === undefined
     ? message.content.flatMap((block) => block.type === "text" && block.text !== undefined ? [block.text] : []).join("")
-    : JSON.stringify(tool.input ?? {})
-  const toolCalls = toolCallsOf(message.content, toolName)
+    : structured.answer(tool.input ?? {})
+  const toolCalls = toolCallsOf(message.content, structured?.name)
   if (text.length === 0 && toolCalls === undefined && message.stop_reason === "refusal") {
     return Effect.fail(new ContentFiltered({ provider, detail: "stop_reason: refusal" }))
   }
@@ -295,9 +304,9 @@ export const makeGenerator = (identifier: Identifier.Identifier, options: Client
       const built = messagesBody(identifier.model, request, { name: provider, optionNames })
       if (Result.isFailure(built)) return Effect.fail(built.failure)
       const { body, warnings } = built.success
-      const toolName = request.structured !== undefined && body.tool_choice?.type === "tool" ? body.tool_choice.name : undefined
+      const structured = request.structured === undefined ? undefined : structuredWire(request.structured)
       return send(request.params, (client, perRequest) => client.messages.create(body, perRequest).withResponse(), decode).pipe(
-        Effect.flatMap(({ wire, rateLimit }) => toGeneration(provider, wire, toolName, rateLimit, warnings))
+        Effect.flatMap(({ wire, rateLimit }) => toGeneration(provider, wire, structured, rateLimit, warnings))
       )
     }
   }

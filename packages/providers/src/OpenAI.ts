@@ -28,14 +28,15 @@ import {
   Usage
 } from "@capstan/core"
 import { Effect, Redacted, Result, Schema } from "effect"
+import { toCodecOpenAI } from "effect/ai/OpenAiStructuredOutput"
 import type OpenAISdk from "openai"
 import { lazySdk, sender } from "./internal/call.js"
 import { defaultFetch, type Fetch } from "./internal/transport.js"
 import { classify } from "./internal/failure.js"
-import { closeObjects, isStrictCompatible, rootObject, safeName } from "./internal/jsonSchema.js"
 import { toOpenAiMessages, ToolCallsWire, toolCallsOf } from "./internal/openaiMessages.js"
 import { withProviderOptions } from "./internal/options.js"
 import { apiKey, baseUrl, stringSetting } from "./internal/settings.js"
+import * as Structured from "./internal/structured.js"
 import { decoder, defined, nullish, tokenCount, trusted } from "./internal/wire.js"
 
 /**
@@ -130,15 +131,23 @@ const sampling = (params: GenerateParams.GenerateParams, maxTokensField: string)
     n: params.n
   })
 
+const structuredWire = Structured.make(toCodecOpenAI)
+
+/**
+ * The schema as OpenAI's strict mode takes it (optional properties required and nullable, no keywords it refuses;
+ * a list, scalar or union as `{ value: ... }`), whenever effect's adapter can rewrite it. One it cannot (a record,
+ * which would become an array of entries) is sent with `strict: false` and the plain JSON Schema: the API then
+ * follows it as guidance, and core's parse checks the answer.
+ */
 const responseFormat = (structured: Generation.StructuredOutput): OpenAISdk.ResponseFormatJSONSchema => {
-  const schema = closeObjects(rootObject(structured.schema))
+  const wire = structuredWire(structured)
   return {
     type: "json_schema",
     json_schema: {
-      name: safeName(structured.name),
+      name: wire.name,
       ...(structured.description === undefined ? {} : { description: structured.description }),
-      schema,
-      strict: isStrictCompatible(schema)
+      schema: wire.jsonSchema,
+      strict: wire.adapted
     }
   }
 }
@@ -221,10 +230,14 @@ interface WireChoice {
   readonly toolCalls: ReadonlyArray<Message.ToolCallPart> | undefined
 }
 
-const chatChoices = (wire: typeof ChatCompletionWire.Type, warnings: Array<string>): ReadonlyArray<WireChoice> =>
+/** The choices of a chat answer; structured answers become the canonical JSON of the request's schema. */
+const chatChoices = (structured: Structured.Wire | undefined) =>
+(wire: typeof ChatCompletionWire.Type, warnings: Array<string>): ReadonlyArray<WireChoice> =>
   wire.choices.map((c, i) => ({
     index: c.index ?? i,
-    text: c.message?.content ?? "",
+    text: structured === undefined
+      ? c.message?.content ?? ""
+      : Structured.answerText(structured, c.message?.content ?? ""),
     refusal: c.message?.refusal ?? undefined,
     finishReason: c.finish_reason ?? undefined,
     toolCalls: toolCallsOf(c.message?.tool_calls, warnings)
@@ -337,7 +350,7 @@ export const makeGenerator = (identifier: Identifier.Identifier, options: Client
   })
   const decodeChat = decoder(provider, ChatCompletionWire)
   const decodeCompletion = decoder(provider, CompletionWire)
-  const chatGeneration = toGeneration(provider, chatChoices)
+  const chatGeneration = toGeneration(provider, chatChoices(undefined))
   const completionGeneration = toGeneration(provider, completionChoices)
   const asked = (params: GenerateParams.GenerateParams, warnings: ReadonlyArray<string>) => ({ n: params.n ?? 1, warnings })
   return {
@@ -352,7 +365,12 @@ export const makeGenerator = (identifier: Identifier.Identifier, options: Client
         request.params,
         (client, perRequest) => client.chat.completions.create(body, perRequest).withResponse(),
         decodeChat
-      ).pipe(Effect.flatMap((answer) => chatGeneration(answer, asked(request.params, warnings))))
+      ).pipe(Effect.flatMap((answer) =>
+        (request.structured === undefined ? chatGeneration : toGeneration(provider, chatChoices(structuredWire(request.structured))))(
+          answer,
+          asked(request.params, warnings)
+        )
+      ))
     },
     complete: (request) => {
       const { body, warnings } = completionBody(identifier.model, request, dialect)
