@@ -8,7 +8,7 @@
  * @since 0.1.0
  */
 import { type Generator, type GeneratorRegistry, InvalidIdentifier, Identifier, type MissingApiKey } from "@capstan/core"
-import { Effect } from "effect"
+import { Effect, type Scope } from "effect"
 import { apiKey, baseUrl, stringSetting } from "./internal/settings.js"
 import { makeGenerator } from "./OpenAI.js"
 
@@ -35,9 +35,9 @@ const compatibleGenerator = (
   identifier: Identifier.Identifier,
   base: string,
   key: { readonly provider: string; readonly variable: string; readonly placeholder: string }
-): Effect.Effect<Generator.Service, MissingApiKey | InvalidIdentifier> =>
+): Effect.Effect<Generator.Service, MissingApiKey | InvalidIdentifier, Scope.Scope> =>
   Effect.gen(function*() {
-    return makeGenerator(identifier, {
+    return yield* makeGenerator(identifier, {
       apiKey: yield* apiKey(identifier, key),
       baseURL: yield* baseUrl(identifier, base, { apiPath: "/v1" }),
       maxTokensField: "max_tokens"
@@ -50,7 +50,7 @@ const compatibleGenerator = (
  *
  * @example
  * ```ts
- * import { Effect } from "effect"
+ * import { Effect, type Scope } from "effect"
  * import { Generator, GeneratorRegistry } from "@capstan/core"
  * import { OpenAICompatible } from "@capstan/providers"
  *
@@ -86,7 +86,7 @@ export const ollama: GeneratorRegistry.Provider = {
  *
  * @example
  * ```ts
- * import { Effect } from "effect"
+ * import { Effect, type Scope } from "effect"
  * import { Generator, GeneratorRegistry } from "@capstan/core"
  * import { OpenAICompatible } from "@capstan/providers"
  *
