@@ -11,22 +11,18 @@ import { FakeProvider, type FakeProviderServer, type FaultKind } from "../suppor
 /**
  * The provider's own generator for `identifier` (with the identifier's params as base params), with `env` as
  * the only environment. It is NOT run through the batch engine, so every request the server sees was sent by
- * the provider itself: no engine retry or pacing can hide or add one. `Providers.layer` is built in the
- * caller's scope, so its HTTP transport lives as long as the generator.
+ * the provider itself: no engine retry or pacing can hide or add one.
  */
 export const generatorFor = (
   identifier: string,
   env: Record<string, string> = {}
 ): Effect.Effect<Generator.Service, GeneratorRegistry.GeneratorInitError, Scope.Scope> =>
   Effect.gen(function*() {
-    const context = yield* Layer.build(Layer.mergeAll(Providers.layer, ConfigProvider.layer(ConfigProvider.fromUnknown(env))))
-    return yield* Effect.gen(function*() {
-      const parsed = yield* GeneratorRegistry.parse(identifier)
-      const provider = (yield* GeneratorRegistry.providers).find((p) => p.name === parsed.provider)
-      if (provider === undefined) return yield* Effect.die(`no provider ${parsed.provider}`)
-      return Generator.withBaseParams(yield* provider.make(parsed))
-    }).pipe(Effect.provideContext(context))
-  })
+    const parsed = yield* GeneratorRegistry.parse(identifier)
+    const provider = (yield* GeneratorRegistry.providers).find((p) => p.name === parsed.provider)
+    if (provider === undefined) return yield* Effect.die(`no provider ${parsed.provider}`)
+    return Generator.withBaseParams(yield* provider.make(parsed))
+  }).pipe(Effect.provide(Layer.mergeAll(Providers.layer, ConfigProvider.layer(ConfigProvider.fromUnknown(env)))))
 
 /** One chat request. */
 export const chatRequest = (content: string, params: GenerateParams.Fields = {}) => ({

@@ -5,8 +5,9 @@
  * wherever sending a request itself would bypass what the user configured (a proxy, an undici dispatcher) or
  * could not encode the body (multipart, streams).
  *
- * `Providers.layer` makes one for all its generators (they share its connections) and closes it with its scope.
- * A generator made where none is provided makes its own, closed with the generator's scope.
+ * `Providers.layer` makes one for all its generators (they share its connections); its agents are destroyed when
+ * the Layer's scope and the scopes of the generators built under it have all closed. A generator made where none
+ * is provided makes its own, closed with the generator's scope.
  *
  * @since 0.2.0
  */
@@ -114,6 +115,28 @@ export const make = (options: Options = {}): Effect.Effect<Fetch, never, Scope.S
 }
 
 /**
+ * A transport shared among generators: the Layer that made it holds it, and so does every generator that
+ * {@link hold}s it, each until its own scope closes; its agents are destroyed when the last holder lets go. A
+ * generator made under `Providers.layer` (e.g. `Generator.make(id).pipe(Effect.provide(Providers.layer))`) so
+ * keeps its connections even where the Layer's scope ends first, and nothing outlives its last user.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Layer } from "effect"
+ * import { HttpTransport } from "@capstan/providers"
+ *
+ * // A fetch of your own, shared by the generators in its place (you own its lifetime).
+ * const mine: HttpTransport.Shared = { hold: Effect.succeed(globalThis.fetch) }
+ * const layer = Layer.succeed(HttpTransport.HttpTransport, mine)
+ * ```
+ * @since 0.2.0
+ */
+export interface Shared {
+  /** The transport's `fetch`, kept open until the current scope closes. */
+  readonly hold: Effect.Effect<Fetch, never, Scope.Scope>
+}
+
+/**
  * The transport the providers' generators send through when their options name no `fetch`. Unset by default:
  * each generator then makes its own, for its own scope. `Providers.layer` (or {@link layer}) sets one shared by
  * every generator built under it.
@@ -123,18 +146,43 @@ export const make = (options: Options = {}): Effect.Effect<Fetch, never, Scope.S
  * import { Effect } from "effect"
  * import { HttpTransport } from "@capstan/providers"
  *
- * const shared = Effect.runSync(HttpTransport.HttpTransport.useSync((fetch) => fetch)) // undefined: none provided
+ * const shared = Effect.runSync(HttpTransport.HttpTransport.useSync((shared) => shared)) // undefined: none provided
  * ```
  * @since 0.2.0
  */
-export const HttpTransport: Context.Reference<Fetch | undefined> = Context.Reference<Fetch | undefined>(
+export const HttpTransport: Context.Reference<Shared | undefined> = Context.Reference<Shared | undefined>(
   "@capstan/providers/HttpTransport",
   { defaultValue: () => undefined }
 )
 
 /**
- * A transport made with the options and provided as {@link HttpTransport}, closed with the Layer's scope.
- * `Providers.layer` includes one; use this to share one among providers you register yourself.
+ * A {@link Shared} transport, held by the current scope to begin with. The count of holders is the transport's
+ * own state, made and dropped with it.
+ */
+const shared = (limits: internal.Limits): Effect.Effect<Shared, never, Scope.Scope> => {
+  const counted = Effect.sync(() => {
+    const transport = internal.make(limits)
+    let holders = 1
+    return {
+      retain: () => {
+        holders++
+        return transport.fetch
+      },
+      release: () => {
+        if (--holders === 0) transport.close()
+      }
+    }
+  })
+  return Effect.map(
+    Effect.acquireRelease(counted, (count) => Effect.sync(count.release)),
+    (count) => ({ hold: Effect.acquireRelease(Effect.sync(count.retain), () => Effect.sync(count.release)) })
+  )
+}
+
+/**
+ * A {@link Shared} transport made with the options and provided as {@link HttpTransport}. `Providers.layer`
+ * includes one; use this to share one among providers you register yourself. Throws a `RangeError` at once for a
+ * bad option.
  *
  * @example
  * ```ts
@@ -142,17 +190,22 @@ export const HttpTransport: Context.Reference<Fetch | undefined> = Context.Refer
  * import { Generator, GeneratorRegistry } from "@capstan/core"
  * import { HttpTransport, OpenAI } from "@capstan/providers"
  *
- * const generators = Layer.mergeAll(Generator.layer("gpt-4o-mini"), Generator.layer("gpt-4o")).pipe(
- *   Layer.provide(Layer.mergeAll(GeneratorRegistry.register(OpenAI.provider), HttpTransport.layer()))
- * )
+ * const program = Effect.scoped(Effect.gen(function*() {
+ *   const mini = yield* Generator.make("gpt-4o-mini")
+ *   const full = yield* Generator.make("gpt-4o") // same connections as mini
+ *   return [mini, full]
+ * })).pipe(Effect.provide(Layer.mergeAll(GeneratorRegistry.register(OpenAI.provider), HttpTransport.layer())))
  * ```
  * @since 0.2.0
  */
-export const layer = (options: Options = {}): Layer.Layer<never> => Layer.effect(HttpTransport, make(options))
+export const layer = (options: Options = {}): Layer.Layer<never> => {
+  const limits = limitsOf(options)
+  return Layer.effect(HttpTransport, shared(limits))
+}
 
 /**
- * The transport for a generator: `fetch` when given, else the one in context ({@link HttpTransport}), else a new
- * one owned by the current scope.
+ * The transport for a generator, held until the current scope closes: `fetch` when given (its owner keeps it),
+ * else the one in context ({@link HttpTransport}), else a new one owned by the current scope.
  *
  * @example
  * ```ts
@@ -169,4 +222,4 @@ export const layer = (options: Options = {}): Layer.Layer<never> => Layer.effect
 export const current = (fetch?: Fetch): Effect.Effect<Fetch, never, Scope.Scope> =>
   fetch !== undefined
     ? Effect.succeed(fetch)
-    : HttpTransport.use((shared) => shared === undefined ? make() : Effect.succeed(shared))
+    : HttpTransport.use((shared) => shared === undefined ? make() : shared.hold)

@@ -31,8 +31,7 @@ export const all: ReadonlyArray<GeneratorRegistry.Provider> = [
 /**
  * Registers every provider, so `Generator.layer("gpt-4o-mini")` or `Generator.layer("ollama!llama3.1")` just works,
  * and provides one `HttpTransport` for all their generators: they share its connections, and its keep-alive
- * agents are destroyed when this Layer's scope closes. Build the generators inside that scope (provide this Layer
- * to their Layers, or around the program that uses them).
+ * agents are destroyed once this Layer's scope and those of the generators built under it have closed.
  *
  * @example
  * ```ts
