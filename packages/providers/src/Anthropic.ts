@@ -27,10 +27,10 @@ import {
   Unsupported,
   Usage
 } from "@capstan/core"
-import { Effect, Redacted, Result, Schema } from "effect"
+import { Effect, Redacted, Result, Schema, type Scope } from "effect"
 import { toCodecAnthropic } from "effect/ai/AnthropicStructuredOutput"
+import * as HttpTransport from "./HttpTransport.js"
 import { lazySdk, sender } from "./internal/call.js"
-import { defaultFetch, type Fetch } from "./internal/transport.js"
 import { classify } from "./internal/failure.js"
 import { toAnthropicMessages, toolCallsOf } from "./internal/anthropicMessages.js"
 import { withProviderOptions } from "./internal/options.js"
@@ -55,11 +55,11 @@ export interface ClientOptions {
   /** The API root, without `/v1` (the SDK appends `/v1/messages`). */
   readonly baseURL: string
   /**
-   * The HTTP transport the SDK sends through. Default: Capstan's keep-alive `node:http(s)` transport, or the
-   * global `fetch` when a proxy is configured in the environment. Pass `globalThis.fetch` (or a fetch bound to
-   * your own undici dispatcher) to choose.
+   * The HTTP transport the SDK sends through. Default: the `HttpTransport` in context (`Providers.layer` provides
+   * one), else one made for the generator's scope. Pass `globalThis.fetch` (or a fetch bound to your own undici
+   * dispatcher) to choose; the caller then owns it.
    */
-  readonly fetch?: Fetch | undefined
+  readonly fetch?: HttpTransport.Fetch | undefined
 }
 
 /**
@@ -254,24 +254,33 @@ const toGeneration = (
 /**
  * A generator for `identifier` over the `@anthropic-ai/sdk`. `complete` fails with `Unsupported` (the Messages
  * API has no plain-text completion), and so does a request for `n > 1`: the generator declares `maxChoices: 1`,
- * so batches send one request per choice (and pipelines sample with `runMany`).
+ * so batches send one request per choice (and pipelines sample with `runMany`). It sends through `options.fetch`,
+ * else the `HttpTransport` in context, else a transport it makes for the current scope (closed with it).
  *
  * @example
  * ```ts
- * import { Redacted } from "effect"
- * import { Identifier } from "@capstan/core"
+ * import { Effect, Redacted } from "effect"
+ * import { GenerateParams, Identifier, Message } from "@capstan/core"
  * import { Anthropic } from "@capstan/providers"
  *
- * const generator = Anthropic.makeGenerator(
- *   Identifier.make({ provider: "anthropic", model: "claude-3-5-haiku-latest" }),
- *   { apiKey: Redacted.make("sk-ant-..."), baseURL: Anthropic.defaultBaseUrl }
- * )
+ * const program = Effect.scoped(Effect.gen(function*() {
+ *   const generator = yield* Anthropic.makeGenerator(
+ *     Identifier.make({ provider: "anthropic", model: "claude-3-5-haiku-latest" }),
+ *     { apiKey: Redacted.make("sk-ant-..."), baseURL: Anthropic.defaultBaseUrl }
+ *   )
+ *   return yield* generator.generate({ messages: [Message.user("Hello")], params: GenerateParams.make({}) })
+ * }))
  * ```
  * @since 0.1.0
  */
-export const makeGenerator = (identifier: Identifier.Identifier, options: ClientOptions): Generator.Service => {
+export const makeGenerator = (
+  identifier: Identifier.Identifier,
+  options: ClientOptions
+): Effect.Effect<Generator.Service, never, Scope.Scope> =>
+  Effect.map(HttpTransport.current(options.fetch), (fetch) => generatorOver(identifier, options, fetch))
+
+const generatorOver = (identifier: Identifier.Identifier, options: ClientOptions, fetch: HttpTransport.Fetch): Generator.Service => {
   const provider = identifier.provider
-  const fetch = options.fetch ?? defaultFetch()
   const send = sender(sdk, {
     provider,
     // The SDKs' messages may quote the URL they called.
@@ -345,7 +354,7 @@ export const provider: GeneratorRegistry.Provider = {
     Effect.gen(function*() {
       const key = yield* apiKey(identifier, { provider: "anthropic", variable: "ANTHROPIC_API_KEY" })
       const base = yield* stringSetting(identifier, "base_url", "ANTHROPIC_BASE_URL")
-      return makeGenerator(identifier, {
+      return yield* makeGenerator(identifier, {
         apiKey: key,
         baseURL: base === undefined ? defaultBaseUrl : yield* baseUrl(identifier, base)
       })

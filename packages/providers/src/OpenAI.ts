@@ -27,11 +27,11 @@ import {
   Secrets,
   Usage
 } from "@capstan/core"
-import { Effect, Redacted, Result, Schema } from "effect"
+import { Effect, Redacted, Result, Schema, type Scope } from "effect"
 import { toCodecOpenAI } from "effect/ai/OpenAiStructuredOutput"
 import type OpenAISdk from "openai"
+import * as HttpTransport from "./HttpTransport.js"
 import { lazySdk, sender } from "./internal/call.js"
-import { defaultFetch, type Fetch } from "./internal/transport.js"
 import { classify } from "./internal/failure.js"
 import { toOpenAiMessages, ToolCallsWire, toolCallsOf } from "./internal/openaiMessages.js"
 import { withProviderOptions } from "./internal/options.js"
@@ -68,11 +68,11 @@ export interface ClientOptions {
    */
   readonly maxTokensField?: "max_completion_tokens" | "max_tokens" | undefined
   /**
-   * The HTTP transport the SDK sends through. Default: Capstan's keep-alive `node:http(s)` transport, or the
-   * global `fetch` when a proxy is configured in the environment. Pass `globalThis.fetch` (or a fetch bound to
-   * your own undici dispatcher) to choose.
+   * The HTTP transport the SDK sends through. Default: the `HttpTransport` in context (`Providers.layer` provides
+   * one), else one made for the generator's scope. Pass `globalThis.fetch` (or a fetch bound to your own undici
+   * dispatcher) to choose; the caller then owns it.
    */
-  readonly fetch?: Fetch | undefined
+  readonly fetch?: HttpTransport.Fetch | undefined
   /**
    * Whether the server reads images by URL. Default true; false for servers that read only image bytes (Ollama),
    * where an image by URL is refused before the request.
@@ -301,7 +301,9 @@ const toGeneration = <W extends { readonly usage?: WireUsage }>(
 
 /**
  * A generator for `identifier` over the `openai` SDK, talking to the server `options` names. Used by the
- * `openai`, `ollama` and `vllm` providers; use it to register another OpenAI-compatible provider.
+ * `openai`, `ollama` and `vllm` providers; use it to register another OpenAI-compatible provider. It sends
+ * through `options.fetch`, else the `HttpTransport` in context, else a transport it makes for the current scope
+ * (closed with it: a provider's `make` runs in its generator's Layer).
  *
  * @example
  * ```ts
@@ -315,16 +317,22 @@ const toGeneration = <W extends { readonly usage?: WireUsage }>(
  *   settings: {},
  *   env: [],
  *   make: (identifier: Identifier.Identifier) =>
- *     Effect.succeed(OpenAI.makeGenerator(identifier, {
+ *     OpenAI.makeGenerator(identifier, {
  *       apiKey: Redacted.make("..."),
  *       baseURL: "https://api.together.xyz/v1",
  *       maxTokensField: "max_tokens"
- *     }))
+ *     })
  * }
  * ```
  * @since 0.1.0
  */
-export const makeGenerator = (identifier: Identifier.Identifier, options: ClientOptions): Generator.Service => {
+export const makeGenerator = (
+  identifier: Identifier.Identifier,
+  options: ClientOptions
+): Effect.Effect<Generator.Service, never, Scope.Scope> =>
+  Effect.map(HttpTransport.current(options.fetch), (fetch) => generatorOver(identifier, options, fetch))
+
+const generatorOver = (identifier: Identifier.Identifier, options: ClientOptions, fetch: HttpTransport.Fetch): Generator.Service => {
   const provider = identifier.provider
   const dialect: Dialect = {
     provider,
@@ -332,7 +340,6 @@ export const makeGenerator = (identifier: Identifier.Identifier, options: Client
     imageUrls: options.imageUrls ?? true,
     optionNames: provider === "openai" ? ["openai"] : ["openai", provider]
   }
-  const fetch = options.fetch ?? defaultFetch()
   const send = sender(sdk, {
     provider,
     // The SDKs' messages may quote the URL they called.
@@ -423,7 +430,7 @@ export const provider: GeneratorRegistry.Provider = {
     Effect.gen(function*() {
       const key = yield* apiKey(identifier, { provider: "openai", variable: "OPENAI_API_KEY" })
       const base = yield* stringSetting(identifier, "base_url", "OPENAI_BASE_URL")
-      return makeGenerator(identifier, {
+      return yield* makeGenerator(identifier, {
         apiKey: key,
         baseURL: base === undefined ? defaultBaseUrl : yield* baseUrl(identifier, base, { apiPath: "/v1" }),
         organization: yield* stringSetting(identifier, "organization", "OPENAI_ORG_ID"),

@@ -10,7 +10,7 @@
  * @since 0.1.0
  */
 import { type Generator, type GeneratorRegistry, InvalidIdentifier, Identifier, type MissingApiKey } from "@capstan/core"
-import { Effect } from "effect"
+import { Effect, type Scope } from "effect"
 import { apiKey, baseUrl, stringSetting } from "./internal/settings.js"
 import { type ClientOptions, makeGenerator } from "./OpenAI.js"
 
@@ -38,9 +38,9 @@ const compatibleGenerator = (
   base: string,
   key: { readonly provider: string; readonly variable: string; readonly placeholder: string },
   limits: Pick<ClientOptions, "imageUrls" | "maxChoices"> = {}
-): Effect.Effect<Generator.Service, MissingApiKey | InvalidIdentifier> =>
+): Effect.Effect<Generator.Service, MissingApiKey | InvalidIdentifier, Scope.Scope> =>
   Effect.gen(function*() {
-    return makeGenerator(identifier, {
+    return yield* makeGenerator(identifier, {
       apiKey: yield* apiKey(identifier, key),
       baseURL: yield* baseUrl(identifier, base, { apiPath: "/v1" }),
       maxTokensField: "max_tokens",
@@ -54,7 +54,7 @@ const compatibleGenerator = (
  *
  * @example
  * ```ts
- * import { Effect } from "effect"
+ * import { Effect, type Scope } from "effect"
  * import { Generator, GeneratorRegistry } from "@capstan/core"
  * import { OpenAICompatible } from "@capstan/providers"
  *
@@ -90,7 +90,7 @@ export const ollama: GeneratorRegistry.Provider = {
  *
  * @example
  * ```ts
- * import { Effect } from "effect"
+ * import { Effect, type Scope } from "effect"
  * import { Generator, GeneratorRegistry } from "@capstan/core"
  * import { OpenAICompatible } from "@capstan/providers"
  *
