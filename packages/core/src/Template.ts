@@ -272,6 +272,12 @@ export interface ChatTemplate<out Vars extends string = string> extends Template
 /**
  * Options of the template constructors.
  *
+ * @example
+ * ```ts
+ * import { Template } from "@capstan/core"
+ *
+ * Template.make("Translate to French: {text}", { id: "fr" }).id // "fr"
+ * ```
  * @since 0.1.0
  */
 export interface Options {
