@@ -12,6 +12,7 @@ import {
   Batch,
   type BatchStopped,
   ChatPipeline,
+  Dataset,
   type Generator,
   type InvalidItem,
   type InvalidParams,
@@ -89,7 +90,7 @@ export const program: Effect.Effect<
   Generator.Generator
 > = Effect.gen(function*() {
   // allms's InputData: an id and the template's variables; the other columns stay with the input
-  const items = yield* Template.validate(template, reviews.map(({ id, review }) => ({ id, vars: { review } })))
+  const items = yield* Dataset.validate(template, reviews.map(({ id, review }) => ({ id, vars: { review } })))
   const { rows, summary } = yield* Batch.run(items, {
     pipeline: ChatPipeline.make({ role: "system", content: Sentiment.instructions }),
     parse: Sentiment,

@@ -4,7 +4,7 @@
  */
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { Template } from "@capstan/core"
+import { Dataset } from "@capstan/core"
 import { existsSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { FakeProvider, type FakeProviderServer } from "../support/FakeProvider.js"
@@ -219,7 +219,7 @@ describe("capstan batch reads its input twice, record by record", () => {
       const output = join(files.dir, "derived.out.jsonl")
       writeFileSync(input, records.map((record) => JSON.stringify(record)).join("\n\n") + "\n")
       assert.strictEqual((yield* run(input, output)).code, 0)
-      const expected = (yield* Template.items(records)).map((item) => item.id)
+      const expected = (yield* Dataset.items(records)).map((item) => item.id)
       assert.deepStrictEqual(expected.slice(2), [`${expected[0]}-2`, `${expected[0]}-3`])
       const rows = rowsOf(output)
       assert.deepStrictEqual(rows.map((row) => row.id).sort(), [...expected].sort())

@@ -7,6 +7,7 @@ import {
   Batch,
   Chat,
   ChatPipeline,
+  Dataset,
   Extraction,
   Generator,
   InvalidRequest,
@@ -22,7 +23,7 @@ const reviews = [
   { id: "r3", review: "Fine, I guess" }
 ]
 const template = Template.make("Classify: {review}")
-const items = Effect.runSync(Template.validate(template, reviews))
+const items = Effect.runSync(Dataset.validate(template, reviews))
 
 describe("Batch rows", () => {
   it.effect("carry their provenance: id, template, vars, messages sent, identifier, params, usage, attempts", () =>
@@ -122,7 +123,7 @@ describe("Batch rows", () => {
 
   it.effect("stops sending after items in a row fail with an error every request meets (a refused key)", () =>
     Effect.gen(function*() {
-      const many = yield* Template.validate(template, Array.from({ length: 40 }, (_, i) => ({ id: `k${i}`, review: `r${i}` })))
+      const many = yield* Dataset.validate(template, Array.from({ length: 40 }, (_, i) => ({ id: `k${i}`, review: `r${i}` })))
       const rows: Array<Batch.Row> = []
       const error = yield* Batch.stream(many, { concurrency: 1 }).pipe(
         Stream.runForEach((row) => Effect.sync(() => rows.push(row))),
@@ -141,7 +142,7 @@ describe("Batch rows", () => {
 
   it.effect("a success or another error breaks the streak; stopAfter: Infinity never stops", () =>
     Effect.gen(function*() {
-      const many = yield* Template.validate(template, Array.from({ length: 12 }, (_, i) => ({ id: `k${i}`, review: `r${i}` })))
+      const many = yield* Dataset.validate(template, Array.from({ length: 12 }, (_, i) => ({ id: `k${i}`, review: `r${i}` })))
       const { rows } = yield* Batch.run(many, { concurrency: 1, stopAfter: 3 })
       expect(rows.length).toBe(12)
       const all = yield* Batch.run(many, { concurrency: 1, stopAfter: Infinity })
@@ -215,7 +216,7 @@ describe("Batch rows", () => {
   it.effect("a bad item fails validation before any request is sent", () =>
     Effect.gen(function*() {
       const program = Effect.gen(function*() {
-        const valid = yield* Template.validate(template, [...reviews, { id: "r4", text: "oops" }])
+        const valid = yield* Dataset.validate(template, [...reviews, { id: "r4", text: "oops" }])
         return yield* Batch.run(valid)
       })
       const error = yield* Effect.flip(program)
@@ -252,7 +253,7 @@ describe("Batch.stream", () => {
           return "ok"
         })
       )
-      const many = Effect.runSync(Template.validate(template, Array.from({ length: 20 }, (_, i) => ({ review: `#${i}` }))))
+      const many = Effect.runSync(Dataset.validate(template, Array.from({ length: 20 }, (_, i) => ({ review: `#${i}` }))))
       const fiber = yield* Effect.forkChild(Batch.run(many, { concurrency: 4 }).pipe(Effect.provide(layer)))
       yield* TestClock.adjust("100 millis")
       expect(yield* Ref.get(inFlight)).toBe(4)
@@ -273,7 +274,7 @@ describe("Batch.stream", () => {
           Effect.as("ok")
         )
       })
-      const many = Effect.runSync(Template.validate(template, Array.from({ length: 6 }, (_, i) => ({ id: `i${i}`, review: `#${i}` }))))
+      const many = Effect.runSync(Dataset.validate(template, Array.from({ length: 6 }, (_, i) => ({ id: `i${i}`, review: `#${i}` }))))
       const fiber = yield* Effect.forkChild(
         Batch.stream(many, { concurrency: 4 }).pipe(
           Stream.runForEach((row) => Ref.update(finished, (ids) => [...ids, row.id])),

@@ -4,7 +4,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { TestClock, TestConsole } from "effect/testing"
-import { Generator, Template, Usage } from "@capstan/core"
+import { Dataset, Generator, Template, Usage } from "@capstan/core"
 import { MockGenerator } from "@capstan/core/testing"
 import * as CoffeeReviews from "../../examples/batch-coffee-reviews.js"
 import * as LargeInput from "../../examples/batch-large-input.js"
@@ -183,7 +183,7 @@ describe("a batch too large to hold", () => {
       const inputs = [{ review: "same" }, { review: "same" }, { review: "other" }]
       expect(yield* LargeInput.checkAll(inputs)).toBe(3)
       const items = yield* Stream.runCollect(LargeInput.rendered(inputs))
-      const expected = yield* Template.validate(LargeInput.template, inputs)
+      const expected = yield* Dataset.validate(LargeInput.template, inputs)
       expect(items.map((item) => item.id)).toEqual(expected.map((item) => item.id))
       expect(items.map((item) => item.messages[0]?.text)).toEqual(expected.map((item) => item.messages[0]?.text))
       expect(items[1]?.id).toBe(`${items[0]?.id}-2`)

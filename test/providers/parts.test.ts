@@ -4,7 +4,7 @@
  * take is refused before any request, each provider sends only its own options, and what was not sent is said.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Batch, type Chat, CompletionPipeline, GenerateParams, Generator, Message, Template } from "@capstan/core"
+import { Batch, type Chat, CompletionPipeline, Dataset, GenerateParams, Generator, Message, Template } from "@capstan/core"
 import { Effect } from "effect"
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
@@ -339,7 +339,7 @@ describe("warnings reach chats and batch rows", () => {
       const expected = ["seed=7 was not sent: the Anthropic Messages API has no seed"]
       const chat = yield* Generator.chat("hi", { seed: 7 }).pipe(Effect.provideService(Generator.Generator, generator))
       assert.deepStrictEqual(chat.warnings, expected)
-      const items = yield* Template.validate(Template.make("Say {word}"), [{ id: "a", word: "hi" }])
+      const items = yield* Dataset.validate(Template.make("Say {word}"), [{ id: "a", word: "hi" }])
       const { rows } = yield* Batch.run(items, { params: { seed: 7 } }).pipe(Effect.provideService(Generator.Generator, generator))
       assert.deepStrictEqual(rows[0]!.warnings, expected)
       assert.deepStrictEqual((yield* Batch.fromJsonLine(Batch.toJsonLine(rows[0]!))).warnings, expected)

@@ -14,6 +14,7 @@ import { Effect, FileSystem, Option, Schema, Stream } from "effect"
 import type { PlatformError } from "effect/PlatformError"
 import type * as Chat from "./Chat.js"
 import type * as ChatPipeline from "./ChatPipeline.js"
+import type * as Dataset from "./Dataset.js"
 import { InvalidParams } from "./ConfigError.js"
 import * as GenerateParams from "./GenerateParams.js"
 import { StopReason } from "./Generation.js"
@@ -183,7 +184,7 @@ export const parsedOf = <A>(model: Model.Model<A>) => {
 }
 
 const toRow = (
-  item: Template.RenderedItem,
+  item: Dataset.RenderedItem,
   index: number,
   choice: number,
   chat: Chat.Chat,
@@ -226,10 +227,10 @@ const toRow = (
  * @example
  * ```ts
  * import { Effect, Stream } from "effect"
- * import { Batch, Generator, Template } from "@capstan/core"
+ * import { Batch, Dataset, Generator, Template } from "@capstan/core"
  *
  * const program = Effect.gen(function*() {
- *   const items = yield* Template.validate(Template.make("Classify: {review}"), [{ id: "r1", review: "Great!" }])
+ *   const items = yield* Dataset.validate(Template.make("Classify: {review}"), [{ id: "r1", review: "Great!" }])
  *   yield* Batch.stream(items, { concurrency: 8 }).pipe(
  *     Stream.runForEach((row) => Effect.log(`${row.id}: ${row.output ?? row.error?.message}`))
  *   )
@@ -238,7 +239,7 @@ const toRow = (
  * @since 0.1.0
  */
 export const stream = <E = never, R = never, EI = never, RI = never>(
-  items: Iterable<Template.RenderedItem> | Stream.Stream<Template.RenderedItem, EI, RI>,
+  items: Iterable<Dataset.RenderedItem> | Stream.Stream<Dataset.RenderedItem, EI, RI>,
   options: Options<E, R> = {}
 ): Stream.Stream<Row, BatchStopped | EI, Generator | Exclude<R, Generator> | RI> => {
   const concurrency = batch.concurrencyOf(options.concurrency)
@@ -376,10 +377,10 @@ export const summarize = (rows: Iterable<Row>, options: { readonly prices?: Usag
  * @example
  * ```ts
  * import { Effect } from "effect"
- * import { Batch, Generator, Template } from "@capstan/core"
+ * import { Batch, Dataset, Generator, Template } from "@capstan/core"
  *
  * const program = Effect.gen(function*() {
- *   const items = yield* Template.validate(Template.make("Say {word}"), [{ word: "hi" }, { word: "bye" }])
+ *   const items = yield* Dataset.validate(Template.make("Say {word}"), [{ word: "hi" }, { word: "bye" }])
  *   const { rows, summary } = yield* Batch.run(items)
  *   return [rows.map((row) => row.output), summary.ok]
  * }).pipe(Effect.provide(Generator.layer("mock!echo")))
@@ -387,7 +388,7 @@ export const summarize = (rows: Iterable<Row>, options: { readonly prices?: Usag
  * @since 0.1.0
  */
 export const run = <E = never, R = never, EI = never, RI = never>(
-  items: Iterable<Template.RenderedItem> | Stream.Stream<Template.RenderedItem, EI, RI>,
+  items: Iterable<Dataset.RenderedItem> | Stream.Stream<Dataset.RenderedItem, EI, RI>,
   options: Options<E, R> & { readonly prices?: Usage.PriceTable } = {}
 ): Effect.Effect<
   { readonly rows: ReadonlyArray<Row>; readonly summary: Summary },
@@ -443,10 +444,10 @@ export const fromJsonLine = (line: string) => decodeRow(line)
  * ```ts
  * import { NodeServices } from "@effect/platform-node"
  * import { Effect } from "effect"
- * import { Batch, Generator, Template } from "@capstan/core"
+ * import { Batch, Dataset, Generator, Template } from "@capstan/core"
  *
  * const program = Effect.gen(function*() {
- *   const items = yield* Template.validate(Template.make("Say {word}"), [{ word: "hi" }])
+ *   const items = yield* Dataset.validate(Template.make("Say {word}"), [{ word: "hi" }])
  *   return yield* Batch.stream(items).pipe(Batch.writeJsonl("results.jsonl"))
  * }).pipe(Effect.provide([Generator.layer("mock!echo"), NodeServices.layer]))
  * ```

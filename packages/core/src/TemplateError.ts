@@ -54,9 +54,9 @@ export class InvalidTemplate extends Schema.TaggedError<InvalidTemplate>()("Inva
  * @example
  * ```ts
  * import { Effect } from "effect"
- * import { Template } from "@capstan/core"
+ * import { Dataset } from "@capstan/core"
  *
- * const error = Effect.runSync(Effect.flip(Template.items([{ id: "a", x: 1 }, { id: "a", x: 2 }])))
+ * const error = Effect.runSync(Effect.flip(Dataset.items([{ id: "a", x: 1 }, { id: "a", x: 2 }])))
  * error.itemId // "a"
  * error.index  // 1
  * ```
@@ -81,10 +81,10 @@ export class InvalidItem extends Schema.TaggedError<InvalidItem>()("InvalidItem"
  * @example
  * ```ts
  * import { Effect } from "effect"
- * import { Template } from "@capstan/core"
+ * import { Dataset, Template } from "@capstan/core"
  *
  * const template = Template.make("Review: {review}")
- * const error = Effect.runSync(Effect.flip(Template.validate(template, [{ id: "r1", text: "great" }])))
+ * const error = Effect.runSync(Effect.flip(Dataset.validate(template, [{ id: "r1", text: "great" }])))
  * error.itemId     // "r1"
  * error.missing    // ["review"]
  * error.unexpected // ["text"]
