@@ -85,9 +85,11 @@ export class InvalidItem extends Schema.TaggedError<InvalidItem>()("InvalidItem"
  *
  * const template = Template.make("Review: {review}")
  * const error = Effect.runSync(Effect.flip(Dataset.validate(template, [{ id: "r1", text: "great" }])))
- * error.itemId     // "r1"
- * error.missing    // ["review"]
- * error.unexpected // ["text"]
+ * if (error._tag === "TemplateMismatch") {
+ *   error.itemId     // "r1"
+ *   error.missing    // ["review"]
+ *   error.unexpected // ["text"]
+ * }
  * ```
  * @since 0.1.0
  */
