@@ -89,11 +89,15 @@ describe("pipeline types", () => {
         Generator.Generator
       >
     >()
+    // Only a list of params can fail to pair with the inputs.
     expectTypeOf(ChatPipeline.runBatch(pipeline, ["a", "b"], { params: { temperature: 0 }, onFailed: "skip" })).toEqualTypeOf<
+      Effect.Effect<ReadonlyArray<Chat.Chat<number>>, never, Generator.Generator>
+    >()
+    expectTypeOf(ChatPipeline.runBatch(pipeline, ["a", "b"], { params: [{ seed: 1 }, { seed: 2 }], onFailed: "skip" })).toEqualTypeOf<
       Effect.Effect<ReadonlyArray<Chat.Chat<number>>, BatchSizeMismatch, Generator.Generator>
     >()
     expectTypeOf(ChatPipeline.stream(pipeline, ["a"], { onFailed: "include" })).toEqualTypeOf<
-      Stream.Stream<ChatPipeline.Indexed<number | undefined>, BatchSizeMismatch, Generator.Generator>
+      Stream.Stream<ChatPipeline.Indexed<number | undefined>, never, Generator.Generator>
     >()
   })
 

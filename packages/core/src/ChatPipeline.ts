@@ -324,6 +324,13 @@ export type BatchChat<O, A> = O extends { readonly onFailed: "include" } ? Chat.
  */
 export type BatchError<O, E> = O extends { readonly onFailed: "skip" | "include" } ? never : ItemFailed<E> | E
 
+/**
+ * `BatchSizeMismatch` when a batch is given a list of params, which may not pair with its inputs; never otherwise.
+ *
+ * @since 0.2.0
+ */
+export type PairingError<O> = O extends { readonly params: ReadonlyArray<any> } ? BatchSizeMismatch : never
+
 const kindFirst = (args: IArguments) => internal.isPipeline(args[0])
 
 const impl = (self: Pipeline<Kind, unknown, unknown, unknown>): internal.Pipeline => self as unknown as internal.Pipeline
@@ -717,7 +724,8 @@ export const runMany: {
 /**
  * Runs the pipeline over a batch: each input is appended to the pipeline's messages, with its params (`options.params`)
  * merged over the pipeline's. Inputs and params of equal length pair up; a list of length 1 is broadcast over the
- * other; any other mismatch fails with `BatchSizeMismatch` before a single request. It pairs, it does not cross
+ * other; any other mismatch fails with `BatchSizeMismatch` before a single request (a list of params is the only
+ * way to get one, and the error type says so). It pairs, it does not cross
  * (`Dataset.cross` gives every input × every set). The chats come back in input order (skipped ones left out).
  *
  * @example
@@ -740,12 +748,12 @@ export const runBatch: {
     options?: O
   ): <K extends Kind, A, E, R>(
     self: Pipeline<K, A, E, R>
-  ) => Effect.Effect<ReadonlyArray<BatchChat<O, A>>, BatchSizeMismatch | BatchError<O, E>, R>
+  ) => Effect.Effect<ReadonlyArray<BatchChat<O, A>>, PairingError<O> | BatchError<O, E>, R>
   <K extends Kind, A, E, R, const O extends RunBatchOptions = {}>(
     self: Pipeline<K, A, E, R>,
     inputs: BatchInputs,
     options?: O
-  ): Effect.Effect<ReadonlyArray<BatchChat<O, A>>, BatchSizeMismatch | BatchError<O, E>, R>
+  ): Effect.Effect<ReadonlyArray<BatchChat<O, A>>, PairingError<O> | BatchError<O, E>, R>
 } = dual(kindFirst, (self: Pipeline<Kind, unknown, unknown, unknown>, inputs: BatchInputs, options?: RunBatchOptions) => {
   const settled = settledOptions(options)
   return Effect.flatMap(
@@ -777,12 +785,12 @@ export const stream: {
     options?: O
   ): <K extends Kind, A, E, R>(
     self: Pipeline<K, A, E, R>
-  ) => Stream.Stream<Indexed<O extends { readonly onFailed: "include" } ? A | undefined : A>, BatchSizeMismatch | BatchError<O, E>, R>
+  ) => Stream.Stream<Indexed<O extends { readonly onFailed: "include" } ? A | undefined : A>, PairingError<O> | BatchError<O, E>, R>
   <K extends Kind, A, E, R, const O extends RunBatchOptions = {}>(
     self: Pipeline<K, A, E, R>,
     inputs: BatchInputs,
     options?: O
-  ): Stream.Stream<Indexed<O extends { readonly onFailed: "include" } ? A | undefined : A>, BatchSizeMismatch | BatchError<O, E>, R>
+  ): Stream.Stream<Indexed<O extends { readonly onFailed: "include" } ? A | undefined : A>, PairingError<O> | BatchError<O, E>, R>
 } = dual(kindFirst, (self: Pipeline<Kind, unknown, unknown, unknown>, inputs: BatchInputs, options?: RunBatchOptions) => {
   const settled = settledOptions(options)
   return Stream.unwrap(Effect.map(

@@ -36,6 +36,7 @@ export {
   map,
   meta,
   type OnFailed,
+  type PairingError,
   type ParsedAfter,
   type ParseOptions,
   type Pipeline,

@@ -18,7 +18,7 @@ import { mockProvider } from "./internal/mock.js"
  *
  * @since 0.1.0
  */
-export type { InitError as GeneratorInitError } from "./internal/generator.js"
+export type { GeneratorInitError } from "./internal/generator.js"
 
 /**
  * An environment variable a provider reads.

@@ -39,7 +39,7 @@ export interface Service {
 }
 
 /** Why a generator could not be built. */
-export type InitError = InvalidIdentifier | InvalidParams | MissingApiKey
+export type GeneratorInitError = InvalidIdentifier | InvalidParams | MissingApiKey
 
 /** An environment variable a provider reads. */
 export interface EnvVar {
@@ -55,7 +55,7 @@ export interface EnvVar {
 export interface Provider extends Identifier.ProviderSyntax {
   readonly description: string
   readonly env: ReadonlyArray<EnvVar>
-  readonly make: (identifier: Identifier.Identifier) => Effect.Effect<Service, InitError, Scope.Scope>
+  readonly make: (identifier: Identifier.Identifier) => Effect.Effect<Service, GeneratorInitError, Scope.Scope>
 }
 
 /** The generator in context. */
