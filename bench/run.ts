@@ -8,13 +8,21 @@
 import { createReadStream } from "node:fs"
 import { mkdir, rm, writeFile } from "node:fs/promises"
 import * as os from "node:os"
+import { relative } from "node:path"
 import { createInterface } from "node:readline"
 import { fileURLToPath } from "node:url"
 import { parseArgs } from "node:util"
 import { bundle } from "./internal/bundle.js"
-import { benchScript, type ContenderExit, type Launch, runContender, startServer } from "./internal/processes.js"
+import {
+  benchScript,
+  type ContenderExit,
+  type Failure,
+  type Launch,
+  runContender,
+  startServer
+} from "./internal/processes.js"
 import type { ContenderResult, ServerReport } from "./internal/protocol.js"
-import { machine, markdown, type Row, writeReadme } from "./internal/report.js"
+import { failureSummary, machine, markdown, type Row, writeReadme } from "./internal/report.js"
 import { type ContenderName, type Measured, type Run, type Scenario, scenarios, type Variant } from "./scenarios.js"
 
 const { values: flags } = parseArgs({
@@ -96,7 +104,7 @@ const runOnce = async (
   variant: Variant,
   items: number,
   index: number
-): Promise<Run | string> => {
+): Promise<Run | Failure> => {
   const load = os.loadavg()[0]!
   const server = await startServer({ ...scenario.server, ...variant.server })
   const output = scenario.output ? `${resultsDir}/${scenario.name}-${variant.contender}-${items}-${index}.jsonl` : undefined
@@ -118,7 +126,7 @@ const runOnce = async (
   } finally {
     await server.close()
   }
-  if (exit._tag === "Crashed") return exit.message
+  if (exit._tag === "Crashed") return exit.failure
   if (output === undefined) return { result: exit.result, server: report, load }
   // The file is the ground truth of a streamed run: every item must have its line.
   const lines = await countLines(output).catch(() => 0)
@@ -160,10 +168,10 @@ const runScenario = async (contenders: Record<ContenderName, Launch>, scenario: 
   for (const variant of variants) {
     for (const items of variant.sizes) {
       const runs: Array<Run> = []
-      let failure: string | undefined
+      let failure: Failure | undefined
       for (let index = 0; index < (runsOverride ?? scenario.runs) && failure === undefined; index++) {
         const outcome = await runOnce(contenders, scenario, variant, items, index)
-        if (typeof outcome === "string") failure = outcome
+        if (!("result" in outcome)) failure = outcome
         else {
           runs.push(outcome)
           const r = outcome.result
@@ -175,7 +183,7 @@ const runScenario = async (contenders: Record<ContenderName, Launch>, scenario: 
             `peak ${r.peakRssMb.toFixed(0)} MB`)
         }
       }
-      if (failure !== undefined) log(`   ${variant.contender} (${variant.variant}) N=${items}: ${failure}`)
+      if (failure !== undefined) log(`   ${variant.contender} (${variant.variant}) N=${items}: ${failureSummary(failure)}`)
       rows.push({
         measured: failure === undefined ? aggregate(scenario, variant, items, runs) : undefined,
         scenario: scenario.name,
@@ -204,5 +212,6 @@ const section = markdown(rows, {
 })
 process.stdout.write(`\n${section}\n`)
 await writeFile(`${resultsDir}/latest.json`, JSON.stringify({ machine: machine(), quick: flags.quick, rows }, null, 2))
-log(`\nraw results: ${resultsDir}/latest.json`)
+// Relative to where the bench was started: what it prints names no directory of the machine it ran on.
+log(`\nraw results: ${relative(process.cwd(), `${resultsDir}/latest.json`)}`)
 if (flags["write-readme"]) await writeReadme(`${benchDir}README.md`, section)

@@ -12,6 +12,7 @@ import {
   Batch,
   type BatchStopped,
   ChatPipeline,
+  Dataset,
   type Generator,
   type InvalidItem,
   type InvalidParams,
@@ -89,7 +90,7 @@ export const program: Effect.Effect<
   Generator.Generator
 > = Effect.gen(function*() {
   // allms's InputData: an id and the template's variables; the other columns stay with the input
-  const items = yield* Template.validate(template, reviews.map(({ id, review }) => ({ id, vars: { review } })))
+  const items = yield* Dataset.validate(template, reviews.map(({ id, review }) => ({ id, vars: { review } })))
   const { rows, summary } = yield* Batch.run(items, {
     pipeline: ChatPipeline.make({ role: "system", content: Sentiment.instructions }),
     parse: Sentiment,
@@ -133,7 +134,7 @@ const answers: Record<string, { readonly first: string; readonly again: string }
 
 export const mock: Layer.Layer<Generator.Generator | MockGenerator.MockGenerator> = MockGenerator.layer((request) => {
   const messages = request._tag === "chat" ? request.messages : []
-  const asked = messages.find((m) => m.role === "user")?.content ?? ""
+  const asked = messages.find((m) => m.role === "user")?.text ?? ""
   const input = reviews.find((r) => asked.endsWith(r.review))
   const answer = input === undefined ? undefined : answers[input.id]
   if (answer === undefined) return "I can't find a review in your message."

@@ -1,5 +1,5 @@
 /**
- * batch-prompt's cross product: every template × every argument set (`Template.cross`), two choices each
+ * batch-prompt's cross product: every template × every argument set (`Dataset.cross`), two choices each
  * (`n = 2`, asked for in one request per prompt). The results are flat rows, one per choice, each carrying its
  * provenance: row id (`<template id>:<item id>`), choice, template, arguments, output. Then the usage totals
  * with `Batch.summarize`, overall and per template, priced with a small price table.
@@ -11,6 +11,7 @@ import { Console, Effect, type Layer } from "effect"
 import {
   Batch,
   type BatchStopped,
+  Dataset,
   type Generator,
   type InvalidItem,
   type InvalidParams,
@@ -52,7 +53,7 @@ export const program: Effect.Effect<
   InvalidTemplate | InvalidItem | TemplateMismatch | InvalidParams | BatchStopped,
   Generator.Generator
 > = Effect.gen(function*() {
-  const items = yield* Template.cross(templates, argSets)
+  const items = yield* Dataset.cross(templates, argSets)
   const { rows } = yield* Batch.run(items, { params: { n: choices, temperature: 1 } })
   yield* Console.log(`${"row id".padEnd(12)} choice  ${"template".padEnd(8)}  ${"args".padEnd(12)}  output`)
   for (const row of rows) {

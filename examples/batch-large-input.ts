@@ -1,9 +1,9 @@
 /**
  * A batch too large to hold in memory. The inputs come from a source that can be read twice (here a generator
  * function; in practice a file or a query), never an array of them all:
- * 1. every input is checked with `Template.checker` before anything is sent (one bad input near the end stops the
+ * 1. every input is checked with `Dataset.checker` before anything is sent (one bad input near the end stops the
  *    batch with its id and the count of bad ones, and no request goes out);
- * 2. the source is read again, each input rendered as it is needed (`Template.renderItem`) and streamed through the
+ * 2. the source is read again, each input rendered as it is needed (`Dataset.renderItem`) and streamed through the
  *    batch engine into a JSON Lines file, rows written as they complete.
  * What stays in memory per item is its id. This is how `capstan batch` reads its input files.
  *
@@ -14,7 +14,15 @@ import { NodeServices } from "@effect/platform-node"
 import { Console, Effect, Result, Stream } from "effect"
 import * as os from "node:os"
 import * as path from "node:path"
-import { Batch, type Generator, type InvalidItem, type InvalidParams, Template, type TemplateMismatch } from "@capstan/core"
+import {
+  Batch,
+  Dataset,
+  type Generator,
+  type InvalidItem,
+  type InvalidParams,
+  Template,
+  type TemplateMismatch
+} from "@capstan/core"
 import { MockGenerator } from "@capstan/core/testing"
 import { runMain } from "./run.js"
 
@@ -38,18 +46,18 @@ export const reviews = (count: number) =>
 /** First pass: every input checked against the template; the number of items, or what is wrong with them. */
 export const checkAll = (inputs: Iterable<unknown>): Effect.Effect<number, InvalidItem | TemplateMismatch> =>
   Effect.suspend(() => {
-    const checker = Template.checker(template)
+    const checker = Dataset.checker(template)
     for (const input of inputs) checker.check(input)
     return Effect.fromResult(checker.done())
   })
 
 /** Second pass: the inputs read again, rendered one at a time. A fresh checker, so that derived ids come out the same. */
-export const rendered = (inputs: Iterable<unknown>): Stream.Stream<Template.RenderedItem, InvalidItem | TemplateMismatch> =>
+export const rendered = (inputs: Iterable<unknown>): Stream.Stream<Dataset.RenderedItem, InvalidItem | TemplateMismatch> =>
   Stream.suspend(() => {
-    const checker = Template.checker(template)
+    const checker = Dataset.checker(template)
     return Stream.fromIterable(inputs).pipe(
       Stream.mapEffect((input) => Effect.fromResult(checker.check(input))),
-      Stream.map((item) => Template.renderItem(template, item))
+      Stream.map((item) => Dataset.renderItem(template, item))
     )
   })
 

@@ -12,6 +12,7 @@ import {
   Batch,
   type BatchStopped,
   ChatPipeline,
+  Dataset,
   type Generator,
   type InvalidItem,
   type InvalidParams,
@@ -60,11 +61,11 @@ export const program: Effect.Effect<
 > = Effect.gen(function*() {
   // A typo in a column name is caught before any request, naming the item and the keys.
   const typo = yield* Effect.result(
-    Template.validate(template, [...pairs, { id: "pair-5", review_a: "Lovely.", reviewB: "Awful." }])
+    Dataset.validate(template, [...pairs, { id: "pair-5", review_a: "Lovely.", reviewB: "Awful." }])
   )
   if (Result.isFailure(typo)) yield* Console.log(`Rejected before sending: ${typo.failure.message}\n`)
 
-  const items = yield* Template.validate(template, pairs)
+  const items = yield* Dataset.validate(template, pairs)
   const { rows, summary } = yield* Batch.run(items, {
     pipeline: ChatPipeline.make({ role: "system", content: MorePositive.instructions }),
     parse: MorePositive

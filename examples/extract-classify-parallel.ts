@@ -134,8 +134,8 @@ export const extractDelayMs = 1200
 
 export const mock: Layer.Layer<Generator.Generator | MockGenerator.MockGenerator> = MockGenerator.layer((request) => {
   const sent = request._tag === "chat" ? request.messages : []
-  const system = sent.find((m) => m.role === "system")?.content ?? ""
-  const text = sent.find((m) => m.role === "user")?.content ?? ""
+  const system = sent.find((m) => m.role === "system")?.text ?? ""
+  const text = sent.find((m) => m.role === "user")?.text ?? ""
   const message = messages.find((m) => m.text === text)
   const reply = message !== undefined && system.includes("Classify the text")
     ? { value: scripted[message.id]!.label, delayMs: scripted[message.id]!.delayMs }

@@ -12,7 +12,7 @@ import {
   ChatPipeline,
   type Generator,
   type ItemFailed,
-  type PipelineError
+  type GenerationError
 } from "@capstan/core"
 import { MockGenerator } from "@capstan/core/testing"
 import { runMain } from "./run.js"
@@ -21,14 +21,13 @@ export const temperatures = [0.6, 0.9, 1.2, 1.5, 1.8]
 
 export const program: Effect.Effect<
   ReadonlyArray<Chat.Chat>,
-  BatchSizeMismatch | ItemFailed<PipelineError> | PipelineError,
+  BatchSizeMismatch | ItemFailed<GenerationError> | GenerationError,
   Generator.Generator
 > = Effect.gen(function*() {
   const chats = yield* ChatPipeline.make().pipe(
-    ChatPipeline.runBatch(
-      ["Tell me a short fact about a Japanese city."],
-      temperatures.map((temperature) => ({ temperature }))
-    )
+    ChatPipeline.runBatch(["Tell me a short fact about a Japanese city."], {
+      params: temperatures.map((temperature) => ({ temperature }))
+    })
   )
   for (const [i, chat] of chats.entries()) {
     yield* Console.log(`--- Chat ${i + 1} ---`)

@@ -36,7 +36,7 @@ export const shout: GeneratorRegistry.Provider = {
       )
     return Effect.succeed({
       identifier,
-      generate: (request) => answer(request.messages.at(-1)?.content ?? ""),
+      generate: (request) => answer(request.messages.at(-1)?.text ?? ""),
       complete: (request) => answer(request.prompt)
     })
   }
@@ -51,7 +51,7 @@ export const program: Effect.Effect<
     ChatPipeline.withParams({ temperature: 0 }),
     ChatPipeline.runBatch(["hello", "custom providers"])
   )
-  for (const chat of chats) yield* Console.log(`${chat.generator}: ${chat.last?.content}`)
+  for (const chat of chats) yield* Console.log(`${chat.generator}: ${chat.last?.text}`)
   return chats
 })
 

@@ -6,7 +6,7 @@
  * (set CAPSTAN_GENERATOR, e.g. `openai!gpt-4o-mini`, to run it on a real model).
  */
 import { Console, Effect } from "effect"
-import { ChatPipeline, Generator, Identifier } from "@capstan/core"
+import { ChatPipeline, Generator, GeneratorRegistry, Identifier } from "@capstan/core"
 import { MockGenerator } from "@capstan/core/testing"
 import { runMain } from "./run.js"
 
@@ -18,10 +18,10 @@ export const identifiers = [
 
 export const program = Effect.gen(function*() {
   for (const text of identifiers) {
-    const identifier = yield* Identifier.parse(text)
+    const identifier = yield* GeneratorRegistry.parse(text)
     yield* Console.log(`${text}  ->  ${Identifier.format(identifier)}`)
   }
-  const invalid = yield* Effect.flip(Identifier.parse("mock!echo,temperature=hot"))
+  const invalid = yield* Effect.flip(GeneratorRegistry.parse("mock!echo,temperature=hot"))
   yield* Console.log(invalid.message)
   const generator = yield* Generator.Generator
   yield* Console.log(`in context: ${Identifier.format(generator.identifier)}`)

@@ -16,7 +16,7 @@ const checkAnimal = (chats: ReadonlyArray<Chat.Chat>) =>
   Effect.forEach(
     chats,
     (chat) =>
-      animals.some((animal) => chat.last?.content.toLowerCase().includes(animal))
+      animals.some((animal) => chat.last?.text.toLowerCase().includes(animal))
         ? ChatPipeline.continue(chat, "Why did you pick that animal?").pipe(
           ChatPipeline.meta({ questioned: true }),
           ChatPipeline.run()

@@ -17,9 +17,9 @@ export const program: Effect.Effect<ReadonlyArray<string>, PipelineError, Genera
   const haikus: Array<string> = []
   for (const temperature of temperatures) {
     const chat = yield* pipeline.pipe(ChatPipeline.withParams({ temperature }), ChatPipeline.run())
-    haikus.push(chat.last?.content ?? "")
+    haikus.push(chat.last?.text ?? "")
     yield* Console.log(`--- temperature ${temperature} (${chat.generator}) ---`)
-    yield* Console.log(chat.last?.content)
+    yield* Console.log(chat.last?.text)
   }
   return haikus
 })

@@ -11,6 +11,7 @@ import {
   type FaultKind,
   formatGoDuration,
   type HeaderStyle,
+  IMAGE_TOKENS,
   sampleFromSchema
 } from "./support/FakeProvider.js"
 
@@ -229,6 +230,128 @@ describe("Anthropic wire format", () => {
   })
 })
 
+describe("content parts and tool calls", () => {
+  const PNG = "iVBORw0KGgo="
+
+  it("OpenAI: reads text and image_url parts, assistant tool_calls and tool messages, counting images in usage", async () => {
+    const seen: Array<FakeRequest> = []
+    await withServer({ respond: (req) => void seen.push(req) }, async (server) => {
+      const res = await openai(server).chat.completions.create({
+        model: "m",
+        messages: [
+          { role: "user", content: [{ type: "text", text: "what is it?" }, { type: "image_url", image_url: { url: "https://x.test/a.png" } }] },
+          { role: "assistant", content: null, tool_calls: [{ id: "c1", type: "function", function: { name: "look", arguments: "{\"zoom\":2}" } }] },
+          { role: "tool", tool_call_id: "c1", content: "a cat" },
+          { role: "user", content: [{ type: "image_url", image_url: { url: `data:image/png;base64,${PNG}` } }] }
+        ]
+      })
+      const text = "what is it?" + "{\"zoom\":2}" + "a cat"
+      expect(res.usage?.prompt_tokens).toBe(Math.ceil(text.length / 4) + 2 * IMAGE_TOKENS)
+      expect(seen[0]?.messages.map((m) => [m.role, m.text, m.images, m.toolCalls, m.toolResults])).toEqual([
+        ["user", "what is it?", 1, [], []],
+        ["assistant", "", 0, [{ id: "c1", name: "look", input: { zoom: 2 } }], []],
+        ["tool", "a cat", 0, [], [{ id: "c1", content: "a cat", isError: false }]],
+        ["user", "", 1, [], []]
+      ])
+    })
+  })
+
+  it("OpenAI: refuses what the real API refuses with a 400 naming the parameter", async () => {
+    const client = openai(shared)
+    const refused = async (messages: Array<unknown>) => {
+      const error = await rejection(client.chat.completions.create({ model: "m", messages } as never))
+      expect(error).toBeInstanceOf(OpenAI.BadRequestError)
+      return (error as InstanceType<typeof OpenAI.BadRequestError>).message
+    }
+    const call = { role: "assistant", content: "", tool_calls: [{ id: "c1", type: "function", function: { name: "f", arguments: "{}" } }] }
+    expect(await refused([{ role: "system", content: [{ type: "image_url", image_url: { url: "https://x.test/a.png" } }] }]))
+      .toMatch(/Invalid value: 'image_url'/)
+    expect(await refused([{ role: "user", content: "q" }, { role: "tool", tool_call_id: "nope", content: "r" }]))
+      .toMatch(/must be a response to a preceeding message with 'tool_calls'/)
+    expect(await refused([{ role: "user", content: "q" }, call, { role: "user", content: "next" }])).toMatch(/did not have response messages: c1/)
+    expect(await refused([{ role: "user", content: [{ type: "image_url", image_url: { url: "data:text/plain;base64,aGk=" } }] }]))
+      .toMatch(/Invalid image URL/)
+    expect(await refused([{ role: "user", content: "q" }, { ...call, tool_calls: [{ id: "c1", type: "function", function: { name: "f", arguments: {} } }] }]))
+      .toMatch(/tool_calls\[0\]/)
+  })
+
+  it("Anthropic: reads image, tool_use and tool_result blocks, counting images in usage", async () => {
+    const seen: Array<FakeRequest> = []
+    await withServer({ respond: (req) => void seen.push(req) }, async (server) => {
+      const res = await anthropic(server).messages.create({
+        model: "c",
+        max_tokens: 100,
+        messages: [
+          {
+            role: "user",
+            content: [
+              { type: "text", text: "what is it?" },
+              { type: "image", source: { type: "base64", media_type: "image/png", data: PNG } },
+              { type: "image", source: { type: "url", url: "https://x.test/a.png" } }
+            ]
+          },
+          { role: "assistant", content: [{ type: "tool_use", id: "t1", name: "look", input: { zoom: 2 } }] },
+          { role: "user", content: [{ type: "tool_result", tool_use_id: "t1", content: "a cat", is_error: true }, { type: "text", text: "so?" }] }
+        ]
+      })
+      expect(res.usage.input_tokens).toBe(Math.ceil(("what is it?" + "{\"zoom\":2}" + "a catso?").length / 4) + 2 * IMAGE_TOKENS)
+      expect(seen[0]?.messages.map((m) => [m.role, m.images, m.toolCalls, m.toolResults])).toEqual([
+        ["user", 2, [], []],
+        ["assistant", 0, [{ id: "t1", name: "look", input: { zoom: 2 } }], []],
+        ["user", 0, [], [{ id: "t1", content: "a cat", isError: true }]]
+      ])
+    })
+  })
+
+  it("Anthropic: refuses what the real API refuses with a 400", async () => {
+    const client = anthropic(shared)
+    const refused = async (messages: Array<unknown>) => {
+      const error = await rejection(client.messages.create({ model: "c", max_tokens: 10, messages } as never))
+      expect(error).toBeInstanceOf(Anthropic.BadRequestError)
+      return (error as InstanceType<typeof Anthropic.BadRequestError>).message
+    }
+    const use = { role: "assistant", content: [{ type: "tool_use", id: "t1", name: "f", input: {} }] }
+    const result = { type: "tool_result", tool_use_id: "t1", content: "r" }
+    expect(await refused([{ role: "system", content: "s" }])).toMatch(/Unexpected role .*system/)
+    expect(await refused([{ role: "user", content: "a" }, { role: "user", content: "b" }])).toMatch(/roles must alternate/)
+    expect(await refused([{ role: "user", content: [{ type: "text", text: "" }] }])).toMatch(/non-empty/)
+    expect(await refused([{ role: "user", content: [{ type: "image", source: { type: "base64", media_type: "image/bmp", data: PNG } }] }]))
+      .toMatch(/media_type/)
+    expect(await refused([{ role: "user", content: "q" }, use, { role: "user", content: "next" }])).toMatch(/without `tool_result` blocks/)
+    expect(await refused([{ role: "user", content: "q" }, use, { role: "user", content: [{ type: "text", text: "x" }, result] }]))
+      .toMatch(/must come first/)
+    expect(await refused([{ role: "user", content: [{ ...result, tool_use_id: "zz" }] }])).toMatch(/unexpected `tool_use_id`/)
+    expect(await refused([{ role: "assistant", content: [{ type: "image", source: { type: "url", url: "https://x.test/a.png" } }] }]))
+      .toMatch(/not a valid assistant content block/)
+  })
+
+  it("answers with scripted tool calls: OpenAI tool_calls (finish_reason tool_calls), Anthropic tool_use blocks", async () => {
+    await withServer({
+      respond: (req) => ({
+        ...(req.prompt === "both" ? { text: "Let me look." } : {}),
+        toolCalls: [{ name: "look", input: { zoom: 2 } }, { id: "mine", name: "read", input: {} }]
+      })
+    }, async (server) => {
+      const chatRes = await openai(server).chat.completions.create({ model: "m", n: 2, messages: [{ role: "user", content: "both" }] })
+      expect(chatRes.choices.map((c) => c.finish_reason)).toEqual(["tool_calls", "tool_calls"])
+      const choice = chatRes.choices[0]!.message
+      expect(choice.content).toBe("Let me look.")
+      expect(choice.tool_calls).toEqual([
+        { id: "call_fake0_0", type: "function", function: { name: "look", arguments: "{\"zoom\":2}" } },
+        { id: "mine", type: "function", function: { name: "read", arguments: "{}" } }
+      ])
+      const msg = await anthropic(server).messages.create({ model: "c", max_tokens: 100, messages: [{ role: "user", content: "only calls" }] })
+      expect(msg.stop_reason).toBe("tool_use")
+      expect(msg.content).toEqual([
+        { type: "tool_use", id: "toolu_fake1_0", name: "look", input: { zoom: 2 } },
+        { type: "tool_use", id: "mine", name: "read", input: {} }
+      ])
+      const legacy = await openai(server).completions.create({ model: "m", prompt: "x" })
+      expect(JSON.parse(legacy.choices[0]!.text)).toEqual([{ name: "look", input: { zoom: 2 } }, { id: "mine", name: "read", input: {} }])
+    })
+  })
+})
+
 describe("scripted answers", () => {
   it("passes the normalized request to respond and uses its reply", async () => {
     const seen: Array<FakeRequest> = []
@@ -251,7 +374,10 @@ describe("scripted answers", () => {
       expect(msg.content[0]).toMatchObject({ type: "text", text: "custom:anthropic:claude-fake" })
     })
     expect(seen[0]).toMatchObject({ seq: 0, api: "openai-chat", path: "/v1/chat/completions", model: "m1", system: "sys", prompt: "q", maxTokens: 50, n: 1 })
-    expect(seen[0]?.messages).toEqual([{ role: "developer", text: "sys" }, { role: "user", text: "q" }])
+    expect(seen[0]?.messages).toEqual([
+      { role: "developer", text: "sys", images: 0, toolCalls: [], toolResults: [] },
+      { role: "user", text: "q", images: 0, toolCalls: [], toolResults: [] }
+    ])
     expect(seen[0]?.headers["authorization"]).toBe("Bearer sk-test-123")
     expect(seen[3]).toMatchObject({ api: "anthropic", prompt: "q2", maxTokens: 64 })
   })

@@ -5,7 +5,7 @@
  * otherwise `Batch.run` collects every row in input order, as the baseline does.
  */
 import { NodeServices } from "@effect/platform-node"
-import { Batch, Generator, Template } from "@capstan/core"
+import { Batch, Dataset, Generator, Template } from "@capstan/core"
 import { Providers } from "@capstan/providers"
 import { Effect, Layer, Stream } from "effect"
 import { bump, type Outcome, readTask, runMeasured } from "../internal/measure.js"
@@ -45,7 +45,7 @@ const tally = () => {
 }
 
 const collected = Effect.gen(function*() {
-  const items = yield* Template.validate(template, Array.from({ length: task.items }, (_, n) => itemInput(n)))
+  const items = yield* Dataset.validate(template, Array.from({ length: task.items }, (_, n) => itemInput(n)))
   const { rows } = yield* Batch.run(items, { concurrency: task.concurrency })
   const counts = tally()
   for (const row of rows) counts.add(row)
@@ -58,7 +58,7 @@ const streamed = (output: string) =>
   Effect.gen(function*() {
     const items = Stream.range(0, task.items - 1).pipe(
       Stream.grouped(RENDER_CHUNK),
-      Stream.mapEffect((ns) => Template.validate(template, ns.map(itemInput))),
+      Stream.mapEffect((ns) => Dataset.validate(template, ns.map(itemInput))),
       Stream.flattenIterable,
       Stream.orDie // Batch.stream takes an infallible stream; these items cannot fail validation
     )

@@ -62,12 +62,29 @@ export const startServer = async (options: FakeProviderOptions): Promise<ServerP
   }
 }
 
+/** Why a contender gave no result: how it ended (a signal, an exit code, a timeout) and the end of its output. */
+export interface Failure {
+  readonly reason: string
+  /** The line naming the error (V8's `FATAL ERROR: ...`, an uncaught `...Error: ...`) if any, then the last lines. */
+  readonly output: string
+}
+
 /** How a contender process ended. */
 export type ContenderExit =
   | { readonly _tag: "Done"; readonly result: ContenderResult }
-  | { readonly _tag: "Crashed"; readonly message: string }
+  | { readonly _tag: "Crashed"; readonly failure: Failure }
 
-const tail = (text: string, lines: number) => text.trim().split("\n").slice(-lines).join("\n")
+const ERROR_LINE = /^.*(?:FATAL ERROR|\b[A-Z]\w*Error\b:).*$/m
+
+/**
+ * The failure of a contender that ended with `reason` after printing `text`: its last lines, and the line naming the
+ * error before them when a long trace pushed it out (a crash prints its cause first, then a native stack trace).
+ */
+export const failureOf = (reason: string, text: string, lines = 6): Failure => {
+  const last = text.trim().split("\n").slice(-lines)
+  const cause = text.match(ERROR_LINE)?.[0]
+  return { reason, output: (cause === undefined || last.includes(cause) ? last : [cause, ...last]).join("\n") }
+}
 
 /** Runs one contender process to the end (or kills it after `timeoutMs`) and reads its result line. */
 export const runContender = async (launch: Launch, task: ContenderTask, timeoutMs: number): Promise<ContenderExit> => {
@@ -87,5 +104,5 @@ export const runContender = async (launch: Launch, task: ContenderTask, timeoutM
   const line = stdout.split("\n").find((l) => l.startsWith(RESULT_PREFIX))
   if (line !== undefined) return { _tag: "Done", result: JSON.parse(line.slice(RESULT_PREFIX.length)) as ContenderResult }
   const why = timedOut ? `timed out after ${timeoutMs / 1000} s` : `exited with ${child.exitCode ?? child.signalCode}`
-  return { _tag: "Crashed", message: `${why}: ${tail(stderr || stdout, 6)}` }
+  return { _tag: "Crashed", failure: failureOf(why, stderr || stdout) }
 }

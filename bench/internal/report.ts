@@ -4,6 +4,7 @@
 import { readFile, writeFile } from "node:fs/promises"
 import * as os from "node:os"
 import type { Check, ContenderName, Measured } from "../scenarios.js"
+import type { Failure } from "./processes.js"
 
 /** One line of the table: a contender × variant × size, measured or not. */
 export interface Row {
@@ -13,7 +14,7 @@ export interface Row {
   readonly variant: string
   readonly items: number
   /** Why the contender gave no result (crash, timeout), when it gave none. */
-  readonly failure: string | undefined
+  readonly failure: Failure | undefined
   readonly checks: ReadonlyArray<Check>
 }
 
@@ -27,6 +28,23 @@ export const machine = () => ({
   platform: `${os.platform()} ${os.release()}`
 })
 
+// An absolute path (POSIX, Windows or a file: URL) at the start of a word: crash output names files on the machine
+// that ran it (node's own binary in a native stack trace, a stack's source files), which a report must not publish.
+const MACHINE_PATH = /(?<![\w.~:/-])(?:file:\/\/)?(?:[A-Za-z]:[\\/]|\/)(?:[^\s\\/()[\]"'`,;]+[\\/])+[^\s\\/()[\]"'`,;:]*/g
+
+/**
+ * Text without the machine's absolute paths: each one cut to its last segment (`/home/me/app/node_modules/x.js` →
+ * `…/x.js`), so what failed stays readable and where it ran does not show.
+ */
+export const withoutMachinePaths = (text: string): string =>
+  text.replace(MACHINE_PATH, (path) => `…/${path.split(/[\\/]/).pop() ?? ""}`)
+
+/** A failure on one line, for the table and the log: how the contender ended and the line that says why. */
+export const failureSummary = (failure: Failure): string => {
+  const line = failure.output.split("\n").find((l) => l.trim() !== "")?.trim()
+  return withoutMachinePaths(line === undefined ? failure.reason : `${failure.reason}: ${line}`)
+}
+
 const loadRange = (rows: ReadonlyArray<Row>): string => {
   const loads = rows.flatMap((r) => r.measured?.raw.map((run) => run.load) ?? [])
   return loads.length === 0 ? "" : `; load average ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)} at run starts`
@@ -38,7 +56,10 @@ const table = (rows: ReadonlyArray<Row>): string => {
   const lines = rows.map((row) => {
     const m = row.measured
     const head = `| ${row.scenario} | ${row.contender} | ${row.variant} | ${row.items}`
-    if (m === undefined) return `${head} | — | — | — | — | — | — | — | did not finish: ${row.failure?.split("\n")[0]} |`
+    if (m === undefined) {
+      const why = row.failure === undefined ? "no result" : failureSummary(row.failure)
+      return `${head} | — | — | — | — | — | — | — | did not finish: ${why} |`
+    }
     const targets = row.checks.map((c) => `${c.pass ? "✅" : "❌"} ${c.target}: ${c.value}`).join("<br>")
     return `${head} | ${m.lost} | ${m.refused} | ${m.requests} | ${(m.wallMs / 1000).toFixed(2)} | ` +
       `${m.cpuMsPerItem.toFixed(3)} | ${m.startRssMb.toFixed(0)} | ${m.peakRssMb.toFixed(0)} | ${targets} |`

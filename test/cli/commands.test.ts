@@ -4,7 +4,7 @@
  */
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { Template } from "@capstan/core"
+import { Dataset } from "@capstan/core"
 import { existsSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { FakeProvider, type FakeProviderServer } from "../support/FakeProvider.js"
@@ -88,7 +88,11 @@ describe("capstan batch, in-process", () => {
       const schema = join(files.dir, "label.schema.json")
       writeFileSync(schema, JSON.stringify({
         type: "object",
-        properties: { sentiment: { type: "string", enum: ["positive", "negative"] }, score: { type: "integer" } },
+        properties: {
+          sentiment: { type: "string", enum: ["positive", "negative"] },
+          score: { type: "integer" },
+          note: { type: "string" }
+        },
         required: ["sentiment", "score"]
       }))
       const result = yield* capstan([
@@ -99,8 +103,14 @@ describe("capstan batch, in-process", () => {
         assert.strictEqual(row.parsed.sentiment, "positive")
         assert.isNumber(row.parsed.score)
       }
-      const formats = requestsFor("parse-case").map((entry) => (entry.body as { response_format?: { type: string } }).response_format?.type)
-      assert.deepStrictEqual(formats, ["json_schema", "json_schema"])
+      const formats = requestsFor("parse-case").map((entry) => (entry.body as { response_format?: any }).response_format)
+      assert.deepStrictEqual(formats.map((format) => format?.type), ["json_schema", "json_schema"])
+      // The optional field keeps strict mode: it is sent required and nullable.
+      for (const format of formats) {
+        assert.strictEqual(format.json_schema.strict, true)
+        assert.deepStrictEqual(format.json_schema.schema.required, ["sentiment", "score", "note"])
+        assert.strictEqual(format.json_schema.schema.additionalProperties, false)
+      }
     }))
 
   it.live("with --parse xml:TAG, tells each item the tag to answer in and records the parsed text", () =>
@@ -209,7 +219,7 @@ describe("capstan batch reads its input twice, record by record", () => {
       const output = join(files.dir, "derived.out.jsonl")
       writeFileSync(input, records.map((record) => JSON.stringify(record)).join("\n\n") + "\n")
       assert.strictEqual((yield* run(input, output)).code, 0)
-      const expected = (yield* Template.items(records)).map((item) => item.id)
+      const expected = (yield* Dataset.items(records)).map((item) => item.id)
       assert.deepStrictEqual(expected.slice(2), [`${expected[0]}-2`, `${expected[0]}-3`])
       const rows = rowsOf(output)
       assert.deepStrictEqual(rows.map((row) => row.id).sort(), [...expected].sort())

@@ -27,17 +27,41 @@ import {
 
 describe("GenerateParams", () => {
   it("merge: set fields of the override win, unset fields never erase", () => {
-    const base = GenerateParams.make({ temperature: 0.1, maxTokens: 100, stop: ["x"], extra: { a: 1, b: 2 } })
-    const merged = GenerateParams.merge(base, { temperature: 0.9, extra: { b: 3 } })
+    const base = GenerateParams.make({
+      temperature: 0.1,
+      maxTokens: 100,
+      stop: ["x"],
+      providerOptions: { openai: { a: 1, b: 2 }, anthropic: { top_k: 5 } }
+    })
+    const merged = GenerateParams.merge(base, { temperature: 0.9, providerOptions: { openai: { b: 3 }, vllm: { c: 4 } } })
     expect(merged.temperature).toBe(0.9)
     expect(merged.maxTokens).toBe(100)
     expect(merged.stop).toEqual(["x"])
-    expect(merged.extra).toEqual({ a: 1, b: 3 })
+    // per provider, key by key: a set key wins, an unset one (or provider) is kept
+    expect(merged.providerOptions).toEqual({ openai: { a: 1, b: 3 }, anthropic: { top_k: 5 }, vllm: { c: 4 } })
+    expect(GenerateParams.merge(base, { seed: 1 }).providerOptions).toEqual(base.providerOptions)
     // an explicit undefined is "unset", not "erase"
     const same = GenerateParams.merge(base, { temperature: undefined } as unknown as GenerateParams.Fields)
     expect(same.temperature).toBe(0.1)
     expect(pipe(base, GenerateParams.merge({ seed: 7 })).seed).toBe(7)
     expect(base.temperature).toBe(0.1) // immutable
+  })
+
+  it("optionsFor reads the named providers' entries in order, a later name winning key by key", () => {
+    const params = GenerateParams.make({ providerOptions: { openai: { user: "u", top_k: 1 }, vllm: { top_k: 20 } } })
+    expect(GenerateParams.optionsFor(params, ["openai", "vllm"])).toEqual({ user: "u", top_k: 20 })
+    expect(GenerateParams.optionsFor(params, ["anthropic"])).toEqual({})
+    expect(pipe(params, GenerateParams.optionsFor(["vllm"]))).toEqual({ top_k: 20 })
+    expect(GenerateParams.optionsFor(GenerateParams.empty, ["openai"])).toEqual({})
+  })
+
+  it("providerOptions hold JSON only, and no identifier key sets them", () => {
+    expect(() => GenerateParams.make({ providerOptions: { openai: { f: (() => 1) as never } } })).toThrow()
+    expect(GenerateParams.identifierKeys.some((k) => (k.field as string) === "providerOptions")).toBe(false)
+    const parse = Identifier.parseWith([{ name: "p", settings: {} }])
+    for (const key of ["providerOptions", "provider_options", "extra"]) {
+      expect(Result.isFailure(parse(`p!m,${key}=x`))).toBe(true)
+    }
   })
 
   it("validates ranges", () => {
@@ -96,56 +120,6 @@ describe("Generation", () => {
     expect(Generation.normalizeStopReason("content_filter")).toBe("content_filter")
     expect(Generation.normalizeStopReason(null)).toBe("unknown")
   })
-
-  it("parses Go-style durations", () => {
-    expect(Generation.parseGoDuration("1s")).toBe(1000)
-    expect(Generation.parseGoDuration("6m0s")).toBe(360_000)
-    expect(Generation.parseGoDuration("120ms")).toBe(120)
-    expect(Generation.parseGoDuration("1h2m3.5s")).toBe(3_723_500)
-    expect(Generation.parseGoDuration("2")).toBe(2000)
-    expect(Generation.parseGoDuration("soon")).toBeUndefined()
-    expect(Generation.parseGoDuration("1x")).toBeUndefined()
-  })
-
-  it("reads OpenAI rate-limit headers", () => {
-    const snap = Generation.RateLimitSnapshot.fromHeaders({
-      "x-ratelimit-limit-requests": "6000",
-      "x-ratelimit-remaining-requests": "5999",
-      "x-ratelimit-reset-requests": "10ms",
-      "x-ratelimit-limit-tokens": "150000",
-      "x-ratelimit-remaining-tokens": "149000",
-      "x-ratelimit-reset-tokens": "6m0s",
-      "retry-after-ms": "250"
-    }, 1000)
-    expect(snap).toEqual(new Generation.RateLimitSnapshot({
-      observedAt: 1000,
-      requestsLimit: 6000,
-      requestsRemaining: 5999,
-      requestsResetMs: 10,
-      tokensLimit: 150000,
-      tokensRemaining: 149000,
-      tokensResetMs: 360_000,
-      retryAfterMs: 250
-    }))
-  })
-
-  it("reads Anthropic rate-limit headers (RFC 3339 resets) from a Headers object", () => {
-    const now = Date.parse("2026-01-01T00:00:00Z")
-    const headers = new Headers({
-      "anthropic-ratelimit-requests-limit": "50",
-      "anthropic-ratelimit-requests-remaining": "0",
-      "anthropic-ratelimit-requests-reset": "2026-01-01T00:00:02Z",
-      "anthropic-ratelimit-tokens-reset": "2025-12-31T23:59:00Z",
-      "retry-after": "3"
-    })
-    const snap = Generation.RateLimitSnapshot.fromHeaders(headers, now)
-    expect(snap?.requestsLimit).toBe(50)
-    expect(snap?.requestsRemaining).toBe(0)
-    expect(snap?.requestsResetMs).toBe(2000)
-    expect(snap?.tokensResetMs).toBe(0) // a reset in the past is now
-    expect(snap?.retryAfterMs).toBe(3000)
-    expect(Generation.RateLimitSnapshot.fromHeaders({ "content-type": "x" }, now)).toBeUndefined()
-  })
 })
 
 describe("Errors", () => {
@@ -198,7 +172,7 @@ describe("Chat", () => {
     const chat = chatOf()
     expect(chat.conversation).toBe("[system]: Be brief\n\n[user]: Hi\n\n[assistant]: Hello!")
     expect(Chat.conversation(chat)).toBe(chat.conversation)
-    expect(chat.last?.content).toBe("Hello!")
+    expect(chat.last?.text).toBe("Hello!")
     expect(chat.all).toHaveLength(3)
     expect(chat.failed).toBe(false)
   })
@@ -206,29 +180,28 @@ describe("Chat", () => {
   it.effect("encodes to JSON and decodes back to an equal chat", () =>
     Effect.gen(function*() {
       const chat = chatOf()
-      const text = JSON.stringify(Chat.encode(chat))
+      const text = JSON.stringify(Chat.encodeSync(chat))
       const back = yield* Chat.decode(JSON.parse(text))
       expect(back).toEqual(chat)
       expect(back).toBeInstanceOf(Chat.Chat)
       expect(back.params).toBeInstanceOf(GenerateParams.GenerateParams)
     }))
 
-  it.effect("a failed chat keeps its typed error through JSON, nested chats included", () =>
+  it.effect("a failed chat keeps its typed error through JSON", () =>
     Effect.gen(function*() {
-      const inner = chatOf({ generated: [Message.assistant("no tags")] })
       const failed = chatOf({
-        error: new ExhaustedMaxRounds({ rounds: 5, lastError: new ParseError({ model: "answer", reason: "Missing tags" }), chat: inner })
+        generated: [Message.assistant("no tags")],
+        error: new ExhaustedMaxRounds({ rounds: 5, lastError: new ParseError({ model: "answer", reason: "Missing tags" }) })
       })
-      const back = yield* Chat.decode(JSON.parse(JSON.stringify(Chat.encode(failed))))
+      const back = yield* Chat.decode(JSON.parse(JSON.stringify(Chat.encodeSync(failed))))
       expect(back.failed).toBe(true)
       const error = back.error
       if (error?._tag !== "ExhaustedMaxRounds") throw new Error("lost the error tag")
       expect(error).toBeInstanceOf(ExhaustedMaxRounds)
       expect(error.rounds).toBe(5)
       expect(error.lastError.reason).toBe("Missing tags")
-      expect(error.chat).toEqual(inner)
       for (const e of [new RateLimited({ provider: "x", detail: "y", retryAfterMs: 10 }), new StepFailed({ step: "map", cause: new Error("bad") })]) {
-        const round = yield* Chat.decode(JSON.parse(JSON.stringify(Chat.encode(chatOf({ error: e })))))
+        const round = yield* Chat.decode(JSON.parse(JSON.stringify(Chat.encodeSync(chatOf({ error: e })))))
         expect(round.error?._tag).toBe(e._tag)
         expect(round.error?.message).toBe(e.message)
       }

@@ -3,11 +3,13 @@ import { Effect, Exit, Fiber, Layer, Schema } from "effect"
 import { TestClock } from "effect/testing"
 import {
   Chat,
+  ChatPipeline,
   GenerateParams,
   Generation,
   Generator,
   GeneratorRegistry,
   Message,
+  Model,
   InvalidRequest,
   ServerError,
   Usage
@@ -18,12 +20,12 @@ describe("Generator.layer with the built-in mock provider", () => {
   it.effect("a user calls the generator and gets a Chat with usage that survives JSON", () =>
     Effect.gen(function*() {
       const chat = yield* Generator.chat([Message.system("Be brief"), Message.user("Hello there")], { maxTokens: 64 })
-      expect(chat.last?.content).toBe("Hello there")
+      expect(chat.last?.text).toBe("Hello there")
       expect(chat.usage.inputTokens).toBe(Math.ceil("Be brief\nHello there".length / 4))
       expect(chat.usage.outputTokens).toBe(Math.ceil("Hello there".length / 4))
       expect(chat.generator).toBe("mock!echo,temperature=0.3,max_tokens=64")
       expect(chat.params.temperature).toBe(0.3)
-      const back = yield* Chat.decode(JSON.parse(JSON.stringify(Chat.encode(chat))))
+      const back = yield* Chat.decode(JSON.parse(JSON.stringify(Chat.encodeSync(chat))))
       expect(back).toEqual(chat)
     }).pipe(Effect.provide(Generator.layer("mock!echo,temperature=0.3"))))
 
@@ -37,10 +39,25 @@ describe("Generator.layer with the built-in mock provider", () => {
 
   it.effect("mock!fixed answers its reply; plain-text completion works", () =>
     Effect.gen(function*() {
-      expect((yield* Generator.chat("x")).last?.content).toBe("forty-two")
+      expect((yield* Generator.chat("x")).last?.text).toBe("forty-two")
       const completion = yield* Generator.complete({ prompt: "p", params: GenerateParams.empty })
       expect(completion.choices.map((c) => c.text)).toEqual(["forty-two"])
     }).pipe(Effect.provide(Generator.layer("mock!fixed,reply=forty-two"))))
+
+  it.effect("mock!demo answers structured output with JSON that fits the schema, optional fields and all", () =>
+    Effect.gen(function*() {
+      const Review = Schema.Struct({
+        sentiment: Schema.Literals(["positive", "negative"]),
+        score: Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 5 })),
+        note: Schema.optionalKey(Schema.String),
+        tags: Schema.Array(Schema.String)
+      })
+      const chat = yield* ChatPipeline.make("Review: fine").pipe(
+        ChatPipeline.untilParsedAs(Model.json(Review, { name: "review" }), { maxRounds: 1 }),
+        ChatPipeline.run()
+      )
+      expect(Schema.is(Review)(chat.parsed)).toBe(true)
+    }).pipe(Effect.provide(Generator.layer("mock!demo"))))
 
   it.effect("mock! can fail every k-th call with a named error", () =>
     Effect.gen(function*() {
@@ -56,7 +73,7 @@ describe("Generator.layer with the built-in mock provider", () => {
       const fiber = yield* Effect.forkChild(Effect.forEach([1, 2], () => Generator.chat("x")))
       yield* TestClock.adjust("1 minute")
       const chats = yield* Fiber.join(fiber)
-      expect(chats.map((c) => c.last?.content)).toEqual(["x", "x"])
+      expect(chats.map((c) => c.last?.text)).toEqual(["x", "x"])
     }).pipe(Effect.provide(Generator.layer("mock!echo,fail_every=2,fail_with=ServerError,max_retries=2"))))
 
   it.effect("EngineOptions.admit sees every request sent, retries included", () =>
@@ -89,7 +106,7 @@ describe("Generator.layer with the built-in mock provider", () => {
       expect(fiber.pollUnsafe()).toBeUndefined()
       yield* TestClock.adjust("1 millis")
       const chat = yield* Fiber.join(fiber)
-      expect(chat.last?.content).toBe("slow")
+      expect(chat.last?.text).toBe("slow")
       expect(chat.durationMs).toBe(5000)
     }))
 })
@@ -122,7 +139,7 @@ describe("GeneratorRegistry", () => {
       events.length = 0
       const layer = Generator.layer("pooled!m,size=3").pipe(Layer.provide(GeneratorRegistry.register(pooled)))
       const chat = yield* Generator.chat("hi").pipe(Effect.provide(layer))
-      expect(chat.last?.content).toBe("pool(3): 1")
+      expect(chat.last?.text).toBe("pool(3): 1")
       expect(chat.generator).toBe("pooled!m,size=3")
       expect(events).toEqual(["acquire 3", "release"])
     }))
@@ -149,7 +166,7 @@ describe("GeneratorRegistry", () => {
       const providers = yield* GeneratorRegistry.providers.pipe(Effect.provide(registry))
       expect(providers.map((p) => p.name)).toEqual(["mock", "pooled"])
       const chat = yield* Generator.chat("hi").pipe(Effect.provide(Generator.layer("pooled!m").pipe(Layer.provide(registry))))
-      expect(chat.last?.content).toBe("replaced")
+      expect(chat.last?.text).toBe("replaced")
     }))
 })
 
@@ -173,7 +190,7 @@ describe("MockGenerator", () => {
   it.effect("replies answer in order and cycle", () =>
     Effect.gen(function*() {
       const answers = yield* Effect.forEach([1, 2, 3], () => Generator.chat("q"))
-      expect(answers.map((c) => c.last?.content)).toEqual(["a", "b", "a"])
+      expect(answers.map((c) => c.last?.text)).toEqual(["a", "b", "a"])
     }).pipe(Effect.provide(MockGenerator.replies(["a", "b"]))))
 
   it.effect("fn sees the text and params; a list answers one choice each", () =>
@@ -208,13 +225,13 @@ describe("MockGenerator", () => {
     Effect.gen(function*() {
       const fiber = yield* Effect.forkChild(Generator.chat("later"))
       yield* TestClock.adjust("2 seconds")
-      expect((yield* Fiber.join(fiber)).last?.content).toBe("later")
+      expect((yield* Fiber.join(fiber)).last?.text).toBe("later")
     }).pipe(Effect.provide(MockGenerator.delayed("2 seconds"))))
 
   it.effect("max_tokens truncates and reports stop reason length", () =>
     Effect.gen(function*() {
       const chat = yield* Generator.chat("x", { maxTokens: 2 })
-      expect(chat.last?.content).toBe("abcdefgh")
+      expect(chat.last?.text).toBe("abcdefgh")
       expect(chat.stopReason).toBe("length")
     }).pipe(Effect.provide(MockGenerator.fixed("abcdefghijklmnop"))))
 

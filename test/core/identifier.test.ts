@@ -157,10 +157,14 @@ describe("Identifier", () => {
 
   it.effect("parse reads the registry in context", () =>
     Effect.gen(function*() {
-      const id = yield* Identifier.parse("mock!echo,temperature=0.1")
+      const id = yield* GeneratorRegistry.parse("mock!echo,temperature=0.1")
       expect(id.provider).toBe("mock")
-      const e = yield* Effect.flip(Identifier.parse("openai!gpt-4o"))
-      expect(e.message).toContain("Registered providers: mock")
+      const e = yield* Effect.flip(GeneratorRegistry.parse("openai!gpt-4o"))
+      expect(e.message).toContain('unknown provider "openai"')
+      // a provider of @capstan/providers: the hint says which layer registers it
+      expect(e.hint).toBe('Provide Providers.layer from @capstan/providers, which registers "openai" (e.g. Layer.provide(Providers.layer))')
+      expect((yield* Effect.flip(GeneratorRegistry.parse("claude-3-5-haiku-latest"))).hint).toContain('registers "anthropic"')
+      expect((yield* Effect.flip(GeneratorRegistry.parse("nobody!m"))).message).toContain("Registered providers: mock")
       const custom: GeneratorRegistry.Provider = {
         name: "custom",
         description: "test",
@@ -173,7 +177,7 @@ describe("Identifier", () => {
             complete: () => Effect.succeed(Generation.fromTexts(["x"], Usage.empty))
           })
       }
-      const withCustom = yield* Identifier.parse("custom!m,depth=2").pipe(
+      const withCustom = yield* GeneratorRegistry.parse("custom!m,depth=2").pipe(
         Effect.provide(GeneratorRegistry.register(custom))
       )
       expect(withCustom.setting("depth")).toBe(2)
@@ -183,7 +187,7 @@ describe("Identifier", () => {
       const both = yield* Generator.chat("hi").pipe(
         Effect.provide(Generator.layer("custom!m").pipe(Layer.provide(GeneratorRegistry.register(custom))))
       )
-      expect(both.last?.content).toBe("x")
+      expect(both.last?.text).toBe("x")
     }))
 })
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Clock, Data, Effect, Fiber, Stream } from "effect"
+import { Cause, Clock, Data, Effect, Fiber, Stream } from "effect"
 import { Chat, ChatPipeline, CompletionPipeline, Model, ServerError } from "@capstan/core"
 import { MockGenerator } from "@capstan/core/testing"
 import { TestClock } from "effect/testing"
@@ -9,20 +9,18 @@ class Boom extends Data.TaggedError("Boom")<{ readonly message: string }> {}
 const serverError = new ServerError({ provider: "mock", detail: "boom", status: 500 })
 
 const lastUser = (request: MockGenerator.RecordedRequest): string =>
-  request._tag === "chat" ? request.messages.at(-1)?.content ?? "" : request.prompt
+  request._tag === "chat" ? request.messages.at(-1)?.text ?? "" : request.prompt
 
-const contents = (chats: ReadonlyArray<Chat.Chat>) => chats.map((c) => c.last?.content)
+const contents = (chats: ReadonlyArray<Chat.Chat>) => chats.map((c) => c.last?.text)
 
 describe("runBatch: scaling", () => {
   const pipeline = ChatPipeline.make({ role: "system", content: "SYS" })
 
   it.effect("inputs and params of equal length pair up, in input order", () =>
     Effect.gen(function*() {
-      const chats = yield* ChatPipeline.runBatch(pipeline, ["a", "b", "c"], [
-        { temperature: 0.1 },
-        { temperature: 0.2 },
-        { temperature: 0.3 }
-      ])
+      const chats = yield* ChatPipeline.runBatch(pipeline, ["a", "b", "c"], {
+        params: [{ temperature: 0.1 }, { temperature: 0.2 }, { temperature: 0.3 }]
+      })
       expect(contents(chats)).toEqual(["a", "b", "c"])
       expect(chats.map((c) => c.params.temperature)).toEqual([0.1, 0.2, 0.3])
       expect(chats.map((c) => c.generator)).toEqual([
@@ -35,7 +33,7 @@ describe("runBatch: scaling", () => {
   it.effect("one input is broadcast over many params", () =>
     Effect.gen(function*() {
       const temperatures = [0.6, 0.9, 1.2, 1.5, 1.8]
-      const chats = yield* ChatPipeline.runBatch(pipeline, ["fact"], temperatures.map((temperature) => ({ temperature })))
+      const chats = yield* ChatPipeline.runBatch(pipeline, ["fact"], { params: temperatures.map((temperature) => ({ temperature })) })
       expect(contents(chats)).toEqual(["fact", "fact", "fact", "fact", "fact"])
       expect(chats.map((c) => c.params.temperature)).toEqual(temperatures)
       expect(yield* MockGenerator.calls).toBe(5)
@@ -43,21 +41,21 @@ describe("runBatch: scaling", () => {
 
   it.effect("one params set (in a list or alone) is broadcast over many inputs", () =>
     Effect.gen(function*() {
-      const listed = yield* ChatPipeline.runBatch(pipeline, ["a", "b", "c"], [{ seed: 7 }])
-      const alone = yield* pipeline.pipe(ChatPipeline.runBatch(["a", "b"], { seed: 8 }))
-      expect(listed.map((c) => [c.last?.content, c.params.seed])).toEqual([["a", 7], ["b", 7], ["c", 7]])
-      expect(alone.map((c) => [c.last?.content, c.params.seed])).toEqual([["a", 8], ["b", 8]])
+      const listed = yield* ChatPipeline.runBatch(pipeline, ["a", "b", "c"], { params: [{ seed: 7 }] })
+      const alone = yield* pipeline.pipe(ChatPipeline.runBatch(["a", "b"], { params: { seed: 8 } }))
+      expect(listed.map((c) => [c.last?.text, c.params.seed])).toEqual([["a", 7], ["b", 7], ["c", 7]])
+      expect(alone.map((c) => [c.last?.text, c.params.seed])).toEqual([["a", 8], ["b", 8]])
     }).pipe(Effect.provide(MockGenerator.echo())))
 
   it.effect("any other mismatch fails before a single request, naming both lengths", () =>
     Effect.gen(function*() {
       const error = yield* Effect.flip(
-        ChatPipeline.runBatch(pipeline, ["a", "b", "c"], [{ seed: 1 }, { seed: 2 }], { onFailed: "include" })
+        ChatPipeline.runBatch(pipeline, ["a", "b", "c"], { params: [{ seed: 1 }, { seed: 2 }], onFailed: "include" })
       )
       expect(error._tag).toBe("BatchSizeMismatch")
       expect(error._tag === "BatchSizeMismatch" && [error.inputs, error.params]).toEqual([3, 2])
       expect(error.message).toContain("3 inputs and 2 parameter sets")
-      const streamed = yield* Effect.flip(Stream.runCollect(ChatPipeline.stream(pipeline, ["a", "b"], [{}, {}, {}])))
+      const streamed = yield* Effect.flip(Stream.runCollect(ChatPipeline.stream(pipeline, ["a", "b"], { params: [{}, {}, {}] })))
       expect(streamed._tag).toBe("BatchSizeMismatch")
       expect(yield* MockGenerator.calls).toBe(0)
     }).pipe(Effect.provide(MockGenerator.echo())))
@@ -67,7 +65,7 @@ describe("runBatch: scaling", () => {
       const one = yield* ChatPipeline.runBatch(pipeline, "hello")
       expect(contents(one)).toEqual(["hello"])
       const conversation = yield* ChatPipeline.runBatch(pipeline, [["first", "second"], "third"])
-      expect(conversation.map((c) => c.messages.map((m) => m.content))).toEqual([
+      expect(conversation.map((c) => c.messages.map((m) => m.text))).toEqual([
         ["SYS", "first", "second"],
         ["SYS", "third"]
       ])
@@ -75,24 +73,25 @@ describe("runBatch: scaling", () => {
 
   it.effect("the pipeline's own messages appear exactly once in every item", () =>
     Effect.gen(function*() {
-      yield* ChatPipeline.runBatch(pipeline, ["a", "b"], [{ seed: 1 }, { seed: 2 }])
+      yield* ChatPipeline.runBatch(pipeline, ["a", "b"], { params: [{ seed: 1 }, { seed: 2 }] })
       yield* ChatPipeline.runMany(pipeline.pipe(ChatPipeline.add("m")), 2)
       const requests = yield* MockGenerator.requests
       expect(requests.length).toBe(4)
       for (const request of requests) {
         const messages = request._tag === "chat" ? request.messages : []
-        expect(messages.filter((m) => m.content === "SYS").length).toBe(1)
+        expect(messages.filter((m) => m.text === "SYS").length).toBe(1)
         expect(messages[0]?.role).toBe("system")
         expect(messages.length).toBe(2)
       }
     }).pipe(Effect.provide(MockGenerator.echo())))
 
-  it.effect("bad counts and concurrency fail before any request", () =>
+  it.effect("bad counts and concurrency throw when the run is built, before any request", () =>
     Effect.gen(function*() {
-      const many = yield* Effect.flip(ChatPipeline.runMany(pipeline, -1, { onFailed: "skip" }))
-      expect(many.message).toContain("runMany")
-      const window = yield* Effect.flip(ChatPipeline.runBatch(pipeline, ["a"], undefined, { concurrency: 0 }))
-      expect(window.message).toContain("concurrency must be an integer >= 1")
+      expect(() => ChatPipeline.runMany(pipeline, -1, { onFailed: "skip" })).toThrow("runMany")
+      expect(() => ChatPipeline.runBatch(pipeline, ["a"], { concurrency: 0 })).toThrow(
+        "concurrency must be an integer >= 1"
+      )
+      expect(() => pipeline.pipe(ChatPipeline.runMany(1.5))).toThrow("must be an integer")
       expect(yield* ChatPipeline.runMany(pipeline, 0)).toEqual([])
       expect(yield* MockGenerator.calls).toBe(0)
     }).pipe(Effect.provide(MockGenerator.echo())))
@@ -106,15 +105,15 @@ const countsAddUp = <E, R>(
   expectedTag: string
 ) =>
   Effect.gen(function*() {
-    const included = yield* ChatPipeline.runBatch(pipeline, inputs, undefined, { onFailed: "include", concurrency: 1 })
+    const included = yield* ChatPipeline.runBatch(pipeline, inputs, { onFailed: "include", concurrency: 1 })
     expect(included.length).toBe(inputs.length)
     const failed = included.flatMap((c, i) => (c.failed ? [i] : []))
     expect(failed).toEqual(expectedFailed)
     for (const i of failed) expect(included[i]?.error?._tag).toBe(expectedTag)
-    const skipped = yield* ChatPipeline.runBatch(pipeline, inputs, undefined, { onFailed: "skip", concurrency: 1 })
+    const skipped = yield* ChatPipeline.runBatch(pipeline, inputs, { onFailed: "skip", concurrency: 1 })
     expect(skipped.every((c) => !c.failed)).toBe(true)
     expect(skipped.length + failed.length).toBe(inputs.length)
-    const error = yield* Effect.flip(ChatPipeline.runBatch(pipeline, inputs, undefined, { concurrency: 1 }))
+    const error = yield* Effect.flip(ChatPipeline.runBatch(pipeline, inputs, { concurrency: 1 }))
     return error
   })
 
@@ -141,7 +140,7 @@ describe("onFailed covers every typed failure, and the counts add up", () => {
     }).pipe(
       Effect.provide(
         MockGenerator.layer((r) => {
-          const text = r._tag === "chat" ? r.messages[0]?.content ?? "" : ""
+          const text = r._tag === "chat" ? r.messages[0]?.text ?? "" : ""
           return text.startsWith("bad") ? "no tags" : `<answer>${text}</answer>`
         })
       )
@@ -151,7 +150,7 @@ describe("onFailed covers every typed failure, and the counts add up", () => {
     Effect.gen(function*() {
       const pipeline = ChatPipeline.make().pipe(
         ChatPipeline.andThen((chat) =>
-          chat.last!.content.startsWith("bad") ? Effect.fail(new Boom({ message: chat.last!.content })) : Effect.void
+          chat.last!.text.startsWith("bad") ? Effect.fail(new Boom({ message: chat.last!.text })) : Effect.void
         )
       )
       const error = yield* countsAddUp(pipeline, inputs, [1, 3], "StepFailed")
@@ -165,24 +164,26 @@ describe("onFailed covers every typed failure, and the counts add up", () => {
       const pipeline = ChatPipeline.make().pipe(
         ChatPipeline.map(() => (calls++, Effect.fail(new Boom({ message: "map failed" }))))
       )
-      const included = yield* ChatPipeline.runBatch(pipeline, ["a", "b"], undefined, { onFailed: "include" })
+      const included = yield* ChatPipeline.runBatch(pipeline, ["a", "b"], { onFailed: "include" })
       expect(included.map((c) => c.error?.message)).toEqual([
         'Pipeline step "map" failed: map failed',
         'Pipeline step "map" failed: map failed'
       ])
-      expect(included.map((c) => c.last?.content)).toEqual(["a", "b"])
-      expect(yield* ChatPipeline.runBatch(pipeline, ["a", "b"], undefined, { onFailed: "skip" })).toEqual([])
+      expect(included.map((c) => c.last?.text)).toEqual(["a", "b"])
+      expect(yield* ChatPipeline.runBatch(pipeline, ["a", "b"], { onFailed: "skip" })).toEqual([])
       const error = yield* Effect.flip(ChatPipeline.runBatch(pipeline, ["a", "b"]))
       expect(error._tag).toBe("Boom")
       expect(calls).toBe(3)
     }).pipe(Effect.provide(MockGenerator.echo())))
 
-  it.effect("a map that does not answer one chat per chat fails as StepFailed", () =>
+  it.effect("a map that does not answer one chat per chat is a defect (a bug in the callback), naming the counts", () =>
     Effect.gen(function*() {
       const pipeline = ChatPipeline.make().pipe(ChatPipeline.map((chats) => Effect.succeed(chats.slice(1))))
-      const error = yield* Effect.flip(ChatPipeline.runBatch(pipeline, ["a", "b", "c"]))
-      expect(error._tag).toBe("StepFailed")
-      expect(error.message).toContain("one Chat per chat it is given (3); it returned 2 values")
+      const exit = yield* Effect.exit(ChatPipeline.runBatch(pipeline, ["a", "b", "c"]))
+      expect(exit._tag).toBe("Failure")
+      if (exit._tag !== "Failure") return
+      const defect = Cause.squash(exit.cause)
+      expect(String((defect as { message?: string }).message)).toContain("one Chat per chat it is given (3); it returned 2 values")
     }).pipe(Effect.provide(MockGenerator.echo())))
 })
 
@@ -203,7 +204,7 @@ describe("runMany and map", () => {
       )
       expect(seen).toEqual([3])
       expect(chats.map((c) => c.metadata.questioned ?? false)).toEqual([false, true, false])
-      expect(chats[1]?.all.map((m) => m.content)).toEqual(["joke", "joke", "why?", "why?"])
+      expect(chats[1]?.all.map((m) => m.text)).toEqual(["joke", "joke", "why?", "why?"])
       expect(yield* MockGenerator.calls).toBe(4)
     }).pipe(Effect.provide(MockGenerator.echo())))
 
@@ -212,7 +213,7 @@ describe("runMany and map", () => {
       let given: ReadonlyArray<string> = []
       const chats = yield* ChatPipeline.make().pipe(
         ChatPipeline.map((chats) => Effect.sync(() => (given = contents(chats) as Array<string>, chats))),
-        ChatPipeline.runBatch(["a", "bad", "c"], undefined, { onFailed: "include" })
+        ChatPipeline.runBatch(["a", "bad", "c"], { onFailed: "include" })
       )
       expect(given).toEqual(["a", "c"])
       expect(chats.map((c) => c.failed)).toEqual([false, true, false])
@@ -245,7 +246,7 @@ describe("concurrency is a sliding window", () => {
     const { layer, state } = timed({ a: 10, b: 100, c: 10, d: 10, e: 10 })
     return Effect.gen(function*() {
       const fiber = yield* ChatPipeline.make().pipe(
-        ChatPipeline.runBatch(["a", "b", "c", "d", "e"], undefined, { concurrency: 2 }),
+        ChatPipeline.runBatch(["a", "b", "c", "d", "e"], { concurrency: 2 }),
         Effect.forkChild
       )
       yield* TestClock.adjust("200 seconds")
@@ -278,7 +279,7 @@ describe("concurrency is a sliding window", () => {
       )
       yield* TestClock.adjust("60 seconds")
       const results = yield* Fiber.join(fiber)
-      expect(results.map((r) => [r.index, r.chat.last?.content])).toEqual([[1, "fast"], [2, "mid"], [0, "slow"]])
+      expect(results.map((r) => [r.index, r.chat.last?.text])).toEqual([[1, "fast"], [2, "mid"], [0, "slow"]])
     }).pipe(Effect.provide(layer))
   })
 
@@ -286,15 +287,15 @@ describe("concurrency is a sliding window", () => {
     Effect.gen(function*() {
       const inputs = ["a", "bad", "c"]
       const included = yield* Stream.runCollect(
-        ChatPipeline.stream(ChatPipeline.make(), inputs, undefined, { onFailed: "include", concurrency: 1 })
+        ChatPipeline.stream(ChatPipeline.make(), inputs, { onFailed: "include", concurrency: 1 })
       )
       expect(included.map((r) => [r.index, r.chat.failed])).toEqual([[0, false], [1, true], [2, false]])
       const skipped = yield* Stream.runCollect(
-        ChatPipeline.stream(ChatPipeline.make(), inputs, undefined, { onFailed: "skip", concurrency: 1 })
+        ChatPipeline.stream(ChatPipeline.make(), inputs, { onFailed: "skip", concurrency: 1 })
       )
       expect(skipped.map((r) => r.index)).toEqual([0, 2])
       const error = yield* Effect.flip(
-        Stream.runCollect(ChatPipeline.stream(ChatPipeline.make(), inputs, undefined, { concurrency: 1 }))
+        Stream.runCollect(ChatPipeline.stream(ChatPipeline.make(), inputs, { concurrency: 1 }))
       )
       expect(error._tag === "ItemFailed" && error.index).toBe(1)
     }).pipe(
@@ -314,7 +315,7 @@ describe("concurrency is a sliding window", () => {
       )
       yield* TestClock.adjust("60 seconds")
       const results = yield* Fiber.join(fiber)
-      expect(results.map((r) => [r.index, r.chat.last?.content, r.chat.metadata.batch])).toEqual([
+      expect(results.map((r) => [r.index, r.chat.last?.text, r.chat.metadata.batch])).toEqual([
         [1, "fast", 2],
         [0, "slow", 2]
       ])
@@ -325,7 +326,7 @@ describe("concurrency is a sliding window", () => {
     const { layer, state } = timed({ a: 10, b: 100, c: 10 })
     return Effect.gen(function*() {
       const fiber = yield* CompletionPipeline.make().pipe(
-        CompletionPipeline.runBatch(["a", "b", "c"], undefined, { concurrency: 2 }),
+        CompletionPipeline.runBatch(["a", "b", "c"], { concurrency: 2 }),
         Effect.forkChild
       )
       yield* TestClock.adjust("200 seconds")

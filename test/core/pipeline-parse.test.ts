@@ -16,7 +16,7 @@ const reasonOf = (model: Model.Model<unknown>, text: string) =>
   Effect.map(Effect.flip(Model.parse(model, text)), (e) => e.reason)
 
 const chatMessages = (request: MockGenerator.RecordedRequest | undefined) =>
-  request?._tag === "chat" ? request.messages.map((m) => `${m.role}:${m.content}`) : []
+  request?._tag === "chat" ? request.messages.map((m) => `${m.role}:${m.text}`) : []
 
 describe("untilParsedAs", () => {
   const question = ChatPipeline.make([{ role: "system", content: "Use tags." }, "What is 6 x 7?"])
@@ -35,10 +35,10 @@ describe("untilParsedAs", () => {
         `user:${reason1}`
       ])
       expect(chatMessages(requests[2]).slice(-2)).toEqual(["assistant:still nothing", `user:${reason2}`])
-      expect(chat.messages.map((m) => m.content)).toEqual(["Use tags.", "What is 6 x 7?"])
+      expect(chat.messages.map((m) => m.text)).toEqual(["Use tags.", "What is 6 x 7?"])
       expect(chat.generated.map((m) => m.role)).toEqual(["assistant", "user", "assistant", "user", "assistant"])
       expect(chat.usage).toEqual(new Usage.Usage({ inputTokens: 30, outputTokens: 3 }))
-      expect(yield* Model.parse(Model.Answer, chat.last!.content)).toBe("42")
+      expect(yield* Model.parse(Model.Answer, chat.last!.text)).toBe("42")
       expect(chat.failed).toBe(false)
     }).pipe(Effect.provide(scripted(["no idea", "still nothing", "<answer>42</answer>"]))))
 
@@ -51,7 +51,7 @@ describe("untilParsedAs", () => {
       const requests = yield* MockGenerator.requests
       expect(requests.length).toBe(3)
       for (const request of requests) expect(chatMessages(request)).toEqual(["system:Use tags.", "user:What is 6 x 7?"])
-      expect(chat.generated.map((m) => m.content)).toEqual(["<answer>42</answer>"])
+      expect(chat.generated.map((m) => m.text)).toEqual(["<answer>42</answer>"])
       expect(chat.usage).toEqual(new Usage.Usage({ inputTokens: 30, outputTokens: 3 }))
     }).pipe(Effect.provide(scripted(["no idea", "nope", "<answer>42</answer>"]))))
 
@@ -67,7 +67,7 @@ describe("untilParsedAs", () => {
       expect(chatMessages((yield* MockGenerator.requests)[1]).length).toBe(4)
     }).pipe(Effect.provide(scripted(["no idea", "<answer>42</answer>"]))))
 
-  it.effect("after maxRounds fails with ExhaustedMaxRounds { rounds, lastError, chat }", () =>
+  it.effect("after maxRounds fails with ExhaustedMaxRounds { rounds, lastError }; the failed chat holds the dialog", () =>
     Effect.gen(function*() {
       const pipeline = question.pipe(ChatPipeline.untilParsedAs(Model.Answer, { maxRounds: 3 }))
       const error = yield* Effect.flip(ChatPipeline.run(pipeline))
@@ -77,22 +77,22 @@ describe("untilParsedAs", () => {
       expect(error.lastError._tag).toBe("ParseError")
       expect(error.lastError.model).toBe("answer")
       expect(error.lastError.reason).toBe(yield* reasonOf(Model.Answer, "never"))
-      expect(error.chat.generated.length).toBe(5)
-      expect(error.chat.usage.outputTokens).toBe(3)
       expect(yield* MockGenerator.calls).toBe(3)
       const included = yield* ChatPipeline.run(pipeline, { onFailed: "include" })
       expect(included.error?._tag).toBe("ExhaustedMaxRounds")
       expect(included.generated.length).toBe(5)
+      expect(included.usage.outputTokens).toBe(3)
+      expect(included.parsed).toBeUndefined()
     }).pipe(Effect.provide(scripted(["never"]))))
 
-  it.effect("maxRounds: 1 never retries; an invalid maxRounds fails before any request", () =>
+  it.effect("maxRounds: 1 never retries; an invalid maxRounds throws when the pipeline is built", () =>
     Effect.gen(function*() {
       const once = yield* Effect.flip(question.pipe(ChatPipeline.untilParsedAs(Model.Answer, { maxRounds: 1 }), ChatPipeline.run()))
       expect(once._tag === "ExhaustedMaxRounds" && once.rounds).toBe(1)
       expect(yield* MockGenerator.calls).toBe(1)
-      const invalid = yield* Effect.flip(question.pipe(ChatPipeline.untilParsedAs(Model.Answer, { maxRounds: 0 }), ChatPipeline.run()))
-      expect(invalid._tag).toBe("InvalidParams")
-      expect(invalid.message).toContain("maxRounds must be an integer >= 1, got 0")
+      expect(() => question.pipe(ChatPipeline.untilParsedAs(Model.Answer, { maxRounds: 0 }))).toThrow(
+        "untilParsedAs(answer): maxRounds must be an integer >= 1, got 0"
+      )
       expect(yield* MockGenerator.calls).toBe(1)
     }).pipe(Effect.provide(scripted(["never"]))))
 
@@ -100,7 +100,7 @@ describe("untilParsedAs", () => {
     Effect.gen(function*() {
       const Person = Model.json(Schema.Struct({ name: Schema.String }), { name: "person" })
       const chat = yield* ChatPipeline.make("Who?").pipe(ChatPipeline.untilParsedAs(Person), ChatPipeline.run())
-      expect(yield* Model.parse(Person, chat.last!.content)).toEqual({ name: "Ada" })
+      expect(yield* Model.parse(Person, chat.last!.text)).toEqual({ name: "Ada" })
       const requests = yield* MockGenerator.requests
       expect(requests.length).toBe(2)
       for (const request of requests) {
@@ -119,7 +119,7 @@ describe("untilParsedAs", () => {
         ChatPipeline.untilParsedAs(Model.Answer, { attemptRecovery: false }),
         ChatPipeline.run()
       )
-      expect(chat.all.map((m) => m.content)).toEqual(["Q", "plain", "Now in tags.", "<answer>x</answer>"])
+      expect(chat.all.map((m) => m.text)).toEqual(["Q", "plain", "Now in tags.", "<answer>x</answer>"])
       // regenerated from the continued context, not the pipeline's first one
       expect(chatMessages((yield* MockGenerator.requests)[2])).toEqual([
         "user:Q",

@@ -5,8 +5,10 @@ import {
   ChatPipeline,
   CompletionPipeline,
   Generation,
+  type GenerationError,
   Generator,
   GeneratorRegistry,
+  type MaxDepthExceeded,
   ServerError,
   Usage
 } from "@capstan/core"
@@ -69,8 +71,8 @@ describe("ChatPipeline.run", () => {
         ChatPipeline.meta({ experiment: "a" }),
         ChatPipeline.run()
       )
-      expect(chat.messages.map((m) => m.content)).toEqual(["Be terse.", "Hello"])
-      expect(chat.generated.map((m) => [m.role, m.content])).toEqual([["assistant", "Hello"]])
+      expect(chat.messages.map((m) => m.text)).toEqual(["Be terse.", "Hello"])
+      expect(chat.generated.map((m) => [m.role, m.text])).toEqual([["assistant", "Hello"]])
       expect(chat.stopReason).toBe("stop")
       expect(chat.generator).toBe("mock!echo,temperature=0.3")
       expect(chat.params.temperature).toBe(0.3)
@@ -84,13 +86,13 @@ describe("ChatPipeline.run", () => {
   it.effect("params precedence: generator < withParams < per-item, as sent and as recorded", () =>
     Effect.gen(function*() {
       const pipeline = ChatPipeline.make("x").pipe(ChatPipeline.withParams({ temperature: 0.5, maxTokens: 20 }))
-      const [chat] = yield* ChatPipeline.runBatch(pipeline, "x", [{ temperature: 0.9 }])
-      const sent = JSON.parse(chat!.last!.content)
+      const [chat] = yield* ChatPipeline.runBatch(pipeline, "x", { params: [{ temperature: 0.9 }] })
+      const sent = JSON.parse(chat!.last!.text)
       expect(sent).toEqual({ temperature: 0.9, maxTokens: 20, seed: 1 })
       expect([chat!.params.temperature, chat!.params.maxTokens, chat!.params.seed]).toEqual([0.9, 20, 1])
       expect(chat!.generator).toBe("params!m,temperature=0.9,max_tokens=20,seed=1")
       const plain = yield* ChatPipeline.run(ChatPipeline.make("x"))
-      expect(JSON.parse(plain.last!.content)).toEqual({ temperature: 0.1, maxTokens: 10, seed: 1 })
+      expect(JSON.parse(plain.last!.text)).toEqual({ temperature: 0.1, maxTokens: 10, seed: 1 })
       expect(plain.generator).toBe("params!m,temperature=0.1,max_tokens=10,seed=1")
     }).pipe(
       Effect.provide(
@@ -109,18 +111,20 @@ describe("ChatPipeline.run", () => {
       expect(included.failed).toBe(true)
       expect(included.error?._tag).toBe("ServerError")
       expect(included.generated).toEqual([])
-      expect(included.messages.map((m) => m.content)).toEqual(["Hi"])
+      expect(included.messages.map((m) => m.text)).toEqual(["Hi"])
       expect(included.generator).toBe("mock!failing")
       const skipped = yield* ChatPipeline.run(pipeline, { onFailed: "skip" })
       expect(Option.isNone(skipped)).toBe(true)
     }).pipe(Effect.provide(MockGenerator.failing(serverError))))
 
-  it.effect("a pipeline refuses n > 1 before any request", () =>
+  it.effect("a pipeline asks for one choice when the params say n > 1, and says so on the chat", () =>
     Effect.gen(function*() {
-      const error = yield* ChatPipeline.make("Hi").pipe(ChatPipeline.withParams({ n: 3 }), ChatPipeline.run(), Effect.flip)
-      expect(error._tag).toBe("InvalidParams")
-      expect(error.message).toContain("runMany(3)")
-      expect(yield* MockGenerator.calls).toBe(0)
+      const chat = yield* ChatPipeline.make("Hi").pipe(ChatPipeline.withParams({ n: 3 }), ChatPipeline.run())
+      expect(chat.text).toBe("Hi")
+      expect(chat.warnings).toEqual([
+        "n=3: a pipeline keeps one chat per input, so it asked for one choice; sample with runMany or a Batch"
+      ])
+      expect((yield* MockGenerator.requests).map((r) => r.params.n)).toEqual([1])
     }).pipe(Effect.provide(MockGenerator.echo())))
 })
 
@@ -129,7 +133,7 @@ describe("ChatPipeline.andThen", () => {
     Effect.gen(function*() {
       const seen: Array<string> = []
       const chat = yield* ChatPipeline.make("first").pipe(
-        ChatPipeline.andThen((chat) => Effect.sync(() => void seen.push(chat.last!.content))),
+        ChatPipeline.andThen((chat) => Effect.sync(() => void seen.push(chat.last!.text))),
         ChatPipeline.andThen((chat) => Effect.succeed(Chat.withMetadata(chat, { touched: true }))),
         ChatPipeline.andThen((chat) =>
           Effect.succeed(ChatPipeline.continue(chat, "second").pipe(ChatPipeline.meta({ continued: true })))
@@ -141,14 +145,15 @@ describe("ChatPipeline.andThen", () => {
       expect(chat.metadata).toEqual({ touched: true, continued: true })
       // two generations of 10 in / 1 out each: the continued chat carries both
       expect(chat.usage).toEqual(usage(20, 2))
-    }).pipe(Effect.provide(MockGenerator.layer((r) => Generation.fromTexts([r._tag === "chat" ? r.messages.at(-1)?.content ?? "" : r.prompt], usage(10, 1))))))
+    }).pipe(Effect.provide(MockGenerator.layer((r) => Generation.fromTexts([r._tag === "chat" ? r.messages.at(-1)?.text ?? "" : r.prompt], usage(10, 1))))))
 
   it.effect("a callback that keeps continuing fails with MaxDepthExceeded after maxDepth levels", () =>
     Effect.gen(function*() {
       let calls = 0
       // the continued pipeline carries the same step, so it would continue forever
-      const recursive: ChatPipeline.ChatPipeline = ChatPipeline.make("go").pipe(
-        ChatPipeline.andThen(function loop(chat): Effect.Effect<ChatPipeline.ChatPipeline> {
+      type Loop = ChatPipeline.ChatPipeline<undefined, GenerationError | MaxDepthExceeded>
+      const recursive: Loop = ChatPipeline.make("go").pipe(
+        ChatPipeline.andThen(function loop(chat): Effect.Effect<Loop> {
           calls++
           return Effect.succeed(ChatPipeline.continue(chat, "again").pipe(ChatPipeline.andThen(loop, { maxDepth: 3 })))
         }, { maxDepth: 3 })
@@ -160,7 +165,7 @@ describe("ChatPipeline.andThen", () => {
       const included = yield* ChatPipeline.run(recursive, { onFailed: "include" })
       expect(included.error?._tag).toBe("MaxDepthExceeded")
       // the recorded error is encodable like every chat error
-      const decoded = yield* Chat.decode(JSON.parse(JSON.stringify(Chat.encode(included))))
+      const decoded = yield* Chat.decode(JSON.parse(JSON.stringify(Chat.encodeSync(included))))
       expect(decoded.error?.message).toBe(included.error?.message)
       // usage adds up over every level
       expect(included.usage.outputTokens).toBe(4 * MockGenerator.estimateTokens("again"))
@@ -177,7 +182,7 @@ describe("ChatPipeline.andThen", () => {
       expect(chat.error?._tag).toBe("StepFailed")
       expect(chat.error?.message).toBe('Pipeline step "andThen" failed: nope')
       // the chat as it stood when the step failed
-      expect(chat.last?.content).toBe("Hi")
+      expect(chat.last?.text).toBe("Hi")
     }).pipe(Effect.provide(MockGenerator.echo())))
 })
 
@@ -190,7 +195,7 @@ describe("ChatPipeline: generator binding, wrap, fork", () => {
         ChatPipeline.andThen((chat) => Effect.succeed(ChatPipeline.continue(chat, "more"))),
         ChatPipeline.run()
       )
-      expect(chat.all.map((m) => m.content)).toEqual(["Hi", "bound", "more", "bound"])
+      expect(chat.all.map((m) => m.text)).toEqual(["Hi", "bound", "more", "bound"])
       expect(chat.generator).toBe("mock!fixed,reply=bound")
       expect(yield* MockGenerator.calls).toBe(0) // the one in context was never asked
     }).pipe(Effect.scoped, Effect.provide(MockGenerator.echo())))
@@ -201,7 +206,7 @@ describe("ChatPipeline: generator binding, wrap, fork", () => {
         ChatPipeline.wrap((generation) => Effect.retry(generation, Schedule.recurs(1))),
         ChatPipeline.run()
       )
-      expect(retried.last?.content).toBe("Hi")
+      expect(retried.last?.text).toBe("Hi")
       expect(yield* MockGenerator.calls).toBe(2)
       const wrapped = ChatPipeline.make("Hi").pipe(
         ChatPipeline.wrap((generation) => Effect.flatMap(generation, () => Effect.fail(new Boom({ message: "wrapped" }))))
@@ -221,10 +226,10 @@ describe("ChatPipeline: generator binding, wrap, fork", () => {
         ChatPipeline.run()
       )
       const forked = ChatPipeline.fork(chat, "Q2")
-      expect(forked.messages.map((m) => m.content)).toEqual(["Q", "Q2"])
-      expect(ChatPipeline.fork()(chat).messages.map((m) => m.content)).toEqual(["Q"])
+      expect(forked.messages.map((m) => m.text)).toEqual(["Q", "Q2"])
+      expect(ChatPipeline.fork()(chat).messages.map((m) => m.text)).toEqual(["Q"])
       const continued = ChatPipeline.continue("Why?")(chat)
-      expect(continued.messages.map((m) => `${m.role}:${m.content}`)).toEqual(["user:Q", "assistant:Q", "user:Why?"])
+      expect(continued.messages.map((m) => `${m.role}:${m.text}`)).toEqual(["user:Q", "assistant:Q", "user:Why?"])
       expect(continued.params.temperature).toBe(0.4)
       expect(continued.metadata).toEqual({ tag: "x" })
     }).pipe(Effect.provide(MockGenerator.echo())))

@@ -2,11 +2,12 @@ import { describe, expect, it } from "@effect/vitest"
 import { Clock, Duration, Effect, Exit, Fiber, Scope } from "effect"
 import { TestClock } from "effect/testing"
 import {
+  Engine,
   GenerateParams,
   Generation,
   type GenerationError,
   Generator,
-  Identifier,
+  GeneratorRegistry,
   Message,
   RateLimited,
   RateLimiter,
@@ -565,13 +566,13 @@ describe("RateLimiter: per generator", () => {
       yield* TestClock.adjust("10 seconds")
       yield* Fiber.join(fiber)
       expect(done).toEqual([0, 1000, 2000, 3000])
-      const identifier = yield* Identifier.parse("mock!echo,rpm=60,tpm=1000,max_connections=4,min_delay_ms=5")
+      const identifier = yield* GeneratorRegistry.parse("mock!echo,rpm=60,tpm=1000,max_connections=4,min_delay_ms=5")
       expect(RateLimiter.limitsFromIdentifier(identifier)).toMatchObject({ rpm: 60, tpm: 1000, maxConnections: 4, minDelayMs: 5 })
     }))
 
-  it.effect("generators built from the same identifier share one limiter while both are alive; share: false opts out", () =>
+  it.effect("generators of one engine for the same account and model share one limiter while alive; share: false opts out", () =>
     Effect.gen(function*() {
-      const times = (options?: Generator.EngineOptions) =>
+      const times = (options?: Engine.Options) =>
         Effect.scoped(Effect.gen(function*() {
           const a = yield* Generator.make("mock!echo,rpm=60", options)
           const b = yield* Generator.make("mock!echo,rpm=60", options)
@@ -580,8 +581,8 @@ describe("RateLimiter: per generator", () => {
             g.generate(request()).pipe(Effect.andThen(Clock.currentTimeMillis), Effect.map((t) => started.push(t)))
           yield* Effect.all([send(a), send(b)], { concurrency: "unbounded" })
           return started
-        }))
-      const run = (options?: Generator.EngineOptions) =>
+        })).pipe(Effect.provide(Engine.layer))
+      const run = (options?: Engine.Options) =>
         Effect.gen(function*() {
           const fiber = yield* Effect.forkChild(times(options))
           yield* TestClock.adjust("5 seconds")
@@ -591,7 +592,7 @@ describe("RateLimiter: per generator", () => {
       expect((yield* run()).map((t) => t - start)).toEqual([0, 1000])
       const later = yield* Clock.currentTimeMillis
       expect((yield* run({ share: false })).map((t) => t - later)).toEqual([0, 0])
-      // The shared limiter died with its last holder: a new layer starts with a full bucket.
+      // Each application (here: each Engine.layer built) has its own limiters: a new one starts with a full bucket.
       const again = yield* Clock.currentTimeMillis
       expect((yield* run()).map((t) => t - again)).toEqual([0, 1000])
     }))

@@ -3,6 +3,7 @@ import { Clock, Duration, Effect, Exit, Fiber, Layer } from "effect"
 import { TestClock } from "effect/testing"
 import {
   ConnectionError,
+  type Engine,
   GenerateParams,
   Generation,
   type GenerationError,
@@ -29,7 +30,7 @@ const inVirtualTime = <A, E, R>(effect: Effect.Effect<A, E, R>, advance: Duratio
   })
 
 /** A mock that fails calls whose number is in `failing`, run through the engine with `options`. */
-const flaky = (fail: (call: number) => GenerationError | undefined, options?: Generator.EngineOptions) =>
+const flaky = (fail: (call: number) => GenerationError | undefined, options?: Engine.Options) =>
   MockGenerator.layer((request) => {
     const error = fail(request.call)
     return error === undefined ? "ok" : Effect.fail(error)
@@ -205,7 +206,7 @@ describe("RetryPolicy: wired through Generator.layer", () => {
       )
       yield* TestClock.adjust("2 minutes")
       const chats = yield* Fiber.join(fiber)
-      expect(chats.map((c) => c.last?.content)).toEqual(Array.from({ length: 20 }, (_, i) => `q${i}`))
+      expect(chats.map((c) => c.last?.text)).toEqual(Array.from({ length: 20 }, (_, i) => `q${i}`))
     }).pipe(Effect.provide(Generator.layer("mock!echo,fail_every=2,fail_with=RateLimited"))))
 
   it.effect("25% faults over 400 requests in flight 50 at a time: nothing lost, every attempt counted", () =>

@@ -4,7 +4,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { TestClock, TestConsole } from "effect/testing"
-import { Generator, Template, Usage } from "@capstan/core"
+import { Dataset, Generator, Template, Usage } from "@capstan/core"
 import { MockGenerator } from "@capstan/core/testing"
 import * as CoffeeReviews from "../../examples/batch-coffee-reviews.js"
 import * as LargeInput from "../../examples/batch-large-input.js"
@@ -18,11 +18,11 @@ const logged = Effect.map(TestConsole.logLines, (lines) => lines.map(String))
 const chatOf = (request: MockGenerator.RecordedRequest) => request._tag === "chat" ? request.messages : []
 
 const userText = (request: MockGenerator.RecordedRequest): string =>
-  chatOf(request).find((m) => m.role === "user")?.content ?? ""
+  chatOf(request).find((m) => m.role === "user")?.text ?? ""
 
 /** What the mock counts as a request's input tokens: every message sent, one per line. */
 const inputTokensOf = (requests: ReadonlyArray<MockGenerator.RecordedRequest>): number =>
-  requests.reduce((sum, r) => sum + MockGenerator.estimateTokens(chatOf(r).map((m) => m.content).join("\n")), 0)
+  requests.reduce((sum, r) => sum + MockGenerator.estimateTokens(chatOf(r).map((m) => m.text).join("\n")), 0)
 
 describe("batch examples", () => {
   it.effect("coffee reviews: labels joined back to their inputs by id, failures counted, totals include recovery", () =>
@@ -45,12 +45,12 @@ describe("batch examples", () => {
       // one request each; "1" is asked again after prose; "4" never answers with JSON (3 rounds)
       expect(perReview).toEqual([1, 2, 1, 1, 3, 1])
       for (const request of requests) {
-        expect(chatOf(request)[0]?.content).toBe(CoffeeReviews.Sentiment.instructions)
+        expect(chatOf(request)[0]?.text).toBe(CoffeeReviews.Sentiment.instructions)
         expect(request._tag === "chat" && request.structured?.name).toBe("sentiment")
       }
       const recoveries = requests.filter((r) => chatOf(r).length > 2)
       expect(recoveries.length).toBe(3)
-      for (const r of recoveries) expect(chatOf(r).at(-1)?.content).toContain("Your response contains no JSON")
+      for (const r of recoveries) expect(chatOf(r).at(-1)?.text).toContain("Your response contains no JSON")
 
       expect(summary).toMatchObject({ items: 6, rows: 6, ok: 5, failed: 1, failedByKind: { ExhaustedMaxRounds: 1 } })
       expect(summary.attempts).toBe(requests.length)
@@ -135,7 +135,7 @@ describe("batch examples", () => {
         expect(row.templateId).toBe(templateId)
         expect(row.template).toBe(template.source)
         expect(row.vars).toEqual({ food: args.food })
-        expect(row.messages.map((m) => m.content)).toEqual([Template.renderText(template, { food: args.food })])
+        expect(row.messages.map((m) => m.text)).toEqual([Template.renderText(template, { food: args.food })])
         expect(row.output).toContain(" ")
       }
       // the two choices of a prompt differ
@@ -144,7 +144,7 @@ describe("batch examples", () => {
       const requests = yield* MockGenerator.requests
       expect(requests.length).toBe(expectedIds.length)
       for (const r of requests) expect([r.params.n, r.params.temperature]).toEqual([2, 1])
-      expect(requests.map(userText).sort()).toEqual(rows.filter((r) => r.choice === 0).map((r) => r.messages[0]!.content).sort())
+      expect(requests.map(userText).sort()).toEqual(rows.filter((r) => r.choice === 0).map((r) => r.messages[0]!.text).sort())
 
       expect(summary).toMatchObject({ items: 6, rows: 12, ok: 12, failed: 0, attempts: 6 })
       expect(summary.usage.inputTokens).toBe(inputTokensOf(requests))
@@ -183,9 +183,9 @@ describe("a batch too large to hold", () => {
       const inputs = [{ review: "same" }, { review: "same" }, { review: "other" }]
       expect(yield* LargeInput.checkAll(inputs)).toBe(3)
       const items = yield* Stream.runCollect(LargeInput.rendered(inputs))
-      const expected = yield* Template.validate(LargeInput.template, inputs)
+      const expected = yield* Dataset.validate(LargeInput.template, inputs)
       expect(items.map((item) => item.id)).toEqual(expected.map((item) => item.id))
-      expect(items.map((item) => item.messages[0]?.content)).toEqual(expected.map((item) => item.messages[0]?.content))
+      expect(items.map((item) => item.messages[0]?.text)).toEqual(expected.map((item) => item.messages[0]?.text))
       expect(items[1]?.id).toBe(`${items[0]?.id}-2`)
     }))
 

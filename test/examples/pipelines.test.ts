@@ -5,7 +5,9 @@ import { MockGenerator } from "@capstan/core/testing"
 import * as BatchParams from "../../examples/pipeline-batch-params.js"
 import * as BatchParse from "../../examples/pipeline-batch-parse.js"
 import * as CustomGenerator from "../../examples/pipeline-custom-generator.js"
+import * as EngineShared from "../../examples/engine-shared-limiter.js"
 import * as Identifiers from "../../examples/pipeline-identifiers.js"
+import * as Parsed from "../../examples/pipeline-parsed.js"
 import * as RunManyMap from "../../examples/pipeline-run-many-map.js"
 import * as WithParams from "../../examples/pipeline-with-params.js"
 
@@ -17,7 +19,7 @@ describe("pipeline examples", () => {
       const chats = yield* RunManyMap.program
       expect(chats.map((c) => c.metadata.questioned ?? false)).toEqual([false, false, true])
       expect(chats[2]?.all.map((m) => m.role)).toEqual(["user", "assistant", "user", "assistant"])
-      expect(chats[2]?.all[2]?.content).toBe("Why did you pick that animal?")
+      expect(chats[2]?.all[2]?.text).toBe("Why did you pick that animal?")
       expect(yield* MockGenerator.calls).toBe(4)
       const lines = yield* logged
       expect(lines).toContain("--- Chat 3 (?: true) ---")
@@ -50,7 +52,7 @@ describe("pipeline examples", () => {
       const chats = yield* BatchParams.program
       const expected = BatchParams.temperatures.map((t) => `mock!city-facts,temperature=${t}`)
       expect(chats.map((c) => c.generator)).toEqual(expected)
-      expect(new Set(chats.map((c) => c.messages[0]?.content)).size).toBe(1)
+      expect(new Set(chats.map((c) => c.messages[0]?.text)).size).toBe(1)
       const requests = yield* MockGenerator.requests
       expect(requests.map((r) => r.params.temperature).sort()).toEqual(BatchParams.temperatures)
       const lines = yield* logged
@@ -70,7 +72,7 @@ describe("pipeline examples", () => {
   it.effect("a custom generator registered under its own provider name", () =>
     Effect.gen(function*() {
       const chats = yield* CustomGenerator.program
-      expect(chats.map((c) => c.last?.content)).toEqual(["HELLO!!", "CUSTOM PROVIDERS!!"])
+      expect(chats.map((c) => c.last?.text)).toEqual(["HELLO!!", "CUSTOM PROVIDERS!!"])
       expect(chats.map((c) => c.generator)).toEqual(["shout!loud,suffix=!!,temperature=0", "shout!loud,suffix=!!,temperature=0"])
       expect(chats[0]?.usage.outputTokens).toBe(7)
       expect(yield* logged).toEqual([
@@ -89,4 +91,23 @@ describe("pipeline examples", () => {
       )
       expect(yield* logged).toContain("--- temperature 0.5 (mock!haiku,temperature=0.5,max_tokens=50) ---")
     }).pipe(Effect.provide(WithParams.mock)))
+
+  it.effect("a typed pipeline: each chat's parsed is a Review; one that never parses is kept as a failed chat", () =>
+    Effect.gen(function*() {
+      const lines = yield* Parsed.program
+      expect(lines).toEqual(["1. positive, 5 stars", "2. negative, 1 stars", "3. no rating (ExhaustedMaxRounds)"])
+      // the third review was asked twice (maxRounds: 2), the others once
+      expect(yield* MockGenerator.calls).toBe(4)
+      expect(yield* logged).toEqual(lines)
+    }).pipe(Effect.provide(Parsed.mock)))
+
+  it.live("two generators of one model built with one engine share its limit", () =>
+    Effect.gen(function*() {
+      const offsets = yield* EngineShared.program
+      expect(offsets.length).toBe(12)
+      // ten a second with a burst of ten: the eleventh and twelfth wait for the refill, whichever generator sent them
+      expect(offsets.filter((t) => t < 50).length).toBeLessThanOrEqual(10)
+      expect(offsets.at(-1)!).toBeGreaterThanOrEqual(150)
+      expect((yield* logged)[0]).toMatch(/^12 requests from 2 generators sharing one limit: the last started after \d+ ms$/)
+    }).pipe(Effect.provide(TestConsole.layer)))
 })

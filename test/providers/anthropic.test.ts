@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { GenerateParams, Message } from "@capstan/core"
+import { GenerateParams, Generator, Message, Model } from "@capstan/core"
 import { Anthropic } from "@capstan/providers"
 import { Effect, Schema } from "effect"
 import { FakeProvider } from "../support/FakeProvider.js"
@@ -33,7 +33,8 @@ describe("anthropic provider", () => {
           seed: 7,
           presencePenalty: 0.5,
           frequencyPenalty: 0.5,
-          extra: { top_k: 5 }
+          // only the anthropic entry is sent
+          providerOptions: { anthropic: { top_k: 5 }, openai: { user: "u-1" } }
         })
       })
       assert.strictEqual(server.requests.length, 1)
@@ -60,6 +61,12 @@ describe("anthropic provider", () => {
       assert.strictEqual(generation.choices[0]!.stopReason, "stop")
       assert.strictEqual(generation.usage.inputTokens, tokens("Be terse.\n\nAnswer in English.hello thereHi.again"))
       assert.strictEqual(generation.usage.outputTokens, tokens("echo: again"))
+      // the params Anthropic has no field for were not sent, and the generation says which
+      assert.deepStrictEqual(generation.warnings, [
+        "seed=7 was not sent: the Anthropic Messages API has no seed",
+        "presence_penalty=0.5 was not sent: the Anthropic Messages API has no presence_penalty",
+        "frequency_penalty=0.5 was not sent: the Anthropic Messages API has no frequency_penalty"
+      ])
     }))
 
   it.live("sends max_tokens when set and reports a cut answer as length", () =>
@@ -83,14 +90,18 @@ describe("anthropic provider", () => {
       assert.isAtLeast(generation.rateLimit?.requestsResetMs ?? -1, 0)
     }))
 
-  it.effect("n > 1 and plain completions are Unsupported, without a request", () =>
+  it.effect("declares one choice per request and no plain completions; asked anyway, Unsupported without a request", () =>
     Effect.gen(function*() {
       const server = yield* FakeProvider.scoped()
       const generator = yield* anthropic(server.anthropicBaseUrl)
+      assert.strictEqual(generator.capabilities?.maxChoices, 1)
+      assert.isUndefined(generator.complete)
       const many = yield* Effect.flip(generator.generate(chatRequest("hi", { n: 2 })))
       assert.strictEqual(many._tag, "Unsupported")
       assert.isFalse(many.retryable)
-      const completion = yield* Effect.flip(generator.complete({ prompt: "Once", params: GenerateParams.empty }))
+      const completion = yield* Effect.flip(
+        Generator.complete({ prompt: "Once", params: GenerateParams.empty }).pipe(Effect.provideService(Generator.Generator, generator))
+      )
       assert.strictEqual(completion._tag, "Unsupported")
       assert.strictEqual(server.stats.requests, 0)
     }))
@@ -106,7 +117,7 @@ describe("anthropic provider", () => {
       const doc = Schema.toJsonSchemaDocument(Verdict)
       const generation = yield* generator.generate({
         ...chatRequest("Classify: great product"),
-        structured: { name: "verdict", description: "the verdict", schema: { ...doc.schema, $defs: doc.definitions } }
+        structured: { name: "verdict", description: "the verdict", schema: { ...doc.schema, $defs: doc.definitions }, codec: Verdict }
       })
       const body = server.requests[0]!.body as { tools: Array<any>; tool_choice: unknown }
       assert.deepStrictEqual(body.tool_choice, { type: "tool", name: "verdict" })
@@ -120,14 +131,52 @@ describe("anthropic provider", () => {
       assert.strictEqual(verdict.label, "positive")
     }))
 
-  it.live("a scripted tool input comes back verbatim as JSON text", () =>
+  it.live("a tool input for a schema Anthropic's subset cannot take comes back verbatim as JSON text", () =>
     Effect.gen(function*() {
       const server = yield* FakeProvider.scoped({ respond: () => ({ toolInput: { label: "negative", score: 0.25 } }) })
       const generator = yield* anthropic(server.anthropicBaseUrl)
       const generation = yield* generator.generate({
         ...chatRequest("Classify: awful"),
-        structured: { name: "verdict", schema: { type: "object", properties: {} } }
+        structured: { name: "verdict", schema: { type: "object", properties: {} }, codec: Schema.Record(Schema.String, Schema.Json) }
       })
+      const body = server.requests[0]!.body as { tools: Array<any> }
+      assert.deepStrictEqual(body.tools[0].input_schema, { type: "object", properties: {} })
       assert.deepStrictEqual(JSON.parse(generation.choices[0]!.text), { label: "negative", score: 0.25 })
+    }))
+
+  it.live("optional fields are required nullable in the tool's input schema, and a null comes back as an absent field", () =>
+    Effect.gen(function*() {
+      const server = yield* FakeProvider.scoped({ respond: () => ({ toolInput: { label: "negative", note: null } }) })
+      const generator = yield* anthropic(server.anthropicBaseUrl)
+      const Verdict = Schema.Struct({
+        label: Schema.Literals(["positive", "negative"]),
+        note: Schema.optionalKey(Schema.String.check(Schema.isMinLength(1)))
+      }).annotate({ identifier: "Verdict" })
+      const structured = Model.json(Verdict).structured
+      const generation = yield* generator.generate({ ...chatRequest("Classify: awful"), structured })
+      const schema = (server.requests[0]!.body as { tools: Array<any> }).tools[0].input_schema
+      assert.strictEqual(schema.type, "object")
+      assert.deepStrictEqual(schema.required, ["label", "note"])
+      assert.strictEqual(schema.additionalProperties, false)
+      // Only keywords in Anthropic's subset: the length check stays with the codec, said in the description.
+      assert.deepStrictEqual(schema.properties.note.anyOf, [
+        { type: "string", description: "a value with a length of at least 1" },
+        { type: "null" }
+      ])
+      assert.strictEqual(generation.choices[0]!.text, "{\"label\":\"negative\"}")
+    }))
+
+  it.live("a list is the tool's input as { value } and answered as the list", () =>
+    Effect.gen(function*() {
+      const server = yield* FakeProvider.scoped()
+      const generator = yield* anthropic(server.anthropicBaseUrl)
+      const generation = yield* generator.generate({
+        ...chatRequest("Tags?"),
+        structured: Model.json(Schema.Array(Schema.Literal("tag")), { name: "tags" }).structured
+      })
+      const schema = (server.requests[0]!.body as { tools: Array<any> }).tools[0].input_schema
+      assert.strictEqual(schema.type, "object")
+      assert.deepStrictEqual(schema.required, ["value"])
+      assert.deepStrictEqual(JSON.parse(generation.choices[0]!.text), ["tag"])
     }))
 })

@@ -41,7 +41,7 @@ describe("OpenAI-compatible servers", () => {
     Effect.gen(function*() {
       const server = yield* FakeProvider.scoped()
       const generator = yield* generatorFor(`vllm!meta-llama/Llama-3.1-8B,base_url=${server.openaiBaseUrl},api_key=tok-1234`)
-      const generation = yield* generator.complete({ prompt: "Say", params: chatRequest("", { maxTokens: 5 }).params })
+      const generation = yield* generator.complete!({ prompt: "Say", params: chatRequest("", { maxTokens: 5 }).params })
       const request = server.requests[0]!
       assert.strictEqual(request.path, "/v1/completions")
       assert.strictEqual((request.body as { model: string }).model, "meta-llama/Llama-3.1-8B")
@@ -105,6 +105,6 @@ describe("Providers.layer", () => {
       assert.strictEqual(fromO3.generator, "openai!o3-mini")
       assert.strictEqual(fromClaude.generator, "anthropic!claude-3-5-haiku-latest")
       assert.deepStrictEqual(server.requests.map((r) => r.api), ["openai-chat", "openai-chat", "anthropic"])
-      assert.strictEqual(fromClaude.last?.content, "echo: hello")
+      assert.strictEqual(fromClaude.last?.text, "echo: hello")
     }))
 })

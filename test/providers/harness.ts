@@ -2,7 +2,7 @@
  * Shared set-up of the provider tests: a generator built from an identifier with `Providers.layer` and a
  * `ConfigProvider` standing in for the environment (never the real one), plus the fault table.
  */
-import { Generator, GenerateParams, type GenerationError, GeneratorRegistry, Identifier, Message } from "@capstan/core"
+import { Generator, GenerateParams, type GenerationError, GeneratorRegistry, Message } from "@capstan/core"
 import { Providers } from "@capstan/providers"
 import { assert, describe, it } from "@effect/vitest"
 import { ConfigProvider, Effect, Layer, Schedule, type Scope } from "effect"
@@ -18,7 +18,7 @@ export const generatorFor = (
   env: Record<string, string> = {}
 ): Effect.Effect<Generator.Service, GeneratorRegistry.GeneratorInitError, Scope.Scope> =>
   Effect.gen(function*() {
-    const parsed = yield* Identifier.parse(identifier)
+    const parsed = yield* GeneratorRegistry.parse(identifier)
     const provider = (yield* GeneratorRegistry.providers).find((p) => p.name === parsed.provider)
     if (provider === undefined) return yield* Effect.die(`no provider ${parsed.provider}`)
     return Generator.withBaseParams(yield* provider.make(parsed))

@@ -18,11 +18,13 @@ const { Identifier } = await import("@capstan/core")
 const { OpenAI } = await import("@capstan/providers")
 const { Effect, Redacted } = await import("effect")
 const afterImport = [...seen]
-const generator = OpenAI.makeGenerator(Identifier.make({ provider: "openai", model: "m" }), {
-  apiKey: Redacted.make("sk-test"),
-  baseURL: "http://127.0.0.1:9/v1"
-})
-const failure = await Effect.runPromise(Effect.flip(generator.generate({ messages: [], params: {} })))
+const failure = await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+  const generator = yield* OpenAI.makeGenerator(Identifier.make({ provider: "openai", model: "m" }), {
+    apiKey: Redacted.make("sk-test"),
+    baseURL: "http://127.0.0.1:9/v1"
+  })
+  return yield* Effect.flip(generator.generate({ messages: [], params: {} }))
+})))
 console.log(JSON.stringify({ afterImport, afterRequest: [...seen], failure: failure._tag }))
 `
 

@@ -1,7 +1,9 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Secrets } from "@capstan/core"
+import { Model, Secrets } from "@capstan/core"
+import { Schema } from "effect"
+import { toCodecOpenAI } from "effect/ai/OpenAiStructuredOutput"
 import { type Failure, toGenerationError } from "../../packages/providers/src/internal/failure.js"
-import { closeObjects, isStrictCompatible, rootObject, safeName } from "../../packages/providers/src/internal/jsonSchema.js"
+import * as Structured from "../../packages/providers/src/internal/structured.js"
 
 const context = { provider: "openai", secrets: ["s3cret-key"], timeoutMs: 1000, now: 1_000_000 }
 
@@ -88,57 +90,50 @@ describe("SDK failure mapping", () => {
   })
 })
 
-describe("structured-output schemas", () => {
-  const closed = {
-    type: "object",
-    properties: { a: { type: "string" }, b: { anyOf: [{ type: "integer" }, { type: "null" }] } },
-    required: ["a", "b"],
-    additionalProperties: false
-  }
+describe("structured-output wire forms", () => {
+  const Person = Schema.Struct({ name: Schema.String.check(Schema.isMinLength(2)), nick: Schema.optionalKey(Schema.String) })
+  const structured = (codec: Schema.Decoder<unknown>, name = "person") => Model.json(codec, { name }).structured
 
-  it("inlines a root $ref and keeps the definitions", () => {
-    const schema = rootObject({ $ref: "#/$defs/Thing", $defs: { Thing: closed } })
-    assert.strictEqual(schema["type"], "object")
-    assert.isUndefined(schema["$ref"])
-    assert.deepStrictEqual(schema["$defs"], { Thing: closed })
-    assert.deepStrictEqual(rootObject(closed), closed)
+  it("rewrites a schema once per schema, whatever the request", () => {
+    let calls = 0
+    const wireOf = Structured.make((schema) => {
+      calls++
+      return toCodecOpenAI(schema)
+    })
+    const first = wireOf(structured(Person))
+    const second = wireOf({ ...structured(Person), name: "other" })
+    assert.strictEqual(calls, 1)
+    assert.strictEqual(first.jsonSchema, second.jsonSchema)
+    assert.strictEqual(second.name, "other")
+    wireOf(structured(Schema.Struct({ a: Schema.String })))
+    assert.strictEqual(calls, 2)
   })
 
-  it("accepts only schemas OpenAI's strict mode accepts", () => {
-    assert.isTrue(isStrictCompatible(closed))
-    assert.isTrue(isStrictCompatible({ ...closed, properties: { a: { type: "array", items: closed } }, required: ["a"] }))
-    assert.isFalse(isStrictCompatible({ ...closed, required: ["a"] }))
-    assert.isFalse(isStrictCompatible({ ...closed, additionalProperties: true }))
-    assert.isFalse(isStrictCompatible({ ...closed, properties: { a: { type: "string", minLength: 1 } }, required: ["a"] }))
-    assert.isFalse(isStrictCompatible({ type: "array", items: { type: "string" } }))
-    assert.isFalse(isStrictCompatible({ ...closed, $defs: { Open: { type: "object", properties: {} } } }))
+  it("reads answers back as the schema's canonical JSON, leaving checks and wrong shapes to core's parse", () => {
+    const wire = Structured.make(toCodecOpenAI)(structured(Person))
+    assert.isTrue(wire.adapted)
+    assert.strictEqual(wire.answer({ name: "Ada", nick: null }), "{\"name\":\"Ada\"}")
+    // Too short for the schema, but read: core's parse names the field of the schema the model was asked for.
+    assert.strictEqual(wire.answer({ name: "A", nick: "a" }), "{\"name\":\"A\",\"nick\":\"a\"}")
+    assert.strictEqual(wire.answer({ name: 1 }), "{\"name\":1}")
+    const list = Structured.make(toCodecOpenAI)(structured(Schema.Array(Schema.Finite)))
+    assert.strictEqual(list.answer({ value: [1, 2] }), "[1,2]")
+    assert.strictEqual(list.answer({ value: ["x"] }), "[\"x\"]") // unwrapped as it came
+    assert.strictEqual(Structured.answerText(list, "{\"value\": [1"), "{\"value\": [1") // cut short: not JSON
   })
 
-  it("closes structs that allow extra keys, and leaves records alone", () => {
-    const record = { type: "object", additionalProperties: { type: "number" } }
-    const open = {
-      type: "object",
-      properties: {
-        inner: { type: "object", properties: { b: { type: "string" } }, required: ["b"], additionalProperties: true },
-        list: { type: "array", items: { type: "object", properties: { c: { type: "integer" } }, required: ["c"] } },
-        scores: record
-      },
-      required: ["inner", "list", "scores"],
-      $defs: { D: { type: "object", properties: {}, required: [] } }
-    }
-    const closed = closeObjects(open) as any
-    assert.strictEqual(closed.additionalProperties, false)
-    assert.strictEqual(closed.properties.inner.additionalProperties, false)
-    assert.strictEqual(closed.properties.list.items.additionalProperties, false)
-    assert.deepStrictEqual(closed.properties.scores, record)
-    assert.strictEqual(closed.$defs.D.additionalProperties, false)
-    assert.isFalse(isStrictCompatible(closed)) // the record cannot be strict
-    assert.isTrue(isStrictCompatible(closeObjects({ ...open, properties: { inner: open.properties.inner }, required: ["inner"] })))
+  it("falls back to the request's own JSON Schema when the adapter cannot rewrite the schema", () => {
+    const record = structured(Schema.Record(Schema.String, Schema.Finite))
+    const wire = Structured.make(toCodecOpenAI)(record)
+    assert.isFalse(wire.adapted)
+    assert.strictEqual(wire.jsonSchema, record.schema)
+    assert.strictEqual(Structured.answerText(wire, "{\"a\": null}"), "{\"a\": null}")
   })
 
   it("makes names the APIs accept", () => {
-    assert.strictEqual(safeName("My model!"), "My_model_")
-    assert.strictEqual(safeName(""), "output")
-    assert.strictEqual(safeName("x".repeat(100)).length, 64)
+    const wireOf = Structured.make(toCodecOpenAI)
+    assert.strictEqual(wireOf({ ...structured(Person), name: "My model!" }).name, "My_model_")
+    assert.strictEqual(wireOf({ ...structured(Person), name: "" }).name, "output")
+    assert.strictEqual(wireOf({ ...structured(Person), name: "x".repeat(100) }).name.length, 64)
   })
 })

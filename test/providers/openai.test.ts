@@ -39,7 +39,8 @@ describe("openai provider", () => {
           presencePenalty: 0.5,
           frequencyPenalty: -0.25,
           n: 3,
-          extra: { user: "u-1" }
+          // only the openai entry is sent
+          providerOptions: { openai: { user: "u-1" }, anthropic: { top_k: 5 } }
         })
       })
       assert.strictEqual(server.requests.length, 1)
@@ -69,6 +70,7 @@ describe("openai provider", () => {
       assert.strictEqual(generation.usage.inputTokens, tokens("Be terse.hello there"))
       assert.strictEqual(generation.usage.outputTokens, 3 * tokens("echo: hello there"))
       assert.strictEqual(generation.rateLimit, undefined) // the server sends no limit headers without limits
+      assert.strictEqual(generation.warnings, undefined) // everything asked was sent
     }))
 
   it.live("uses the identifier's params as the base, and reports a cut answer as length", () =>
@@ -135,7 +137,7 @@ describe("openai provider", () => {
       const schema = jsonSchemaOf(Person)
       const generation = yield* generator.generate({
         ...chatRequest("Describe a person"),
-        structured: { name: "Person", description: "a person", schema }
+        structured: { name: "Person", description: "a person", schema, codec: Person }
       })
       const body = server.requests[0]!.body as { response_format: any }
       assert.strictEqual(body.response_format.type, "json_schema")
@@ -149,26 +151,75 @@ describe("openai provider", () => {
       assert.isTrue(Number.isInteger(person.age))
     }))
 
-  it.live("a schema strict mode cannot take is sent with strict: false", () =>
+  it.live("optional fields are sent strict as required nullable ones, and a null comes back as an absent field", () =>
     Effect.gen(function*() {
-      const server = yield* FakeProvider.scoped()
+      const server = yield* FakeProvider.scoped({
+        respond: () => JSON.stringify({ name: "Ada", nick: null, born: "1815-12-10T00:00:00.000Z" })
+      })
       const generator = yield* openai(server.openaiBaseUrl)
-      const Loose = Schema.Struct({ name: Schema.String, nick: Schema.optionalKey(Schema.String) })
+      const Optional = Schema.Struct({
+        name: Schema.String,
+        nick: Schema.optionalKey(Schema.String),
+        born: Schema.Date
+      })
       const generation = yield* generator.generate({
         ...chatRequest("Describe"),
-        structured: { name: "Loose model!", schema: jsonSchemaOf(Loose) }
+        structured: { name: "Optional model!", schema: jsonSchemaOf(Optional), codec: Optional }
       })
-      const body = server.requests[0]!.body as { response_format: any }
-      assert.strictEqual(body.response_format.json_schema.strict, false)
-      assert.strictEqual(body.response_format.json_schema.name, "Loose_model_")
-      assert.strictEqual(Schema.decodeUnknownSync(Schema.fromJsonString(Loose))(generation.choices[0]!.text).name.length > 0, true)
+      const format = (server.requests[0]!.body as { response_format: any }).response_format.json_schema
+      assert.strictEqual(format.strict, true)
+      assert.strictEqual(format.name, "Optional_model_")
+      assert.deepStrictEqual(format.schema.required, ["name", "nick", "born"])
+      assert.deepStrictEqual(format.schema.properties.nick, { anyOf: [{ type: "string" }, { type: "null" }] })
+      assert.strictEqual(format.schema.additionalProperties, false)
+      // The canonical JSON of the schema: the null is gone, the date is the schema's own encoding.
+      assert.deepStrictEqual(JSON.parse(generation.choices[0]!.text), { name: "Ada", born: "1815-12-10T00:00:00.000Z" })
+      const value = Schema.decodeUnknownSync(Schema.toCodecJson(Optional))(JSON.parse(generation.choices[0]!.text))
+      assert.isFalse("nick" in value)
+      assert.strictEqual(value.born.getUTCFullYear(), 1815)
+    }))
+
+  it.live("a list is asked for strictly as { value } and answered as the list", () =>
+    Effect.gen(function*() {
+      const server = yield* FakeProvider.scoped({ respond: () => JSON.stringify({ value: ["a", "b"] }) })
+      const generator = yield* openai(server.openaiBaseUrl)
+      const Tags = Schema.Array(Schema.String)
+      const generation = yield* generator.generate({
+        ...chatRequest("Tags?"),
+        structured: { name: "tags", schema: jsonSchemaOf(Tags), codec: Tags }
+      })
+      const format = (server.requests[0]!.body as { response_format: any }).response_format.json_schema
+      assert.strictEqual(format.strict, true)
+      assert.deepStrictEqual(format.schema, {
+        type: "object",
+        properties: { value: { type: "array", items: { type: "string" } } },
+        required: ["value"],
+        additionalProperties: false
+      })
+      assert.strictEqual(generation.choices[0]!.text, "[\"a\",\"b\"]")
+    }))
+
+  it.live("a schema strict mode cannot take is sent with strict: false and its plain JSON Schema, answered as it came", () =>
+    Effect.gen(function*() {
+      const server = yield* FakeProvider.scoped({ respond: () => "{\"a\": 1, \"b\": null}" })
+      const generator = yield* openai(server.openaiBaseUrl)
+      const Scores = Schema.Record(Schema.String, Schema.NullOr(Schema.Finite))
+      const schema = jsonSchemaOf(Scores)
+      const generation = yield* generator.generate({
+        ...chatRequest("Scores?"),
+        structured: { name: "scores", schema, codec: Scores }
+      })
+      const format = (server.requests[0]!.body as { response_format: any }).response_format.json_schema
+      assert.strictEqual(format.strict, false)
+      assert.deepStrictEqual(format.schema, schema)
+      assert.strictEqual(generation.choices[0]!.text, "{\"a\": 1, \"b\": null}")
     }))
 
   it.live("legacy completions send the prompt and params to /v1/completions", () =>
     Effect.gen(function*() {
       const server = yield* FakeProvider.scoped()
       const generator = yield* openai(server.openaiBaseUrl, "openai!gpt-3.5-turbo-instruct")
-      const generation = yield* generator.complete({
+      const generation = yield* generator.complete!({
         prompt: "Once upon a time",
         params: GenerateParams.make({ maxTokens: 3, n: 2, stop: ["END"], seed: 1, temperature: 1 })
       })

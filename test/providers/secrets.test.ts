@@ -81,8 +81,8 @@ describe("API keys", () => {
           Cause.pretty(exit.cause),
           Identifier.format(generator.identifier),
           String(generator.identifier),
-          JSON.stringify(Chat.encode(chat)),
-          JSON.stringify(Chat.encode(failedChat)),
+          JSON.stringify(Chat.encodeSync(chat)),
+          JSON.stringify(Chat.encodeSync(failedChat)),
           ...printed
         ]
         for (const text of texts) {
@@ -102,7 +102,7 @@ describe("API keys", () => {
         const url = root.replace("http://", `http://capstan:${password}@`)
         const generator = yield* generatorFor(`${provider}!${model},base_url=${url},api_key=${KEY}`)
         const chat = yield* Generator.chat("hello").pipe(Effect.provideService(Generator.Generator, generator))
-        assert.strictEqual(chat.last?.content, "echo: hello")
+        assert.strictEqual(chat.last?.text, "echo: hello")
         // A proxy that quotes the credentials it was given, inside and outside a URL.
         server.configure({
           respond: () => ({ error: { status: 502, message: `bad credentials capstan:${password} for ${url}` } })
@@ -114,7 +114,7 @@ describe("API keys", () => {
           Identifier.format(generator.identifier),
           String(generator.identifier),
           JSON.stringify(generator.identifier),
-          JSON.stringify(Chat.encode(chat))
+          JSON.stringify(Chat.encodeSync(chat))
         ]
         for (const text of texts) assert.notInclude(text, password)
         assert.include(Identifier.format(generator.identifier), "base_url=http://***@127.0.0.1")

@@ -44,7 +44,18 @@ import {
 } from "./internal/wire.js"
 
 export { FAULT_KINDS } from "./internal/types.js"
-export type { ApiKind, FakeError, FakeMessage, FakeReply, FakeRequest, FaultKind } from "./internal/types.js"
+export type {
+  ApiKind,
+  FakeError,
+  FakeMessage,
+  FakeReply,
+  FakeReplyToolCall,
+  FakeRequest,
+  FakeToolCall,
+  FakeToolResult,
+  FaultKind
+} from "./internal/types.js"
+export { IMAGE_TOKENS } from "./internal/messages.js"
 export { sampleFromSchema } from "./internal/jsonSchemaSample.js"
 export { formatGoDuration, formatRfc3339 } from "./internal/rateLimiter.js"
 export type { HeaderStyle } from "./internal/rateLimiter.js"
@@ -653,7 +664,7 @@ const toFakeRequest = (
     api: call.api,
     path: ex.path,
     model: call.model,
-    messages: call.api === "openai-completion" ? [{ role: "user", text: prompt }] : call.messages,
+    messages: call.api === "openai-completion" ? [{ role: "user", text: prompt, images: 0, toolCalls: [], toolResults: [] }] : call.messages,
     system: call.system,
     prompt,
     promptIndex,
@@ -664,12 +675,19 @@ const toFakeRequest = (
   }
 }
 
-/** Turns a scripted reply into an answer; a `toolInput` without a forced tool is sent as JSON text. */
+/**
+ * Turns a scripted reply into an answer; a `toolInput` without a forced tool is sent as JSON text, and so are
+ * `toolCalls` on the legacy completions endpoint (it has no tool calls).
+ */
 const replyAnswer = (call: ParsedCall, reply: FakeReply, fallback: Answer): Answer => {
   if (reply.toolInput !== undefined) {
     return call.forcedTool !== undefined
       ? { kind: "tool", name: call.forcedTool.name, input: reply.toolInput }
       : { kind: "text", text: JSON.stringify(reply.toolInput) }
+  }
+  if (reply.toolCalls !== undefined) {
+    const calls: Answer = { kind: "calls", text: reply.text ?? "", calls: reply.toolCalls }
+    return call.api === "openai-completion" ? { kind: "text", text: JSON.stringify(reply.toolCalls) } : calls
   }
   return reply.text !== undefined ? { kind: "text", text: reply.text } : fallback
 }

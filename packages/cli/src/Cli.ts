@@ -5,7 +5,7 @@
  * @since 0.1.0
  */
 import * as NodeServices from "@effect/platform-node/NodeServices"
-import { Batch, Generator, GeneratorRegistry, Identifier, Message, Template, type Usage } from "@capstan/core"
+import { Batch, Dataset, Generator, GeneratorRegistry, Identifier, Message, Template, type Usage } from "@capstan/core"
 import { Cause, Console, Effect, FileSystem, Option, Path, Predicate, Runtime, Schema, Stdio } from "effect"
 import { Argument, CliError, CliOutput, Command, Flag } from "effect/cli"
 import { fileURLToPath } from "node:url"
@@ -121,7 +121,7 @@ const run = Command.make("run", {
       ...Option.match(config.system, { onNone: () => [], onSome: (text) => [Message.system(text)] }),
       Message.user(config.prompt)
     ]
-    const item = new Template.RenderedItem({ id: "prompt", template: config.prompt, vars: {}, messages })
+    const item = new Dataset.RenderedItem({ id: "prompt", template: config.prompt, vars: {}, messages })
     const { rows } = yield* Batch.run([item]).pipe(
       Effect.provide(Generator.layer(identifier)),
       Generators.withProviders

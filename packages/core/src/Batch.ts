@@ -12,24 +12,29 @@
  */
 import { Effect, FileSystem, Option, Schema, Stream } from "effect"
 import type { PlatformError } from "effect/PlatformError"
-import * as Chat from "./Chat.js"
+import type * as Chat from "./Chat.js"
 import type * as ChatPipeline from "./ChatPipeline.js"
-import * as Errors from "./Errors.js"
+import type * as Dataset from "./Dataset.js"
+import { InvalidParams } from "./ConfigError.js"
 import * as GenerateParams from "./GenerateParams.js"
 import { StopReason } from "./Generation.js"
-import type { Generator } from "./Generator.js"
+import { failsEveryRequest, type GenerationError } from "./GenerationError.js"
+import type { Generator } from "./internal/generator.js"
 import * as internal from "./internal/pipeline.js"
-import { trustedMake } from "./internal/trusted.js"
+import * as batch from "./internal/pipelineBatch.js"
+import { trusted } from "./internal/trusted.js"
 import * as Message from "./Message.js"
 import * as Model from "./Model.js"
 import * as Template from "./Template.js"
+import { BatchStopped, ChatError } from "./PipelineError.js"
 import * as Usage from "./Usage.js"
 
 /**
  * One result row, with its provenance: which item (`id`, its position `index`), which choice (`n > 1` gives
  * one row per choice), the template as written and its variables, the exact messages sent, the generator
  * identifier with the merged params, and the output (`parsed` too when the batch parses) or the typed
- * error; usage, requests sent (`attempts`, retries and recovery rounds included) and latency.
+ * error; usage, requests sent (`attempts`, retries and recovery rounds included) and latency; `warnings` when the
+ * provider did not do everything as asked (a param it does not take, an option it did not send).
  *
  * The usage and attempts of one request for `n` choices are recorded on its first choice's row, so sums
  * over rows are true totals.
@@ -55,13 +60,14 @@ export class Row extends Schema.Class<Row>("@capstan/core/Batch/Row")({
   params: GenerateParams.GenerateParams,
   output: Schema.optionalKey(Schema.String),
   parsed: Schema.optionalKey(Schema.Json),
-  error: Schema.optionalKey(Errors.ChatError),
+  error: Schema.optionalKey(ChatError),
   stopReason: StopReason,
   usage: Usage.Usage,
   attempts: Schema.Int,
   latencyMs: Schema.Finite,
   startedAt: Schema.Finite,
-  metadata: Schema.optionalKey(Schema.Record(Schema.String, Schema.Json))
+  metadata: Schema.optionalKey(Schema.Record(Schema.String, Schema.Json)),
+  warnings: Schema.optionalKey(Schema.Array(Schema.String))
 }) {
   /** True when the row has an output and no error. */
   get ok(): boolean {
@@ -77,10 +83,10 @@ export class Row extends Schema.Class<Row>("@capstan/core/Batch/Row")({
 export interface Options<E = never, R = never> {
   /**
    * What to do with each item: its rendered messages are appended to this pipeline's (e.g. a system prompt),
-   * with its params, `andThen` steps and parse steps. `map` steps are not allowed (they need every chat at
-   * once; use `ChatPipeline.runBatch`).
+   * with its params, `andThen` steps and parse steps (the last parse step's value is the row's `parsed`). `map`
+   * steps are not allowed (they need every chat at once; use `ChatPipeline.runBatch`).
    */
-  readonly pipeline?: ChatPipeline.ChatPipeline<E, R> | undefined
+  readonly pipeline?: ChatPipeline.ChatPipeline<any, E, R> | undefined
   /** Parse every output with this model, asking again on failure (`maxRounds` generations at most). */
   readonly parse?: Model.Model<unknown> | undefined
   /**
@@ -92,7 +98,11 @@ export interface Options<E = never, R = never> {
   readonly maxRounds?: number | undefined
   /** Params of every request, over the generator's and the pipeline's (`n` gives one row per choice). */
   readonly params?: GenerateParams.GenerateParams | GenerateParams.Fields | undefined
-  /** Items in flight at once, as a sliding window. Default 64; the generator's `max_connections` caps it further. */
+  /**
+   * Items in flight at once, as a sliding window. Default 64; the generator's `max_connections` caps it further.
+   * Options that cannot work (a concurrency of 0, `stopAfter: 0`, a pipeline with `map` steps) throw
+   * `InvalidParams` when the batch is built, before any request.
+   */
   readonly concurrency?: number | undefined
   /**
    * Stop sending once this many items in a row failed with an error every request would meet (a refused key, an
@@ -104,21 +114,29 @@ export interface Options<E = never, R = never> {
 
 const emptyPipeline = internal.make("chat", [])
 
-const stateOf = (options: Options<any, any>): Effect.Effect<internal.Pipeline, Errors.InvalidParams> => {
+/** The pipeline each item runs through, and the model its rows' `parsed` values come from; checked when built. */
+const planOf = (options: Options<any, any>): { readonly state: internal.Pipeline; readonly model: Model.Model<unknown> | undefined } => {
   const base = (options.pipeline ?? emptyPipeline) as unknown as internal.Pipeline
   if (base.steps.some((step) => step._tag === "Map")) {
-    return Effect.fail(
-      new Errors.InvalidParams({
-        reason: "Batch runs items as a stream, but the pipeline has map steps, which need every chat at once; use ChatPipeline.runBatch"
-      })
-    )
+    throw new InvalidParams({
+      reason: "Batch runs items as a stream, but the pipeline has map steps, which need every chat at once; use ChatPipeline.runBatch"
+    })
   }
-  const withParams = options.params === undefined ? base : internal.withParams(base, options.params)
-  if (options.parse === undefined) return Effect.succeed(withParams)
+  const withParams = options.params === undefined
+    ? base
+    : internal.update(base, { params: GenerateParams.merge(base.params, options.params) })
+  const parse = options.parse
+  if (parse === undefined) {
+    const last = [...base.steps].reverse().find((step) => step._tag === "Parse")
+    return { state: withParams, model: last?._tag === "Parse" ? last.model : undefined }
+  }
   const instructed = options.instruct === true
-    ? internal.update(withParams, { messages: [...withParams.messages, Message.system(options.parse.instructions)] })
+    ? internal.update(withParams, { messages: [...withParams.messages, Message.system(parse.instructions)] })
     : withParams
-  return Effect.succeed(internal.untilParsedAs(instructed, options.parse, { maxRounds: options.maxRounds ?? 3 }))
+  const maxRounds = options.maxRounds ?? 3
+  internal.requireWhole("maxRounds", maxRounds, 1)
+  const state = internal.addStep(instructed, { _tag: "Parse", model: parse, maxRounds, attemptRecovery: true, dropDialog: false })
+  return { state, model: parse }
 }
 
 // The parsed value is stored as the JSON form of its decoded type (a list stays a list, a number a number), so
@@ -126,6 +144,7 @@ const stateOf = (options: Options<any, any>): Effect.Effect<internal.Pipeline, E
 const typeJsonCodec = <A>(schema: Schema.Decoder<A>): Schema.Codec<A, unknown> =>
   Schema.toCodecJson(Schema.toType(schema as unknown as Schema.Codec<A>)) as unknown as Schema.Codec<A, unknown>
 
+// A memo of pure values (a model's compiled encoder), not application state.
 const jsonCodecs = new WeakMap<Model.Model<unknown>, (value: unknown) => Schema.Json>()
 const jsonCodecOf = (model: Model.Model<unknown>) => {
   let encode = jsonCodecs.get(model)
@@ -165,18 +184,19 @@ export const parsedOf = <A>(model: Model.Model<A>) => {
 }
 
 const toRow = (
-  item: Template.RenderedItem,
+  item: Dataset.RenderedItem,
   index: number,
   choice: number,
   chat: Chat.Chat,
   model: Model.Model<unknown> | undefined
 ): Row => {
-  const output = chat.generated.at(-1)?.content
-  const parsed = model === undefined || output === undefined || chat.error !== undefined
+  const output = chat.generated.at(-1)?.text
+  // The pipeline's parse step kept the value it read: stored in its JSON form, not parsed from the text again.
+  const parsed = model === undefined || chat.error !== undefined || chat.parsed === undefined
     ? undefined
-    : Option.match(Model.tryParse(model, output), { onNone: () => undefined, onSome: (value) => jsonOf(model, value) })
-  // Every part comes from a validated item and chat: not parsed again (see internal/trusted).
-  return trustedMake(Row, {
+    : jsonOf(model, chat.parsed)
+  // Every part comes from a validated item and chat: their checks are not run again.
+  return new Row({
     id: item.id,
     index,
     choice,
@@ -194,8 +214,9 @@ const toRow = (
     attempts: chat.attempts ?? 0,
     latencyMs: chat.durationMs,
     startedAt: chat.startedAt,
-    ...(Object.keys(chat.metadata).length === 0 ? {} : { metadata: chat.metadata })
-  })
+    ...(Object.keys(chat.metadata).length === 0 ? {} : { metadata: chat.metadata }),
+    ...(chat.warnings === undefined ? {} : { warnings: chat.warnings })
+  }, trusted)
 }
 
 /**
@@ -206,10 +227,10 @@ const toRow = (
  * @example
  * ```ts
  * import { Effect, Stream } from "effect"
- * import { Batch, Generator, Template } from "@capstan/core"
+ * import { Batch, Dataset, Generator, Template } from "@capstan/core"
  *
  * const program = Effect.gen(function*() {
- *   const items = yield* Template.validate(Template.make("Classify: {review}"), [{ id: "r1", review: "Great!" }])
+ *   const items = yield* Dataset.validate(Template.make("Classify: {review}"), [{ id: "r1", review: "Great!" }])
  *   yield* Batch.stream(items, { concurrency: 8 }).pipe(
  *     Stream.runForEach((row) => Effect.log(`${row.id}: ${row.output ?? row.error?.message}`))
  *   )
@@ -218,37 +239,34 @@ const toRow = (
  * @since 0.1.0
  */
 export const stream = <E = never, R = never, EI = never, RI = never>(
-  items: Iterable<Template.RenderedItem> | Stream.Stream<Template.RenderedItem, EI, RI>,
+  items: Iterable<Dataset.RenderedItem> | Stream.Stream<Dataset.RenderedItem, EI, RI>,
   options: Options<E, R> = {}
-): Stream.Stream<Row, Errors.InvalidParams | Errors.BatchStopped | EI, Generator | Exclude<R, Generator> | RI> =>
-  Stream.unwrap(Effect.gen(function*() {
-    const concurrency = yield* internal.checkConcurrency(options.concurrency)
-    const stopAfter = yield* checkStopAfter(options.stopAfter)
-    const state = yield* stateOf(options)
-    const source = Stream.isStream(items) ? items : Stream.fromIterable(items)
-    const perItem = source.pipe(
-      Stream.mapEffect(
-        (item, index) =>
-          Effect.map(
-            internal.runChoices(state, item.messages, GenerateParams.empty),
-            (outcomes) => outcomes.map(({ chat }, choice) => toRow(item, index, choice, chat, options.parse))
-          ),
-        { concurrency, unordered: true }
-      )
+): Stream.Stream<Row, BatchStopped | EI, Generator | Exclude<R, Generator> | RI> => {
+  const concurrency = batch.concurrencyOf(options.concurrency)
+  const stopAfter = options.stopAfter ?? defaultStopAfter
+  if (stopAfter !== Infinity) internal.requireWhole("stopAfter (or Infinity)", stopAfter, 1)
+  const { model, state } = planOf(options)
+  const source = Stream.isStream(items) ? items : Stream.fromIterable(items)
+  const perItem = source.pipe(
+    Stream.mapEffect(
+      (item, index) =>
+        Effect.map(
+          batch.runChoices(state, item.messages, GenerateParams.empty),
+          (outcomes) => outcomes.map(({ chat }, choice) => toRow(item, index, choice, chat, model))
+        ),
+      { concurrency, unordered: true }
     )
-    return stopAfter === Infinity ? Stream.flattenIterable(perItem) : stopping(perItem, stopAfter)
-  })) as Stream.Stream<Row, Errors.InvalidParams | Errors.BatchStopped | EI, Generator | Exclude<R, Generator> | RI>
+  )
+  return (stopAfter === Infinity ? Stream.flattenIterable(perItem) : stopping(perItem, stopAfter)) as Stream.Stream<
+    Row,
+    BatchStopped | EI,
+    Generator | Exclude<R, Generator> | RI
+  >
+}
 
 const defaultStopAfter = 5
 
-const checkStopAfter = (stopAfter: number | undefined): Effect.Effect<number, Errors.InvalidParams> => {
-  const value = stopAfter ?? defaultStopAfter
-  return value === Infinity || (Number.isInteger(value) && value >= 1)
-    ? Effect.succeed(value)
-    : Effect.fail(new Errors.InvalidParams({ reason: `stopAfter must be an integer >= 1 or Infinity, got ${value}` }))
-}
-
-const sameFailure = (a: Errors.GenerationError, b: Errors.GenerationError): boolean =>
+const sameFailure = (a: GenerationError, b: GenerationError): boolean =>
   a._tag === b._tag && ("status" in a ? a.status : undefined) === ("status" in b ? b.status : undefined)
 
 /**
@@ -258,10 +276,10 @@ const sameFailure = (a: Errors.GenerationError, b: Errors.GenerationError): bool
 const stopping = <E, R>(perItem: Stream.Stream<ReadonlyArray<Row>, E, R>, after: number) =>
   Stream.suspend(() => {
     let streak = 0
-    let last: Errors.GenerationError | undefined
+    let last: GenerationError | undefined
     const tripped = (rows: ReadonlyArray<Row>): boolean => {
       const error = rows[0]?.error
-      if (error === undefined || !Errors.failsEveryRequest(error)) {
+      if (error === undefined || !failsEveryRequest(error)) {
         streak = 0
         last = undefined
         return false
@@ -275,7 +293,7 @@ const stopping = <E, R>(perItem: Stream.Stream<ReadonlyArray<Row>, E, R>, after:
       Stream.flattenIterable,
       Stream.concat(Stream.suspend(() =>
         last !== undefined && streak >= after
-          ? Stream.fail(new Errors.BatchStopped({ consecutive: streak, error: last }))
+          ? Stream.fail(new BatchStopped({ consecutive: streak, error: last }))
           : Stream.empty
       ))
     )
@@ -359,10 +377,10 @@ export const summarize = (rows: Iterable<Row>, options: { readonly prices?: Usag
  * @example
  * ```ts
  * import { Effect } from "effect"
- * import { Batch, Generator, Template } from "@capstan/core"
+ * import { Batch, Dataset, Generator, Template } from "@capstan/core"
  *
  * const program = Effect.gen(function*() {
- *   const items = yield* Template.validate(Template.make("Say {word}"), [{ word: "hi" }, { word: "bye" }])
+ *   const items = yield* Dataset.validate(Template.make("Say {word}"), [{ word: "hi" }, { word: "bye" }])
  *   const { rows, summary } = yield* Batch.run(items)
  *   return [rows.map((row) => row.output), summary.ok]
  * }).pipe(Effect.provide(Generator.layer("mock!echo")))
@@ -370,11 +388,11 @@ export const summarize = (rows: Iterable<Row>, options: { readonly prices?: Usag
  * @since 0.1.0
  */
 export const run = <E = never, R = never, EI = never, RI = never>(
-  items: Iterable<Template.RenderedItem> | Stream.Stream<Template.RenderedItem, EI, RI>,
+  items: Iterable<Dataset.RenderedItem> | Stream.Stream<Dataset.RenderedItem, EI, RI>,
   options: Options<E, R> & { readonly prices?: Usage.PriceTable } = {}
 ): Effect.Effect<
   { readonly rows: ReadonlyArray<Row>; readonly summary: Summary },
-  Errors.InvalidParams | Errors.BatchStopped | EI,
+  BatchStopped | EI,
   Generator | Exclude<R, Generator> | RI
 > =>
   Stream.runCollect(stream(items, options)).pipe(
@@ -426,10 +444,10 @@ export const fromJsonLine = (line: string) => decodeRow(line)
  * ```ts
  * import { NodeServices } from "@effect/platform-node"
  * import { Effect } from "effect"
- * import { Batch, Generator, Template } from "@capstan/core"
+ * import { Batch, Dataset, Generator, Template } from "@capstan/core"
  *
  * const program = Effect.gen(function*() {
- *   const items = yield* Template.validate(Template.make("Say {word}"), [{ word: "hi" }])
+ *   const items = yield* Dataset.validate(Template.make("Say {word}"), [{ word: "hi" }])
  *   return yield* Batch.stream(items).pipe(Batch.writeJsonl("results.jsonl"))
  * }).pipe(Effect.provide([Generator.layer("mock!echo"), NodeServices.layer]))
  * ```

@@ -4,9 +4,9 @@
  *
  * @since 0.1.0
  */
-import { Pipeable, Schema } from "effect"
+import { type Effect, Pipeable, Schema } from "effect"
 import { dual } from "effect/Function"
-import * as Errors from "./Errors.js"
+import { ChatError } from "./PipelineError.js"
 import * as GenerateParams from "./GenerateParams.js"
 import { StopReason } from "./Generation.js"
 import * as Message from "./Message.js"
@@ -14,43 +14,26 @@ import * as Usage from "./Usage.js"
 import { NonNegativeInt } from "./internal/numbers.js"
 
 /**
- * The encoded (JSON) form of a {@link Chat}.
- *
- * @since 0.1.0
- */
-export interface ChatEncoded {
-  readonly messages: ReadonlyArray<typeof Message.Message.Encoded>
-  readonly generated: ReadonlyArray<typeof Message.Message.Encoded>
-  readonly metadata: { readonly [key: string]: Schema.Json }
-  readonly generator: string
-  readonly params: typeof GenerateParams.GenerateParams.Encoded
-  readonly usage: typeof Usage.Usage.Encoded
-  readonly stopReason: StopReason
-  readonly startedAt: number
-  readonly durationMs: number
-  readonly attempts?: number
-  readonly error?: Errors.ChatErrorEncoded
-}
-
-/**
  * A chat. `messages` are what was sent, `generated` what came back (one assistant message per generation
  * round, recovery rounds included unless dropped). `generator` is the identifier of the generator with its
- * merged params, secrets masked. A failed chat carries its typed `error`.
+ * merged params, secrets masked. `parsed` is what a pipeline's parse step read from the answer, typed by the
+ * pipeline (`Chat<A>`): after `untilParsedAs(model)` it is the model's value. A failed chat carries its typed
+ * `error`.
  *
  * @example
  * ```ts
  * import { Effect, Schema } from "effect"
- * import { Chat, Generator } from "@capstan/core"
+ * import { ChatPipeline, Generator, Model } from "@capstan/core"
  *
+ * const Sentiment = Model.json(Schema.Struct({ sentiment: Schema.Literals(["positive", "negative"]) }))
  * const program = Effect.gen(function*() {
- *   const chat = yield* Generator.chat("Hello")
- *   const json = Schema.encodeSync(Chat.Chat)(chat)
- *   return Schema.decodeSync(Chat.Chat)(json).last?.content
- * }).pipe(Effect.provide(Generator.layer("mock!echo")))
+ *   const chat = yield* ChatPipeline.make("Great coffee!").pipe(ChatPipeline.untilParsedAs(Sentiment), ChatPipeline.run())
+ *   return chat.parsed.sentiment // "positive" | "negative"
+ * }).pipe(Effect.provide(Generator.layer("mock!demo")))
  * ```
  * @since 0.1.0
  */
-export class Chat extends Schema.Class<Chat>("@capstan/core/Chat")({
+export class Chat<out A = unknown> extends Schema.Class<Chat<any>>("@capstan/core/Chat")({
   messages: Schema.Array(Message.Message),
   generated: Schema.Array(Message.Message),
   metadata: Schema.Record(Schema.String, Schema.Json),
@@ -62,8 +45,13 @@ export class Chat extends Schema.Class<Chat>("@capstan/core/Chat")({
   durationMs: Schema.Finite,
   /** Requests sent for this chat, retries and recovery rounds included (unset when nothing counted them). */
   attempts: Schema.optionalKey(NonNegativeInt),
-  error: Schema.optionalKey(Schema.suspend((): Schema.Codec<Errors.ChatError, Errors.ChatErrorEncoded> => Errors.ChatError))
+  /** The parsed value of the last answer, when the pipeline parses (its JSON form when encoded). */
+  parsed: Schema.optionalKey(Schema.Unknown),
+  /** What the generator did not do as asked without failing (params it does not take, ...). */
+  warnings: Schema.optionalKey(Schema.Array(Schema.String)),
+  error: Schema.optionalKey(ChatError)
 }) {
+  declare readonly parsed: A
   /** Sent and generated messages, in order. */
   get all(): ReadonlyArray<Message.Message> {
     return [...this.messages, ...this.generated]
@@ -71,6 +59,10 @@ export class Chat extends Schema.Class<Chat>("@capstan/core/Chat")({
   /** The last message of the chat, usually the assistant's answer. */
   get last(): Message.Message | undefined {
     return this.generated.at(-1) ?? this.messages.at(-1)
+  }
+  /** The text of the last message. */
+  get text(): string {
+    return this.last?.text ?? ""
   }
   /** True when the chat carries an error. */
   get failed(): boolean {
@@ -81,6 +73,13 @@ export class Chat extends Schema.Class<Chat>("@capstan/core/Chat")({
     return Message.render(this.all)
   }
 }
+
+/**
+ * The encoded (JSON) form of a {@link Chat}.
+ *
+ * @since 0.1.0
+ */
+export type ChatEncoded = typeof Chat.Encoded
 
 /** Chats are pipeable: `chat.pipe(Chat.withMetadata({ ... }), ChatPipeline.fork("..."))`. */
 export interface Chat extends Pipeable.Pipeable {}
@@ -94,6 +93,13 @@ Chat.prototype.pipe = function(this: Chat) {
  * @since 0.1.0
  */
 export type Fields = ConstructorParameters<typeof Chat>[0]
+
+/**
+ * A chat whose parse step read an `A` from its answer.
+ *
+ * @since 0.2.0
+ */
+export type Parsed<A> = Chat<A>
 
 /**
  * Renders a chat as `[role]: content` lines.
@@ -123,35 +129,67 @@ export const conversation = (chat: Chat): string => chat.conversation
  * @since 0.1.0
  */
 export const withMetadata: {
-  (metadata: Readonly<Record<string, Schema.Json>>): (chat: Chat) => Chat
-  (chat: Chat, metadata: Readonly<Record<string, Schema.Json>>): Chat
-} = dual(2, (chat: Chat, metadata: Readonly<Record<string, Schema.Json>>): Chat =>
-  new Chat({ ...chat, metadata: { ...chat.metadata, ...metadata } }))
+  (metadata: Readonly<Record<string, Schema.Json>>): <A>(chat: Chat<A>) => Chat<A>
+  <A>(chat: Chat<A>, metadata: Readonly<Record<string, Schema.Json>>): Chat<A>
+} = dual(2, <A>(chat: Chat<A>, metadata: Readonly<Record<string, Schema.Json>>): Chat<A> =>
+  new Chat({ ...chat, metadata: { ...chat.metadata, ...metadata } }) as Chat<A>)
 
 /**
- * Encodes a chat to its JSON form.
+ * Encodes a chat to its JSON form (a parsed value is kept as it is: its model's JSON form for the values models
+ * parse, such as objects, lists, strings, numbers and booleans). Fails with a `SchemaError` when it is not a chat.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Chat } from "@capstan/core"
+ *
+ * declare const chat: Chat.Chat
+ * const text = Effect.map(Chat.encode(chat), (json) => JSON.stringify(json))
+ * ```
+ * @since 0.1.0
+ */
+export const encode: (chat: Chat<unknown>) => Effect.Effect<ChatEncoded, Schema.SchemaError> = Schema.encodeEffect(Chat)
+
+/**
+ * Decodes a chat from its JSON form, failing with a `SchemaError` that says what does not fit. `decode(encode(c))`
+ * gives a chat equal to `c`.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Chat } from "@capstan/core"
+ *
+ * declare const chat: Chat.Chat
+ * const roundTrip = Effect.flatMap(Chat.encode(chat), Chat.decode)
+ * ```
+ * @since 0.1.0
+ */
+export const decode: (json: unknown) => Effect.Effect<Chat, Schema.SchemaError> = Schema.decodeUnknownEffect(Chat)
+
+/**
+ * {@link encode}, synchronously: throws the `SchemaError`.
  *
  * @example
  * ```ts
  * import { Chat } from "@capstan/core"
  *
  * declare const chat: Chat.Chat
- * const text = JSON.stringify(Chat.encode(chat))
+ * JSON.stringify(Chat.encodeSync(chat))
  * ```
- * @since 0.1.0
+ * @since 0.2.0
  */
-export const encode: (chat: Chat) => ChatEncoded = Schema.encodeSync(Chat)
+export const encodeSync: (chat: Chat<unknown>) => ChatEncoded = Schema.encodeSync(Chat)
 
 /**
- * Decodes a chat from its JSON form, failing with a `SchemaError` when it is not one.
+ * {@link decode}, synchronously: throws the `SchemaError`.
  *
  * @example
  * ```ts
  * import { Chat } from "@capstan/core"
  *
- * declare const chat: Chat.Chat
- * Chat.decode(JSON.parse(JSON.stringify(Chat.encode(chat))))
+ * declare const json: unknown
+ * Chat.decodeSync(json).text
  * ```
- * @since 0.1.0
+ * @since 0.2.0
  */
-export const decode = Schema.decodeUnknownEffect(Chat)
+export const decodeSync: (json: unknown) => Chat = Schema.decodeUnknownSync(Chat)

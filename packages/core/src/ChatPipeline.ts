@@ -1,43 +1,48 @@
 /**
- * Chat pipelines: what to send, with which params, and what to do with the answer — as an immutable,
- * pipeable value, run once (`run`), many times (`runMany`), over a batch of inputs (`runBatch`), or as a
- * stream of results as they complete (`stream`).
+ * Chat pipelines: what to send, with which params, and what to do with the answer — as an immutable, pipeable
+ * value, run once (`run`), many times (`runMany`), over a batch of inputs (`runBatch`), or as a stream of results
+ * as they complete (`stream`).
+ *
+ * A pipeline's type says what its run gives and how it can fail: `ChatPipeline<A, E, R>` runs to a `Chat<A>`, whose
+ * `parsed` is an `A` (`undefined` until `untilParsedAs(model)` makes it the model's type), fails with `E` (the
+ * generator's errors, `ExhaustedMaxRounds` once it parses, the errors of its callbacks) and needs `R` (the
+ * `Generator` unless one is bound).
  *
  * Steps run in this order for each chat: the generation, then every `andThen` and `untilParsedAs` step in the
- * order they were added; after every chat of a run is done, the `map` steps (in order) over all of them.
- * (rigging's `then` is `andThen` here: a module that exports `then` is a thenable, which every
- * `await import()` of it would call.)
+ * order they were added; after every chat of a run is done, the `map` steps (in order) over all of them. (rigging's
+ * `then` is `andThen` here: a module that exports `then` is a thenable, which every `await import()` would call.)
  *
- * Params precedence: the generator's (identifier) < the pipeline's `withParams` < per-item params. Each chat
- * records the generator identifier with the merged params. Its usage is the sum over every generation it
- * took, recovery rounds and continued chats included.
+ * Params precedence: the generator's (identifier) < the pipeline's `withParams` < per-item params. A pipeline keeps
+ * one chat per input, so it asks for one choice even when the params say `n > 1` (the chat carries a warning);
+ * sample with `runMany`, or use a `Batch` for one row per choice.
  *
- * `onFailed` decides what a typed failure does — a generation error, parse exhaustion, an error raised in an
- * `andThen`/`map` callback: `"fail"` fails the run (in batches wrapped in `ItemFailed`, naming the item),
- * `"skip"` drops the chat, `"include"` keeps it as a failed chat carrying its error. Callback errors are
- * recorded as `StepFailed { step, cause }`. Nothing is lost silently: ok + skipped + included = inputs.
+ * `onFailed` decides what a typed failure does: `"fail"` fails the run (in batches wrapped in `ItemFailed`, naming
+ * the item), `"skip"` drops the chat, `"include"` keeps it as a failed chat carrying its error. Callback errors are
+ * recorded on chats as `StepFailed { step, cause }`. Nothing is lost silently: ok + skipped + included = inputs.
  *
- * A pipeline keeps one chat per input, so it refuses `n > 1` (`InvalidParams`): sample with `runMany` or
- * `runBatch` instead. `untilParsedAs` records no parsed value: it guarantees that the chat's last message
- * parses, so `Model.parse(model, chat.last.content)` succeeds on every chat it returns.
+ * The functions from {@link withParams} on serve both pipeline kinds: `CompletionPipeline` exports the same ones.
+ * Options that cannot work (`maxRounds: 0`, `concurrency: 0`, `runMany(-1)`) throw `InvalidParams` when the
+ * pipeline or run is built, before anything runs.
  *
  * @since 0.1.0
  */
-import type { Effect, Inspectable, Option, Pipeable, Schema, Stream, Types } from "effect"
+import { Effect, type Inspectable, type Option, type Pipeable, type Schema, Stream, type Types } from "effect"
 import { dual } from "effect/Function"
 import * as Chat from "./Chat.js"
-import type * as Errors from "./Errors.js"
-import type * as GenerateParams from "./GenerateParams.js"
+import * as GenerateParams from "./GenerateParams.js"
 import type { Generation } from "./Generation.js"
+import type { GenerationError } from "./GenerationError.js"
 import type * as Generator from "./Generator.js"
-import * as Message from "./Message.js"
 import * as internal from "./internal/pipeline.js"
+import * as batch from "./internal/pipelineBatch.js"
+import * as Message from "./Message.js"
 import type * as Model from "./Model.js"
+import type { BatchSizeMismatch, ExhaustedMaxRounds, ItemFailed, MaxDepthExceeded } from "./PipelineError.js"
 
 /**
  * @since 0.1.0
  */
-export const TypeId: typeof internal.ChatTypeId = internal.ChatTypeId
+export const TypeId: typeof internal.TypeId = internal.TypeId
 
 /**
  * @since 0.1.0
@@ -45,8 +50,46 @@ export const TypeId: typeof internal.ChatTypeId = internal.ChatTypeId
 export type TypeId = typeof TypeId
 
 /**
- * A chat pipeline. `E` collects the errors its callbacks may raise, `R` the services it needs (the
- * `Generator` unless one is bound with {@link withGenerator}).
+ * The two kinds of pipeline: chat (a generator's `generate`) and completion (its `complete`).
+ *
+ * @since 0.2.0
+ */
+export type Kind = internal.Kind
+
+/**
+ * A pipeline of either kind. `A` is what its runs parse (`Chat<A>`), `E` how they can fail, `R` what they need.
+ *
+ * @example
+ * ```ts
+ * import { ChatPipeline } from "@capstan/core"
+ *
+ * const describe = <K extends ChatPipeline.Kind>(pipeline: ChatPipeline.Pipeline<K, unknown, unknown, unknown>) =>
+ *   `${pipeline.kind}: ${pipeline.messages.length} messages`
+ * ```
+ * @since 0.2.0
+ */
+export interface Pipeline<out K extends Kind, out A, out E, out R> extends Pipeable.Pipeable, Inspectable.Inspectable {
+  readonly [TypeId]: {
+    readonly _K: Types.Covariant<K>
+    readonly _A: Types.Covariant<A>
+    readonly _E: Types.Covariant<E>
+    readonly _R: Types.Covariant<R>
+  }
+  readonly kind: K
+  /** The messages every chat starts with (inputs are appended after them). */
+  readonly messages: ReadonlyArray<Message.Message>
+  /** The messages' text, concatenated: a completion pipeline's prompt. */
+  readonly prompt: string
+  /** The pipeline's params, merged over the generator's and under each item's. */
+  readonly params: GenerateParams.GenerateParams
+  /** Merged into the metadata of every chat. */
+  readonly metadata: Readonly<Record<string, Schema.Json>>
+  /** The generator bound with {@link withGenerator}, if any. */
+  readonly generator: Generator.Service | undefined
+}
+
+/**
+ * A chat pipeline: runs to a `Chat<A>`, fails with `E`, needs `R`.
  *
  * @example
  * ```ts
@@ -60,17 +103,7 @@ export type TypeId = typeof TypeId
  * ```
  * @since 0.1.0
  */
-export interface ChatPipeline<out E = never, out R = Generator.Generator> extends Pipeable.Pipeable, Inspectable.Inspectable {
-  readonly [TypeId]: { readonly _E: Types.Covariant<E>; readonly _R: Types.Covariant<R> }
-  /** The messages every chat starts with (inputs are appended after them). */
-  readonly messages: ReadonlyArray<Message.Message>
-  /** The pipeline's params, merged over the generator's and under each item's. */
-  readonly params: GenerateParams.GenerateParams
-  /** Merged into the metadata of every chat. */
-  readonly metadata: Readonly<Record<string, Schema.Json>>
-  /** The generator bound with {@link withGenerator}, if any. */
-  readonly generator: Generator.Service | undefined
-}
+export type ChatPipeline<A = undefined, E = GenerationError, R = Generator.Generator> = Pipeline<"chat", A, E, R>
 
 /**
  * What a failure does: fail the run, skip the chat, or include it as a failed chat.
@@ -120,8 +153,29 @@ export interface BatchOptions {
 }
 
 /**
- * The inputs of a batch: a list of inputs, each a string (one user message), a message, or a conversation.
- * A single string or message is one input, never split.
+ * Options of {@link runBatch} and {@link stream}: {@link BatchOptions}, and the params of the items.
+ *
+ * @example
+ * ```ts
+ * import { ChatPipeline } from "@capstan/core"
+ *
+ * const options: ChatPipeline.RunBatchOptions = { params: [{ temperature: 0.2 }, { temperature: 0.8 }], concurrency: 8 }
+ * ```
+ * @since 0.2.0
+ */
+export interface RunBatchOptions extends BatchOptions {
+  /**
+   * One set of params for every input, or a list paired with the inputs: equal lengths pair up, a list of length
+   * 1 is broadcast over the other (rigging's rule). It pairs, it does not cross: for every input × every set, see
+   * `Dataset.cross`.
+   */
+  readonly params?: BatchParams | undefined
+}
+
+/**
+ * The inputs of a batch: a list of inputs, each a string (one user message), a message, or a conversation. A
+ * single string or message is one input, never split. (A completion pipeline appends each input's text to its
+ * prompt.)
  *
  * @example
  * ```ts
@@ -145,7 +199,10 @@ export type BatchInputs = string | Message.Message | ReadonlyArray<Message.Messa
  * ```
  * @since 0.1.0
  */
-export type BatchParams = internal.ParamsInput
+export type BatchParams =
+  | GenerateParams.GenerateParams
+  | GenerateParams.Fields
+  | ReadonlyArray<GenerateParams.GenerateParams | GenerateParams.Fields>
 
 /**
  * A result of {@link stream}: a chat and the position of its input.
@@ -154,13 +211,13 @@ export type BatchParams = internal.ParamsInput
  * ```ts
  * import { ChatPipeline } from "@capstan/core"
  *
- * const describe = ({ index, chat }: ChatPipeline.Indexed) => `#${index}: ${chat.last?.content}`
+ * const describe = ({ index, chat }: ChatPipeline.Indexed<unknown>) => `#${index}: ${chat.text}`
  * ```
  * @since 0.1.0
  */
-export interface Indexed {
+export interface Indexed<A> {
   readonly index: number
-  readonly chat: Chat.Chat
+  readonly chat: Chat.Chat<A>
 }
 
 /**
@@ -193,7 +250,10 @@ export interface AndThenOptions {
 export interface ParseOptions {
   /** Generations tried in all, the first included. Default 5. */
   readonly maxRounds?: number | undefined
-  /** Send the parse error back and ask again (default), or regenerate from the original context. */
+  /**
+   * Send the parse error back and ask again (default), or regenerate from the original context. A completion
+   * pipeline always regenerates: a completion has no dialog to send an error back into.
+   */
   readonly attemptRecovery?: boolean | undefined
   /** Keep only the final successful exchange, not the recovery dialog. Default false. */
   readonly dropDialog?: boolean | undefined
@@ -205,54 +265,91 @@ export interface ParseOptions {
  *
  * @since 0.1.0
  */
-export type AndThenResult = Chat.Chat | ChatPipeline<any, any> | void | undefined
+export type AndThenResult = Chat.Chat<any> | Pipeline<Kind, any, any, any> | void | undefined
 
 /**
- * The errors of a pipeline returned by an `andThen` callback.
+ * What a chat parses after an `andThen` callback answered `X`: the replacement's, the continued pipeline's, or
+ * (for nothing) what it parsed before.
+ *
+ * @since 0.2.0
+ */
+export type ParsedAfter<X, A> = [X] extends [never] ? A
+  : X extends Chat.Chat<infer B> ? B
+  : X extends Pipeline<Kind, infer B, infer _E, infer _R> ? B
+  : A
+
+/**
+ * The errors a continued pipeline adds: its own, and `MaxDepthExceeded` for callbacks that keep continuing.
+ *
+ * @since 0.2.0
+ */
+export type ContinueError<X> = X extends Pipeline<Kind, infer _A, infer E, infer _R> ? E | MaxDepthExceeded : never
+
+/**
+ * The services a continued pipeline needs.
+ *
+ * @since 0.2.0
+ */
+export type ContinueContext<X> = X extends Pipeline<Kind, infer _A, infer _E, infer R> ? R : never
+
+/**
+ * What {@link run} answers: the chat, an `Option` of it under `onFailed: "skip"`, and under `"include"` a chat that
+ * may have failed (and then parsed nothing).
  *
  * @since 0.1.0
  */
-export type ErrorOf<A> = A extends ChatPipeline<infer E, infer _R> ? E : never
+export type RunResult<O, A> = O extends { readonly onFailed: "skip" } ? Option.Option<Chat.Chat<A>>
+  : O extends { readonly onFailed: "include" } ? Chat.Chat<A | undefined>
+  : Chat.Chat<A>
 
 /**
- * The services of a pipeline returned by an `andThen` callback.
+ * How a run fails: under `onFailed: "fail"` (the default) with the pipeline's error; never otherwise.
  *
  * @since 0.1.0
  */
-export type ContextOf<A> = A extends ChatPipeline<infer _E, infer R> ? R : never
+export type RunError<O, E> = O extends { readonly onFailed: "skip" | "include" } ? never : E
 
 /**
- * How a run fails: under `onFailed: "fail"` (the default) with the typed error; never otherwise.
+ * What a batch gives per input: the chat, which under `onFailed: "include"` may have failed.
+ *
+ * @since 0.2.0
+ */
+export type BatchChat<O, A> = O extends { readonly onFailed: "include" } ? Chat.Chat<A | undefined> : Chat.Chat<A>
+
+/**
+ * How a batch fails: under `onFailed: "fail"` with the first failing item's error wrapped in `ItemFailed` (or a
+ * failing `map` step's); never otherwise.
  *
  * @since 0.1.0
  */
-export type RunError<O, E> = O extends { readonly onFailed: "skip" | "include" } ? never : Errors.PipelineError | E
+export type BatchError<O, E> = O extends { readonly onFailed: "skip" | "include" } ? never : ItemFailed<E> | E
 
 /**
- * What {@link run} answers: a chat, or an `Option` of it under `onFailed: "skip"`.
+ * `BatchSizeMismatch` when a batch is given a list of params, which may not pair with its inputs; never otherwise.
  *
- * @since 0.1.0
+ * @since 0.2.0
  */
-export type RunResult<O> = O extends { readonly onFailed: "skip" } ? Option.Option<Chat.Chat>
-  : O extends { readonly onFailed?: "fail" | "include" | undefined } ? Chat.Chat
-  : Chat.Chat | Option.Option<Chat.Chat>
+export type PairingError<O> = O extends { readonly params: ReadonlyArray<any> } ? BatchSizeMismatch : never
+
+const kindFirst = (args: IArguments) => internal.isPipeline(args[0])
+
+const impl = (self: Pipeline<Kind, unknown, unknown, unknown>): internal.Pipeline => self as unknown as internal.Pipeline
+
+const toPublic = <K extends Kind, A, E, R>(pipeline: internal.Pipeline): Pipeline<K, A, E, R> =>
+  pipeline as unknown as Pipeline<K, A, E, R>
 
 /**
- * How a batch fails: bad options before any request (`InvalidParams`), and under `onFailed: "fail"` the
- * first failing item (`ItemFailed`) or a failing `map` step.
+ * True for a pipeline of either kind.
  *
- * @since 0.1.0
+ * @example
+ * ```ts
+ * import { ChatPipeline } from "@capstan/core"
+ *
+ * ChatPipeline.isPipeline(ChatPipeline.make("Hi")) // true
+ * ```
+ * @since 0.2.0
  */
-export type BatchError<O, E> = O extends { readonly onFailed: "skip" | "include" } ? Errors.InvalidParams
-  : Errors.InvalidParams | Errors.ItemFailed<Errors.PipelineError | E> | Errors.PipelineError | E
-
-const isChatPipeline_ = (u: unknown): boolean => internal.isPipeline(u) && u.mode === "chat"
-
-const pipelineFirst = (args: IArguments) => isChatPipeline_(args[0])
-
-const impl = (self: ChatPipeline<any, any>): internal.Pipeline => self as unknown as internal.Pipeline
-
-const toPublic = <E, R>(pipeline: internal.Pipeline): ChatPipeline<E, R> => pipeline as unknown as ChatPipeline<E, R>
+export const isPipeline = (u: unknown): u is Pipeline<Kind, unknown, unknown, unknown> => internal.isPipeline(u)
 
 /**
  * True for a chat pipeline.
@@ -265,11 +362,12 @@ const toPublic = <E, R>(pipeline: internal.Pipeline): ChatPipeline<E, R> => pipe
  * ```
  * @since 0.1.0
  */
-export const isChatPipeline = (u: unknown): u is ChatPipeline<unknown, unknown> => isChatPipeline_(u)
+export const isChatPipeline = (u: unknown): u is ChatPipeline<unknown, unknown, unknown> =>
+  internal.isPipeline(u) && u.kind === "chat"
 
 /**
- * A pipeline starting with these messages (a string is one user message; none to take every message from
- * the inputs of a batch).
+ * A pipeline starting with these messages (a string is one user message; none to take every message from the
+ * inputs of a batch).
  *
  * @example
  * ```ts
@@ -296,14 +394,14 @@ export const make = (messages?: Message.MessageInput): ChatPipeline =>
  * @since 0.1.0
  */
 export const add: {
-  (messages: Message.MessageInput): <E, R>(self: ChatPipeline<E, R>) => ChatPipeline<E, R>
-  <E, R>(self: ChatPipeline<E, R>, messages: Message.MessageInput): ChatPipeline<E, R>
-} = dual(2, <E, R>(self: ChatPipeline<E, R>, messages: Message.MessageInput): ChatPipeline<E, R> =>
+  (messages: Message.MessageInput): <A, E, R>(self: ChatPipeline<A, E, R>) => ChatPipeline<A, E, R>
+  <A, E, R>(self: ChatPipeline<A, E, R>, messages: Message.MessageInput): ChatPipeline<A, E, R>
+} = dual(2, <A, E, R>(self: ChatPipeline<A, E, R>, messages: Message.MessageInput): ChatPipeline<A, E, R> =>
   toPublic(internal.update(impl(self), { messages: [...self.messages, ...Message.fromInput(messages)] })))
 
 /**
- * Merges params over the pipeline's (rigging's `with_`): they win over the generator's and lose to
- * per-item params.
+ * Merges params over the pipeline's (rigging's `with_`): they win over the generator's and lose to per-item
+ * params.
  *
  * @example
  * ```ts
@@ -315,10 +413,15 @@ export const add: {
  * @since 0.1.0
  */
 export const withParams: {
-  (params: GenerateParams.GenerateParams | GenerateParams.Fields): <E, R>(self: ChatPipeline<E, R>) => ChatPipeline<E, R>
-  <E, R>(self: ChatPipeline<E, R>, params: GenerateParams.GenerateParams | GenerateParams.Fields): ChatPipeline<E, R>
-} = dual(2, <E, R>(self: ChatPipeline<E, R>, params: GenerateParams.GenerateParams | GenerateParams.Fields) =>
-  toPublic<E, R>(internal.withParams(impl(self), params)))
+  (
+    params: GenerateParams.GenerateParams | GenerateParams.Fields
+  ): <K extends Kind, A, E, R>(self: Pipeline<K, A, E, R>) => Pipeline<K, A, E, R>
+  <K extends Kind, A, E, R>(
+    self: Pipeline<K, A, E, R>,
+    params: GenerateParams.GenerateParams | GenerateParams.Fields
+  ): Pipeline<K, A, E, R>
+} = dual(2, (self: Pipeline<Kind, unknown, unknown, unknown>, params: GenerateParams.GenerateParams | GenerateParams.Fields) =>
+  toPublic(internal.update(impl(self), { params: GenerateParams.merge(self.params, params) })))
 
 /**
  * Merges metadata into every chat the pipeline produces.
@@ -332,15 +435,15 @@ export const withParams: {
  * @since 0.1.0
  */
 export const meta: {
-  (metadata: Readonly<Record<string, Schema.Json>>): <E, R>(self: ChatPipeline<E, R>) => ChatPipeline<E, R>
-  <E, R>(self: ChatPipeline<E, R>, metadata: Readonly<Record<string, Schema.Json>>): ChatPipeline<E, R>
-} = dual(2, <E, R>(self: ChatPipeline<E, R>, metadata: Readonly<Record<string, Schema.Json>>) =>
-  toPublic<E, R>(internal.meta(impl(self), metadata)))
+  (metadata: Readonly<Record<string, Schema.Json>>): <K extends Kind, A, E, R>(self: Pipeline<K, A, E, R>) => Pipeline<K, A, E, R>
+  <K extends Kind, A, E, R>(self: Pipeline<K, A, E, R>, metadata: Readonly<Record<string, Schema.Json>>): Pipeline<K, A, E, R>
+} = dual(2, (self: Pipeline<Kind, unknown, unknown, unknown>, metadata: Readonly<Record<string, Schema.Json>>) =>
+  toPublic(internal.update(impl(self), { metadata: { ...self.metadata, ...metadata } })))
 
 /**
- * Adds a per-chat step: the callback answers a replacement chat, a pipeline to run whose chat replaces
- * this one (its usage adds to this chat's), or nothing. Its errors are the pipeline's (`StepFailed` when
- * recorded on a chat). A callback that keeps continuing fails with `MaxDepthExceeded` past `maxDepth`.
+ * Adds a per-chat step: the callback answers a replacement chat, a pipeline to run whose chat replaces this one
+ * (its usage adds to this chat's), or nothing. Its errors are the pipeline's (`StepFailed` when recorded on a
+ * chat). A callback that keeps continuing fails with `MaxDepthExceeded` past `maxDepth`.
  *
  * @example
  * ```ts
@@ -349,31 +452,40 @@ export const meta: {
  *
  * const pipeline = ChatPipeline.make("Name an animal.").pipe(
  *   ChatPipeline.andThen((chat) =>
- *     Effect.succeed(chat.last?.content.includes("cat") ? ChatPipeline.continue(chat, "Why a cat?") : undefined)
+ *     Effect.succeed(chat.text.includes("cat") ? ChatPipeline.continue(chat, "Why a cat?") : undefined)
  *   )
  * )
  * ```
  * @since 0.1.0
  */
 export const andThen: {
-  <A extends AndThenResult, E2, R2>(
-    f: (chat: Chat.Chat) => Effect.Effect<A, E2, R2>,
+  <A, X extends AndThenResult, E2, R2>(
+    f: (chat: Chat.Chat<A>) => Effect.Effect<X, E2, R2>,
     options?: AndThenOptions
-  ): <E, R>(self: ChatPipeline<E, R>) => ChatPipeline<E | E2 | ErrorOf<A>, R | R2 | ContextOf<A>>
-  <E, R, A extends AndThenResult, E2, R2>(
-    self: ChatPipeline<E, R>,
-    f: (chat: Chat.Chat) => Effect.Effect<A, E2, R2>,
+  ): <K extends Kind, E, R>(
+    self: Pipeline<K, A, E, R>
+  ) => Pipeline<K, ParsedAfter<X, A>, E | E2 | ContinueError<X>, R | R2 | ContinueContext<X>>
+  <K extends Kind, A, E, R, X extends AndThenResult, E2, R2>(
+    self: Pipeline<K, A, E, R>,
+    f: (chat: Chat.Chat<A>) => Effect.Effect<X, E2, R2>,
     options?: AndThenOptions
-  ): ChatPipeline<E | E2 | ErrorOf<A>, R | R2 | ContextOf<A>>
+  ): Pipeline<K, ParsedAfter<X, A>, E | E2 | ContinueError<X>, R | R2 | ContinueContext<X>>
 } = dual(
-  pipelineFirst,
-  (self: ChatPipeline<any, any>, f: (chat: Chat.Chat) => Effect.Effect<unknown, unknown, unknown>, options?: AndThenOptions) =>
-    toPublic(internal.andThen(impl(self), f, options))
+  kindFirst,
+  (
+    self: Pipeline<Kind, unknown, unknown, unknown>,
+    f: (chat: Chat.Chat) => Effect.Effect<unknown, unknown, unknown>,
+    options?: AndThenOptions
+  ) => {
+    const maxDepth = options?.maxDepth ?? internal.defaultMaxDepth
+    internal.requireWhole("andThen: maxDepth", maxDepth, 1)
+    return toPublic(internal.addStep(impl(self), { _tag: "AndThen", f, maxDepth }))
+  }
 )
 
 /**
- * Adds a step over all the chats of a run at once (every successful chat of a `runMany`/`runBatch`, in
- * input order). It must answer one chat per chat; a failure concerns them all.
+ * Adds a step over all the chats of a run at once (every successful chat of a `runMany`/`runBatch`, in input
+ * order). It must answer one chat per chat; a failure concerns them all.
  *
  * @example
  * ```ts
@@ -387,47 +499,67 @@ export const andThen: {
  * @since 0.1.0
  */
 export const map: {
-  <E2, R2>(
-    f: (chats: ReadonlyArray<Chat.Chat>) => Effect.Effect<ReadonlyArray<Chat.Chat>, E2, R2>
-  ): <E, R>(self: ChatPipeline<E, R>) => ChatPipeline<E | E2, R | R2>
-  <E, R, E2, R2>(
-    self: ChatPipeline<E, R>,
-    f: (chats: ReadonlyArray<Chat.Chat>) => Effect.Effect<ReadonlyArray<Chat.Chat>, E2, R2>
-  ): ChatPipeline<E | E2, R | R2>
+  <A, B, E2, R2>(
+    f: (chats: ReadonlyArray<Chat.Chat<A>>) => Effect.Effect<ReadonlyArray<Chat.Chat<B>>, E2, R2>
+  ): <K extends Kind, E, R>(self: Pipeline<K, A, E, R>) => Pipeline<K, B, E | E2, R | R2>
+  <K extends Kind, A, E, R, B, E2, R2>(
+    self: Pipeline<K, A, E, R>,
+    f: (chats: ReadonlyArray<Chat.Chat<A>>) => Effect.Effect<ReadonlyArray<Chat.Chat<B>>, E2, R2>
+  ): Pipeline<K, B, E | E2, R | R2>
 } = dual(
   2,
-  (self: ChatPipeline<any, any>, f: (chats: ReadonlyArray<Chat.Chat>) => Effect.Effect<ReadonlyArray<Chat.Chat>>) =>
-    toPublic(internal.map(impl(self), f))
+  (
+    self: Pipeline<Kind, unknown, unknown, unknown>,
+    f: (chats: ReadonlyArray<Chat.Chat>) => Effect.Effect<ReadonlyArray<Chat.Chat>, unknown, unknown>
+  ) => toPublic(internal.addStep(impl(self), { _tag: "Map", f }))
 )
 
 /**
- * Adds a parse step: parse the last message as `model`; on failure send the error back as a user message
- * and generate again (or, with `attemptRecovery: false`, regenerate from the original context), up to
- * `maxRounds` generations in all, then fail with `ExhaustedMaxRounds { rounds, lastError, chat }`. A JSON
- * model is requested as native structured output. The chat keeps the recovery dialog unless `dropDialog`.
+ * Adds a parse step: parse the last message as `model` and keep the value as the chat's `parsed` (so the pipeline
+ * runs to `Chat<A>`); on failure send the error back as a user message and generate again (or, with
+ * `attemptRecovery: false`, regenerate from the original context), up to `maxRounds` generations in all, then fail
+ * with `ExhaustedMaxRounds { rounds, lastError }`. A JSON model is requested as native structured output. The chat
+ * keeps the recovery dialog unless `dropDialog`.
  *
  * @example
  * ```ts
- * import { ChatPipeline, Model } from "@capstan/core"
+ * import { Effect } from "effect"
+ * import { ChatPipeline, Generator, Model } from "@capstan/core"
  *
- * const pipeline = ChatPipeline.make("Give me 3 famous painters").pipe(
- *   ChatPipeline.untilParsedAs(Model.CommaDelimitedAnswer, { maxRounds: 3 })
+ * const painters = ChatPipeline.make("Give me 3 famous painters").pipe(
+ *   ChatPipeline.untilParsedAs(Model.CommaDelimitedAnswer, { maxRounds: 3 }),
+ *   ChatPipeline.run(),
+ *   Effect.map((chat) => chat.parsed), // ReadonlyArray<string>
+ *   Effect.provide(Generator.layer("mock!demo"))
  * )
  * ```
  * @since 0.1.0
  */
 export const untilParsedAs: {
-  <A>(model: Model.Model<A>, options?: ParseOptions): <E, R>(self: ChatPipeline<E, R>) => ChatPipeline<E, R>
-  <E, R, A>(self: ChatPipeline<E, R>, model: Model.Model<A>, options?: ParseOptions): ChatPipeline<E, R>
-} = dual(
-  pipelineFirst,
-  <E, R, A>(self: ChatPipeline<E, R>, model: Model.Model<A>, options?: ParseOptions) =>
-    toPublic<E, R>(internal.untilParsedAs(impl(self), model as Model.Model<unknown>, options))
-)
+  <B>(
+    model: Model.Model<B>,
+    options?: ParseOptions
+  ): <K extends Kind, A, E, R>(self: Pipeline<K, A, E, R>) => Pipeline<K, B, E | ExhaustedMaxRounds, R>
+  <K extends Kind, A, E, R, B>(
+    self: Pipeline<K, A, E, R>,
+    model: Model.Model<B>,
+    options?: ParseOptions
+  ): Pipeline<K, B, E | ExhaustedMaxRounds, R>
+} = dual(kindFirst, (self: Pipeline<Kind, unknown, unknown, unknown>, model: Model.Model<unknown>, options?: ParseOptions) => {
+  const maxRounds = options?.maxRounds ?? internal.defaultMaxRounds
+  internal.requireWhole(`untilParsedAs(${model.name}): maxRounds`, maxRounds, 1)
+  return toPublic(internal.addStep(impl(self), {
+    _tag: "Parse",
+    model,
+    maxRounds,
+    attemptRecovery: self.kind === "chat" && options?.attemptRecovery !== false,
+    dropDialog: options?.dropDialog ?? false
+  }))
+})
 
 /**
- * Binds a generator: the pipeline (its callbacks included) runs on it instead of the one in context. Build
- * it once (e.g. `Generator.make` in a scope) and share it, so its rate limits are shared too.
+ * Binds a generator: the pipeline (its callbacks included) runs on it instead of the one in context. Build it once
+ * (e.g. `Generator.make` in a scope) and share it, so its rate limits are shared too.
  *
  * @example
  * ```ts
@@ -442,15 +574,20 @@ export const untilParsedAs: {
  * @since 0.1.0
  */
 export const withGenerator: {
-  (generator: Generator.Service): <E, R>(self: ChatPipeline<E, R>) => ChatPipeline<E, Exclude<R, Generator.Generator>>
-  <E, R>(self: ChatPipeline<E, R>, generator: Generator.Service): ChatPipeline<E, Exclude<R, Generator.Generator>>
-} = dual(2, <E, R>(self: ChatPipeline<E, R>, generator: Generator.Service) =>
-  toPublic<E, Exclude<R, Generator.Generator>>(internal.withGenerator(impl(self), generator)))
+  (
+    generator: Generator.Service
+  ): <K extends Kind, A, E, R>(self: Pipeline<K, A, E, R>) => Pipeline<K, A, E, Exclude<R, Generator.Generator>>
+  <K extends Kind, A, E, R>(
+    self: Pipeline<K, A, E, R>,
+    generator: Generator.Service
+  ): Pipeline<K, A, E, Exclude<R, Generator.Generator>>
+} = dual(2, (self: Pipeline<Kind, unknown, unknown, unknown>, generator: Generator.Service) =>
+  toPublic(internal.update(impl(self), { generator })))
 
 /**
- * Transforms every generation Effect of the pipeline, e.g. to add a timeout or a custom retry. Wraps apply
- * in the order added (the first is innermost). A generation error it raises is recorded as such; any other
- * error as `StepFailed { step: "wrap" }`.
+ * Transforms every generation Effect of the pipeline, e.g. to add a timeout or a custom retry. Wraps apply in the
+ * order added (the first is innermost). A generation error it raises is recorded as such; any other error as
+ * `StepFailed { step: "wrap" }`.
  *
  * @example
  * ```ts
@@ -465,17 +602,18 @@ export const withGenerator: {
  */
 export const wrap: {
   <E2, R2>(
-    f: (generation: Effect.Effect<Generation, Errors.GenerationError>) => Effect.Effect<Generation, E2, R2>
-  ): <E, R>(self: ChatPipeline<E, R>) => ChatPipeline<E | E2, R | R2>
-  <E, R, E2, R2>(
-    self: ChatPipeline<E, R>,
-    f: (generation: Effect.Effect<Generation, Errors.GenerationError>) => Effect.Effect<Generation, E2, R2>
-  ): ChatPipeline<E | E2, R | R2>
-} = dual(2, (self: ChatPipeline<any, any>, f: internal.Wrap) => toPublic(internal.wrap(impl(self), f)))
+    f: (generation: Effect.Effect<Generation, GenerationError>) => Effect.Effect<Generation, E2, R2>
+  ): <K extends Kind, A, E, R>(self: Pipeline<K, A, E, R>) => Pipeline<K, A, E | E2, R | R2>
+  <K extends Kind, A, E, R, E2, R2>(
+    self: Pipeline<K, A, E, R>,
+    f: (generation: Effect.Effect<Generation, GenerationError>) => Effect.Effect<Generation, E2, R2>
+  ): Pipeline<K, A, E | E2, R | R2>
+} = dual(2, (self: Pipeline<Kind, unknown, unknown, unknown>, f: internal.Wrap) =>
+  toPublic(internal.update(impl(self), { wraps: [...impl(self).wraps, f] })))
 
 /**
- * A new pipeline from a chat's sent messages (its answers dropped), plus optional new messages: ask the
- * same again, or differently. It keeps the chat's params and metadata.
+ * A new pipeline from a chat's sent messages (its answers dropped), plus optional new messages: ask the same again,
+ * or differently. It keeps the chat's params and metadata.
  *
  * @example
  * ```ts
@@ -494,12 +632,12 @@ export const fork: {
 } = dual(
   (args) => args[0] instanceof Chat.Chat,
   (chat: Chat.Chat, messages?: Message.MessageInput): ChatPipeline =>
-    toPublic(internal.fromChat("chat", chat, [...chat.messages, ...inputMessages(messages)]))
+    toPublic(internal.fromChat("chat", chat, [...chat.messages, ...(messages === undefined ? [] : Message.fromInput(messages))]))
 )
 
 /**
- * A new pipeline that continues a chat: all its messages, answers included, plus new ones. It keeps the
- * chat's params and metadata. Exported as `continue`.
+ * A new pipeline that continues a chat: all its messages, answers included, plus new ones. It keeps the chat's
+ * params and metadata. Exported as `continue`.
  *
  * @example
  * ```ts
@@ -522,9 +660,6 @@ const continue_: {
 
 export { continue_ as continue }
 
-const inputMessages = (messages: Message.MessageInput | undefined): ReadonlyArray<Message.Message> =>
-  messages === undefined ? [] : Message.fromInput(messages)
-
 /**
  * Runs the pipeline once on its own messages. In `pipe`, call it: `ChatPipeline.run()`.
  *
@@ -536,7 +671,7 @@ const inputMessages = (messages: Message.MessageInput | undefined): ReadonlyArra
  * const program = Effect.gen(function*() {
  *   const chat = yield* ChatPipeline.make("Hello").pipe(ChatPipeline.run())
  *   const kept = yield* ChatPipeline.make("Hello").pipe(ChatPipeline.run({ onFailed: "include" }))
- *   return [chat.last?.content, kept.failed]
+ *   return [chat.text, kept.failed]
  * }).pipe(Effect.provide(Generator.layer("mock!echo")))
  * ```
  * @since 0.1.0
@@ -544,14 +679,14 @@ const inputMessages = (messages: Message.MessageInput | undefined): ReadonlyArra
 export const run: {
   <const O extends RunOptions = {}>(
     options?: O
-  ): <E, R>(self: ChatPipeline<E, R>) => Effect.Effect<RunResult<O>, RunError<O, E>, R>
-  <E, R, const O extends RunOptions = {}>(
-    self: ChatPipeline<E, R>,
+  ): <K extends Kind, A, E, R>(self: Pipeline<K, A, E, R>) => Effect.Effect<RunResult<O, A>, RunError<O, E>, R>
+  <K extends Kind, A, E, R, const O extends RunOptions = {}>(
+    self: Pipeline<K, A, E, R>,
     options?: O
-  ): Effect.Effect<RunResult<O>, RunError<O, E>, R>
+  ): Effect.Effect<RunResult<O, A>, RunError<O, E>, R>
 } = dual(
-  pipelineFirst,
-  (self: ChatPipeline<any, any>, options?: RunOptions) => internal.runWith(impl(self), options)
+  kindFirst,
+  (self: Pipeline<Kind, unknown, unknown, unknown>, options?: RunOptions) => batch.runOnce(impl(self), options?.onFailed ?? "fail")
 ) as any
 
 /**
@@ -573,22 +708,25 @@ export const runMany: {
   <const O extends BatchOptions = {}>(
     n: number,
     options?: O
-  ): <E, R>(self: ChatPipeline<E, R>) => Effect.Effect<ReadonlyArray<Chat.Chat>, BatchError<O, E>, R>
-  <E, R, const O extends BatchOptions = {}>(
-    self: ChatPipeline<E, R>,
+  ): <K extends Kind, A, E, R>(self: Pipeline<K, A, E, R>) => Effect.Effect<ReadonlyArray<BatchChat<O, A>>, BatchError<O, E>, R>
+  <K extends Kind, A, E, R, const O extends BatchOptions = {}>(
+    self: Pipeline<K, A, E, R>,
     n: number,
     options?: O
-  ): Effect.Effect<ReadonlyArray<Chat.Chat>, BatchError<O, E>, R>
-} = dual(
-  pipelineFirst,
-  (self: ChatPipeline<any, any>, n: number, options?: BatchOptions) => internal.runMany(impl(self), n, options)
-) as any
+  ): Effect.Effect<ReadonlyArray<BatchChat<O, A>>, BatchError<O, E>, R>
+} = dual(kindFirst, (self: Pipeline<Kind, unknown, unknown, unknown>, n: number, options?: BatchOptions) => {
+  internal.requireWhole("runMany: the number of runs", n, 0)
+  const settled = settledOptions(options)
+  const items = Array.from({ length: n }, () => ({ input: [], params: GenerateParams.empty }))
+  return batch.runBatch(impl(self), items, settled)
+}) as any
 
 /**
- * Runs the pipeline over a batch: each input is appended to the pipeline's messages, with its params
- * merged over the pipeline's. Inputs and params of equal length pair up; a list of length 1 is broadcast
- * over the other; any other mismatch fails with `BatchSizeMismatch` before a single request. The chats
- * come back in input order (skipped ones left out).
+ * Runs the pipeline over a batch: each input is appended to the pipeline's messages, with its params (`options.params`)
+ * merged over the pipeline's. Inputs and params of equal length pair up; a list of length 1 is broadcast over the
+ * other; any other mismatch fails with `BatchSizeMismatch` before a single request (a list of params is the only
+ * way to get one, and the error type says so). It pairs, it does not cross
+ * (`Dataset.cross` gives every input × every set). The chats come back in input order (skipped ones left out).
  *
  * @example
  * ```ts
@@ -596,35 +734,37 @@ export const runMany: {
  * import { ChatPipeline, Generator } from "@capstan/core"
  *
  * const chats = ChatPipeline.make().pipe(
- *   ChatPipeline.runBatch(["Tell me a short fact about a Japanese city."], [0.6, 0.9, 1.2].map((t) => ({ temperature: t }))),
+ *   ChatPipeline.runBatch(["Tell me a short fact about a Japanese city."], {
+ *     params: [0.6, 0.9, 1.2].map((temperature) => ({ temperature }))
+ *   }),
  *   Effect.provide(Generator.layer("mock!echo"))
  * )
  * ```
  * @since 0.1.0
  */
 export const runBatch: {
-  <const O extends BatchOptions = {}>(
+  <const O extends RunBatchOptions = {}>(
     inputs: BatchInputs,
-    params?: BatchParams,
     options?: O
-  ): <E, R>(
-    self: ChatPipeline<E, R>
-  ) => Effect.Effect<ReadonlyArray<Chat.Chat>, Errors.BatchSizeMismatch | BatchError<O, E>, R>
-  <E, R, const O extends BatchOptions = {}>(
-    self: ChatPipeline<E, R>,
+  ): <K extends Kind, A, E, R>(
+    self: Pipeline<K, A, E, R>
+  ) => Effect.Effect<ReadonlyArray<BatchChat<O, A>>, PairingError<O> | BatchError<O, E>, R>
+  <K extends Kind, A, E, R, const O extends RunBatchOptions = {}>(
+    self: Pipeline<K, A, E, R>,
     inputs: BatchInputs,
-    params?: BatchParams,
     options?: O
-  ): Effect.Effect<ReadonlyArray<Chat.Chat>, Errors.BatchSizeMismatch | BatchError<O, E>, R>
-} = dual(
-  pipelineFirst,
-  (self: ChatPipeline<any, any>, inputs: BatchInputs, params?: BatchParams, options?: BatchOptions) =>
-    internal.runBatchWith(impl(self), batchInputs(inputs), params, options)
-) as any
+  ): Effect.Effect<ReadonlyArray<BatchChat<O, A>>, PairingError<O> | BatchError<O, E>, R>
+} = dual(kindFirst, (self: Pipeline<Kind, unknown, unknown, unknown>, inputs: BatchInputs, options?: RunBatchOptions) => {
+  const settled = settledOptions(options)
+  return Effect.flatMap(
+    batch.pair(batchInputs(inputs), paramsList(options?.params)),
+    (items) => batch.runBatch(impl(self), items, settled)
+  )
+}) as any
 
 /**
- * Like {@link runBatch}, as a stream of results in the order they complete, each tagged with the index of
- * its input. With `map` steps, results wait until every chat is done (a map sees them all).
+ * Like {@link runBatch}, as a stream of results in the order they complete, each tagged with the index of its
+ * input. With `map` steps, results wait until every chat is done (a map sees them all).
  *
  * @example
  * ```ts
@@ -632,32 +772,48 @@ export const runBatch: {
  * import { ChatPipeline, Generator } from "@capstan/core"
  *
  * const printed = ChatPipeline.make().pipe(
- *   ChatPipeline.stream(["a", "b", "c"], undefined, { onFailed: "include" }),
- *   Stream.runForEach(({ index, chat }) => Effect.log(index, chat.last?.content)),
+ *   ChatPipeline.stream(["a", "b", "c"], { onFailed: "include" }),
+ *   Stream.runForEach(({ index, chat }) => Effect.log(index, chat.text)),
  *   Effect.provide(Generator.layer("mock!echo"))
  * )
  * ```
  * @since 0.1.0
  */
 export const stream: {
-  <const O extends BatchOptions = {}>(
+  <const O extends RunBatchOptions = {}>(
     inputs: BatchInputs,
-    params?: BatchParams,
     options?: O
-  ): <E, R>(self: ChatPipeline<E, R>) => Stream.Stream<Indexed, Errors.BatchSizeMismatch | BatchError<O, E>, R>
-  <E, R, const O extends BatchOptions = {}>(
-    self: ChatPipeline<E, R>,
+  ): <K extends Kind, A, E, R>(
+    self: Pipeline<K, A, E, R>
+  ) => Stream.Stream<Indexed<O extends { readonly onFailed: "include" } ? A | undefined : A>, PairingError<O> | BatchError<O, E>, R>
+  <K extends Kind, A, E, R, const O extends RunBatchOptions = {}>(
+    self: Pipeline<K, A, E, R>,
     inputs: BatchInputs,
-    params?: BatchParams,
     options?: O
-  ): Stream.Stream<Indexed, Errors.BatchSizeMismatch | BatchError<O, E>, R>
-} = dual(
-  pipelineFirst,
-  (self: ChatPipeline<any, any>, inputs: BatchInputs, params?: BatchParams, options?: BatchOptions) =>
-    internal.streamWith(impl(self), batchInputs(inputs), params, options)
-) as any
+  ): Stream.Stream<Indexed<O extends { readonly onFailed: "include" } ? A | undefined : A>, PairingError<O> | BatchError<O, E>, R>
+} = dual(kindFirst, (self: Pipeline<Kind, unknown, unknown, unknown>, inputs: BatchInputs, options?: RunBatchOptions) => {
+  const settled = settledOptions(options)
+  return Stream.unwrap(Effect.map(
+    batch.pair(batchInputs(inputs), paramsList(options?.params)),
+    (items) => Stream.map(batch.stream(impl(self), items, settled), ({ chat, index }) => ({ index, chat }))
+  ))
+}) as any
+
+/** A batch's options, checked when the run is built. */
+const settledOptions = (options: BatchOptions | undefined) => ({
+  onFailed: options?.onFailed ?? "fail",
+  concurrency: batch.concurrencyOf(options?.concurrency)
+}) as const
 
 const batchInputs = (inputs: BatchInputs): ReadonlyArray<ReadonlyArray<Message.Message>> =>
   Array.isArray(inputs)
     ? (inputs as ReadonlyArray<Message.MessageInput>).map(Message.fromInput)
     : [Message.fromInput(inputs as string | Message.Message)]
+
+/** Normalizes the `params` option: one set, a list of sets, or nothing. */
+const paramsList = (params: BatchParams | undefined): ReadonlyArray<GenerateParams.GenerateParams> | undefined =>
+  params === undefined
+    ? undefined
+    : Array.isArray(params)
+    ? params.map(GenerateParams.make)
+    : [GenerateParams.make(params as GenerateParams.Fields)]

@@ -11,10 +11,11 @@
 import { Effect, Schema } from "effect"
 import type * as Chat from "./Chat.js"
 import * as ChatPipeline from "./ChatPipeline.js"
-import type * as Errors from "./Errors.js"
-import type { Generator } from "./Generator.js"
+import type { GenerationError } from "./GenerationError.js"
+import type { Generator } from "./internal/generator.js"
 import * as Message from "./Message.js"
 import * as Model from "./Model.js"
+import type { ExhaustedMaxRounds } from "./PipelineError.js"
 
 /**
  * Options of {@link extract} and {@link classify}.
@@ -56,15 +57,16 @@ export const extractWithChat = <A, I>(
   schema: Schema.Codec<A, I>,
   text: string,
   options: Options = {}
-): Effect.Effect<{ readonly value: A; readonly chat: Chat.Chat }, Errors.PipelineError, Generator> => {
+): Effect.Effect<
+  { readonly value: A; readonly chat: Chat.Chat<{ readonly value: A }> },
+  GenerationError | ExhaustedMaxRounds,
+  Generator
+> => {
   const model = Model.json(Schema.Struct({ value: schema }), { name: "extraction" })
   return ChatPipeline.make([Message.system(systemPrompt(model, options.instructions)), Message.user(text)]).pipe(
     ChatPipeline.untilParsedAs(model, { maxRounds: options.maxRounds ?? 3 }),
     ChatPipeline.run(),
-    // untilParsedAs only returns chats whose last answer parses
-    Effect.flatMap((chat) =>
-      Effect.map(Effect.orDie(Model.parse(model, chat.last?.content ?? "")), (parsed) => ({ value: parsed.value, chat }))
-    ),
+    Effect.map((chat) => ({ value: chat.parsed.value, chat })),
     Effect.withSpan("capstan.extract")
   )
 }
@@ -88,7 +90,7 @@ export const extract = <A, I>(
   schema: Schema.Codec<A, I>,
   text: string,
   options: Options = {}
-): Effect.Effect<A, Errors.PipelineError, Generator> =>
+): Effect.Effect<A, GenerationError | ExhaustedMaxRounds, Generator> =>
   Effect.map(extractWithChat(schema, text, options), ({ value }) => value)
 
 /**
@@ -109,7 +111,7 @@ export const classify = <const L extends string>(
   labels: readonly [L, ...ReadonlyArray<L>],
   text: string,
   options: Options = {}
-): Effect.Effect<L, Errors.PipelineError, Generator> =>
+): Effect.Effect<L, GenerationError | ExhaustedMaxRounds, Generator> =>
   extract(Schema.Literals(labels), text, {
     ...options,
     instructions: [`Classify the text as exactly one of: ${labels.map((l) => JSON.stringify(l)).join(", ")}.`, options.instructions]

@@ -10,16 +10,45 @@ import { Positive, PositiveInt } from "./internal/numbers.js"
 const between = (minimum: number, maximum: number) => Schema.Finite.check(Schema.isBetween({ minimum, maximum }))
 
 /**
- * Generation parameters. Every field is optional: an unset field means "the provider's default".
- * `timeout` is in seconds. `extra` is passed through to the provider as-is. Values are checked against the
- * ranges providers accept: `temperature` 0 to 2, `topP` 0 to 1, the penalties -2 to 2, `maxTokens` and `n`
- * 1 or more, `timeout` above 0.
+ * Options for one provider: body fields its API takes that Capstan has no param for (`user`, `top_k`,
+ * `service_tier`, ...), passed through as they are.
  *
  * @example
  * ```ts
  * import { GenerateParams } from "@capstan/core"
  *
- * const p = new GenerateParams.GenerateParams({ temperature: 0.2, maxTokens: 256, stop: ["\n\n"] })
+ * const anthropic: GenerateParams.ProviderOptions = { top_k: 40 }
+ * GenerateParams.make({ providerOptions: { anthropic } })
+ * ```
+ * @since 0.2.0
+ */
+export const ProviderOptions = Schema.Record(Schema.String, Schema.Json)
+
+/**
+ * @since 0.2.0
+ */
+export type ProviderOptions = typeof ProviderOptions.Type
+
+/**
+ * Generation parameters. Every field is optional: an unset field means "the provider's default".
+ * `timeout` is in seconds. Values are checked against the ranges providers accept: `temperature` 0 to 2, `topP`
+ * 0 to 1, the penalties -2 to 2, `maxTokens` and `n` 1 or more, `timeout` above 0.
+ *
+ * `providerOptions` holds body fields per provider name (`{ openai: { user: "u-1" }, anthropic: { top_k: 5 } }`):
+ * each provider sends only its own entry, so one set of params can serve several providers. It is set from code
+ * only (an identifier has no key for it). A param a provider does not take is not sent, and the generation says
+ * so in its `warnings`.
+ *
+ * @example
+ * ```ts
+ * import { GenerateParams } from "@capstan/core"
+ *
+ * const p = new GenerateParams.GenerateParams({
+ *   temperature: 0.2,
+ *   maxTokens: 256,
+ *   stop: ["\n\n"],
+ *   providerOptions: { anthropic: { top_k: 40 } }
+ * })
  * p.temperature // 0.2
  * ```
  * @since 0.1.0
@@ -34,7 +63,7 @@ export class GenerateParams extends Schema.Class<GenerateParams>("@capstan/core/
   frequencyPenalty: Schema.optionalKey(between(-2, 2)),
   n: Schema.optionalKey(PositiveInt),
   timeout: Schema.optionalKey(Positive),
-  extra: Schema.optionalKey(Schema.Record(Schema.String, Schema.Json))
+  providerOptions: Schema.optionalKey(Schema.Record(Schema.String, ProviderOptions))
 }) {}
 
 /**
@@ -72,7 +101,7 @@ export const make = (fields: Fields): GenerateParams => fields instanceof Genera
 
 /**
  * Merges two parameter sets: every field set in `override` wins, and an unset field never erases one set
- * in `base`. `extra` is merged key by key, with the same rule.
+ * in `base`. `providerOptions` is merged per provider and key by key, with the same rule.
  *
  * @example
  * ```ts
@@ -84,6 +113,10 @@ export const make = (fields: Fields): GenerateParams => fields instanceof Genera
  * merged.temperature // 0.9
  * merged.maxTokens   // 100
  * pipe(base, GenerateParams.merge({ seed: 7 })).seed // 7
+ *
+ * const a = GenerateParams.make({ providerOptions: { openai: { user: "u-1", store: true } } })
+ * GenerateParams.merge(a, { providerOptions: { openai: { user: "u-2" } } }).providerOptions
+ * // { openai: { user: "u-2", store: true } }
  * ```
  * @since 0.1.0
  */
@@ -96,10 +129,55 @@ export const merge: {
   if (override instanceof GenerateParams && isUnset(base)) return override
   const fields: Record<string, unknown> = { ...base }
   for (const [key, value] of Object.entries(override)) {
-    if (value !== undefined && key !== "extra") fields[key] = value
+    if (value !== undefined && key !== "providerOptions") fields[key] = value
   }
-  if (override.extra !== undefined) fields.extra = { ...base.extra, ...override.extra }
+  if (override.providerOptions !== undefined) {
+    // The constructor checks the merged options (fields given as plain objects are not checked yet).
+    fields.providerOptions = mergeProviderOptions(
+      base.providerOptions ?? {},
+      override.providerOptions as Readonly<Record<string, ProviderOptions>>
+    )
+  }
   return new GenerateParams(fields as Fields)
+})
+
+const mergeProviderOptions = (
+  base: Readonly<Record<string, ProviderOptions>>,
+  override: Readonly<Record<string, ProviderOptions>>
+): Record<string, ProviderOptions> => {
+  const merged: Record<string, ProviderOptions> = { ...base }
+  for (const [provider, options] of Object.entries(override)) {
+    if (options !== undefined) merged[provider] = { ...base[provider], ...options }
+  }
+  return merged
+}
+
+/**
+ * The provider options a provider sends: the entries of `names` merged in order, key by key (a later name wins).
+ * A provider that speaks another's wire format reads that one's entry first, then its own.
+ *
+ * @example
+ * ```ts
+ * import { GenerateParams } from "@capstan/core"
+ *
+ * const p = GenerateParams.make({ providerOptions: { openai: { user: "u-1" }, vllm: { top_k: 20 }, anthropic: { top_k: 5 } } })
+ * GenerateParams.optionsFor(p, ["openai", "vllm"]) // { user: "u-1", top_k: 20 }
+ * GenerateParams.optionsFor(["anthropic"])(p)       // { top_k: 5 }
+ * ```
+ * @since 0.2.0
+ */
+export const optionsFor: {
+  (names: ReadonlyArray<string>): (params: GenerateParams) => ProviderOptions
+  (params: GenerateParams, names: ReadonlyArray<string>): ProviderOptions
+} = dual(2, (params: GenerateParams, names: ReadonlyArray<string>): ProviderOptions => {
+  const all = params.providerOptions
+  if (all === undefined) return {}
+  let options: ProviderOptions = {}
+  for (const name of names) {
+    const entry = all[name]
+    if (entry !== undefined) options = names.length === 1 ? entry : { ...options, ...entry }
+  }
+  return options
 })
 
 const isUnset = (params: GenerateParams | Fields): boolean => {
@@ -121,13 +199,13 @@ const isUnset = (params: GenerateParams | Fields): boolean => {
 export const isEmpty = (params: GenerateParams): boolean => isUnset(params)
 
 /**
- * How a parameter is written in a generator identifier.
+ * How a parameter is written in a generator identifier. `providerOptions` has no key: it is set from code.
  *
  * @since 0.1.0
  */
 export interface IdentifierKey {
   readonly key: string
-  readonly field: Exclude<keyof Fields, "extra">
+  readonly field: Exclude<keyof Fields, "providerOptions">
   readonly kind: "int" | "float" | "list"
 }
 

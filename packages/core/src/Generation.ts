@@ -6,9 +6,10 @@
  */
 import { Schema } from "effect"
 import * as GenerateParams from "./GenerateParams.js"
-import { Message } from "./Message.js"
+import { Message, ToolCallPart } from "./Message.js"
 import * as Usage from "./Usage.js"
-import { NonNegative, NonNegativeInt, PositiveInt } from "./internal/numbers.js"
+import { PositiveInt } from "./internal/numbers.js"
+import { RateLimitSnapshot } from "./internal/rateLimitSnapshot.js"
 
 /**
  * Why a generation stopped, normalized across providers.
@@ -53,139 +54,43 @@ export const normalizeStopReason = (reason: string | null | undefined): StopReas
   }
 }
 
-const Count = NonNegativeInt
-const Millis = NonNegative
-
-/**
- * The provider's rate-limit state as its response headers told it, normalized: resets and retry-after are
- * milliseconds from `observedAt` (epoch milliseconds).
- *
- * @example
- * ```ts
- * import { Generation } from "@capstan/core"
- *
- * const snap = Generation.RateLimitSnapshot.fromHeaders(
- *   { "x-ratelimit-remaining-requests": "59", "x-ratelimit-reset-requests": "1s" },
- *   0
- * )
- * snap?.requestsRemaining // 59
- * snap?.requestsResetMs   // 1000
- * ```
- * @since 0.1.0
- */
-export class RateLimitSnapshot extends Schema.Class<RateLimitSnapshot>("@capstan/core/RateLimitSnapshot")({
-  observedAt: Millis,
-  requestsLimit: Schema.optionalKey(Count),
-  requestsRemaining: Schema.optionalKey(Count),
-  requestsResetMs: Schema.optionalKey(Millis),
-  tokensLimit: Schema.optionalKey(Count),
-  tokensRemaining: Schema.optionalKey(Count),
-  tokensResetMs: Schema.optionalKey(Millis),
-  retryAfterMs: Schema.optionalKey(Millis)
-}) {
+export {
   /**
-   * Reads OpenAI (`x-ratelimit-*`, Go-style durations such as `6m0s`) and Anthropic
-   * (`anthropic-ratelimit-*`, RFC 3339 times) headers plus `retry-after-ms` / `retry-after`.
-   * Returns `undefined` when the response carried none of them.
+   * The provider's rate-limit state as its response headers told it, normalized (see `internal/rateLimitSnapshot`).
+   *
+   * @since 0.1.0
    */
-  static fromHeaders(
-    headers: Readonly<Record<string, string | null | undefined>> | { get(name: string): string | null },
-    now: number
-  ): RateLimitSnapshot | undefined {
-    const get = (name: string): string | undefined => {
-      const v = "get" in headers && typeof headers.get === "function"
-        ? (headers as { get(name: string): string | null }).get(name)
-        : (headers as Readonly<Record<string, string | null | undefined>>)[name]
-      return v === null || v === undefined || v === "" ? undefined : v
-    }
-    const int = (name: string) => {
-      const v = get(name)
-      const n = v === undefined ? NaN : Number(v)
-      return Number.isFinite(n) && n >= 0 ? Math.floor(n) : undefined
-    }
-    const openaiReset = (name: string) => {
-      const v = get(name)
-      return v === undefined ? undefined : parseGoDuration(v)
-    }
-    const anthropicReset = (name: string) => {
-      const v = get(name)
-      if (v === undefined) return undefined
-      const at = Date.parse(v)
-      return Number.isNaN(at) ? undefined : Math.max(0, at - now)
-    }
-    const fields = {
-      requestsLimit: int("x-ratelimit-limit-requests") ?? int("anthropic-ratelimit-requests-limit"),
-      requestsRemaining: int("x-ratelimit-remaining-requests") ?? int("anthropic-ratelimit-requests-remaining"),
-      requestsResetMs: openaiReset("x-ratelimit-reset-requests") ?? anthropicReset("anthropic-ratelimit-requests-reset"),
-      tokensLimit: int("x-ratelimit-limit-tokens") ?? int("anthropic-ratelimit-tokens-limit"),
-      tokensRemaining: int("x-ratelimit-remaining-tokens") ?? int("anthropic-ratelimit-tokens-remaining"),
-      tokensResetMs: openaiReset("x-ratelimit-reset-tokens") ?? anthropicReset("anthropic-ratelimit-tokens-reset"),
-      retryAfterMs: parseRetryAfter(get("retry-after-ms"), get("retry-after"), now)
-    }
-    const defined = Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined))
-    return Object.keys(defined).length === 0 ? undefined : new RateLimitSnapshot({ observedAt: now, ...defined }, { disableChecks: true })
-  }
+  RateLimitSnapshot
 }
 
-const goDurationUnits: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1000, ms: 1, us: 0.001, "µs": 0.001, ns: 1e-6 }
-
 /**
- * Parses a Go-style duration (`1s`, `6m0s`, `120ms`, `1h2m3.5s`) or a bare number of seconds into
- * milliseconds. Returns `undefined` for anything else.
+ * A request for native structured output: the provider is asked to answer with JSON of the schema `codec`
+ * (OpenAI `response_format: json_schema`, Anthropic a forced tool call). Providers derive the JSON Schema they send
+ * from `codec` (each API accepts its own subset: OpenAI's strict mode wants optional properties as required
+ * nullable ones) and answer with the canonical JSON of `codec` (`Schema.toCodecJson`), so parsing does not depend
+ * on the provider. `schema` is the same answer as a plain JSON Schema, for generators that sample or show it.
  *
  * @example
  * ```ts
- * import { Generation } from "@capstan/core"
+ * import { Schema } from "effect"
+ * import { Model } from "@capstan/core"
+ * import type { Generation } from "@capstan/core"
  *
- * Generation.parseGoDuration("6m0s") // 360000
- * Generation.parseGoDuration("120ms") // 120
+ * const Review = Model.json(Schema.Struct({ stars: Schema.Int }), { name: "review" })
+ * const structured: Generation.StructuredOutput = Review.structured
+ * structured.codec // the Effect schema of the answer
+ * structured.schema // { type: "object", properties: { stars: { type: "integer", ... } }, ... }
  * ```
- * @since 0.1.0
- */
-export const parseGoDuration = (text: string): number | undefined => {
-  const trimmed = text.trim()
-  if (/^\d+(\.\d+)?$/.test(trimmed)) return Number(trimmed) * 1000
-  const parts = [...trimmed.matchAll(/(\d+(?:\.\d+)?)(ms|us|µs|ns|h|m|s)/g)]
-  if (parts.length === 0 || parts.map((p) => p[0]).join("") !== trimmed) return undefined
-  return parts.reduce((total, [, value, unit]) => total + Number(value) * (goDurationUnits[unit!] ?? 0), 0)
-}
-
-/**
- * Reads `retry-after-ms`, else `retry-after` (seconds, or an HTTP date), as milliseconds.
- *
- * @example
- * ```ts
- * import { Generation } from "@capstan/core"
- *
- * Generation.parseRetryAfter(undefined, "2", 0) // 2000
- * ```
- * @since 0.1.0
- */
-export const parseRetryAfter = (
-  retryAfterMs: string | undefined,
-  retryAfter: string | undefined,
-  now: number
-): number | undefined => {
-  const ms = retryAfterMs === undefined ? NaN : Number(retryAfterMs)
-  if (Number.isFinite(ms) && ms >= 0) return ms
-  if (retryAfter === undefined) return undefined
-  const seconds = Number(retryAfter)
-  if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000
-  const at = Date.parse(retryAfter)
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now)
-}
-
-/**
- * A request for native structured output: the provider is asked to answer with JSON matching `schema`
- * (OpenAI `response_format: json_schema`, Anthropic a forced tool call).
- *
  * @since 0.1.0
  */
 export interface StructuredOutput {
+  /** The answer's name, matching `[A-Za-z0-9_-]{1,64}`. */
   readonly name: string
   readonly description?: string
-  /** A JSON Schema document (draft 2020-12 object schema). */
+  /** The answer's JSON Schema (draft 2020-12, definitions under `$defs`, an object root when the answer is one). */
   readonly schema: Readonly<Record<string, unknown>>
+  /** The answer's Effect schema: providers derive their wire schema from it, and answer with its canonical JSON. */
+  readonly codec: Schema.Decoder<unknown>
 }
 
 /**
@@ -224,13 +129,15 @@ export interface CompletionRequest {
 }
 
 /**
- * One choice of a generation. Structured output arrives as its JSON text.
+ * One choice of a generation: its text (structured output arrives as its JSON text) and the tool calls the model
+ * made, if any.
  *
  * @since 0.1.0
  */
 export class Choice extends Schema.Class<Choice>("@capstan/core/Choice")({
   text: Schema.String,
-  stopReason: StopReason
+  stopReason: StopReason,
+  toolCalls: Schema.optionalKey(Schema.Array(ToolCallPart))
 }) {}
 
 /**
@@ -254,8 +161,26 @@ export class Generation extends Schema.Class<Generation>("@capstan/core/Generati
   usage: Usage.Usage,
   rateLimit: Schema.optionalKey(RateLimitSnapshot),
   /** How many requests were sent for this generation when the engine had to retry; unset means one. */
-  attempts: Schema.optionalKey(PositiveInt)
+  attempts: Schema.optionalKey(PositiveInt),
+  /** What the provider did not do as asked without failing: params it does not take, options it ignored. */
+  warnings: Schema.optionalKey(Schema.Array(Schema.String))
 }) {}
+
+/**
+ * What a streaming generation yields: text as it arrives (`Delta`, for the choice at `index`), then the whole
+ * generation with its usage (`Done`), always last.
+ *
+ * @example
+ * ```ts
+ * import type { Generation } from "@capstan/core"
+ *
+ * const show = (part: Generation.StreamPart) => part._tag === "Delta" ? part.text : `\n(${part.generation.usage.totalTokens} tokens)`
+ * ```
+ * @since 0.2.0
+ */
+export type StreamPart =
+  | { readonly _tag: "Delta"; readonly index: number; readonly text: string }
+  | { readonly _tag: "Done"; readonly generation: Generation }
 
 /**
  * A generation of one choice per text, with the given usage.

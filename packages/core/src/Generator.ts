@@ -1,35 +1,35 @@
 /**
- * The `Generator` service: one model behind one provider, built from an identifier string by a Layer.
+ * The `Generator` service: one model behind one provider, built from an identifier string by a Layer
+ * (`Generator.layer("openai!gpt-4o-mini,temperature=0.5")`) with the providers of the `GeneratorRegistry`, and run
+ * through the `Engine` (rate limiter and retries).
+ *
+ * A generator declares what it can do: `generate` (chat) always, `complete` (plain-text completion) and `stream`
+ * (text as it arrives) when its provider has them, and `capabilities` such as how many choices one request can ask
+ * for.
  *
  * @since 0.1.0
  */
-import { Clock, Context, Effect, Layer } from "effect"
+import { Clock, type Config, Effect, Layer, Result, Stream } from "effect"
 import type * as Scope from "effect/Scope"
 import * as Chat from "./Chat.js"
-import type { GenerationError } from "./Errors.js"
+import * as Engine from "./Engine.js"
 import * as GenerateParams from "./GenerateParams.js"
-import type { ChatRequest, CompletionRequest, Generation } from "./Generation.js"
-import { type GeneratorInitError, GeneratorRegistry } from "./GeneratorRegistry.js"
-import * as Identifier from "./Identifier.js"
-import * as Engine from "./internal/limiterEngine.js"
+import type { ChatRequest, CompletionRequest, Generation, StreamPart } from "./Generation.js"
+import { type GenerationError, MalformedResponse, Unsupported } from "./GenerationError.js"
+import * as GeneratorRegistry from "./GeneratorRegistry.js"
+import type * as Identifier from "./Identifier.js"
+import * as internal from "./internal/generator.js"
+import { Generator, type Service } from "./internal/generator.js"
 import * as Message from "./Message.js"
-import type * as RateLimiter from "./RateLimiter.js"
-import type * as RetryPolicy from "./RetryPolicy.js"
 
 /**
- * What a generator does. `generate` answers chat messages, `complete` plain text (a provider without a
- * completion endpoint fails with `Unsupported`). The request's params are merged over the identifier's,
- * so the identifier's params are the generator's base params.
+ * What a generator does: `generate` answers chat messages; `complete` and `stream` are there when the provider has
+ * them. The request's params are merged over the identifier's, so the identifier's params are the generator's base
+ * params.
  *
  * @since 0.1.0
  */
-export interface Service {
-  readonly identifier: Identifier.Identifier
-  /** What the generator can do beyond one answer per chat request; unset means no declared limits. */
-  readonly capabilities?: Capabilities | undefined
-  readonly generate: (request: ChatRequest) => Effect.Effect<Generation, GenerationError>
-  readonly complete: (request: CompletionRequest) => Effect.Effect<Generation, GenerationError>
-}
+export type { Service } from "./internal/generator.js"
 
 /**
  * What a generator declares about itself, so callers adapt before sending instead of collecting `Unsupported`
@@ -44,9 +44,7 @@ export interface Service {
  * ```
  * @since 0.2.0
  */
-export interface Capabilities {
-  readonly maxChoices?: number | undefined
-}
+export type { Capabilities } from "./internal/generator.js"
 
 /**
  * The generator in context.
@@ -64,7 +62,7 @@ export interface Capabilities {
  * ```
  * @since 0.1.0
  */
-export class Generator extends Context.Service<Generator, Service>()("@capstan/core/Generator") {}
+export { Generator } from "./internal/generator.js"
 
 /**
  * Wraps a service so that every request's params are merged over the identifier's (base) params.
@@ -78,117 +76,13 @@ export class Generator extends Context.Service<Generator, Service>()("@capstan/c
  * ```
  * @since 0.1.0
  */
-export const withBaseParams = (service: Service): Service => {
-  const base = service.identifier.params
-  if (GenerateParams.isEmpty(base)) return service
-  // `describe` merges the same way, once per params object (every request of a batch usually shares one).
-  const paramsOf = (params: GenerateParams.GenerateParams) => describe(service.identifier, params).params
-  return {
-    identifier: service.identifier,
-    capabilities: service.capabilities,
-    generate: (request) => service.generate({ ...request, params: paramsOf(request.params) }),
-    complete: (request) => service.complete({ ...request, params: paramsOf(request.params) })
-  }
-}
+export const withBaseParams: (service: Service) => Service = internal.withBaseParams
 
 /**
- * How the batch engine runs a generator's requests. Each field overrides the identifier's setting of the
- * same meaning (`rpm`, `tpm`, `max_connections`, `min_delay_ms`, `max_retries`); unset limits are not
- * enforced until the provider reports them.
- *
- * @example
- * ```ts
- * import { Generator, RetryPolicy } from "@capstan/core"
- *
- * const options: Generator.EngineOptions = {
- *   rpm: 500,
- *   maxConnections: 32,
- *   retry: new RetryPolicy.RetryPolicy({ baseDelayMs: 200 })
- * }
- * const layer = Generator.layer("mock!echo", options)
- * ```
- * @since 0.1.0
- */
-export interface EngineOptions {
-  /** Requests per minute. */
-  readonly rpm?: number | undefined
-  /** Tokens (prompt + output) per minute. */
-  readonly tpm?: number | undefined
-  /** Requests in flight at once. */
-  readonly maxConnections?: number | undefined
-  /** Minimum delay between two request starts, in milliseconds. */
-  readonly minDelayMs?: number | undefined
-  /** Seconds of each limit that may be spent at once (default 1, as providers enforce). */
-  readonly burstSeconds?: number | undefined
-  /** Retries of a retryable failure, at most (overrides `retry.maxRetries`). */
-  readonly maxRetries?: number | undefined
-  /** The retry policy (default `RetryPolicy.defaultPolicy`). */
-  readonly retry?: RetryPolicy.RetryPolicy | undefined
-  /**
-   * A limiter to use instead of the generator's own. By default every engine for the same provider, model and
-   * account settings in the process shares one limiter and one retry budget while any of them is alive.
-   */
-  readonly limiter?: RateLimiter.RateLimiter | undefined
-  /** `false` gives this generator a limiter and budget of its own instead of the shared ones. */
-  readonly share?: boolean | undefined
-  /** Called before each retry. */
-  readonly onRetry?: ((event: RetryPolicy.RetryEvent<GenerationError>) => Effect.Effect<void>) | undefined
-  /**
-   * A gate every request passes just before it is sent, under the rate limiter and inside the retries (so it
-   * sees each real request, retries included), e.g. to hold back new requests after Ctrl-C.
-   */
-  readonly admit?: (<A, E>(request: Effect.Effect<A, E>) => Effect.Effect<A, E>) | undefined
-}
-
-/**
- * Runs a generator service's requests through the batch engine: the generator's rate limiter (shared, see
- * {@link EngineOptions}), the one retry layer, and `attempts` on every generation. `make` and `layer` do this
- * for every generator they build; use this (or {@link withEngine}) for services built any other way.
- *
- * @example
- * ```ts
- * import { Effect } from "effect"
- * import { Generator } from "@capstan/core"
- *
- * declare const raw: Generator.Service
- * const program = Effect.scoped(Effect.gen(function*() {
- *   const service = yield* Generator.applyEngine(raw, { rpm: 60, maxRetries: 2 })
- *   return service.identifier
- * }))
- * ```
- * @since 0.1.0
- */
-export const applyEngine = (service: Service, options?: EngineOptions): Effect.Effect<Service, never, Scope.Scope> =>
-  Engine.make(service, options)
-
-/**
- * Runs the generator a Layer provides through the batch engine (see {@link applyEngine}); the layer's other
- * services (e.g. a mock's recorder) pass through. Generators from `MockGenerator` layers are not run through
- * the engine unless wrapped with this.
- *
- * @example
- * ```ts
- * import { ServerError } from "@capstan/core"
- * import { Generator } from "@capstan/core"
- * import { MockGenerator } from "@capstan/core/testing"
- *
- * const flaky = MockGenerator.failing(new ServerError({ provider: "mock", detail: "", status: 500 }), { every: 2 }).pipe(
- *   Generator.withEngine({ maxRetries: 3 })
- * )
- * ```
- * @since 0.1.0
- */
-export const withEngine = (options?: EngineOptions) =>
-<ROut, E, R>(self: Layer.Layer<ROut | Generator, E, R>): Layer.Layer<ROut | Generator, E, R> =>
-  Layer.effect(Generator, Generator.use((service) => applyEngine(service, options))).pipe(
-    Layer.provideMerge(self)
-  )
-
-/**
- * Builds a generator from an identifier with the providers of the current {@link GeneratorRegistry}, run
- * through the batch engine (rate limiter and retry, configured by the identifier's `rpm`, `tpm`,
- * `max_connections`, `min_delay_ms`, `max_retries` and by `options`). Resources the provider acquires, and the
- * generator's share of its limiter, live as long as the surrounding scope.
+ * Builds a generator from an identifier with the providers of the current `GeneratorRegistry`, run through the
+ * engine in context (or an engine of the scope's own): its rate limiter and retry policy are configured by the
+ * identifier's `rpm`, `tpm`, `max_connections`, `min_delay_ms`, `max_retries` and by `options`. Resources the
+ * provider acquires, and the generator's hold on its limiter, live as long as the surrounding scope.
  *
  * @example
  * ```ts
@@ -204,23 +98,34 @@ export const withEngine = (options?: EngineOptions) =>
  */
 export const make = (
   identifier: string | Identifier.Identifier,
-  options?: EngineOptions
-): Effect.Effect<Service, GeneratorInitError, Scope.Scope> =>
+  options?: Engine.Options
+): Effect.Effect<Service, GeneratorRegistry.GeneratorInitError, Scope.Scope> =>
+  Effect.flatMap(fromRegistry(identifier), (service) => Engine.applyDefault(service, options))
+
+/** The provider's generator for an identifier, its base params applied, not yet run through the engine. */
+const fromRegistry = (
+  identifier: string | Identifier.Identifier
+): Effect.Effect<Service, GeneratorRegistry.GeneratorInitError, Scope.Scope> =>
   Effect.gen(function*() {
-    const registry = yield* GeneratorRegistry
-    const parsed = typeof identifier === "string"
-      ? yield* Effect.fromResult(Identifier.parseWith(registry.providers)(identifier))
-      : identifier
+    const registry = yield* GeneratorRegistry.GeneratorRegistry
+    const parse = GeneratorRegistry.parseWith(registry.providers)
+    const parsed = typeof identifier === "string" ? yield* Effect.fromResult(parse(identifier)) : identifier
     const provider = registry.providers.find((p) => p.name === parsed.provider)
     if (provider === undefined) {
-      return yield* Effect.fromResult(Identifier.parseWith(registry.providers)(Identifier.format(parsed)))
+      // A hand-built identifier naming no registered provider: the parser says so, and how to fix it.
+      return yield* Result.match(parse(`${parsed.provider}!${parsed.model}`), {
+        onFailure: Effect.fail,
+        onSuccess: () => Effect.die(`the provider "${parsed.provider}" parses but is not registered`)
+      })
     }
-    return yield* applyEngine(withBaseParams(yield* provider.make(parsed)), options)
-  }) as Effect.Effect<Service, GeneratorInitError, Scope.Scope>
+    return internal.withBaseParams(yield* provider.make(parsed))
+  })
 
 /**
  * A Layer that builds the generator named by an identifier, e.g. `"openai!gpt-4o-mini,temperature=0.5,rpm=500"`,
- * run through the batch engine (see {@link make}).
+ * run through the engine (see {@link make}). Without an `Engine` in context it uses `Engine.layer`, built once with
+ * the application's layers, so every generator of the application for the same account and model shares one
+ * limiter.
  *
  * @example
  * ```ts
@@ -233,8 +138,59 @@ export const make = (
  */
 export const layer = (
   identifier: string | Identifier.Identifier,
-  options?: EngineOptions
-): Layer.Layer<Generator, GeneratorInitError> => Layer.effect(Generator, make(identifier, options))
+  options?: Engine.Options
+): Layer.Layer<Generator, GeneratorRegistry.GeneratorInitError> =>
+  Engine.provideDefault(
+    Layer.effect(Generator, Effect.flatMap(fromRegistry(identifier), (service) => Engine.apply(service, options)))
+  )
+
+/**
+ * {@link layer} with the identifier read from the application's configuration, e.g.
+ * `Generator.layerConfig(Config.String("GENERATOR"))`.
+ *
+ * @example
+ * ```ts
+ * import { Config, Effect } from "effect"
+ * import { Generator } from "@capstan/core"
+ *
+ * const chat = Generator.chat("Hello").pipe(
+ *   Effect.provide(Generator.layerConfig(Config.String("CAPSTAN_GENERATOR").pipe(Config.withDefault("mock!echo"))))
+ * )
+ * ```
+ * @since 0.2.0
+ */
+export const layerConfig = (
+  identifier: Config.Config<string>,
+  options?: Engine.Options
+): Layer.Layer<Generator, GeneratorRegistry.GeneratorInitError | Config.ConfigError> =>
+  Layer.unwrap(Effect.gen(function*() {
+    return layer(yield* identifier, options)
+  }))
+
+/**
+ * Runs the generator a Layer provides through the engine (see `Engine.apply`); the layer's other services (e.g. a
+ * mock's recorder) pass through. `MockGenerator` layers answer directly, without rate limits or retries, unless
+ * wrapped with this.
+ *
+ * @example
+ * ```ts
+ * import { ServerError } from "@capstan/core"
+ * import { Generator } from "@capstan/core"
+ * import { MockGenerator } from "@capstan/core/testing"
+ *
+ * const flaky = MockGenerator.failing(new ServerError({ provider: "mock", detail: "", status: 500 }), { every: 2 }).pipe(
+ *   Generator.withEngine({ maxRetries: 3 })
+ * )
+ * ```
+ * @since 0.1.0
+ */
+export const withEngine = (options?: Engine.Options) =>
+<ROut, E, R>(self: Layer.Layer<ROut | Generator, E, R>): Layer.Layer<ROut | Generator, E, Exclude<R, Engine.Engine>> =>
+  Engine.provideDefault(
+    Layer.effect(Generator, Generator.use((service) => Engine.apply(service, options))).pipe(
+      Layer.provideMerge(self)
+    )
+  )
 
 /**
  * Sends one chat request to the generator in context.
@@ -254,7 +210,8 @@ export const generate = (request: ChatRequest): Effect.Effect<Generation, Genera
   Generator.use((g) => g.generate(request))
 
 /**
- * Sends one plain-text completion request to the generator in context.
+ * Sends one plain-text completion request to the generator in context; a generator without completions fails
+ * with `Unsupported`, sending nothing.
  *
  * @example
  * ```ts
@@ -268,11 +225,34 @@ export const generate = (request: ChatRequest): Effect.Effect<Generation, Genera
  * @since 0.1.0
  */
 export const complete = (request: CompletionRequest): Effect.Effect<Generation, GenerationError, Generator> =>
-  Generator.use((g) => g.complete(request))
+  Generator.use((g) => g.complete === undefined ? Effect.fail(lacks(g, "plain-text completion")) : g.complete(request))
 
 /**
- * What a chat records about the generator that answered it: the request's params merged over the
- * identifier's, and the identifier printed with those merged params (secrets masked).
+ * Streams one chat request's answer from the generator in context: text deltas as they arrive, then the whole
+ * generation with its usage. A generator that cannot stream fails with `Unsupported`, sending nothing.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Stream } from "effect"
+ * import { Generator, GenerateParams, Message } from "@capstan/core"
+ *
+ * const text = Generator.stream({ messages: [Message.user("Hi there")], params: GenerateParams.empty }).pipe(
+ *   Stream.runFold(() => "", (text, part) => part._tag === "Delta" ? text + part.text : text),
+ *   Effect.provide(Generator.layer("mock!echo"))
+ * )
+ * ```
+ * @since 0.2.0
+ */
+export const stream = (request: ChatRequest): Stream.Stream<StreamPart, GenerationError, Generator> =>
+  Stream.unwrap(Generator.useSync((g) => g.stream === undefined ? Stream.fail(lacks(g, "streaming")) : g.stream(request)))
+
+/** The `Unsupported` error of a generator that lacks a capability. */
+const lacks = (service: Service, what: string) =>
+  new Unsupported({ provider: service.identifier.provider, detail: `${service.identifier.model} has no ${what}` })
+
+/**
+ * What a chat records about the generator that answered it: the request's params merged over the identifier's,
+ * and the identifier printed with those merged params (secrets masked).
  *
  * @example
  * ```ts
@@ -283,30 +263,12 @@ export const complete = (request: CompletionRequest): Effect.Effect<Generation, 
  * ```
  * @since 0.1.0
  */
-export const describe = (
-  identifier: Identifier.Identifier,
-  params: GenerateParams.GenerateParams
-): { readonly generator: string; readonly params: GenerateParams.GenerateParams } => {
-  // Every item of a batch usually asks with the same params object: describe it once per identifier.
-  let byParams = described.get(identifier)
-  if (byParams === undefined) described.set(identifier, byParams = new WeakMap())
-  let description = byParams.get(params)
-  if (description === undefined) {
-    const merged = GenerateParams.merge(identifier.params, params)
-    description = { generator: Identifier.format(Identifier.withParams(identifier, merged)), params: merged }
-    byParams.set(params, description)
-  }
-  return description
-}
-
-const described = new WeakMap<
-  Identifier.Identifier,
-  WeakMap<GenerateParams.GenerateParams, { readonly generator: string; readonly params: GenerateParams.GenerateParams }>
->()
+export const describe: (identifier: Identifier.Identifier, params: GenerateParams.GenerateParams) => internal.Description =
+  internal.describe
 
 /**
- * Builds the chats of a generation: one per choice, each recording the generator identifier with the
- * merged params, the usage of the call and its timing.
+ * Builds the chats of a generation: one per choice, each recording the generator identifier with the merged
+ * params, the usage of the call (on the first choice), its attempts, warnings and timing.
  *
  * @example
  * ```ts
@@ -320,36 +282,15 @@ const described = new WeakMap<
  *   startedAt: 0,
  *   durationMs: 5
  * })
- * chats[0]?.last?.content // "Hello"
+ * chats[0]?.text // "Hello"
  * ```
  * @since 0.1.0
  */
-export const toChats = (options: {
-  readonly identifier: Identifier.Identifier
-  readonly messages: ReadonlyArray<Message.Message>
-  readonly params: GenerateParams.GenerateParams
-  readonly generation: Generation
-  readonly startedAt: number
-  readonly durationMs: number
-}): ReadonlyArray<Chat.Chat> => {
-  const { generator, params } = describe(options.identifier, options.params)
-  return options.generation.choices.map((choice) =>
-    new Chat.Chat({
-      messages: options.messages,
-      generated: [Message.assistant(choice.text)],
-      metadata: {},
-      generator,
-      params,
-      usage: options.generation.usage,
-      stopReason: choice.stopReason,
-      startedAt: options.startedAt,
-      durationMs: options.durationMs
-    })
-  )
-}
+export const toChats: typeof internal.toChats = internal.toChats
 
 /**
- * Sends messages to the generator in context and returns the chat of the first choice.
+ * Sends messages to the generator in context and returns the chat of the first choice, with the attempts it took.
+ * A generation without any choice is a `MalformedResponse`.
  *
  * @example
  * ```ts
@@ -358,7 +299,7 @@ export const toChats = (options: {
  *
  * const program = Effect.gen(function*() {
  *   const chat = yield* Generator.chat("Hello", { temperature: 0 })
- *   return [chat.last?.content, chat.usage.totalTokens, chat.generator]
+ *   return [chat.text, chat.usage.totalTokens, chat.generator, chat.attempts]
  * }).pipe(Effect.provide(Generator.layer("mock!echo")))
  * ```
  * @since 0.1.0
@@ -366,7 +307,7 @@ export const toChats = (options: {
 export const chat = (
   input: Message.MessageInput,
   params: GenerateParams.GenerateParams | GenerateParams.Fields = GenerateParams.empty
-): Effect.Effect<Chat.Chat, GenerationError, Generator> =>
+): Effect.Effect<Chat.Chat<undefined>, GenerationError, Generator> =>
   Effect.gen(function*() {
     const generator = yield* Generator
     const messages = Message.fromInput(input)
@@ -374,6 +315,13 @@ export const chat = (
     const requestParams = GenerateParams.make(params)
     const generation = yield* generator.generate({ messages, params: requestParams })
     const durationMs = (yield* Clock.currentTimeMillis) - startedAt
-    const chats = toChats({ identifier: generator.identifier, messages, params: requestParams, generation, startedAt, durationMs })
-    return chats[0]!
+    const [first] = toChats({ identifier: generator.identifier, messages, params: requestParams, generation, startedAt, durationMs })
+    if (first === undefined) {
+      return yield* new MalformedResponse({
+        provider: generator.identifier.provider,
+        detail: "the generation had no choices",
+        ...(generation.attempts === undefined ? {} : { attempts: generation.attempts })
+      })
+    }
+    return first as Chat.Chat<undefined>
   })

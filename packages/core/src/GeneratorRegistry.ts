@@ -1,16 +1,16 @@
 /**
- * The registry of providers: what `Generator.layer("provider!model")` looks a provider up in.
+ * The registry of providers: what `Generator.layer("provider!model")` looks a provider up in, and what identifiers
+ * are parsed against.
  *
  * It is a `Context.Reference` whose default holds the built-in offline `mock` provider; provide
  * `GeneratorRegistry.register(...)` (or `Providers.layer` from `@capstan/providers`) to add more.
  *
  * @since 0.1.0
  */
-import { Context, Effect, Layer } from "effect"
-import type * as Scope from "effect/Scope"
-import type { InvalidIdentifier, InvalidParams, MissingApiKey } from "./Errors.js"
-import type { Service as GeneratorService } from "./Generator.js"
-import type { Identifier, ProviderSyntax } from "./Identifier.js"
+import { Context, Effect, Layer, Result } from "effect"
+import { InvalidIdentifier } from "./ConfigError.js"
+import * as Identifier from "./Identifier.js"
+import type { Provider } from "./internal/generator.js"
 import { mockProvider } from "./internal/mock.js"
 
 /**
@@ -18,22 +18,19 @@ import { mockProvider } from "./internal/mock.js"
  *
  * @since 0.1.0
  */
-export type GeneratorInitError = InvalidIdentifier | InvalidParams | MissingApiKey
+export type { GeneratorInitError } from "./internal/generator.js"
 
 /**
  * An environment variable a provider reads.
  *
  * @since 0.1.0
  */
-export interface EnvVar {
-  readonly name: string
-  readonly description: string
-}
+export type { EnvVar } from "./internal/generator.js"
 
 /**
- * A provider: how to parse its identifiers and how to build a generator from one. `make` runs in the scope
- * of the generator's Layer, so resources it acquires with `Effect.acquireRelease` are released when that
- * Layer is torn down.
+ * A provider: how to parse its identifiers and how to build a generator from one. `make` runs in the scope of the
+ * generator's Layer, so resources it acquires with `Effect.acquireRelease` are released when that Layer is torn
+ * down. The generator it builds is run through the engine by `Generator.layer`.
  *
  * @example
  * ```ts
@@ -48,19 +45,14 @@ export interface EnvVar {
  *   make: (identifier) => Effect.succeed({
  *     identifier,
  *     generate: (request) => Effect.succeed(
- *       Generation.fromTexts([request.messages.at(-1)?.content.toUpperCase() ?? ""], Usage.empty)
- *     ),
- *     complete: (request) => Effect.succeed(Generation.fromTexts([request.prompt.toUpperCase()], Usage.empty))
+ *       Generation.fromTexts([request.messages.at(-1)?.text.toUpperCase() ?? ""], Usage.empty)
+ *     )
  *   })
  * }
  * ```
  * @since 0.1.0
  */
-export interface Provider extends ProviderSyntax {
-  readonly description: string
-  readonly env: ReadonlyArray<EnvVar>
-  readonly make: (identifier: Identifier) => Effect.Effect<GeneratorService, GeneratorInitError, Scope.Scope>
-}
+export type { Provider } from "./internal/generator.js"
 
 /**
  * The registered providers, latest registration first in lookups.
@@ -152,3 +144,63 @@ export const names: Effect.Effect<ReadonlyArray<string>> = GeneratorRegistry.use
  * @since 0.1.0
  */
 export const providers: Effect.Effect<ReadonlyArray<Provider>> = GeneratorRegistry.useSync((r) => r.providers)
+
+// The providers `@capstan/providers` registers: an identifier naming one without that package's layer is a
+// forgotten `Providers.layer`, not a typo.
+const packaged: ReadonlyArray<{ readonly name: string; readonly models?: RegExp }> = [
+  { name: "openai", models: /^(?:gpt-|chatgpt-|o[134])/ },
+  { name: "anthropic", models: /^claude-/ },
+  { name: "ollama" },
+  { name: "vllm" }
+]
+
+/**
+ * Parses an identifier against the given providers, like `Identifier.parseWith`; when it names (or its model
+ * implies) a provider of `@capstan/providers` that is not registered, the error says to provide `Providers.layer`.
+ *
+ * @example
+ * ```ts
+ * import { Result } from "effect"
+ * import { GeneratorRegistry } from "@capstan/core"
+ *
+ * const result = GeneratorRegistry.parseWith([])("openai!gpt-4o-mini")
+ * Result.isFailure(result) && result.failure.hint // "Provide Providers.layer from @capstan/providers, ..."
+ * ```
+ * @since 0.2.0
+ */
+export const parseWith = (known: ReadonlyArray<Identifier.ProviderSyntax>) => (text: string): Result.Result<Identifier.Identifier, InvalidIdentifier> => {
+  const parsed = Identifier.parseWith(known)(text)
+  if (Result.isSuccess(parsed)) return parsed
+  const error = parsed.failure
+  const head = text.split(",", 1)[0] ?? ""
+  const bang = head.indexOf("!")
+  const named = bang > 0 ? head.slice(0, bang) : undefined
+  const model = bang > 0 ? head.slice(bang + 1) : head
+  const missing = packaged.find((p) =>
+    !known.some((k) => k.name === p.name) && (named === undefined ? p.models?.test(model) === true : named === p.name)
+  )
+  if (missing === undefined || !/unknown provider|no provider is known/.test(error.reason)) return parsed
+  return Result.fail(
+    new InvalidIdentifier({
+      identifier: error.identifier,
+      reason: error.reason,
+      ...(error.position === undefined ? {} : { position: error.position }),
+      hint: `Provide Providers.layer from @capstan/providers, which registers "${missing.name}" (e.g. Layer.provide(Providers.layer))`
+    })
+  )
+}
+
+/**
+ * Parses an identifier against the providers of the registry in context (see {@link parseWith}).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { GeneratorRegistry } from "@capstan/core"
+ *
+ * Effect.runSync(GeneratorRegistry.parse("mock!echo,max_tokens=100")).params.maxTokens // 100
+ * ```
+ * @since 0.2.0
+ */
+export const parse = (text: string): Effect.Effect<Identifier.Identifier, InvalidIdentifier> =>
+  GeneratorRegistry.use((registry) => Effect.fromResult(parseWith(registry.providers)(text)))

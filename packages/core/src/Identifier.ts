@@ -1,5 +1,7 @@
 /**
- * Generator identifiers: `[provider!]model[,key=value]*`, e.g. `openai!gpt-4o-mini,temperature=0.5`.
+ * Generator identifiers, as syntax: `[provider!]model[,key=value]*`, e.g. `openai!gpt-4o-mini,temperature=0.5`,
+ * parsed against the providers given (`GeneratorRegistry.parse` parses against the registry in context) and
+ * printed back with secrets masked.
  *
  * Keys that are {@link GenerateParams} fields (`temperature`, `max_tokens`, `stop=a;b`, ...) become params;
  * the rest are settings of the provider (`api_key`, `base_url`, ...) or of the engine (`rpm`, `tpm`,
@@ -7,10 +9,9 @@
  *
  * @since 0.1.0
  */
-import { Data, Effect, Redacted, Result, Schema } from "effect"
+import { Data, Redacted, Result, Schema } from "effect"
 import { dual } from "effect/Function"
-import { InvalidIdentifier } from "./Errors.js"
-import { GeneratorRegistry } from "./GeneratorRegistry.js"
+import { InvalidIdentifier } from "./ConfigError.js"
 import * as GenerateParams from "./GenerateParams.js"
 import * as Secrets from "./Secrets.js"
 
@@ -79,9 +80,9 @@ export const engineSettings: Readonly<Record<string, SettingSpec>> = {
  * @example
  * ```ts
  * import { Effect } from "effect"
- * import { Identifier } from "@capstan/core"
+ * import { GeneratorRegistry, Identifier } from "@capstan/core"
  *
- * const id = Effect.runSync(Identifier.parse("mock!echo,temperature=0.5"))
+ * const id = Effect.runSync(GeneratorRegistry.parse("mock!echo,temperature=0.5"))
  * id.provider            // "mock"
  * id.params.temperature  // 0.5
  * Identifier.format(id)  // "mock!echo,temperature=0.5"
@@ -164,9 +165,9 @@ const withKeyOrder = (identifier: Identifier, order: ReadonlyArray<string> | und
  * @example
  * ```ts
  * import { Effect } from "effect"
- * import { Identifier } from "@capstan/core"
+ * import { GeneratorRegistry, Identifier } from "@capstan/core"
  *
- * const id = Effect.runSync(Identifier.parse("mock!echo,stop=a;b;c"))
+ * const id = Effect.runSync(GeneratorRegistry.parse("mock!echo,stop=a;b;c"))
  * Identifier.format(id) // "mock!echo,stop=a;b;c"
  * ```
  * @since 0.1.0
@@ -566,18 +567,3 @@ const typedValue = (
       return raw
   }
 }
-
-/**
- * Parses an identifier against the providers of the current {@link GeneratorRegistry}.
- *
- * @example
- * ```ts
- * import { Effect } from "effect"
- * import { Identifier } from "@capstan/core"
- *
- * Effect.runSync(Identifier.parse("mock!echo,max_tokens=100")).params.maxTokens // 100
- * ```
- * @since 0.1.0
- */
-export const parse = (text: string): Effect.Effect<Identifier, InvalidIdentifier> =>
-  GeneratorRegistry.use((registry) => Effect.fromResult(parseWith(registry.providers)(text)))

@@ -25,14 +25,14 @@
  *
  * @since 0.1.0
  */
-import { Effect, Option, Result, Schema, SchemaAST, SchemaIssue, SchemaTransformation } from "effect"
-import type { Equivalence } from "effect"
-import { type Pipeable, pipeArguments } from "effect/Pipeable"
-import { ParseError } from "./Errors.js"
-import type { StructuredOutput } from "./Generation.js"
-import * as Json from "./internal/json.js"
-import * as Xml from "./internal/xml.js"
-import * as XmlSchema from "./internal/xmlSchema.js"
+import { Effect, type Option, Result, type Schema } from "effect"
+import * as answers from "./internal/answers.js"
+import * as jsonModel from "./internal/jsonModel.js"
+import * as internal from "./internal/model.js"
+import type { JsonModel, JsonOptions, Model, XmlModel, XmlOptions } from "./internal/model.js"
+import * as modelParse from "./internal/modelParse.js"
+import * as xmlModel from "./internal/xmlModel.js"
+import type { ParseError } from "./PipelineError.js"
 
 /**
  * Marks model values (see {@link isModel}).
@@ -45,12 +45,12 @@ import * as XmlSchema from "./internal/xmlSchema.js"
  * ```
  * @since 0.1.0
  */
-export const TypeId: TypeId = "~@capstan/core/Model"
+export const TypeId: TypeId = internal.TypeId
 
 /**
  * @since 0.1.0
  */
-export type TypeId = "~@capstan/core/Model"
+export type TypeId = internal.TypeId
 
 /**
  * A schema bound to a format: what pipelines parse, ask for, and (for JSON) request natively.
@@ -58,9 +58,10 @@ export type TypeId = "~@capstan/core/Model"
  * - `name`: the XML tag, or the JSON model's name; it is the `model` of every {@link ParseError}.
  * - `instructions`: a short text telling a model how to format its answer.
  * - `structured`: for JSON models, the native structured-output request (`Generation.StructuredOutput`: a
- *   name matching `[A-Za-z0-9_-]{1,64}`, a description, and the JSON Schema from `Schema.toJsonSchemaDocument`
- *   with objects closed by `additionalProperties: false`, definitions under `$defs` and a root that is not a
- *   bare `$ref`); `undefined` for XML models.
+ *   name matching `[A-Za-z0-9_-]{1,64}`, a description, the schema itself, from which each provider derives the
+ *   JSON Schema its API accepts, and the plain JSON Schema from `Schema.toJsonSchemaDocument` with objects closed
+ *   by `additionalProperties: false`, definitions under `$defs` and a root that is not a bare `$ref`);
+ *   `undefined` for XML models.
  *
  * @example
  * ```ts
@@ -71,14 +72,7 @@ export type TypeId = "~@capstan/core/Model"
  * ```
  * @since 0.1.0
  */
-export interface Model<out A> extends Pipeable {
-  readonly [TypeId]: TypeId
-  readonly _tag: "XmlModel" | "JsonModel"
-  readonly name: string
-  readonly schema: Schema.Decoder<A>
-  readonly instructions: string
-  readonly structured: StructuredOutput | undefined
-}
+export type { Model } from "./internal/model.js"
 
 /**
  * A model read from the XML element named by its tag (`name`).
@@ -92,10 +86,7 @@ export interface Model<out A> extends Pipeable {
  * ```
  * @since 0.1.0
  */
-export interface XmlModel<out A> extends Model<A> {
-  readonly _tag: "XmlModel"
-  readonly structured: undefined
-}
+export type { XmlModel } from "./internal/model.js"
 
 /**
  * A model read from JSON, with its structured-output request.
@@ -109,10 +100,7 @@ export interface XmlModel<out A> extends Model<A> {
  * ```
  * @since 0.1.0
  */
-export interface JsonModel<out A> extends Model<A> {
-  readonly _tag: "JsonModel"
-  readonly structured: StructuredOutput
-}
+export type { JsonModel } from "./internal/model.js"
 
 /**
  * Options of {@link xml}.
@@ -126,10 +114,7 @@ export interface JsonModel<out A> extends Model<A> {
  * ```
  * @since 0.1.0
  */
-export interface XmlOptions {
-  /** Replaces the generated instructions. */
-  readonly instructions?: string
-}
+export type { XmlOptions } from "./internal/model.js"
 
 /**
  * Options of {@link json}.
@@ -143,53 +128,7 @@ export interface XmlOptions {
  * ```
  * @since 0.1.0
  */
-export interface JsonOptions {
-  /** The model's name; defaults to the schema's `identifier` annotation, then `"json"`. */
-  readonly name?: string
-  /** The structured-output description; defaults to the schema's `description` annotation. */
-  readonly description?: string
-  /** Replaces the generated instructions. */
-  readonly instructions?: string
-}
-
-// ---------------------------------------------------------------------------------------------
-// Internals: every model reads a text into occurrences; parse, parseMany and parseSet share the rest.
-// ---------------------------------------------------------------------------------------------
-
-/** One candidate value in a text: decoding yields the value, or one line per problem. */
-interface Occurrence<A> {
-  readonly empty: boolean
-  readonly decode: () => Result.Result<A, ReadonlyArray<string>>
-}
-
-interface Reading<A> {
-  readonly occurrences: ReadonlyArray<Occurrence<A>>
-  /** Why nothing was found, for the model to read. */
-  readonly missing: string
-}
-
-const readerKey = Symbol.for("@capstan/core/Model/reader")
-
-interface ModelImpl<A> extends Model<A> {
-  /** What an occurrence is called in messages: `<answer></answer> element`, `JSON value`. */
-  readonly subject: string
-  readonly [readerKey]: (text: string) => Reading<A>
-}
-
-const Proto = {
-  [TypeId]: TypeId,
-  pipe() {
-    return pipeArguments(this, arguments)
-  },
-  toJSON(this: Model<unknown>) {
-    return { _id: "Model", _tag: this._tag, name: this.name }
-  }
-}
-
-const make = <A>(fields: Omit<ModelImpl<A>, typeof TypeId | "pipe">): ModelImpl<A> =>
-  Object.assign(Object.create(Proto), fields)
-
-const implOf = <A>(model: Model<A>): ModelImpl<A> => model as ModelImpl<A>
+export type { JsonOptions } from "./internal/model.js"
 
 /**
  * True for values made by {@link xml} or {@link json}.
@@ -203,59 +142,7 @@ const implOf = <A>(model: Model<A>): ModelImpl<A> => model as ModelImpl<A>
  * ```
  * @since 0.1.0
  */
-export const isModel = (u: unknown): u is Model<unknown> =>
-  typeof u === "object" && u !== null && TypeId in u && readerKey in u
-
-const standardIssues = SchemaIssue.makeFormatterStandardSchemaV1()
-
-type Path = ReadonlyArray<PropertyKey>
-
-const valueAt = (input: unknown, path: Path): unknown =>
-  path.reduce<unknown>(
-    (value, key) => typeof value === "object" && value !== null ? (value as Record<PropertyKey, unknown>)[key] : undefined,
-    input
-  )
-
-const quote = (value: string | number | boolean): string => {
-  const text = JSON.stringify(value)
-  return text.length > 80 ? `${text.slice(0, 77)}..."` : text
-}
-
-// How `Schema.toCodecStringTree` describes a number written as text: in XML every number is text.
-const stringTreeNumber = "a string representing a finite number"
-
-/** How a model names places in a value: an XML element path or a JSON path. */
-interface PathStyle {
-  readonly render: (path: Path) => string
-  /** What to say of a missing key. */
-  readonly missing: (path: Path) => string
-}
-
-/** One line per schema issue: where, what, and the value that was read there. */
-const issueLines = (issue: SchemaIssue.Issue, input: unknown, style: PathStyle): ReadonlyArray<string> =>
-  standardIssues(issue).issues.map(({ message, path: segments }) => {
-    const path = (segments ?? []).map((segment) => typeof segment === "object" ? segment.key : segment)
-    if (message === "Missing key") return `- ${style.render(path)}: ${style.missing(path)}`
-    const value = valueAt(input, path)
-    const got = (typeof value === "string" || typeof value === "number" || typeof value === "boolean") &&
-        !message.includes("got ")
-      ? `, got ${quote(value)}`
-      : ""
-    return `- ${style.render(path)}: ${message.replace(stringTreeNumber, "a number")}${got}`
-  })
-
-/** Decodes with every issue reported, as lines for the model to read. */
-const decoder = <A>(codec: Schema.Decoder<A>, style: PathStyle) => {
-  const decode = Schema.decodeUnknownResult(codec)
-  return (input: unknown): Result.Result<A, ReadonlyArray<string>> =>
-    Result.mapError(decode(input, { errors: "all" }), (error) => issueLines(error.issue, input, style))
-}
-
-// ---------------------------------------------------------------------------------------------
-// Constructors
-// ---------------------------------------------------------------------------------------------
-
-const tagName = /^[A-Za-z_][\w.:-]*$/
+export const isModel: (u: unknown) => u is Model<unknown> = internal.isModel
 
 /**
  * Binds a schema to an XML tag. A scalar schema (string, number, boolean, literals, or a transformation from
@@ -283,55 +170,12 @@ const tagName = /^[A-Za-z_][\w.:-]*$/
  * ```
  * @since 0.1.0
  */
-export const xml = <A>(tag: string, schema: Schema.Decoder<A>, options?: XmlOptions): XmlModel<A> => {
-  if (!tagName.test(tag)) {
-    throw new Error(
-      `Model.xml: ${JSON.stringify(tag)} is not an XML tag name; use letters, digits, "-", "_", "." or ":", starting with a letter or "_"`
-    )
-  }
-  const key = tag.toLowerCase()
-  const codec = Schema.toCodecStringTree(schema)
-  const layout = SchemaAST.toEncoded(codec.ast)
-  const encoded = SchemaAST.toEncoded(schema.ast)
-  const instructions = options?.instructions ??
-    `Put your answer inside <${tag}></${tag}> tags, ${XmlSchema.isStructured(encoded) ? "in this format" : "like this"}:\n${
-      XmlSchema.example(tag, encoded)
-    }`
-  const decode = decoder(codec, {
-    render: (path) =>
-      [`<${tag}>`, ...path.map((key) => typeof key === "number" ? `item ${key + 1}` : `<${String(key)}>`)].join("/"),
-    missing: (path) => {
-      const last = path[path.length - 1]
-      return typeof last === "string" ? `Missing <${last}></${last}> element` : "Missing"
-    }
-  })
-  const opening = new RegExp(`<${tag.replace(/[.]/g, "\\.")}[\\s/>]`, "i")
-  return make<A>({
-    _tag: "XmlModel",
-    name: tag,
-    schema,
-    instructions,
-    structured: undefined,
-    subject: `<${tag}></${tag}> element`,
-    [readerKey]: (text) => ({
-      occurrences: Xml.findInnermost(Xml.scan(text), key).map((element) => ({
-        empty: Xml.isEmpty(text, element),
-        decode: () => decode(XmlSchema.read(text, element, layout))
-      })),
-      // A truncated answer opens the tag and stops: point at the missing closing tag.
-      missing: `Missing <${tag}></${tag}> tags in your response${
-        opening.test(text) ? ` (an opening <${tag}> is never closed by </${tag}>)` : ""
-      }. ${instructions}`
-    })
-  }) as XmlModel<A>
-}
-
-const structuredName = (name: string): string => name.replace(/[^A-Za-z0-9_-]/g, "_").slice(0, 64) || "json"
+export const xml: <A>(tag: string, schema: Schema.Decoder<A>, options?: XmlOptions) => XmlModel<A> = xmlModel.xml
 
 /**
  * Binds a schema to JSON. The JSON is found in the text (the whole text, fenced code blocks, or balanced
  * `{...}` / `[...]` spans that parse) and decoded with the schema's JSON codec (`Schema.toCodecJson`). `structured` carries the
- * JSON Schema that `Schema.toJsonSchemaDocument` derives, for providers with native structured output.
+ * schema, and the JSON Schema that `Schema.toJsonSchemaDocument` derives, for providers with native structured output.
  *
  * @example
  * ```ts
@@ -348,112 +192,21 @@ const structuredName = (name: string): string => name.replace(/[^A-Za-z0-9_-]/g,
  * ```
  * @since 0.1.0
  */
-export const json = <A>(schema: Schema.Decoder<A>, options?: JsonOptions): JsonModel<A> => {
-  const name = options?.name ?? SchemaAST.resolveIdentifier(schema.ast) ?? "json"
-  const description = options?.description ?? SchemaAST.resolveDescription(schema.ast)
-  const document = Schema.toJsonSchemaDocument(schema, { onExcessProperty: "error" })
-  const jsonSchema = Json.fromDocument(document)
-  const structured: StructuredOutput = {
-    name: structuredName(name),
-    ...(description === undefined ? {} : { description }),
-    schema: jsonSchema
-  }
-  const instructions = options?.instructions ?? (Object.keys(jsonSchema).length === 0
-    ? "Answer with JSON."
-    : `Answer with JSON that matches this JSON Schema:\n${JSON.stringify(jsonSchema)}`)
-  const decode = decoder(Schema.toCodecJson(schema), {
-    render: (path) =>
-      path.reduce<string>(
-        (text, key) =>
-          typeof key === "number"
-            ? `${text}[${key}]`
-            : typeof key === "string" && /^[A-Za-z_$][\w$]*$/.test(key)
-            ? `${text}.${key}`
-            : `${text}[${JSON.stringify(String(key))}]`,
-        "$"
-      ),
-    missing: (path) => {
-      const last = path[path.length - 1]
-      return last === undefined ? "Missing" : `Missing required property ${JSON.stringify(String(last))}`
-    }
-  })
-  return make<A>({
-    _tag: "JsonModel",
-    name,
-    schema,
-    instructions,
-    structured,
-    subject: "JSON value",
-    [readerKey]: (text) => {
-      const found = Json.find(text)
-      return {
-        occurrences: found.values.map((value) => ({
-          empty: false,
-          decode: () => decode(value)
-        })),
-        missing: found.syntaxError === undefined
-          ? `Your response contains no JSON. ${instructions}`
-          : `The JSON in your response is not valid (${found.syntaxError}). ${instructions}`
-      }
-    }
-  }) as JsonModel<A>
-}
+export const json: <A>(schema: Schema.Decoder<A>, options?: JsonOptions) => JsonModel<A> = jsonModel.json
 
-// ---------------------------------------------------------------------------------------------
-// Parsing
-// ---------------------------------------------------------------------------------------------
-
-/** The occurrences worth decoding: the non-empty ones, or the empty ones when that is all there is. */
-const candidates = <A>(reading: Reading<A>): ReadonlyArray<Occurrence<A>> => {
-  const filled = reading.occurrences.filter((occurrence) => !occurrence.empty)
-  return filled.length > 0 ? filled : reading.occurrences
-}
-
-const ordinal = (n: number): string => {
-  const tens = n % 100
-  const suffix = tens >= 11 && tens <= 13 ? "th" : ["th", "st", "nd", "rd"][n % 10] ?? "th"
-  return `${n}${suffix}`
-}
-
-const missing = <A>(model: ModelImpl<A>, reading: Reading<A>): ParseError =>
-  new ParseError({ model: model.name, reason: reading.missing })
-
-const invalid = <A>(model: ModelImpl<A>, lines: ReadonlyArray<string>, position: number | undefined): ParseError =>
-  new ParseError({
-    model: model.name,
-    reason: `The ${position === undefined ? "" : `${ordinal(position)} `}${model.subject} in your response is invalid:\n${
-      lines.join("\n")
-    }\nAnswer again and fix ${lines.length === 1 ? "this error" : "these errors"}. ${model.instructions}`
-  })
-
-const parseResult = <A>(model: Model<A>, text: string): Result.Result<A, ParseError> => {
-  const impl = implOf(model)
-  const reading = impl[readerKey](text)
-  const found = candidates(reading)
-  let firstError: ParseError | undefined
-  for (const occurrence of found) {
-    const decoded = occurrence.decode()
-    if (Result.isSuccess(decoded)) return Result.succeed(decoded.success)
-    firstError ??= invalid(impl, decoded.failure, undefined)
-  }
-  return Result.fail(firstError ?? missing(impl, reading))
-}
-
-const parseManyResult = <A>(model: Model<A>, text: string): Result.Result<ReadonlyArray<A>, ParseError> => {
-  const impl = implOf(model)
-  const reading = impl[readerKey](text)
-  const found = candidates(reading)
-  if (found.length === 0) return Result.fail(missing(impl, reading))
-  const values: Array<A> = []
-  for (const [index, occurrence] of found.entries()) {
-    const decoded = occurrence.decode()
-    if (Result.isFailure(decoded)) {
-      return Result.fail(invalid(impl, decoded.failure, found.length > 1 ? index + 1 : undefined))
-    }
-    values.push(decoded.success)
-  }
-  return Result.succeed(values)
-}
+/**
+ * {@link parse} as a `Result`, synchronously.
+ *
+ * @example
+ * ```ts
+ * import { Result } from "effect"
+ * import { Model } from "@capstan/core"
+ *
+ * Result.isSuccess(Model.parseResult(Model.YesNoAnswer, "<yes-no-answer>yes</yes-no-answer>")) // true
+ * ```
+ * @since 0.2.0
+ */
+export const parseResult: <A>(model: Model<A>, text: string) => Result.Result<A, ParseError> = modelParse.parseResult
 
 /** Both call forms of a function of a model and a text: `f(model, text)`, and `f(model)(text)` for pipelines. */
 const withText = <R>(f: (model: Model<unknown>, text: string) => R): any =>
@@ -482,7 +235,7 @@ const withText = <R>(f: (model: Model<unknown>, text: string) => R): any =>
 export const parse: {
   <A>(model: Model<A>): (text: string) => Effect.Effect<A, ParseError>
   <A>(model: Model<A>, text: string): Effect.Effect<A, ParseError>
-} = withText((model, text) => Effect.fromResult(parseResult(model, text)))
+} = withText((model, text) => Effect.fromResult(modelParse.parseResult(model, text)))
 
 /**
  * Like {@link parse}, without the error: `Option.none()` when nothing decodes.
@@ -499,7 +252,7 @@ export const parse: {
 export const tryParse: {
   <A>(model: Model<A>): (text: string) => Option.Option<A>
   <A>(model: Model<A>, text: string): Option.Option<A>
-} = withText((model, text) => Result.getSuccess(parseResult(model, text)))
+} = withText((model, text) => Result.getSuccess(modelParse.parseResult(model, text)))
 
 /**
  * Every occurrence of the model in `text`, in document order (empty ones are passed over when a filled one
@@ -517,7 +270,7 @@ export const tryParse: {
 export const parseMany: {
   <A>(model: Model<A>): (text: string) => Effect.Effect<ReadonlyArray<A>, ParseError>
   <A>(model: Model<A>, text: string): Effect.Effect<ReadonlyArray<A>, ParseError>
-} = withText((model, text) => Effect.fromResult(parseManyResult(model, text)))
+} = withText((model, text) => Effect.fromResult(modelParse.parseManyResult(model, text)))
 
 /**
  * Options of {@link parseSet}.
@@ -534,40 +287,6 @@ export interface ParseSetOptions {
   /** The fewest distinct values to accept (default 1). */
   readonly minCount?: number
 }
-
-const equivalences = new WeakMap<Model<unknown>, Equivalence.Equivalence<unknown>>()
-
-const equivalenceOf = <A>(model: Model<A>): Equivalence.Equivalence<A> => {
-  let equivalence = equivalences.get(model)
-  if (equivalence === undefined) {
-    equivalence = Schema.toEquivalence(model.schema as Schema.Schema<unknown>)
-    equivalences.set(model, equivalence)
-  }
-  return equivalence
-}
-
-const parseSetResult = <A>(
-  model: Model<A>,
-  text: string,
-  options: ParseSetOptions | undefined
-): Result.Result<ReadonlyArray<A>, ParseError> =>
-  Result.flatMap(parseManyResult(model, text), (values) => {
-    const equivalence = equivalenceOf(model)
-    const distinct: Array<A> = []
-    for (const value of values) {
-      if (!distinct.some((seen) => equivalence(seen, value))) distinct.push(value)
-    }
-    const minCount = options?.minCount ?? 1
-    if (distinct.length >= minCount) return Result.succeed(distinct)
-    const impl = implOf(model)
-    return Result.fail(
-      new ParseError({
-        model: model.name,
-        reason:
-          `Your response has ${distinct.length} distinct ${impl.subject}${distinct.length === 1 ? "" : "s"}, but at least ${minCount} are needed. Answer again with at least ${minCount} different ${impl.subject}s. ${model.instructions}`
-      })
-    )
-  })
 
 /**
  * The distinct values among every occurrence of the model in `text` (as {@link parseMany}), first
@@ -590,79 +309,12 @@ export const parseSet: {
   <A>(model: Model<A>, text: string, options?: ParseSetOptions): Effect.Effect<ReadonlyArray<A>, ParseError>
 } = (<A>(model: Model<A>, textOrOptions?: string | ParseSetOptions, options?: ParseSetOptions) =>
   typeof textOrOptions === "string"
-    ? Effect.fromResult(parseSetResult(model, textOrOptions, options))
-    : (input: string) => Effect.fromResult(parseSetResult(model, input, textOrOptions))) as any
+    ? Effect.fromResult(modelParse.parseSetResult(model, textOrOptions, options?.minCount ?? 1))
+    : (input: string) => Effect.fromResult(modelParse.parseSetResult(model, input, textOrOptions?.minCount ?? 1))) as any
 
 // ---------------------------------------------------------------------------------------------
 // Built-in models
 // ---------------------------------------------------------------------------------------------
-
-/** A list schema read from text with `split`, written back with `join`. */
-const listFromText = (
-  split: (text: string) => ReadonlyArray<string>,
-  separator: string
-): Schema.Codec<ReadonlyArray<string>, string> =>
-  Schema.String.pipe(Schema.decodeTo(
-    Schema.Array(Schema.String),
-    SchemaTransformation.transform({ decode: split, encode: (items) => items.join(separator) })
-  ))
-
-/** A schema reading a value from text, failing with `message(text)` when `read` returns `undefined`. */
-const fromText = <A>(
-  target: Schema.Codec<A>,
-  read: (text: string) => A | undefined,
-  write: (value: A) => string,
-  message: (text: string) => string
-): Schema.Codec<A, string> =>
-  Schema.String.pipe(Schema.decodeTo(
-    target,
-    SchemaTransformation.transformEffect({
-      decode: (text: string, options) => {
-        const value = read(text)
-        return value === undefined
-          ? Effect.fail(new SchemaIssue.InvalidValue({ message: message(text) }, text, options))
-          : Effect.succeed(value)
-      },
-      encode: (value: A) => Effect.succeed(write(value))
-    })
-  ))
-
-const unquote = (item: string): string =>
-  item.length >= 2 && `"'\``.includes(item[0]!) && item[item.length - 1] === item[0] ? item.slice(1, -1).trim() : item
-
-const splitOn = (text: string, delimiter: string | RegExp): ReadonlyArray<string> =>
-  text.split(delimiter).map((item) => unquote(item.trim())).filter((item) => item.length > 0)
-
-const bullet = /^(?:[-*+•]|\d{1,3}[.)])\s+/
-
-/** Splits a list on newlines (with bullets removed) when it spans lines, else on its commonest of `,` `;` `|`. */
-const splitDelimited = (text: string): ReadonlyArray<string> => {
-  const lines = text.split("\n").filter((line) => line.trim().length > 0)
-  if (lines.length > 1) return splitOn(lines.map((line) => line.trim().replace(bullet, "")).join("\n"), "\n")
-  const [delimiter] = [",", ";", "|"].reduce<[string, number]>((best, candidate) => {
-    const count = text.split(candidate).length
-    return count > best[1] ? [candidate, count] : best
-  }, [",", 0])
-  return splitOn(text, delimiter)
-}
-
-const yesNo = /^[\s*_"'`]*([a-z]+)(?![a-z/])/i
-const readYesNo = (text: string): boolean | undefined => {
-  const word = yesNo.exec(text)?.[1]?.toLowerCase()
-  return word === "yes" || word === "y" || word === "true"
-    ? true
-    : word === "no" || word === "n" || word === "false"
-    ? false
-    : undefined
-}
-
-const number = /^[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)?(?:\.\d+)?(?:[eE][+-]?\d+)?$/
-const readNumber = (text: string): number | undefined => {
-  const trimmed = text.trim()
-  if (!/\d/.test(trimmed) || !number.test(trimmed)) return undefined
-  const value = Number(trimmed.replaceAll(",", ""))
-  return Number.isFinite(value) ? value : undefined
-}
 
 /**
  * A free-text answer in `<answer></answer>`.
@@ -676,9 +328,7 @@ const readNumber = (text: string): number | undefined => {
  * ```
  * @since 0.1.0
  */
-export const Answer: XmlModel<string> = xml("answer", Schema.String, {
-  instructions: "Put your answer inside <answer></answer> tags."
-})
+export const Answer: XmlModel<string> = answers.Answer
 
 /**
  * A comma-separated list in `<comma-delimited-answer></comma-delimited-answer>`: items trimmed, surrounding
@@ -694,14 +344,7 @@ export const Answer: XmlModel<string> = xml("answer", Schema.String, {
  * ```
  * @since 0.1.0
  */
-export const CommaDelimitedAnswer: XmlModel<ReadonlyArray<string>> = xml(
-  "comma-delimited-answer",
-  listFromText((text) => splitOn(text, ","), ", "),
-  {
-    instructions:
-      "Put your answer as a comma-separated list inside <comma-delimited-answer></comma-delimited-answer> tags, like this:\n<comma-delimited-answer>first, second, third</comma-delimited-answer>"
-  }
-)
+export const CommaDelimitedAnswer: XmlModel<ReadonlyArray<string>> = answers.CommaDelimitedAnswer
 
 /**
  * A list in `<delimited-answer></delimited-answer>`, split on whichever delimiter the text uses: newlines
@@ -719,14 +362,7 @@ export const CommaDelimitedAnswer: XmlModel<ReadonlyArray<string>> = xml(
  * ```
  * @since 0.1.0
  */
-export const DelimitedAnswer: XmlModel<ReadonlyArray<string>> = xml(
-  "delimited-answer",
-  listFromText(splitDelimited, "\n"),
-  {
-    instructions:
-      "Put your answer as a list inside <delimited-answer></delimited-answer> tags, one item per line, like this:\n<delimited-answer>\nfirst\nsecond\n</delimited-answer>"
-  }
-)
+export const DelimitedAnswer: XmlModel<ReadonlyArray<string>> = answers.DelimitedAnswer
 
 /**
  * A yes/no answer in `<yes-no-answer></yes-no-answer>`: the first word, case-insensitively, is `yes`, `y` or
@@ -741,19 +377,7 @@ export const DelimitedAnswer: XmlModel<ReadonlyArray<string>> = xml(
  * ```
  * @since 0.1.0
  */
-export const YesNoAnswer: XmlModel<boolean> = xml(
-  "yes-no-answer",
-  fromText(
-    Schema.Boolean,
-    readYesNo,
-    (value) => (value ? "yes" : "no"),
-    (text) => `Expected yes or no, got ${quote(text)}`
-  ),
-  {
-    instructions:
-      "Answer yes or no inside <yes-no-answer></yes-no-answer> tags, like this:\n<yes-no-answer>yes</yes-no-answer>"
-  }
-)
+export const YesNoAnswer: XmlModel<boolean> = answers.YesNoAnswer
 
 /**
  * A number in `<number-answer></number-answer>`: the whole text must be one number (sign, decimals and
@@ -769,16 +393,4 @@ export const YesNoAnswer: XmlModel<boolean> = xml(
  * ```
  * @since 0.1.0
  */
-export const NumberAnswer: XmlModel<number> = xml(
-  "number-answer",
-  fromText(
-    Schema.Finite,
-    readNumber,
-    String,
-    (text) => `Expected a single number such as 42, -3.5 or 1,234.5 (no units or words), got ${quote(text)}`
-  ),
-  {
-    instructions:
-      "Put your answer as a single number (no units or words) inside <number-answer></number-answer> tags, like this:\n<number-answer>42</number-answer>"
-  }
-)
+export const NumberAnswer: XmlModel<number> = answers.NumberAnswer

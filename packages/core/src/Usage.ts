@@ -5,8 +5,8 @@
  */
 import { Schema } from "effect"
 import { dual } from "effect/Function"
-import { trustedMake } from "./internal/trusted.js"
 import { NonNegative, NonNegativeInt } from "./internal/numbers.js"
+import { trusted } from "./internal/trusted.js"
 
 const TokenCount = NonNegativeInt
 
@@ -63,11 +63,11 @@ export const add: {
   (that: Usage): (self: Usage) => Usage
   (self: Usage, that: Usage): Usage
 } = dual(2, (self: Usage, that: Usage): Usage =>
-  // sums of valid counts are valid: not parsed again (see internal/trusted)
-  trustedMake(Usage, {
+  // sums of valid counts are valid: their checks are not run again
+  new Usage({
     inputTokens: self.inputTokens + that.inputTokens,
     outputTokens: self.outputTokens + that.outputTokens
-  }))
+  }, trusted))
 
 /**
  * Sums any number of usages.

@@ -2,6 +2,12 @@
  * Anthropic generators over the official `@anthropic-ai/sdk`: the Messages API, system messages lifted to
  * `system`, a default `max_tokens`, and structured output through a forced tool call.
  *
+ * Message parts become content blocks (`text`, `image`, `tool_use`, `tool_result`), consecutive turns of one role
+ * merged; a conversation the API cannot take is an `InvalidRequest` before any request. `tool_use` blocks in an
+ * answer (other than the structured-output tool) come back as the choice's `toolCalls`. The generator sends the
+ * `anthropic` entry of `params.providerOptions`; `seed` and the presence/frequency penalties have no Anthropic
+ * equivalent and are not sent, which the generation's `warnings` say.
+ *
  * The SDK's own retries are off (`maxRetries: 0`): the engine owns retries and pacing. Every SDK failure becomes
  * a typed generation error, and every answer carries the `anthropic-ratelimit-*` headers of its response.
  *
@@ -10,21 +16,26 @@
 import type AnthropicSdk from "@anthropic-ai/sdk"
 import {
   ContentFiltered,
+  type GenerateParams,
   Generation,
   type GenerationError,
   type Generator,
   type GeneratorRegistry,
   type Identifier,
+  type InvalidRequest,
   Secrets,
   Unsupported,
   Usage
 } from "@capstan/core"
-import { Effect, Redacted, Schema } from "effect"
+import { Effect, Redacted, Result, Schema, type Scope } from "effect"
+import { toCodecAnthropic } from "effect/ai/AnthropicStructuredOutput"
+import * as HttpTransport from "./HttpTransport.js"
 import { lazySdk, sender } from "./internal/call.js"
-import { defaultFetch, type Fetch } from "./internal/transport.js"
 import { classify } from "./internal/failure.js"
-import { rootObject, safeName } from "./internal/jsonSchema.js"
+import { toAnthropicMessages, toolCallsOf } from "./internal/anthropicMessages.js"
+import { withProviderOptions } from "./internal/options.js"
 import { apiKey, baseUrl, stringSetting } from "./internal/settings.js"
+import * as Structured from "./internal/structured.js"
 import { decoder, defined, nullish, tokenCount, trusted } from "./internal/wire.js"
 
 /**
@@ -44,11 +55,11 @@ export interface ClientOptions {
   /** The API root, without `/v1` (the SDK appends `/v1/messages`). */
   readonly baseURL: string
   /**
-   * The HTTP transport the SDK sends through. Default: Capstan's keep-alive `node:http(s)` transport, or the
-   * global `fetch` when a proxy is configured in the environment. Pass `globalThis.fetch` (or a fetch bound to
-   * your own undici dispatcher) to choose.
+   * The HTTP transport the SDK sends through. Default: the `HttpTransport` in context (`Providers.layer` provides
+   * one), else one made for the generator's scope. Pass `globalThis.fetch` (or a fetch bound to your own undici
+   * dispatcher) to choose; the caller then owns it.
    */
-  readonly fetch?: Fetch | undefined
+  readonly fetch?: HttpTransport.Fetch | undefined
 }
 
 /**
@@ -94,41 +105,72 @@ const sdk = lazySdk(() => import("@anthropic-ai/sdk").then((module) => module.de
 // Requests
 // ---------------------------------------------------------------------------------------------
 
-/**
- * The Messages API body. Seed and the presence/frequency penalties have no Anthropic equivalent and are not
- * sent (the API rejects unknown fields); `extra` passes through, and the typed params win on a clash.
- */
-const messagesBody = (model: string, request: Generation.ChatRequest): AnthropicSdk.MessageCreateParamsNonStreaming => {
-  const { params, structured } = request
-  const system = request.messages.filter((m) => m.role === "system").map((m) => m.content)
-  return {
-    max_tokens: defaultMaxTokens,
-    ...params.extra,
-    model,
-    messages: request.messages.flatMap((m) => m.role === "system" ? [] : [{ role: m.role, content: m.content }]),
-    ...(system.length === 0 ? {} : { system: system.join("\n\n") }),
-    ...defined({
-      max_tokens: params.maxTokens,
-      temperature: params.temperature,
-      top_p: params.topP,
-      stop_sequences: params.stop === undefined ? undefined : [...params.stop]
-    }),
-    ...(structured === undefined ? {} : forcedTool(structured))
-  }
+/** The Messages API body, with what was not sent as asked. */
+interface Built {
+  readonly body: AnthropicSdk.MessageCreateParamsNonStreaming
+  readonly warnings: ReadonlyArray<string>
 }
 
-/** Structured output as the one tool the model must call: its input is the answer. */
+/**
+ * The Messages API body. The provider options go under what Capstan sets (a default `max_tokens` under them);
+ * seed and the presence/frequency penalties have no Anthropic equivalent and are not sent (the API rejects unknown
+ * fields), with a warning.
+ */
+const messagesBody = (
+  model: string,
+  request: Generation.ChatRequest,
+  provider: { readonly name: string; readonly optionNames: ReadonlyArray<string> }
+): Result.Result<Built, InvalidRequest> =>
+  Result.map(toAnthropicMessages(provider.name, request.messages), ({ messages, system }) => {
+    const { params, structured } = request
+    const warnings = unsent(params)
+    const body = withProviderOptions(params, provider.optionNames, {
+      model,
+      messages,
+      ...(system === undefined ? {} : { system }),
+      ...defined({
+        max_tokens: params.maxTokens,
+        temperature: params.temperature,
+        top_p: params.topP,
+        stop_sequences: params.stop === undefined ? undefined : [...params.stop]
+      }),
+      ...(structured === undefined ? {} : forcedTool(structured))
+    }, warnings, { max_tokens: defaultMaxTokens }) as AnthropicSdk.MessageCreateParamsNonStreaming
+    return { body, warnings }
+  })
+
+/** The params the Messages API has no field for, each as the warning that it was not sent. */
+const unsent = (params: GenerateParams.GenerateParams): Array<string> => {
+  const warnings: Array<string> = []
+  const note = (key: string, value: number | undefined) => {
+    if (value !== undefined) warnings.push(`${key}=${value} was not sent: the Anthropic Messages API has no ${key}`)
+  }
+  note("seed", params.seed)
+  note("presence_penalty", params.presencePenalty)
+  note("frequency_penalty", params.frequencyPenalty)
+  return warnings
+}
+
+const structuredWire = Structured.make(toCodecAnthropic)
+
+/**
+ * Structured output as the one tool the model must call: its input is the answer. A forced tool, not the native
+ * `output_config.format`, because every Claude model takes tools while only recent ones take an output format. The
+ * input schema is effect's Anthropic rewrite of the schema (a list, scalar or union as `{ value: ... }`, since a
+ * tool's input is an object); a schema it cannot rewrite (a record, a recursive schema) is sent as the plain JSON
+ * Schema, and its answers go to core as they came.
+ */
 const forcedTool = (
   structured: Generation.StructuredOutput
 ): Pick<AnthropicSdk.MessageCreateParamsNonStreaming, "tools" | "tool_choice"> => {
-  const name = safeName(structured.name)
+  const wire = structuredWire(structured)
   return {
     tools: [{
-      name,
+      name: wire.name,
       ...(structured.description === undefined ? {} : { description: structured.description }),
-      input_schema: rootObject(structured.schema) as AnthropicSdk.Tool.InputSchema
+      input_schema: wire.jsonSchema as AnthropicSdk.Tool.InputSchema
     }],
-    tool_choice: { type: "tool", name }
+    tool_choice: { type: "tool", name: wire.name }
   }
 }
 
@@ -141,6 +183,7 @@ const Count = nullish(Schema.Finite)
 const MessageWire = Schema.Struct({
   content: Schema.Array(Schema.Struct({
     type: Schema.String,
+    id: Schema.optional(Schema.String),
     text: Schema.optional(Schema.String),
     name: Schema.optional(Schema.String),
     input: Schema.optional(Schema.Unknown)
@@ -161,33 +204,45 @@ const stopReasonOf = (reason: string | null | undefined, structured: boolean): G
   return Generation.normalizeStopReason(reason)
 }
 
-/** The answer's text: the forced tool's input as JSON for structured output, else the text blocks. */
+/**
+ * The answer's text: for structured output the forced tool's input, as the canonical JSON of the request's schema;
+ * else the text blocks. Its other `tool_use` blocks are tool calls.
+ */
 const toGeneration = (
   provider: string,
   message: typeof MessageWire.Type,
-  toolName: string | undefined,
-  rateLimit: Generation.RateLimitSnapshot | undefined
+  structured: Structured.Wire | undefined,
+  rateLimit: Generation.RateLimitSnapshot | undefined,
+  warnings: ReadonlyArray<string>
 ): Effect.Effect<Generation.Generation, GenerationError> => {
-  const tool = toolName === undefined
+  const tool = structured === undefined
     ? undefined
-    : message.content.find((block) => block.type === "tool_use" && block.name === toolName)
-  const text = tool === undefined
+    : message.content.find((block) => block.type === "tool_use" && block.name === structured.name)
+  const text = tool === undefined || structured === undefined
     ? message.content.flatMap((block) => block.type === "text" && block.text !== undefined ? [block.text] : []).join("")
-    : JSON.stringify(tool.input ?? {})
-  if (text.length === 0 && message.stop_reason === "refusal") {
+    : structured.answer(tool.input ?? {})
+  const toolCalls = toolCallsOf(message.content, structured?.name)
+  if (text.length === 0 && toolCalls === undefined && message.stop_reason === "refusal") {
     return Effect.fail(new ContentFiltered({ provider, detail: "stop_reason: refusal" }))
   }
   const usage = message.usage
   return Effect.succeed(
     new Generation.Generation({
-      choices: [new Generation.Choice({ text, stopReason: stopReasonOf(message.stop_reason, tool !== undefined) }, trusted)],
+      choices: [
+        new Generation.Choice({
+          text,
+          stopReason: stopReasonOf(message.stop_reason, tool !== undefined),
+          ...(toolCalls === undefined ? {} : { toolCalls })
+        }, trusted)
+      ],
       // Cached prompt tokens are prompt tokens too; Usage has one input count.
       usage: new Usage.Usage({
         inputTokens: tokenCount(usage?.input_tokens) + tokenCount(usage?.cache_creation_input_tokens) +
           tokenCount(usage?.cache_read_input_tokens),
         outputTokens: tokenCount(usage?.output_tokens)
       }, trusted),
-      ...(rateLimit === undefined ? {} : { rateLimit })
+      ...(rateLimit === undefined ? {} : { rateLimit }),
+      ...(warnings.length === 0 ? {} : { warnings })
     }, trusted)
   )
 }
@@ -199,24 +254,33 @@ const toGeneration = (
 /**
  * A generator for `identifier` over the `@anthropic-ai/sdk`. `complete` fails with `Unsupported` (the Messages
  * API has no plain-text completion), and so does a request for `n > 1`: the generator declares `maxChoices: 1`,
- * so batches send one request per choice (and pipelines sample with `runMany`).
+ * so batches send one request per choice (and pipelines sample with `runMany`). It sends through `options.fetch`,
+ * else the `HttpTransport` in context, else a transport it makes for the current scope (closed with it).
  *
  * @example
  * ```ts
- * import { Redacted } from "effect"
- * import { Identifier } from "@capstan/core"
+ * import { Effect, Redacted } from "effect"
+ * import { GenerateParams, Identifier, Message } from "@capstan/core"
  * import { Anthropic } from "@capstan/providers"
  *
- * const generator = Anthropic.makeGenerator(
- *   Identifier.make({ provider: "anthropic", model: "claude-3-5-haiku-latest" }),
- *   { apiKey: Redacted.make("sk-ant-..."), baseURL: Anthropic.defaultBaseUrl }
- * )
+ * const program = Effect.scoped(Effect.gen(function*() {
+ *   const generator = yield* Anthropic.makeGenerator(
+ *     Identifier.make({ provider: "anthropic", model: "claude-3-5-haiku-latest" }),
+ *     { apiKey: Redacted.make("sk-ant-..."), baseURL: Anthropic.defaultBaseUrl }
+ *   )
+ *   return yield* generator.generate({ messages: [Message.user("Hello")], params: GenerateParams.make({}) })
+ * }))
  * ```
  * @since 0.1.0
  */
-export const makeGenerator = (identifier: Identifier.Identifier, options: ClientOptions): Generator.Service => {
+export const makeGenerator = (
+  identifier: Identifier.Identifier,
+  options: ClientOptions
+): Effect.Effect<Generator.Service, never, Scope.Scope> =>
+  Effect.map(HttpTransport.current(options.fetch), (fetch) => generatorOver(identifier, options, fetch))
+
+const generatorOver = (identifier: Identifier.Identifier, options: ClientOptions, fetch: HttpTransport.Fetch): Generator.Service => {
   const provider = identifier.provider
-  const fetch = options.fetch ?? defaultFetch()
   const send = sender(sdk, {
     provider,
     // The SDKs' messages may quote the URL they called.
@@ -232,6 +296,8 @@ export const makeGenerator = (identifier: Identifier.Identifier, options: Client
       })
   })
   const decode = decoder(provider, MessageWire)
+  // A provider registered under another name over this API reads the `anthropic` options, then its own.
+  const optionNames = provider === "anthropic" ? ["anthropic"] : ["anthropic", provider]
   return {
     identifier,
     // The batch engine sends one request per choice instead of asking for n.
@@ -243,14 +309,15 @@ export const makeGenerator = (identifier: Identifier.Identifier, options: Client
           new Unsupported({ provider, detail: `n=${n}: the Messages API answers one choice per request; use runMany` })
         )
       }
-      const body = messagesBody(identifier.model, request)
-      const toolName = body.tool_choice?.type === "tool" ? body.tool_choice.name : undefined
+      // Built before sending: a conversation the API cannot take fails here, without a request.
+      const built = messagesBody(identifier.model, request, { name: provider, optionNames })
+      if (Result.isFailure(built)) return Effect.fail(built.failure)
+      const { body, warnings } = built.success
+      const structured = request.structured === undefined ? undefined : structuredWire(request.structured)
       return send(request.params, (client, perRequest) => client.messages.create(body, perRequest).withResponse(), decode).pipe(
-        Effect.flatMap(({ wire, rateLimit }) => toGeneration(provider, wire, toolName, rateLimit))
+        Effect.flatMap(({ wire, rateLimit }) => toGeneration(provider, wire, structured, rateLimit, warnings))
       )
-    },
-    complete: () =>
-      Effect.fail(new Unsupported({ provider, detail: "the Messages API has no plain-text completion; send a chat" }))
+    }
   }
 }
 
@@ -287,7 +354,7 @@ export const provider: GeneratorRegistry.Provider = {
     Effect.gen(function*() {
       const key = yield* apiKey(identifier, { provider: "anthropic", variable: "ANTHROPIC_API_KEY" })
       const base = yield* stringSetting(identifier, "base_url", "ANTHROPIC_BASE_URL")
-      return makeGenerator(identifier, {
+      return yield* makeGenerator(identifier, {
         apiKey: key,
         baseURL: base === undefined ? defaultBaseUrl : yield* baseUrl(identifier, base)
       })

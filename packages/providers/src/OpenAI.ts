@@ -2,6 +2,12 @@
  * OpenAI generators over the official `openai` SDK: chat and legacy completions, native structured output
  * (`response_format: json_schema`), and any OpenAI-compatible server by `base_url`.
  *
+ * Messages are sent in the chat wire format, parts included (text, `image_url`, assistant `tool_calls`, `tool`
+ * messages); a conversation the server cannot take is an `InvalidRequest` before any request. Tool calls in an
+ * answer come back as the choice's `toolCalls`. A generator sends the `openai` entry of `params.providerOptions`,
+ * then, for a compatible provider under another name (`ollama`, `vllm`, your own), that name's entry over it: they
+ * speak the same wire format, and the name targets one server.
+ *
  * The SDK's own retries are off (`maxRetries: 0`): the engine owns retries and pacing. Every SDK failure becomes
  * a typed generation error, and every answer carries the rate-limit headers of its response.
  *
@@ -15,17 +21,22 @@ import {
   type Generator,
   type GeneratorRegistry,
   type Identifier,
+  type InvalidRequest,
   MalformedResponse,
+  type Message,
   Secrets,
   Usage
 } from "@capstan/core"
-import { Effect, Redacted, Schema } from "effect"
+import { Effect, Redacted, Result, Schema, type Scope } from "effect"
+import { toCodecOpenAI } from "effect/ai/OpenAiStructuredOutput"
 import type OpenAISdk from "openai"
+import * as HttpTransport from "./HttpTransport.js"
 import { lazySdk, sender } from "./internal/call.js"
-import { defaultFetch, type Fetch } from "./internal/transport.js"
 import { classify } from "./internal/failure.js"
-import { closeObjects, isStrictCompatible, rootObject, safeName } from "./internal/jsonSchema.js"
+import { toOpenAiMessages, ToolCallsWire, toolCallsOf } from "./internal/openaiMessages.js"
+import { withProviderOptions } from "./internal/options.js"
 import { apiKey, baseUrl, stringSetting } from "./internal/settings.js"
+import * as Structured from "./internal/structured.js"
 import { decoder, defined, nullish, tokenCount, trusted } from "./internal/wire.js"
 
 /**
@@ -57,11 +68,21 @@ export interface ClientOptions {
    */
   readonly maxTokensField?: "max_completion_tokens" | "max_tokens" | undefined
   /**
-   * The HTTP transport the SDK sends through. Default: Capstan's keep-alive `node:http(s)` transport, or the
-   * global `fetch` when a proxy is configured in the environment. Pass `globalThis.fetch` (or a fetch bound to
-   * your own undici dispatcher) to choose.
+   * The HTTP transport the SDK sends through. Default: the `HttpTransport` in context (`Providers.layer` provides
+   * one), else one made for the generator's scope. Pass `globalThis.fetch` (or a fetch bound to your own undici
+   * dispatcher) to choose; the caller then owns it.
    */
-  readonly fetch?: Fetch | undefined
+  readonly fetch?: HttpTransport.Fetch | undefined
+  /**
+   * Whether the server reads images by URL. Default true; false for servers that read only image bytes (Ollama),
+   * where an image by URL is refused before the request.
+   */
+  readonly imageUrls?: boolean | undefined
+  /**
+   * How many choices (`n`) one request can get. Unset: as many as asked; 1 for servers that ignore `n` (Ollama), so
+   * the batch engine sends one request per choice.
+   */
+  readonly maxChoices?: number | undefined
 }
 
 /**
@@ -110,41 +131,70 @@ const sampling = (params: GenerateParams.GenerateParams, maxTokensField: string)
     n: params.n
   })
 
+const structuredWire = Structured.make(toCodecOpenAI)
+
+/**
+ * The schema as OpenAI's strict mode takes it (optional properties required and nullable, no keywords it refuses;
+ * a list, scalar or union as `{ value: ... }`), whenever effect's adapter can rewrite it. One it cannot (a record,
+ * which would become an array of entries) is sent with `strict: false` and the plain JSON Schema: the API then
+ * follows it as guidance, and core's parse checks the answer.
+ */
 const responseFormat = (structured: Generation.StructuredOutput): OpenAISdk.ResponseFormatJSONSchema => {
-  const schema = closeObjects(rootObject(structured.schema))
+  const wire = structuredWire(structured)
   return {
     type: "json_schema",
     json_schema: {
-      name: safeName(structured.name),
+      name: wire.name,
       ...(structured.description === undefined ? {} : { description: structured.description }),
-      schema,
-      strict: isStrictCompatible(schema)
+      schema: wire.jsonSchema,
+      strict: wire.adapted
     }
   }
 }
 
-// `extra` goes first: provider-specific fields pass through, the typed params win on a clash.
+/** How one server reads a request: the body field of `maxTokens`, images by URL or not, whose provider options. */
+interface Dialect {
+  readonly provider: string
+  readonly maxTokensField: string
+  readonly imageUrls: boolean
+  readonly optionNames: ReadonlyArray<string>
+}
+
+/** A request body, with what was not sent as asked. */
+interface Built<B> {
+  readonly body: B
+  readonly warnings: ReadonlyArray<string>
+}
+
 const chatBody = (
   model: string,
   request: Generation.ChatRequest,
-  maxTokensField: string
-): OpenAISdk.ChatCompletionCreateParamsNonStreaming => ({
-  ...request.params.extra,
-  model,
-  messages: request.messages.map((message) => ({ role: message.role, content: message.content })),
-  ...sampling(request.params, maxTokensField),
-  ...(request.structured === undefined ? {} : { response_format: responseFormat(request.structured) })
-})
+  dialect: Dialect
+): Result.Result<Built<OpenAISdk.ChatCompletionCreateParamsNonStreaming>, InvalidRequest> =>
+  Result.map(toOpenAiMessages(request.messages, dialect), ({ messages, warnings }) => {
+    const notes = [...warnings]
+    const body = withProviderOptions(request.params, dialect.optionNames, {
+      model,
+      messages,
+      ...sampling(request.params, dialect.maxTokensField),
+      ...(request.structured === undefined ? {} : { response_format: responseFormat(request.structured) })
+    }, notes)
+    return { body, warnings: notes }
+  })
 
 const completionBody = (
   model: string,
-  request: Generation.CompletionRequest
-): OpenAISdk.CompletionCreateParamsNonStreaming => ({
-  ...request.params.extra,
-  model,
-  prompt: request.prompt,
-  ...sampling(request.params, "max_tokens")
-})
+  request: Generation.CompletionRequest,
+  dialect: Dialect
+): Built<OpenAISdk.CompletionCreateParamsNonStreaming> => {
+  const warnings: Array<string> = []
+  const body = withProviderOptions(request.params, dialect.optionNames, {
+    model,
+    prompt: request.prompt,
+    ...sampling(request.params, "max_tokens")
+  }, warnings)
+  return { body, warnings }
+}
 
 // ---------------------------------------------------------------------------------------------
 // Responses
@@ -158,7 +208,7 @@ const UsageWire = nullish(Schema.Struct({ prompt_tokens: Count, completion_token
 const ChatCompletionWire = Schema.Struct({
   choices: Schema.Array(Schema.Struct({
     index: Count,
-    message: nullish(Schema.Struct({ content: Text, refusal: Text })),
+    message: nullish(Schema.Struct({ content: Text, refusal: Text, tool_calls: ToolCallsWire })),
     finish_reason: Text
   })),
   usage: UsageWire
@@ -177,52 +227,70 @@ interface WireChoice {
   readonly text: string
   readonly refusal: string | undefined
   readonly finishReason: string | undefined
+  readonly toolCalls: ReadonlyArray<Message.ToolCallPart> | undefined
 }
 
-const chatChoices = (wire: typeof ChatCompletionWire.Type): ReadonlyArray<WireChoice> =>
+/** The choices of a chat answer; structured answers become the canonical JSON of the request's schema. */
+const chatChoices = (structured: Structured.Wire | undefined) =>
+(wire: typeof ChatCompletionWire.Type, warnings: Array<string>): ReadonlyArray<WireChoice> =>
   wire.choices.map((c, i) => ({
     index: c.index ?? i,
-    text: c.message?.content ?? "",
+    text: structured === undefined
+      ? c.message?.content ?? ""
+      : Structured.answerText(structured, c.message?.content ?? ""),
     refusal: c.message?.refusal ?? undefined,
-    finishReason: c.finish_reason ?? undefined
+    finishReason: c.finish_reason ?? undefined,
+    toolCalls: toolCallsOf(c.message?.tool_calls, warnings)
   }))
 
 const completionChoices = (wire: typeof CompletionWire.Type): ReadonlyArray<WireChoice> =>
-  wire.choices.map((c, i) => ({ index: c.index ?? i, text: c.text ?? "", refusal: undefined, finishReason: c.finish_reason ?? undefined }))
+  wire.choices.map((c, i) => ({
+    index: c.index ?? i,
+    text: c.text ?? "",
+    refusal: undefined,
+    finishReason: c.finish_reason ?? undefined,
+    toolCalls: undefined
+  }))
 
 /**
- * The generation of an answer's choices, in index order. When every choice came back empty because a filter or a
- * refusal stopped it, the call failed: `ContentFiltered`.
+ * The generation of an answer's choices, in index order, with the warnings of its request and answer. When every
+ * choice came back empty because a filter or a refusal stopped it, the call failed: `ContentFiltered`.
  */
 const toGeneration = <W extends { readonly usage?: WireUsage }>(
   provider: string,
-  choicesOf: (wire: W) => ReadonlyArray<WireChoice>
+  choicesOf: (wire: W, warnings: Array<string>) => ReadonlyArray<WireChoice>
 ) =>
-({ rateLimit, wire }: {
-  readonly wire: W
-  readonly rateLimit: Generation.RateLimitSnapshot | undefined
-}): Effect.Effect<Generation.Generation, GenerationError> => {
-  const choices = choicesOf(wire)
+(
+  { rateLimit, wire }: { readonly wire: W; readonly rateLimit: Generation.RateLimitSnapshot | undefined },
+  asked: { readonly n: number; readonly warnings: ReadonlyArray<string> }
+): Effect.Effect<Generation.Generation, GenerationError> => {
+  const warnings = [...asked.warnings]
+  const choices = choicesOf(wire, warnings)
   const usage = wire.usage
   if (choices.length === 0) return Effect.fail(new MalformedResponse({ provider, detail: "the response has no choices" }))
-  const filtered = (c: WireChoice) => c.text.length === 0 && (c.finishReason === "content_filter" || c.refusal !== undefined)
+  const filtered = (c: WireChoice) =>
+    c.text.length === 0 && c.toolCalls === undefined && (c.finishReason === "content_filter" || c.refusal !== undefined)
   if (choices.every(filtered)) {
     const refusal = choices.find((c) => c.refusal !== undefined)?.refusal
     return Effect.fail(new ContentFiltered({ provider, detail: refusal ?? "finish_reason: content_filter" }))
   }
+  // Servers that ignore `n` (Ollama) answer one choice: say so rather than let a caller count on `n`.
+  if (choices.length < asked.n) warnings.push(`n=${asked.n} was not honoured: the server answered ${choices.length} choice(s)`)
   return Effect.succeed(
     new Generation.Generation({
       choices: [...choices].sort((a, b) => a.index - b.index).map((c) =>
         new Generation.Choice({
           text: c.text,
-          stopReason: filtered(c) ? "content_filter" : Generation.normalizeStopReason(c.finishReason)
+          stopReason: filtered(c) ? "content_filter" : Generation.normalizeStopReason(c.finishReason),
+          ...(c.toolCalls === undefined ? {} : { toolCalls: c.toolCalls })
         }, trusted)
       ),
       usage: new Usage.Usage({
         inputTokens: tokenCount(usage?.prompt_tokens),
         outputTokens: tokenCount(usage?.completion_tokens)
       }, trusted),
-      ...(rateLimit === undefined ? {} : { rateLimit })
+      ...(rateLimit === undefined ? {} : { rateLimit }),
+      ...(warnings.length === 0 ? {} : { warnings })
     }, trusted)
   )
 }
@@ -233,7 +301,9 @@ const toGeneration = <W extends { readonly usage?: WireUsage }>(
 
 /**
  * A generator for `identifier` over the `openai` SDK, talking to the server `options` names. Used by the
- * `openai`, `ollama` and `vllm` providers; use it to register another OpenAI-compatible provider.
+ * `openai`, `ollama` and `vllm` providers; use it to register another OpenAI-compatible provider. It sends
+ * through `options.fetch`, else the `HttpTransport` in context, else a transport it makes for the current scope
+ * (closed with it: a provider's `make` runs in its generator's Layer).
  *
  * @example
  * ```ts
@@ -247,19 +317,29 @@ const toGeneration = <W extends { readonly usage?: WireUsage }>(
  *   settings: {},
  *   env: [],
  *   make: (identifier: Identifier.Identifier) =>
- *     Effect.succeed(OpenAI.makeGenerator(identifier, {
+ *     OpenAI.makeGenerator(identifier, {
  *       apiKey: Redacted.make("..."),
  *       baseURL: "https://api.together.xyz/v1",
  *       maxTokensField: "max_tokens"
- *     }))
+ *     })
  * }
  * ```
  * @since 0.1.0
  */
-export const makeGenerator = (identifier: Identifier.Identifier, options: ClientOptions): Generator.Service => {
+export const makeGenerator = (
+  identifier: Identifier.Identifier,
+  options: ClientOptions
+): Effect.Effect<Generator.Service, never, Scope.Scope> =>
+  Effect.map(HttpTransport.current(options.fetch), (fetch) => generatorOver(identifier, options, fetch))
+
+const generatorOver = (identifier: Identifier.Identifier, options: ClientOptions, fetch: HttpTransport.Fetch): Generator.Service => {
   const provider = identifier.provider
-  const maxTokensField = options.maxTokensField ?? "max_completion_tokens"
-  const fetch = options.fetch ?? defaultFetch()
+  const dialect: Dialect = {
+    provider,
+    maxTokensField: options.maxTokensField ?? "max_completion_tokens",
+    imageUrls: options.imageUrls ?? true,
+    optionNames: provider === "openai" ? ["openai"] : ["openai", provider]
+  }
   const send = sender(sdk, {
     provider,
     // The SDKs' messages may quote the URL they called.
@@ -277,23 +357,36 @@ export const makeGenerator = (identifier: Identifier.Identifier, options: Client
   })
   const decodeChat = decoder(provider, ChatCompletionWire)
   const decodeCompletion = decoder(provider, CompletionWire)
-  const chatGeneration = toGeneration(provider, chatChoices)
+  const chatGeneration = toGeneration(provider, chatChoices(undefined))
   const completionGeneration = toGeneration(provider, completionChoices)
+  const asked = (params: GenerateParams.GenerateParams, warnings: ReadonlyArray<string>) => ({ n: params.n ?? 1, warnings })
   return {
     identifier,
-    generate: (request) =>
-      send(
+    ...(options.maxChoices === undefined ? {} : { capabilities: { maxChoices: options.maxChoices } }),
+    generate: (request) => {
+      // Built before sending: a conversation the server cannot take fails here, without a request.
+      const built = chatBody(identifier.model, request, dialect)
+      if (Result.isFailure(built)) return Effect.fail(built.failure)
+      const { body, warnings } = built.success
+      return send(
         request.params,
-        (client, perRequest) =>
-          client.chat.completions.create(chatBody(identifier.model, request, maxTokensField), perRequest).withResponse(),
+        (client, perRequest) => client.chat.completions.create(body, perRequest).withResponse(),
         decodeChat
-      ).pipe(Effect.flatMap(chatGeneration)),
-    complete: (request) =>
-      send(
+      ).pipe(Effect.flatMap((answer) =>
+        (request.structured === undefined ? chatGeneration : toGeneration(provider, chatChoices(structuredWire(request.structured))))(
+          answer,
+          asked(request.params, warnings)
+        )
+      ))
+    },
+    complete: (request) => {
+      const { body, warnings } = completionBody(identifier.model, request, dialect)
+      return send(
         request.params,
-        (client, perRequest) => client.completions.create(completionBody(identifier.model, request), perRequest).withResponse(),
+        (client, perRequest) => client.completions.create(body, perRequest).withResponse(),
         decodeCompletion
-      ).pipe(Effect.flatMap(completionGeneration))
+      ).pipe(Effect.flatMap((answer) => completionGeneration(answer, asked(request.params, warnings))))
+    }
   }
 }
 
@@ -337,7 +430,7 @@ export const provider: GeneratorRegistry.Provider = {
     Effect.gen(function*() {
       const key = yield* apiKey(identifier, { provider: "openai", variable: "OPENAI_API_KEY" })
       const base = yield* stringSetting(identifier, "base_url", "OPENAI_BASE_URL")
-      return makeGenerator(identifier, {
+      return yield* makeGenerator(identifier, {
         apiKey: key,
         baseURL: base === undefined ? defaultBaseUrl : yield* baseUrl(identifier, base, { apiPath: "/v1" }),
         organization: yield* stringSetting(identifier, "organization", "OPENAI_ORG_ID"),

@@ -3,14 +3,16 @@
  * compatible server is reachable as `openai!<model>,base_url=...`.
  *
  * They read `max_tokens` (not OpenAI's newer `max_completion_tokens`) and need no API key unless the server was
- * started with one.
+ * started with one. They send the `openai` entry of `params.providerOptions` with their own (`ollama`, `vllm`) over
+ * it. Ollama reads images as bytes only and ignores `n`: an image by URL is refused before the request, and the
+ * batch engine asks it for one choice per request.
  *
  * @since 0.1.0
  */
 import { type Generator, type GeneratorRegistry, InvalidIdentifier, Identifier, type MissingApiKey } from "@capstan/core"
-import { Effect } from "effect"
+import { Effect, type Scope } from "effect"
 import { apiKey, baseUrl, stringSetting } from "./internal/settings.js"
-import { makeGenerator } from "./OpenAI.js"
+import { type ClientOptions, makeGenerator } from "./OpenAI.js"
 
 /**
  * Ollama's address when neither `base_url=` nor `OLLAMA_API_BASE` names one.
@@ -34,13 +36,15 @@ const settings = {
 const compatibleGenerator = (
   identifier: Identifier.Identifier,
   base: string,
-  key: { readonly provider: string; readonly variable: string; readonly placeholder: string }
-): Effect.Effect<Generator.Service, MissingApiKey | InvalidIdentifier> =>
+  key: { readonly provider: string; readonly variable: string; readonly placeholder: string },
+  limits: Pick<ClientOptions, "imageUrls" | "maxChoices"> = {}
+): Effect.Effect<Generator.Service, MissingApiKey | InvalidIdentifier, Scope.Scope> =>
   Effect.gen(function*() {
-    return makeGenerator(identifier, {
+    return yield* makeGenerator(identifier, {
       apiKey: yield* apiKey(identifier, key),
       baseURL: yield* baseUrl(identifier, base, { apiPath: "/v1" }),
-      maxTokensField: "max_tokens"
+      maxTokensField: "max_tokens",
+      ...limits
     })
   })
 
@@ -50,7 +54,7 @@ const compatibleGenerator = (
  *
  * @example
  * ```ts
- * import { Effect } from "effect"
+ * import { Effect, type Scope } from "effect"
  * import { Generator, GeneratorRegistry } from "@capstan/core"
  * import { OpenAICompatible } from "@capstan/providers"
  *
@@ -76,7 +80,7 @@ export const ollama: GeneratorRegistry.Provider = {
         provider: "ollama",
         variable: "OLLAMA_API_KEY",
         placeholder: "ollama"
-      })
+      }, { imageUrls: false, maxChoices: 1 })
     })
 }
 
@@ -86,7 +90,7 @@ export const ollama: GeneratorRegistry.Provider = {
  *
  * @example
  * ```ts
- * import { Effect } from "effect"
+ * import { Effect, type Scope } from "effect"
  * import { Generator, GeneratorRegistry } from "@capstan/core"
  * import { OpenAICompatible } from "@capstan/providers"
  *

@@ -5,6 +5,7 @@
  * @since 0.1.0
  */
 export * as Anthropic from "./Anthropic.js"
+export * as HttpTransport from "./HttpTransport.js"
 export * as OpenAI from "./OpenAI.js"
 export * as OpenAICompatible from "./OpenAICompatible.js"
 export * as Providers from "./Providers.js"

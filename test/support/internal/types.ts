@@ -44,10 +44,28 @@ export const FAULT_KINDS = [
  */
 export type FaultKind = (typeof FAULT_KINDS)[number]
 
-/** One conversation turn, content flattened to text (images and other non-text parts are dropped). */
+/** A tool call of an assistant message (OpenAI `tool_calls`, Anthropic `tool_use`), arguments parsed. */
+export interface FakeToolCall {
+  readonly id: string
+  readonly name: string
+  readonly input: unknown
+}
+
+/** A tool result (OpenAI `tool` message, Anthropic `tool_result` block), content flattened to text. */
+export interface FakeToolResult {
+  readonly id: string
+  readonly content: string
+  readonly isError: boolean
+}
+
+/** One conversation turn: its text (text parts joined, tool results' text included) and its other parts. */
 export interface FakeMessage {
   readonly role: string
   readonly text: string
+  /** Image parts (OpenAI `image_url`, Anthropic `image`). */
+  readonly images: number
+  readonly toolCalls: ReadonlyArray<FakeToolCall>
+  readonly toolResults: ReadonlyArray<FakeToolResult>
 }
 
 /** What `respond` sees: the parsed request, normalized across wire formats. */
@@ -86,7 +104,17 @@ export interface FakeError {
   readonly message?: string
 }
 
-/** A scripted answer. Fields are independent; the first of `fault`, `error`, `toolInput`, `text` that is set wins. */
+/** A tool call to answer with; `id` defaults to `call_fake<seq>_<i>` (OpenAI) / `toolu_fake<seq>_<i>` (Anthropic). */
+export interface FakeReplyToolCall {
+  readonly name: string
+  readonly input: unknown
+  readonly id?: string
+}
+
+/**
+ * A scripted answer. The first of `fault`, `error`, `toolInput`, `toolCalls`, `text` that is set wins, except that
+ * `text` goes along with `toolCalls` (text before the calls).
+ */
 export interface FakeReply {
   /** Inject this fault for the request. */
   readonly fault?: FaultKind
@@ -94,6 +122,12 @@ export interface FakeReply {
   readonly error?: FakeError
   /** Answer with a tool call carrying this input (needs a forced tool in the request; otherwise it is sent as JSON text). */
   readonly toolInput?: unknown
+  /**
+   * Answer with these tool calls, as the model does when it decides to call tools: OpenAI `tool_calls` with
+   * `finish_reason: "tool_calls"`, Anthropic `tool_use` blocks with `stop_reason: "tool_use"` (legacy completions:
+   * their JSON as text).
+   */
+  readonly toolCalls?: ReadonlyArray<FakeReplyToolCall>
   /** Answer text (each of the `n` choices gets the same text); still subject to `stop` and `max_tokens`. */
   readonly text?: string
   /** Overrides the server's latency for this request. */

@@ -1,10 +1,12 @@
 /**
  * Request parsing and success-response bodies for the OpenAI (chat + legacy completions) and Anthropic Messages wire formats.
- * Only what the official SDKs read is produced; token counts are `ceil(chars / 4)` estimates.
+ * Only what the official SDKs read is produced; token counts are `ceil(chars / 4)` estimates (images a flat
+ * `IMAGE_TOKENS`). Conversations are parsed and checked in `messages.ts`.
  * @module
  */
 import { sampleFromSchema } from "./jsonSchemaSample.js"
-import type { ApiKind, FakeMessage } from "./types.js"
+import { anthropicMessages, contentText, conversationTokens, isProblem, openaiMessages } from "./messages.js"
+import type { ApiKind, FakeMessage, FakeReplyToolCall } from "./types.js"
 
 type Json = Readonly<Record<string, unknown>>
 
@@ -51,7 +53,10 @@ export interface InvalidCall {
 /** What one answer will contain before `stop` / `max_tokens` are applied. */
 export type Answer =
   | { readonly kind: "text"; readonly text: string }
+  /** The forced tool's call (structured output). */
   | { readonly kind: "tool"; readonly name: string; readonly input: unknown }
+  /** Tool calls the model chose to make, after some text (possibly empty). */
+  | { readonly kind: "calls"; readonly text: string; readonly calls: ReadonlyArray<FakeReplyToolCall> }
 
 // ---------------------------------------------------------------------------------------------------------------------
 // Parsing
@@ -66,8 +71,9 @@ export const parseCall = (api: ApiKind, body: Json): ParsedCall | InvalidCall =>
   return api === "anthropic" ? parseAnthropic(model, body, stream) : parseChat(model, body, stream)
 }
 
-const parseChat = (model: string, body: Json, stream: boolean): ParsedCall => {
-  const messages = messagesOf(body)
+const parseChat = (model: string, body: Json, stream: boolean): ParsedCall | InvalidCall => {
+  const messages = openaiMessages(body["messages"] as ReadonlyArray<unknown>)
+  if (isProblem(messages)) return messages
   const systemParts = messages.filter((m) => m.role === "system" || m.role === "developer").map((m) => m.text)
   const format = isRecord(body["response_format"]) ? body["response_format"] : undefined
   const jsonSchema = format?.["type"] === "json_schema" && isRecord(format["json_schema"]) ? format["json_schema"]["schema"] : undefined
@@ -77,7 +83,7 @@ const parseChat = (model: string, body: Json, stream: boolean): ParsedCall => {
     messages,
     system: systemParts.length > 0 ? systemParts.join("\n") : undefined,
     prompts: [lastUserText(messages)],
-    promptTokens: [estimateTokens(messages.map((m) => m.text).join(""))],
+    promptTokens: [conversationTokens(estimateTokens, "", messages)],
     n: asPositiveInt(body["n"]) ?? 1,
     maxTokens: asPositiveInt(body["max_completion_tokens"]) ?? asPositiveInt(body["max_tokens"]),
     stop: stopList(body["stop"]),
@@ -97,7 +103,7 @@ const parseCompletion = (model: string, body: Json, stream: boolean): ParsedCall
   return {
     api: "openai-completion",
     model,
-    messages: prompts.map((text) => ({ role: "user", text })),
+    messages: prompts.map((text) => ({ role: "user", text, images: 0, toolCalls: [], toolResults: [] })),
     system: undefined,
     prompts,
     promptTokens: prompts.map(estimateTokens),
@@ -114,7 +120,8 @@ const parseCompletion = (model: string, body: Json, stream: boolean): ParsedCall
 const parseAnthropic = (model: string, body: Json, stream: boolean): ParsedCall | InvalidCall => {
   const maxTokens = asPositiveInt(body["max_tokens"])
   if (maxTokens === undefined) return { invalid: "max_tokens: Field required", param: "max_tokens" }
-  const messages = messagesOf(body)
+  const messages = anthropicMessages(body["messages"] as ReadonlyArray<unknown>)
+  if (isProblem(messages)) return messages
   const system = body["system"] === undefined ? undefined : contentText(body["system"])
   const outputConfig = isRecord(body["output_config"]) ? body["output_config"] : undefined
   const format = isRecord(outputConfig?.["format"]) ? outputConfig["format"] : isRecord(body["output_format"]) ? body["output_format"] : undefined
@@ -124,7 +131,7 @@ const parseAnthropic = (model: string, body: Json, stream: boolean): ParsedCall 
     messages,
     system,
     prompts: [lastUserText(messages)],
-    promptTokens: [estimateTokens((system ?? "") + messages.map((m) => m.text).join(""))],
+    promptTokens: [conversationTokens(estimateTokens, system ?? "", messages)],
     n: 1,
     maxTokens,
     stop: stopList(body["stop_sequences"]),
@@ -133,28 +140,6 @@ const parseAnthropic = (model: string, body: Json, stream: boolean): ParsedCall 
     forcedTool: anthropicForcedTool(body),
     stream
   }
-}
-
-/** The conversation of a chat / messages body (`parseCall` checked it is an array), content flattened to text. */
-const messagesOf = (body: Json): ReadonlyArray<FakeMessage> =>
-  (body["messages"] as ReadonlyArray<unknown>).filter(isRecord).map((m) => ({
-    role: asString(m["role"]) ?? "user",
-    text: contentText(m["content"])
-  }))
-
-/** Flattens OpenAI / Anthropic content (string, or an array of parts/blocks, incl. nested tool_result content) to text. */
-const contentText = (content: unknown): string => {
-  if (typeof content === "string") return content
-  if (!Array.isArray(content)) return ""
-  let out = ""
-  for (const part of content) {
-    if (typeof part === "string") out += part
-    else if (isRecord(part)) {
-      if (typeof part["text"] === "string") out += part["text"]
-      else if (part["type"] === "tool_result") out += contentText(part["content"])
-    }
-  }
-  return out
 }
 
 const lastUserText = (messages: ReadonlyArray<FakeMessage>): string => {
@@ -203,8 +188,7 @@ export const defaultAnswer = (call: ParsedCall, prompt: string): Answer => {
 }
 
 /** Estimated output tokens of an answer before truncation. */
-export const answerTokens = (answer: Answer): number =>
-  estimateTokens(answer.kind === "text" ? answer.text : JSON.stringify(answer.input))
+export const answerTokens = (answer: Answer): number => estimateTokens(answerAsText(answer))
 
 type Finish = "natural" | "stop_sequence" | "length"
 
@@ -261,7 +245,20 @@ export const buildSuccessBody = (ctx: AnswerContext): BuiltBody => {
   }
 }
 
-const answerAsText = (answer: Answer): string => (answer.kind === "text" ? answer.text : JSON.stringify(answer.input))
+function answerAsText(answer: Answer): string {
+  switch (answer.kind) {
+    case "text":
+      return answer.text
+    case "tool":
+      return JSON.stringify(answer.input)
+    case "calls":
+      return answer.text + JSON.stringify(answer.calls.map((c) => ({ name: c.name, input: c.input })))
+  }
+}
+
+/** The calls of an answer, each with its id (scripted, else derived from the request's sequence number). */
+const callsWithIds = (answer: Extract<Answer, { kind: "calls" }>, prefix: string, seq: number) =>
+  answer.calls.map((call, i) => ({ id: call.id ?? `${prefix}${seq}_${i}`, name: call.name, input: call.input }))
 
 const openaiUsage = (prompt: number, completion: number) => ({
   prompt_tokens: prompt,
@@ -300,6 +297,21 @@ const chatChoice = (call: ParsedCall, answer: Answer, contentFilter: boolean, se
     return {
       tokens: estimateTokens(args),
       value: { message: { ...assistant(null), tool_calls: [toolCall] }, logprobs: null, finish_reason: "stop" }
+    }
+  }
+  if (!contentFilter && answer.kind === "calls") {
+    const toolCalls = callsWithIds(answer, "call_fake", seq).map(({ id, name, input }) => ({
+      id,
+      type: "function",
+      function: { name, arguments: JSON.stringify(input) }
+    }))
+    return {
+      tokens: answerTokens(answer),
+      value: {
+        message: { ...assistant(answer.text.length === 0 ? null : answer.text), tool_calls: toolCalls },
+        logprobs: null,
+        finish_reason: "tool_calls"
+      }
     }
   }
   const done = openaiText(call, answer, contentFilter)
@@ -356,6 +368,14 @@ const anthropicBody = ({ call, answers, contentFilter, seq }: AnswerContext): Bu
     const tokens = estimateTokens(JSON.stringify(answer.input))
     const block = { type: "tool_use", id: `toolu_fake${seq}`, name: answer.name, input: answer.input }
     return { body: { ...base, content: [block], stop_reason: "tool_use", stop_sequence: null, usage: usage(tokens) }, outputTokens: tokens }
+  }
+  if (answer.kind === "calls") {
+    const tokens = answerTokens(answer)
+    const content = [
+      ...(answer.text.length === 0 ? [] : [{ type: "text", text: answer.text, citations: null }]),
+      ...callsWithIds(answer, "toolu_fake", seq).map(({ id, name, input }) => ({ type: "tool_use", id, name, input }))
+    ]
+    return { body: { ...base, content, stop_reason: "tool_use", stop_sequence: null, usage: usage(tokens) }, outputTokens: tokens }
   }
   const done = finishText(answer.text, call.stop, call.maxTokens)
   const stopReason = done.finish === "length" ? "max_tokens" : done.finish === "stop_sequence" ? "stop_sequence" : "end_turn"

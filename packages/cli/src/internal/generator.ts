@@ -71,10 +71,10 @@ export const resolve = (
   overrides: Readonly<Record<string, string | number>>
 ): Effect.Effect<Identifier.Identifier, InvalidIdentifier> =>
   Effect.gen(function*() {
-    const identifier = yield* Identifier.parse(text)
+    const identifier = yield* GeneratorRegistry.parse(text)
     const pairs = Object.entries(overrides)
     if (pairs.length === 0) return identifier
-    const extra = yield* Identifier.parse(
+    const extra = yield* GeneratorRegistry.parse(
       [`${identifier.provider}!${identifier.model}`, ...pairs.map(([key, value]) => `${key}=${value}`)].join(",")
     )
     return Identifier.make({

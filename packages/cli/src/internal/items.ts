@@ -6,14 +6,14 @@
  *
  * @internal
  */
-import { type InvalidItem, Template, type TemplateMismatch } from "@capstan/core"
+import { Dataset, type InvalidItem, Template, type TemplateMismatch } from "@capstan/core"
 import { Effect, type FileSystem, Result, Schema, Stream } from "effect"
 import { InputError } from "../Errors.js"
 import * as Input from "../Input.js"
 
 /** A rendered item and the line its record starts on. */
 export interface Located {
-  readonly item: Template.RenderedItem
+  readonly item: Dataset.RenderedItem
   readonly line: number
 }
 
@@ -40,7 +40,7 @@ const variablesOf = (
 /** A checker of the records' variables against the template; a fresh one per pass (derived ids count occurrences). */
 const checkerFor = (template: Template.Template, idField: string) => {
   const used = new Set([...template.variables, idField])
-  const { check, done } = Template.checker(template, { idField, allowExtra: true })
+  const { check, done } = Dataset.checker(template, { idField, allowExtra: true })
   return { check: (record: Input.InputRecord) => check(variablesOf(record.fields, used)), done }
 }
 
@@ -48,7 +48,7 @@ const checkerFor = (template: Template.Template, idField: string) => {
  * Checks every record of the input against the template before anything is sent, reading the file once, and
  * returns the id of every item in input order. A CSV header that lacks a variable of the template fails at
  * line 1; a record that lacks one, has a value that is not a string, number or boolean, or repeats an id, fails
- * at its own line. The errors and their order are {@link Template.validate}'s: a file that does not parse
+ * at its own line. The errors and their order are {@link Dataset.validate}'s: a file that does not parse
  * first, then the header, then an invalid item, a duplicate id, and last the items that lack a variable
  * (counted over the whole file).
  */
@@ -125,7 +125,7 @@ export const stream = (
           if (Result.isFailure(item) || item.success.id !== options.ids[index]) return Effect.fail(changed(record.line))
           index++
           if (options.include(item.success.id)) {
-            located.push({ item: Template.renderItem(template, item.success), line: record.line })
+            located.push({ item: Dataset.renderItem(template, item.success), line: record.line })
           }
         }
         return Effect.succeed([located] as const)

@@ -19,8 +19,10 @@ const schemaName = (file: string): string => {
 }
 
 /**
- * Objects that do not say whether they allow other keys are closed: structured output (OpenAI strict mode)
- * needs `additionalProperties: false`, and decoding then drops extra keys rather than keeping them untyped.
+ * Reads an object that does not say whether it allows other keys as closed. This is how the file is read, not a
+ * rewrite of what is sent: left open, the object becomes a struct with a record of unknown values beside its
+ * fields, which no provider's strict structured output can express (it would be asked for as an array of
+ * [key, value] pairs, or sent non-strict), and decoding would keep extra keys untyped.
  */
 const closeObjects = (schema: JsonSchema.JsonSchema): JsonSchema.JsonSchema =>
   schema.type === "object" && schema.additionalProperties === undefined ? { ...schema, additionalProperties: false } : schema

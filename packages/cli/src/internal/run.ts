@@ -120,7 +120,7 @@ export type Source = (include: (id: string) => boolean) => Stream.Stream<Items.L
 const instructs = (model: Model.Model<unknown>): boolean => model._tag === "XmlModel"
 
 const describeMessages = (messages: ReadonlyArray<Message.Message>): string =>
-  messages.map((m) => `  [${m.role}] ${m.content.replace(/\n/g, "\n  ")}`).join("\n")
+  messages.map((m) => `  [${m.role}] ${m.text.replace(/\n/g, "\n  ")}`).join("\n")
 
 /** Prints what a run would send (every rendered item, the generator, the row count); sends nothing. */
 export const dryRun = (options: {

@@ -1,12 +1,12 @@
 import * as Chat from "../Chat.js"
-import { trustedMake } from "./trusted.js"
+import { trusted } from "./trusted.js"
 
 /**
- * A chat with some fields replaced, not parsed again: the engine builds chats only from parts that are already
- * valid, several times per item (see `trustedMake`).
+ * A chat with some fields replaced, without running its checks again: the engine builds chats only from parts that
+ * are already valid, several times per item.
  */
-export const copyChat = (chat: Chat.Chat, patch: Partial<Chat.Fields>): Chat.Chat =>
-  trustedMake(Chat.Chat, { ...chat, ...patch } as Chat.Fields)
+export const copyChat = <A>(chat: Chat.Chat<A>, patch: Partial<Chat.Fields>): Chat.Chat<A> =>
+  new Chat.Chat({ ...chat, ...patch } as Chat.Fields, trusted) as Chat.Chat<A>
 
-/** A new chat from valid parts, not parsed again (see {@link copyChat}). */
-export const makeChat = (fields: Chat.Fields): Chat.Chat => trustedMake(Chat.Chat, fields)
+/** A new chat from valid parts, without running its checks again (see {@link copyChat}). */
+export const makeChat = (fields: Chat.Fields): Chat.Chat => new Chat.Chat(fields, trusted)

@@ -1,12 +1,11 @@
-import { Duration, Effect, Redacted } from "effect"
+import { Duration, Effect, Redacted, Stream } from "effect"
 import * as Errors from "../Errors.js"
 import type { GenerateParams } from "../GenerateParams.js"
 import type { ChatRequest, CompletionRequest } from "../Generation.js"
 import { Generation } from "../Generation.js"
 import * as GenerationModule from "../Generation.js"
-import type { Capabilities, Service } from "../Generator.js"
-import type { Provider } from "../GeneratorRegistry.js"
 import type { Identifier } from "../Identifier.js"
+import type { Capabilities, Provider, Service } from "./generator.js"
 import * as Usage from "../Usage.js"
 
 /** A request as a mock generator saw it. */
@@ -36,7 +35,7 @@ export interface Options {
 export const estimateTokens = (text: string): number => Math.ceil(text.length / 4)
 
 const textOf = (request: RecordedRequest): string =>
-  request._tag === "chat" ? request.messages.map((m) => m.content).join("\n") : request.prompt
+  request._tag === "chat" ? request.messages.map((m) => m.text).join("\n") : request.prompt
 
 const toGeneration = (reply: string | ReadonlyArray<string> | Generation, request: RecordedRequest): Generation => {
   if (reply instanceof Generation) return reply
@@ -70,18 +69,25 @@ export const make = (identifier: Identifier, options: Options): Service => {
       const value = Effect.isEffect(reply) ? yield* reply : reply
       return toGeneration(value, request)
     })
+  const generate = (request: ChatRequest) => Effect.suspend(() => run({ _tag: "chat", call: ++calls, ...request }))
   return {
     identifier,
     ...(options.capabilities === undefined ? {} : { capabilities: options.capabilities }),
-    generate: (request) => Effect.suspend(() => run({ _tag: "chat", call: ++calls, ...request })),
-    complete: (request) => Effect.suspend(() => run({ _tag: "completion", call: ++calls, ...request }))
+    generate,
+    complete: (request) => Effect.suspend(() => run({ _tag: "completion", call: ++calls, ...request })),
+    // The whole answer, then its text a word at a time: a stream as a provider would send it.
+    stream: (request) =>
+      Stream.unwrap(Effect.map(generate(request), (generation) =>
+        Stream.fromIterable(generation.choices.flatMap((choice, index) =>
+          (choice.text.match(/\S+\s*|\s+/g) ?? []).map((text) => ({ _tag: "Delta" as const, index, text }))
+        )).pipe(Stream.concat(Stream.make({ _tag: "Done" as const, generation })))))
   }
 }
 
 /** The last user message (or prompt) of a request. */
 export const lastText = (request: RecordedRequest): string =>
   request._tag === "chat"
-    ? [...request.messages].reverse().find((m) => m.role === "user")?.content ?? request.messages.at(-1)?.content ?? ""
+    ? [...request.messages].reverse().find((m) => m.role === "user")?.text ?? request.messages.at(-1)?.text ?? ""
     : request.prompt
 
 /** The errors `fail_with=` may name, built as a mock would raise them. */

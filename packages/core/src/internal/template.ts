@@ -1,10 +1,10 @@
 /**
- * Template parsing and stable ids. A template is parsed once into `parts`: literal text at even indexes,
- * variable names at odd indexes, so rendering is one pass of string concatenation.
+ * Template parsing and rendering. A template is parsed once into `parts`: literal text at even indexes,
+ * variable names at odd indexes, so rendering is one pass of string concatenation. Also the run-time checks of
+ * variable values that rendering and batch items share.
  *
  * @internal
  */
-import { Result } from "effect"
 
 /** Variable names: letters, digits and `_`, not starting with a digit (kept in sync with the type-level parser). */
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
@@ -102,90 +102,44 @@ export const renderParts = (parts: ReadonlyArray<string>, vars: Readonly<Record<
 }
 
 /**
- * A 64-bit non-cryptographic hash of a string, as 16 hex digits: two 32-bit lanes of the cyrb53 mix. Pure
- * JavaScript over UTF-16 code units, so the same text gives the same hash in any process and runtime.
+ * True for a variable's value: a string, a finite number or a boolean (the run-time form of `Template.Value`,
+ * without a schema on the hot path of checking every item).
  *
  * @internal
  */
-export const hash = (text: string): string => {
-  let h1 = 0xdeadbeef
-  let h2 = 0x41c6ce57
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i)
-    h1 = Math.imul(h1 ^ code, 2654435761)
-    h2 = Math.imul(h2 ^ code, 1597334677)
-  }
-  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507)
-  h1 ^= Math.imul(h2 ^ (h2 >>> 13), 3266489909)
-  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507)
-  h2 ^= Math.imul(h1 ^ (h1 >>> 13), 3266489909)
-  return (h2 >>> 0).toString(16).padStart(8, "0") + (h1 >>> 0).toString(16).padStart(8, "0")
-}
+export const isValue = (value: unknown): value is string | number | boolean =>
+  typeof value === "string" || typeof value === "boolean" || (typeof value === "number" && Number.isFinite(value))
 
 /**
- * JSON of a flat record with its keys sorted, so that key order does not change a derived id.
+ * What a value is, for an error message: the number itself, or its kind.
  *
  * @internal
  */
-export const canonicalJson = (record: Readonly<Record<string, unknown>>): string => {
-  const keys = Object.keys(record).sort()
-  let out = "{"
-  for (let i = 0; i < keys.length; i++) {
-    const key = keys[i]!
-    out += (i === 0 ? "" : ",") + JSON.stringify(key) + ":" + JSON.stringify(record[key])
-  }
-  return out + "}"
-}
+export const describeValue = (value: unknown): string =>
+  value === null
+    ? "null"
+    : Array.isArray(value)
+    ? "an array"
+    : typeof value === "number"
+    ? String(value)
+    : typeof value === "object"
+    ? "an object"
+    : `a ${typeof value}`
 
 /** @internal */
-export interface IdClash {
-  /** The index of the id that repeats an earlier one. */
-  readonly index: number
-  /** The index of that earlier one. */
-  readonly first: number
-  readonly id: string
-}
+export const invalidValueReason = (key: string, value: unknown): string =>
+  `variable "${key}" is ${describeValue(value)}; values must be strings, finite numbers or booleans`
 
 /**
- * Assigns ids one at a time, in input order: a given id is kept, a missing one is derived from content. Equal
- * derived ids (equal content) are told apart by occurrence: `<hash>`, `<hash>-2`, `<hash>-3`, ... Holds one
- * entry per id (and per derived base), never the inputs.
+ * A template's source for messages: text templates as themselves, chat templates as `[role]: content` lines.
  *
  * @internal
  */
-export const makeIdAssigner = () => {
-  const occurrences = new Map<string, number>()
-  const owner = new Map<string, number>()
-  return (index: number, given: string | undefined, derive: () => string): Result.Result<string, IdClash> => {
-    let id = given
-    if (id === undefined) {
-      const base = derive()
-      const n = (occurrences.get(base) ?? 0) + 1
-      occurrences.set(base, n)
-      id = n === 1 ? base : `${base}-${n}`
-    }
-    const first = owner.get(id)
-    if (first !== undefined) return Result.fail({ index, first, id })
-    owner.set(id, index)
-    return Result.succeed(id)
-  }
-}
-
-/**
- * Assigns ids to a whole list (see {@link makeIdAssigner}); fails at the first clash.
- *
- * @internal
- */
-export const assignIds = (
-  given: ReadonlyArray<string | undefined>,
-  derive: (index: number) => string
-): Result.Result<ReadonlyArray<string>, IdClash> => {
-  const assign = makeIdAssigner()
-  const ids: Array<string> = new Array(given.length)
-  for (let index = 0; index < given.length; index++) {
-    const id = assign(index, given[index], () => derive(index))
-    if (Result.isFailure(id)) return Result.fail(id.failure)
-    ids[index] = id.success
-  }
-  return Result.succeed(ids)
-}
+export const describeSource = (
+  source: string | ReadonlyArray<{ readonly role: string; readonly content: string }>
+): string =>
+  typeof source === "string"
+    ? source
+    : Array.isArray(source)
+    ? source.map((m) => `[${m.role}]: ${m.content}`).join("\n")
+    : String(source)

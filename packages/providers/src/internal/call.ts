@@ -8,6 +8,7 @@ import { type GenerateParams, Generation, type GenerationError, type MalformedRe
 import { Clock, Effect } from "effect"
 import { identity } from "effect/Function"
 import { type Failure, type HeadersLike, messageOf, toGenerationError } from "./failure.js"
+import { snapshotOf } from "./rateLimitHeaders.js"
 
 /**
  * Seconds a request may take when `params.timeout` is unset. Longer than a typical answer, shorter than the
@@ -96,7 +97,7 @@ export const sender = <S, C>(
           Effect.flatMap(Clock.currentTimeMillis, (now) =>
             Effect.map(decode(data), (wire) => ({
               wire,
-              rateLimit: Generation.RateLimitSnapshot.fromHeaders(response.headers, now)
+              rateLimit: snapshotOf(response.headers, now)
             })))
       })
     )

@@ -9,7 +9,6 @@ import {
   AuthenticationError,
   ConnectionError,
   ContextLengthExceeded,
-  Generation,
   type GenerationError,
   InvalidRequest,
   QuotaExceeded,
@@ -20,6 +19,8 @@ import {
   ServerError,
   Timeout
 } from "@capstan/core"
+import { parseGoDuration, snapshotOf } from "./rateLimitHeaders.js"
+import { refusalIn } from "./refusal.js"
 
 /** An SDK call's failure, before it is mapped to a typed error. */
 export type Failure =
@@ -40,7 +41,7 @@ export type Failure =
   | { readonly _tag: "Connection"; readonly message: string }
   /** The answer arrived but could not be read. */
   | { readonly _tag: "Malformed"; readonly message: string }
-  /** The SDK refused to send the request. */
+  /** The SDK refused to send the request, or the transport to send it or to take its answer. */
   | { readonly _tag: "Rejected"; readonly message: string }
 
 /** Response headers as both SDKs expose them. */
@@ -67,9 +68,13 @@ export interface SdkErrors<E extends APIErrorLike> {
 /**
  * Classifies anything an SDK call threw. A `SyntaxError` is a body that is not JSON (truncated, or an HTML error
  * page); any other foreign error comes from the transport (e.g. undici's "terminated" when the socket dies while
- * the body is read).
+ * the body is read). What Capstan's transport refused (an answer over its limits, a redirect it does not follow)
+ * arrives as the cause of the SDK's connection error, or bare when the body was read after the answer came; it
+ * does not change by retrying, so it is `Rejected`, not a connection failure.
  */
 export const classify = <E extends APIErrorLike>(sdk: SdkErrors<E>) => (error: unknown): Failure => {
+  const refusal = refusalIn(error)
+  if (refusal !== undefined) return { _tag: "Rejected", message: refusal.message }
   if (error instanceof sdk.APIConnectionTimeoutError) return { _tag: "Timeout" }
   if (error instanceof sdk.APIError) {
     if (error.status === undefined) return { _tag: "Connection", message: messageOf(error) }
@@ -127,7 +132,7 @@ const fromStatus = (failure: Extract<Failure, { _tag: "Status" }>, context: Cont
   const detail = Secrets.scrub(failure.code === undefined ? failure.message : `${failure.message} [${failure.code}]`, context.secrets)
   const snapshot = failure.headers === undefined
     ? undefined
-    : Generation.RateLimitSnapshot.fromHeaders(failure.headers, context.now)
+    : snapshotOf(failure.headers, context.now)
   const retryAfterMs = snapshot?.retryAfterMs
   if (status === 429) {
     if (isQuota(failure)) return new QuotaExceeded({ provider, detail, status })
@@ -171,5 +176,5 @@ const isContextOverflow = (failure: Extract<Failure, { _tag: "Status" }>): boole
 /** OpenAI's 429 messages say how long to wait ("Please try again in 1.146s"); used when no header does. */
 const retryHintOf = (message: string): number | undefined => {
   const match = /try again in ((?:\d+(?:\.\d+)?(?:ms|us|µs|ns|h|m|s))+)/i.exec(message)
-  return match === null ? undefined : Generation.parseGoDuration(match[1]!)
+  return match === null ? undefined : parseGoDuration(match[1]!)
 }

@@ -1,0 +1,152 @@
+/**
+ * The `Generator` service itself: what a generator is, below everything that builds one (the engine, the registry)
+ * so that they can depend on it. `Generator.ts` is its public face.
+ *
+ * @internal
+ */
+import { Context, type Effect, type Stream } from "effect"
+import type * as Scope from "effect/Scope"
+import * as Chat from "../Chat.js"
+import * as GenerateParams from "../GenerateParams.js"
+import type { ChatRequest, CompletionRequest, Generation, StreamPart } from "../Generation.js"
+import type { InvalidIdentifier, InvalidParams, MissingApiKey } from "../ConfigError.js"
+import type { GenerationError } from "../GenerationError.js"
+import * as Identifier from "../Identifier.js"
+import * as Message from "../Message.js"
+import * as Usage from "../Usage.js"
+import { makeChat } from "./chat.js"
+
+/**
+ * What a generator declares beyond its methods. `maxChoices` is how many choices (`n`) one request can ask for: a
+ * provider that answers one choice per request (Anthropic) declares 1, and the batch engine then sends one request
+ * per choice. Provider batch APIs will be declared here too.
+ */
+export interface Capabilities {
+  readonly maxChoices?: number | undefined
+}
+
+/**
+ * What a generator does. `generate` answers chat messages and every generator has it; `complete` (plain-text
+ * completion) and `stream` (text as it arrives) are optional: a generator has them when its provider does, and a
+ * pipeline that needs one checks it before any request. The request's params are merged over the identifier's.
+ */
+export interface Service {
+  readonly identifier: Identifier.Identifier
+  readonly capabilities?: Capabilities | undefined
+  readonly generate: (request: ChatRequest) => Effect.Effect<Generation, GenerationError>
+  readonly complete?: ((request: CompletionRequest) => Effect.Effect<Generation, GenerationError>) | undefined
+  readonly stream?: ((request: ChatRequest) => Stream.Stream<StreamPart, GenerationError>) | undefined
+}
+
+/** Why a generator could not be built. */
+export type GeneratorInitError = InvalidIdentifier | InvalidParams | MissingApiKey
+
+/** An environment variable a provider reads. */
+export interface EnvVar {
+  readonly name: string
+  readonly description: string
+}
+
+/**
+ * A provider: how to parse its identifiers and how to build a generator from one. `make` runs in the scope of the
+ * generator's Layer, so resources it acquires with `Effect.acquireRelease` are released when that Layer is torn
+ * down.
+ */
+export interface Provider extends Identifier.ProviderSyntax {
+  readonly description: string
+  readonly env: ReadonlyArray<EnvVar>
+  readonly make: (identifier: Identifier.Identifier) => Effect.Effect<Service, GeneratorInitError, Scope.Scope>
+}
+
+/** The generator in context. */
+export class Generator extends Context.Service<Generator, Service>()("@capstan/core/Generator") {}
+
+/** A service with one method replaced by `f` of the same method, keeping the optional ones optional. */
+export const mapService = (
+  service: Service,
+  f: {
+    readonly generate: (generate: Service["generate"]) => Service["generate"]
+    readonly complete: (complete: NonNullable<Service["complete"]>) => NonNullable<Service["complete"]>
+    readonly stream: (stream: NonNullable<Service["stream"]>) => NonNullable<Service["stream"]>
+  }
+): Service => ({
+  identifier: service.identifier,
+  ...(service.capabilities === undefined ? {} : { capabilities: service.capabilities }),
+  generate: f.generate(service.generate),
+  ...(service.complete === undefined ? {} : { complete: f.complete(service.complete) }),
+  ...(service.stream === undefined ? {} : { stream: f.stream(service.stream) })
+})
+
+/** A service whose requests have their params merged over the identifier's (base) params. */
+export const withBaseParams = (service: Service): Service => {
+  const base = service.identifier.params
+  if (GenerateParams.isEmpty(base)) return service
+  // `describe` merges the same way, once per params object (every request of a batch usually shares one).
+  const merged = <R extends { readonly params: GenerateParams.GenerateParams }>(request: R): R =>
+    ({ ...request, params: describe(service.identifier, request.params).params })
+  return mapService(service, {
+    generate: (generate) => (request) => generate(merged(request)),
+    complete: (complete) => (request) => complete(merged(request)),
+    stream: (stream) => (request) => stream(merged(request))
+  })
+}
+
+/** What a chat records about the generator that answered it: the merged params and the identifier printed with them. */
+export interface Description {
+  readonly generator: string
+  readonly params: GenerateParams.GenerateParams
+}
+
+/**
+ * The request's params merged over the identifier's, and the identifier printed with those merged params (secrets
+ * masked).
+ */
+export const describe = (identifier: Identifier.Identifier, params: GenerateParams.GenerateParams): Description => {
+  let byParams = described.get(identifier)
+  if (byParams === undefined) described.set(identifier, byParams = new WeakMap())
+  let description = byParams.get(params)
+  if (description === undefined) {
+    const merged = GenerateParams.merge(identifier.params, params)
+    description = { generator: Identifier.format(Identifier.withParams(identifier, merged)), params: merged }
+    byParams.set(params, description)
+  }
+  return description
+}
+
+// A memo of pure values (identifier and params are immutable), not application state: every item of a batch
+// usually asks with the same params object, and describing it costs more than the rest of building its chat.
+const described = new WeakMap<Identifier.Identifier, WeakMap<GenerateParams.GenerateParams, Description>>()
+
+/**
+ * The chats of a generation, one per choice, each recording the generator identifier with the merged params, the
+ * usage of the call (on the first choice, so sums over chats stay true), its attempts, warnings and timing.
+ */
+export const toChats = (options: {
+  readonly identifier: Identifier.Identifier
+  readonly messages: ReadonlyArray<Message.Message>
+  readonly params: GenerateParams.GenerateParams
+  readonly generation: Generation
+  readonly startedAt: number
+  readonly durationMs: number
+}): ReadonlyArray<Chat.Chat> => {
+  const { generator, params } = describe(options.identifier, options.params)
+  const generation = options.generation
+  return generation.choices.map((choice, i) =>
+    makeChat({
+      messages: options.messages,
+      generated: [Message.assistant(choice.toolCalls === undefined ? choice.text : [
+        ...(choice.text.length === 0 ? [] : [new Message.TextPart({ text: choice.text })]),
+        ...choice.toolCalls
+      ])],
+      metadata: {},
+      generator,
+      params,
+      usage: i === 0 ? generation.usage : Usage.empty,
+      stopReason: choice.stopReason,
+      startedAt: options.startedAt,
+      durationMs: options.durationMs,
+      attempts: i === 0 ? generation.attempts ?? 1 : 0,
+      ...(generation.warnings === undefined ? {} : { warnings: generation.warnings })
+    })
+  )
+}

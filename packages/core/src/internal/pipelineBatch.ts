@@ -1,0 +1,271 @@
+/**
+ * Pipelines over many items: the failure policy, `map` steps over every chat of a run, sliding-window batches and
+ * streams, pairing inputs with params, and one item's `n` choices as batch rows want them.
+ *
+ * @internal
+ */
+import { Clock, Effect, Option, Stream } from "effect"
+import type * as Chat from "../Chat.js"
+import * as GenerateParams from "../GenerateParams.js"
+import { MalformedResponse } from "../GenerationError.js"
+import type * as Message from "../Message.js"
+import { BatchSizeMismatch, type ChatError, ItemFailed, StepFailed } from "../PipelineError.js"
+import * as Usage from "../Usage.js"
+import { copyChat } from "./chat.js"
+import * as Generator from "./generator.js"
+import {
+  applySteps,
+  bindGenerator,
+  checkCapabilities,
+  draftOf,
+  extend,
+  Failure,
+  firstThenSteps,
+  type OnFailed,
+  type Pipeline,
+  requireWhole,
+  rounds,
+  runItem,
+  type State,
+  type Step,
+  structuredOf,
+  timed,
+  withError
+} from "./pipeline.js"
+
+type Any = any
+
+/** The default sliding-window size of `runMany` / `runBatch` / `stream`. */
+const defaultConcurrency = 64
+
+/** Checks `concurrency` when the run is built; the default when unset. */
+export const concurrencyOf = (concurrency: number | undefined): number => {
+  const value = concurrency ?? defaultConcurrency
+  requireWhole("concurrency", value, 1)
+  return value
+}
+
+/** The result of one item: `ok` is false for a failed chat (which carries its error). */
+export interface Outcome {
+  readonly index: number
+  readonly chat: Chat.Chat
+  readonly ok: boolean
+}
+
+export interface Item {
+  readonly input: ReadonlyArray<Message.Message>
+  readonly params: GenerateParams.GenerateParams
+}
+
+/**
+ * Runs one item under a failure policy: under "fail" the item's error fails the effect (`tag` wraps it with the
+ * item's index), otherwise the failed chat becomes an outcome.
+ */
+const settle = (
+  state: State,
+  item: Item,
+  index: number,
+  onFailed: OnFailed,
+  tag: boolean
+): Effect.Effect<Outcome, unknown, Any> => {
+  const chat = runItem(state, item.input, item.params)
+  return onFailed === "fail"
+    ? chat.pipe(
+      Effect.map((chat) => ({ index, chat, ok: true })),
+      Effect.mapError((failure) => tag ? new ItemFailed({ index, error: failure.error }) : failure.error)
+    )
+    : chat.pipe(
+      Effect.map((chat) => ({ index, chat, ok: true })),
+      Effect.catch((failure) => Effect.succeed({ index, chat: failure.chat, ok: false }))
+    )
+}
+
+/** A map step failed: it concerns every chat it was given. */
+class MapFailure {
+  constructor(readonly error: unknown, readonly recorded: ChatError) {}
+}
+
+const mapsOf = (state: State) => state.steps.filter((s): s is Extract<Step, { _tag: "Map" }> => s._tag === "Map")
+
+const applyMaps = (
+  state: State,
+  maps: ReadonlyArray<Extract<Step, { _tag: "Map" }>>,
+  chats: ReadonlyArray<Chat.Chat>
+): Effect.Effect<ReadonlyArray<Chat.Chat>, MapFailure, Any> =>
+  Effect.gen(function*() {
+    let current = chats
+    for (const step of maps) {
+      const out: ReadonlyArray<Chat.Chat> = yield* step.f(current).pipe(
+        Effect.mapError((error) => new MapFailure(error, new StepFailed({ step: "map", cause: error })))
+      )
+      if (!Array.isArray(out) || out.length !== current.length) {
+        // The types say one chat per chat: a callback that answers otherwise is a bug, not a typed failure.
+        return yield* Effect.die(
+          new StepFailed({
+            step: "map",
+            cause: `a map callback must return one Chat per chat it is given (${current.length}); it returned ${
+              Array.isArray(out) ? `${out.length} values` : String(out)
+            }`
+          })
+        )
+      }
+      current = out
+    }
+    return current
+  }).pipe(bindGenerator(state))
+
+/** Applies the map steps to the successful outcomes (in input order); keeps the outcomes' order. */
+const mapOutcomes = (
+  state: State,
+  outcomes: ReadonlyArray<Outcome>,
+  onFailed: OnFailed
+): Effect.Effect<ReadonlyArray<Outcome>, unknown, Any> => {
+  const maps = mapsOf(state)
+  const ok = outcomes.filter((o) => o.ok).sort((a, b) => a.index - b.index)
+  if (maps.length === 0 || ok.length === 0) return Effect.succeed(outcomes)
+  return applyMaps(state, maps, ok.map((o) => o.chat)).pipe(
+    Effect.map((mapped) => {
+      const byIndex = new Map(ok.map((o, i) => [o.index, mapped[i]!]))
+      return outcomes.map((o) => o.ok ? { ...o, chat: byIndex.get(o.index)! } : o)
+    }),
+    Effect.catch((failure) =>
+      onFailed === "fail"
+        ? Effect.fail(failure.error)
+        : Effect.succeed(outcomes.map((o) => o.ok ? { ...o, chat: withError(o.chat, failure.recorded), ok: false } : o))
+    )
+  )
+}
+
+/** Runs a pipeline once on its own messages: the chat, or `None` when it failed under "skip". */
+export const runOnce = (state: State, onFailed: OnFailed): Effect.Effect<Chat.Chat | Option.Option<Chat.Chat>, unknown, Any> =>
+  settle(state, { input: [], params: GenerateParams.empty }, 0, onFailed, false).pipe(
+    Effect.flatMap((outcome) => mapOutcomes(state, [outcome], onFailed)),
+    Effect.map(([outcome]) => onFailed === "skip" ? (outcome!.ok ? Option.some(outcome!.chat) : Option.none()) : outcome!.chat),
+    Effect.withSpan("capstan.pipeline.run", { attributes: { kind: state.kind } })
+  )
+
+/**
+ * Runs items through a sliding window of `concurrency`, yielding outcomes as they complete (skipped failures left
+ * out). With map steps, the outcomes wait for every item, since a map sees them all.
+ */
+export const stream = (
+  state: State,
+  items: ReadonlyArray<Item>,
+  options: { readonly onFailed: OnFailed; readonly concurrency: number }
+): Stream.Stream<Outcome, unknown, Any> => {
+  const { concurrency, onFailed } = options
+  const outcomes = Stream.fromIterable(items).pipe(
+    Stream.mapEffect((item, index) => settle(state, item, index, onFailed, true), { concurrency, unordered: true })
+  )
+  const all = mapsOf(state).length === 0 ? outcomes : Stream.unwrap(
+    Stream.runCollect(outcomes).pipe(
+      Effect.flatMap((list) => mapOutcomes(state, list, onFailed)),
+      Effect.map(Stream.fromIterable)
+    )
+  )
+  return onFailed === "skip" ? Stream.filter(all, (o) => o.ok) : all
+}
+
+/** Runs items and collects their chats in input order. */
+export const runBatch = (
+  state: State,
+  items: ReadonlyArray<Item>,
+  options: { readonly onFailed: OnFailed; readonly concurrency: number }
+): Effect.Effect<ReadonlyArray<Chat.Chat>, unknown, Any> =>
+  Stream.runCollect(stream(state, items, options)).pipe(
+    Effect.map((outcomes) => outcomes.sort((a, b) => a.index - b.index).map((o) => o.chat)),
+    Effect.withSpan("capstan.pipeline.batch", { attributes: { kind: state.kind, items: items.length } })
+  )
+
+/**
+ * Pairs inputs with params: equal lengths pair up, a list of length 1 is broadcast over the other, and no params
+ * (or an empty list) means the pipeline's own. Anything else fails before a single request.
+ */
+export const pair = (
+  inputs: ReadonlyArray<ReadonlyArray<Message.Message>>,
+  params: ReadonlyArray<GenerateParams.GenerateParams> | undefined
+): Effect.Effect<ReadonlyArray<Item>, BatchSizeMismatch> => {
+  if (params === undefined || params.length === 0) {
+    return Effect.succeed(inputs.map((input) => ({ input, params: GenerateParams.empty })))
+  }
+  if (inputs.length === params.length) return Effect.succeed(inputs.map((input, i) => ({ input, params: params[i]! })))
+  if (inputs.length === 1) return Effect.succeed(params.map((p) => ({ input: inputs[0]!, params: p })))
+  if (params.length === 1) return Effect.succeed(inputs.map((input) => ({ input, params: params[0]! })))
+  return Effect.fail(new BatchSizeMismatch({ inputs: inputs.length, params: params.length }))
+}
+
+// ---------------------------------------------------------------------------------------------
+// One item's choices, for batch rows
+// ---------------------------------------------------------------------------------------------
+
+/** The chat of one choice, and whether it succeeded (a failed chat carries its error). */
+export interface ChoiceOutcome {
+  readonly chat: Chat.Chat
+  readonly ok: boolean
+}
+
+/**
+ * One failed outcome as `count` choices: the first keeps the request's usage and attempts (unless `free`), the
+ * others carry the same error at no cost, so sums over rows stay true.
+ */
+const asChoices = (outcome: ChoiceOutcome, count: number, free = false): ReadonlyArray<ChoiceOutcome> => {
+  const costless = { chat: copyChat(outcome.chat, { usage: Usage.empty, attempts: 0 }), ok: outcome.ok }
+  return Array.from({ length: count }, (_, i) => (i === 0 && !free ? outcome : costless))
+}
+
+/**
+ * Runs one input to one chat per choice (`n`, as batch result rows want): the first generation asks for every
+ * choice in one request (or in several, when the generator declares fewer `maxChoices` per request), then each
+ * choice goes through the pipeline's steps on its own (recovery rounds ask for one answer each). Failures are
+ * recorded on their chats, never raised; a failed request still gives one chat per choice it asked for, so a batch
+ * always has `n` rows per item. A request's usage and attempts stay on its first choice.
+ */
+export const runChoices = (
+  state: State,
+  input: ReadonlyArray<Message.Message>,
+  itemParams: GenerateParams.GenerateParams
+): Effect.Effect<ReadonlyArray<ChoiceOutcome>, never, Any> =>
+  Effect.gen(function*() {
+    const generator = yield* Generator.Generator
+    const startedAt = yield* Clock.currentTimeMillis
+    const requestParams = GenerateParams.merge(state.params, itemParams)
+    const draft = draftOf(state, generator, input, requestParams, startedAt)
+    const settleOne = (chat: Effect.Effect<Chat.Chat, Failure, Any>) =>
+      chat.pipe(
+        timed(startedAt),
+        Effect.map((chat): ChoiceOutcome => ({ chat, ok: true })),
+        Effect.catch((failure) => Effect.succeed<ChoiceOutcome>({ chat: failure.chat, ok: false }))
+      )
+    // `n` may come from the generator's own params (its identifier), hence the merged params of the draft.
+    const n = draft.params.n ?? 1
+    if (n <= 1) return [yield* settleOne(firstThenSteps(state, generator, requestParams, draft))]
+    const lacking = checkCapabilities(state, generator, draft)
+    if (lacking !== undefined) return asChoices(yield* settleOne(lacking), n)
+    const structured = structuredOf(state)
+    const single = GenerateParams.merge(requestParams, { n: 1 })
+    const request = (size: number) =>
+      Effect.gen(function*() {
+        const params = size === n ? requestParams : GenerateParams.merge(requestParams, { n: size })
+        const answers = yield* Effect.result(rounds(state, generator, draft.messages, params, structured, draft))
+        if (answers._tag === "Failure") return asChoices(yield* settleOne(Effect.fail(answers.failure)), size)
+        const chats = yield* Effect.forEach(
+          answers.success.slice(0, size),
+          (answer) => settleOne(applySteps(state, generator, single, extend(draft, [answer.answer], answer)))
+        )
+        if (chats.length === size) return chats
+        // A server that ignores `n` answers fewer choices: the missing ones are failed rows, not missing rows.
+        const missing = new MalformedResponse({
+          provider: generator.identifier.provider,
+          detail: `asked for ${size} choices, the answer had ${chats.length}`
+        })
+        const failed = yield* settleOne(Effect.fail(new Failure(missing, withError(copyChat(draft, { attempts: 0 }), missing))))
+        return [...chats, ...asChoices(failed, size - chats.length, true)]
+      })
+    const perRequest = Math.max(1, Math.min(n, generator.capabilities?.maxChoices ?? n))
+    const sizes = Array.from({ length: Math.ceil(n / perRequest) }, (_, i) => Math.min(perRequest, n - i * perRequest))
+    // One request after another: the batch's concurrency counts items, and an item's requests stay within it.
+    return (yield* Effect.forEach(sizes, request)).flat()
+  }).pipe(bindGenerator(state))
+
+/** Pipelines built by the public modules are this engine's `Pipeline`. */
+export type { Pipeline }
