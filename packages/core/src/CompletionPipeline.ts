@@ -13,7 +13,7 @@
  */
 import { dual } from "effect/Function"
 import * as Chat from "./Chat.js"
-import type { Pipeline } from "./ChatPipeline.js"
+import type { Pipeline } from "./Pipeline.js"
 import type { GenerationError } from "./GenerationError.js"
 import type * as Generator from "./Generator.js"
 import * as internal from "./internal/pipeline.js"
