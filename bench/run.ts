@@ -79,13 +79,15 @@ const SCRIPTS: Record<ContenderName, string> = {
  * packages); with `--tsx`, its TypeScript and Capstan's sources under tsx (about 130 MB more RSS for Capstan).
  */
 const launches = async (): Promise<Record<ContenderName, Launch>> => {
-  const entries = await Promise.all(Object.entries(SCRIPTS).map(async ([name, script]) => {
-    const source = benchScript(script)
-    if (flags.tsx) return [name, source] as const
-    const file = `${resultsDir}/build/${name}.mjs`
-    await bundle(source.file, file)
-    return [name, { file, flags: [] }] as const
-  }))
+  const entries = await Promise.all(
+    Object.entries(SCRIPTS).map(async ([name, script]) => {
+      const source = benchScript(script)
+      if (flags.tsx) return [name, source] as const
+      const file = `${resultsDir}/build/${name}.mjs`
+      await bundle(source.file, file)
+      return [name, { file, flags: [] }] as const
+    })
+  )
   return Object.fromEntries(entries) as Record<ContenderName, Launch>
 }
 
@@ -107,12 +109,16 @@ const runOnce = async (
 ): Promise<Run | Failure> => {
   const load = os.loadavg()[0]!
   const server = await startServer({ ...scenario.server, ...variant.server })
-  const output = scenario.output ? `${resultsDir}/${scenario.name}-${variant.contender}-${items}-${index}.jsonl` : undefined
+  const output = scenario.output
+    ? `${resultsDir}/${scenario.name}-${variant.contender}-${items}-${index}.jsonl`
+    : undefined
   let exit: ContenderExit
   let report: ServerReport
   try {
     const launch = contenders[variant.contender]
-    const flagged = variant.nodeFlags === undefined ? launch : { ...launch, flags: [...variant.nodeFlags, ...launch.flags] }
+    const flagged = variant.nodeFlags === undefined
+      ? launch
+      : { ...launch, flags: [...variant.nodeFlags, ...launch.flags] }
     exit = await runContender(flagged, {
       scenario: scenario.name,
       baseUrl: `${server.url}/v1`,
@@ -161,10 +167,15 @@ const aggregate = (scenario: Scenario, variant: Variant, items: number, runs: Re
   raw: runs
 })
 
-const runScenario = async (contenders: Record<ContenderName, Launch>, scenario: Scenario): Promise<ReadonlyArray<Row>> => {
+const runScenario = async (
+  contenders: Record<ContenderName, Launch>,
+  scenario: Scenario
+): Promise<ReadonlyArray<Row>> => {
   log(`\n== ${scenario.name}: ${scenario.summary}`)
   const rows: Array<Omit<Row, "checks">> = []
-  const variants = scenario.variants.filter((v) => flags.contender === undefined || flags.contender.includes(v.contender))
+  const variants = scenario.variants.filter((v) =>
+    flags.contender === undefined || flags.contender.includes(v.contender)
+  )
   for (const variant of variants) {
     for (const items of variant.sizes) {
       const runs: Array<Run> = []
@@ -176,14 +187,24 @@ const runScenario = async (contenders: Record<ContenderName, Launch>, scenario: 
           runs.push(outcome)
           const r = outcome.result
           const timeline = outcome.server.timeline
-          const first = timeline === undefined ? "" : `first request after ${timeline.firstArrivalAt - r.startedAt} ms, `
-          log(`   ${variant.contender} (${variant.variant}) N=${items} run ${index + 1}: ` +
-            `${(r.wallMs / 1000).toFixed(2)} s, ${first}lost ${lostIn(r)}, 429s ${outcome.server.stats.rateLimited}, ` +
-            `client CPU ${((r.cpuUserMs + r.cpuSystemMs) / 1000).toFixed(2)} s, server CPU ${(outcome.server.cpuMs / 1000).toFixed(2)} s, ` +
-            `peak ${r.peakRssMb.toFixed(0)} MB`)
+          const first = timeline === undefined
+            ? ""
+            : `first request after ${timeline.firstArrivalAt - r.startedAt} ms, `
+          log(
+            `   ${variant.contender} (${variant.variant}) N=${items} run ${index + 1}: ` +
+              `${(r.wallMs / 1000).toFixed(2)} s, ${first}lost ${
+                lostIn(r)
+              }, 429s ${outcome.server.stats.rateLimited}, ` +
+              `client CPU ${((r.cpuUserMs + r.cpuSystemMs) / 1000).toFixed(2)} s, server CPU ${
+                (outcome.server.cpuMs / 1000).toFixed(2)
+              } s, ` +
+              `peak ${r.peakRssMb.toFixed(0)} MB`
+          )
         }
       }
-      if (failure !== undefined) log(`   ${variant.contender} (${variant.variant}) N=${items}: ${failureSummary(failure)}`)
+      if (failure !== undefined) {
+        log(`   ${variant.contender} (${variant.variant}) N=${items}: ${failureSummary(failure)}`)
+      }
       rows.push({
         measured: failure === undefined ? aggregate(scenario, variant, items, runs) : undefined,
         scenario: scenario.name,

@@ -128,7 +128,9 @@ const rateLimited = (): Scenario => {
   return {
     name: "rate-limited",
     summary: `${items} items, ${rpm} RPM with 1 s of burst, ${latencyMs} ms latency, ${CONCURRENCY} in flight; ` +
-      `Capstan told the limit and learning it, under ${HEADER_STYLES.length} rate-limit header styles. Ideal wall ${seconds(ideal)}.`,
+      `Capstan told the limit and learning it, under ${HEADER_STYLES.length} rate-limit header styles. Ideal wall ${
+        seconds(ideal)
+      }.`,
     server: { rpm, burst: 1, latencyMs, seed: SEED, logRequests: LOG },
     concurrency: CONCURRENCY,
     variants: [{ contender: "openai+p-limit", variant: "default", sizes: [items] }, ...capstan],
@@ -176,7 +178,12 @@ const faults = (): Scenario => ({
     const ratio = row.wallMs / clean.wallMs
     return [
       lost(row),
-      timed(row, "wall ≤ 1.5 × its fault-free run", `${ratio.toFixed(2)} × (${seconds(row.wallMs)} / ${seconds(clean.wallMs)})`, ratio <= 1.5)
+      timed(
+        row,
+        "wall ≤ 1.5 × its fault-free run",
+        `${ratio.toFixed(2)} × (${seconds(row.wallMs)} / ${seconds(clean.wallMs)})`,
+        ratio <= 1.5
+      )
     ]
   }
 })
@@ -258,13 +265,23 @@ const memory = (quick: boolean): Scenario => {
           })
         }
         if (flags) {
-          checks.push({ target: "about 150 MB (≤ 165)", value: `${row.peakRssMb.toFixed(0)} MB`, pass: row.peakRssMb <= 165 })
+          checks.push({
+            target: "about 150 MB (≤ 165)",
+            value: `${row.peakRssMb.toFixed(0)} MB`,
+            pass: row.peakRssMb <= 165
+          })
         }
       }
-      const smallest = all.find((m) => m.contender === row.contender && m.variant === row.variant && m.items === sizes[0])
+      const smallest = all.find((m) =>
+        m.contender === row.contender && m.variant === row.variant && m.items === sizes[0]
+      )
       if (smallest !== undefined && smallest !== row) {
         const growth = row.peakRssMb / smallest.peakRssMb
-        checks.push({ target: `flat: ≤ 1.2 × peak at ${sizes[0]}`, value: `${growth.toFixed(2)} ×`, pass: growth <= 1.2 })
+        checks.push({
+          target: `flat: ≤ 1.2 × peak at ${sizes[0]}`,
+          value: `${growth.toFixed(2)} ×`,
+          pass: growth <= 1.2
+        })
       }
       return checks
     }

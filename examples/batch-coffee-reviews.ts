@@ -7,7 +7,6 @@
  * Run it: `node --conditions=@capstan/source --import tsx examples/batch-coffee-reviews.ts`
  * (set CAPSTAN_GENERATOR, e.g. `openai!gpt-4o-mini`, to run it on a real model).
  */
-import { Console, Effect, type Layer, Option, Schema } from "effect"
 import {
   Batch,
   type BatchStopped,
@@ -21,6 +20,7 @@ import {
   type TemplateMismatch
 } from "@capstan/core"
 import { MockGenerator } from "@capstan/core/testing"
+import { Console, Effect, type Layer, Option, Schema } from "effect"
 import { runMain } from "./run.js"
 
 /** One input row: the review to classify, with the columns we want back next to its label. */
@@ -107,7 +107,11 @@ export const program: Effect.Effect<
     yield* Console.log(`${id.padEnd(3)} ${(label ?? "-").padEnd(9)} ${product.padEnd(19)} ${excerpt(review, 60)}`)
     const row = byId.get(id)
     if (error !== undefined) {
-      yield* Console.log(`    ${error} after ${row?.attempts ?? 0} requests; last answer: ${JSON.stringify(excerpt(row?.output ?? "", 60))}`)
+      yield* Console.log(
+        `    ${error} after ${row?.attempts ?? 0} requests; last answer: ${
+          JSON.stringify(excerpt(row?.output ?? "", 60))
+        }`
+      )
     }
   }
   const failures = Object.entries(summary.failedByKind).map(([kind, count]) => `${kind}: ${count}`).join(", ")

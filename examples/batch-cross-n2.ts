@@ -7,7 +7,6 @@
  * Run it: `node --conditions=@capstan/source --import tsx examples/batch-cross-n2.ts`
  * (set CAPSTAN_GENERATOR, e.g. `openai!gpt-4o-mini`, to run it on a real model).
  */
-import { Console, Effect, type Layer } from "effect"
 import {
   Batch,
   type BatchStopped,
@@ -21,6 +20,7 @@ import {
   type Usage
 } from "@capstan/core"
 import { MockGenerator } from "@capstan/core/testing"
+import { Console, Effect, type Layer } from "effect"
 import { runMain } from "./run.js"
 
 export const templates: ReadonlyArray<Template.TextTemplate<"food">> = [
@@ -60,7 +60,9 @@ export const program: Effect.Effect<
     const args = Object.entries(row.vars).map(([key, value]) => `${key}=${value}`).join(",")
     const output = row.output ?? `(${row.error?._tag})`
     yield* Console.log(
-      `${row.id.padEnd(12)} ${String(row.choice).padStart(6)}  ${(row.templateId ?? "").padEnd(8)}  ${args.padEnd(12)}  ${output}`
+      `${row.id.padEnd(12)} ${String(row.choice).padStart(6)}  ${(row.templateId ?? "").padEnd(8)}  ${
+        args.padEnd(12)
+      }  ${output}`
     )
   }
   const summary = Batch.summarize(rows, { prices })
@@ -76,12 +78,24 @@ export const program: Effect.Effect<
 
 // Two answers per prompt, as a model sampled at temperature 1 might give them.
 const answers: Readonly<Record<string, readonly [string, string]>> = {
-  "like pizza": ["Melted cheese on a crisp crust makes every slice a small party.", "It is warm, shareable and endlessly customisable."],
+  "like pizza": [
+    "Melted cheese on a crisp crust makes every slice a small party.",
+    "It is warm, shareable and endlessly customisable."
+  ],
   "like apples": ["They are crunchy, sweet and fit in any pocket.", "A cold apple on a hot day is pure refreshment."],
-  "like natto": ["Its nutty, savoury depth makes a plain bowl of rice exciting.", "It is packed with protein and wakes up my breakfast."],
-  "hate pizza": ["Greasy cheese and soggy centres ruin it for me.", "Too often it is a salt bomb pretending to be dinner."],
+  "like natto": [
+    "Its nutty, savoury depth makes a plain bowl of rice exciting.",
+    "It is packed with protein and wakes up my breakfast."
+  ],
+  "hate pizza": [
+    "Greasy cheese and soggy centres ruin it for me.",
+    "Too often it is a salt bomb pretending to be dinner."
+  ],
   "hate apples": ["A mealy apple is the most disappointing bite there is.", "The skins always get stuck in my teeth."],
-  "hate natto": ["The slimy strings and the smell are too much for me.", "Its sticky threads cling to everything they touch."]
+  "hate natto": [
+    "The slimy strings and the smell are too much for me.",
+    "Its sticky threads cling to everything they touch."
+  ]
 }
 
 export const mock: Layer.Layer<Generator.Generator | MockGenerator.MockGenerator> = MockGenerator.fn((text, params) => {

@@ -10,10 +10,6 @@
  * Run it: `node --conditions=@capstan/source --import tsx examples/batch-large-input.ts`
  * (set CAPSTAN_GENERATOR, e.g. `openai!gpt-4o-mini`, to run it on a real model).
  */
-import { NodeServices } from "@effect/platform-node"
-import { Console, Effect, Result, Stream } from "effect"
-import * as os from "node:os"
-import * as path from "node:path"
 import {
   Batch,
   Dataset,
@@ -24,6 +20,10 @@ import {
   type TemplateMismatch
 } from "@capstan/core"
 import { MockGenerator } from "@capstan/core/testing"
+import { NodeServices } from "@effect/platform-node"
+import { Console, Effect, Result, Stream } from "effect"
+import * as os from "node:os"
+import * as path from "node:path"
 import { runMain } from "./run.js"
 
 export const template: Template.TextTemplate<"review"> = Template.make(
@@ -52,7 +52,9 @@ export const checkAll = (inputs: Iterable<unknown>): Effect.Effect<number, Inval
   })
 
 /** Second pass: the inputs read again, rendered one at a time. A fresh checker, so that derived ids come out the same. */
-export const rendered = (inputs: Iterable<unknown>): Stream.Stream<Dataset.RenderedItem, InvalidItem | TemplateMismatch> =>
+export const rendered = (
+  inputs: Iterable<unknown>
+): Stream.Stream<Dataset.RenderedItem, InvalidItem | TemplateMismatch> =>
   Stream.suspend(() => {
     const checker = Dataset.checker(template)
     return Stream.fromIterable(inputs).pipe(

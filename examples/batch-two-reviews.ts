@@ -7,7 +7,6 @@
  * Run it: `node --conditions=@capstan/source --import tsx examples/batch-two-reviews.ts`
  * (set CAPSTAN_GENERATOR, e.g. `openai!gpt-4o-mini`, to run it on a real model).
  */
-import { Console, Effect, type Layer, Option, Result, Schema } from "effect"
 import {
   Batch,
   type BatchStopped,
@@ -21,6 +20,7 @@ import {
   type TemplateMismatch
 } from "@capstan/core"
 import { MockGenerator } from "@capstan/core/testing"
+import { Console, Effect, type Layer, Option, Result, Schema } from "effect"
 import { runMain } from "./run.js"
 
 export const template: Template.TextTemplate<"review_a" | "review_b"> = Template.make(
@@ -73,7 +73,9 @@ export const program: Effect.Effect<
   const results = rows.map((row) => ({ id: row.id, winner: Option.getOrUndefined(winnerOf(row.parsed)) }))
   for (const [i, row] of rows.entries()) {
     const winner = results[i]!.winner
-    yield* Console.log(`${row.id}: ${winner === undefined ? `no answer (${row.error?._tag})` : `review ${winner} is more positive`}`)
+    yield* Console.log(
+      `${row.id}: ${winner === undefined ? `no answer (${row.error?._tag})` : `review ${winner} is more positive`}`
+    )
     yield* Console.log(`  ${winner === "A" ? "*" : " "} A: ${row.vars.review_a}`)
     yield* Console.log(`  ${winner === "B" ? "*" : " "} B: ${row.vars.review_b}`)
   }
@@ -84,13 +86,20 @@ export const program: Effect.Effect<
 })
 
 // What a careful reader would answer for each pair; the mock wraps it in a word of reasoning and the tags.
-export const expected: Readonly<Record<string, "A" | "B">> = { "pair-1": "B", "pair-2": "A", "pair-3": "A", "pair-4": "B" }
+export const expected: Readonly<Record<string, "A" | "B">> = {
+  "pair-1": "B",
+  "pair-2": "A",
+  "pair-3": "A",
+  "pair-4": "B"
+}
 
 export const mock: Layer.Layer<Generator.Generator | MockGenerator.MockGenerator> = MockGenerator.fn((text) => {
   const pair = pairs.find((p) => text.includes(`Review A: ${p.review_a}\nReview B: ${p.review_b}\n`))
   const winner = pair === undefined ? undefined : expected[pair.id]
   if (winner === undefined) return "I only see one review here."
-  return `Review ${winner} is warmer than review ${winner === "A" ? "B" : "A"}.\n<more-positive>${winner}</more-positive>`
+  return `Review ${winner} is warmer than review ${
+    winner === "A" ? "B" : "A"
+  }.\n<more-positive>${winner}</more-positive>`
 }, { identifier: "mock!pairs" })
 
 runMain(import.meta, program, mock)

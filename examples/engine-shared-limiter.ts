@@ -6,8 +6,8 @@
  *
  * Run it: `node --conditions=@capstan/source --import tsx examples/engine-shared-limiter.ts`
  */
+import { ChatPipeline, Engine, type GenerationError, Generator, type GeneratorRegistry } from "@capstan/core"
 import { Clock, Console, Effect } from "effect"
-import { ChatPipeline, Engine, Generator, type GeneratorRegistry, type GenerationError } from "@capstan/core"
 import { runMain } from "./run.js"
 
 export const identifiers = ["mock!echo,rpm=600,temperature=0", "mock!echo,rpm=600,temperature=1"]

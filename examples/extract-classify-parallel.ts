@@ -7,16 +7,19 @@
  * Run it: `node --conditions=@capstan/source --import tsx examples/extract-classify-parallel.ts`
  * (set CAPSTAN_GENERATOR, e.g. `openai!gpt-4o-mini`, to run it on a real model).
  */
-import { Clock, Console, Duration, Effect, type Layer, Schema, Stream } from "effect"
 import { Extraction, type Generator, type PipelineError } from "@capstan/core"
 import { MockGenerator } from "@capstan/core/testing"
+import { Clock, Console, Duration, Effect, type Layer, Schema, Stream } from "effect"
 import { runMain } from "./run.js"
 
 export const messages: ReadonlyArray<{ readonly id: string; readonly text: string }> = [
   { id: "m1", text: "I am a Nigerian prince and will make you very rich!" },
   { id: "m2", text: "Hi Sam, the design review moved to 3pm, room 4B." },
   { id: "m3", text: "Congratulations! You have been selected for a FREE cruise. Reply YES to claim your prize." },
-  { id: "m4", text: "Your parcel is held at the depot. Pay the 1.99 fee at parcel-release.example to get it delivered." },
+  {
+    id: "m4",
+    text: "Your parcel is held at the depot. Pay the 1.99 fee at parcel-release.example to get it delivered."
+  },
   { id: "m5", text: "Could you send me the slides from yesterday's talk?" }
 ]
 
@@ -108,17 +111,35 @@ export const program: Effect.Effect<
   yield* Console.log("")
   yield* Console.log(`Names: ${names.join(", ")}`)
   yield* Console.log(
-    `${completed.length} tasks in ${seconds(elapsedMs)} (${seconds(completed.reduce((sum, c) => sum + c.tookMs, 0))} one after another): ` +
+    `${completed.length} tasks in ${seconds(elapsedMs)} (${
+      seconds(completed.reduce((sum, c) => sum + c.tookMs, 0))
+    } one after another): ` +
       `${names.length} names; ${spam} spam, ${labels.length - spam} not spam; ${failed} failed`
   )
   return { completed, elapsedMs }
 })
 
 const names = [
-  "Oliver Bennett", "Amelia Hughes", "Harry Collins", "Isla Foster", "George Mitchell",
-  "Ava Turner", "Jack Robinson", "Emily Carter", "Thomas Wright", "Sophie Walker",
-  "William Harris", "Grace Thompson", "James Cooper", "Lily Edwards", "Henry Morgan",
-  "Chloe Baker", "Samuel Price", "Ella Richardson", "Daniel Shaw", "Freya Lawson"
+  "Oliver Bennett",
+  "Amelia Hughes",
+  "Harry Collins",
+  "Isla Foster",
+  "George Mitchell",
+  "Ava Turner",
+  "Jack Robinson",
+  "Emily Carter",
+  "Thomas Wright",
+  "Sophie Walker",
+  "William Harris",
+  "Grace Thompson",
+  "James Cooper",
+  "Lily Edwards",
+  "Henry Morgan",
+  "Chloe Baker",
+  "Samuel Price",
+  "Ella Richardson",
+  "Daniel Shaw",
+  "Freya Lawson"
 ]
 
 /** How a model might judge each message, and how long it takes: a long list of names takes longest. */

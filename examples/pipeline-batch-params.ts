@@ -5,16 +5,16 @@
  * Run it: `node --conditions=@capstan/source --import tsx examples/pipeline-batch-params.ts`
  * (set CAPSTAN_GENERATOR, e.g. `openai!gpt-4o-mini`, to run it on a real model).
  */
-import { Console, Effect, type Layer } from "effect"
 import {
   type BatchSizeMismatch,
   type Chat,
   ChatPipeline,
+  type GenerationError,
   type Generator,
-  type ItemFailed,
-  type GenerationError
+  type ItemFailed
 } from "@capstan/core"
 import { MockGenerator } from "@capstan/core/testing"
+import { Console, Effect, type Layer } from "effect"
 import { runMain } from "./run.js"
 
 export const temperatures = [0.6, 0.9, 1.2, 1.5, 1.8]

@@ -5,7 +5,6 @@
  *
  * Run it: `node --conditions=@capstan/source --import tsx examples/pipeline-custom-generator.ts`
  */
-import { Console, Effect, Layer } from "effect"
 import {
   type BatchSizeMismatch,
   type Chat,
@@ -17,6 +16,7 @@ import {
   type PipelineError,
   Usage
 } from "@capstan/core"
+import { Console, Effect, Layer } from "effect"
 import { runMain } from "./run.js"
 
 /** Answers with the last message in capitals, followed by the identifier's `suffix` setting. */

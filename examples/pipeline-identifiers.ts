@@ -5,9 +5,9 @@
  * Run it: `node --conditions=@capstan/source --import tsx examples/pipeline-identifiers.ts`
  * (set CAPSTAN_GENERATOR, e.g. `openai!gpt-4o-mini`, to run it on a real model).
  */
-import { Console, Effect } from "effect"
 import { ChatPipeline, Generator, GeneratorRegistry, Identifier } from "@capstan/core"
 import { MockGenerator } from "@capstan/core/testing"
+import { Console, Effect } from "effect"
 import { runMain } from "./run.js"
 
 export const identifiers = [

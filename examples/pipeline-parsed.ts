@@ -7,13 +7,16 @@
  * Run it: `node --conditions=@capstan/source --import tsx examples/pipeline-parsed.ts`
  * (set CAPSTAN_GENERATOR, e.g. `openai!gpt-4o-mini`, to run it on a real model).
  */
-import { Console, Effect, type Layer, Schema } from "effect"
 import { ChatPipeline, type Generator, Model } from "@capstan/core"
 import { MockGenerator } from "@capstan/core/testing"
+import { Console, Effect, type Layer, Schema } from "effect"
 import { runMain } from "./run.js"
 
 export const Review = Model.json(
-  Schema.Struct({ sentiment: Schema.Literals(["positive", "negative"]), stars: Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 5 })) }),
+  Schema.Struct({
+    sentiment: Schema.Literals(["positive", "negative"]),
+    stars: Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 5 }))
+  }),
   { name: "review" }
 )
 
@@ -23,9 +26,10 @@ export const reviews = [
   "The cat ate it."
 ]
 
-const pipeline = ChatPipeline.make({ role: "system", content: "Rate the coffee review: sentiment and stars (1-5)." }).pipe(
-  ChatPipeline.untilParsedAs(Review, { maxRounds: 2 })
-)
+const pipeline = ChatPipeline.make({ role: "system", content: "Rate the coffee review: sentiment and stars (1-5)." })
+  .pipe(
+    ChatPipeline.untilParsedAs(Review, { maxRounds: 2 })
+  )
 
 /** One line per review: its sentiment and stars, or why it has none. Typed end to end: no cast, no second parse. */
 export const program: Effect.Effect<ReadonlyArray<string>, never, Generator.Generator> = Effect.gen(function*() {

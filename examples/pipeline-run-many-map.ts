@@ -5,9 +5,9 @@
  * Run it: `node --conditions=@capstan/source --import tsx examples/pipeline-run-many-map.ts`
  * (set CAPSTAN_GENERATOR, e.g. `openai!gpt-4o-mini`, to run it on a real model).
  */
-import { Console, Effect, type Layer } from "effect"
 import { type Chat, ChatPipeline, type Generator, type ItemFailed, type PipelineError } from "@capstan/core"
 import { MockGenerator } from "@capstan/core/testing"
+import { Console, Effect, type Layer } from "effect"
 import { runMain } from "./run.js"
 
 const animals = ["cat", "dog", "cow", "mouse"]

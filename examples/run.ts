@@ -4,10 +4,10 @@
  * example's own scripted mock generator, so it works offline. The test suite imports each example's `program`
  * and runs it against its mock.
  */
-import { NodeRuntime } from "@effect/platform-node"
-import { Effect, Layer } from "effect"
 import { Generator, type GeneratorRegistry } from "@capstan/core"
 import { Providers } from "@capstan/providers"
+import { NodeRuntime } from "@effect/platform-node"
+import { Effect, Layer } from "effect"
 
 /** The generator an example runs on when started from the command line. */
 export const generatorLayer = <E>(

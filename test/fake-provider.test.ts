@@ -3,11 +3,11 @@ import { Effect, Schema } from "effect"
 import OpenAI from "openai"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import {
-  FAULT_KINDS,
   FakeProvider,
   type FakeProviderOptions,
   type FakeProviderServer,
   type FakeRequest,
+  FAULT_KINDS,
   type FaultKind,
   formatGoDuration,
   type HeaderStyle,
@@ -26,7 +26,10 @@ const message = (client: Anthropic, content = "hi") =>
   client.messages.create({ model: "claude-fake", max_tokens: 64, messages: [{ role: "user", content }] })
 
 /** Runs `body` against a fresh server, always closing it. */
-const withServer = async <A>(options: FakeProviderOptions, body: (server: FakeProviderServer) => Promise<A>): Promise<A> => {
+const withServer = async <A>(
+  options: FakeProviderOptions,
+  body: (server: FakeProviderServer) => Promise<A>
+): Promise<A> => {
   const server = await FakeProvider.start(options)
   try {
     return await body(server)
@@ -81,7 +84,11 @@ describe("OpenAI wire format", () => {
     expect(long.choices[0]?.message.content).toBe("echo: he")
     expect(long.choices[0]?.finish_reason).toBe("length")
     expect(long.usage?.completion_tokens).toBe(2)
-    const stopped = await client.chat.completions.create({ model: "m", stop: ["there"], messages: [{ role: "user", content: "hello there" }] })
+    const stopped = await client.chat.completions.create({
+      model: "m",
+      stop: ["there"],
+      messages: [{ role: "user", content: "hello there" }]
+    })
     expect(stopped.choices[0]?.message.content).toBe("echo: hello ")
     expect(stopped.choices[0]?.finish_reason).toBe("stop")
   })
@@ -102,7 +109,10 @@ describe("OpenAI wire format", () => {
     const res = await openai(shared).chat.completions.create({
       model: "m",
       messages: [{ role: "user", content: "make an order" }],
-      response_format: { type: "json_schema", json_schema: { name: "order", strict: true, schema: schema as Record<string, unknown> } }
+      response_format: {
+        type: "json_schema",
+        json_schema: { name: "order", strict: true, schema: schema as Record<string, unknown> }
+      }
     })
     const order = Schema.decodeUnknownSync(Schema.fromJsonString(Order))(res.choices[0]?.message.content ?? "")
     expect(order.status).toBe("open")
@@ -137,7 +147,12 @@ describe("OpenAI wire format", () => {
       short: "samplexx"
     })
     // Recursive schemas terminate.
-    expect(sampleFromSchema({ $ref: "#/$defs/T", $defs: { T: { type: "object", properties: { next: { $ref: "#/$defs/T" } } } } }))
+    expect(
+      sampleFromSchema({
+        $ref: "#/$defs/T",
+        $defs: { T: { type: "object", properties: { next: { $ref: "#/$defs/T" } } } }
+      })
+    )
       .toBeTypeOf("object")
   })
 
@@ -145,7 +160,13 @@ describe("OpenAI wire format", () => {
     const res = await openai(shared).chat.completions.create({
       model: "m",
       messages: [{ role: "user", content: "weather?" }],
-      tools: [{ type: "function", function: { name: "get_weather", parameters: { type: "object", properties: { city: { type: "string" } }, required: ["city"] } } }],
+      tools: [{
+        type: "function",
+        function: {
+          name: "get_weather",
+          parameters: { type: "object", properties: { city: { type: "string" } }, required: ["city"] }
+        }
+      }],
       tool_choice: { type: "function", function: { name: "get_weather" } }
     })
     const call = res.choices[0]?.message.tool_calls?.[0]
@@ -167,7 +188,9 @@ describe("OpenAI wire format", () => {
   })
 
   it("refuses stream: true with an OpenAI-shaped 400", async () => {
-    const error = await rejection(openai(shared).chat.completions.create({ model: "m", stream: true, messages: [{ role: "user", content: "x" }] }))
+    const error = await rejection(
+      openai(shared).chat.completions.create({ model: "m", stream: true, messages: [{ role: "user", content: "x" }] })
+    )
     expect(error).toBeInstanceOf(OpenAI.BadRequestError)
     expect((error as InstanceType<typeof OpenAI.BadRequestError>).param).toBe("stream")
   })
@@ -182,7 +205,13 @@ describe("Anthropic wire format", () => {
       stop_sequences: ["STOP"],
       messages: [{ role: "user", content: "hello STOP world" }]
     })
-    expect(res).toMatchObject({ type: "message", role: "assistant", model: "claude-fake", stop_reason: "stop_sequence", stop_sequence: "STOP" })
+    expect(res).toMatchObject({
+      type: "message",
+      role: "assistant",
+      model: "claude-fake",
+      stop_reason: "stop_sequence",
+      stop_sequence: "STOP"
+    })
     expect(res.id).toMatch(/^msg_/)
     expect(res.content).toEqual([{ type: "text", text: "echo: hello ", citations: null }])
     // input: ceil((9 + 16) / 4) = 7; output: ceil(12 / 4) = 3
@@ -191,8 +220,15 @@ describe("Anthropic wire format", () => {
 
   it("reports max_tokens and end_turn", async () => {
     const client = anthropic(shared)
-    const cut = await client.messages.create({ model: "c", max_tokens: 1, messages: [{ role: "user", content: "hello" }] })
-    expect([cut.stop_reason, cut.content[0]?.type === "text" ? cut.content[0].text : undefined]).toEqual(["max_tokens", "echo"])
+    const cut = await client.messages.create({
+      model: "c",
+      max_tokens: 1,
+      messages: [{ role: "user", content: "hello" }]
+    })
+    expect([cut.stop_reason, cut.content[0]?.type === "text" ? cut.content[0].text : undefined]).toEqual([
+      "max_tokens",
+      "echo"
+    ])
     expect((await message(client)).stop_reason).toBe("end_turn")
   })
 
@@ -207,7 +243,11 @@ describe("Anthropic wire format", () => {
           name: "extract",
           input_schema: {
             type: "object",
-            properties: { name: { type: "string" }, age: { type: "integer", minimum: 18 }, role: { enum: ["admin", "user"] } },
+            properties: {
+              name: { type: "string" },
+              age: { type: "integer", minimum: 18 },
+              role: { enum: ["admin", "user"] }
+            },
             required: ["name", "age"]
           }
         }
@@ -215,7 +255,12 @@ describe("Anthropic wire format", () => {
       tool_choice: { type: "tool", name: "extract" }
     })
     expect(res.stop_reason).toBe("tool_use")
-    expect(res.content).toEqual([{ type: "tool_use", id: expect.stringMatching(/^toolu_/), name: "extract", input: { name: "sample", age: 18, role: "admin" } }])
+    expect(res.content).toEqual([{
+      type: "tool_use",
+      id: expect.stringMatching(/^toolu_/),
+      name: "extract",
+      input: { name: "sample", age: 18, role: "admin" }
+    }])
   })
 
   it("answers output_config json_schema with JSON text", async () => {
@@ -223,7 +268,12 @@ describe("Anthropic wire format", () => {
       model: "c",
       max_tokens: 200,
       messages: [{ role: "user", content: "json please" }],
-      output_config: { format: { type: "json_schema", schema: { type: "object", properties: { ok: { type: "boolean" } }, required: ["ok"] } } }
+      output_config: {
+        format: {
+          type: "json_schema",
+          schema: { type: "object", properties: { ok: { type: "boolean" } }, required: ["ok"] }
+        }
+      }
     })
     const block = res.content[0]
     expect(block?.type === "text" ? JSON.parse(block.text) : undefined).toEqual({ ok: true })
@@ -239,8 +289,18 @@ describe("content parts and tool calls", () => {
       const res = await openai(server).chat.completions.create({
         model: "m",
         messages: [
-          { role: "user", content: [{ type: "text", text: "what is it?" }, { type: "image_url", image_url: { url: "https://x.test/a.png" } }] },
-          { role: "assistant", content: null, tool_calls: [{ id: "c1", type: "function", function: { name: "look", arguments: "{\"zoom\":2}" } }] },
+          {
+            role: "user",
+            content: [{ type: "text", text: "what is it?" }, {
+              type: "image_url",
+              image_url: { url: "https://x.test/a.png" }
+            }]
+          },
+          {
+            role: "assistant",
+            content: null,
+            tool_calls: [{ id: "c1", type: "function", function: { name: "look", arguments: "{\"zoom\":2}" } }]
+          },
           { role: "tool", tool_call_id: "c1", content: "a cat" },
           { role: "user", content: [{ type: "image_url", image_url: { url: `data:image/png;base64,${PNG}` } }] }
         ]
@@ -263,15 +323,33 @@ describe("content parts and tool calls", () => {
       expect(error).toBeInstanceOf(OpenAI.BadRequestError)
       return (error as InstanceType<typeof OpenAI.BadRequestError>).message
     }
-    const call = { role: "assistant", content: "", tool_calls: [{ id: "c1", type: "function", function: { name: "f", arguments: "{}" } }] }
-    expect(await refused([{ role: "system", content: [{ type: "image_url", image_url: { url: "https://x.test/a.png" } }] }]))
+    const call = {
+      role: "assistant",
+      content: "",
+      tool_calls: [{ id: "c1", type: "function", function: { name: "f", arguments: "{}" } }]
+    }
+    expect(
+      await refused([{ role: "system", content: [{ type: "image_url", image_url: { url: "https://x.test/a.png" } }] }])
+    )
       .toMatch(/Invalid value: 'image_url'/)
     expect(await refused([{ role: "user", content: "q" }, { role: "tool", tool_call_id: "nope", content: "r" }]))
       .toMatch(/must be a response to a preceeding message with 'tool_calls'/)
-    expect(await refused([{ role: "user", content: "q" }, call, { role: "user", content: "next" }])).toMatch(/did not have response messages: c1/)
-    expect(await refused([{ role: "user", content: [{ type: "image_url", image_url: { url: "data:text/plain;base64,aGk=" } }] }]))
+    expect(await refused([{ role: "user", content: "q" }, call, { role: "user", content: "next" }])).toMatch(
+      /did not have response messages: c1/
+    )
+    expect(
+      await refused([{
+        role: "user",
+        content: [{ type: "image_url", image_url: { url: "data:text/plain;base64,aGk=" } }]
+      }])
+    )
       .toMatch(/Invalid image URL/)
-    expect(await refused([{ role: "user", content: "q" }, { ...call, tool_calls: [{ id: "c1", type: "function", function: { name: "f", arguments: {} } }] }]))
+    expect(
+      await refused([{ role: "user", content: "q" }, {
+        ...call,
+        tool_calls: [{ id: "c1", type: "function", function: { name: "f", arguments: {} } }]
+      }])
+    )
       .toMatch(/tool_calls\[0\]/)
   })
 
@@ -291,10 +369,18 @@ describe("content parts and tool calls", () => {
             ]
           },
           { role: "assistant", content: [{ type: "tool_use", id: "t1", name: "look", input: { zoom: 2 } }] },
-          { role: "user", content: [{ type: "tool_result", tool_use_id: "t1", content: "a cat", is_error: true }, { type: "text", text: "so?" }] }
+          {
+            role: "user",
+            content: [{ type: "tool_result", tool_use_id: "t1", content: "a cat", is_error: true }, {
+              type: "text",
+              text: "so?"
+            }]
+          }
         ]
       })
-      expect(res.usage.input_tokens).toBe(Math.ceil(("what is it?" + "{\"zoom\":2}" + "a catso?").length / 4) + 2 * IMAGE_TOKENS)
+      expect(res.usage.input_tokens).toBe(
+        Math.ceil(("what is it?" + "{\"zoom\":2}" + "a catso?").length / 4) + 2 * IMAGE_TOKENS
+      )
       expect(seen[0]?.messages.map((m) => [m.role, m.images, m.toolCalls, m.toolResults])).toEqual([
         ["user", 2, [], []],
         ["assistant", 0, [{ id: "t1", name: "look", input: { zoom: 2 } }], []],
@@ -313,15 +399,36 @@ describe("content parts and tool calls", () => {
     const use = { role: "assistant", content: [{ type: "tool_use", id: "t1", name: "f", input: {} }] }
     const result = { type: "tool_result", tool_use_id: "t1", content: "r" }
     expect(await refused([{ role: "system", content: "s" }])).toMatch(/Unexpected role .*system/)
-    expect(await refused([{ role: "user", content: "a" }, { role: "user", content: "b" }])).toMatch(/roles must alternate/)
+    expect(await refused([{ role: "user", content: "a" }, { role: "user", content: "b" }])).toMatch(
+      /roles must alternate/
+    )
     expect(await refused([{ role: "user", content: [{ type: "text", text: "" }] }])).toMatch(/non-empty/)
-    expect(await refused([{ role: "user", content: [{ type: "image", source: { type: "base64", media_type: "image/bmp", data: PNG } }] }]))
+    expect(
+      await refused([{
+        role: "user",
+        content: [{ type: "image", source: { type: "base64", media_type: "image/bmp", data: PNG } }]
+      }])
+    )
       .toMatch(/media_type/)
-    expect(await refused([{ role: "user", content: "q" }, use, { role: "user", content: "next" }])).toMatch(/without `tool_result` blocks/)
-    expect(await refused([{ role: "user", content: "q" }, use, { role: "user", content: [{ type: "text", text: "x" }, result] }]))
+    expect(await refused([{ role: "user", content: "q" }, use, { role: "user", content: "next" }])).toMatch(
+      /without `tool_result` blocks/
+    )
+    expect(
+      await refused([{ role: "user", content: "q" }, use, {
+        role: "user",
+        content: [{ type: "text", text: "x" }, result]
+      }])
+    )
       .toMatch(/must come first/)
-    expect(await refused([{ role: "user", content: [{ ...result, tool_use_id: "zz" }] }])).toMatch(/unexpected `tool_use_id`/)
-    expect(await refused([{ role: "assistant", content: [{ type: "image", source: { type: "url", url: "https://x.test/a.png" } }] }]))
+    expect(await refused([{ role: "user", content: [{ ...result, tool_use_id: "zz" }] }])).toMatch(
+      /unexpected `tool_use_id`/
+    )
+    expect(
+      await refused([{
+        role: "assistant",
+        content: [{ type: "image", source: { type: "url", url: "https://x.test/a.png" } }]
+      }])
+    )
       .toMatch(/not a valid assistant content block/)
   })
 
@@ -332,7 +439,11 @@ describe("content parts and tool calls", () => {
         toolCalls: [{ name: "look", input: { zoom: 2 } }, { id: "mine", name: "read", input: {} }]
       })
     }, async (server) => {
-      const chatRes = await openai(server).chat.completions.create({ model: "m", n: 2, messages: [{ role: "user", content: "both" }] })
+      const chatRes = await openai(server).chat.completions.create({
+        model: "m",
+        n: 2,
+        messages: [{ role: "user", content: "both" }]
+      })
       expect(chatRes.choices.map((c) => c.finish_reason)).toEqual(["tool_calls", "tool_calls"])
       const choice = chatRes.choices[0]!.message
       expect(choice.content).toBe("Let me look.")
@@ -340,14 +451,22 @@ describe("content parts and tool calls", () => {
         { id: "call_fake0_0", type: "function", function: { name: "look", arguments: "{\"zoom\":2}" } },
         { id: "mine", type: "function", function: { name: "read", arguments: "{}" } }
       ])
-      const msg = await anthropic(server).messages.create({ model: "c", max_tokens: 100, messages: [{ role: "user", content: "only calls" }] })
+      const msg = await anthropic(server).messages.create({
+        model: "c",
+        max_tokens: 100,
+        messages: [{ role: "user", content: "only calls" }]
+      })
       expect(msg.stop_reason).toBe("tool_use")
       expect(msg.content).toEqual([
         { type: "tool_use", id: "toolu_fake1_0", name: "look", input: { zoom: 2 } },
         { type: "tool_use", id: "mine", name: "read", input: {} }
       ])
       const legacy = await openai(server).completions.create({ model: "m", prompt: "x" })
-      expect(JSON.parse(legacy.choices[0]!.text)).toEqual([{ name: "look", input: { zoom: 2 } }, { id: "mine", name: "read", input: {} }])
+      expect(JSON.parse(legacy.choices[0]!.text)).toEqual([{ name: "look", input: { zoom: 2 } }, {
+        id: "mine",
+        name: "read",
+        input: {}
+      }])
     })
   })
 })
@@ -364,7 +483,11 @@ describe("scripted answers", () => {
       }
     }, async (server) => {
       const oa = openai(server)
-      const res = await oa.chat.completions.create({ model: "m1", max_tokens: 50, messages: [{ role: "developer", content: "sys" }, { role: "user", content: "q" }] })
+      const res = await oa.chat.completions.create({
+        model: "m1",
+        max_tokens: 50,
+        messages: [{ role: "developer", content: "sys" }, { role: "user", content: "q" }]
+      })
       expect(res.choices[0]?.message.content).toBe("custom:openai-chat:m1")
       expect((await chat(oa, "default")).choices[0]?.message.content).toBe("echo: default")
       const error = await rejection(chat(oa, "fail"))
@@ -373,7 +496,16 @@ describe("scripted answers", () => {
       const msg = await message(anthropic(server), "q2")
       expect(msg.content[0]).toMatchObject({ type: "text", text: "custom:anthropic:claude-fake" })
     })
-    expect(seen[0]).toMatchObject({ seq: 0, api: "openai-chat", path: "/v1/chat/completions", model: "m1", system: "sys", prompt: "q", maxTokens: 50, n: 1 })
+    expect(seen[0]).toMatchObject({
+      seq: 0,
+      api: "openai-chat",
+      path: "/v1/chat/completions",
+      model: "m1",
+      system: "sys",
+      prompt: "q",
+      maxTokens: 50,
+      n: 1
+    })
     expect(seen[0]?.messages).toEqual([
       { role: "developer", text: "sys", images: 0, toolCalls: [], toolResults: [] },
       { role: "user", text: "q", images: 0, toolCalls: [], toolResults: [] }
@@ -383,13 +515,18 @@ describe("scripted answers", () => {
   })
 
   it("calls respond once per legacy prompt, and a reply can force a fault", async () => {
-    await withServer({ respond: (req) => (req.prompt === "boom" ? { fault: "server-error" } : `#${req.promptIndex}`) }, async (server) => {
-      const oa = openai(server)
-      const res = await oa.completions.create({ model: "m", prompt: ["x", "y"] })
-      expect(res.choices.map((c) => c.text)).toEqual(["#0", "#1"])
-      expect(await rejection(oa.completions.create({ model: "m", prompt: "boom" }))).toBeInstanceOf(OpenAI.InternalServerError)
-      expect(server.stats.faults).toEqual({ "server-error": 1 })
-    })
+    await withServer(
+      { respond: (req) => (req.prompt === "boom" ? { fault: "server-error" } : `#${req.promptIndex}`) },
+      async (server) => {
+        const oa = openai(server)
+        const res = await oa.completions.create({ model: "m", prompt: ["x", "y"] })
+        expect(res.choices.map((c) => c.text)).toEqual(["#0", "#1"])
+        expect(await rejection(oa.completions.create({ model: "m", prompt: "boom" }))).toBeInstanceOf(
+          OpenAI.InternalServerError
+        )
+        expect(server.stats.faults).toEqual({ "server-error": 1 })
+      }
+    )
   })
 })
 
@@ -433,7 +570,9 @@ describe("faults", () => {
       if (want === "ok") expect(outcome.ok).toBe(true)
       else {
         expect(outcome.ok ? outcome.value : outcome.error).toBeInstanceOf(want)
-        if (expected.status !== undefined && !outcome.ok) expect((outcome.error as { status?: number }).status).toBe(expected.status)
+        if (expected.status !== undefined && !outcome.ok) {
+          expect((outcome.error as { status?: number }).status).toBe(expected.status)
+        }
       }
     }
     expect(shared.stats.faults).toEqual({ [kind]: 2 })
@@ -442,17 +581,30 @@ describe("faults", () => {
   it("shapes error bodies like the providers", async () => {
     shared.failNext("context-length")
     const oa = await rejection(chat(openai(shared)))
-    expect(oa).toMatchObject({ status: 400, code: "context_length_exceeded", type: "invalid_request_error", param: "messages" })
+    expect(oa).toMatchObject({
+      status: 400,
+      code: "context_length_exceeded",
+      type: "invalid_request_error",
+      param: "messages"
+    })
     shared.failNext("context-length")
     const an = await rejection(message(anthropic(shared)))
     expect(an).toMatchObject({ status: 400, type: "invalid_request_error" })
     expect((an as InstanceType<typeof Anthropic.APIError>).apiMessage).toMatch(/^prompt is too long/)
     shared.failNext("quota")
     const quota = await rejection(chat(openai(shared))) as InstanceType<typeof OpenAI.RateLimitError>
-    expect([quota.code, quota.type, quota.headers.get("retry-after")]).toEqual(["insufficient_quota", "insufficient_quota", null])
+    expect([quota.code, quota.type, quota.headers.get("retry-after")]).toEqual([
+      "insufficient_quota",
+      "insufficient_quota",
+      null
+    ])
     shared.failNext("rate-limit")
     const limited = await rejection(chat(openai(shared))) as InstanceType<typeof OpenAI.RateLimitError>
-    expect([limited.code, limited.headers.get("retry-after"), limited.headers.get("retry-after-ms")]).toEqual(["rate_limit_exceeded", "1", "1000"])
+    expect([limited.code, limited.headers.get("retry-after"), limited.headers.get("retry-after-ms")]).toEqual([
+      "rate_limit_exceeded",
+      "1",
+      "1000"
+    ])
   })
 
   it("content-filter ends OpenAI choices with content_filter and Anthropic with refusal", async () => {
@@ -502,7 +654,12 @@ describe("rate limits", () => {
   it("rpm=60 with a 1 s burst admits 1 of 5 simultaneous requests and 429s the rest with real headers", async () => {
     await withServer({ rpm: 60 }, async (server) => {
       const client = openai(server)
-      const results = await Promise.all(Array.from({ length: 5 }, () => settle(client.chat.completions.create({ model: "m", messages: [{ role: "user", content: "x" }] }).withResponse())))
+      const results = await Promise.all(
+        Array.from({ length: 5 }, () =>
+          settle(
+            client.chat.completions.create({ model: "m", messages: [{ role: "user", content: "x" }] }).withResponse()
+          ))
+      )
       const ok = results.filter((r) => r.ok)
       const refused = results.flatMap((r) => (r.ok ? [] : [r.error]))
       expect(ok).toHaveLength(1)
@@ -522,7 +679,9 @@ describe("rate limits", () => {
         expect(e.headers.get("x-ratelimit-limit-requests")).toBe("60")
         expect(e.headers.get("x-ratelimit-remaining-requests")).toBe("59")
         expect(e.headers.get("x-ratelimit-reset-requests")).toMatch(/^(\d{3}ms|1s)$/)
-        expect(e.message).toMatch(/on requests per min \(RPM\): Limit 60, Used 1, Requested 1\. Please try again in \d+ms/)
+        expect(e.message).toMatch(
+          /on requests per min \(RPM\): Limit 60, Used 1, Requested 1\. Please try again in \d+ms/
+        )
       }
       expect(server.stats).toMatchObject({ requests: 5, rateLimited: 4, byStatus: { 200: 1, 429: 4 } })
     })
@@ -534,7 +693,10 @@ describe("rate limits", () => {
       const results = await Promise.all(Array.from({ length: 12 }, () => settle(chat(client))))
       expect(results.filter((r) => r.ok)).toHaveLength(10)
       const refused = results.find((r) => !r.ok)
-      const wait = Number((refused?.ok === false ? (refused.error as InstanceType<typeof OpenAI.RateLimitError>) : undefined)?.headers.get("retry-after-ms"))
+      const wait = Number(
+        (refused?.ok === false ? (refused.error as InstanceType<typeof OpenAI.RateLimitError>) : undefined)?.headers
+          .get("retry-after-ms")
+      )
       expect(wait).toBeGreaterThan(50)
       expect(wait).toBeLessThanOrEqual(100)
       await new Promise((r) => setTimeout(r, wait + 5))
@@ -546,7 +708,12 @@ describe("rate limits", () => {
     await withServer({ tpm: 6_000 }, async (server) => {
       // capacity = 6000 / 60 = 100 tokens, refilling 100 tokens/s
       const client = openai(server)
-      const ask = (max_tokens: number) => client.chat.completions.create({ model: "m", max_tokens, messages: [{ role: "user", content: "x".repeat(40) }] })
+      const ask = (max_tokens: number) =>
+        client.chat.completions.create({
+          model: "m",
+          max_tokens,
+          messages: [{ role: "user", content: "x".repeat(40) }]
+        })
       const first = await ask(50).withResponse() // 10 + 50 = 60
       expect(first.response.headers.get("x-ratelimit-limit-tokens")).toBe("6000")
       expect(first.response.headers.get("x-ratelimit-remaining-tokens")).toBe("5940")
@@ -562,8 +729,18 @@ describe("rate limits", () => {
     await withServer({ tpm: 6_000 }, async (server) => {
       const client = openai(server)
       // 500 tokens > one burst (100) but < the minute limit: admitted on a full bucket, leaving a 400-token debt.
-      expect((await settle(client.chat.completions.create({ model: "m", max_tokens: 490, messages: [{ role: "user", content: "x".repeat(40) }] }))).ok).toBe(true)
-      const next = await rejection(client.chat.completions.create({ model: "m", max_tokens: 1, messages: [{ role: "user", content: "x" }] }))
+      expect(
+        (await settle(
+          client.chat.completions.create({
+            model: "m",
+            max_tokens: 490,
+            messages: [{ role: "user", content: "x".repeat(40) }]
+          })
+        )).ok
+      ).toBe(true)
+      const next = await rejection(
+        client.chat.completions.create({ model: "m", max_tokens: 1, messages: [{ role: "user", content: "x" }] })
+      )
       expect((next as InstanceType<typeof OpenAI.RateLimitError>).headers.get("retry-after")).toBe("5") // (400 + 2) / 100 per s
     })
   })
@@ -571,7 +748,8 @@ describe("rate limits", () => {
   it("chargeRejected makes every 429 consume a request slot", async () => {
     await withServer({ rpm: 60, chargeRejected: true }, async (server) => {
       const client = openai(server)
-      const retryAfter = async () => ((await rejection(chat(client))) as InstanceType<typeof OpenAI.RateLimitError>).headers.get("retry-after")
+      const retryAfter = async () =>
+        ((await rejection(chat(client))) as InstanceType<typeof OpenAI.RateLimitError>).headers.get("retry-after")
       await chat(client)
       expect(await retryAfter()).toBe("1")
       expect(await retryAfter()).toBe("2") // the previous refusal put the bucket one request into debt
@@ -582,10 +760,20 @@ describe("rate limits", () => {
     await withServer({ rpm: 60, tpm: 60_000 }, async (server) => {
       const client = anthropic(server)
       const before = Date.now()
-      const ok = await client.messages.create({ model: "c", max_tokens: 10, messages: [{ role: "user", content: "hi" }] }).withResponse()
+      const ok = await client.messages.create({
+        model: "c",
+        max_tokens: 10,
+        messages: [{ role: "user", content: "hi" }]
+      }).withResponse()
       const h = ok.response.headers
-      expect([h.get("anthropic-ratelimit-requests-limit"), h.get("anthropic-ratelimit-requests-remaining")]).toEqual(["60", "59"])
-      expect([h.get("anthropic-ratelimit-tokens-limit"), h.get("anthropic-ratelimit-tokens-remaining")]).toEqual(["60000", "59989"])
+      expect([h.get("anthropic-ratelimit-requests-limit"), h.get("anthropic-ratelimit-requests-remaining")]).toEqual([
+        "60",
+        "59"
+      ])
+      expect([h.get("anthropic-ratelimit-tokens-limit"), h.get("anthropic-ratelimit-tokens-remaining")]).toEqual([
+        "60000",
+        "59989"
+      ])
       const reset = h.get("anthropic-ratelimit-requests-reset") ?? ""
       expect(reset).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/)
       expect(Date.parse(reset) - before).toBeGreaterThan(0)
@@ -624,10 +812,13 @@ describe("rate limits", () => {
 
     it("the view at answer time counts the requests admitted and the refill during the latency", async () => {
       const remainings = (style: HeaderStyle) =>
-        withServer({ rpm: 600, latencyMs: 150, rateLimitHeaderStyle: style }, (server) =>
-          Promise.all(Array.from({ length: 3 }, () => chat(openai(server)).withResponse())).then((all) =>
-            all.map(({ response }) => Number(response.headers.get("x-ratelimit-remaining-requests"))).sort()
-          ))
+        withServer(
+          { rpm: 600, latencyMs: 150, rateLimitHeaderStyle: style },
+          (server) =>
+            Promise.all(Array.from({ length: 3 }, () => chat(openai(server)).withResponse())).then((all) =>
+              all.map(({ response }) => Number(response.headers.get("x-ratelimit-remaining-requests"))).sort()
+            )
+        )
       // 600 rpm: one request refills every 100 ms. At admission each sees those before it; at the answer, 150 ms
       // later, each sees all three and 1.5 refilled.
       expect(await remainings({})).toEqual([597, 598, 599])
@@ -664,10 +855,22 @@ describe("rate limits", () => {
 describe("operations", () => {
   it("logs each request with api, path, parsed params, credentials and status", async () => {
     await withServer({}, async (server) => {
-      await openai(server).chat.completions.create({ model: "m", n: 2, temperature: 0.5, messages: [{ role: "user", content: "a" }] })
+      await openai(server).chat.completions.create({
+        model: "m",
+        n: 2,
+        temperature: 0.5,
+        messages: [{ role: "user", content: "a" }]
+      })
       await message(anthropic(server))
       const [o, a] = server.requests
-      expect(o).toMatchObject({ seq: 0, api: "openai-chat", method: "POST", path: "/v1/chat/completions", status: 200, fault: undefined })
+      expect(o).toMatchObject({
+        seq: 0,
+        api: "openai-chat",
+        method: "POST",
+        path: "/v1/chat/completions",
+        status: 200,
+        fault: undefined
+      })
       expect(o?.body).toMatchObject({ model: "m", n: 2, temperature: 0.5 })
       expect(o?.headers["authorization"]).toBe("Bearer sk-test-123")
       expect(a).toMatchObject({ seq: 1, api: "anthropic", path: "/v1/messages", status: 200 })
@@ -700,7 +903,9 @@ describe("operations", () => {
       const started = Date.now()
       const results = await Promise.all(Array.from({ length: 300 }, (_, i) => chat(client, `n${i}`)))
       const elapsed = Date.now() - started
-      expect(results.map((r) => r.choices[0]?.message.content)).toEqual(Array.from({ length: 300 }, (_, i) => `echo: n${i}`))
+      expect(results.map((r) => r.choices[0]?.message.content)).toEqual(
+        Array.from({ length: 300 }, (_, i) => `echo: n${i}`)
+      )
       expect(elapsed).toBeGreaterThanOrEqual(100)
       expect(elapsed).toBeLessThan(2_000)
       expect(server.stats.peakInFlight).toBeGreaterThan(50)
@@ -745,13 +950,17 @@ describe("operations", () => {
       expect(res.choices[0]?.message.content).toBe("echo: from effect")
       return server.url
     })))
-    expect(await rejection(fetch(`${url}/v1/chat/completions`, { method: "POST", body: "{}" }))).toBeInstanceOf(TypeError)
+    expect(await rejection(fetch(`${url}/v1/chat/completions`, { method: "POST", body: "{}" }))).toBeInstanceOf(
+      TypeError
+    )
   })
 
   it("answers unknown paths with a provider-shaped 404", async () => {
     const res = await fetch(`${shared.url}/v1/embeddings`, { method: "POST", body: "{}" })
     expect(res.status).toBe(404)
-    expect(await res.json()).toMatchObject({ error: { type: "invalid_request_error", message: "Invalid URL (POST /v1/embeddings)" } })
+    expect(await res.json()).toMatchObject({
+      error: { type: "invalid_request_error", message: "Invalid URL (POST /v1/embeddings)" }
+    })
   })
 
   it("formats Go durations like OpenAI's reset headers", () => {

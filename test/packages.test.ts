@@ -34,7 +34,8 @@ const readJson = <A>(path: string): A => JSON.parse(readFileSync(path, "utf8")) 
 const untar = (gzipped: Buffer): Map<string, Buffer> => {
   const tar = gunzipSync(gzipped)
   const entries = new Map<string, Buffer>()
-  const text = (start: number, length: number) => tar.subarray(start, start + length).toString("utf8").replace(/\0.*$/s, "")
+  const text = (start: number, length: number) =>
+    tar.subarray(start, start + length).toString("utf8").replace(/\0.*$/s, "")
   for (let offset = 0; offset + 512 <= tar.length;) {
     const name = text(offset, 100)
     if (name === "") break
@@ -56,7 +57,13 @@ interface Packed {
 const pack = (dir: string): Packed => {
   const destination = mkdtempSync(join(tmpdir(), "capstan-pack-"))
   try {
-    const result = spawnSync("pnpm", ["pack", "--config.ignore-scripts=true", "--json", "--pack-destination", destination], {
+    const result = spawnSync("pnpm", [
+      "pack",
+      "--config.ignore-scripts=true",
+      "--json",
+      "--pack-destination",
+      destination
+    ], {
       cwd: dir,
       encoding: "utf8",
       timeout: 60_000
@@ -96,7 +103,9 @@ describe("packages", () => {
   it("the root LICENSE is MIT", () => {
     expect(rootLicense).toMatch(/^MIT License\n/)
     for (const name of packages) {
-      expect(readJson<Manifest & { readonly license: string }>(join(repoRoot, "packages", name, "package.json")).license)
+      expect(
+        readJson<Manifest & { readonly license: string }>(join(repoRoot, "packages", name, "package.json")).license
+      )
         .toBe("MIT")
     }
   })
@@ -118,7 +127,12 @@ describe("packages", () => {
         // `capstan demo` runs on the data set it ships.
         if (name === "cli") {
           expect(listed).toEqual(
-            expect.arrayContaining(["data/review.schema.json", "data/reviews.csv", "data/reviews.jsonl", "data/template.txt"])
+            expect.arrayContaining([
+              "data/review.schema.json",
+              "data/reviews.csv",
+              "data/reviews.jsonl",
+              "data/template.txt"
+            ])
           )
         }
       }, 120_000)
@@ -157,7 +171,9 @@ describe("packages", () => {
         expect(compare(floor, floorOf(vitest!))).toBeGreaterThanOrEqual(0)
         const shown = `${floor[0]}.${floor[1]}`
         expect(readFileSync(join(dir, "README.md"), "utf8")).toContain(`Node.js ${shown} or newer`)
-        expect(rootReadme).toContain(name === "cli" ? `\`@capstan/cli\` ${shown} or newer` : `Node.js ${shown} or newer`)
+        expect(rootReadme).toContain(
+          name === "cli" ? `\`@capstan/cli\` ${shown} or newer` : `Node.js ${shown} or newer`
+        )
       })
     })
   }

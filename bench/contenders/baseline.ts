@@ -24,7 +24,10 @@ const streamed = async (output: string): Promise<Outcome> => {
   await Promise.all(Array.from({ length: task.items }, (_, n) =>
     limit(async () => {
       try {
-        const result = await client.chat.completions.create({ model: MODEL, messages: [{ role: "user", content: prompt(n) }] })
+        const result = await client.chat.completions.create({
+          model: MODEL,
+          messages: [{ role: "user", content: prompt(n) }]
+        })
         if (result.choices[0]?.message.content === expectedAnswer(n)) ok++
         else wrong++
         file.write(`${JSON.stringify({ n, output: result.choices[0]?.message.content, usage: result.usage })}\n`)
@@ -43,9 +46,11 @@ const run = async (): Promise<Outcome> => {
   const client = new OpenAI({ baseURL: task.baseUrl, apiKey: API_KEY })
   const limit = pLimit(task.concurrency)
   const numbers = Array.from({ length: task.items }, (_, n) => n)
-  const settled = await Promise.allSettled(numbers.map((n) =>
-    limit(() => client.chat.completions.create({ model: MODEL, messages: [{ role: "user", content: prompt(n) }] }))
-  ))
+  const settled = await Promise.allSettled(
+    numbers.map((n) =>
+      limit(() => client.chat.completions.create({ model: MODEL, messages: [{ role: "user", content: prompt(n) }] }))
+    )
+  )
   const errors: Record<string, number> = {}
   let ok = 0
   let wrong = 0
@@ -57,11 +62,13 @@ const run = async (): Promise<Outcome> => {
   if (task.output !== undefined) {
     const lines = function*() {
       for (const [n, result] of settled.entries()) {
-        yield `${JSON.stringify(
-          result.status === "fulfilled"
-            ? { n, output: result.value.choices[0]?.message.content, usage: result.value.usage }
-            : { n, error: String(result.reason) }
-        )}\n`
+        yield `${
+          JSON.stringify(
+            result.status === "fulfilled"
+              ? { n, output: result.value.choices[0]?.message.content, usage: result.value.usage }
+              : { n, error: String(result.reason) }
+          )
+        }\n`
       }
     }
     await pipeline(Readable.from(lines()), createWriteStream(task.output))

@@ -4,9 +4,9 @@
  * output file, items are rendered lazily in chunks and rows are streamed to JSONL, so nothing grows with N;
  * otherwise `Batch.run` collects every row in input order, as the baseline does.
  */
-import { NodeServices } from "@effect/platform-node"
 import { Batch, Dataset, Generator, Template } from "@capstan/core"
 import { Providers } from "@capstan/providers"
+import { NodeServices } from "@effect/platform-node"
 import { Effect, Layer, Stream } from "effect"
 import { bump, type Outcome, readTask, runMeasured } from "../internal/measure.js"
 import { API_KEY, expectedAnswer, MODEL, PROMPT_TEMPLATE } from "../internal/protocol.js"

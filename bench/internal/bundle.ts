@@ -8,7 +8,8 @@
 import { build } from "esbuild"
 
 // Bundled CommonJS dependencies call `require`, which an ES module does not have.
-const REQUIRE_SHIM = "import { createRequire as __benchRequire } from 'node:module'; const require = __benchRequire(import.meta.url);"
+const REQUIRE_SHIM =
+  "import { createRequire as __benchRequire } from 'node:module'; const require = __benchRequire(import.meta.url);"
 
 /** Bundles `entry` (a TypeScript file) into `outfile`, resolving `@capstan/*` to their sources. */
 export const bundle = async (entry: string, outfile: string): Promise<void> => {

@@ -102,7 +102,9 @@ export const runContender = async (launch: Launch, task: ContenderTask, timeoutM
   await exited(child)
   clearTimeout(timer)
   const line = stdout.split("\n").find((l) => l.startsWith(RESULT_PREFIX))
-  if (line !== undefined) return { _tag: "Done", result: JSON.parse(line.slice(RESULT_PREFIX.length)) as ContenderResult }
+  if (line !== undefined) {
+    return { _tag: "Done", result: JSON.parse(line.slice(RESULT_PREFIX.length)) as ContenderResult }
+  }
   const why = timedOut ? `timed out after ${timeoutMs / 1000} s` : `exited with ${child.exitCode ?? child.signalCode}`
   return { _tag: "Crashed", failure: failureOf(why, stderr || stdout) }
 }

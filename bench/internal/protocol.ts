@@ -71,7 +71,9 @@ export interface Timeline {
   /** The item whose last attempt came last: when each of its attempts arrived and how it was answered. */
   readonly lastItem: {
     readonly item: number
-    readonly attempts: ReadonlyArray<{ readonly atMs: number; readonly status: number | undefined; readonly fault: string | undefined }>
+    readonly attempts: ReadonlyArray<
+      { readonly atMs: number; readonly status: number | undefined; readonly fault: string | undefined }
+    >
   } | undefined
 }
 

@@ -30,7 +30,8 @@ export const machine = () => ({
 
 // An absolute path (POSIX, Windows or a file: URL) at the start of a word: crash output names files on the machine
 // that ran it (node's own binary in a native stack trace, a stack's source files), which a report must not publish.
-const MACHINE_PATH = /(?<![\w.~:/-])(?:file:\/\/)?(?:[A-Za-z]:[\\/]|\/)(?:[^\s\\/()[\]"'`,;]+[\\/])+[^\s\\/()[\]"'`,;:]*/g
+const MACHINE_PATH =
+  /(?<![\w.~:/-])(?:file:\/\/)?(?:[A-Za-z]:[\\/]|\/)(?:[^\s\\/()[\]"'`,;]+[\\/])+[^\s\\/()[\]"'`,;:]*/g
 
 /**
  * Text without the machine's absolute paths: each one cut to its last segment (`/home/me/app/node_modules/x.js` →
@@ -47,7 +48,9 @@ export const failureSummary = (failure: Failure): string => {
 
 const loadRange = (rows: ReadonlyArray<Row>): string => {
   const loads = rows.flatMap((r) => r.measured?.raw.map((run) => run.load) ?? [])
-  return loads.length === 0 ? "" : `; load average ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)} at run starts`
+  return loads.length === 0
+    ? ""
+    : `; load average ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)} at run starts`
 }
 
 const table = (rows: ReadonlyArray<Row>): string => {
@@ -68,7 +71,10 @@ const table = (rows: ReadonlyArray<Row>): string => {
 }
 
 /** The results as markdown: one line about the machine and the run, then the table. */
-export const markdown = (rows: ReadonlyArray<Row>, run: { readonly notes: ReadonlyArray<string>; readonly totalMs: number }) => {
+export const markdown = (
+  rows: ReadonlyArray<Row>,
+  run: { readonly notes: ReadonlyArray<string>; readonly totalMs: number }
+) => {
   const host = machine()
   const notes = run.notes.map((note) => ` (${note})`).join("")
   return [

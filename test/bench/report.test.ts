@@ -8,8 +8,10 @@ const oom = [
   "[12345:0x6a1b000]    41000 ms: Mark-Compact 61.2 (64.5) -> 60.9 (64.7) MB, 120.00 / 0.00 ms",
   "FATAL ERROR: Ineffective mark-compacts near heap limit Allocation failed - JavaScript heap out of memory",
   "----- Native stack trace -----",
-  ...Array.from({ length: 8 }, (_, i) =>
-    ` ${i + 1}: 0xf1472${i}  [/work/main/node_modules/.pnpm/node@24.21.0/node_modules/node/bin/node]`)
+  ...Array.from(
+    { length: 8 },
+    (_, i) => ` ${i + 1}: 0xf1472${i}  [/work/main/node_modules/.pnpm/node@24.21.0/node_modules/node/bin/node]`
+  )
 ].join("\n")
 
 const crashed: Row = {
@@ -24,7 +26,9 @@ const crashed: Row = {
 
 describe("bench report", () => {
   it("cuts absolute paths to their last segment, POSIX, Windows and file: URLs alike", () => {
-    expect(withoutMachinePaths("[/work/main/node_modules/.pnpm/node@24.21.0/node_modules/node/bin/node]")).toBe("[…/node]")
+    expect(withoutMachinePaths("[/work/main/node_modules/.pnpm/node@24.21.0/node_modules/node/bin/node]")).toBe(
+      "[…/node]"
+    )
     expect(withoutMachinePaths("at run (/home/ada/capstan/bench/run.ts:12:5)")).toBe("at run (…/run.ts:12:5)")
     expect(withoutMachinePaths("at C:\\Users\\ada\\capstan\\x.js:1:2")).toBe("at …/x.js:1:2")
     expect(withoutMachinePaths("file:///Users/ada/capstan/x.js")).toBe("…/x.js")

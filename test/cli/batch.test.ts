@@ -1,9 +1,9 @@
 /**
  * End to end: the `capstan` process against the loopback fake provider. Every run is a real child process.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { existsSync } from "node:fs"
 import { join } from "node:path"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { FakeProvider, type FakeProviderServer, type FakeRequestLogEntry } from "../support/FakeProvider.js"
 import { reviews, rowsOf, runCli, scratch } from "./process.js"
 
@@ -33,13 +33,24 @@ describe.concurrent("capstan batch", () => {
     onTestFinished(files.remove)
     const output = join(files.dir, "out.jsonl")
     const result = await runCli([
-      "batch", "--template", TEMPLATE, "--input", join(files.dir, "in.jsonl"), "--output", output,
-      "--generator", generator(), "--concurrency", "4"
+      "batch",
+      "--template",
+      TEMPLATE,
+      "--input",
+      join(files.dir, "in.jsonl"),
+      "--output",
+      output,
+      "--generator",
+      generator(),
+      "--concurrency",
+      "4"
     ])
     expect(result.stderr).not.toContain("error")
     expect(result.code).toBe(0)
     const rows = rowsOf(output)
-    expect(rows.map((row) => row.id).sort()).toEqual(Array.from({ length: 12 }, (_, i) => `r${String(i + 1).padStart(2, "0")}`))
+    expect(rows.map((row) => row.id).sort()).toEqual(
+      Array.from({ length: 12 }, (_, i) => `r${String(i + 1).padStart(2, "0")}`)
+    )
     const r05 = rows.find((row) => row.id === "r05")!
     expect(r05.output).toBe("echo: Review of Blend 5: jsonl-case of r05")
     expect(r05.choice).toBe(0)
@@ -64,8 +75,17 @@ describe.concurrent("capstan batch", () => {
     onTestFinished(files.remove)
     const output = join(files.dir, "out.jsonl")
     const result = await runCli([
-      "batch", "--template", join(files.dir, "prompt.txt"), "--input", join(files.dir, "in.csv"),
-      "--output", output, "--generator", generator(), "--id-field", "key"
+      "batch",
+      "--template",
+      join(files.dir, "prompt.txt"),
+      "--input",
+      join(files.dir, "in.csv"),
+      "--output",
+      output,
+      "--generator",
+      generator(),
+      "--id-field",
+      "key"
     ])
     expect(result.code).toBe(0)
     const rows = rowsOf(output)
@@ -83,8 +103,16 @@ describe.concurrent("capstan batch", () => {
     onTestFinished(files.remove)
     const output = join(files.dir, "out.jsonl")
     const result = await runCli([
-      "batch", "--template", TEMPLATE, "--input", join(files.dir, "in.jsonl"), "--output", output,
-      "--generator", generator(), "--dry-run"
+      "batch",
+      "--template",
+      TEMPLATE,
+      "--input",
+      join(files.dir, "in.jsonl"),
+      "--output",
+      output,
+      "--generator",
+      generator(),
+      "--dry-run"
     ])
     expect(result.code).toBe(0)
     expect(result.stdout).toContain("[user] Review of Blend 2: dry-case of r02")
@@ -93,7 +121,6 @@ describe.concurrent("capstan batch", () => {
     expect(requestsFor("dry-case")).toHaveLength(0)
     expect(existsSync(output)).toBe(false)
   })
-
 })
 
 describe.concurrent("bad input stops before any request, naming file and line (exit 64)", () => {
@@ -107,7 +134,8 @@ describe.concurrent("bad input stops before any request, naming file and line (e
     {
       name: "a malformed JSON line",
       file: "in.jsonl",
-      text: "{\"id\":\"a\",\"product\":\"p\",\"review\":\"bad-json-case\"}\n{\"id\":\"b\",\"product\":\"p\",\"review\":\n",
+      text:
+        "{\"id\":\"a\",\"product\":\"p\",\"review\":\"bad-json-case\"}\n{\"id\":\"b\",\"product\":\"p\",\"review\":\n",
       message: /in\.jsonl:2: malformed JSON/
     },
     {
@@ -125,13 +153,15 @@ describe.concurrent("bad input stops before any request, naming file and line (e
     {
       name: "an item without a template variable",
       file: "in.jsonl",
-      text: "{\"id\":\"a\",\"product\":\"p\",\"review\":\"bad-var-case\"}\n\n{\"id\":\"b\",\"product\":\"p\",\"text\":\"bad-var-case\"}\n",
+      text:
+        "{\"id\":\"a\",\"product\":\"p\",\"review\":\"bad-var-case\"}\n\n{\"id\":\"b\",\"product\":\"p\",\"text\":\"bad-var-case\"}\n",
       message: /in\.jsonl:3: item "b" has no "review"/
     },
     {
       name: "a duplicate id",
       file: "in.jsonl",
-      text: [1, 2, 3].map((i) => JSON.stringify({ id: i === 3 ? "a" : `id${i}`, product: "p", review: "dup-case" })).join("\n")
+      text: [1, 2, 3].map((i) => JSON.stringify({ id: i === 3 ? "a" : `id${i}`, product: "p", review: "dup-case" }))
+        .join("\n")
         .replace("id1", "a"),
       message: /in\.jsonl:3: item "a": duplicate id: the item on line 1 has it too/
     },
@@ -155,8 +185,15 @@ describe.concurrent("bad input stops before any request, naming file and line (e
       onTestFinished(files.remove)
       const output = join(files.dir, "out.jsonl")
       const result = await runCli([
-        "batch", "--template", testCase.template ?? TEMPLATE, "--input", join(files.dir, testCase.file), "--output", output,
-        "--generator", generator()
+        "batch",
+        "--template",
+        testCase.template ?? TEMPLATE,
+        "--input",
+        join(files.dir, testCase.file),
+        "--output",
+        output,
+        "--generator",
+        generator()
       ])
       expect(result.stderr).toMatch(testCase.message)
       expect(result.code).toBe(64)
@@ -170,7 +207,14 @@ describe.concurrent("bad input stops before any request, naming file and line (e
 describe.concurrent("other commands", () => {
   it("run prints the answer, with --system and --param", async () => {
     const result = await runCli([
-      "run", "run-case hello", "--generator", generator(), "--system", "Be terse.", "--param", "temperature=0.5"
+      "run",
+      "run-case hello",
+      "--generator",
+      generator(),
+      "--system",
+      "Be terse.",
+      "--param",
+      "temperature=0.5"
     ])
     expect(result.code).toBe(0)
     expect(result.stdout.trim()).toBe("echo: run-case hello")
@@ -193,7 +237,13 @@ describe.concurrent("other commands", () => {
     const files = scratch({ "in.jsonl": reviews(1) })
     onTestFinished(files.remove)
     const result = await runCli([
-      "batch", "--template", TEMPLATE, "--input", join(files.dir, "in.jsonl"), "--output", join(files.dir, "out.jsonl")
+      "batch",
+      "--template",
+      TEMPLATE,
+      "--input",
+      join(files.dir, "in.jsonl"),
+      "--output",
+      join(files.dir, "out.jsonl")
     ])
     expect(result.code).toBe(64)
     expect(result.stderr).toContain("No generator chosen")

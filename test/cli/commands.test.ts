@@ -2,9 +2,9 @@
  * The `capstan` command run in-process (`Cli.runWith`) against the loopback fake provider: the same program as
  * the executable, without a process start per case.
  */
+import { Dataset } from "@capstan/core"
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { Dataset } from "@capstan/core"
 import { existsSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { FakeProvider, type FakeProviderServer } from "../support/FakeProvider.js"
@@ -47,9 +47,22 @@ describe("capstan batch, in-process", () => {
   it.live("records failed items as rows with their error and exits 2", () =>
     Effect.gen(function*() {
       const { input, output } = batchFiles("fail", 4, "fail-case")
-      writeFileSync(input, reviews(4).replace(/review text/g, "fail-case").replace("fail-case of r03", "fail-case of r03 reject"))
+      writeFileSync(
+        input,
+        reviews(4).replace(/review text/g, "fail-case").replace("fail-case of r03", "fail-case of r03 reject")
+      )
       const result = yield* capstan([
-        "batch", "--template", TEMPLATE, "--input", input, "--output", output, "--generator", generator(), "--max-retries", "0"
+        "batch",
+        "--template",
+        TEMPLATE,
+        "--input",
+        input,
+        "--output",
+        output,
+        "--generator",
+        generator(),
+        "--max-retries",
+        "0"
       ])
       assert.strictEqual(result.code, 2)
       const rows = rowsOf(output)
@@ -63,10 +76,25 @@ describe("capstan batch, in-process", () => {
     Effect.gen(function*() {
       const { input, output } = batchFiles("choices", 2, "choices-case")
       const result = yield* capstan([
-        "batch", "--template", TEMPLATE, "--input", input, "--output", output, "--generator", generator(), "--n", "2"
+        "batch",
+        "--template",
+        TEMPLATE,
+        "--input",
+        input,
+        "--output",
+        output,
+        "--generator",
+        generator(),
+        "--n",
+        "2"
       ])
       assert.strictEqual(result.code, 0)
-      assert.deepStrictEqual(rowsOf(output).map((row) => `${row.id}/${row.choice}`).sort(), ["r01/0", "r01/1", "r02/0", "r02/1"])
+      assert.deepStrictEqual(rowsOf(output).map((row) => `${row.id}/${row.choice}`).sort(), [
+        "r01/0",
+        "r01/1",
+        "r02/0",
+        "r02/1"
+      ])
       assert.deepStrictEqual(requestsFor("choices-case").map((entry) => (entry.body as { n?: number }).n), [2, 2])
     }))
 
@@ -86,24 +114,39 @@ describe("capstan batch, in-process", () => {
     Effect.gen(function*() {
       const { input, output } = batchFiles("parse", 2, "parse-case")
       const schema = join(files.dir, "label.schema.json")
-      writeFileSync(schema, JSON.stringify({
-        type: "object",
-        properties: {
-          sentiment: { type: "string", enum: ["positive", "negative"] },
-          score: { type: "integer" },
-          note: { type: "string" }
-        },
-        required: ["sentiment", "score"]
-      }))
+      writeFileSync(
+        schema,
+        JSON.stringify({
+          type: "object",
+          properties: {
+            sentiment: { type: "string", enum: ["positive", "negative"] },
+            score: { type: "integer" },
+            note: { type: "string" }
+          },
+          required: ["sentiment", "score"]
+        })
+      )
       const result = yield* capstan([
-        "batch", "--template", TEMPLATE, "--input", input, "--output", output, "--generator", generator(), "--parse", `schema:${schema}`
+        "batch",
+        "--template",
+        TEMPLATE,
+        "--input",
+        input,
+        "--output",
+        output,
+        "--generator",
+        generator(),
+        "--parse",
+        `schema:${schema}`
       ])
       assert.strictEqual(result.code, 0)
       for (const row of rowsOf(output)) {
         assert.strictEqual(row.parsed.sentiment, "positive")
         assert.isNumber(row.parsed.score)
       }
-      const formats = requestsFor("parse-case").map((entry) => (entry.body as { response_format?: any }).response_format)
+      const formats = requestsFor("parse-case").map((entry) =>
+        (entry.body as { response_format?: any }).response_format
+      )
       assert.deepStrictEqual(formats.map((format) => format?.type), ["json_schema", "json_schema"])
       // The optional field keeps strict mode: it is sent required and nullable.
       for (const format of formats) {
@@ -116,7 +159,19 @@ describe("capstan batch, in-process", () => {
   it.live("with --parse xml:TAG, tells each item the tag to answer in and records the parsed text", () =>
     Effect.gen(function*() {
       const { input, output } = batchFiles("xml", 2, "xml-case")
-      const args = ["batch", "--template", TEMPLATE, "--input", input, "--output", output, "--generator", generator(), "--parse", "xml:answer"]
+      const args = [
+        "batch",
+        "--template",
+        TEMPLATE,
+        "--input",
+        input,
+        "--output",
+        output,
+        "--generator",
+        generator(),
+        "--parse",
+        "xml:answer"
+      ]
       const dry = yield* capstan([...args, "--dry-run"])
       assert.include(dry.stdout, "[system] Put your answer inside <answer></answer> tags")
       assert.strictEqual(requestsFor("xml-case").length, 0)
@@ -134,7 +189,17 @@ describe("capstan batch, in-process", () => {
     Effect.gen(function*() {
       const { input, output } = batchFiles("exists", 1, "exists-case")
       writeFileSync(output, "{\"id\":\"x\"}\n")
-      const result = yield* capstan(["batch", "--template", TEMPLATE, "--input", input, "--output", output, "--generator", generator()])
+      const result = yield* capstan([
+        "batch",
+        "--template",
+        TEMPLATE,
+        "--input",
+        input,
+        "--output",
+        output,
+        "--generator",
+        generator()
+      ])
       assert.strictEqual(result.code, 64)
       assert.match(result.stderr, /already exists/)
       assert.strictEqual(requestsFor("exists-case").length, 0)
@@ -170,28 +235,51 @@ describe("capstan batch reads its input twice, record by record", () => {
     count = LINES
   ) => {
     const input = join(files.dir, `${name}.jsonl`)
-    const lines = Array.from({ length: count }, (_, i) =>
-      edit(i) ?? JSON.stringify({ id: `r${String(i + 1).padStart(4, "0")}`, product: "p", review: `${marker} ${i}` }))
+    const lines = Array.from(
+      { length: count },
+      (_, i) =>
+        edit(i) ?? JSON.stringify({ id: `r${String(i + 1).padStart(4, "0")}`, product: "p", review: `${marker} ${i}` })
+    )
     writeFileSync(input, lines.join("\n") + "\n")
     return { input, output: join(files.dir, `${name}.out.jsonl`) }
   }
   const run = (input: string, output: string, ...extra: ReadonlyArray<string>) =>
-    capstan(["batch", "--template", TEMPLATE, "--input", input, "--output", output, "--generator", generator(), ...extra])
+    capstan([
+      "batch",
+      "--template",
+      TEMPLATE,
+      "--input",
+      input,
+      "--output",
+      output,
+      "--generator",
+      generator(),
+      ...extra
+    ])
 
   it.live("a bad item near the end of a large input stops the run before any request, at its line", () =>
     Effect.gen(function*() {
-      const missing = bigInput("late-missing", "late-missing-case", (i) =>
-        i >= LINES - 3 ? JSON.stringify({ id: `bad${i}`, product: "p", text: "late-missing-case" }) : undefined)
+      const missing = bigInput(
+        "late-missing",
+        "late-missing-case",
+        (i) => i >= LINES - 3 ? JSON.stringify({ id: `bad${i}`, product: "p", text: "late-missing-case" }) : undefined
+      )
       const result = yield* run(missing.input, missing.output)
       assert.strictEqual(result.code, 64)
       assert.include(
         result.stderr,
-        `late-missing.jsonl:${LINES - 2}: item "bad${LINES - 3}" has no "review", which the template uses; 2 more of the ${LINES} items have the same problem`
+        `late-missing.jsonl:${LINES - 2}: item "bad${
+          LINES - 3
+        }" has no "review", which the template uses; 2 more of the ${LINES} items have the same problem`
       )
       assert.strictEqual(requestsFor("late-missing-case").length, 0)
       assert.isFalse(existsSync(missing.output))
 
-      const malformed = bigInput("late-json", "late-json-case", (i) => (i === LINES - 1 ? "{\"id\": \"z\"," : undefined))
+      const malformed = bigInput(
+        "late-json",
+        "late-json-case",
+        (i) => (i === LINES - 1 ? "{\"id\": \"z\"," : undefined)
+      )
       const broken = yield* run(malformed.input, malformed.output)
       assert.strictEqual(broken.code, 64)
       assert.match(broken.stderr, new RegExp(`late-json\\.jsonl:${LINES}: malformed JSON`))
@@ -201,11 +289,17 @@ describe("capstan batch reads its input twice, record by record", () => {
 
   it.live("a duplicate id near the end names both lines; derived ids are the library's, -2 -3 by occurrence", () =>
     Effect.gen(function*() {
-      const duplicate = bigInput("late-dup", "late-dup-case", (i) =>
-        i === LINES - 2 ? JSON.stringify({ id: "r0003", product: "p", review: "late-dup-case" }) : undefined)
+      const duplicate = bigInput(
+        "late-dup",
+        "late-dup-case",
+        (i) => i === LINES - 2 ? JSON.stringify({ id: "r0003", product: "p", review: "late-dup-case" }) : undefined
+      )
       const result = yield* run(duplicate.input, duplicate.output)
       assert.strictEqual(result.code, 64)
-      assert.include(result.stderr, `late-dup.jsonl:${LINES - 1}: item "r0003": duplicate id: the item on line 3 has it too`)
+      assert.include(
+        result.stderr,
+        `late-dup.jsonl:${LINES - 1}: item "r0003": duplicate id: the item on line 3 has it too`
+      )
       assert.strictEqual(requestsFor("late-dup-case").length, 0)
 
       // No ids: equal records get the hash, then -2, -3; a blank line does not shift anything.
@@ -242,9 +336,14 @@ describe("capstan batch reads its input twice, record by record", () => {
       const before = requestsFor("partial-case").length
       const result = yield* run(input, output, "--resume", "--concurrency", "32")
       assert.strictEqual(result.code, 0)
-      const sent = requestsFor("partial-case").slice(before).map((entry) => JSON.stringify(entry.body).match(/partial-case (\d+)/)![1])
+      const sent = requestsFor("partial-case").slice(before).map((entry) =>
+        JSON.stringify(entry.body).match(/partial-case (\d+)/)![1]
+      )
       assert.strictEqual(sent.length, count - written)
-      assert.deepStrictEqual(new Set(sent), new Set(Array.from({ length: count - written }, (_, i) => String(i + written))))
+      assert.deepStrictEqual(
+        new Set(sent),
+        new Set(Array.from({ length: count - written }, (_, i) => String(i + written)))
+      )
       const ids = rowsOf(output).map((row) => row.id)
       assert.strictEqual(ids.length, count)
       assert.strictEqual(new Set(ids).size, count)
@@ -268,7 +367,9 @@ describe("choosing the generator", () => {
       })
       assert.strictEqual(result.code, 0)
       assert.strictEqual(result.stdout, "echo: key-choice-case")
-      assert.deepStrictEqual(requestsFor("key-choice-case").map((entry) => (entry.body as { model: string }).model), ["gpt-4o-mini"])
+      assert.deepStrictEqual(requestsFor("key-choice-case").map((entry) => (entry.body as { model: string }).model), [
+        "gpt-4o-mini"
+      ])
     }))
 
   it.live("with neither, says how to choose one and sends nothing (exit 64)", () =>
@@ -282,7 +383,9 @@ describe("choosing the generator", () => {
 
   it.live("--generator wins over the environment, and mock! runs offline", () =>
     Effect.gen(function*() {
-      const result = yield* capstan(["run", "offline-case", "--generator", "mock!fixed,reply=42"], { CAPSTAN_GENERATOR: generator() })
+      const result = yield* capstan(["run", "offline-case", "--generator", "mock!fixed,reply=42"], {
+        CAPSTAN_GENERATOR: generator()
+      })
       assert.strictEqual(result.stdout, "42")
       assert.strictEqual(requestsFor("offline-case").length, 0)
     }))

@@ -16,7 +16,9 @@ describe("capstan demo", () => {
     onTestFinished(() => rmSync(root, { recursive: true, force: true }))
     const copy = join(root, "packages", "cli")
     mkdirSync(copy, { recursive: true })
-    for (const entry of ["package.json", "src", "data"]) cpSync(join(cli, entry), join(copy, entry), { recursive: true })
+    for (const entry of ["package.json", "src", "data"]) {
+      cpSync(join(cli, entry), join(copy, entry), { recursive: true })
+    }
     // The copy resolves its dependencies (and tsx) through the workspace's.
     symlinkSync(join(cli, "node_modules"), join(copy, "node_modules"))
     symlinkSync(join(repoRoot, "node_modules"), join(root, "node_modules"))

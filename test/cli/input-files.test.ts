@@ -19,7 +19,13 @@ const csv = "id,product,review\r\na,Blend,\"two\r\nlines\"\r\nb,Crème,\"café, 
 
 describe.concurrent("input that is not UTF-8", () => {
   const cases = [
-    { name: "a latin1 JSONL file", file: "in.jsonl", bytes: latin1(jsonl), where: "in.jsonl:2:24", template: undefined },
+    {
+      name: "a latin1 JSONL file",
+      file: "in.jsonl",
+      bytes: latin1(jsonl),
+      where: "in.jsonl:2:24",
+      template: undefined
+    },
     { name: "a latin1 CSV file", file: "in.csv", bytes: latin1(csv), where: "in.csv:4:5", template: undefined },
     {
       name: "a latin1 template file",
@@ -38,7 +44,15 @@ describe.concurrent("input that is not UTF-8", () => {
       writeFileSync(template, testCase.template ?? "Review of {product}: {review}\n")
       const output = join(files.dir, "out.jsonl")
       const result = await runCli([
-        "batch", "--template", template, "--input", join(files.dir, testCase.file), "--output", output, "--generator", "mock!echo"
+        "batch",
+        "--template",
+        template,
+        "--input",
+        join(files.dir, testCase.file),
+        "--output",
+        output,
+        "--generator",
+        "mock!echo"
       ])
       expect(result.stderr).toContain(`${join(files.dir, testCase.where)}: not valid UTF-8: byte 0x`)
       expect(result.stderr).toContain("Re-save the file as UTF-8, or name its encoding, e.g. --encoding latin1")
@@ -54,8 +68,17 @@ describe.concurrent("input that is not UTF-8", () => {
     writeFileSync(join(files.dir, "prompt.txt"), latin1("Critère {product}: {review}\n"))
     const output = join(files.dir, "out.jsonl")
     const args = [
-      "batch", "--template", join(files.dir, "prompt.txt"), "--input", join(files.dir, "in.csv"), "--output", output,
-      "--generator", "mock!echo", "--encoding", "latin1"
+      "batch",
+      "--template",
+      join(files.dir, "prompt.txt"),
+      "--input",
+      join(files.dir, "in.csv"),
+      "--output",
+      output,
+      "--generator",
+      "mock!echo",
+      "--encoding",
+      "latin1"
     ]
     const result = await runCli(args)
     expect(result.stderr).not.toMatch(/error/i)
@@ -72,11 +95,21 @@ describe.concurrent("input that is not UTF-8", () => {
   it("a UTF-16 file with a byte order mark is read as such", async ({ onTestFinished }) => {
     const files = scratch({})
     onTestFinished(files.remove)
-    writeFileSync(join(files.dir, "in.jsonl"), Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(jsonl, "utf16le")]))
+    writeFileSync(
+      join(files.dir, "in.jsonl"),
+      Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(jsonl, "utf16le")])
+    )
     const output = join(files.dir, "out.jsonl")
     const result = await runCli([
-      "batch", "--template", "Review of {product}: {review}", "--input", join(files.dir, "in.jsonl"), "--output", output,
-      "--generator", "mock!echo"
+      "batch",
+      "--template",
+      "Review of {product}: {review}",
+      "--input",
+      join(files.dir, "in.jsonl"),
+      "--output",
+      output,
+      "--generator",
+      "mock!echo"
     ])
     expect(result.code).toBe(0)
     expect(rowsOf(output).find((row) => row.id === "b")!.output).toBe("Review of Crème: café au lait, très bon")
@@ -98,12 +131,23 @@ describe.concurrent("CSV line numbers after quoted fields that hold CRLF", () =>
     onTestFinished(files.remove)
     const input = join(files.dir, "in.csv")
     const result = await runCli([
-      "batch", "--template", "{product}: {review}", "--input", input, "--output", join(files.dir, "out.jsonl"),
-      "--generator", "mock!echo", "--dry-run"
+      "batch",
+      "--template",
+      "{product}: {review}",
+      "--input",
+      input,
+      "--output",
+      join(files.dir, "out.jsonl"),
+      "--generator",
+      "mock!echo",
+      "--dry-run"
     ])
     expect(result.code).toBe(0)
     expect([...result.stdout.matchAll(/^--- (\w) \((.*)\)$/gm)].map((m) => `${m[1]} ${m[2]}`)).toEqual([
-      `a ${input}:2`, `b ${input}:4`, `c ${input}:5`, `d ${input}:9`
+      `a ${input}:2`,
+      `b ${input}:4`,
+      `c ${input}:5`,
+      `d ${input}:9`
     ])
   })
 
@@ -111,8 +155,16 @@ describe.concurrent("CSV line numbers after quoted fields that hold CRLF", () =>
     const files = scratch({ "in.csv": text + "e,Latte\r\n" })
     onTestFinished(files.remove)
     const result = await runCli([
-      "batch", "--template", "{product}: {review}", "--input", join(files.dir, "in.csv"), "--output",
-      join(files.dir, "out.jsonl"), "--generator", "mock!echo", "--dry-run"
+      "batch",
+      "--template",
+      "{product}: {review}",
+      "--input",
+      join(files.dir, "in.csv"),
+      "--output",
+      join(files.dir, "out.jsonl"),
+      "--generator",
+      "mock!echo",
+      "--dry-run"
     ])
     expect(result.stderr).toContain(`${join(files.dir, "in.csv")}:10: `)
     expect(result.code).toBe(64)

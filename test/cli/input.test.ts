@@ -16,7 +16,9 @@ const success = <A, E>(result: Result.Result<A, E>): A => {
 
 describe("Input.parseJsonl", () => {
   it("keeps the line of every record and skips blank lines", () => {
-    const records = success(Input.parseJsonl("in.jsonl", "\uFEFF{\"id\":\"a\",\"x\":1}\n\n  \r\n{\"id\":\"b\",\"x\":2}\r\n"))
+    const records = success(
+      Input.parseJsonl("in.jsonl", "\uFEFF{\"id\":\"a\",\"x\":1}\n\n  \r\n{\"id\":\"b\",\"x\":2}\r\n")
+    )
     assert.deepStrictEqual(records.map((r) => [r.line, r.fields.id]), [[1, "a"], [4, "b"]])
   })
 
@@ -100,8 +102,10 @@ describe("Input.stream", () => {
       const fs = yield* FileSystem.FileSystem
       const dir = yield* fs.makeTempDirectoryScoped()
       // Well over one read chunk (64 KiB), with quoted fields that span lines, CRLF, blank lines and a BOM.
-      const rows = Array.from({ length: 3000 }, (_, i) =>
-        i % 7 === 0 ? `r${i},"first line ${i}\nsecond, ""quoted"" line"` : `r${i},plain ${"x".repeat(i % 50)}`)
+      const rows = Array.from(
+        { length: 3000 },
+        (_, i) => i % 7 === 0 ? `r${i},"first line ${i}\nsecond, ""quoted"" line"` : `r${i},plain ${"x".repeat(i % 50)}`
+      )
       const text = "\uFEFFid,review\r\n" + rows.map((row, i) => (i % 11 === 0 ? `${row}\r\n\r\n` : `${row}\n`)).join("")
       yield* fs.writeFileString(`${dir}/in.csv`, text)
       const jsonl = rows.map((_, i) => (i % 13 === 0 ? "\n" : "") + JSON.stringify({ id: `r${i}`, n: i })).join("\r\n")
@@ -113,7 +117,10 @@ describe("Input.stream", () => {
         assert.deepStrictEqual(streamed, read.records)
       }
       const csvRecords = yield* Stream.runCollect(Input.stream(`${dir}/in.csv`))
-      assert.deepStrictEqual(csvRecords[7], { line: 11, fields: { id: "r7", review: "first line 7\nsecond, \"quoted\" line" } })
+      assert.deepStrictEqual(csvRecords[7], {
+        line: 11,
+        fields: { id: "r7", review: "first line 7\nsecond, \"quoted\" line" }
+      })
       assert.deepStrictEqual(yield* Input.header(`${dir}/in.csv`), ["id", "review"])
 
       // The same errors as read, at the same line, even past the first chunk.
@@ -134,8 +141,10 @@ describe("Input: text that is not UTF-8", () => {
   const LINES = 3000
   /** `count` JSONL lines (well over one 64 KiB read); `line` (1-based) holds `review` instead. */
   const jsonl = (line: number, review: string) =>
-    Array.from({ length: LINES }, (_, i) =>
-      JSON.stringify({ id: `r${i + 1}`, review: i + 1 === line ? review : `plain review number ${i + 1}` })).join("\n") + "\n"
+    Array.from(
+      { length: LINES },
+      (_, i) => JSON.stringify({ id: `r${i + 1}`, review: i + 1 === line ? review : `plain review number ${i + 1}` })
+    ).join("\n") + "\n"
   const latin1 = (text: string) => Buffer.from(text, "latin1")
 
   it.effect("is refused at file:line:column, JSONL or CSV, streamed or read whole, past the first chunk", () =>
@@ -144,18 +153,24 @@ describe("Input: text that is not UTF-8", () => {
       const dir = yield* fs.makeTempDirectoryScoped()
       yield* fs.writeFile(`${dir}/in.jsonl`, latin1(jsonl(2500, "café crème")))
       const csv = "id,review\r\n" + Array.from({ length: LINES }, (_, i) =>
-        i === 2000 ? "late,\"first\r\nsecond, café\"" : `r${i},"plain\r\nreview ${i}"`).join("\r\n") + "\r\n"
+        i === 2000 ? "late,\"first\r\nsecond, café\"" : `r${i},"plain\r\nreview ${i}"`).join("\r\n") +
+        "\r\n"
       yield* fs.writeFile(`${dir}/in.csv`, latin1(csv))
       const expected = [
-        { file: `${dir}/in.jsonl`, line: 2500, column: '{"id":"r2500","review":"caf'.length + 1 },
+        { file: `${dir}/in.jsonl`, line: 2500, column: "{\"id\":\"r2500\",\"review\":\"caf".length + 1 },
         { file: `${dir}/in.csv`, line: 2 + 2 * 2000 + 1, column: "second, caf".length + 1 }
       ]
       for (const { column, file, line } of expected) {
-        for (const error of [yield* Effect.flip(Stream.runDrain(Input.stream(file))), yield* Effect.flip(Input.read(file))]) {
+        for (
+          const error of [yield* Effect.flip(Stream.runDrain(Input.stream(file))), yield* Effect.flip(Input.read(file))]
+        ) {
           assert.instanceOf(error, InputError)
           assert.deepStrictEqual([error.file, error.line, error.column], [file, line, column])
           assert.strictEqual(error.reason, "not valid UTF-8: byte 0xE9")
-          assert.include(error.message, `${file}:${line}:${column}: not valid UTF-8: byte 0xE9\n  Re-save the file as UTF-8`)
+          assert.include(
+            error.message,
+            `${file}:${line}:${column}: not valid UTF-8: byte 0xE9\n  Re-save the file as UTF-8`
+          )
           assert.include(error.hint, "--encoding latin1")
         }
       }
@@ -210,16 +225,25 @@ describe("Input: text that is not UTF-8", () => {
       const encoding = yield* Effect.fromResult(Input.encoding("windows-1252"))
       assert.strictEqual(yield* Input.readText(`${dir}/template.txt`, { encoding }), "Classify:\nRésumé of {review}\n")
 
-      yield* fs.writeFile(`${dir}/cut.jsonl`, Buffer.concat([Buffer.from('{"id":"a"}\n{"id":"caf'), Buffer.from("é").subarray(0, 1)]))
+      yield* fs.writeFile(
+        `${dir}/cut.jsonl`,
+        Buffer.concat([Buffer.from("{\"id\":\"a\"}\n{\"id\":\"caf"), Buffer.from("é").subarray(0, 1)])
+      )
       const cut = yield* Effect.flip(Input.read(`${dir}/cut.jsonl`))
-      assert.deepStrictEqual([cut.line, cut.column, cut.reason], [2, 11, "the file ends in the middle of a UTF-8 character"])
+      assert.deepStrictEqual([cut.line, cut.column, cut.reason], [
+        2,
+        11,
+        "the file ends in the middle of a UTF-8 character"
+      ])
     }).pipe(Effect.provide(NodeServices.layer)))
 
   it.effect("converts and locates alike whatever the read boundaries, in every encoding", () =>
     Effect.gen(function*() {
       const text = "id,review\r\nr1,\"Crème brûlée, € 5\"\r\nr2,\"smile 😀 😀\"\n"
       const inChunks = (bytes: Uint8Array, size: number) =>
-        Stream.fromIterable(Array.from({ length: Math.ceil(bytes.length / size) }, (_, i) => bytes.subarray(i * size, (i + 1) * size)))
+        Stream.fromIterable(
+          Array.from({ length: Math.ceil(bytes.length / size) }, (_, i) => bytes.subarray(i * size, (i + 1) * size))
+        )
       const convert = (bytes: Uint8Array, size: number, encoding?: TextEncoding.Encoding) =>
         inChunks(bytes, size).pipe(TextEncoding.toUtf8("in.csv", encoding), Stream.decodeText, Stream.mkString)
       const utf16le = Buffer.from(text, "utf16le")
@@ -244,7 +268,11 @@ describe("Input: text that is not UTF-8", () => {
       }
       const unpaired = Buffer.concat([Buffer.from("a\nbc", "utf16le"), Buffer.from([0x00, 0xd8, 0x41, 0x00])])
       const error = yield* Effect.flip(convert(unpaired, 3, success(Input.encoding("utf-16le"))))
-      assert.deepStrictEqual([error.line, error.column, error.reason], [2, 3, "not valid UTF-16LE: an unpaired surrogate"])
+      assert.deepStrictEqual([error.line, error.column, error.reason], [
+        2,
+        3,
+        "not valid UTF-16LE: an unpaired surrogate"
+      ])
     }))
 
   it("names only the encodings it can read", () => {

@@ -2,8 +2,8 @@
  * End to end: results survive `kill -9` and Ctrl-C, and `--resume` finishes the job without sending a finished
  * item twice.
  */
-import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { join } from "node:path"
+import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { FakeProvider, type FakeProviderServer } from "../support/FakeProvider.js"
 import { reviews, rowsOf, runCli, scratch, spawnCli, waitFor } from "./process.js"
 
@@ -22,8 +22,17 @@ afterEach(async () => {
 })
 
 const args = () => [
-  "batch", "--template", TEMPLATE, "--input", join(files.dir, "in.jsonl"), "--output", join(files.dir, "out.jsonl"),
-  "--generator", `openai!gpt-4o-mini,base_url=${server.openaiBaseUrl},api_key=sk-test`, "--concurrency", "3"
+  "batch",
+  "--template",
+  TEMPLATE,
+  "--input",
+  join(files.dir, "in.jsonl"),
+  "--output",
+  join(files.dir, "out.jsonl"),
+  "--generator",
+  `openai!gpt-4o-mini,base_url=${server.openaiBaseUrl},api_key=sk-test`,
+  "--concurrency",
+  "3"
 ]
 
 /** The item a logged request was for. */

@@ -4,8 +4,11 @@ import { Effect, FileSystem, Option } from "effect"
 import * as Output from "../../packages/cli/src/Output.js"
 
 const row = (id: string, choice = 0) => JSON.stringify({ id, choice, output: `answer ${id}` })
-const failedRow = (id: string, choice = 0, error: object = { _tag: "ServerError", provider: "p", detail: "", status: 500 }) =>
-  JSON.stringify({ id, choice, error })
+const failedRow = (
+  id: string,
+  choice = 0,
+  error: object = { _tag: "ServerError", provider: "p", detail: "", status: 500 }
+) => JSON.stringify({ id, choice, error })
 const keys = (recorded: Output.Recorded) => [...recorded.statuses.keys()]
 
 /** A results file holding `text`, in a fresh directory, and its contents read again. */
@@ -33,7 +36,10 @@ describe("Output", () => {
       assert.strictEqual(yield* fs.readFileString(file), `${row("a")}\n${row("b", 0)}\n${row("b", 1)}\n`)
       const recorded = yield* Output.recorded(file)
       assert.strictEqual(recorded.rows, 3)
-      assert.deepStrictEqual(keys(recorded).sort(), [Output.keyOf("a", 0), Output.keyOf("b", 0), Output.keyOf("b", 1)].sort())
+      assert.deepStrictEqual(
+        keys(recorded).sort(),
+        [Output.keyOf("a", 0), Output.keyOf("b", 0), Output.keyOf("b", 1)].sort()
+      )
       assert.isFalse(recorded.droppedTornRow)
 
       // "create" never overwrites results; "append" continues them.
@@ -66,7 +72,10 @@ describe("Output", () => {
       const auth = { _tag: "AuthenticationError", provider: "p", detail: "bad key", status: 401 }
       const { file } = yield* resultsFile(`${row("a")}\n${failedRow("b")}\n${failedRow("c", 0, auth)}\n`)
       const { statuses } = yield* Output.recorded(file)
-      assert.deepStrictEqual(statuses.get(Output.keyOf("a", 0)), { ok: true, kind: undefined, retryable: false, line: 1 } as never)
+      assert.deepStrictEqual(
+        statuses.get(Output.keyOf("a", 0)),
+        { ok: true, kind: undefined, retryable: false, line: 1 } as never
+      )
       assert.include(statuses.get(Output.keyOf("b", 0)), { ok: false, kind: "ServerError", retryable: true })
       assert.include(statuses.get(Output.keyOf("c", 0)), { ok: false, kind: "AuthenticationError", retryable: false })
     }).pipe(Effect.provide(NodeServices.layer)))
@@ -92,7 +101,9 @@ describe("Output", () => {
 
   it.effect("after a crash, the next read merges what was pending (a torn pending row is dropped) and duplicates", () =>
     Effect.gen(function*() {
-      const { contents, file } = yield* resultsFile(`${row("a")}\n${failedRow("b")}\n${failedRow("a")}\n${failedRow("c")}\n`)
+      const { contents, file } = yield* resultsFile(
+        `${row("a")}\n${failedRow("b")}\n${failedRow("a")}\n${failedRow("c")}\n`
+      )
       const fs = yield* FileSystem.FileSystem
       yield* fs.writeFileString(Output.pendingOf(file), `${row("b")}\n{"id":"c","cho`)
       const dry = yield* Output.recorded(file, { repair: false })
@@ -126,7 +137,12 @@ describe("Output", () => {
       const dir = yield* fs.makeTempDirectoryScoped()
       const file = `${dir}/results.jsonl`
       yield* fs.writeFileString(Output.pendingOf(file), `${row("stale")}\n`)
-      yield* Effect.scoped(Effect.flatMap(Output.writer(file, { mode: "create" }), (writer) => writer.write({ id: "a", choice: 0 }, row("a"))))
+      yield* Effect.scoped(
+        Effect.flatMap(
+          Output.writer(file, { mode: "create" }),
+          (writer) => writer.write({ id: "a", choice: 0 }, row("a"))
+        )
+      )
       assert.isFalse(yield* fs.exists(Output.pendingOf(file)))
       assert.deepStrictEqual(keys(yield* Output.recorded(file)), [Output.keyOf("a", 0)])
 

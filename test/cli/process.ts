@@ -39,7 +39,13 @@ export const spawnCli = (
   args: ReadonlyArray<string>,
   options: { readonly env?: Readonly<Record<string, string>>; readonly cwd?: string; readonly bin?: string } = {}
 ): Spawned => {
-  const child = spawn(process.execPath, ["--conditions=@capstan/source", "--import", "tsx", options.bin ?? bin, ...args], {
+  const child = spawn(process.execPath, [
+    "--conditions=@capstan/source",
+    "--import",
+    "tsx",
+    options.bin ?? bin,
+    ...args
+  ], {
     cwd: options.cwd ?? repoRoot,
     env: isolatedEnv(options.env),
     stdio: ["ignore", "pipe", "pipe"]
@@ -71,7 +77,9 @@ export const waitFor = async (what: string, check: () => boolean, timeoutMs = 10
 }
 
 /** A scratch directory with the given files. */
-export const scratch = (files: Readonly<Record<string, string>>): { readonly dir: string; readonly remove: () => void } => {
+export const scratch = (
+  files: Readonly<Record<string, string>>
+): { readonly dir: string; readonly remove: () => void } => {
   const dir = mkdtempSync(join(tmpdir(), "capstan-cli-"))
   for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text)
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) }

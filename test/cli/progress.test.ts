@@ -51,7 +51,13 @@ describe("Progress", () => {
       assert.strictEqual(yield* Fiber.join(running), "done")
       assert.isUndefined(held.pollUnsafe())
       const s = yield* tracker.snapshot
-      assert.deepStrictEqual([s.ok, s.failed, s.failedByKind, s.inFlight, s.inputTokens], [1, 1, { ServerError: 1 }, 0, 4])
+      assert.deepStrictEqual([s.ok, s.failed, s.failedByKind, s.inFlight, s.inputTokens], [
+        1,
+        1,
+        { ServerError: 1 },
+        0,
+        4
+      ])
       yield* Fiber.interrupt(held)
     }))
 
@@ -60,7 +66,12 @@ describe("Progress", () => {
       const tracker = yield* Progress.make({ total: 2, skipped: 0, startedAt: 0 })
       const written: Array<string> = []
       const write = (text: string) => Effect.sync(() => void written.push(text))
-      const plain = yield* Progress.display(tracker, { terminal: false, columns: 80, write, now: Clock.currentTimeMillis })
+      const plain = yield* Progress.display(tracker, {
+        terminal: false,
+        columns: 80,
+        write,
+        now: Clock.currentTimeMillis
+      })
         .pipe(Effect.forkChild)
       yield* TestClock.adjust("9 seconds")
       assert.strictEqual(written.length, 0)
@@ -131,6 +142,9 @@ describe("Summary", () => {
       interrupted: false,
       file: { rows: 10, ok: 9, failed: 1, failedByKind: { InvalidRequest: 1 } }
     })
-    assert.match(text, /^Done in 2\.0s: 4 rows written to r\.jsonl \(the file holds 10 rows\)\n {2}ok {7}9\n {2}failed {3}1 \(InvalidRequest 1\)/)
+    assert.match(
+      text,
+      /^Done in 2\.0s: 4 rows written to r\.jsonl \(the file holds 10 rows\)\n {2}ok {7}9\n {2}failed {3}1 \(InvalidRequest 1\)/
+    )
   })
 })

@@ -46,7 +46,18 @@ const batch = (name: string, count: number, marker: string) => {
   writeFileSync(input, reviews(count).replace(/review text/g, marker))
   const output = join(files.dir, `${name}.out.jsonl`)
   const args = (generator = openai(), ...extra: ReadonlyArray<string>) => [
-    "batch", "--template", TEMPLATE, "--input", input, "--output", output, "--generator", generator, "--max-retries", "0", ...extra
+    "batch",
+    "--template",
+    TEMPLATE,
+    "--input",
+    input,
+    "--output",
+    output,
+    "--generator",
+    generator,
+    "--max-retries",
+    "0",
+    ...extra
   ]
   return { input, output, args }
 }
@@ -61,7 +72,11 @@ describe("--resume repairs failures", () => {
       const { args, output } = batch("wrong-key", 3, "wrong-key-case")
       const first = yield* capstan(args(openai("sk-wrong")))
       assert.strictEqual(first.code, 2)
-      assert.deepStrictEqual(rowsOf(output).map((row) => row.error?._tag), ["AuthenticationError", "AuthenticationError", "AuthenticationError"])
+      assert.deepStrictEqual(rowsOf(output).map((row) => row.error?._tag), [
+        "AuthenticationError",
+        "AuthenticationError",
+        "AuthenticationError"
+      ])
       assert.notInclude(first.stdout + first.stderr, "sk-wrong")
 
       const resumed = yield* capstan([...args(), "--resume"])
@@ -98,7 +113,10 @@ describe("--resume repairs failures", () => {
 
       const retryable = yield* capstan([...args(), "--resume", "--retry-failed", "retryable"])
       assert.strictEqual(retryable.code, 2)
-      assert.deepStrictEqual(sent("retry-failed-case").slice(before).map((entry) => JSON.stringify(entry.body).includes("r02")), [true])
+      assert.deepStrictEqual(
+        sent("retry-failed-case").slice(before).map((entry) => JSON.stringify(entry.body).includes("r02")),
+        [true]
+      )
       assert.match(retryable.stdout, /ok {7}3\n {2}failed {3}1 \(InvalidRequest 1\)/)
 
       const all = yield* capstan([...args(), "--resume"])
@@ -119,7 +137,10 @@ describe("--resume repairs failures", () => {
       const failed = rowsOf(output)
       assert.deepStrictEqual(keysOf(output), ["r01/0", "r01/1", "r02/0", "r02/1"])
       assert.isTrue(failed.every((row) => row.error?._tag === "AuthenticationError"))
-      assert.deepStrictEqual(failed.filter((row) => row.id === "r01").sort((a, b) => a.choice - b.choice).map((row) => row.attempts), [1, 0])
+      assert.deepStrictEqual(
+        failed.filter((row) => row.id === "r01").sort((a, b) => a.choice - b.choice).map((row) => row.attempts),
+        [1, 0]
+      )
 
       assert.strictEqual((yield* capstan([...args(), "--n", "2", "--resume"])).code, 0)
       assert.deepStrictEqual(keysOf(output), ["r01/0", "r01/1", "r02/0", "r02/1"])
@@ -156,7 +177,10 @@ describe("a resumed run is the same run", () => {
       const changedTemplate = yield* capstan([...template("Rate {product}: {review}"), "--resume"])
       assert.strictEqual(changedTemplate.code, 64)
       assert.match(changedTemplate.stderr, /holds the rows of a different run/)
-      assert.match(changedTemplate.stderr, /template: "Review of \{product\}: \{review\}" → "Rate \{product\}: \{review\}"/)
+      assert.match(
+        changedTemplate.stderr,
+        /template: "Review of \{product\}: \{review\}" → "Rate \{product\}: \{review\}"/
+      )
       assert.match(changedTemplate.stderr, /--force/)
       assert.strictEqual((yield* capstan([...template("Rate {product}: {review}"), "--resume", "--dry-run"])).code, 64)
       const temperature = yield* resume("--param", "temperature=0.5")
@@ -168,7 +192,10 @@ describe("a resumed run is the same run", () => {
       assert.strictEqual(sent("changed-case").length, sentBefore)
 
       // Engine settings, keys and a grown input are not the run's definition.
-      assert.strictEqual((yield* capstan([...args(openai("sk-other")), "--resume", "--rpm", "600", "--concurrency", "3"])).code, 0)
+      assert.strictEqual(
+        (yield* capstan([...args(openai("sk-other")), "--resume", "--rpm", "600", "--concurrency", "3"])).code,
+        0
+      )
       writeFileSync(input, reviews(3).replace(/review text/g, "changed-case"))
       assert.strictEqual((yield* resume()).code, 0)
       assert.strictEqual(sent("changed-case").length, sentBefore + 1)
@@ -190,7 +217,14 @@ describe("one writer per results file", () => {
       yield* Effect.promise(() => waitUntil(() => existsSync(`${output}.lock`)))
       const second = yield* capstan([...args(), "--resume"])
       assert.strictEqual(second.code, 64)
-      assert.match(second.stderr, new RegExp(`${output.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")} is being written by another capstan run \\(pid ${process.pid}`))
+      assert.match(
+        second.stderr,
+        new RegExp(
+          `${
+            output.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")
+          } is being written by another capstan run \\(pid ${process.pid}`
+        )
+      )
       const done = yield* Fiber.join(first)
       server.configure({ latencyMs: undefined })
       assert.strictEqual(done.code, 0)
@@ -203,7 +237,10 @@ describe("one writer per results file", () => {
     Effect.gen(function*() {
       const { args, output } = batch("stale-lock", 2, "stale-lock-case")
       const dead = spawnSync(process.execPath, ["-e", ""]).pid!
-      writeFileSync(`${output}.lock`, JSON.stringify({ pid: dead, host: hostname(), since: "2026-01-01T00:00:00Z", token: "old" }))
+      writeFileSync(
+        `${output}.lock`,
+        JSON.stringify({ pid: dead, host: hostname(), since: "2026-01-01T00:00:00Z", token: "old" })
+      )
       const result = yield* capstan(args())
       assert.strictEqual(result.code, 0, result.stderr)
       assert.strictEqual(rowsOf(output).length, 2)
@@ -219,7 +256,10 @@ describe("requests that cannot succeed", () => {
       assert.strictEqual(stopped.code, 3)
       const requests = sent("stop-case").length
       assert.isAtMost(requests, 8)
-      assert.match(stopped.stderr, /Stopped sending: 5 requests in a row failed with AuthenticationError.*Authentication failed \(HTTP 401\); check the API key/)
+      assert.match(
+        stopped.stderr,
+        /Stopped sending: 5 requests in a row failed with AuthenticationError.*Authentication failed \(HTTP 401\); check the API key/
+      )
       assert.match(stopped.stdout, /^Stopped after .*: \d+ of 40 rows written to .*; \d+ not sent/)
       assert.match(stopped.stderr, /To finish, run:\n {2}capstan batch .*--resume/)
       assert.isAtMost(rowsOf(output).length, requests)
@@ -235,7 +275,11 @@ describe("requests that cannot succeed", () => {
     Effect.gen(function*() {
       const { args } = batch("retries", 3, "retries-case")
       server.failNext("server-error", 2)
-      const result = yield* capstan([...args().filter((arg) => arg !== "--max-retries" && arg !== "0"), "--concurrency", "1"])
+      const result = yield* capstan([
+        ...args().filter((arg) => arg !== "--max-retries" && arg !== "0"),
+        "--concurrency",
+        "1"
+      ])
       assert.strictEqual(result.code, 0, result.stderr)
       assert.match(result.stdout, /requests 5 for 3 items \(2 retries\)/)
     }))
@@ -254,7 +298,10 @@ describe("the run manifest", () => {
   it.live("records what defines the run, without keys or engine settings", () =>
     Effect.gen(function*() {
       const { args, output } = batch("manifest", 1, "manifest-case")
-      assert.strictEqual((yield* capstan([...args(openai("sk-secret-123")), "--rpm", "100", "--param", "temperature=0.2"])).code, 0)
+      assert.strictEqual(
+        (yield* capstan([...args(openai("sk-secret-123")), "--rpm", "100", "--param", "temperature=0.2"])).code,
+        0
+      )
       const manifest = JSON.parse(readFileSync(`${output}.run.json`, "utf8"))
       assert.deepStrictEqual(manifest.definition, {
         template: TEMPLATE,

@@ -10,7 +10,8 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { FakeProvider, type FakeProviderServer } from "../support/FakeProvider.js"
 import { type CliResult, isolatedEnv, repoRoot, reviews, rowsOf, scratch, spawnCli, waitFor } from "./process.js"
 
-const scripts: Readonly<Record<string, string>> = JSON.parse(readFileSync(join(repoRoot, "package.json"), "utf8")).scripts
+const scripts: Readonly<Record<string, string>> =
+  JSON.parse(readFileSync(join(repoRoot, "package.json"), "utf8")).scripts
 
 const ITEMS = 60
 
@@ -66,9 +67,17 @@ const descendants = (pid: number): Array<number> => {
 }
 
 const batchArgs = () => [
-  "batch", "--template", "Review of {product}: {review}", "--input", join(files.dir, "in.jsonl"),
-  "--output", join(files.dir, "out.jsonl"),
-  "--generator", `openai!gpt-4o-mini,base_url=${server.openaiBaseUrl},api_key=sk-test`, "--concurrency", "3"
+  "batch",
+  "--template",
+  "Review of {product}: {review}",
+  "--input",
+  join(files.dir, "in.jsonl"),
+  "--output",
+  join(files.dir, "out.jsonl"),
+  "--generator",
+  `openai!gpt-4o-mini,base_url=${server.openaiBaseUrl},api_key=sk-test`,
+  "--concurrency",
+  "3"
 ]
 
 /** Runs the root script `name` with `args` appended, as pnpm does (`sh -c`, `node_modules/.bin` first on the PATH). */

@@ -3,9 +3,9 @@
  * reach stdout, stderr, the results file or the provider as anything but the key. Every run is a real child
  * process against the loopback fake provider.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { existsSync, readFileSync } from "node:fs"
 import { join } from "node:path"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { FakeProvider, type FakeProviderServer } from "../support/FakeProvider.js"
 import { reviews, rowsOf, runCli, scratch, spawnCli, waitFor } from "./process.js"
 
@@ -48,7 +48,10 @@ describe.concurrent("a key typed into the wrong place of an identifier", () => {
     ["':' for '='", () => ["--generator", `openai!gpt-4o-mini,api_key:${SECRET},${base()}`]],
     ["the key as the model", () => ["--generator", `openai!${SECRET},${base()}`]],
     ["a ';' inside a stop list", () => ["--generator", `openai!gpt-4o-mini,stop=###;api_key=${SECRET},${base()}`]],
-    ["a mistyped key name in --param", () => ["--generator", `openai!gpt-4o-mini,${base()}`, "--param", `api_kye=${SECRET}`]]
+    [
+      "a mistyped key name in --param",
+      () => ["--generator", `openai!gpt-4o-mini,${base()}`, "--param", `api_kye=${SECRET}`]
+    ]
   ]
   for (const [name, args] of typos) {
     it(`${name}: refused as bad input, the key nowhere, nothing sent`, async () => {
@@ -92,7 +95,11 @@ describe.concurrent("credentials in a base URL", () => {
     it(`a base_url with ?key= prints and stores it masked, errors included${dryRun ? " (--dry-run)" : ""}`, async () => {
       const url = `http://capstan:${PASSWORD}@127.0.0.1:${server.port}/v1?key=${QUERY_KEY}`
       const result = await batch(`query-case-${dryRun}`, [
-        "--generator", `openai!gpt-4o-mini,base_url=${url}`, "--max-retries", "0", ...(dryRun ? ["--dry-run"] : [])
+        "--generator",
+        `openai!gpt-4o-mini,base_url=${url}`,
+        "--max-retries",
+        "0",
+        ...(dryRun ? ["--dry-run"] : [])
       ])
       // Without --dry-run the rows may fail or not (the SDK appends its paths after the query): either way,
       // nothing printed or stored holds the credentials.
@@ -117,7 +124,10 @@ describe.concurrent("engine settings and params in identifiers are checked like 
   ) {
     it(`${setting} is bad input (exit 64), before any request`, async () => {
       const marker = `range-${setting}`
-      const result = await batch(marker, ["--generator", `openai!gpt-4o-mini,base_url=${server.openaiBaseUrl},${setting}`])
+      const result = await batch(marker, [
+        "--generator",
+        `openai!gpt-4o-mini,base_url=${server.openaiBaseUrl},${setting}`
+      ])
       expect(result.code).toBe(64)
       expect(result.stderr).toContain(message)
       expect(requestsFor(marker)).toHaveLength(0)
@@ -134,9 +144,19 @@ describe("the resume command after Ctrl-C", () => {
       const url = slow.openaiBaseUrl.replace("http://", `http://capstan:${PASSWORD}@`)
       const output = join(files.dir, "out.jsonl")
       const run = spawnCli([
-        "batch", "--template", TEMPLATE, "--input", join(files.dir, "in.jsonl"), "--output", output,
-        "--generator", `openai!gpt-4o-mini,base_url=${url},api_key=${SECRET}`, "--param", "max_tokens=100",
-        "--concurrency", "2"
+        "batch",
+        "--template",
+        TEMPLATE,
+        "--input",
+        join(files.dir, "in.jsonl"),
+        "--output",
+        output,
+        "--generator",
+        `openai!gpt-4o-mini,base_url=${url},api_key=${SECRET}`,
+        "--param",
+        "max_tokens=100",
+        "--concurrency",
+        "2"
       ])
       await waitFor("some rows", () => rowsOf(output).length >= 2, 40_000)
       run.child.kill("SIGINT")

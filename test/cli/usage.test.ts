@@ -19,7 +19,11 @@ const capstan = (args: ReadonlyArray<string>) =>
     const code = Exit.isSuccess(exit)
       ? 0
       : Option.match(Cause.findErrorOption(exit.cause), { onNone: () => -1, onSome: (error) => error.code })
-    return { code, stdout: (yield* TestConsole.logLines).join("\n"), stderr: (yield* TestConsole.errorLines).join("\n") }
+    return {
+      code,
+      stdout: (yield* TestConsole.logLines).join("\n"),
+      stderr: (yield* TestConsole.errorLines).join("\n")
+    }
   }).pipe(
     Effect.provide(TestConsole.layer),
     Effect.provide(Stdio.layerTest({})),
@@ -27,15 +31,23 @@ const capstan = (args: ReadonlyArray<string>) =>
     Effect.provide(NodeServices.layer)
   )
 
-const batchUsage = "usage: capstan batch --template FILE|TEXT --input FILE --output FILE [options]; see capstan batch --help"
+const batchUsage =
+  "usage: capstan batch --template FILE|TEXT --input FILE --output FILE [options]; see capstan batch --help"
 
 const withInput = <A, E, R>(f: (base: ReadonlyArray<string>) => Effect.Effect<A, E, R>) =>
   Effect.acquireUseRelease(
     Effect.sync(() => scratch({ "in.jsonl": reviews(2) })),
     (files) =>
       f([
-        "batch", "--template", "Review: {review}", "--input", join(files.dir, "in.jsonl"), "--output",
-        join(files.dir, "out.jsonl"), "--generator", "mock!echo"
+        "batch",
+        "--template",
+        "Review: {review}",
+        "--input",
+        join(files.dir, "in.jsonl"),
+        "--output",
+        join(files.dir, "out.jsonl"),
+        "--generator",
+        "mock!echo"
       ]),
     (files) => Effect.sync(files.remove)
   )
@@ -71,7 +83,10 @@ describe("a wrong command line", () => {
         const unknownCommand = yield* capstan(["bach"])
         assert.strictEqual(unknownCommand.code, 64)
         assert.match(unknownCommand.stderr, /^error: Unknown subcommand "bach"/)
-        assert.match(unknownCommand.stderr, /\nusage: capstan run\|batch\|providers\|demo \[options\]; see capstan --help$/)
+        assert.match(
+          unknownCommand.stderr,
+          /\nusage: capstan run\|batch\|providers\|demo \[options\]; see capstan --help$/
+        )
       })
     ))
 
@@ -92,7 +107,10 @@ describe("a wrong command line", () => {
           const result = yield* capstan([...base, "--dry-run", ...price])
           assert.strictEqual(result.code, 64, price.join(" "))
           assert.strictEqual(result.stdout, "")
-          assert.match(result.stderr, /^error: --price .*: a price cannot be negative\n {2}Give the price per million input and output tokens, e\.g\. --price 0\.15,0\.60/)
+          assert.match(
+            result.stderr,
+            /^error: --price .*: a price cannot be negative\n {2}Give the price per million input and output tokens, e\.g\. --price 0\.15,0\.60/
+          )
         }
         const malformed = yield* capstan([...base, "--dry-run", "--price", "-1"])
         assert.strictEqual(malformed.code, 64)
@@ -105,9 +123,21 @@ describe("a wrong command line", () => {
 
 describe("the capstan process", () => {
   vitest("a bad flag value: the error and the usage line on stderr, nothing on stdout, exit 64", async () => {
-    const result = await runCli(["batch", "--template", "x", "--input", "in.jsonl", "--output", "out.jsonl", "--rpm", "fast"])
+    const result = await runCli([
+      "batch",
+      "--template",
+      "x",
+      "--input",
+      "in.jsonl",
+      "--output",
+      "out.jsonl",
+      "--rpm",
+      "fast"
+    ])
     expect(result.stdout).toBe("")
-    expect(result.stderr).toBe(`error: Invalid value for flag --rpm: "fast". Expected a string representing a finite number\n${batchUsage}\n`)
+    expect(result.stderr).toBe(
+      `error: Invalid value for flag --rpm: "fast". Expected a string representing a finite number\n${batchUsage}\n`
+    )
     expect(result.code).toBe(64)
   })
 
@@ -123,9 +153,20 @@ describe("the capstan process", () => {
     const files = scratch({ "in.jsonl": reviews(3000) })
     onTestFinished(files.remove)
     const child = spawn(process.execPath, [
-      "--conditions=@capstan/source", "--import", "tsx", join(repoRoot, "packages/cli/src/bin.ts"),
-      "batch", "--template", "Review of {product}: {review}", "--input", join(files.dir, "in.jsonl"),
-      "--output", join(files.dir, "out.jsonl"), "--generator", "mock!echo", "--dry-run"
+      "--conditions=@capstan/source",
+      "--import",
+      "tsx",
+      join(repoRoot, "packages/cli/src/bin.ts"),
+      "batch",
+      "--template",
+      "Review of {product}: {review}",
+      "--input",
+      join(files.dir, "in.jsonl"),
+      "--output",
+      join(files.dir, "out.jsonl"),
+      "--generator",
+      "mock!echo",
+      "--dry-run"
     ], { cwd: repoRoot, env: isolatedEnv(), stdio: ["ignore", "pipe", "pipe"] })
     let stderr = ""
     child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk))

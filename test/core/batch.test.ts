@@ -1,7 +1,3 @@
-import { NodeServices } from "@effect/platform-node"
-import { describe, expect, it } from "@effect/vitest"
-import { Effect, Fiber, FileSystem, Layer, Option, Ref, Schema, Stream } from "effect"
-import { TestClock } from "effect/testing"
 import {
   AuthenticationError,
   Batch,
@@ -16,6 +12,10 @@ import {
   Template
 } from "@capstan/core"
 import { MockGenerator } from "@capstan/core/testing"
+import { NodeServices } from "@effect/platform-node"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Fiber, FileSystem, Layer, Option, Ref, Schema, Stream } from "effect"
+import { TestClock } from "effect/testing"
 
 const reviews = [
   { id: "r1", review: "Great coffee" },
@@ -29,7 +29,9 @@ describe("Batch rows", () => {
   it.effect("carry their provenance: id, template, vars, messages sent, identifier, params, usage, attempts", () =>
     Effect.gen(function*() {
       const { rows, summary } = yield* Batch.run(items, {
-        pipeline: ChatPipeline.make({ role: "system", content: "Be terse." }).pipe(ChatPipeline.withParams({ temperature: 0.4 })),
+        pipeline: ChatPipeline.make({ role: "system", content: "Be terse." }).pipe(
+          ChatPipeline.withParams({ temperature: 0.4 })
+        ),
         params: { seed: 3 }
       })
       expect(rows.map((r) => r.id)).toEqual(["r1", "r2", "r3"])
@@ -38,7 +40,10 @@ describe("Batch rows", () => {
       expect(row.choice).toBe(0)
       expect(row.template).toBe("Classify: {review}")
       expect(row.vars).toEqual({ review: "Burnt and bitter" })
-      expect(row.messages.map((m) => m.toString())).toEqual(["[system]: Be terse.", "[user]: Classify: Burnt and bitter"])
+      expect(row.messages.map((m) => m.toString())).toEqual([
+        "[system]: Be terse.",
+        "[user]: Classify: Burnt and bitter"
+      ])
       expect(row.output).toBe("Classify: Burnt and bitter")
       expect(row.generator).toBe("mock!echo,temperature=0.4,seed=3")
       expect(row.params.seed).toBe(3)
@@ -47,7 +52,11 @@ describe("Batch rows", () => {
       expect(row.ok).toBe(true)
       expect(summary).toMatchObject({ items: 3, rows: 3, ok: 3, failed: 0, attempts: 3 })
       const requests = yield* MockGenerator.requests
-      expect(requests.map((r) => r._tag === "chat" && r.messages.filter((m) => m.role === "system").length)).toEqual([1, 1, 1])
+      expect(requests.map((r) => r._tag === "chat" && r.messages.filter((m) => m.role === "system").length)).toEqual([
+        1,
+        1,
+        1
+      ])
     }).pipe(Effect.provide(MockGenerator.echo())))
 
   it.effect("n > 1 gives one row per choice from one request, usage on the first choice", () =>
@@ -59,15 +68,21 @@ describe("Batch rows", () => {
       expect(yield* MockGenerator.calls).toBe(3)
       expect(rows.filter((r) => r.choice === 1).every((r) => r.usage.totalTokens === 0 && r.attempts === 0)).toBe(true)
       const requests = yield* MockGenerator.requests
-      expect(summary.usage.inputTokens).toBe(requests.reduce((sum, r) => sum + MockGenerator.estimateTokens(r._tag === "chat" ? r.messages.map((m) => m.text).join("\n") : ""), 0))
+      expect(summary.usage.inputTokens).toBe(requests.reduce((sum, r) =>
+        sum + MockGenerator.estimateTokens(r._tag === "chat" ? r.messages.map((m) => m.text).join("\n") : ""), 0))
     }).pipe(Effect.provide(MockGenerator.fn((text, params) =>
-      Array.from({ length: params.n ?? 1 }, (_, i) => `choice ${i + 1} of ${text}`)
+      Array.from({ length: params.n ?? 1 }, (_, i) =>
+        `choice ${i + 1} of ${text}`)
     ))))
 
   it.effect("n from the generator's identifier gives one row per choice too", () =>
     Effect.gen(function*() {
       const { rows } = yield* Batch.run(items.slice(0, 1))
-      expect(rows.map((r) => [r.choice, r.output, r.ok])).toEqual([[0, "Classify: Great coffee", true], [1, "Classify: Great coffee", true]])
+      expect(rows.map((r) => [r.choice, r.output, r.ok])).toEqual([[0, "Classify: Great coffee", true], [
+        1,
+        "Classify: Great coffee",
+        true
+      ]])
       expect(rows[0]!.generator).toBe("mock!echo,n=2")
     }).pipe(Effect.provide(Generator.layer("mock!echo,n=2"))))
 
@@ -86,7 +101,12 @@ describe("Batch rows", () => {
     Effect.gen(function*() {
       const { rows, summary } = yield* Batch.run(items.slice(0, 2), { params: { n: 3 } })
       expect(rows.map((r) => `${r.id}/${r.choice}:${r.error?._tag ?? "ok"}`)).toEqual([
-        "r1/0:ok", "r1/1:ok", "r1/2:ok", "r2/0:InvalidRequest", "r2/1:InvalidRequest", "r2/2:InvalidRequest"
+        "r1/0:ok",
+        "r1/1:ok",
+        "r1/2:ok",
+        "r2/0:InvalidRequest",
+        "r2/1:InvalidRequest",
+        "r2/2:InvalidRequest"
       ])
       expect(rows.filter((r) => r.id === "r2").map((r) => r.attempts)).toEqual([1, 0, 0])
       expect(summary).toMatchObject({ items: 2, rows: 6, ok: 3, failed: 3, attempts: 2 })
@@ -98,7 +118,12 @@ describe("Batch rows", () => {
     Effect.gen(function*() {
       const { rows } = yield* Batch.run(items.slice(0, 2), { params: { n: 3 } })
       expect(rows.map((r) => `${r.id}/${r.choice}:${r.output}`)).toEqual([
-        "r1/0:answer 1", "r1/1:answer 2", "r1/2:answer 3", "r2/0:answer 4", "r2/1:answer 5", "r2/2:answer 6"
+        "r1/0:answer 1",
+        "r1/1:answer 2",
+        "r1/2:answer 3",
+        "r2/0:answer 4",
+        "r2/1:answer 5",
+        "r2/2:answer 6"
       ])
       const requests = yield* MockGenerator.requests
       expect(requests.map((r) => r.params.n)).toEqual([1, 1, 1, 1, 1, 1])
@@ -107,7 +132,9 @@ describe("Batch rows", () => {
     }).pipe(Effect.provide(Layer.unwrap(Effect.sync(() => {
       let calls = 0
       return MockGenerator.layer((request) => {
-        if ((request.params.n ?? 1) > 1) return Effect.fail(new InvalidRequest({ provider: "mock", detail: "one choice only" }))
+        if ((request.params.n ?? 1) > 1) {
+          return Effect.fail(new InvalidRequest({ provider: "mock", detail: "one choice only" }))
+        }
         return `answer ${++calls}`
       }, { capabilities: { maxChoices: 1 } })
     })))))
@@ -116,14 +143,19 @@ describe("Batch rows", () => {
     Effect.gen(function*() {
       const { rows } = yield* Batch.run(items.slice(0, 1), { params: { n: 3 } })
       expect(rows.map((r) => [r.choice, r.error?._tag ?? r.output, r.attempts])).toEqual([
-        [0, "only one", 1], [1, "MalformedResponse", 0], [2, "MalformedResponse", 0]
+        [0, "only one", 1],
+        [1, "MalformedResponse", 0],
+        [2, "MalformedResponse", 0]
       ])
       expect(rows[1]!.usage.totalTokens).toBe(0)
     }).pipe(Effect.provide(MockGenerator.layer(() => ["only one"]))))
 
   it.effect("stops sending after items in a row fail with an error every request meets (a refused key)", () =>
     Effect.gen(function*() {
-      const many = yield* Dataset.validate(template, Array.from({ length: 40 }, (_, i) => ({ id: `k${i}`, review: `r${i}` })))
+      const many = yield* Dataset.validate(
+        template,
+        Array.from({ length: 40 }, (_, i) => ({ id: `k${i}`, review: `r${i}` }))
+      )
       const rows: Array<Batch.Row> = []
       const error = yield* Batch.stream(many, { concurrency: 1 }).pipe(
         Stream.runForEach((row) => Effect.sync(() => rows.push(row))),
@@ -142,7 +174,10 @@ describe("Batch rows", () => {
 
   it.effect("a success or another error breaks the streak; stopAfter: Infinity never stops", () =>
     Effect.gen(function*() {
-      const many = yield* Dataset.validate(template, Array.from({ length: 12 }, (_, i) => ({ id: `k${i}`, review: `r${i}` })))
+      const many = yield* Dataset.validate(
+        template,
+        Array.from({ length: 12 }, (_, i) => ({ id: `k${i}`, review: `r${i}` }))
+      )
       const { rows } = yield* Batch.run(many, { concurrency: 1, stopAfter: 3 })
       expect(rows.length).toBe(12)
       const all = yield* Batch.run(many, { concurrency: 1, stopAfter: Infinity })
@@ -150,7 +185,9 @@ describe("Batch rows", () => {
     }).pipe(Effect.provide(
       // every third call succeeds: never three refusals in a row
       MockGenerator.layer((request) =>
-        request.call % 3 === 0 ? "ok" : Effect.fail(new AuthenticationError({ provider: "mock", detail: "bad key", status: 401 }))
+        request.call % 3 === 0
+          ? "ok"
+          : Effect.fail(new AuthenticationError({ provider: "mock", detail: "bad key", status: 401 }))
       )
     )))
 
@@ -183,7 +220,11 @@ describe("Batch rows", () => {
         MockGenerator.estimateTokens("no tags here") +
           MockGenerator.estimateTokens("<comma-delimited-answer>sweet, rich</comma-delimited-answer>")
       )
-    }).pipe(Effect.provide(MockGenerator.replies(["no tags here", "<comma-delimited-answer>sweet, rich</comma-delimited-answer>"]))))
+    }).pipe(
+      Effect.provide(
+        MockGenerator.replies(["no tags here", "<comma-delimited-answer>sweet, rich</comma-delimited-answer>"])
+      )
+    ))
 
   it.effect("parsed values are stored in their JSON form and decode back with parsedOf", () =>
     Effect.gen(function*() {
@@ -227,7 +268,11 @@ describe("Batch rows", () => {
 })
 
 describe("Batch.stream", () => {
-  const delays: Record<string, number> = { "Classify: Great coffee": 300, "Classify: Burnt and bitter": 100, "Classify: Fine, I guess": 200 }
+  const delays: Record<string, number> = {
+    "Classify: Great coffee": 300,
+    "Classify: Burnt and bitter": 100,
+    "Classify: Fine, I guess": 200
+  }
 
   it.effect("yields rows as they complete, tagged with their input index", () =>
     Effect.gen(function*() {
@@ -253,7 +298,9 @@ describe("Batch.stream", () => {
           return "ok"
         })
       )
-      const many = Effect.runSync(Dataset.validate(template, Array.from({ length: 20 }, (_, i) => ({ review: `#${i}` }))))
+      const many = Effect.runSync(
+        Dataset.validate(template, Array.from({ length: 20 }, (_, i) => ({ review: `#${i}` })))
+      )
       const fiber = yield* Effect.forkChild(Batch.run(many, { concurrency: 4 }).pipe(Effect.provide(layer)))
       yield* TestClock.adjust("100 millis")
       expect(yield* Ref.get(inFlight)).toBe(4)
@@ -274,7 +321,9 @@ describe("Batch.stream", () => {
           Effect.as("ok")
         )
       })
-      const many = Effect.runSync(Dataset.validate(template, Array.from({ length: 6 }, (_, i) => ({ id: `i${i}`, review: `#${i}` }))))
+      const many = Effect.runSync(
+        Dataset.validate(template, Array.from({ length: 6 }, (_, i) => ({ id: `i${i}`, review: `#${i}` })))
+      )
       const fiber = yield* Effect.forkChild(
         Batch.stream(many, { concurrency: 4 }).pipe(
           Stream.runForEach((row) => Ref.update(finished, (ids) => [...ids, row.id])),
@@ -333,10 +382,15 @@ describe("Batch JSON Lines and summaries", () => {
   it("summaries total failures by kind and price known models", () => {
     const rows = Effect.runSync(
       Batch.run(items).pipe(Effect.provide(
-        MockGenerator.failing(new ServerError({ provider: "mock", detail: "x", status: 502 }), { every: 3, identifier: "openai!gpt-4o-mini" })
+        MockGenerator.failing(new ServerError({ provider: "mock", detail: "x", status: 502 }), {
+          every: 3,
+          identifier: "openai!gpt-4o-mini"
+        })
       ))
     ).rows
-    const summary = Batch.summarize(rows, { prices: { "gpt-4o-mini": { inputPerMillion: 1_000_000, outputPerMillion: 0 } } })
+    const summary = Batch.summarize(rows, {
+      prices: { "gpt-4o-mini": { inputPerMillion: 1_000_000, outputPerMillion: 0 } }
+    })
     expect(summary.failedByKind).toEqual({ ServerError: 1 })
     expect(summary.cost).toBe(summary.usage.inputTokens)
     expect(Batch.summarize(rows, { prices: {} }).cost).toBeUndefined()
@@ -347,7 +401,9 @@ describe("Batch JSON Lines and summaries", () => {
 describe("Extraction", () => {
   it.effect("extract asks for {value} JSON with native structured output and decodes it", () =>
     Effect.gen(function*() {
-      const names = yield* Extraction.extract(Schema.Array(Schema.String), "Ada met Grace.", { instructions: "List the names." })
+      const names = yield* Extraction.extract(Schema.Array(Schema.String), "Ada met Grace.", {
+        instructions: "List the names."
+      })
       expect(names).toEqual(["Ada", "Grace"])
       const [request] = yield* MockGenerator.requests
       if (request?._tag !== "chat") throw new Error("expected a chat request")

@@ -1,6 +1,6 @@
+import { Dataset, InvalidItem, InvalidTemplate, type Message, Template, TemplateMismatch } from "@capstan/core"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Option, Result, Schema } from "effect"
-import { Dataset, InvalidItem, InvalidTemplate, type Message, Template, TemplateMismatch } from "@capstan/core"
 
 const contents = (messages: ReadonlyArray<Message.Message>) => messages.map((m) => `${m.role}:${m.text}`)
 
@@ -154,7 +154,9 @@ describe("Dataset", () => {
         const inputs = Array.from({ length: 50 }, (_, i) =>
           i % 4 === 1 ? { id: `r${i}`, review: "x" } : { id: `r${i}`, review: "x", stars: i })
         const error = yield* Effect.flip(Dataset.validate(template, inputs))
-        if (error._tag !== "TemplateMismatch") return expect.unreachable(error.message)
+        if (error._tag !== "TemplateMismatch") {
+          return expect.unreachable(error.message)
+        }
         expect(error.itemId).toBe("r1")
         expect(error.badItems).toBe(13)
         expect(error.totalItems).toBe(50)
@@ -165,9 +167,13 @@ describe("Dataset", () => {
 
     it.effect("uses the idField option and derived ids", () =>
       Effect.gen(function*() {
-        const rows = yield* Dataset.validate(template, [{ key: "k", review: "a", stars: 1 }, { review: "b", stars: 2 }], {
-          idField: "key"
-        })
+        const rows = yield* Dataset.validate(
+          template,
+          [{ key: "k", review: "a", stars: 1 }, { review: "b", stars: 2 }],
+          {
+            idField: "key"
+          }
+        )
         expect(rows[0]?.id).toBe("k")
         expect(rows[1]?.id).toMatch(/^[0-9a-f]{16}$/)
         expect(rows[1]?.vars).toEqual({ review: "b", stars: 2 })
@@ -294,7 +300,11 @@ describe("Dataset", () => {
         expect(rows.map((row) => row.id)).toEqual(["ask:q", "persona:q"])
         expect(rows[0]?.vars).toEqual({ question: "why?", persona: "Ada" })
         const error = yield* Effect.flip(
-          Dataset.cross([ask, persona], [{ id: "q1", question: "a", persona: "b" }, { id: "q2", question: "c", who: "d" }])
+          Dataset.cross([ask, persona], [{ id: "q1", question: "a", persona: "b" }, {
+            id: "q2",
+            question: "c",
+            who: "d"
+          }])
         )
         if (error._tag !== "TemplateMismatch") return expect.unreachable(error.message)
         expect(error.itemId).toBe("q2")

@@ -1,29 +1,29 @@
-import { describe, expect, it } from "@effect/vitest"
-import { Effect, Equal, pipe, Result, Schema } from "effect"
 import {
+  AuthenticationError,
   Chat,
+  ConnectionError,
+  ContentFiltered,
+  ContextLengthExceeded,
   ExhaustedMaxRounds,
   GenerateParams,
   Generation,
   Identifier,
+  InvalidRequest,
   isRetryable,
+  MalformedResponse,
   Message,
+  Overloaded,
   ParseError,
+  QuotaExceeded,
   RateLimited,
   ServerError,
   StepFailed,
   Timeout,
-  Usage,
-  AuthenticationError,
-  ContentFiltered,
-  ContextLengthExceeded,
-  ConnectionError,
-  InvalidRequest,
-  MalformedResponse,
-  Overloaded,
-  QuotaExceeded,
-  Unsupported
+  Unsupported,
+  Usage
 } from "@capstan/core"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Equal, pipe, Result, Schema } from "effect"
 
 describe("GenerateParams", () => {
   it("merge: set fields of the override win, unset fields never erase", () => {
@@ -33,7 +33,10 @@ describe("GenerateParams", () => {
       stop: ["x"],
       providerOptions: { openai: { a: 1, b: 2 }, anthropic: { top_k: 5 } }
     })
-    const merged = GenerateParams.merge(base, { temperature: 0.9, providerOptions: { openai: { b: 3 }, vllm: { c: 4 } } })
+    const merged = GenerateParams.merge(base, {
+      temperature: 0.9,
+      providerOptions: { openai: { b: 3 }, vllm: { c: 4 } }
+    })
     expect(merged.temperature).toBe(0.9)
     expect(merged.maxTokens).toBe(100)
     expect(merged.stop).toEqual(["x"])
@@ -191,7 +194,10 @@ describe("Chat", () => {
     Effect.gen(function*() {
       const failed = chatOf({
         generated: [Message.assistant("no tags")],
-        error: new ExhaustedMaxRounds({ rounds: 5, lastError: new ParseError({ model: "answer", reason: "Missing tags" }) })
+        error: new ExhaustedMaxRounds({
+          rounds: 5,
+          lastError: new ParseError({ model: "answer", reason: "Missing tags" })
+        })
       })
       const back = yield* Chat.decode(JSON.parse(JSON.stringify(Chat.encodeSync(failed))))
       expect(back.failed).toBe(true)
@@ -200,7 +206,12 @@ describe("Chat", () => {
       expect(error).toBeInstanceOf(ExhaustedMaxRounds)
       expect(error.rounds).toBe(5)
       expect(error.lastError.reason).toBe("Missing tags")
-      for (const e of [new RateLimited({ provider: "x", detail: "y", retryAfterMs: 10 }), new StepFailed({ step: "map", cause: new Error("bad") })]) {
+      for (
+        const e of [
+          new RateLimited({ provider: "x", detail: "y", retryAfterMs: 10 }),
+          new StepFailed({ step: "map", cause: new Error("bad") })
+        ]
+      ) {
         const round = yield* Chat.decode(JSON.parse(JSON.stringify(Chat.encodeSync(chatOf({ error: e })))))
         expect(round.error?._tag).toBe(e._tag)
         expect(round.error?.message).toBe(e.message)

@@ -2,9 +2,6 @@
  * The engine as a service: its Layer owns the limiters of an application by account and model and releases them
  * with its scope; generators built together share them, applications and tests do not; attempts travel on values.
  */
-import { describe, expect, it } from "@effect/vitest"
-import { Clock, Effect, Fiber, Layer, Redacted, Stream } from "effect"
-import { TestClock } from "effect/testing"
 import {
   CompletionPipeline,
   Engine,
@@ -17,6 +14,9 @@ import {
   Usage
 } from "@capstan/core"
 import { MockGenerator } from "@capstan/core/testing"
+import { describe, expect, it } from "@effect/vitest"
+import { Clock, Effect, Fiber, Layer, Redacted, Stream } from "effect"
+import { TestClock } from "effect/testing"
 
 const request = () => ({ messages: [Message.user("hi")], params: GenerateParams.empty })
 
@@ -32,7 +32,9 @@ const starts = (layer: Layer.Layer<Generator.Generator, unknown>, count: number)
       Effect.map((t) => started.push(t)),
       Effect.provide(layer)
     )
-    const fiber = yield* Effect.forkChild(Effect.all(Array.from({ length: count }, () => send), { concurrency: "unbounded" }))
+    const fiber = yield* Effect.forkChild(
+      Effect.all(Array.from({ length: count }, () => send), { concurrency: "unbounded" })
+    )
     yield* TestClock.adjust("10 seconds")
     yield* Fiber.join(fiber)
     return started.sort((a, b) => a - b).map((t) => t - started[0]!)
@@ -53,9 +55,15 @@ describe("Engine", () => {
     expect(key("echo", { rpm: 60 })).toBe(key("echo", { max_retries: 2 }))
     expect(key("echo", { base_url: "http://a" })).not.toBe(key("echo", { base_url: "http://b" }))
     expect(key("echo", {})).not.toBe(key("other", {}))
-    const secret = Engine.laneKey(Identifier.make({ provider: "mock", model: "echo", settings: { api_key: Redacted.make("sk-abc") } }))
+    const secret = Engine.laneKey(
+      Identifier.make({ provider: "mock", model: "echo", settings: { api_key: Redacted.make("sk-abc") } })
+    )
     expect(secret).not.toContain("sk-abc")
-    expect(secret).not.toBe(Engine.laneKey(Identifier.make({ provider: "mock", model: "echo", settings: { api_key: Redacted.make("sk-xyz") } })))
+    expect(secret).not.toBe(
+      Engine.laneKey(
+        Identifier.make({ provider: "mock", model: "echo", settings: { api_key: Redacted.make("sk-xyz") } })
+      )
+    )
   })
 
   it.effect("each application has its own limiters: a new engine starts with full buckets", () =>
@@ -69,11 +77,15 @@ describe("Engine", () => {
 
   it.effect("MockGenerator layers answer without the engine unless wrapped with withEngine", () =>
     Effect.gen(function*() {
-      const failing = MockGenerator.failing(new ServerError({ provider: "mock", detail: "boom", status: 500 }), { every: 2 })
+      const failing = MockGenerator.failing(new ServerError({ provider: "mock", detail: "boom", status: 500 }), {
+        every: 2
+      })
       const raw = yield* Effect.flip(Effect.forEach([1, 2], () => Generator.chat("x"))).pipe(Effect.provide(failing))
       expect(raw._tag).toBe("ServerError")
       const fiber = yield* Effect.forkChild(
-        Effect.forEach([1, 2], () => Generator.chat("x")).pipe(Effect.provide(failing.pipe(Generator.withEngine({ maxRetries: 2 }))))
+        Effect.forEach([1, 2], () => Generator.chat("x")).pipe(
+          Effect.provide(failing.pipe(Generator.withEngine({ maxRetries: 2 })))
+        )
       )
       yield* TestClock.adjust("1 minute")
       const chats = yield* Fiber.join(fiber)
@@ -90,7 +102,9 @@ describe("Engine", () => {
       const error = yield* Fiber.join(fiber)
       expect(error._tag).toBe("ServerError")
       expect(error.attempts).toBe(4)
-      const once = yield* Generator.generate(request()).pipe(Effect.provide(MockGenerator.echo().pipe(Generator.withEngine())))
+      const once = yield* Generator.generate(request()).pipe(
+        Effect.provide(MockGenerator.echo().pipe(Generator.withEngine()))
+      )
       expect(once.attempts).toBeUndefined()
     }))
 })
@@ -98,24 +112,29 @@ describe("Engine", () => {
 describe("the generator contract", () => {
   it.effect("Generator.chat keeps the attempts of the generation; a generation without choices is MalformedResponse", () =>
     Effect.gen(function*() {
-      const empty = MockGenerator.layer(() => new Generation.Generation({ choices: [], usage: Usage.empty, attempts: 2 }))
+      const empty = MockGenerator.layer(() =>
+        new Generation.Generation({ choices: [], usage: Usage.empty, attempts: 2 })
+      )
       const error = yield* Effect.flip(Generator.chat("x")).pipe(Effect.provide(empty))
       expect(error._tag).toBe("MalformedResponse")
       expect(error.attempts).toBe(2)
-      const retried = MockGenerator.layer(() => new Generation.Generation({
-        choices: [new Generation.Choice({ text: "ok", stopReason: "stop" })],
-        usage: Usage.empty,
-        attempts: 3
-      }))
+      const retried = MockGenerator.layer(() =>
+        new Generation.Generation({
+          choices: [new Generation.Choice({ text: "ok", stopReason: "stop" })],
+          usage: Usage.empty,
+          attempts: 3
+        })
+      )
       expect((yield* Generator.chat("x").pipe(Effect.provide(retried))).attempts).toBe(3)
     }))
 
   it.effect("stream and complete are capabilities: used when the generator has them, Unsupported without a request otherwise", () =>
     Effect.gen(function*() {
       const streamed = (layer: Layer.Layer<Generator.Generator, unknown>) =>
-        Stream.runCollect(Generator.stream({ messages: [Message.user("one two three")], params: GenerateParams.empty })).pipe(
-          Effect.provide(layer)
-        )
+        Stream.runCollect(Generator.stream({ messages: [Message.user("one two three")], params: GenerateParams.empty }))
+          .pipe(
+            Effect.provide(layer)
+          )
       for (const layer of [MockGenerator.echo(), Generator.layer("mock!echo,rpm=600")]) {
         const parts = yield* streamed(layer)
         expect(parts.flatMap((part) => (part._tag === "Delta" ? [part.text] : [])).join("")).toBe("one two three")
@@ -127,12 +146,20 @@ describe("the generator contract", () => {
         identifier: Identifier.make({ provider: "plain", model: "m" }),
         generate: () => Effect.sync(() => sent++).pipe(Effect.as(Generation.fromTexts(["x"], Usage.empty)))
       })
-      const completion = yield* Effect.flip(Generator.complete({ prompt: "p", params: GenerateParams.empty })).pipe(Effect.provide(chatOnly))
+      const completion = yield* Effect.flip(Generator.complete({ prompt: "p", params: GenerateParams.empty })).pipe(
+        Effect.provide(chatOnly)
+      )
       expect(completion._tag).toBe("Unsupported")
       expect(completion.message).toContain("no plain-text completion")
-      const streaming = yield* Effect.flip(Stream.runCollect(Generator.stream(request()))).pipe(Effect.provide(chatOnly))
+      const streaming = yield* Effect.flip(Stream.runCollect(Generator.stream(request()))).pipe(
+        Effect.provide(chatOnly)
+      )
       expect(streaming._tag).toBe("Unsupported")
-      const pipeline = yield* CompletionPipeline.make("p").pipe(CompletionPipeline.run(), Effect.flip, Effect.provide(chatOnly))
+      const pipeline = yield* CompletionPipeline.make("p").pipe(
+        CompletionPipeline.run(),
+        Effect.flip,
+        Effect.provide(chatOnly)
+      )
       expect(pipeline._tag).toBe("Unsupported")
       expect(sent).toBe(0)
     }))

@@ -1,6 +1,3 @@
-import { describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, Layer, Schema } from "effect"
-import { TestClock } from "effect/testing"
 import {
   Chat,
   ChatPipeline,
@@ -8,13 +5,16 @@ import {
   Generation,
   Generator,
   GeneratorRegistry,
+  InvalidRequest,
   Message,
   Model,
-  InvalidRequest,
   ServerError,
   Usage
 } from "@capstan/core"
 import { MockGenerator } from "@capstan/core/testing"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Exit, Fiber, Layer, Schema } from "effect"
+import { TestClock } from "effect/testing"
 
 describe("Generator.layer with the built-in mock provider", () => {
   it.effect("a user calls the generator and gets a Chat with usage that survives JSON", () =>
@@ -82,7 +82,9 @@ describe("Generator.layer with the built-in mock provider", () => {
       const layer = Generator.layer("mock!echo,fail_every=2,fail_with=ServerError,max_retries=2", {
         admit: (request) => Effect.andThen(Effect.sync(() => admitted++), request)
       })
-      const fiber = yield* Effect.forkChild(Effect.forEach([1, 2], () => Generator.chat("x")).pipe(Effect.provide(layer)))
+      const fiber = yield* Effect.forkChild(
+        Effect.forEach([1, 2], () => Generator.chat("x")).pipe(Effect.provide(layer))
+      )
       yield* TestClock.adjust("1 minute")
       yield* Fiber.join(fiber)
       expect(admitted).toBe(3) // call 2 failed and was retried
@@ -101,7 +103,9 @@ describe("Generator.layer with the built-in mock provider", () => {
 
   it.effect("mock! delay uses Effect time", () =>
     Effect.gen(function*() {
-      const fiber = yield* Effect.forkChild(Generator.chat("slow").pipe(Effect.provide(Generator.layer("mock!echo,delay_ms=5000"))))
+      const fiber = yield* Effect.forkChild(
+        Generator.chat("slow").pipe(Effect.provide(Generator.layer("mock!echo,delay_ms=5000")))
+      )
       yield* TestClock.adjust("4999 millis")
       expect(fiber.pollUnsafe()).toBeUndefined()
       yield* TestClock.adjust("1 millis")
@@ -165,7 +169,9 @@ describe("GeneratorRegistry", () => {
       const registry = Layer.provide(GeneratorRegistry.register(other), GeneratorRegistry.register(pooled))
       const providers = yield* GeneratorRegistry.providers.pipe(Effect.provide(registry))
       expect(providers.map((p) => p.name)).toEqual(["mock", "pooled"])
-      const chat = yield* Generator.chat("hi").pipe(Effect.provide(Generator.layer("pooled!m").pipe(Layer.provide(registry))))
+      const chat = yield* Generator.chat("hi").pipe(
+        Effect.provide(Generator.layer("pooled!m").pipe(Layer.provide(registry)))
+      )
       expect(chat.last?.text).toBe("replaced")
     }))
 })
@@ -195,7 +201,10 @@ describe("MockGenerator", () => {
 
   it.effect("fn sees the text and params; a list answers one choice each", () =>
     Effect.gen(function*() {
-      const generation = yield* Generator.generate({ messages: [Message.user("hi")], params: GenerateParams.make({ n: 2, temperature: 1 }) })
+      const generation = yield* Generator.generate({
+        messages: [Message.user("hi")],
+        params: GenerateParams.make({ n: 2, temperature: 1 })
+      })
       expect(generation.choices.map((c) => c.text)).toEqual(["hi@1", "hi@1 again"])
       const single = yield* Generator.generate({ messages: [Message.user("x")], params: GenerateParams.make({ n: 3 }) })
       expect(single.choices).toHaveLength(3)
@@ -207,8 +216,9 @@ describe("MockGenerator", () => {
     Effect.gen(function*() {
       const error = yield* Effect.flip(Generator.chat("x"))
       expect(error).toBeInstanceOf(ServerError)
-    }).pipe(Effect.provide(MockGenerator.layer(() => Effect.fail(new ServerError({ provider: "mock", detail: "", status: 500 })))))
-  )
+    }).pipe(Effect.provide(MockGenerator.layer(() =>
+      Effect.fail(new ServerError({ provider: "mock", detail: "", status: 500 }))
+    ))))
 
   it.effect("failing fails always, or every k-th call", () =>
     Effect.gen(function*() {

@@ -1,6 +1,14 @@
+import {
+  GenerateParams,
+  Generation,
+  Generator,
+  GeneratorRegistry,
+  Identifier,
+  InvalidIdentifier,
+  Usage
+} from "@capstan/core"
 import { assert, describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, Redacted, Result } from "effect"
-import { GenerateParams, Generation, Generator, GeneratorRegistry, Identifier, InvalidIdentifier, Usage } from "@capstan/core"
 
 // Parsing is checked against providers shaped like the real ones, so these tests do not depend on the
 // providers package.
@@ -160,10 +168,14 @@ describe("Identifier", () => {
       const id = yield* GeneratorRegistry.parse("mock!echo,temperature=0.1")
       expect(id.provider).toBe("mock")
       const e = yield* Effect.flip(GeneratorRegistry.parse("openai!gpt-4o"))
-      expect(e.message).toContain('unknown provider "openai"')
+      expect(e.message).toContain("unknown provider \"openai\"")
       // a provider of @capstan/providers: the hint says which layer registers it
-      expect(e.hint).toBe('Provide Providers.layer from @capstan/providers, which registers "openai" (e.g. Layer.provide(Providers.layer))')
-      expect((yield* Effect.flip(GeneratorRegistry.parse("claude-3-5-haiku-latest"))).hint).toContain('registers "anthropic"')
+      expect(e.hint).toBe(
+        "Provide Providers.layer from @capstan/providers, which registers \"openai\" (e.g. Layer.provide(Providers.layer))"
+      )
+      expect((yield* Effect.flip(GeneratorRegistry.parse("claude-3-5-haiku-latest"))).hint).toContain(
+        "registers \"anthropic\""
+      )
       expect((yield* Effect.flip(GeneratorRegistry.parse("nobody!m"))).message).toContain("Registered providers: mock")
       const custom: GeneratorRegistry.Provider = {
         name: "custom",
@@ -263,7 +275,9 @@ describe("Identifier: a key typed into the wrong place", () => {
     expect(e.key).toBe("stop")
     expect(e.reason).toBe(`an item of stop looks like an API key: "api_key=***"`)
     noSecret(e)
-    expect(fail("openai!gpt-4o-mini,stop=a;temperature=0").reason).toBe(`an item of stop looks like a setting: "temperature=0"`)
+    expect(fail("openai!gpt-4o-mini,stop=a;temperature=0").reason).toBe(
+      `an item of stop looks like a setting: "temperature=0"`
+    )
     expect(ok("openai!gpt-4o-mini,stop=a=b;c").params.stop).toEqual(["a=b", "c"])
   })
 })
@@ -286,7 +300,9 @@ describe("Identifier.maskSecrets", () => {
       ]
     ]
     for (const [text, masked] of cases) expect(Identifier.maskSecrets(text), text).toBe(masked)
-    expect(Identifier.maskSecrets("x!m,credentials_file=abc,depth=2", ["credentials_file"])).toBe("x!m,credentials_file=***,depth=2")
+    expect(Identifier.maskSecrets("x!m,credentials_file=abc,depth=2", ["credentials_file"])).toBe(
+      "x!m,credentials_file=***,depth=2"
+    )
   })
 })
 
@@ -313,14 +329,20 @@ describe("Identifier.format", () => {
     const made = Identifier.make({
       provider: "x",
       model: "m",
-      settings: { api_key: "plain-text-key", token: "t", note: `see ${KEY}`, labelled: Redacted.make("s", { label: "shown?" }) }
+      settings: {
+        api_key: "plain-text-key",
+        token: "t",
+        note: `see ${KEY}`,
+        labelled: Redacted.make("s", { label: "shown?" })
+      }
     })
     expect(Identifier.format(made)).toBe("x!m,api_key=***,token=***,note=see ***,labelled=***")
-    expect(Identifier.format(Identifier.make({ provider: "x", model: "m", params: { stop: [KEY, "\n"] } }))).toBe("x!m,stop=***;\n")
+    expect(Identifier.format(Identifier.make({ provider: "x", model: "m", params: { stop: [KEY, "\n"] } }))).toBe(
+      "x!m,stop=***;\n"
+    )
     // by exact names: max_tokens and tpm are not secrets
     expect(Identifier.format(ok("openai!gpt-4o,max_tokens=100,tpm=1000"))).toBe("openai!gpt-4o,max_tokens=100,tpm=1000")
   })
-
 })
 
 describe("Identifier: settings and params out of range", () => {
@@ -373,6 +395,8 @@ describe("Identifier: settings and params out of range", () => {
     ]
     const result = Identifier.parseWith(withMinimum)("p!m,depth=1")
     assert.isTrue(Result.isFailure(result))
-    if (Result.isFailure(result)) expect(result.failure.reason).toBe("depth is out of range: expected a value greater than or equal to 2, got 1")
+    if (Result.isFailure(result)) {
+      expect(result.failure.reason).toBe("depth is out of range: expected a value greater than or equal to 2, got 1")
+    }
   })
 })

@@ -1,6 +1,6 @@
+import { Model, ParseError } from "@capstan/core"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Option, pipe, Schema } from "effect"
-import { Model, ParseError } from "@capstan/core"
 
 const parseSync = <A>(model: Model.Model<A>, text: string): A => Effect.runSync(Model.parse(model, text))
 const parseError = <A>(model: Model.Model<A>, text: string): ParseError =>
@@ -20,50 +20,89 @@ describe("Model.xml reading (rigging's parser cases)", () => {
     ["text around the tag", Question, "Random data <question>hello</question> more", ["hello"]],
     ["unclosed unrelated tag", Question, "<answer> <question>hello</question>", ["hello"]],
     ["duplicate start tag", Model.Answer, "Sure I'll answer between <answer> tags. <answer>hello</answer>", ["hello"]],
-    ["tag mentioned in another element", Question,
+    [
+      "tag mentioned in another element",
+      Question,
       "<question>Should I answer between <answer> tags?</question> <answer>hello</answer>",
-      ["Should I answer between <answer> tags?"]],
-    ["...and the answer after it", Model.Answer,
-      "<question>Should I answer between <answer> tags?</question> <answer>hello</answer>", ["hello"]],
-    ["inner element kept as text", Outer, "<outer>text before <inner>nested content</inner> text after</outer>",
-      ["text before <inner>nested content</inner> text after"]],
-    ["incomplete inner tag", Outer, "<outer>Some text with <inner> incomplete tags</outer>",
-      ["Some text with <inner> incomplete tags"]],
-    ["commentary before the tag", Outer,
+      ["Should I answer between <answer> tags?"]
+    ],
+    [
+      "...and the answer after it",
+      Model.Answer,
+      "<question>Should I answer between <answer> tags?</question> <answer>hello</answer>",
+      ["hello"]
+    ],
+    ["inner element kept as text", Outer, "<outer>text before <inner>nested content</inner> text after</outer>", [
+      "text before <inner>nested content</inner> text after"
+    ]],
+    ["incomplete inner tag", Outer, "<outer>Some text with <inner> incomplete tags</outer>", [
+      "Some text with <inner> incomplete tags"
+    ]],
+    [
+      "commentary before the tag",
+      Outer,
       "Commentary about the `<inner>` tag\n\n<outer>something is <inner> and </inner></outer>",
-      ["something is <inner> and </inner>"]],
-    ["overlapping same-name tags: innermost wins", text("a"), "<a>first <b>overlap <a>nested</a> continue</b> end</a>",
-      ["nested"]],
-    ["several nesting levels", Outer,
+      ["something is <inner> and </inner>"]
+    ],
+    [
+      "overlapping same-name tags: innermost wins",
+      text("a"),
+      "<a>first <b>overlap <a>nested</a> continue</b> end</a>",
+      ["nested"]
+    ],
+    [
+      "several nesting levels",
+      Outer,
       "<outer>level 1 <middle>level 2 <inner>level 3</inner> still 2</middle> back to 1</outer>",
-      ["level 1 <middle>level 2 <inner>level 3</inner> still 2</middle> back to 1"]],
+      ["level 1 <middle>level 2 <inner>level 3</inner> still 2</middle> back to 1"]
+    ],
     ["tag in text and as XML", text("tag"), "Here's how to use <tag>: <tag>actual content</tag>", ["actual content"]],
-    ["indented multi-line content", text("tag"),
-      "<tag>\n  Multiline content with indentation\n  some extra spaces\n\n  Some more text\n</tag>\n", [multiLineText]],
-    ["document order", Model.Answer,
+    [
+      "indented multi-line content",
+      text("tag"),
+      "<tag>\n  Multiline content with indentation\n  some extra spaces\n\n  Some more text\n</tag>\n",
+      [multiLineText]
+    ],
+    [
+      "document order",
+      Model.Answer,
       "<answer>first</answer> text <answer>second</answer> more text <answer>third</answer>",
-      ["first", "second", "third"]],
+      ["first", "second", "third"]
+    ],
     ["< and & in text", Outer, "<outer>Text with <tag> & XML entities</outer>", ["Text with <tag> & XML entities"]],
-    ["<DIR> and &", Outer, "<outer>Command output: <DIR> Program Files & <DIR> Users</outer>",
-      ["Command output: <DIR> Program Files & <DIR> Users"]],
-    ["shell output is dedented, relative indentation kept", Outer,
+    ["<DIR> and &", Outer, "<outer>Command output: <DIR> Program Files & <DIR> Users</outer>", [
+      "Command output: <DIR> Program Files & <DIR> Users"
+    ]],
+    [
+      "shell output is dedented, relative indentation kept",
+      Outer,
       "<outer>\n  Volume in drive C:\n   Directory of C:\\\n   01/02/2024 <DIR> Program Files\n</outer>",
-      ["Volume in drive C:\n Directory of C:\\\n 01/02/2024 <DIR> Program Files"]],
-    ["escaped entities are unescaped", Outer, "<outer>Text with &lt;inner&gt; as escaped HTML entities</outer>",
-      ["Text with <inner> as escaped HTML entities"]],
-    ["numeric references and unknown entities", Outer, "<outer>&#65;&#x42; &quot;q&quot; &apos;s&apos; &nbsp; &amp;amp;</outer>",
-      ["AB \"q\" 's' &nbsp; &amp;"]],
-    ["CDATA is unwrapped verbatim", Outer, "<outer><![CDATA[Already wrapped <content> & &lt;entities]]></outer>",
-      ["Already wrapped <content> & &lt;entities"]],
-    ["a closing tag inside CDATA does not close", Model.Answer, "<answer><![CDATA[a </answer> b]]></answer>",
-      ["a </answer> b"]],
+      ["Volume in drive C:\n Directory of C:\\\n 01/02/2024 <DIR> Program Files"]
+    ],
+    ["escaped entities are unescaped", Outer, "<outer>Text with &lt;inner&gt; as escaped HTML entities</outer>", [
+      "Text with <inner> as escaped HTML entities"
+    ]],
+    [
+      "numeric references and unknown entities",
+      Outer,
+      "<outer>&#65;&#x42; &quot;q&quot; &apos;s&apos; &nbsp; &amp;amp;</outer>",
+      ["AB \"q\" 's' &nbsp; &amp;"]
+    ],
+    ["CDATA is unwrapped verbatim", Outer, "<outer><![CDATA[Already wrapped <content> & &lt;entities]]></outer>", [
+      "Already wrapped <content> & &lt;entities"
+    ]],
+    ["a closing tag inside CDATA does not close", Model.Answer, "<answer><![CDATA[a </answer> b]]></answer>", [
+      "a </answer> b"
+    ]],
     ["comments are opaque", Model.Answer, "<answer>x <!-- </answer> --> y</answer>", ["x <!-- </answer> --> y"]],
     ["tag names are case-insensitive", Model.Answer, "<Answer>upper</ANSWER>", ["upper"]],
-    ["attributes are tolerated", Model.Answer, `<answer id="1" kind='final' draft>with attributes</answer>`,
-      ["with attributes"]],
+    ["attributes are tolerated", Model.Answer, `<answer id="1" kind='final' draft>with attributes</answer>`, [
+      "with attributes"
+    ]],
     ["self-closing tags are empty", Model.Answer, "<answer/> then <answer>filled</answer>", ["filled"]],
-    ["a bare < and > are text", Model.Answer, "<answer>if a < b and c > d then x<y</answer>",
-      ["if a < b and c > d then x<y"]],
+    ["a bare < and > are text", Model.Answer, "<answer>if a < b and c > d then x<y</answer>", [
+      "if a < b and c > d then x<y"
+    ]],
     ["CRLF line endings", Model.Answer, "<answer>\r\n    one\r\n    two\r\n</answer>", ["one\ntwo"]]
   ]
   for (const [name, model, input, expected] of cases) {
@@ -114,7 +153,10 @@ describe("Model.xml schemas", () => {
     expect(error).toBeInstanceOf(ParseError)
     expect(error.model).toBe("n")
     expect(error.reason).toContain("- <n>: Expected an integer, got \"4.5\"")
-    const sentiment = parseError(Model.xml("sentiment", Schema.Literals(["positive", "negative"])), "<sentiment>meh</sentiment>")
+    const sentiment = parseError(
+      Model.xml("sentiment", Schema.Literals(["positive", "negative"])),
+      "<sentiment>meh</sentiment>"
+    )
     expect(sentiment.reason).toContain("Expected \"positive\" | \"negative\", got \"meh\"")
   })
 
@@ -167,7 +209,10 @@ describe("Model.xml schemas", () => {
   })
 
   it("fields with XML-breaking text and attributes (rigging's multi-field model)", () => {
-    const Command = Model.xml("multi-field-model", Schema.Struct({ type: Schema.String, foo: Schema.String, bar: Schema.String }))
+    const Command = Model.xml(
+      "multi-field-model",
+      Schema.Struct({ type: Schema.String, foo: Schema.String, bar: Schema.String })
+    )
     const input = `<multi-field-model type="cmd">
   <foo>Process <pid> terminated</foo>
   <bar>
@@ -178,7 +223,12 @@ describe("Model.xml schemas", () => {
   </bar>
 </multi-field-model>`
     expect(parseSync(Command, input)).toEqual({ type: "cmd", foo: "Process <pid> terminated", bar: multiLineText })
-    expect(parseSync(Command, `<multi-field-model type="cmd"><foo>Process <pid> terminated</foo><bar>Exit code <1></bar></multi-field-model>`))
+    expect(
+      parseSync(
+        Command,
+        `<multi-field-model type="cmd"><foo>Process <pid> terminated</foo><bar>Exit code <1></bar></multi-field-model>`
+      )
+    )
       .toEqual({ type: "cmd", foo: "Process <pid> terminated", bar: "Exit code <1>" })
   })
 
@@ -197,11 +247,24 @@ describe("Model.xml schemas", () => {
       content: "Error in <module> at line <42>",
       outer: { content: "normal nested content" }
     })
-    const QuestionAnswer = Model.xml("question-answer", Schema.Struct({ question: Schema.String, answer: Schema.String }))
-    expect(parseSync(QuestionAnswer, "<question-answer>\n  <question>hello</question>\n  <answer>world</answer>\n</question-answer>"))
+    const QuestionAnswer = Model.xml(
+      "question-answer",
+      Schema.Struct({ question: Schema.String, answer: Schema.String })
+    )
+    expect(
+      parseSync(
+        QuestionAnswer,
+        "<question-answer>\n  <question>hello</question>\n  <answer>world</answer>\n</question-answer>"
+      )
+    )
       .toEqual({ question: "hello", answer: "world" })
     const AsElement = Model.xml("outer", Schema.Struct({ content: Schema.String }))
-    expect(parseSync(AsElement, `<outer>\n  <content>\n    ${multiLineText.split("\n").join("\n    ")}\n  </content>\n</outer>`))
+    expect(
+      parseSync(
+        AsElement,
+        `<outer>\n  <content>\n    ${multiLineText.split("\n").join("\n    ")}\n  </content>\n</outer>`
+      )
+    )
       .toEqual({ content: multiLineText })
     expect(parseSync(AsElement, "<outer><content><![CDATA[Already wrapped <content> & entities]]></content></outer>"))
       .toEqual({ content: "Already wrapped <content> & entities" })
@@ -212,8 +275,10 @@ describe("Model.xml schemas", () => {
       "team",
       Schema.Struct({ members: Schema.Array(Schema.Struct({ name: Schema.String, role: Schema.String })) })
     )
-    const wrapped = "<team><members><item><name>A</name><role>x</role></item><item><name>B</name><role>y</role></item></members></team>"
-    const repeated = "<team><members><name>A</name><role>x</role></members><members><name>B</name><role>y</role></members></team>"
+    const wrapped =
+      "<team><members><item><name>A</name><role>x</role></item><item><name>B</name><role>y</role></item></members></team>"
+    const repeated =
+      "<team><members><name>A</name><role>x</role></members><members><name>B</name><role>y</role></members></team>"
     expect(parseSync(Team, wrapped)).toEqual({ members: [{ name: "A", role: "x" }, { name: "B", role: "y" }] })
     expect(parseSync(Team, repeated)).toEqual({ members: [{ name: "A", role: "x" }, { name: "B", role: "y" }] })
     expect(parseSync(Team, "<team><members><name>A</name><role>x</role></members></team>"))
@@ -227,10 +292,17 @@ describe("Model.xml schemas", () => {
       "name-with-things",
       Schema.Struct({ name: Schema.String, thing: Schema.Array(Schema.String) })
     )
-    expect(parseSync(NameWithThings, `<name-with-things name="test">\n  <thing>a</thing>\n  <thing>b</thing>\n</name-with-things>`))
+    expect(
+      parseSync(
+        NameWithThings,
+        `<name-with-things name="test">\n  <thing>a</thing>\n  <thing>b</thing>\n</name-with-things>`
+      )
+    )
       .toEqual({ name: "test", thing: ["a", "b"] })
     const Wrapped = Model.xml("wrapped", Schema.Array(Schema.String))
-    expect(parseSync(Wrapped, `<wrapped>\n  <inner type="cat">meow</inner>\n  <inner type="dog">bark</inner>\n</wrapped>`))
+    expect(
+      parseSync(Wrapped, `<wrapped>\n  <inner type="cat">meow</inner>\n  <inner type="dog">bark</inner>\n</wrapped>`)
+    )
       .toEqual(["meow", "bark"])
   })
 
@@ -269,7 +341,9 @@ describe("Model.xml schemas", () => {
     expect(Labelled.instructions).toContain("<sentiment>positive | negative</sentiment>")
     expect(Labelled.instructions).toContain("<reason>one sentence</reason>")
     expect(Labelled.instructions).toContain("<sure>true or false</sure>")
-    expect(Model.xml("n", Schema.Number).instructions).toBe("Put your answer inside <n></n> tags, like this:\n<n>a number</n>")
+    expect(Model.xml("n", Schema.Number).instructions).toBe(
+      "Put your answer inside <n></n> tags, like this:\n<n>a number</n>"
+    )
     expect(Model.xml("n", Schema.Number, { instructions: "Just the number." }).instructions).toBe("Just the number.")
   })
 
@@ -288,7 +362,8 @@ describe("built-in models", () => {
   })
 
   it("CommaDelimitedAnswer", () => {
-    const read = (inner: string) => parseSync(Model.CommaDelimitedAnswer, `<comma-delimited-answer>${inner}</comma-delimited-answer>`)
+    const read = (inner: string) =>
+      parseSync(Model.CommaDelimitedAnswer, `<comma-delimited-answer>${inner}</comma-delimited-answer>`)
     expect(Model.CommaDelimitedAnswer.name).toBe("comma-delimited-answer")
     expect(read("hello,world")).toEqual(["hello", "world"])
     expect(read("hello, world")).toEqual(["hello", "world"])
@@ -330,7 +405,9 @@ describe("built-in models", () => {
     expect(read("1,234.5")).toEqual(Option.some(1234.5))
     expect(read("1,234,567")).toEqual(Option.some(1234567))
     expect(read("1e3")).toEqual(Option.some(1000))
-    for (const bad of ["1,5", "12,34", "42 apples", "about 40", "", "-", "1e400", "NaN"]) expect(read(bad)).toEqual(Option.none())
+    for (const bad of ["1,5", "12,34", "42 apples", "about 40", "", "-", "1e400", "NaN"]) {
+      expect(read(bad)).toEqual(Option.none())
+    }
     expect(parseError(Model.NumberAnswer, "<number-answer>42 apples</number-answer>").reason)
       .toContain("got \"42 apples\"")
   })
@@ -352,8 +429,13 @@ describe("parse, tryParse, parseMany, parseSet", () => {
   })
 
   it("curried forms work in pipelines", () => {
-    expect(Effect.runSync(Effect.succeed("<answer>hi</answer>").pipe(Effect.flatMap(Model.parse(Model.Answer))))).toBe("hi")
-    expect(pipe("<answer>a</answer><answer>b</answer>", Model.parseMany(Model.Answer), Effect.runSync)).toEqual(["a", "b"])
+    expect(Effect.runSync(Effect.succeed("<answer>hi</answer>").pipe(Effect.flatMap(Model.parse(Model.Answer))))).toBe(
+      "hi"
+    )
+    expect(pipe("<answer>a</answer><answer>b</answer>", Model.parseMany(Model.Answer), Effect.runSync)).toEqual([
+      "a",
+      "b"
+    ])
     expect(pipe("no tags", Model.tryParse(Model.Answer))).toEqual(Option.none())
     expect(pipe("<answer>x</answer><answer>x</answer>", Model.parseSet(Model.Answer), Effect.runSync)).toEqual(["x"])
   })
@@ -365,7 +447,9 @@ describe("parse, tryParse, parseMany, parseSet", () => {
   })
 
   it("parseMany fails on none, and names the occurrence that does not decode", () => {
-    expect(Effect.runSync(Effect.flip(Model.parseMany(Model.Answer, "none"))).reason).toMatch(/^Missing <answer><\/answer> tags/)
+    expect(Effect.runSync(Effect.flip(Model.parseMany(Model.Answer, "none"))).reason).toMatch(
+      /^Missing <answer><\/answer> tags/
+    )
     const error = Effect.runSync(Effect.flip(
       Model.parseMany(Model.NumberAnswer, "<number-answer>1</number-answer> <number-answer>two</number-answer>")
     ))
@@ -384,9 +468,11 @@ describe("parse, tryParse, parseMany, parseSet", () => {
     const Pair = Model.xml("pair", Schema.Struct({ a: Schema.Int, b: Schema.Array(Schema.String) }))
     const pairs = "<pair><a>1</a><b>x</b></pair><pair><a>1</a><b>x</b></pair><pair><a>1</a><b>y</b></pair>"
     expect(Effect.runSync(Model.parseSet(Pair, pairs))).toEqual([{ a: 1, b: ["x"] }, { a: 1, b: ["y"] }])
-    expect(Effect.runSync(Model.parseSet(Model.CommaDelimitedAnswer, { minCount: 1 })(
-      "<comma-delimited-answer>a, b</comma-delimited-answer><comma-delimited-answer>a,b</comma-delimited-answer>"
-    ))).toEqual([["a", "b"]])
+    expect(Effect.runSync(
+      Model.parseSet(Model.CommaDelimitedAnswer, { minCount: 1 })(
+        "<comma-delimited-answer>a, b</comma-delimited-answer><comma-delimited-answer>a,b</comma-delimited-answer>"
+      )
+    )).toEqual([["a", "b"]])
   })
 
   it("models are pipeable values", () => {
@@ -416,8 +502,13 @@ describe("Model.json", () => {
   it("a fenced block wins over braces in prose; the first value that decodes is taken", () => {
     expect(parseSync(Person, `Use {braces} like this:\n\`\`\`json\n${JSON.stringify(ada)}\n\`\`\``)).toEqual(ada)
     expect(parseSync(Person, `{"name": 1} then ${JSON.stringify(ada)}`)).toEqual(ada)
-    expect(manySync(Person, `\`\`\`json\n${JSON.stringify(ada)}\n\`\`\` and \`\`\`json\n${JSON.stringify({ ...ada, age: 37 })}\n\`\`\``)
-      .map((person) => person.age)).toEqual([36, 37])
+    expect(
+      manySync(
+        Person,
+        `\`\`\`json\n${JSON.stringify(ada)}\n\`\`\` and \`\`\`json\n${JSON.stringify({ ...ada, age: 37 })}\n\`\`\``
+      )
+        .map((person) => person.age)
+    ).toEqual([36, 37])
   })
 
   it("an invalid value fails with the JSON path of each field at fault", () => {

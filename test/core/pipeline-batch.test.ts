@@ -1,7 +1,7 @@
-import { describe, expect, it } from "@effect/vitest"
-import { Cause, Clock, Data, Effect, Fiber, Stream } from "effect"
 import { Chat, ChatPipeline, CompletionPipeline, Model, ServerError } from "@capstan/core"
 import { MockGenerator } from "@capstan/core/testing"
+import { describe, expect, it } from "@effect/vitest"
+import { Cause, Clock, Data, Effect, Fiber, Stream } from "effect"
 import { TestClock } from "effect/testing"
 
 class Boom extends Data.TaggedError("Boom")<{ readonly message: string }> {}
@@ -33,7 +33,9 @@ describe("runBatch: scaling", () => {
   it.effect("one input is broadcast over many params", () =>
     Effect.gen(function*() {
       const temperatures = [0.6, 0.9, 1.2, 1.5, 1.8]
-      const chats = yield* ChatPipeline.runBatch(pipeline, ["fact"], { params: temperatures.map((temperature) => ({ temperature })) })
+      const chats = yield* ChatPipeline.runBatch(pipeline, ["fact"], {
+        params: temperatures.map((temperature) => ({ temperature }))
+      })
       expect(contents(chats)).toEqual(["fact", "fact", "fact", "fact", "fact"])
       expect(chats.map((c) => c.params.temperature)).toEqual(temperatures)
       expect(yield* MockGenerator.calls).toBe(5)
@@ -55,7 +57,9 @@ describe("runBatch: scaling", () => {
       expect(error._tag).toBe("BatchSizeMismatch")
       expect(error._tag === "BatchSizeMismatch" && [error.inputs, error.params]).toEqual([3, 2])
       expect(error.message).toContain("3 inputs and 2 parameter sets")
-      const streamed = yield* Effect.flip(Stream.runCollect(ChatPipeline.stream(pipeline, ["a", "b"], { params: [{}, {}, {}] })))
+      const streamed = yield* Effect.flip(
+        Stream.runCollect(ChatPipeline.stream(pipeline, ["a", "b"], { params: [{}, {}, {}] }))
+      )
       expect(streamed._tag).toBe("BatchSizeMismatch")
       expect(yield* MockGenerator.calls).toBe(0)
     }).pipe(Effect.provide(MockGenerator.echo())))
@@ -129,7 +133,9 @@ describe("onFailed covers every typed failure, and the counts add up", () => {
       expect(error.error._tag).toBe("ServerError")
       expect(error.message).toBe("Batch item 1 failed: Server error (HTTP 500) (mock): boom")
     }).pipe(
-      Effect.provide(MockGenerator.layer((r) => (lastUser(r).startsWith("bad") ? Effect.fail(serverError) : lastUser(r))))
+      Effect.provide(
+        MockGenerator.layer((r) => (lastUser(r).startsWith("bad") ? Effect.fail(serverError) : lastUser(r)))
+      )
     ))
 
   it.effect("parse exhaustion", () =>
@@ -166,8 +172,8 @@ describe("onFailed covers every typed failure, and the counts add up", () => {
       )
       const included = yield* ChatPipeline.runBatch(pipeline, ["a", "b"], { onFailed: "include" })
       expect(included.map((c) => c.error?.message)).toEqual([
-        'Pipeline step "map" failed: map failed',
-        'Pipeline step "map" failed: map failed'
+        "Pipeline step \"map\" failed: map failed",
+        "Pipeline step \"map\" failed: map failed"
       ])
       expect(included.map((c) => c.last?.text)).toEqual(["a", "b"])
       expect(yield* ChatPipeline.runBatch(pipeline, ["a", "b"], { onFailed: "skip" })).toEqual([])
@@ -183,7 +189,9 @@ describe("onFailed covers every typed failure, and the counts add up", () => {
       expect(exit._tag).toBe("Failure")
       if (exit._tag !== "Failure") return
       const defect = Cause.squash(exit.cause)
-      expect(String((defect as { message?: string }).message)).toContain("one Chat per chat it is given (3); it returned 2 values")
+      expect(String((defect as { message?: string }).message)).toContain(
+        "one Chat per chat it is given (3); it returned 2 values"
+      )
     }).pipe(Effect.provide(MockGenerator.echo())))
 })
 

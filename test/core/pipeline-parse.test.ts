@@ -1,7 +1,7 @@
-import { describe, expect, it } from "@effect/vitest"
-import { Effect, Schema } from "effect"
 import { ChatPipeline, CompletionPipeline, Generation, Model, Usage } from "@capstan/core"
 import { MockGenerator } from "@capstan/core/testing"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Schema } from "effect"
 
 /** Answers call i with replies[i] (the last one repeated), each costing 10 input and 1 output token. */
 const scripted = (replies: ReadonlyArray<string>) =>
@@ -61,7 +61,9 @@ describe("untilParsedAs", () => {
         ChatPipeline.untilParsedAs(Model.Answer, { dropDialog: true }),
         ChatPipeline.run()
       )
-      expect(chat.conversation).toBe("[system]: Use tags.\n\n[user]: What is 6 x 7?\n\n[assistant]: <answer>42</answer>")
+      expect(chat.conversation).toBe(
+        "[system]: Use tags.\n\n[user]: What is 6 x 7?\n\n[assistant]: <answer>42</answer>"
+      )
       expect(chat.usage.outputTokens).toBe(2)
       // the dialog was still sent
       expect(chatMessages((yield* MockGenerator.requests)[1]).length).toBe(4)
@@ -87,7 +89,9 @@ describe("untilParsedAs", () => {
 
   it.effect("maxRounds: 1 never retries; an invalid maxRounds throws when the pipeline is built", () =>
     Effect.gen(function*() {
-      const once = yield* Effect.flip(question.pipe(ChatPipeline.untilParsedAs(Model.Answer, { maxRounds: 1 }), ChatPipeline.run()))
+      const once = yield* Effect.flip(
+        question.pipe(ChatPipeline.untilParsedAs(Model.Answer, { maxRounds: 1 }), ChatPipeline.run())
+      )
       expect(once._tag === "ExhaustedMaxRounds" && once.rounds).toBe(1)
       expect(yield* MockGenerator.calls).toBe(1)
       expect(() => question.pipe(ChatPipeline.untilParsedAs(Model.Answer, { maxRounds: 0 }))).toThrow(
@@ -110,7 +114,7 @@ describe("untilParsedAs", () => {
       yield* ChatPipeline.run(ChatPipeline.make("plain"))
       const plain = (yield* MockGenerator.requests)[2]
       expect(plain?._tag === "chat" && plain.structured).toBeUndefined()
-    }).pipe(Effect.provide(scripted(["not json", '{"name":"Ada"}', "{}"]))))
+    }).pipe(Effect.provide(scripted(["not json", "{\"name\":\"Ada\"}", "{}"]))))
 
   it.effect("parses the chat as an earlier andThen step left it", () =>
     Effect.gen(function*() {

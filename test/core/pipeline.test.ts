@@ -1,5 +1,3 @@
-import { describe, expect, it } from "@effect/vitest"
-import { Data, Effect, Layer, Option, Schedule } from "effect"
 import {
   Chat,
   ChatPipeline,
@@ -13,6 +11,8 @@ import {
   Usage
 } from "@capstan/core"
 import { MockGenerator } from "@capstan/core/testing"
+import { describe, expect, it } from "@effect/vitest"
+import { Data, Effect, Layer, Option, Schedule } from "effect"
 
 class Boom extends Data.TaggedError("Boom")<{ readonly message: string }> {}
 
@@ -37,7 +37,11 @@ const paramsEcho: GeneratorRegistry.Provider = {
 describe("ChatPipeline: building", () => {
   it("is immutable and pipeable; data-first and data-last agree", () => {
     const base = ChatPipeline.make([{ role: "system", content: "Be terse." }])
-    const a = base.pipe(ChatPipeline.add("Hi"), ChatPipeline.withParams({ temperature: 0.5 }), ChatPipeline.meta({ k: 1 }))
+    const a = base.pipe(
+      ChatPipeline.add("Hi"),
+      ChatPipeline.withParams({ temperature: 0.5 }),
+      ChatPipeline.meta({ k: 1 })
+    )
     const b = ChatPipeline.meta(ChatPipeline.withParams(ChatPipeline.add(base, "Hi"), { temperature: 0.5 }), { k: 1 })
     expect(base.messages.length).toBe(1)
     expect(base.params.temperature).toBeUndefined()
@@ -145,7 +149,13 @@ describe("ChatPipeline.andThen", () => {
       expect(chat.metadata).toEqual({ touched: true, continued: true })
       // two generations of 10 in / 1 out each: the continued chat carries both
       expect(chat.usage).toEqual(usage(20, 2))
-    }).pipe(Effect.provide(MockGenerator.layer((r) => Generation.fromTexts([r._tag === "chat" ? r.messages.at(-1)?.text ?? "" : r.prompt], usage(10, 1))))))
+    }).pipe(
+      Effect.provide(
+        MockGenerator.layer((r) =>
+          Generation.fromTexts([r._tag === "chat" ? r.messages.at(-1)?.text ?? "" : r.prompt], usage(10, 1))
+        )
+      )
+    ))
 
   it.effect("a callback that keeps continuing fails with MaxDepthExceeded after maxDepth levels", () =>
     Effect.gen(function*() {
@@ -180,7 +190,7 @@ describe("ChatPipeline.andThen", () => {
       expect(error._tag).toBe("Boom")
       const chat = yield* ChatPipeline.run(pipeline, { onFailed: "include" })
       expect(chat.error?._tag).toBe("StepFailed")
-      expect(chat.error?.message).toBe('Pipeline step "andThen" failed: nope')
+      expect(chat.error?.message).toBe("Pipeline step \"andThen\" failed: nope")
       // the chat as it stood when the step failed
       expect(chat.last?.text).toBe("Hi")
     }).pipe(Effect.provide(MockGenerator.echo())))
@@ -209,7 +219,9 @@ describe("ChatPipeline: generator binding, wrap, fork", () => {
       expect(retried.last?.text).toBe("Hi")
       expect(yield* MockGenerator.calls).toBe(2)
       const wrapped = ChatPipeline.make("Hi").pipe(
-        ChatPipeline.wrap((generation) => Effect.flatMap(generation, () => Effect.fail(new Boom({ message: "wrapped" }))))
+        ChatPipeline.wrap((generation) =>
+          Effect.flatMap(generation, () => Effect.fail(new Boom({ message: "wrapped" })))
+        )
       )
       const error = yield* Effect.flip(ChatPipeline.run(wrapped))
       expect(error._tag).toBe("Boom")
@@ -245,7 +257,10 @@ describe("CompletionPipeline", () => {
       const chats = yield* CompletionPipeline.runBatch(pipeline, ["cat", "dog"])
       const requests = yield* MockGenerator.requests
       expect(requests.map((r) => r._tag)).toEqual(["completion", "completion"])
-      expect(requests.map((r) => (r._tag === "completion" ? r.prompt : "")).sort()).toEqual(["Translate: cat", "Translate: dog"])
+      expect(requests.map((r) => (r._tag === "completion" ? r.prompt : "")).sort()).toEqual([
+        "Translate: cat",
+        "Translate: dog"
+      ])
       expect(chats.map(CompletionPipeline.prompt)).toEqual(["Translate: cat", "Translate: dog"])
       expect(chats.map(CompletionPipeline.text)).toEqual(["Translate: cat", "Translate: dog"])
       expect(chats[0]?.generator).toBe("mock!echo,temperature=0.2")

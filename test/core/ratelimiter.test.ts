@@ -1,6 +1,3 @@
-import { describe, expect, it } from "@effect/vitest"
-import { Clock, Duration, Effect, Exit, Fiber, Scope } from "effect"
-import { TestClock } from "effect/testing"
 import {
   Engine,
   GenerateParams,
@@ -13,6 +10,9 @@ import {
   RateLimiter,
   Usage
 } from "@capstan/core"
+import { describe, expect, it } from "@effect/vitest"
+import { Clock, Duration, Effect, Exit, Fiber, Scope } from "effect"
+import { TestClock } from "effect/testing"
 
 /** A provider stand-in: records when each request started and how many were in flight; answers with `answer`. */
 const makeServer = (options: {
@@ -48,10 +48,17 @@ const withSnapshot = (rateLimit: Generation.RateLimitSnapshot) =>
   Effect.succeed(new Generation.Generation({ choices: [], usage: Usage.empty, rateLimit }))
 
 /** Runs `n` requests at once under `limiter`, lets virtual time pass, and returns the exits. */
-const burst = (limiter: RateLimiter.RateLimiter, send: Effect.Effect<Generation.Generation, GenerationError>, n: number, advance: Duration.Input) =>
+const burst = (
+  limiter: RateLimiter.RateLimiter,
+  send: Effect.Effect<Generation.Generation, GenerationError>,
+  n: number,
+  advance: Duration.Input
+) =>
   Effect.gen(function*() {
     const fiber = yield* Effect.forkChild(
-      Effect.forEach(Array.from({ length: n }), () => Effect.exit(RateLimiter.limit(send, limiter, 1)), { concurrency: "unbounded" })
+      Effect.forEach(Array.from({ length: n }), () => Effect.exit(RateLimiter.limit(send, limiter, 1)), {
+        concurrency: "unbounded"
+      })
     )
     yield* TestClock.adjust(advance)
     return yield* Fiber.join(fiber)
@@ -118,7 +125,9 @@ describe("RateLimiter: pacing", () => {
       const usages = [3, 3, 30, 3]
       const server = makeServer({
         answer: (call) =>
-          Effect.succeed(Generation.fromTexts(["x"], new Usage.Usage({ inputTokens: 2, outputTokens: usages[call - 1]! - 2 })))
+          Effect.succeed(
+            Generation.fromTexts(["x"], new Usage.Usage({ inputTokens: 2, outputTokens: usages[call - 1]! - 2 }))
+          )
       })
       const run = RateLimiter.limit(server.send, limiter, limiter.estimate(req))
       const fiber = yield* Effect.forkChild(Effect.forEach([1, 2, 3, 4], () => run, { concurrency: 1 }))
@@ -133,8 +142,12 @@ describe("RateLimiter: pacing", () => {
   it.effect("a reservation larger than the whole bucket waits for a full bucket instead of forever", () =>
     Effect.gen(function*() {
       const limiter = yield* RateLimiter.make({ tpm: 600 })
-      const server = makeServer({ answer: () => Effect.succeed(Generation.fromTexts(["x"], new Usage.Usage({ inputTokens: 40, outputTokens: 0 }))) })
-      const fiber = yield* Effect.forkChild(Effect.forEach([1, 2], () => RateLimiter.limit(server.send, limiter, 40), { concurrency: 1 }))
+      const server = makeServer({
+        answer: () => Effect.succeed(Generation.fromTexts(["x"], new Usage.Usage({ inputTokens: 40, outputTokens: 0 })))
+      })
+      const fiber = yield* Effect.forkChild(
+        Effect.forEach([1, 2], () => RateLimiter.limit(server.send, limiter, 40), { concurrency: 1 })
+      )
       yield* TestClock.adjust("20 seconds")
       yield* Fiber.join(fiber)
       // The first goes on the full bucket and leaves a 30-token debt (plus the 50 ms given up); full again 4.05 s later.
@@ -166,7 +179,9 @@ describe("RateLimiter: learning from the provider", () => {
     Effect.gen(function*() {
       const limiter = yield* RateLimiter.make({ rpm: 6000 })
       const server = makeServer({ answer: () => withSnapshot(snapshot({ requestsLimit: 60, requestsRemaining: 59 })) })
-      const fiber = yield* Effect.forkChild(Effect.forEach([1, 2, 3], () => RateLimiter.limit(server.send, limiter, 1), { concurrency: 1 }))
+      const fiber = yield* Effect.forkChild(
+        Effect.forEach([1, 2, 3], () => RateLimiter.limit(server.send, limiter, 1), { concurrency: 1 })
+      )
       yield* TestClock.adjust("10 seconds")
       yield* Fiber.join(fiber)
       expect((yield* limiter.state).rpm).toBe(60)
@@ -176,8 +191,12 @@ describe("RateLimiter: learning from the provider", () => {
   it.effect("a higher limit reported by the server does not raise a configured one", () =>
     Effect.gen(function*() {
       const limiter = yield* RateLimiter.make({ rpm: 60 })
-      const server = makeServer({ answer: () => withSnapshot(snapshot({ requestsLimit: 6000, requestsRemaining: 5999 })) })
-      const fiber = yield* Effect.forkChild(Effect.forEach([1, 2], () => RateLimiter.limit(server.send, limiter, 1), { concurrency: 1 }))
+      const server = makeServer({
+        answer: () => withSnapshot(snapshot({ requestsLimit: 6000, requestsRemaining: 5999 }))
+      })
+      const fiber = yield* Effect.forkChild(
+        Effect.forEach([1, 2], () => RateLimiter.limit(server.send, limiter, 1), { concurrency: 1 })
+      )
       yield* TestClock.adjust("10 seconds")
       yield* Fiber.join(fiber)
       expect((yield* limiter.state).rpm).toBe(60)
@@ -187,8 +206,12 @@ describe("RateLimiter: learning from the provider", () => {
   it.effect("with no limit configured, the reported one is learned and paces what follows", () =>
     Effect.gen(function*() {
       const limiter = yield* RateLimiter.make()
-      const server = makeServer({ answer: () => withSnapshot(snapshot({ requestsLimit: 120, requestsRemaining: 118 })) })
-      const fiber = yield* Effect.forkChild(Effect.forEach([1, 2, 3, 4], () => RateLimiter.limit(server.send, limiter, 1), { concurrency: 1 }))
+      const server = makeServer({
+        answer: () => withSnapshot(snapshot({ requestsLimit: 120, requestsRemaining: 118 }))
+      })
+      const fiber = yield* Effect.forkChild(
+        Effect.forEach([1, 2, 3, 4], () => RateLimiter.limit(server.send, limiter, 1), { concurrency: 1 })
+      )
       yield* TestClock.adjust("10 seconds")
       yield* Fiber.join(fiber)
       // Learned 120 rpm (bucket of 2); the server's deficit of 2 empties it: 500 ms per request from then on.
@@ -200,9 +223,14 @@ describe("RateLimiter: learning from the provider", () => {
     Effect.gen(function*() {
       const limiter = yield* RateLimiter.make()
       const server = makeServer({
-        answer: (call) => call === 1 ? withSnapshot(snapshot({ requestsRemaining: 0, requestsResetMs: 5000 })) : Effect.succeed(Generation.fromTexts(["ok"], Usage.empty))
+        answer: (call) =>
+          call === 1
+            ? withSnapshot(snapshot({ requestsRemaining: 0, requestsResetMs: 5000 }))
+            : Effect.succeed(Generation.fromTexts(["ok"], Usage.empty))
       })
-      const fiber = yield* Effect.forkChild(Effect.forEach([1, 2, 3], () => RateLimiter.limit(server.send, limiter, 1), { concurrency: 1 }))
+      const fiber = yield* Effect.forkChild(
+        Effect.forEach([1, 2, 3], () => RateLimiter.limit(server.send, limiter, 1), { concurrency: 1 })
+      )
       yield* TestClock.adjust("10 seconds")
       yield* Fiber.join(fiber)
       expect(server.starts).toEqual([0, 5000, 5000])
@@ -212,8 +240,12 @@ describe("RateLimiter: learning from the provider", () => {
     Effect.gen(function*() {
       // Providers report reset as "until the bucket is full" (a minute here); one request needs one second.
       const limiter = yield* RateLimiter.make()
-      const server = makeServer({ answer: () => withSnapshot(snapshot({ requestsLimit: 60, requestsRemaining: 0, requestsResetMs: 60_000 })) })
-      const fiber = yield* Effect.forkChild(Effect.forEach([1, 2], () => RateLimiter.limit(server.send, limiter, 1), { concurrency: 1 }))
+      const server = makeServer({
+        answer: () => withSnapshot(snapshot({ requestsLimit: 60, requestsRemaining: 0, requestsResetMs: 60_000 }))
+      })
+      const fiber = yield* Effect.forkChild(
+        Effect.forEach([1, 2], () => RateLimiter.limit(server.send, limiter, 1), { concurrency: 1 })
+      )
       yield* TestClock.adjust("10 seconds")
       yield* Fiber.join(fiber)
       expect(server.starts).toEqual([0, 1000])
@@ -228,7 +260,9 @@ describe("RateLimiter: learning from the provider", () => {
       const server = makeServer({
         latencyMs: 50,
         answer: (call) =>
-          call === 1 ? withSnapshot(snapshot({ requestsLimit: 600, requestsRemaining: 599 })) : Effect.succeed(Generation.fromTexts(["ok"], Usage.empty))
+          call === 1
+            ? withSnapshot(snapshot({ requestsLimit: 600, requestsRemaining: 599 }))
+            : Effect.succeed(Generation.fromTexts(["ok"], Usage.empty))
       })
       const first = yield* Effect.forkChild(burst(limiter, server.send, 9, "0 millis"))
       yield* TestClock.adjust("50 millis")
@@ -265,7 +299,10 @@ describe("RateLimiter: learning from the provider", () => {
           yield* burst(limiter, server.send, 40, "10 seconds")
           return server.starts.map((t) => t - t0)
         })
-      const withoutHeaders = [...Array.from({ length: 9 }, () => 0), ...Array.from({ length: 31 }, (_, i) => 50 + i * 100)]
+      const withoutHeaders = [
+        ...Array.from({ length: 9 }, () => 0),
+        ...Array.from({ length: 31 }, (_, i) => 50 + i * 100)
+      ]
       const alone = yield* run(0)
       // Headers only ever hold the limiter back, by the admission lag (50 ms), once: the refill during the 300 ms
       // the answer took is credited, and the pace stays one request per 100 ms.
@@ -273,7 +310,9 @@ describe("RateLimiter: learning from the provider", () => {
         expect(t).toBeGreaterThanOrEqual(withoutHeaders[i]!)
         expect(t).toBeLessThanOrEqual(withoutHeaders[i]! + 100)
       })
-      expect(alone.slice(-10).map((t, i, all) => i === 0 ? 100 : t - all[i - 1]!)).toEqual(Array.from({ length: 10 }, () => 100))
+      expect(alone.slice(-10).map((t, i, all) => i === 0 ? 100 : t - all[i - 1]!)).toEqual(
+        Array.from({ length: 10 }, () => 100)
+      )
       // Another client took 5 requests' worth at t=0: from the first answer (at 300 ms) on, the limiter knows and
       // falls back ~500 ms.
       const shared = yield* run(5)
@@ -296,7 +335,9 @@ describe("RateLimiter: learning from the provider", () => {
       const first = yield* Effect.forkChild(burst(limiter, server.send, 5, "0 millis"))
       yield* TestClock.adjust("500 millis")
       const queued = yield* Effect.forkChild(
-        Effect.forEach(Array.from({ length: 15 }), () => RateLimiter.limit(server.send, limiter, 1), { concurrency: "unbounded" })
+        Effect.forEach(Array.from({ length: 15 }), () => RateLimiter.limit(server.send, limiter, 1), {
+          concurrency: "unbounded"
+        })
       )
       yield* TestClock.adjust("1000 millis")
       expect((yield* limiter.state).pausedUntil).toBe(2100)
@@ -320,7 +361,9 @@ describe("RateLimiter: learning from the provider", () => {
             : Effect.succeed(Generation.fromTexts(["ok"], Usage.empty))
       })
       const fiber = yield* Effect.forkChild(
-        Effect.forEach([1, 2, 3, 4, 5, 6], () => Effect.exit(RateLimiter.limit(server.send, limiter, 1)), { concurrency: 1 })
+        Effect.forEach([1, 2, 3, 4, 5, 6], () => Effect.exit(RateLimiter.limit(server.send, limiter, 1)), {
+          concurrency: 1
+        })
       )
       yield* TestClock.adjust("10 seconds")
       yield* Fiber.join(fiber)
@@ -383,7 +426,12 @@ const providerBucket = (options: {
     refill(now)
     if (level < 1) {
       refused++
-      return yield* new RateLimited({ provider: "p", detail: "", retryAfterMs: (1 - level) / refillPerMs, rateLimit: view(now) })
+      return yield* new RateLimited({
+        provider: "p",
+        detail: "",
+        retryAfterMs: (1 - level) / refillPerMs,
+        rateLimit: view(now)
+      })
     }
     level -= 1
     const atAdmission = view(now)
@@ -410,7 +458,14 @@ const rateLimitedRun = (options: {
   Effect.gen(function*() {
     const { n = 1000, rpm = 6000 } = options
     const startedAt = yield* Clock.currentTimeMillis
-    const server = providerBucket({ rpm, latencyMs: 50, style: options.style, usedByOthers: options.usedByOthers ?? 0, takenByOthers: options.takenByOthers ?? 0, startedAt })
+    const server = providerBucket({
+      rpm,
+      latencyMs: 50,
+      style: options.style,
+      usedByOthers: options.usedByOthers ?? 0,
+      takenByOthers: options.takenByOthers ?? 0,
+      startedAt
+    })
     const limiter = yield* RateLimiter.make(options.told ? { rpm } : {})
     const one = RateLimiter.limit(server.send, limiter, 1).pipe(
       Effect.retry({ while: (error) => error._tag === "RateLimited" })
@@ -460,11 +515,20 @@ describe("RateLimiter: rate-limit headers are evidence, whatever they mean", () 
       for (const view of views) {
         const limiter = yield* RateLimiter.make()
         const scope = yield* Scope.make()
-        const permits = yield* Effect.forEach(Array.from({ length: 100 }), () => limiter.acquire(1)).pipe(Scope.provide(scope))
+        const permits = yield* Effect.forEach(Array.from({ length: 100 }), () => limiter.acquire(1)).pipe(
+          Scope.provide(scope)
+        )
         yield* TestClock.adjust("50 millis")
-        yield* limiter.observe(permits[0]!, snapshot({ requestsLimit: 6000, requestsRemaining: view.requestsRemaining }))
+        yield* limiter.observe(
+          permits[0]!,
+          snapshot({ requestsLimit: 6000, requestsRemaining: view.requestsRemaining })
+        )
         const { requestsAvailable, rpm } = yield* limiter.state
-        expect({ view: view.remaining, rpm, requestsAvailable }).toEqual({ view: view.remaining, rpm: 6000, requestsAvailable: 0 })
+        expect({ view: view.remaining, rpm, requestsAvailable }).toEqual({
+          view: view.remaining,
+          rpm: 6000,
+          requestsAvailable: 0
+        })
         yield* Scope.close(scope, Exit.void)
       }
     }))
@@ -496,7 +560,9 @@ describe("RateLimiter: interruption", () => {
       const limiter = yield* RateLimiter.make({ rpm: 60, maxConnections: 2 })
       const server = makeServer({ latencyMs: 100 })
       const waiters = yield* Effect.forkChild(
-        Effect.forEach(Array.from({ length: 6 }), () => RateLimiter.limit(server.send, limiter, 1), { concurrency: "unbounded" })
+        Effect.forEach(Array.from({ length: 6 }), () => RateLimiter.limit(server.send, limiter, 1), {
+          concurrency: "unbounded"
+        })
       )
       yield* TestClock.adjust("500 millis")
       expect(server.starts).toEqual([0])
@@ -518,7 +584,9 @@ describe("RateLimiter: interruption", () => {
       const limiter = yield* RateLimiter.make({ maxConnections: 2 })
       const server = makeServer({ latencyMs: 10_000 })
       const running = yield* Effect.forkChild(
-        Effect.forEach(Array.from({ length: 5 }), () => RateLimiter.limit(server.send, limiter, 1), { concurrency: "unbounded" })
+        Effect.forEach(Array.from({ length: 5 }), () => RateLimiter.limit(server.send, limiter, 1), {
+          concurrency: "unbounded"
+        })
       )
       yield* TestClock.adjust("1 second")
       expect((yield* limiter.state).inFlight).toBe(2)
@@ -567,7 +635,12 @@ describe("RateLimiter: per generator", () => {
       yield* Fiber.join(fiber)
       expect(done).toEqual([0, 1000, 2000, 3000])
       const identifier = yield* GeneratorRegistry.parse("mock!echo,rpm=60,tpm=1000,max_connections=4,min_delay_ms=5")
-      expect(RateLimiter.limitsFromIdentifier(identifier)).toMatchObject({ rpm: 60, tpm: 1000, maxConnections: 4, minDelayMs: 5 })
+      expect(RateLimiter.limitsFromIdentifier(identifier)).toMatchObject({
+        rpm: 60,
+        tpm: 1000,
+        maxConnections: 4,
+        minDelayMs: 5
+      })
     }))
 
   it.effect("generators of one engine for the same account and model share one limiter while alive; share: false opts out", () =>

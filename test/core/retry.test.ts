@@ -1,6 +1,3 @@
-import { describe, expect, it } from "@effect/vitest"
-import { Clock, Duration, Effect, Exit, Fiber, Layer } from "effect"
-import { TestClock } from "effect/testing"
 import {
   ConnectionError,
   type Engine,
@@ -17,6 +14,9 @@ import {
   ServerError
 } from "@capstan/core"
 import { MockGenerator } from "@capstan/core/testing"
+import { describe, expect, it } from "@effect/vitest"
+import { Clock, Duration, Effect, Exit, Fiber, Layer } from "effect"
+import { TestClock } from "effect/testing"
 
 const serverError = (call: number) => new ServerError({ provider: "mock", detail: `call ${call}`, status: 500 })
 const ask = Generator.generate({ messages: [Message.user("hi")], params: GenerateParams.empty })
@@ -40,7 +40,9 @@ describe("RetryPolicy: which errors retry", () => {
   it.effect("a non-retryable error fails at once, after exactly one attempt", () =>
     Effect.gen(function*() {
       const exit = yield* inVirtualTime(ask)
-      expect(Exit.isFailure(exit) && exit.cause.reasons[0]?._tag === "Fail" && exit.cause.reasons[0].error._tag).toBe("InvalidRequest")
+      expect(Exit.isFailure(exit) && exit.cause.reasons[0]?._tag === "Fail" && exit.cause.reasons[0].error._tag).toBe(
+        "InvalidRequest"
+      )
       expect(yield* MockGenerator.calls).toBe(1)
     }).pipe(Effect.provide(flaky(() => new InvalidRequest({ provider: "mock", detail: "bad", status: 400 })))))
 
@@ -49,10 +51,17 @@ describe("RetryPolicy: which errors retry", () => {
       const exit = yield* inVirtualTime(ask)
       expect(Exit.isSuccess(exit) && exit.value.attempts).toBe(4)
       expect(yield* MockGenerator.calls).toBe(4)
-    }).pipe(Effect.provide(flaky((call) =>
-      call === 1 ? serverError(call) : call === 2 ? new ConnectionError({ provider: "mock", detail: "reset" }) : call === 3
-        ? new Overloaded({ provider: "mock", detail: "", status: 529 }) : undefined
-    ))))
+    }).pipe(
+      Effect.provide(flaky((call) =>
+        call === 1 ?
+          serverError(call) :
+          call === 2 ?
+          new ConnectionError({ provider: "mock", detail: "reset" }) :
+          call === 3
+          ? new Overloaded({ provider: "mock", detail: "", status: 529 }) :
+          undefined
+      ))
+    ))
 
   it.effect("a first-time success leaves attempts unset (one)", () =>
     Effect.gen(function*() {
@@ -63,7 +72,8 @@ describe("RetryPolicy: which errors retry", () => {
     Effect.gen(function*() {
       const exit = yield* inVirtualTime(ask)
       expect(yield* MockGenerator.calls).toBe(4)
-      expect(Exit.isFailure(exit) && exit.cause.reasons[0]?._tag === "Fail" && exit.cause.reasons[0].error.message).toContain("call 4")
+      expect(Exit.isFailure(exit) && exit.cause.reasons[0]?._tag === "Fail" && exit.cause.reasons[0].error.message)
+        .toContain("call 4")
     }).pipe(Effect.provide(flaky(serverError, { maxRetries: 3 }))))
 
   it.effect("MockGenerator layers are not run through the engine unless asked: pipelines see the raw failure", () =>
@@ -102,7 +112,9 @@ describe("RetryPolicy: delays", () => {
           rateLimit: new Generation.RateLimitSnapshot({ observedAt: 0, retryAfterMs: 700 })
         })
       ]
-      const attempt = Effect.suspend(() => calls < errors.length ? Effect.fail(errors[calls++]!) : Effect.succeed(++calls))
+      const attempt = Effect.suspend(() =>
+        calls < errors.length ? Effect.fail(errors[calls++]!) : Effect.succeed(++calls)
+      )
       const exit = yield* inVirtualTime(policy(attempt))
       expect(Exit.isSuccess(exit)).toBe(true)
       expect(delays).toEqual([1500, 700])
@@ -113,11 +125,20 @@ describe("RetryPolicy: delays", () => {
       const delaysOf = (policy: RetryPolicy.RetryPolicy) =>
         Effect.gen(function*() {
           const delays: Array<number> = []
-          const retry = RetryPolicy.retry<ServerError>(policy, { onRetry: ({ delayMs }) => Effect.sync(() => delays.push(delayMs)) })
+          const retry = RetryPolicy.retry<ServerError>(policy, {
+            onRetry: ({ delayMs }) => Effect.sync(() => delays.push(delayMs))
+          })
           yield* inVirtualTime(retry(Effect.fail(serverError(0))), "10 minutes")
           return delays
         })
-      const base = new RetryPolicy.RetryPolicy({ maxRetries: 7, baseDelayMs: 100, factor: 2, maxDelayMs: 1000, jitter: 0, budget: null })
+      const base = new RetryPolicy.RetryPolicy({
+        maxRetries: 7,
+        baseDelayMs: 100,
+        factor: 2,
+        maxDelayMs: 1000,
+        jitter: 0,
+        budget: null
+      })
       const exact = [100, 200, 400, 800, 1000, 1000, 1000]
       expect(yield* delaysOf(base)).toEqual(exact)
       for (let run = 0; run < 20; run++) {
@@ -151,10 +172,19 @@ describe("RetryPolicy: budget", () => {
       expect(yield* MockGenerator.calls).toBe(4) // no retry left
       for (const [exit, call] of [[first, 3], [second, 4]] as const) {
         const outcome = Exit.isSuccess(exit) ? exit.value : undefined
-        expect(outcome !== undefined && Exit.isFailure(outcome) && outcome.cause.reasons[0]?._tag === "Fail" && outcome.cause.reasons[0].error.message)
+        expect(
+          outcome !== undefined && Exit.isFailure(outcome) && outcome.cause.reasons[0]?._tag === "Fail" &&
+            outcome.cause.reasons[0].error.message
+        )
           .toContain(`call ${call}`)
       }
-    }).pipe(Effect.provide(flaky(serverError, { retry: new RetryPolicy.RetryPolicy({ budget: new RetryPolicy.Budget({ capacity: 2, perSuccess: 0 }) }) }))))
+    }).pipe(
+      Effect.provide(
+        flaky(serverError, {
+          retry: new RetryPolicy.RetryPolicy({ budget: new RetryPolicy.Budget({ capacity: 2, perSuccess: 0 }) })
+        })
+      )
+    ))
 
   it.effect("successes refill the budget", () =>
     Effect.gen(function*() {
@@ -172,7 +202,8 @@ describe("RetryPolicy: budget", () => {
     Effect.gen(function*() {
       const exit = yield* inVirtualTime(ask)
       expect(Exit.isSuccess(exit) && exit.value.attempts).toBe(3)
-    }).pipe(Effect.provide(flaky((call) => call <= 2 ? new RateLimited({ provider: "mock", detail: "", retryAfterMs: 10 }) : undefined, {
+    }).pipe(Effect.provide(flaky((call) =>
+      call <= 2 ? new RateLimited({ provider: "mock", detail: "", retryAfterMs: 10 }) : undefined, {
       retry: new RetryPolicy.RetryPolicy({ budget: new RetryPolicy.Budget({ capacity: 0 }) })
     }))))
 })

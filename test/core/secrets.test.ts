@@ -1,5 +1,5 @@
-import { describe, expect, it } from "@effect/vitest"
 import { Secrets } from "@capstan/core"
+import { describe, expect, it } from "@effect/vitest"
 
 describe("Secrets", () => {
   it("names secrets exactly, never by a substring", () => {
@@ -41,23 +41,41 @@ describe("Secrets", () => {
   it("masks the credentials of URLs and keys in a text, keeping where the URL points", () => {
     expect(Secrets.mask("https://bob:hunter2@proxy.example:8443/v1?key=abc&region=eu#access_token=xyz"))
       .toBe("https://***@proxy.example:8443/v1?key=***&region=eu#access_token=***")
-    expect(Secrets.mask("https://proxy.example/v1?sig=abc&x=sk-proj-abc123def456")).toBe("https://proxy.example/v1?sig=***&x=***")
-    expect(Secrets.mask("https://TOKEN@host/v1/0123456789abcdef0123456789abcdef/chat")).toBe("https://***@host/v1/***/chat")
+    expect(Secrets.mask("https://proxy.example/v1?sig=abc&x=sk-proj-abc123def456")).toBe(
+      "https://proxy.example/v1?sig=***&x=***"
+    )
+    expect(Secrets.mask("https://TOKEN@host/v1/0123456789abcdef0123456789abcdef/chat")).toBe(
+      "https://***@host/v1/***/chat"
+    )
     expect(Secrets.mask("http://localhost:11434/v1?max_tokens=5")).toBe("http://localhost:11434/v1?max_tokens=5")
   })
 
   it("lists the credentials of a URL, for scrubbing messages that quote them", () => {
-    expect(Secrets.credentialsOf("https://bob:p%40ss@host/v1?key=abc&region=eu")).toEqual(["bob:p%40ss", "bob:p@ss", "p%40ss", "p@ss", "abc"])
+    expect(Secrets.credentialsOf("https://bob:p%40ss@host/v1?key=abc&region=eu")).toEqual([
+      "bob:p%40ss",
+      "bob:p@ss",
+      "p%40ss",
+      "p@ss",
+      "abc"
+    ])
     expect(Secrets.credentialsOf("https://TOKEN123@host")).toEqual(["TOKEN123"])
     expect(Secrets.credentialsOf("http://localhost:8000/v1")).toEqual([])
     expect(Secrets.credentialsOf("not a url")).toEqual([])
   })
 
   it("scrubs given secrets, URL credentials and provider-shaped keys from a message, keeping ids", () => {
-    expect(Secrets.scrub("Incorrect API key provided: my-own-key", ["my-own-key"])).toBe("Incorrect API key provided: ***")
+    expect(Secrets.scrub("Incorrect API key provided: my-own-key", ["my-own-key"])).toBe(
+      "Incorrect API key provided: ***"
+    )
     expect(Secrets.scrub("key sk-ant-api03-abcdefgh and sk-proj-****wxyz", [])).toBe("key sk-ant-*** and sk-proj-***")
-    expect(Secrets.scrub("GET http://bob:hunter2@host/v1?api_key=zz failed", [])).toBe("GET http://***@host/v1?api_key=*** failed")
-    expect(Secrets.scrub("proxy says: bad password hunter2", ["bob:hunter2", "hunter2"])).toBe("proxy says: bad password ***")
-    expect(Secrets.scrub("request req_0123456789abcdef0123456789abcdef failed", [])).toBe("request req_0123456789abcdef0123456789abcdef failed")
+    expect(Secrets.scrub("GET http://bob:hunter2@host/v1?api_key=zz failed", [])).toBe(
+      "GET http://***@host/v1?api_key=*** failed"
+    )
+    expect(Secrets.scrub("proxy says: bad password hunter2", ["bob:hunter2", "hunter2"])).toBe(
+      "proxy says: bad password ***"
+    )
+    expect(Secrets.scrub("request req_0123456789abcdef0123456789abcdef failed", [])).toBe(
+      "request req_0123456789abcdef0123456789abcdef failed"
+    )
   })
 })

@@ -1,6 +1,6 @@
+import { InvalidItem, InvalidTemplate, Message, Template, TemplateMismatch } from "@capstan/core"
 import { describe, expect, expectTypeOf, it } from "@effect/vitest"
 import { Effect, Schema } from "effect"
-import { InvalidItem, InvalidTemplate, Message, Template, TemplateMismatch } from "@capstan/core"
 
 const contents = (messages: ReadonlyArray<Message.Message>) => messages.map((m) => `${m.role}:${m.text}`)
 
@@ -116,9 +116,11 @@ describe("Template", () => {
         expect(Schema.is(Template.Role)("tool")).toBe(false)
         expect(Schema.is(Message.Role)("tool")).toBe(true)
         const tool = yield* Effect.flip(
-          Template.parse([{ role: "user", content: "{q}" }, { role: "tool", content: "{result}" }] as unknown as ReadonlyArray<
-            Template.MessageTemplate
-          >)
+          Template.parse(
+            [{ role: "user", content: "{q}" }, { role: "tool", content: "{result}" }] as unknown as ReadonlyArray<
+              Template.MessageTemplate
+            >
+          )
         )
         expect(tool).toBeInstanceOf(InvalidTemplate)
         expect(tool.messageIndex).toBe(1)
@@ -154,7 +156,9 @@ describe("Template", () => {
       expect(last).toEqual(first)
       expect(first[0]).toBeInstanceOf(Message.Message)
       expect(Template.renderText(t, { item: "x", max: 2.5, strict: false })).toBe("Rate x from 1 to 2.5; strict: false")
-      expect(t.pipe(Template.renderText({ item: "y", max: 0, strict: false }))).toBe("Rate y from 1 to 0; strict: false")
+      expect(t.pipe(Template.renderText({ item: "y", max: 0, strict: false }))).toBe(
+        "Rate y from 1 to 0; strict: false"
+      )
     })
 
     it("renders a chat template message by message", () => {

@@ -2,12 +2,10 @@
  * Type-level tests: a pipeline keeps what it parses, and its error type holds only what its steps can raise.
  * `expectTypeOf` fails the type check (and so `pnpm typecheck`) when a type drifts.
  */
-import { describe, expectTypeOf, it } from "@effect/vitest"
-import { Effect, type Option, Schema, type Stream } from "effect"
 import {
+  Batch,
   type BatchSizeMismatch,
   type BatchStopped,
-  Batch,
   type Chat,
   ChatPipeline,
   CompletionPipeline,
@@ -19,8 +17,12 @@ import {
   type MaxDepthExceeded,
   Model
 } from "@capstan/core"
+import { describe, expectTypeOf, it } from "@effect/vitest"
+import { Effect, type Option, Schema, type Stream } from "effect"
 
-const Sentiment = Model.json(Schema.Struct({ sentiment: Schema.Literals(["positive", "negative"]), score: Schema.Number }))
+const Sentiment = Model.json(
+  Schema.Struct({ sentiment: Schema.Literals(["positive", "negative"]), score: Schema.Number })
+)
 
 class Boom extends Schema.TaggedError<Boom>()("Boom", {}) {}
 
@@ -42,7 +44,9 @@ describe("pipeline types", () => {
       >
     >()
     const label = Effect.map(run, (chat) => chat.parsed.sentiment)
-    expectTypeOf(label).toEqualTypeOf<Effect.Effect<"positive" | "negative", GenerationError | ExhaustedMaxRounds, Generator.Generator>>()
+    expectTypeOf(label).toEqualTypeOf<
+      Effect.Effect<"positive" | "negative", GenerationError | ExhaustedMaxRounds, Generator.Generator>
+    >()
     // An XML answer parses to its schema's type too.
     const yes = ChatPipeline.make("Is it?").pipe(ChatPipeline.untilParsedAs(Model.YesNoAnswer), ChatPipeline.run())
     expectTypeOf(Effect.map(yes, (chat) => chat.parsed)).toEqualTypeOf<
@@ -54,7 +58,9 @@ describe("pipeline types", () => {
     const keeps = ChatPipeline.make("Hi").pipe(ChatPipeline.andThen(() => Effect.void))
     expectTypeOf(keeps).toEqualTypeOf<ChatPipeline.ChatPipeline<undefined, GenerationError, Generator.Generator>>()
     const fails = ChatPipeline.make("Hi").pipe(ChatPipeline.andThen(() => Effect.fail(new Boom())))
-    expectTypeOf(fails).toEqualTypeOf<ChatPipeline.ChatPipeline<undefined, GenerationError | Boom, Generator.Generator>>()
+    expectTypeOf(fails).toEqualTypeOf<
+      ChatPipeline.ChatPipeline<undefined, GenerationError | Boom, Generator.Generator>
+    >()
     const continues = ChatPipeline.make("Hi").pipe(
       ChatPipeline.andThen((chat) => Effect.succeed(ChatPipeline.continue(chat, "More?")))
     )
@@ -90,12 +96,14 @@ describe("pipeline types", () => {
       >
     >()
     // Only a list of params can fail to pair with the inputs.
-    expectTypeOf(ChatPipeline.runBatch(pipeline, ["a", "b"], { params: { temperature: 0 }, onFailed: "skip" })).toEqualTypeOf<
-      Effect.Effect<ReadonlyArray<Chat.Chat<number>>, never, Generator.Generator>
-    >()
-    expectTypeOf(ChatPipeline.runBatch(pipeline, ["a", "b"], { params: [{ seed: 1 }, { seed: 2 }], onFailed: "skip" })).toEqualTypeOf<
-      Effect.Effect<ReadonlyArray<Chat.Chat<number>>, BatchSizeMismatch, Generator.Generator>
-    >()
+    expectTypeOf(ChatPipeline.runBatch(pipeline, ["a", "b"], { params: { temperature: 0 }, onFailed: "skip" }))
+      .toEqualTypeOf<
+        Effect.Effect<ReadonlyArray<Chat.Chat<number>>, never, Generator.Generator>
+      >()
+    expectTypeOf(ChatPipeline.runBatch(pipeline, ["a", "b"], { params: [{ seed: 1 }, { seed: 2 }], onFailed: "skip" }))
+      .toEqualTypeOf<
+        Effect.Effect<ReadonlyArray<Chat.Chat<number>>, BatchSizeMismatch, Generator.Generator>
+      >()
     expectTypeOf(ChatPipeline.stream(pipeline, ["a"], { onFailed: "include" })).toEqualTypeOf<
       Stream.Stream<ChatPipeline.Indexed<number | undefined>, never, Generator.Generator>
     >()

@@ -1,14 +1,14 @@
+import { Dataset, Generator, Template, Usage } from "@capstan/core"
+import { MockGenerator } from "@capstan/core/testing"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Fiber, Layer, Stream } from "effect"
+import { TestClock, TestConsole } from "effect/testing"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { TestClock, TestConsole } from "effect/testing"
-import { Dataset, Generator, Template, Usage } from "@capstan/core"
-import { MockGenerator } from "@capstan/core/testing"
 import * as CoffeeReviews from "../../examples/batch-coffee-reviews.js"
-import * as LargeInput from "../../examples/batch-large-input.js"
 import * as CrossN2 from "../../examples/batch-cross-n2.js"
+import * as LargeInput from "../../examples/batch-large-input.js"
 import * as TwoReviews from "../../examples/batch-two-reviews.js"
 import * as Parallel from "../../examples/extract-classify-parallel.js"
 import { generatorLayer } from "../../examples/run.js"
@@ -73,7 +73,9 @@ describe("batch examples", () => {
 
       const requests = yield* MockGenerator.requests
       expect(requests.map(userText).sort()).toEqual(
-        TwoReviews.pairs.map(({ review_a, review_b }) => Template.renderText(TwoReviews.template, { review_a, review_b })).sort()
+        TwoReviews.pairs.map(({ review_a, review_b }) =>
+          Template.renderText(TwoReviews.template, { review_a, review_b })
+        ).sort()
       )
       expect(requests.some((r) => userText(r).includes("Lovely."))).toBe(false)
 
@@ -144,7 +146,9 @@ describe("batch examples", () => {
       const requests = yield* MockGenerator.requests
       expect(requests.length).toBe(expectedIds.length)
       for (const r of requests) expect([r.params.n, r.params.temperature]).toEqual([2, 1])
-      expect(requests.map(userText).sort()).toEqual(rows.filter((r) => r.choice === 0).map((r) => r.messages[0]!.text).sort())
+      expect(requests.map(userText).sort()).toEqual(
+        rows.filter((r) => r.choice === 0).map((r) => r.messages[0]!.text).sort()
+      )
 
       expect(summary).toMatchObject({ items: 6, rows: 12, ok: 12, failed: 0, attempts: 6 })
       expect(summary.usage.inputTokens).toBe(inputTokensOf(requests))
@@ -160,7 +164,11 @@ describe("batch examples", () => {
           String(inputTokensOf(requests.filter((r) => userText(r).includes(`you ${t.id} `))))
         )
       )
-      expect(lines).toContain(`all:  12 rows (12 ok), 6 requests, ${summary.usage.inputTokens} input + ${summary.usage.outputTokens} output tokens, cost $${summary.cost!.toFixed(6)}`)
+      expect(lines).toContain(
+        `all:  12 rows (12 ok), 6 requests, ${summary.usage.inputTokens} input + ${summary.usage.outputTokens} output tokens, cost $${
+          summary.cost!.toFixed(6)
+        }`
+      )
       expect(lines.some((l) => /^hate:natto +1 {2}hate {6}food=natto {4}Its sticky threads/.test(l))).toBe(true)
     }).pipe(Effect.provide(CrossN2.mock)))
 })
@@ -194,7 +202,9 @@ describe("a batch too large to hold", () => {
       const output = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "capstan-large-")), "rows.jsonl")
       const { written, ok } = yield* LargeInput.run(2000, output)
       expect([written, ok]).toEqual([2000, 2000])
-      const ids = fs.readFileSync(output, "utf8").trim().split("\n").map((line) => (JSON.parse(line) as { id: string }).id)
+      const ids = fs.readFileSync(output, "utf8").trim().split("\n").map((line) =>
+        (JSON.parse(line) as { id: string }).id
+      )
       expect(new Set(ids)).toEqual(new Set(Array.from({ length: 2000 }, (_, i) => `review-${i}`)))
       expect(yield* MockGenerator.calls).toBe(2000)
       const lines = yield* logged

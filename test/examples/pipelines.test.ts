@@ -1,11 +1,11 @@
+import { MockGenerator } from "@capstan/core/testing"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { TestConsole } from "effect/testing"
-import { MockGenerator } from "@capstan/core/testing"
+import * as EngineShared from "../../examples/engine-shared-limiter.js"
 import * as BatchParams from "../../examples/pipeline-batch-params.js"
 import * as BatchParse from "../../examples/pipeline-batch-parse.js"
 import * as CustomGenerator from "../../examples/pipeline-custom-generator.js"
-import * as EngineShared from "../../examples/engine-shared-limiter.js"
 import * as Identifiers from "../../examples/pipeline-identifiers.js"
 import * as Parsed from "../../examples/pipeline-parsed.js"
 import * as RunManyMap from "../../examples/pipeline-run-many-map.js"
@@ -65,7 +65,7 @@ describe("pipeline examples", () => {
       expect(recorded).toBe("mock!echo,max_tokens=50,temperature=0.2")
       const lines = yield* logged
       for (const text of Identifiers.identifiers) expect(lines).toContain(`${text}  ->  ${text}`)
-      expect(lines.some((l) => l.includes('Invalid generator identifier "mock!echo,temperature=hot"'))).toBe(true)
+      expect(lines.some((l) => l.includes("Invalid generator identifier \"mock!echo,temperature=hot\""))).toBe(true)
       expect(lines).toContain("in context: mock!echo,max_tokens=50")
     }).pipe(Effect.provide(Identifiers.mock)))
 
@@ -73,7 +73,10 @@ describe("pipeline examples", () => {
     Effect.gen(function*() {
       const chats = yield* CustomGenerator.program
       expect(chats.map((c) => c.last?.text)).toEqual(["HELLO!!", "CUSTOM PROVIDERS!!"])
-      expect(chats.map((c) => c.generator)).toEqual(["shout!loud,suffix=!!,temperature=0", "shout!loud,suffix=!!,temperature=0"])
+      expect(chats.map((c) => c.generator)).toEqual([
+        "shout!loud,suffix=!!,temperature=0",
+        "shout!loud,suffix=!!,temperature=0"
+      ])
       expect(chats[0]?.usage.outputTokens).toBe(7)
       expect(yield* logged).toEqual([
         "shout!loud,suffix=!!,temperature=0: HELLO!!",
@@ -108,6 +111,8 @@ describe("pipeline examples", () => {
       // ten a second with a burst of ten: the eleventh and twelfth wait for the refill, whichever generator sent them
       expect(offsets.filter((t) => t < 50).length).toBeLessThanOrEqual(10)
       expect(offsets.at(-1)!).toBeGreaterThanOrEqual(150)
-      expect((yield* logged)[0]).toMatch(/^12 requests from 2 generators sharing one limit: the last started after \d+ ms$/)
+      expect((yield* logged)[0]).toMatch(
+        /^12 requests from 2 generators sharing one limit: the last started after \d+ ms$/
+      )
     }).pipe(Effect.provide(TestConsole.layer)))
 })

@@ -1,6 +1,6 @@
-import { assert, describe, it } from "@effect/vitest"
 import { GenerateParams, Generator, Message, Model } from "@capstan/core"
 import { Anthropic } from "@capstan/providers"
+import { assert, describe, it } from "@effect/vitest"
 import { Effect, Schema } from "effect"
 import { FakeProvider } from "../support/FakeProvider.js"
 import { chatRequest, describeFaults, generatorFor } from "./harness.js"
@@ -100,7 +100,9 @@ describe("anthropic provider", () => {
       assert.strictEqual(many._tag, "Unsupported")
       assert.isFalse(many.retryable)
       const completion = yield* Effect.flip(
-        Generator.complete({ prompt: "Once", params: GenerateParams.empty }).pipe(Effect.provideService(Generator.Generator, generator))
+        Generator.complete({ prompt: "Once", params: GenerateParams.empty }).pipe(
+          Effect.provideService(Generator.Generator, generator)
+        )
       )
       assert.strictEqual(completion._tag, "Unsupported")
       assert.strictEqual(server.stats.requests, 0)
@@ -117,7 +119,12 @@ describe("anthropic provider", () => {
       const doc = Schema.toJsonSchemaDocument(Verdict)
       const generation = yield* generator.generate({
         ...chatRequest("Classify: great product"),
-        structured: { name: "verdict", description: "the verdict", schema: { ...doc.schema, $defs: doc.definitions }, codec: Verdict }
+        structured: {
+          name: "verdict",
+          description: "the verdict",
+          schema: { ...doc.schema, $defs: doc.definitions },
+          codec: Verdict
+        }
       })
       const body = server.requests[0]!.body as { tools: Array<any>; tool_choice: unknown }
       assert.deepStrictEqual(body.tool_choice, { type: "tool", name: "verdict" })
@@ -137,7 +144,11 @@ describe("anthropic provider", () => {
       const generator = yield* anthropic(server.anthropicBaseUrl)
       const generation = yield* generator.generate({
         ...chatRequest("Classify: awful"),
-        structured: { name: "verdict", schema: { type: "object", properties: {} }, codec: Schema.Record(Schema.String, Schema.Json) }
+        structured: {
+          name: "verdict",
+          schema: { type: "object", properties: {} },
+          codec: Schema.Record(Schema.String, Schema.Json)
+        }
       })
       const body = server.requests[0]!.body as { tools: Array<any> }
       assert.deepStrictEqual(body.tools[0].input_schema, { type: "object", properties: {} })

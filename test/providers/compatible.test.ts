@@ -1,6 +1,6 @@
-import { assert, describe, it } from "@effect/vitest"
 import { Generator, GeneratorRegistry } from "@capstan/core"
 import { Providers } from "@capstan/providers"
+import { assert, describe, it } from "@effect/vitest"
 import { ConfigProvider, Effect, Layer } from "effect"
 import { FakeProvider } from "../support/FakeProvider.js"
 import { chatRequest, generatorFor } from "./harness.js"
@@ -14,7 +14,11 @@ describe("OpenAI-compatible servers", () => {
       const generation = yield* generator.generate(chatRequest("hi", { maxTokens: 20 }))
       const request = server.requests[0]!
       assert.strictEqual(request.path, "/v1/chat/completions")
-      assert.deepStrictEqual(request.body, { model: "llama3.1", messages: [{ role: "user", content: "hi" }], max_tokens: 20 })
+      assert.deepStrictEqual(request.body, {
+        model: "llama3.1",
+        messages: [{ role: "user", content: "hi" }],
+        max_tokens: 20
+      })
       assert.strictEqual(request.headers["authorization"], "Bearer ollama")
       assert.strictEqual(generation.choices[0]!.text, "echo: hi")
     }))
@@ -40,7 +44,9 @@ describe("OpenAI-compatible servers", () => {
   it.live("vllm takes base_url (and an optional key) from the identifier", () =>
     Effect.gen(function*() {
       const server = yield* FakeProvider.scoped()
-      const generator = yield* generatorFor(`vllm!meta-llama/Llama-3.1-8B,base_url=${server.openaiBaseUrl},api_key=tok-1234`)
+      const generator = yield* generatorFor(
+        `vllm!meta-llama/Llama-3.1-8B,base_url=${server.openaiBaseUrl},api_key=tok-1234`
+      )
       const generation = yield* generator.complete!({ prompt: "Say", params: chatRequest("", { maxTokens: 5 }).params })
       const request = server.requests[0]!
       assert.strictEqual(request.path, "/v1/completions")
@@ -97,7 +103,9 @@ describe("Providers.layer", () => {
         ANTHROPIC_BASE_URL: server.anthropicBaseUrl
       }))
       const run = (identifier: string) =>
-        Generator.chat("hello").pipe(Effect.provide(Generator.layer(identifier).pipe(Layer.provide([Providers.layer, env]))))
+        Generator.chat("hello").pipe(
+          Effect.provide(Generator.layer(identifier).pipe(Layer.provide([Providers.layer, env])))
+        )
       const fromOpenAI = yield* run("gpt-4o-mini")
       const fromO3 = yield* run("o3-mini")
       const fromClaude = yield* run("claude-3-5-haiku-latest")

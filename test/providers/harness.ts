@@ -2,7 +2,7 @@
  * Shared set-up of the provider tests: a generator built from an identifier with `Providers.layer` and a
  * `ConfigProvider` standing in for the environment (never the real one), plus the fault table.
  */
-import { Generator, GenerateParams, type GenerationError, GeneratorRegistry, Message } from "@capstan/core"
+import { GenerateParams, type GenerationError, Generator, GeneratorRegistry, Message } from "@capstan/core"
 import { Providers } from "@capstan/providers"
 import { assert, describe, it } from "@effect/vitest"
 import { ConfigProvider, Effect, Layer, Schedule, type Scope } from "effect"

@@ -29,12 +29,13 @@ export const serve = async (handle: http.RequestListener) => {
 }
 
 /** Reads a request's body, then answers with `answer(request, body, response)`. */
-export const withBody = (answer: (request: http.IncomingMessage, body: string, response: http.ServerResponse) => void) =>
-(request: http.IncomingMessage, response: http.ServerResponse) => {
-  let body = ""
-  request.on("data", (chunk) => (body += chunk))
-  request.on("end", () => answer(request, body, response))
-}
+export const withBody =
+  (answer: (request: http.IncomingMessage, body: string, response: http.ServerResponse) => void) =>
+  (request: http.IncomingMessage, response: http.ServerResponse) => {
+    let body = ""
+    request.on("data", (chunk) => (body += chunk))
+    request.on("end", () => answer(request, body, response))
+  }
 
 /** Replaces the global fetch with one that records the URLs it is asked for and passes them on. */
 export const spyGlobalFetch = () => {

@@ -1,5 +1,5 @@
-import { assert, describe, it } from "@effect/vitest"
 import { Model, Secrets } from "@capstan/core"
+import { assert, describe, it } from "@effect/vitest"
 import { Schema } from "effect"
 import { toCodecOpenAI } from "effect/ai/OpenAiStructuredOutput"
 import { type Failure, toGenerationError } from "../../packages/providers/src/internal/failure.js"
@@ -22,7 +22,10 @@ const status = (
 describe("SDK failure mapping", () => {
   it("429 is RateLimited with the header wait and snapshot, else the wait the message names", () => {
     const headed = toGenerationError(
-      status(429, { headers: { "retry-after-ms": "250", "x-ratelimit-remaining-requests": "0" }, code: "rate_limit_exceeded" }),
+      status(429, {
+        headers: { "retry-after-ms": "250", "x-ratelimit-remaining-requests": "0" },
+        code: "rate_limit_exceeded"
+      }),
       context
     )
     assert.strictEqual(headed._tag, "RateLimited")
@@ -31,7 +34,10 @@ describe("SDK failure mapping", () => {
     assert.strictEqual(headed.rateLimit?.requestsRemaining, 0)
     assert.strictEqual(headed.rateLimit?.observedAt, 1_000_000)
 
-    const hinted = toGenerationError(status(429, { message: "Rate limit reached ... Please try again in 1.5s. Visit" }), context)
+    const hinted = toGenerationError(
+      status(429, { message: "Rate limit reached ... Please try again in 1.5s. Visit" }),
+      context
+    )
     assert.strictEqual(hinted._tag === "RateLimited" ? hinted.retryAfterMs : -1, 1500)
     const bare = toGenerationError(status(429), context)
     assert.strictEqual(bare._tag === "RateLimited" ? bare.retryAfterMs : -1, undefined)
@@ -42,7 +48,10 @@ describe("SDK failure mapping", () => {
       const failure of [
         [status(429, { code: "insufficient_quota", type: "insufficient_quota" }), "QuotaExceeded"],
         [status(429, { code: "enforced_spend_limit_reached", type: "rate_limit_error" }), "QuotaExceeded"],
-        [status(429, { message: "Request too large for gpt-4o in organization org-x on tokens per min (TPM)" }), "InvalidRequest"],
+        [
+          status(429, { message: "Request too large for gpt-4o in organization org-x on tokens per min (TPM)" }),
+          "InvalidRequest"
+        ],
         [status(429, { headers: { "x-should-retry": "false" } }), "InvalidRequest"]
       ] as const
     ) {
@@ -84,14 +93,23 @@ describe("SDK failure mapping", () => {
 
   it("never lets a secret into the detail", () => {
     const error = toGenerationError(status(401, { message: "Incorrect API key provided: s3cret-key" }), context)
-    assert.strictEqual(error.message, "Authentication failed (HTTP 401); check the API key (openai): Incorrect API key provided: ***")
-    assert.strictEqual(Secrets.scrub("key sk-ant-api03-abcdefgh and sk-proj-****wxyz", []), "key sk-ant-*** and sk-proj-***")
+    assert.strictEqual(
+      error.message,
+      "Authentication failed (HTTP 401); check the API key (openai): Incorrect API key provided: ***"
+    )
+    assert.strictEqual(
+      Secrets.scrub("key sk-ant-api03-abcdefgh and sk-proj-****wxyz", []),
+      "key sk-ant-*** and sk-proj-***"
+    )
     assert.strictEqual(Secrets.scrub("nothing here: sk-1", []), "nothing here: sk-1")
   })
 })
 
 describe("structured-output wire forms", () => {
-  const Person = Schema.Struct({ name: Schema.String.check(Schema.isMinLength(2)), nick: Schema.optionalKey(Schema.String) })
+  const Person = Schema.Struct({
+    name: Schema.String.check(Schema.isMinLength(2)),
+    nick: Schema.optionalKey(Schema.String)
+  })
   const structured = (codec: Schema.Decoder<unknown>, name = "person") => Model.json(codec, { name }).structured
 
   it("rewrites a schema once per schema, whatever the request", () => {

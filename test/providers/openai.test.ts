@@ -1,5 +1,5 @@
-import { assert, describe, it } from "@effect/vitest"
 import { GenerateParams, Message } from "@capstan/core"
+import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber, Schema } from "effect"
 import { FakeProvider } from "../support/FakeProvider.js"
 import { chatRequest, describeFaults, eventually, generatorFor } from "./harness.js"

@@ -3,8 +3,17 @@
  * reaches the wire as the provider documents it, tool calls in answers come back as parts, what a provider cannot
  * take is refused before any request, each provider sends only its own options, and what was not sent is said.
  */
+import {
+  Batch,
+  type Chat,
+  CompletionPipeline,
+  Dataset,
+  GenerateParams,
+  Generator,
+  Message,
+  Template
+} from "@capstan/core"
 import { assert, describe, it } from "@effect/vitest"
-import { Batch, type Chat, CompletionPipeline, Dataset, GenerateParams, Generator, Message, Template } from "@capstan/core"
 import { Effect } from "effect"
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
@@ -14,7 +23,10 @@ import { generatorFor } from "./harness.js"
 const openai = (baseUrl: string, identifier = "openai!gpt-4o-mini") =>
   generatorFor(identifier, { OPENAI_API_KEY: "sk-test-openai-0123456789", OPENAI_BASE_URL: baseUrl })
 const anthropic = (baseUrl: string) =>
-  generatorFor("anthropic!claude-3-5-haiku-latest", { ANTHROPIC_API_KEY: "sk-ant-test-0123456789", ANTHROPIC_BASE_URL: baseUrl })
+  generatorFor("anthropic!claude-3-5-haiku-latest", {
+    ANTHROPIC_API_KEY: "sk-ant-test-0123456789",
+    ANTHROPIC_BASE_URL: baseUrl
+  })
 
 const text = (t: string) => new Message.TextPart({ text: t })
 const imageUrl = new Message.ImagePart({ url: "https://example.test/cat.png" })
@@ -71,7 +83,11 @@ describe("openai: content parts", () => {
         {
           role: "assistant",
           content: "Let me check.",
-          tool_calls: [{ id: "call_1", type: "function", function: { name: "weather", arguments: "{\"city\":\"Lyon\"}" } }]
+          tool_calls: [{
+            id: "call_1",
+            type: "function",
+            function: { name: "weather", arguments: "{\"city\":\"Lyon\"}" }
+          }]
         },
         { role: "tool", tool_call_id: "call_1", content: "{\"celsius\":21}" },
         { role: "user", content: "And the weather?" }
@@ -84,9 +100,19 @@ describe("openai: content parts", () => {
     Effect.gen(function*() {
       const server = yield* FakeProvider.scoped()
       const generator = yield* openai(server.openaiBaseUrl)
-      yield* generator.generate(request([Message.user("Weather?"), Message.assistant([call]), Message.user([text("So?"), result])]))
+      yield* generator.generate(
+        request([Message.user("Weather?"), Message.assistant([call]), Message.user([text("So?"), result])])
+      )
       assert.deepStrictEqual((bodyOf(server)["messages"] as Array<unknown>).slice(1), [
-        { role: "assistant", content: "", tool_calls: [{ id: "call_1", type: "function", function: { name: "weather", arguments: "{\"city\":\"Lyon\"}" } }] },
+        {
+          role: "assistant",
+          content: "",
+          tool_calls: [{
+            id: "call_1",
+            type: "function",
+            function: { name: "weather", arguments: "{\"city\":\"Lyon\"}" }
+          }]
+        },
         { role: "tool", tool_call_id: "call_1", content: "{\"celsius\":21}" },
         { role: "user", content: [{ type: "text", text: "So?" }] }
       ])
@@ -96,11 +122,18 @@ describe("openai: content parts", () => {
     Effect.gen(function*() {
       const server = yield* FakeProvider.scoped({ respond: weatherModel })
       const generator = yield* openai(server.openaiBaseUrl)
-      const first = yield* Generator.chat("Weather in Lyon?").pipe(Effect.provideService(Generator.Generator, generator))
+      const first = yield* Generator.chat("Weather in Lyon?").pipe(
+        Effect.provideService(Generator.Generator, generator)
+      )
       assert.strictEqual(first.stopReason, "tool_calls")
       const calls = callsOf(first)
-      assert.deepStrictEqual(calls?.map((c) => [c.id, c.name, c.input]), [["call_fake0_0", "weather", { city: "Lyon" }]])
-      const answered = [...first.all, Message.tool([new Message.ToolResultPart({ id: calls![0]!.id, name: "weather", output: "21 C" })])]
+      assert.deepStrictEqual(calls?.map((c) => [c.id, c.name, c.input]), [["call_fake0_0", "weather", {
+        city: "Lyon"
+      }]])
+      const answered = [
+        ...first.all,
+        Message.tool([new Message.ToolResultPart({ id: calls![0]!.id, name: "weather", output: "21 C" })])
+      ]
       const second = yield* Generator.chat(answered).pipe(Effect.provideService(Generator.Generator, generator))
       assert.strictEqual(second.text, "It is 21 C")
       assert.deepStrictEqual(server.requests.map((r) => r.status), [200, 200])
@@ -111,7 +144,9 @@ describe("openai: content parts", () => {
       const server = yield* FakeProvider.scoped()
       const generator = yield* openai(server.openaiBaseUrl)
       const failed = new Message.ToolResultPart({ id: "call_1", name: "weather", output: "timeout", isError: true })
-      const generation = yield* generator.generate(request([Message.user("Weather?"), Message.assistant([call]), Message.tool([failed])]))
+      const generation = yield* generator.generate(
+        request([Message.user("Weather?"), Message.assistant([call]), Message.tool([failed])])
+      )
       assert.deepStrictEqual(generation.warnings, [
         "messages[2]: tool result call_1 is an error, and openai tool messages have no error flag; its output was sent alone " +
         "(say in the output that the tool failed)"
@@ -123,7 +158,11 @@ describe("openai: content parts", () => {
       const url = yield* rawServer({
         choices: [{
           index: 0,
-          message: { role: "assistant", content: null, tool_calls: [{ id: "c1", type: "function", function: { name: "f", arguments: "{oops" } }] },
+          message: {
+            role: "assistant",
+            content: null,
+            tool_calls: [{ id: "c1", type: "function", function: { name: "f", arguments: "{oops" } }]
+          },
           finish_reason: "tool_calls"
         }],
         usage: { prompt_tokens: 1, completion_tokens: 1 }
@@ -157,11 +196,19 @@ describe("anthropic: content parts", () => {
         },
         {
           role: "assistant",
-          content: [{ type: "text", text: "Let me check." }, { type: "tool_use", id: "call_1", name: "weather", input: { city: "Lyon" } }]
+          content: [{ type: "text", text: "Let me check." }, {
+            type: "tool_use",
+            id: "call_1",
+            name: "weather",
+            input: { city: "Lyon" }
+          }]
         },
         {
           role: "user",
-          content: [{ type: "tool_result", tool_use_id: "call_1", content: "{\"celsius\":21}" }, { type: "text", text: "And the weather?" }]
+          content: [{ type: "tool_result", tool_use_id: "call_1", content: "{\"celsius\":21}" }, {
+            type: "text",
+            text: "And the weather?"
+          }]
         }
       ])
       assert.strictEqual(generation.choices[0]!.text, "echo: {\"celsius\":21}And the weather?") // the tool result is in the last user turn
@@ -190,7 +237,10 @@ describe("anthropic: content parts", () => {
         { role: "assistant", content: [{ type: "tool_use", id: "call_1", name: "weather", input: { city: "Lyon" } }] },
         {
           role: "user",
-          content: [{ type: "tool_result", tool_use_id: "call_1", content: "timeout", is_error: true }, { type: "text", text: "Well?" }]
+          content: [{ type: "tool_result", tool_use_id: "call_1", content: "timeout", is_error: true }, {
+            type: "text",
+            text: "Well?"
+          }]
         }
       ])
     }))
@@ -199,11 +249,18 @@ describe("anthropic: content parts", () => {
     Effect.gen(function*() {
       const server = yield* FakeProvider.scoped({ respond: weatherModel })
       const generator = yield* anthropic(server.anthropicBaseUrl)
-      const first = yield* Generator.chat("Weather in Lyon?").pipe(Effect.provideService(Generator.Generator, generator))
+      const first = yield* Generator.chat("Weather in Lyon?").pipe(
+        Effect.provideService(Generator.Generator, generator)
+      )
       assert.strictEqual(first.stopReason, "tool_calls")
       const calls = callsOf(first)
-      assert.deepStrictEqual(calls?.map((c) => [c.id, c.name, c.input]), [["toolu_fake0_0", "weather", { city: "Lyon" }]])
-      const answered = [...first.all, Message.tool([new Message.ToolResultPart({ id: calls![0]!.id, name: "weather", output: "21 C" })])]
+      assert.deepStrictEqual(calls?.map((c) => [c.id, c.name, c.input]), [["toolu_fake0_0", "weather", {
+        city: "Lyon"
+      }]])
+      const answered = [
+        ...first.all,
+        Message.tool([new Message.ToolResultPart({ id: calls![0]!.id, name: "weather", output: "21 C" })])
+      ]
       const second = yield* Generator.chat(answered).pipe(Effect.provideService(Generator.Generator, generator))
       assert.strictEqual(second.text, "It is 21 C")
       assert.deepStrictEqual(server.requests.map((r) => r.status), [200, 200])
@@ -212,18 +269,58 @@ describe("anthropic: content parts", () => {
 
 describe("a part a provider cannot take is refused before any request", () => {
   const refusals: ReadonlyArray<readonly [string, ReadonlyArray<Message.Message>, RegExp]> = [
-    ["an image in a system message", [Message.system([imageUrl]), Message.user("hi")], /^messages\[0\] \(system\): an image cannot go here: system messages take no images/],
-    ["an image as data without a media type", [Message.user([new Message.ImagePart({ data: "aGk=" })])], /^messages\[0\] \(user\): an image given as data needs its mediaType/],
-    ["an image with both a url and data", [Message.user([new Message.ImagePart({ url: "https://x.test/a.png", data: "aGk=", mediaType: "image/png" })])], /both a url and data/],
-    ["an image in an assistant message", [Message.user("hi"), Message.assistant([imageUrl])], /^messages\[1\] \(assistant\): an image cannot go here/],
+    [
+      "an image in a system message",
+      [Message.system([imageUrl]), Message.user("hi")],
+      /^messages\[0\] \(system\): an image cannot go here: system messages take no images/
+    ],
+    [
+      "an image as data without a media type",
+      [Message.user([new Message.ImagePart({ data: "aGk=" })])],
+      /^messages\[0\] \(user\): an image given as data needs its mediaType/
+    ],
+    ["an image with both a url and data", [
+      Message.user([new Message.ImagePart({ url: "https://x.test/a.png", data: "aGk=", mediaType: "image/png" })])
+    ], /both a url and data/],
+    [
+      "an image in an assistant message",
+      [Message.user("hi"), Message.assistant([imageUrl])],
+      /^messages\[1\] \(assistant\): an image cannot go here/
+    ],
     ["a tool call in a user message", [Message.user([call])], /^messages\[0\] \(user\): a tool call cannot go here/],
-    ["a tool result in an assistant message", [Message.user("hi"), Message.assistant([result])], /^messages\[1\] \(assistant\): a tool result cannot go here/],
-    ["a tool message of text", [Message.user("hi"), new Message.Message({ role: "tool", content: "21" })], /^messages\[1\] \(tool\): a tool message carries tool results/],
-    ["a tool result whose call is not in the conversation", [Message.user("hi"), Message.tool([result])], /^messages\[1\] \(tool\): the tool result call_1 \(weather\) answers no tool call/],
-    ["a tool call without its result", [Message.user("hi"), Message.assistant([call]), Message.user("next")], /^messages\[1\] \(assistant\): tool call call_1 \(weather\) has no result/],
-    ["a tool call answered twice", [Message.user("hi"), Message.assistant([call]), Message.tool([result]), Message.tool([result])], /^messages\[3\] \(tool\): tool call call_1 is answered twice/]
+    [
+      "a tool result in an assistant message",
+      [Message.user("hi"), Message.assistant([result])],
+      /^messages\[1\] \(assistant\): a tool result cannot go here/
+    ],
+    [
+      "a tool message of text",
+      [Message.user("hi"), new Message.Message({ role: "tool", content: "21" })],
+      /^messages\[1\] \(tool\): a tool message carries tool results/
+    ],
+    [
+      "a tool result whose call is not in the conversation",
+      [Message.user("hi"), Message.tool([result])],
+      /^messages\[1\] \(tool\): the tool result call_1 \(weather\) answers no tool call/
+    ],
+    [
+      "a tool call without its result",
+      [Message.user("hi"), Message.assistant([call]), Message.user("next")],
+      /^messages\[1\] \(assistant\): tool call call_1 \(weather\) has no result/
+    ],
+    ["a tool call answered twice", [
+      Message.user("hi"),
+      Message.assistant([call]),
+      Message.tool([result]),
+      Message.tool([result])
+    ], /^messages\[3\] \(tool\): tool call call_1 is answered twice/]
   ]
-  for (const [provider, make] of [["openai", (s: { openaiBaseUrl: string }) => openai(s.openaiBaseUrl)], ["anthropic", (s: { anthropicBaseUrl: string }) => anthropic(s.anthropicBaseUrl)]] as const) {
+  for (
+    const [provider, make] of [["openai", (s: { openaiBaseUrl: string }) => openai(s.openaiBaseUrl)], [
+      "anthropic",
+      (s: { anthropicBaseUrl: string }) => anthropic(s.anthropicBaseUrl)
+    ]] as const
+  ) {
     for (const [what, messages, detail] of refusals) {
       it.live(`${provider}: ${what}`, () =>
         Effect.gen(function*() {
@@ -243,9 +340,16 @@ describe("a part a provider cannot take is refused before any request", () => {
     Effect.gen(function*() {
       const server = yield* FakeProvider.scoped()
       const generator = yield* anthropic(server.anthropicBaseUrl)
-      const bmp = yield* Effect.flip(generator.generate(request([Message.user([Message.imageBytes(new Uint8Array([66, 77]), "image/bmp")])])))
-      assert.match(bmp.detail, /media type image\/bmp is not one Anthropic reads \(image\/jpeg, image\/png, image\/gif, image\/webp\)/)
-      const ftp = yield* Effect.flip(generator.generate(request([Message.user([new Message.ImagePart({ url: "ftp://x.test/a.png" })])])))
+      const bmp = yield* Effect.flip(
+        generator.generate(request([Message.user([Message.imageBytes(new Uint8Array([66, 77]), "image/bmp")])]))
+      )
+      assert.match(
+        bmp.detail,
+        /media type image\/bmp is not one Anthropic reads \(image\/jpeg, image\/png, image\/gif, image\/webp\)/
+      )
+      const ftp = yield* Effect.flip(
+        generator.generate(request([Message.user([new Message.ImagePart({ url: "ftp://x.test/a.png" })])]))
+      )
       assert.match(ftp.detail, /must be http\(s\)/)
       assert.strictEqual(server.stats.requests, 0)
     }))
@@ -271,7 +375,10 @@ describe("a part a provider cannot take is refused before any request", () => {
         Effect.provideService(Generator.Generator, generator)
       )
       assert.strictEqual(chat!.error?._tag, "InvalidRequest")
-      assert.match((chat!.error as { detail: string }).detail, /^messages\[1\] has an image part, and a completion sends its messages' text/)
+      assert.match(
+        (chat!.error as { detail: string }).detail,
+        /^messages\[1\] has an image part, and a completion sends its messages' text/
+      )
       assert.strictEqual(server.stats.requests, 0)
     }))
 })
@@ -291,7 +398,12 @@ describe("providerOptions: each provider sends its own entry", () => {
       const server = yield* FakeProvider.scoped()
       const generator = yield* openai(server.openaiBaseUrl)
       const generation = yield* generator.generate(request([Message.user("hi")], params))
-      assert.deepStrictEqual(bodyOf(server), { model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }], temperature: 0.2, user: "u-1" })
+      assert.deepStrictEqual(bodyOf(server), {
+        model: "gpt-4o-mini",
+        messages: [{ role: "user", content: "hi" }],
+        temperature: 0.2,
+        user: "u-1"
+      })
       assert.deepStrictEqual(generation.warnings, [
         "provider option temperature was not sent: the request sets temperature itself (set it in the params or the messages)",
         "provider option stream was not sent: a generator streams through its stream capability"
@@ -340,7 +452,9 @@ describe("warnings reach chats and batch rows", () => {
       const chat = yield* Generator.chat("hi", { seed: 7 }).pipe(Effect.provideService(Generator.Generator, generator))
       assert.deepStrictEqual(chat.warnings, expected)
       const items = yield* Dataset.validate(Template.make("Say {word}"), [{ id: "a", word: "hi" }])
-      const { rows } = yield* Batch.run(items, { params: { seed: 7 } }).pipe(Effect.provideService(Generator.Generator, generator))
+      const { rows } = yield* Batch.run(items, { params: { seed: 7 } }).pipe(
+        Effect.provideService(Generator.Generator, generator)
+      )
       assert.deepStrictEqual(rows[0]!.warnings, expected)
       assert.deepStrictEqual((yield* Batch.fromJsonLine(Batch.toJsonLine(rows[0]!))).warnings, expected)
       // without a param it does not take, no warning

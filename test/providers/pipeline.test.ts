@@ -1,5 +1,5 @@
-import { assert, describe, it } from "@effect/vitest"
 import { ChatPipeline, Generator, Model } from "@capstan/core"
+import { assert, describe, it } from "@effect/vitest"
 import { Effect, Schema } from "effect"
 import { FakeProvider } from "../support/FakeProvider.js"
 import { generatorFor } from "./harness.js"
@@ -14,7 +14,10 @@ describe("a pipeline parsing with a JSON model uses native structured output", (
   it.live("openai: response_format json_schema, strict", () =>
     Effect.gen(function*() {
       const server = yield* FakeProvider.scoped()
-      const generator = yield* generatorFor("openai!gpt-4o-mini", { OPENAI_API_KEY: "sk-x-000000", OPENAI_BASE_URL: server.openaiBaseUrl })
+      const generator = yield* generatorFor("openai!gpt-4o-mini", {
+        OPENAI_API_KEY: "sk-x-000000",
+        OPENAI_BASE_URL: server.openaiBaseUrl
+      })
       const chat = yield* ChatPipeline.make("Review: great!").pipe(
         ChatPipeline.untilParsedAs(Model.json(Review)),
         ChatPipeline.run(),
@@ -33,9 +36,17 @@ describe("a pipeline parsing with a JSON model uses native structured output", (
 
   it.live("openai: a schema with optional fields stays strict, and a null answer parses as an absent field", () =>
     Effect.gen(function*() {
-      const server = yield* FakeProvider.scoped({ respond: () => JSON.stringify({ sentiment: "negative", note: null }) })
-      const generator = yield* generatorFor("openai!gpt-4o-mini", { OPENAI_API_KEY: "sk-x-000000", OPENAI_BASE_URL: server.openaiBaseUrl })
-      const Label = Schema.Struct({ sentiment: Schema.Literals(["positive", "negative"]), note: Schema.optionalKey(Schema.String) })
+      const server = yield* FakeProvider.scoped({
+        respond: () => JSON.stringify({ sentiment: "negative", note: null })
+      })
+      const generator = yield* generatorFor("openai!gpt-4o-mini", {
+        OPENAI_API_KEY: "sk-x-000000",
+        OPENAI_BASE_URL: server.openaiBaseUrl
+      })
+      const Label = Schema.Struct({
+        sentiment: Schema.Literals(["positive", "negative"]),
+        note: Schema.optionalKey(Schema.String)
+      })
       const chat = yield* ChatPipeline.make("Review: awful").pipe(
         ChatPipeline.untilParsedAs(Model.json(Label, { name: "label" })),
         ChatPipeline.run(),

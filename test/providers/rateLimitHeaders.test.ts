@@ -1,8 +1,8 @@
 /**
  * The providers' rate-limit headers read into the normalized snapshot the engine's limiter learns from.
  */
-import { describe, expect, it } from "@effect/vitest"
 import { Generation } from "@capstan/core"
+import { describe, expect, it } from "@effect/vitest"
 import { parseGoDuration, snapshotOf } from "../../packages/providers/src/internal/rateLimitHeaders.js"
 
 describe("rate-limit headers", () => {
@@ -26,16 +26,18 @@ describe("rate-limit headers", () => {
       "x-ratelimit-reset-tokens": "6m0s",
       "retry-after-ms": "250"
     }, 1000)
-    expect(snap).toEqual(new Generation.RateLimitSnapshot({
-      observedAt: 1000,
-      requestsLimit: 6000,
-      requestsRemaining: 5999,
-      requestsResetMs: 10,
-      tokensLimit: 150000,
-      tokensRemaining: 149000,
-      tokensResetMs: 360_000,
-      retryAfterMs: 250
-    }))
+    expect(snap).toEqual(
+      new Generation.RateLimitSnapshot({
+        observedAt: 1000,
+        requestsLimit: 6000,
+        requestsRemaining: 5999,
+        requestsResetMs: 10,
+        tokensLimit: 150000,
+        tokensRemaining: 149000,
+        tokensResetMs: 360_000,
+        retryAfterMs: 250
+      })
+    )
   })
 
   it("reads Anthropic rate-limit headers (RFC 3339 resets) from a Headers object", () => {

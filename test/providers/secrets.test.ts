@@ -1,5 +1,5 @@
+import { Chat, GenerationError, Generator, Identifier } from "@capstan/core"
 import { afterEach, assert, describe, it, vi } from "@effect/vitest"
-import { Chat, Generator, GenerationError, Identifier } from "@capstan/core"
 import { Cause, Effect, Exit, Schema } from "effect"
 import { FakeProvider, type FakeRequest } from "../support/FakeProvider.js"
 import { chatRequest, generatorFor } from "./harness.js"

@@ -1,7 +1,7 @@
+import { HttpTransport } from "@capstan/providers"
 import { assert, describe, it } from "@effect/vitest"
 import type * as http from "node:http"
 import { gzipSync } from "node:zlib"
-import { HttpTransport } from "@capstan/providers"
 import OpenAISdk from "openai"
 import { type Fetch, type Limits, make } from "../../packages/providers/src/internal/transport.js"
 import { serve, spyGlobalFetch, withBody } from "./loopback.js"
@@ -132,7 +132,9 @@ describe("the node:http transport", () => {
       })
       assert.strictEqual((error as Error | undefined)?.name, "AbortError")
       // The server sees the socket close soon after; a busy machine may take a while.
-      for (let waited = 0; !closed && waited < 2000; waited += 10) await new Promise((resolve) => setTimeout(resolve, 10))
+      for (let waited = 0; !closed && waited < 2000; waited += 10) {
+        await new Promise((resolve) => setTimeout(resolve, 10))
+      }
       assert.isTrue(closed)
     } finally {
       await server.close()
@@ -205,7 +207,10 @@ describe("limits of an answer read whole", () => {
           new Promise((resolve) => setTimeout(() => resolve("still reading"), 3000))
         ]), { limits: { maxBodyBytes: 1024 } })
       assert.strictEqual((error as Error).name, "TransportRefusal")
-      assert.match(String(error), /answer from http:\/\/127\.0\.0\.1:\d+\/big was refused: its body is larger than 1024 bytes/)
+      assert.match(
+        String(error),
+        /answer from http:\/\/127\.0\.0\.1:\d+\/big was refused: its body is larger than 1024 bytes/
+      )
       assert.match(String(error), /maxBodyBytes/)
     } finally {
       await server.close()
@@ -219,10 +224,14 @@ describe("limits of an answer read whole", () => {
       response.end()
     })
     try {
-      const error = await withTransport((fetch) => rejection(fetch(`${server.url}/`)), { limits: { maxBodyBytes: 1024 } })
+      const error = await withTransport((fetch) => rejection(fetch(`${server.url}/`)), {
+        limits: { maxBodyBytes: 1024 }
+      })
       assert.match(String(error), /its body is larger than 1024 bytes/)
       // Within the limit, the same answer is read.
-      const text = await withTransport(async (fetch) => (await fetch(`${server.url}/`)).text(), { limits: { maxBodyBytes: 2048 } })
+      const text = await withTransport(async (fetch) => (await fetch(`${server.url}/`)).text(), {
+        limits: { maxBodyBytes: 2048 }
+      })
       assert.strictEqual(text.length, 2048)
     } finally {
       await server.close()
@@ -241,9 +250,12 @@ describe("limits of an answer read whole", () => {
         limits: { maxDecodedBytes: 1024 * 1024 }
       })
       assert.match(String(error), /its decompressed body is larger than 1 MiB.*maxDecodedBytes/)
-      const size = await withTransport(async (fetch) => (await (await fetch(`${server.url}/`)).arrayBuffer()).byteLength, {
-        limits: { maxDecodedBytes: 8 * 1024 * 1024 }
-      })
+      const size = await withTransport(
+        async (fetch) => (await (await fetch(`${server.url}/`)).arrayBuffer()).byteLength,
+        {
+          limits: { maxDecodedBytes: 8 * 1024 * 1024 }
+        }
+      )
       assert.strictEqual(size, 4 * 1024 * 1024)
     } finally {
       await server.close()
@@ -310,7 +322,9 @@ describe("redirects", () => {
       response.end(`${request.method} ${request.url}`)
     })
     try {
-      const error = await withTransport((fetch) => rejection(fetch(`${server.url}/moved`, { method: "POST", body: "{}" })))
+      const error = await withTransport((fetch) =>
+        rejection(fetch(`${server.url}/moved`, { method: "POST", body: "{}" }))
+      )
       assert.strictEqual((error as Error).name, "TransportRefusal")
       assert.match(
         String(error),
@@ -325,7 +339,9 @@ describe("redirects", () => {
 
   it("refuses a redirect to another origin, which never sees the request or its key", async () => {
     const elsewhere = await serve((_, response) => response.end("leaked"))
-    const server = await serve((_, response) => void response.writeHead(307, { location: `${elsewhere.url}/v1/x?token=t` }).end())
+    const server = await serve((_, response) =>
+      void response.writeHead(307, { location: `${elsewhere.url}/v1/x?token=t` }).end()
+    )
     try {
       const error = await withTransport((fetch) =>
         rejection(fetch(`${server.url}/v1/chat`, { method: "POST", headers: { "x-api-key": "secret" }, body: "{}" }))
@@ -346,9 +362,12 @@ describe("redirects", () => {
       response.writeHead(307, { location: "/loop" }).end()
     })
     try {
-      const error = await withTransport((fetch) => rejection(fetch(`${server.url}/loop`, { method: "POST", body: "{}" })), {
-        limits: { maxRedirects: 3 }
-      })
+      const error = await withTransport(
+        (fetch) => rejection(fetch(`${server.url}/loop`, { method: "POST", body: "{}" })),
+        {
+          limits: { maxRedirects: 3 }
+        }
+      )
       assert.match(String(error), /one more than the 3 redirects followed in a row/)
       assert.strictEqual(requests, 4)
     } finally {
@@ -370,16 +389,25 @@ describe("what goes to the global fetch instead", () => {
     try {
       const via = async (env: NodeJS.ProcessEnv) => {
         const before = spy.calls.length
-        const response = await withTransport((fetch) => fetch(`${server.url}/v1/chat`, { method: "POST", body: "{}" }), { env })
+        const response = await withTransport(
+          (fetch) => fetch(`${server.url}/v1/chat`, { method: "POST", body: "{}" }),
+          { env }
+        )
         assert.strictEqual(response.status, 200)
         return spy.calls.length > before ? "global fetch" : "node:http"
       }
       assert.strictEqual(await via({}), "node:http")
       assert.strictEqual(await via({ HTTPS_PROXY: "http://proxy.internal:3128" }), "global fetch")
       assert.strictEqual(await via({ http_proxy: "http://proxy.internal:3128" }), "global fetch")
-      assert.strictEqual(await via({ HTTP_PROXY: "http://proxy.internal:3128", NO_PROXY: "localhost,127.0.0.1" }), "node:http")
+      assert.strictEqual(
+        await via({ HTTP_PROXY: "http://proxy.internal:3128", NO_PROXY: "localhost,127.0.0.1" }),
+        "node:http"
+      )
       assert.strictEqual(await via({ HTTP_PROXY: "http://proxy.internal:3128", no_proxy: "*" }), "node:http")
-      assert.strictEqual(await via({ HTTP_PROXY: "http://proxy.internal:3128", NO_PROXY: "example.com" }), "global fetch")
+      assert.strictEqual(
+        await via({ HTTP_PROXY: "http://proxy.internal:3128", NO_PROXY: "example.com" }),
+        "global fetch"
+      )
       const port = new URL(server.url).port
       assert.strictEqual(await via({ HTTP_PROXY: "http://p:1", NO_PROXY: `127.0.0.1:${port}` }), "node:http")
       assert.strictEqual(await via({ HTTP_PROXY: "http://p:1", NO_PROXY: "127.0.0.1:1" }), "global fetch")
@@ -441,7 +469,8 @@ describe("what goes to the global fetch instead", () => {
         const blob = await (await fetch(`${server.url}/b`, { method: "POST", body: new Blob(["bytes"]) })).json()
         assert.deepStrictEqual(blob, { type: null, body: "bytes" })
 
-        const params = await (await fetch(`${server.url}/p`, { method: "POST", body: new URLSearchParams({ a: "1" }) })).json()
+        const params = await (await fetch(`${server.url}/p`, { method: "POST", body: new URLSearchParams({ a: "1" }) }))
+          .json()
         assert.deepStrictEqual(params, { type: "application/x-www-form-urlencoded;charset=UTF-8", body: "a=1" })
 
         const stream = new ReadableStream<Uint8Array>({
@@ -451,8 +480,9 @@ describe("what goes to the global fetch instead", () => {
             controller.close()
           }
         })
-        const streamed = await (await fetch(`${server.url}/s`, { method: "POST", body: stream, duplex: "half" } as RequestInit))
-          .json()
+        const streamed =
+          await (await fetch(`${server.url}/s`, { method: "POST", body: stream, duplex: "half" } as RequestInit))
+            .json()
         assert.deepStrictEqual(streamed, { type: null, body: "streamed body" })
       })
       assert.strictEqual(spy.calls.length, 4)
@@ -481,14 +511,19 @@ describe("streamed answers", () => {
     try {
       await withTransport(async (fetch) => {
         const pending = fetch(`${server.url}/events`)
-        const first = await Promise.race([pending, new Promise((resolve) => setTimeout(() => resolve("buffered"), 3000))])
+        const first = await Promise.race([
+          pending,
+          new Promise((resolve) => setTimeout(() => resolve("buffered"), 3000))
+        ])
         assert.notStrictEqual(first, "buffered", "the answer waited for the end of the stream")
         const reader = (first as Response).body!.getReader()
         const chunk = await reader.read()
         assert.strictEqual(new TextDecoder().decode(chunk.value), "data: one\n\n")
         release()
         let rest = ""
-        for (let read = await reader.read(); !read.done; read = await reader.read()) rest += new TextDecoder().decode(read.value)
+        for (let read = await reader.read(); !read.done; read = await reader.read()) {
+          rest += new TextDecoder().decode(read.value)
+        }
         assert.strictEqual(rest, "data: two\n\n")
       })
     } finally {
@@ -521,7 +556,11 @@ describe("streamed answers", () => {
       }, 3000)
       await withTransport(async (fetch) => {
         const client = new OpenAISdk({ apiKey: "sk-test", baseURL: `${server.url}/v1`, maxRetries: 0, fetch })
-        const stream = await client.chat.completions.create({ model: "m", messages: [{ role: "user", content: "hi" }], stream: true })
+        const stream = await client.chat.completions.create({
+          model: "m",
+          messages: [{ role: "user", content: "hi" }],
+          stream: true
+        })
         const deltas: Array<string> = []
         for await (const event of stream) {
           deltas.push(event.choices[0]?.delta.content ?? "")

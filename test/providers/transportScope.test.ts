@@ -1,6 +1,6 @@
-import { assert, describe, it } from "@effect/vitest"
 import { Generator, Identifier } from "@capstan/core"
 import { Anthropic, HttpTransport, OpenAI, Providers } from "@capstan/providers"
+import { assert, describe, it } from "@effect/vitest"
 import { Effect, Redacted } from "effect"
 import { FakeProvider } from "../support/FakeProvider.js"
 import { chatRequest, eventually } from "./harness.js"
@@ -11,8 +11,15 @@ const apiServer = Effect.acquireRelease(
   Effect.promise(() =>
     serve(withBody((request, _, response) => {
       const answer = request.url?.endsWith("/messages")
-        ? { content: [{ type: "text", text: "ok" }], stop_reason: "end_turn", usage: { input_tokens: 1, output_tokens: 1 } }
-        : { choices: [{ index: 0, message: { content: "ok" }, finish_reason: "stop" }], usage: { prompt_tokens: 1, completion_tokens: 1 } }
+        ? {
+          content: [{ type: "text", text: "ok" }],
+          stop_reason: "end_turn",
+          usage: { input_tokens: 1, output_tokens: 1 }
+        }
+        : {
+          choices: [{ index: 0, message: { content: "ok" }, finish_reason: "stop" }],
+          usage: { prompt_tokens: 1, completion_tokens: 1 }
+        }
       response.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(answer))
     }))
   ),
@@ -29,7 +36,9 @@ describe("the transport's scope", () => {
         const a = yield* Generator.make(`openai!model-a,base_url=${server.url}/v1,api_key=sk-a-0123456789`)
         const b = yield* Generator.make(`openai!model-b,base_url=${server.url}/v1,api_key=sk-b-0123456789`)
         const c = yield* Generator.make(`anthropic!claude-c,base_url=${server.url},api_key=sk-c-0123456789`)
-        for (const generator of [a, b, c, a]) assert.strictEqual((yield* generator.generate(chatRequest("hi"))).choices[0]?.text, "ok")
+        for (const generator of [a, b, c, a]) {
+          assert.strictEqual((yield* generator.generate(chatRequest("hi"))).choices[0]?.text, "ok")
+        }
         assert.strictEqual(server.connections(), 1)
         assert.strictEqual(server.closed(), 0) // kept alive while the layer is open
       }).pipe(Effect.scoped, Effect.provide(Providers.layer))
@@ -55,8 +64,14 @@ describe("the transport's scope", () => {
     Effect.gen(function*() {
       const server = yield* apiServer
       yield* Effect.gen(function*() {
-        const a = yield* OpenAI.makeGenerator(Identifier.make({ provider: "openai", model: "a" }), { apiKey, baseURL: `${server.url}/v1` })
-        const b = yield* Anthropic.makeGenerator(Identifier.make({ provider: "anthropic", model: "b" }), { apiKey, baseURL: server.url })
+        const a = yield* OpenAI.makeGenerator(Identifier.make({ provider: "openai", model: "a" }), {
+          apiKey,
+          baseURL: `${server.url}/v1`
+        })
+        const b = yield* Anthropic.makeGenerator(Identifier.make({ provider: "anthropic", model: "b" }), {
+          apiKey,
+          baseURL: server.url
+        })
         yield* a.generate(chatRequest("one"))
         yield* b.generate(chatRequest("two"))
         assert.strictEqual(server.connections(), 1)
@@ -111,7 +126,12 @@ describe("what the transport refuses, as generation errors", () => {
     Effect.gen(function*() {
       const server = yield* FakeProvider.scoped()
       const long = "w".repeat(4096) // echoed back
-      for (const identifier of [`openai!m,base_url=${server.openaiBaseUrl}`, `anthropic!claude-m,base_url=${server.anthropicBaseUrl}`]) {
+      for (
+        const identifier of [
+          `openai!m,base_url=${server.openaiBaseUrl}`,
+          `anthropic!claude-m,base_url=${server.anthropicBaseUrl}`
+        ]
+      ) {
         server.reset()
         const error = yield* Effect.flip(
           Generator.chat(long).pipe(
@@ -137,8 +157,12 @@ describe("what the transport refuses, as generation errors", () => {
       const server = yield* Effect.acquireRelease(
         Effect.promise(() =>
           serve(withBody((request, _, response) => {
-            if (request.url === "/old/chat/completions") return void response.writeHead(307, { location: "/v1/chat/completions" }).end()
-            if (request.url === "/moved/chat/completions") return void response.writeHead(301, { location: "/v1/chat/completions" }).end()
+            if (request.url === "/old/chat/completions") {
+              return void response.writeHead(307, { location: "/v1/chat/completions" }).end()
+            }
+            if (request.url === "/moved/chat/completions") {
+              return void response.writeHead(301, { location: "/v1/chat/completions" }).end()
+            }
             response.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({
               choices: [{ index: 0, message: { content: "ok" }, finish_reason: "stop" }]
             }))
@@ -147,11 +171,17 @@ describe("what the transport refuses, as generation errors", () => {
         (server) => Effect.promise(server.close)
       )
       const generator = (path: string) =>
-        OpenAI.makeGenerator(Identifier.make({ provider: "openai", model: "m" }), { apiKey, baseURL: `${server.url}${path}` })
+        OpenAI.makeGenerator(Identifier.make({ provider: "openai", model: "m" }), {
+          apiKey,
+          baseURL: `${server.url}${path}`
+        })
       const followed = yield* (yield* generator("/old")).generate(chatRequest("hi"))
       assert.strictEqual(followed.choices[0]?.text, "ok")
       const error = yield* Effect.flip((yield* generator("/moved")).generate(chatRequest("hi")))
       assert.strictEqual(error._tag, "InvalidRequest")
-      assert.match(error.message, /answered 301, redirecting to http:\/\/127\.0\.0\.1:\d+\/v1\/chat\/completions.*Set base_url/)
+      assert.match(
+        error.message,
+        /answered 301, redirecting to http:\/\/127\.0\.0\.1:\d+\/v1\/chat\/completions.*Set base_url/
+      )
     }))
 })

@@ -39,10 +39,14 @@ import {
   buildSuccessBody,
   defaultAnswer,
   isRecord,
-  type ParsedCall,
-  parseCall
+  parseCall,
+  type ParsedCall
 } from "./internal/wire.js"
 
+export { sampleFromSchema } from "./internal/jsonSchemaSample.js"
+export { IMAGE_TOKENS } from "./internal/messages.js"
+export { formatGoDuration, formatRfc3339 } from "./internal/rateLimiter.js"
+export type { HeaderStyle } from "./internal/rateLimiter.js"
 export { FAULT_KINDS } from "./internal/types.js"
 export type {
   ApiKind,
@@ -55,10 +59,6 @@ export type {
   FakeToolResult,
   FaultKind
 } from "./internal/types.js"
-export { IMAGE_TOKENS } from "./internal/messages.js"
-export { sampleFromSchema } from "./internal/jsonSchemaSample.js"
-export { formatGoDuration, formatRfc3339 } from "./internal/rateLimiter.js"
-export type { HeaderStyle } from "./internal/rateLimiter.js"
 
 // ---------------------------------------------------------------------------------------------------------------------
 // Options, stats, log
@@ -179,7 +179,7 @@ const ROUTES: Readonly<Record<string, ApiKind>> = {
 }
 
 /** mulberry32: tiny, fast, good enough for reproducible fault schedules. */
-const makePrng = (seed: number): (() => number) => {
+const makePrng = (seed: number): () => number => {
   let a = seed >>> 0
   return () => {
     a = (a + 0x6d2b79f5) >>> 0
@@ -227,7 +227,9 @@ class RequestLog {
   }
 
   toArray(): Array<MutableLogEntry> {
-    return this.head === 0 ? this.entries.slice() : [...this.entries.slice(this.head), ...this.entries.slice(0, this.head)]
+    return this.head === 0
+      ? this.entries.slice()
+      : [...this.entries.slice(this.head), ...this.entries.slice(0, this.head)]
   }
 
   resize(max: number): void {
@@ -358,7 +360,13 @@ class Provider {
 
   stats(): FakeProviderStats {
     const c = this.counters
-    return { ...c, inFlight: this.inFlight, byApi: { ...c.byApi }, byStatus: { ...c.byStatus }, faults: { ...c.faults } }
+    return {
+      ...c,
+      inFlight: this.inFlight,
+      byApi: { ...c.byApi },
+      byStatus: { ...c.byStatus },
+      faults: { ...c.faults }
+    }
   }
 
   requests(): ReadonlyArray<FakeRequestLogEntry> {
@@ -434,16 +442,24 @@ class Provider {
       this.log.add(entry)
       ex.entry = entry
     }
-    if (api === undefined) return this.sendError(ex, statusError(404, `Invalid URL (${ex.req.method} ${path})`), apiForPath(path))
+    if (api === undefined) {
+      return this.sendError(ex, statusError(404, `Invalid URL (${ex.req.method} ${path})`), apiForPath(path))
+    }
     this.counters.byApi[api]++
     if (tooLarge) return this.sendError(ex, faultError("too-large", { model: "", promptTokens: 0 })!)
     if (!isRecord(body)) {
-      return this.sendError(ex, statusError(400, "We could not parse the JSON body of your request. The body must be a JSON object."))
+      return this.sendError(
+        ex,
+        statusError(400, "We could not parse the JSON body of your request. The body must be a JSON object.")
+      )
     }
     const call = parseCall(api, body)
     if ("invalid" in call) return this.sendError(ex, statusError(400, call.invalid, null, call.param))
     if (call.stream) {
-      return this.sendError(ex, statusError(400, "stream: the fake provider does not support streaming", null, "stream"))
+      return this.sendError(
+        ex,
+        statusError(400, "stream: the fake provider does not support streaming", null, "stream")
+      )
     }
     this.admit(ex, call, body)
   }
@@ -489,7 +505,12 @@ class Provider {
   }
 
   /** Precedence: failNext queue > `respond` (fault, error, toolInput, text) > random fault > default answer. */
-  private decide(ex: Exchange, call: ParsedCall, params: Readonly<Record<string, unknown>>, defaults: ReadonlyArray<Answer>): Outcome {
+  private decide(
+    ex: Exchange,
+    call: ParsedCall,
+    params: Readonly<Record<string, unknown>>,
+    defaults: ReadonlyArray<Answer>
+  ): Outcome {
     const random = this.drawRandomFault()
     const queued = this.takeQueuedFault()
     if (queued !== undefined) return { kind: "fault", fault: queued }
@@ -505,7 +526,10 @@ class Provider {
       try {
         reply = respond(toFakeRequest(ex, call, params, i))
       } catch (e) {
-        return { kind: "error", spec: statusError(500, `respond() threw: ${e instanceof Error ? e.message : String(e)}`) }
+        return {
+          kind: "error",
+          spec: statusError(500, `respond() threw: ${e instanceof Error ? e.message : String(e)}`)
+        }
       }
       if (reply === undefined) answers.push(fallback)
       else if (typeof reply === "string") answers.push({ kind: "text", text: reply })
@@ -628,7 +652,9 @@ class Provider {
 
   private successJson(ex: Exchange, call: ParsedCall, answers: ReadonlyArray<Answer>, contentFilter: boolean): string {
     const filled = contentFilter ? call.prompts.map((): Answer => ({ kind: "text", text: "" })) : answers
-    return JSON.stringify(buildSuccessBody({ call, answers: filled, contentFilter, seq: ex.seq, nowMs: Date.now() }).body)
+    return JSON.stringify(
+      buildSuccessBody({ call, answers: filled, contentFilter, seq: ex.seq, nowMs: Date.now() }).body
+    )
   }
 
   private sendAnswer(ex: Exchange, call: ParsedCall, answers: ReadonlyArray<Answer>, contentFilter: boolean): void {
@@ -664,7 +690,9 @@ const toFakeRequest = (
     api: call.api,
     path: ex.path,
     model: call.model,
-    messages: call.api === "openai-completion" ? [{ role: "user", text: prompt, images: 0, toolCalls: [], toolResults: [] }] : call.messages,
+    messages: call.api === "openai-completion"
+      ? [{ role: "user", text: prompt, images: 0, toolCalls: [], toolResults: [] }]
+      : call.messages,
     system: call.system,
     prompt,
     promptIndex,
@@ -774,5 +802,9 @@ if (isMain) {
       reset: values.reset as HeaderStyle["reset"]
     },
     logRequests: false
-  }).then((s) => console.log(`FakeProvider listening on ${s.url} (OpenAI baseURL ${s.openaiBaseUrl}, Anthropic baseURL ${s.anthropicBaseUrl})`))
+  }).then((s) =>
+    console.log(
+      `FakeProvider listening on ${s.url} (OpenAI baseURL ${s.openaiBaseUrl}, Anthropic baseURL ${s.anthropicBaseUrl})`
+    )
+  )
 }

@@ -4,8 +4,8 @@
  *
  * @since 0.1.0
  */
-import * as NodeServices from "@effect/platform-node/NodeServices"
 import { Batch, Dataset, Generator, GeneratorRegistry, Identifier, Message, Template, type Usage } from "@capstan/core"
+import * as NodeServices from "@effect/platform-node/NodeServices"
 import { Cause, Console, Effect, FileSystem, Option, Path, Predicate, Runtime, Schema, Stdio } from "effect"
 import { Argument, CliError, CliOutput, Command, Flag } from "effect/cli"
 import { fileURLToPath } from "node:url"
@@ -148,7 +148,9 @@ const providers = Command.make("providers", {}, () =>
     for (const provider of all) {
       lines.push(`${provider.name}  ${provider.description}`)
       const example = Generators.defaultModels.find((d) => d.provider === provider.name)
-      if (example !== undefined) lines.push(`    e.g. --generator ${Shell.quote(`${example.provider}!${example.model}`)}`)
+      if (example !== undefined) {
+        lines.push(`    e.g. --generator ${Shell.quote(`${example.provider}!${example.model}`)}`)
+      }
       if (provider.env.length === 0) lines.push("    reads no environment variables")
       const width = Math.max(0, ...provider.env.map((variable) => variable.name.length))
       for (const variable of provider.env) {
@@ -197,10 +199,16 @@ export interface BatchConfig {
 
 const batchFlags = {
   template: Flag.String("template").pipe(
-    Flag.withDescription("the prompt template: a file (.txt, or .json with a list of {role, content} messages) or the text itself; {name} is a variable")
+    Flag.withDescription(
+      "the prompt template: a file (.txt, or .json with a list of {role, content} messages) or the text itself; {name} is a variable"
+    )
   ),
-  input: Flag.String("input").pipe(Flag.withDescription("the items: a .jsonl file (one JSON object a line) or a .csv file with a header")),
-  output: Flag.String("output").pipe(Flag.withDescription("the results file (.jsonl), one row per item (per choice), appended as rows complete")),
+  input: Flag.String("input").pipe(
+    Flag.withDescription("the items: a .jsonl file (one JSON object a line) or a .csv file with a header")
+  ),
+  output: Flag.String("output").pipe(
+    Flag.withDescription("the results file (.jsonl), one row per item (per choice), appended as rows complete")
+  ),
   generator: generatorFlag,
   concurrency: positiveInt("concurrency", "requests in flight at once (default: the engine's, 64)"),
   rpm: positiveInt("rpm", "requests per minute, at most"),
@@ -250,7 +258,10 @@ const batchFlags = {
     ),
     Flag.withDefault(false)
   ),
-  overwrite: Flag.Boolean("overwrite").pipe(Flag.withDescription("replace an existing --output"), Flag.withDefault(false)),
+  overwrite: Flag.Boolean("overwrite").pipe(
+    Flag.withDescription("replace an existing --output"),
+    Flag.withDefault(false)
+  ),
   dryRun: Flag.Boolean("dry-run").pipe(
     Flag.withDescription("check every item against the template and print what would be sent; send nothing"),
     Flag.withDefault(false)
@@ -262,7 +273,10 @@ const parsePrice = (text: string): Effect.Effect<Usage.PerMillion, UsageError> =
   const prices = parts.map(Number)
   if (parts.length !== 2 || parts.some((part) => part.length === 0) || !prices.every(Number.isFinite)) {
     return Effect.fail(
-      new UsageError({ reason: `--price expects INPUT,OUTPUT per million tokens, got "${text}"`, hint: "e.g. --price 0.15,0.60" })
+      new UsageError({
+        reason: `--price expects INPUT,OUTPUT per million tokens, got "${text}"`,
+        hint: "e.g. --price 0.15,0.60"
+      })
     )
   }
   if (prices.some((n) => n < 0)) {
@@ -324,7 +338,10 @@ export const batch = (config: BatchConfig, options: { readonly resumeHint?: stri
   Effect.scoped(Effect.gen(function*() {
     const path = yield* Path.Path
     if (path.resolve(config.input) === path.resolve(config.output)) {
-      return yield* new UsageError({ reason: "--output is the --input file", hint: "Write the results to another file" })
+      return yield* new UsageError({
+        reason: "--output is the --input file",
+        hint: "Write the results to another file"
+      })
     }
     if (config.resume && config.overwrite) {
       return yield* new UsageError({ reason: "--resume and --overwrite contradict each other" })
@@ -424,7 +441,10 @@ const demoData = (file: string) => fileURLToPath(new URL(`../data/${file}`, impo
 
 const demo = Command.make("demo", {
   generator: generatorFlag,
-  output: Flag.String("output").pipe(Flag.withDescription("the results file (default: a temporary file)"), Flag.optional)
+  output: Flag.String("output").pipe(
+    Flag.withDescription("the results file (default: a temporary file)"),
+    Flag.optional
+  )
 }, (config) =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
@@ -466,7 +486,9 @@ const demo = Command.make("demo", {
     for (const row of [...rows].sort((a, b) => a.index - b.index).slice(0, 3)) {
       yield* Console.log(`  ${row.id}  ${rowText(row)}`)
     }
-  })).pipe(Command.withDescription("Run `capstan batch` on the bundled coffee-review data set (offline unless a key is set)"))
+  })).pipe(
+    Command.withDescription("Run `capstan batch` on the bundled coffee-review data set (offline unless a key is set)")
+  )
 
 // ---------------------------------------------------------------------------------------------
 // The command and its runner
@@ -550,7 +572,10 @@ const reported = <R>(program: Effect.Effect<void, unknown, R>): Effect.Effect<vo
         ? Effect.failCause(cause as Cause.Cause<never>)
         : Option.match(Cause.findErrorOption(cause), {
           onNone: () =>
-            Effect.andThen(Console.error(Cause.pretty(cause)), Effect.fail(new CommandExit({ code: ExitCode.failure }))),
+            Effect.andThen(
+              Console.error(Cause.pretty(cause)),
+              Effect.fail(new CommandExit({ code: ExitCode.failure }))
+            ),
           onSome: report
         })
     )
@@ -564,8 +589,9 @@ const longFlag = /^--[^=]+$/
 const joinNegativeValues = (args: ReadonlyArray<string>): ReadonlyArray<string> =>
   args.reduce<Array<string>>((joined, arg) => {
     const previous = joined.at(-1)
-    if (previous !== undefined && longFlag.test(previous) && negativeValue.test(arg)) joined[joined.length - 1] += `=${arg}`
-    else joined.push(arg)
+    if (previous !== undefined && longFlag.test(previous) && negativeValue.test(arg)) {
+      joined[joined.length - 1] += `=${arg}`
+    } else joined.push(arg)
     return joined
   }, [])
 

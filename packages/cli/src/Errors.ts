@@ -123,7 +123,9 @@ export class NoGenerator extends Schema.TaggedError<NoGenerator>()("NoGenerator"
 }) {
   override readonly [Runtime.errorExitCode] = ExitCode.badInput
   override get message(): string {
-    const keys = this.keys.length === 0 ? "" : `\n  - set ${this.keys.join(" or ")} to use that provider's default model`
+    const keys = this.keys.length === 0
+      ? ""
+      : `\n  - set ${this.keys.join(" or ")} to use that provider's default model`
     // Quoted: an unquoted "!" is history expansion in an interactive bash.
     return [
       "No generator chosen. Choose one of:",

@@ -146,19 +146,20 @@ const jsonlRecord = (file: string, line: number, text: string): Result.Result<In
 }
 
 /** JSONL text, in chunks, to records: split into lines, numbered, parsed a chunk of lines at a time. */
-const jsonlRecords = (file: string) => <E, R>(text: Stream.Stream<string, E, R>): Stream.Stream<InputRecord, E | InputError, R> =>
-  text.pipe(
-    Stream.splitLines,
-    Stream.mapAccumArrayEffect(() => 0, (before: number, lines) => {
-      const records: Array<InputRecord> = []
-      for (let i = 0; i < lines.length; i++) {
-        const record = jsonlRecord(file, before + i + 1, lines[i]!)
-        if (Result.isFailure(record)) return Effect.fail(record.failure)
-        if (record.success !== undefined) records.push(record.success)
-      }
-      return Effect.succeed([before + lines.length, records] as const)
-    })
-  )
+const jsonlRecords =
+  (file: string) => <E, R>(text: Stream.Stream<string, E, R>): Stream.Stream<InputRecord, E | InputError, R> =>
+    text.pipe(
+      Stream.splitLines,
+      Stream.mapAccumArrayEffect(() => 0, (before: number, lines) => {
+        const records: Array<InputRecord> = []
+        for (let i = 0; i < lines.length; i++) {
+          const record = jsonlRecord(file, before + i + 1, lines[i]!)
+          if (Result.isFailure(record)) return Effect.fail(record.failure)
+          if (record.success !== undefined) records.push(record.success)
+        }
+        return Effect.succeed([before + lines.length, records] as const)
+      })
+    )
 
 /**
  * Parses JSONL text: every non-blank line must be a JSON object. Fails with the line of the first bad one.
@@ -234,7 +235,9 @@ const csvReader = (file: string, delimiter: string) => {
       const counted = csvErrorLine(error)
       const line = counted === undefined ? undefined : counted - overcount
       const short = /Invalid Record Length/.test(reason)
-        ? `${reason.replace(/^Invalid Record Length: /, "").replace(/ on line \d+$/, "")}; the header has ${columns.length} columns (${columns.join(", ")})`
+        ? `${
+          reason.replace(/^Invalid Record Length: /, "").replace(/ on line \d+$/, "")
+        }; the header has ${columns.length} columns (${columns.join(", ")})`
         : reason.replace(/ (on|at) line \d+$/, "")
       return new InputError({
         file,
@@ -281,7 +284,10 @@ export const parseCsv = (
   file: string,
   text: string,
   options: { readonly delimiter?: string } = {}
-): Result.Result<{ readonly columns: ReadonlyArray<string>; readonly records: ReadonlyArray<InputRecord> }, InputError> => {
+): Result.Result<
+  { readonly columns: ReadonlyArray<string>; readonly records: ReadonlyArray<InputRecord> },
+  InputError
+> => {
   const reader = csvReader(file, options.delimiter ?? ",")
   let records: ReadonlyArray<InputRecord>
   try {
@@ -294,25 +300,26 @@ export const parseCsv = (
 }
 
 /** A CSV file's bytes to records, through csv-parse's streaming parser; ends with the header's problems. */
-const csvRecords = (reader: CsvReader) =>
-<R>(bytes: Stream.Stream<Uint8Array, InputError, R>): Stream.Stream<InputRecord, InputError, R> =>
-  Stream.unwrap(Effect.gen(function*() {
-    // csv-parse works on Buffers; these views share the chunks' memory.
-    const source = yield* Stream.toReadableStreamEffect(
-      Stream.map(bytes, (chunk) => Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength))
-    )
-    const records = Stream.fromReadableStream<InputRecord, InputError>({
-      evaluate: () => source.pipeThrough(parseCsvStream(reader.options)),
-      // A failure to read the file reaches here through the parser, as it was raised.
-      onError: (error) => (error instanceof InputError ? error : reader.failure(error))
-    })
-    return records.pipe(
-      Stream.concat(Stream.suspend(() => {
-        const problem = reader.end()
-        return problem === undefined ? Stream.empty : Stream.fail(problem)
-      }))
-    )
-  }))
+const csvRecords =
+  (reader: CsvReader) =>
+  <R>(bytes: Stream.Stream<Uint8Array, InputError, R>): Stream.Stream<InputRecord, InputError, R> =>
+    Stream.unwrap(Effect.gen(function*() {
+      // csv-parse works on Buffers; these views share the chunks' memory.
+      const source = yield* Stream.toReadableStreamEffect(
+        Stream.map(bytes, (chunk) => Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength))
+      )
+      const records = Stream.fromReadableStream<InputRecord, InputError>({
+        evaluate: () => source.pipeThrough(parseCsvStream(reader.options)),
+        // A failure to read the file reaches here through the parser, as it was raised.
+        onError: (error) => (error instanceof InputError ? error : reader.failure(error))
+      })
+      return records.pipe(
+        Stream.concat(Stream.suspend(() => {
+          const problem = reader.end()
+          return problem === undefined ? Stream.empty : Stream.fail(problem)
+        }))
+      )
+    }))
 
 const readFailure = (file: string, error: PlatformError): InputError => {
   const reason = error.reason
@@ -329,7 +336,9 @@ const readable = (file: string): Effect.Effect<void, InputError, FileSystem.File
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const info = yield* fs.stat(file).pipe(Effect.mapError((error) => readFailure(file, error)))
-    if (info.type !== "File") return yield* new InputError({ file, reason: `cannot read the file: it is a ${info.type.toLowerCase()}` })
+    if (info.type !== "File") {
+      return yield* new InputError({ file, reason: `cannot read the file: it is a ${info.type.toLowerCase()}` })
+    }
   })
 
 /**
@@ -368,7 +377,10 @@ const delimiterOf = (format: Format): string => (format === "tsv" ? "\t" : ",")
  * ```
  * @since 0.1.0
  */
-export const read = (file: string, options: ReadOptions = {}): Effect.Effect<Input, InputError, FileSystem.FileSystem> =>
+export const read = (
+  file: string,
+  options: ReadOptions = {}
+): Effect.Effect<Input, InputError, FileSystem.FileSystem> =>
   Effect.gen(function*() {
     const format = yield* Effect.fromResult(formatOf(file))
     const text = yield* readText(file, options)

@@ -209,7 +209,9 @@ const scan = (file: string, repair: boolean): Effect.Effect<Scan, InputError, Fi
     }
     if (repair) {
       yield* fs.truncate(file, size - new TextEncoder().encode(pending).length).pipe(
-        Effect.mapError((error) => new InputError({ file, reason: `cannot repair the torn last row: ${error.message}` }))
+        Effect.mapError((error) =>
+          new InputError({ file, reason: `cannot repair the torn last row: ${error.message}` })
+        )
       )
     }
     return { statuses, rows, droppedTornRow: true }
@@ -217,9 +219,11 @@ const scan = (file: string, repair: boolean): Effect.Effect<Scan, InputError, Fi
 
 /** The lines of a file, as `scan` numbers them. */
 const lines = (file: string): Stream.Stream<string, InputError, FileSystem.FileSystem> =>
-  Stream.unwrap(FileSystem.FileSystem.useSync((fs) =>
-    fs.stream(file).pipe(Stream.decodeText(), Stream.splitLines, Stream.mapError(readFailure(file)))
-  ))
+  Stream.unwrap(
+    FileSystem.FileSystem.useSync((fs) =>
+      fs.stream(file).pipe(Stream.decodeText(), Stream.splitLines, Stream.mapError(readFailure(file)))
+    )
+  )
 
 /**
  * Reads what a results file already records, for `--resume`: the file itself, and the rows a killed resumed run
@@ -254,10 +258,13 @@ export const recorded = (
     const hasPending = yield* fs.exists(pendingFile).pipe(Effect.orElseSucceed(() => false))
     const pending = hasPending ? yield* scan(pendingFile, repair) : undefined
     const statuses = new Map<string, RowStatus>(main.statuses)
-    if (pending !== undefined) for (const [key, status] of pending.statuses) statuses.set(key, status)
-    const superseded = main.rows - main.statuses.size + (pending === undefined ? 0 : pending.rows - pending.statuses.size)
+    if (pending !== undefined) { for (const [key, status] of pending.statuses) statuses.set(key, status) }
+    const superseded = main.rows - main.statuses.size +
+      (pending === undefined ? 0 : pending.rows - pending.statuses.size)
     if (repair && ((pending !== undefined && pending.rows > 0) || superseded > 0)) yield* merge(file, main, pending)
-    else if (repair && pending !== undefined) yield* fs.remove(pendingFile, { force: true }).pipe(Effect.mapError(writeFailure(file)))
+    else if (repair && pending !== undefined) {
+      yield* fs.remove(pendingFile, { force: true }).pipe(Effect.mapError(writeFailure(file)))
+    }
     return {
       statuses,
       rows: repair ? statuses.size : main.rows + (pending?.rows ?? 0),
@@ -302,7 +309,9 @@ const merge = (file: string, main: Scan, pending: Scan | undefined) =>
       yield* handle.sync.pipe(Effect.mapError(writeFailure(next)))
     }))
     yield* fs.rename(next, file).pipe(Effect.mapError(writeFailure(file)))
-    if (pending !== undefined) yield* fs.remove(pendingOf(file), { force: true }).pipe(Effect.mapError(writeFailure(file)))
+    if (pending !== undefined) {
+      yield* fs.remove(pendingOf(file), { force: true }).pipe(Effect.mapError(writeFailure(file)))
+    }
   })
 
 /**
@@ -329,7 +338,10 @@ const merge = (file: string, main: Scan, pending: Scan | undefined) =>
  */
 export const writer = (
   file: string,
-  options: { readonly mode: "create" | "append" | "overwrite"; readonly replaces?: ((key: RowKey) => boolean) | undefined }
+  options: {
+    readonly mode: "create" | "append" | "overwrite"
+    readonly replaces?: ((key: RowKey) => boolean) | undefined
+  }
 ): Effect.Effect<
   { readonly write: (key: RowKey, line: string) => Effect.Effect<void, InputError> },
   InputError,
@@ -353,7 +365,9 @@ export const writer = (
     }
     const main = yield* open(file, { mode: options.mode })
     // A new file starts without an earlier run's replacements (checked by `open` not to hold rows of its own).
-    if (options.mode !== "append") yield* fs.remove(pendingFile, { force: true }).pipe(Effect.mapError(writeFailure(file)))
+    if (options.mode !== "append") {
+      yield* fs.remove(pendingFile, { force: true }).pipe(Effect.mapError(writeFailure(file)))
+    }
     const pending = replaces === undefined ? undefined : yield* open(pendingFile, { mode: "append" })
     return {
       write: (key, line) => pending !== undefined && replaces!(key) ? pending.append(line) : main.append(line)
@@ -382,10 +396,14 @@ const rowEntry = (text: string): Option.Option<RowEntry> => {
   } catch {
     return Option.none()
   }
-  if (typeof value !== "object" || value === null || !("id" in value) || typeof value.id !== "string") return Option.none()
+  if (typeof value !== "object" || value === null || !("id" in value) || typeof value.id !== "string") {
+    return Option.none()
+  }
   const choice = "choice" in value && typeof value.choice === "number" ? value.choice : 0
   const error = "error" in value ? value.error : undefined
-  if (error === undefined || error === null) return Option.some({ id: value.id, choice, ok: true, kind: undefined, retryable: false })
+  if (error === undefined || error === null) {
+    return Option.some({ id: value.id, choice, ok: true, kind: undefined, retryable: false })
+  }
   const kind = typeof error === "object" && "_tag" in error && typeof error._tag === "string" ? error._tag : "unknown"
   const retryable = Option.exists(decodeError(error), isRetryable)
   return Option.some({ id: value.id, choice, ok: false, kind, retryable })

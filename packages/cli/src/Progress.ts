@@ -117,8 +117,7 @@ export const make = (
           Effect.flatMap(
             // Checking and counting in one step: a request is either refused or counted before `stop` is seen.
             Ref.modify(ref, (s): [boolean, Snapshot] =>
-              s.stopping ? [false, s] : [true, { ...s, inFlight: s.inFlight + 1, requests: s.requests + 1 }]
-            ),
+              s.stopping ? [false, s] : [true, { ...s, inFlight: s.inFlight + 1, requests: s.requests + 1 }]),
             (admitted) =>
               admitted
                 ? restore(request).pipe(Effect.ensuring(Ref.update(ref, (s) => ({ ...s, inFlight: s.inFlight - 1 }))))

@@ -68,9 +68,9 @@ export const format = (summary: Summary): string => {
   const file = summary.file
   const held = file === undefined || file.rows === done ? "" : ` (the file holds ${file.rows} rows)`
   const head = summary.interrupted || summary.stopped === true
-    ? `${summary.stopped === true ? "Stopped" : "Interrupted"} after ${wall}: ${done} of ${s.total} rows written to ${summary.output}${held}; ${
-      s.total - done
-    } not sent`
+    ? `${
+      summary.stopped === true ? "Stopped" : "Interrupted"
+    } after ${wall}: ${done} of ${s.total} rows written to ${summary.output}${held}; ${s.total - done} not sent`
     : `Done in ${wall}: ${done} rows written to ${summary.output}${held}`
   const counts = file ?? s
   const kinds = Object.entries(counts.failedByKind).sort(([, a], [, b]) => b - a).map(([kind, n]) => `${kind} ${n}`)

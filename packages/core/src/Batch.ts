@@ -14,8 +14,8 @@ import { Effect, FileSystem, Option, Schema, Stream } from "effect"
 import type { PlatformError } from "effect/PlatformError"
 import type * as Chat from "./Chat.js"
 import type * as ChatPipeline from "./ChatPipeline.js"
-import type * as Dataset from "./Dataset.js"
 import { InvalidParams } from "./ConfigError.js"
+import type * as Dataset from "./Dataset.js"
 import * as GenerateParams from "./GenerateParams.js"
 import { StopReason } from "./Generation.js"
 import { failsEveryRequest, type GenerationError } from "./GenerationError.js"
@@ -25,8 +25,8 @@ import * as batch from "./internal/pipelineBatch.js"
 import { trusted } from "./internal/trusted.js"
 import * as Message from "./Message.js"
 import * as Model from "./Model.js"
-import * as Template from "./Template.js"
 import { BatchStopped, ChatError } from "./PipelineError.js"
+import * as Template from "./Template.js"
 import * as Usage from "./Usage.js"
 
 /**
@@ -115,11 +115,14 @@ export interface Options<E = never, R = never> {
 const emptyPipeline = internal.make("chat", [])
 
 /** The pipeline each item runs through, and the model its rows' `parsed` values come from; checked when built. */
-const planOf = (options: Options<any, any>): { readonly state: internal.Pipeline; readonly model: Model.Model<unknown> | undefined } => {
+const planOf = (
+  options: Options<any, any>
+): { readonly state: internal.Pipeline; readonly model: Model.Model<unknown> | undefined } => {
   const base = (options.pipeline ?? emptyPipeline) as unknown as internal.Pipeline
   if (base.steps.some((step) => step._tag === "Map")) {
     throw new InvalidParams({
-      reason: "Batch runs items as a stream, but the pipeline has map steps, which need every chat at once; use ChatPipeline.runBatch"
+      reason:
+        "Batch runs items as a stream, but the pipeline has map steps, which need every chat at once; use ChatPipeline.runBatch"
     })
   }
   const withParams = options.params === undefined
@@ -135,7 +138,13 @@ const planOf = (options: Options<any, any>): { readonly state: internal.Pipeline
     : withParams
   const maxRounds = options.maxRounds ?? 3
   internal.requireWhole("maxRounds", maxRounds, 1)
-  const state = internal.addStep(instructed, { _tag: "Parse", model: parse, maxRounds, attemptRecovery: true, dropDialog: false })
+  const state = internal.addStep(instructed, {
+    _tag: "Parse",
+    model: parse,
+    maxRounds,
+    attemptRecovery: true,
+    dropDialog: false
+  })
   return { state, model: parse }
 }
 
@@ -180,7 +189,8 @@ const jsonOf = (model: Model.Model<unknown>, value: unknown): Schema.Json | unde
  */
 export const parsedOf = <A>(model: Model.Model<A>) => {
   const decode = Schema.decodeUnknownOption(typeJsonCodec(model.schema))
-  return (row: Row): Option.Option<A> => row.parsed === undefined ? Option.none() : decode(row.parsed) as Option.Option<A>
+  return (row: Row): Option.Option<A> =>
+    row.parsed === undefined ? Option.none() : decode(row.parsed) as Option.Option<A>
 }
 
 const toRow = (
@@ -398,7 +408,10 @@ export const run = <E = never, R = never, EI = never, RI = never>(
   Stream.runCollect(stream(items, options)).pipe(
     Effect.map((rows) => {
       const sorted = rows.sort((a, b) => a.index - b.index || a.choice - b.choice)
-      return { rows: sorted, summary: summarize(sorted, options.prices === undefined ? {} : { prices: options.prices }) }
+      return {
+        rows: sorted,
+        summary: summarize(sorted, options.prices === undefined ? {} : { prices: options.prices })
+      }
     }),
     Effect.withSpan("capstan.batch.run")
   )
@@ -453,31 +466,32 @@ export const fromJsonLine = (line: string) => decodeRow(line)
  * ```
  * @since 0.1.0
  */
-export const writeJsonl = (path: string, options: { readonly append?: boolean } = {}) =>
-<E, R>(rows: Stream.Stream<Row, E, R>): Effect.Effect<number, E | PlatformError, R | FileSystem.FileSystem> =>
-  Effect.scoped(Effect.gen(function*() {
-    const fs = yield* FileSystem.FileSystem
-    const file = yield* fs.open(path, { flag: options.append === true ? "a" : "w" })
-    const encoder = new TextEncoder()
-    let buffered = ""
-    let written = 0
-    const flush = Effect.suspend(() => {
-      if (buffered.length === 0) return Effect.void
-      const bytes = encoder.encode(buffered)
-      buffered = ""
-      return file.writeAll(bytes)
-    })
-    yield* rows.pipe(
-      Stream.runForEach((row) => {
-        buffered += `${toJsonLine(row)}\n`
-        written++
-        return buffered.length >= flushAt ? flush : Effect.void
-      }),
-      // failed or interrupted: keep what finished (best effort; the stream's own error is the one reported)
-      Effect.onError(() => Effect.ignore(flush))
-    )
-    yield* flush
-    return written
-  }))
+export const writeJsonl =
+  (path: string, options: { readonly append?: boolean } = {}) =>
+  <E, R>(rows: Stream.Stream<Row, E, R>): Effect.Effect<number, E | PlatformError, R | FileSystem.FileSystem> =>
+    Effect.scoped(Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const file = yield* fs.open(path, { flag: options.append === true ? "a" : "w" })
+      const encoder = new TextEncoder()
+      let buffered = ""
+      let written = 0
+      const flush = Effect.suspend(() => {
+        if (buffered.length === 0) return Effect.void
+        const bytes = encoder.encode(buffered)
+        buffered = ""
+        return file.writeAll(bytes)
+      })
+      yield* rows.pipe(
+        Stream.runForEach((row) => {
+          buffered += `${toJsonLine(row)}\n`
+          written++
+          return buffered.length >= flushAt ? flush : Effect.void
+        }),
+        // failed or interrupted: keep what finished (best effort; the stream's own error is the one reported)
+        Effect.onError(() => Effect.ignore(flush))
+      )
+      yield* flush
+      return written
+    }))
 
 const flushAt = 64 * 1024

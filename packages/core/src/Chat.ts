@@ -6,12 +6,12 @@
  */
 import { type Effect, Pipeable, Schema } from "effect"
 import { dual } from "effect/Function"
-import { ChatError } from "./PipelineError.js"
 import * as GenerateParams from "./GenerateParams.js"
 import { StopReason } from "./Generation.js"
-import * as Message from "./Message.js"
-import * as Usage from "./Usage.js"
 import { NonNegativeInt } from "./internal/numbers.js"
+import * as Message from "./Message.js"
+import { ChatError } from "./PipelineError.js"
+import * as Usage from "./Usage.js"
 
 /**
  * A chat. `messages` are what was sent, `generated` what came back (one assistant message per generation
@@ -131,8 +131,11 @@ export const conversation = (chat: Chat): string => chat.conversation
 export const withMetadata: {
   (metadata: Readonly<Record<string, Schema.Json>>): <A>(chat: Chat<A>) => Chat<A>
   <A>(chat: Chat<A>, metadata: Readonly<Record<string, Schema.Json>>): Chat<A>
-} = dual(2, <A>(chat: Chat<A>, metadata: Readonly<Record<string, Schema.Json>>): Chat<A> =>
-  new Chat({ ...chat, metadata: { ...chat.metadata, ...metadata } }) as Chat<A>)
+} = dual(
+  2,
+  <A>(chat: Chat<A>, metadata: Readonly<Record<string, Schema.Json>>): Chat<A> =>
+    new Chat({ ...chat, metadata: { ...chat.metadata, ...metadata } }) as Chat<A>
+)
 
 /**
  * Encodes a chat to its JSON form (a parsed value is kept as it is: its model's JSON form for the values models

@@ -38,7 +38,6 @@ import * as internal from "./internal/pipeline.js"
 import * as batch from "./internal/pipelineBatch.js"
 import * as Message from "./Message.js"
 import type * as Model from "./Model.js"
-import type { ExhaustedMaxRounds } from "./PipelineError.js"
 import type {
   AndThenOptions,
   AndThenResult,
@@ -60,6 +59,7 @@ import type {
   RunOptions,
   RunResult
 } from "./Pipeline.js"
+import type { ExhaustedMaxRounds } from "./PipelineError.js"
 
 export {
   type AndThenOptions,
@@ -105,7 +105,8 @@ export type ChatPipeline<A = undefined, E = GenerationError, R = Generator.Gener
 
 const kindFirst = (args: IArguments) => internal.isPipeline(args[0])
 
-const impl = (self: Pipeline<Kind, unknown, unknown, unknown>): internal.Pipeline => self as unknown as internal.Pipeline
+const impl = (self: Pipeline<Kind, unknown, unknown, unknown>): internal.Pipeline =>
+  self as unknown as internal.Pipeline
 
 const toPublic = <K extends Kind, A, E, R>(pipeline: internal.Pipeline): Pipeline<K, A, E, R> =>
   pipeline as unknown as Pipeline<K, A, E, R>
@@ -155,8 +156,11 @@ export const make = (messages?: Message.MessageInput): ChatPipeline =>
 export const add: {
   (messages: Message.MessageInput): <A, E, R>(self: ChatPipeline<A, E, R>) => ChatPipeline<A, E, R>
   <A, E, R>(self: ChatPipeline<A, E, R>, messages: Message.MessageInput): ChatPipeline<A, E, R>
-} = dual(2, <A, E, R>(self: ChatPipeline<A, E, R>, messages: Message.MessageInput): ChatPipeline<A, E, R> =>
-  toPublic(internal.update(impl(self), { messages: [...self.messages, ...Message.fromInput(messages)] })))
+} = dual(
+  2,
+  <A, E, R>(self: ChatPipeline<A, E, R>, messages: Message.MessageInput): ChatPipeline<A, E, R> =>
+    toPublic(internal.update(impl(self), { messages: [...self.messages, ...Message.fromInput(messages)] }))
+)
 
 /**
  * Merges params over the pipeline's (rigging's `with_`): they win over the generator's and lose to per-item
@@ -179,8 +183,11 @@ export const withParams: {
     self: Pipeline<K, A, E, R>,
     params: GenerateParams.GenerateParams | GenerateParams.Fields
   ): Pipeline<K, A, E, R>
-} = dual(2, (self: Pipeline<Kind, unknown, unknown, unknown>, params: GenerateParams.GenerateParams | GenerateParams.Fields) =>
-  toPublic(internal.update(impl(self), { params: GenerateParams.merge(self.params, params) })))
+} = dual(
+  2,
+  (self: Pipeline<Kind, unknown, unknown, unknown>, params: GenerateParams.GenerateParams | GenerateParams.Fields) =>
+    toPublic(internal.update(impl(self), { params: GenerateParams.merge(self.params, params) }))
+)
 
 /**
  * Merges metadata into every chat the pipeline produces.
@@ -194,10 +201,18 @@ export const withParams: {
  * @since 0.1.0
  */
 export const meta: {
-  (metadata: Readonly<Record<string, Schema.Json>>): <K extends Kind, A, E, R>(self: Pipeline<K, A, E, R>) => Pipeline<K, A, E, R>
-  <K extends Kind, A, E, R>(self: Pipeline<K, A, E, R>, metadata: Readonly<Record<string, Schema.Json>>): Pipeline<K, A, E, R>
-} = dual(2, (self: Pipeline<Kind, unknown, unknown, unknown>, metadata: Readonly<Record<string, Schema.Json>>) =>
-  toPublic(internal.update(impl(self), { metadata: { ...self.metadata, ...metadata } })))
+  (
+    metadata: Readonly<Record<string, Schema.Json>>
+  ): <K extends Kind, A, E, R>(self: Pipeline<K, A, E, R>) => Pipeline<K, A, E, R>
+  <K extends Kind, A, E, R>(
+    self: Pipeline<K, A, E, R>,
+    metadata: Readonly<Record<string, Schema.Json>>
+  ): Pipeline<K, A, E, R>
+} = dual(
+  2,
+  (self: Pipeline<Kind, unknown, unknown, unknown>, metadata: Readonly<Record<string, Schema.Json>>) =>
+    toPublic(internal.update(impl(self), { metadata: { ...self.metadata, ...metadata } }))
+)
 
 /**
  * Adds a per-chat step: the callback answers a replacement chat, a pipeline to run whose chat replaces this one
@@ -304,17 +319,20 @@ export const untilParsedAs: {
     model: Model.Model<B>,
     options?: ParseOptions
   ): Pipeline<K, B, E | ExhaustedMaxRounds, R>
-} = dual(kindFirst, (self: Pipeline<Kind, unknown, unknown, unknown>, model: Model.Model<unknown>, options?: ParseOptions) => {
-  const maxRounds = options?.maxRounds ?? internal.defaultMaxRounds
-  internal.requireWhole(`untilParsedAs(${model.name}): maxRounds`, maxRounds, 1)
-  return toPublic(internal.addStep(impl(self), {
-    _tag: "Parse",
-    model,
-    maxRounds,
-    attemptRecovery: self.kind === "chat" && options?.attemptRecovery !== false,
-    dropDialog: options?.dropDialog ?? false
-  }))
-})
+} = dual(
+  kindFirst,
+  (self: Pipeline<Kind, unknown, unknown, unknown>, model: Model.Model<unknown>, options?: ParseOptions) => {
+    const maxRounds = options?.maxRounds ?? internal.defaultMaxRounds
+    internal.requireWhole(`untilParsedAs(${model.name}): maxRounds`, maxRounds, 1)
+    return toPublic(internal.addStep(impl(self), {
+      _tag: "Parse",
+      model,
+      maxRounds,
+      attemptRecovery: self.kind === "chat" && options?.attemptRecovery !== false,
+      dropDialog: options?.dropDialog ?? false
+    }))
+  }
+)
 
 /**
  * Binds a generator: the pipeline (its callbacks included) runs on it instead of the one in context. Build it once
@@ -340,8 +358,11 @@ export const withGenerator: {
     self: Pipeline<K, A, E, R>,
     generator: Generator.Service
   ): Pipeline<K, A, E, Exclude<R, Generator.Generator>>
-} = dual(2, (self: Pipeline<Kind, unknown, unknown, unknown>, generator: Generator.Service) =>
-  toPublic(internal.update(impl(self), { generator })))
+} = dual(
+  2,
+  (self: Pipeline<Kind, unknown, unknown, unknown>, generator: Generator.Service) =>
+    toPublic(internal.update(impl(self), { generator }))
+)
 
 /**
  * Transforms every generation Effect of the pipeline, e.g. to add a timeout or a custom retry. Wraps apply in the
@@ -367,8 +388,11 @@ export const wrap: {
     self: Pipeline<K, A, E, R>,
     f: (generation: Effect.Effect<Generation, GenerationError>) => Effect.Effect<Generation, E2, R2>
   ): Pipeline<K, A, E | E2, R | R2>
-} = dual(2, (self: Pipeline<Kind, unknown, unknown, unknown>, f: internal.Wrap) =>
-  toPublic(internal.update(impl(self), { wraps: [...impl(self).wraps, f] })))
+} = dual(
+  2,
+  (self: Pipeline<Kind, unknown, unknown, unknown>, f: internal.Wrap) =>
+    toPublic(internal.update(impl(self), { wraps: [...impl(self).wraps, f] }))
+)
 
 /**
  * A new pipeline from a chat's sent messages (its answers dropped), plus optional new messages: ask the same again,
@@ -391,7 +415,12 @@ export const fork: {
 } = dual(
   (args) => args[0] instanceof Chat.Chat,
   (chat: Chat.Chat, messages?: Message.MessageInput): ChatPipeline =>
-    toPublic(internal.fromChat("chat", chat, [...chat.messages, ...(messages === undefined ? [] : Message.fromInput(messages))]))
+    toPublic(
+      internal.fromChat("chat", chat, [
+        ...chat.messages,
+        ...(messages === undefined ? [] : Message.fromInput(messages))
+      ])
+    )
 )
 
 /**
@@ -445,7 +474,8 @@ export const run: {
   ): Effect.Effect<RunResult<O, A>, RunError<O, E>, R>
 } = dual(
   kindFirst,
-  (self: Pipeline<Kind, unknown, unknown, unknown>, options?: RunOptions) => batch.runOnce(impl(self), options?.onFailed ?? "fail")
+  (self: Pipeline<Kind, unknown, unknown, unknown>, options?: RunOptions) =>
+    batch.runOnce(impl(self), options?.onFailed ?? "fail")
 ) as any
 
 /**
@@ -467,7 +497,9 @@ export const runMany: {
   <const O extends BatchOptions = {}>(
     n: number,
     options?: O
-  ): <K extends Kind, A, E, R>(self: Pipeline<K, A, E, R>) => Effect.Effect<ReadonlyArray<BatchChat<O, A>>, BatchError<O, E>, R>
+  ): <K extends Kind, A, E, R>(
+    self: Pipeline<K, A, E, R>
+  ) => Effect.Effect<ReadonlyArray<BatchChat<O, A>>, BatchError<O, E>, R>
   <K extends Kind, A, E, R, const O extends BatchOptions = {}>(
     self: Pipeline<K, A, E, R>,
     n: number,
@@ -513,13 +545,16 @@ export const runBatch: {
     inputs: BatchInputs,
     options?: O
   ): Effect.Effect<ReadonlyArray<BatchChat<O, A>>, PairingError<O> | BatchError<O, E>, R>
-} = dual(kindFirst, (self: Pipeline<Kind, unknown, unknown, unknown>, inputs: BatchInputs, options?: RunBatchOptions) => {
-  const settled = settledOptions(options)
-  return Effect.flatMap(
-    batch.pair(batchInputs(inputs), paramsList(options?.params)),
-    (items) => batch.runBatch(impl(self), items, settled)
-  )
-}) as any
+} = dual(
+  kindFirst,
+  (self: Pipeline<Kind, unknown, unknown, unknown>, inputs: BatchInputs, options?: RunBatchOptions) => {
+    const settled = settledOptions(options)
+    return Effect.flatMap(
+      batch.pair(batchInputs(inputs), paramsList(options?.params)),
+      (items) => batch.runBatch(impl(self), items, settled)
+    )
+  }
+) as any
 
 /**
  * Like {@link runBatch}, as a stream of results in the order they complete, each tagged with the index of its
@@ -544,25 +579,37 @@ export const stream: {
     options?: O
   ): <K extends Kind, A, E, R>(
     self: Pipeline<K, A, E, R>
-  ) => Stream.Stream<Indexed<O extends { readonly onFailed: "include" } ? A | undefined : A>, PairingError<O> | BatchError<O, E>, R>
+  ) => Stream.Stream<
+    Indexed<O extends { readonly onFailed: "include" } ? A | undefined : A>,
+    PairingError<O> | BatchError<O, E>,
+    R
+  >
   <K extends Kind, A, E, R, const O extends RunBatchOptions = {}>(
     self: Pipeline<K, A, E, R>,
     inputs: BatchInputs,
     options?: O
-  ): Stream.Stream<Indexed<O extends { readonly onFailed: "include" } ? A | undefined : A>, PairingError<O> | BatchError<O, E>, R>
-} = dual(kindFirst, (self: Pipeline<Kind, unknown, unknown, unknown>, inputs: BatchInputs, options?: RunBatchOptions) => {
-  const settled = settledOptions(options)
-  return Stream.unwrap(Effect.map(
-    batch.pair(batchInputs(inputs), paramsList(options?.params)),
-    (items) => Stream.map(batch.stream(impl(self), items, settled), ({ chat, index }) => ({ index, chat }))
-  ))
-}) as any
+  ): Stream.Stream<
+    Indexed<O extends { readonly onFailed: "include" } ? A | undefined : A>,
+    PairingError<O> | BatchError<O, E>,
+    R
+  >
+} = dual(
+  kindFirst,
+  (self: Pipeline<Kind, unknown, unknown, unknown>, inputs: BatchInputs, options?: RunBatchOptions) => {
+    const settled = settledOptions(options)
+    return Stream.unwrap(Effect.map(
+      batch.pair(batchInputs(inputs), paramsList(options?.params)),
+      (items) => Stream.map(batch.stream(impl(self), items, settled), ({ chat, index }) => ({ index, chat }))
+    ))
+  }
+) as any
 
 /** A batch's options, checked when the run is built. */
-const settledOptions = (options: BatchOptions | undefined) => ({
-  onFailed: options?.onFailed ?? "fail",
-  concurrency: batch.concurrencyOf(options?.concurrency)
-}) as const
+const settledOptions = (options: BatchOptions | undefined) =>
+  ({
+    onFailed: options?.onFailed ?? "fail",
+    concurrency: batch.concurrencyOf(options?.concurrency)
+  }) as const
 
 const batchInputs = (inputs: BatchInputs): ReadonlyArray<ReadonlyArray<Message.Message>> =>
   Array.isArray(inputs)

@@ -13,11 +13,11 @@
  */
 import { dual } from "effect/Function"
 import * as Chat from "./Chat.js"
-import type { Pipeline } from "./Pipeline.js"
 import type { GenerationError } from "./GenerationError.js"
 import type * as Generator from "./Generator.js"
 import * as internal from "./internal/pipeline.js"
 import * as Message from "./Message.js"
+import type { Pipeline } from "./Pipeline.js"
 
 export {
   andThen,
@@ -44,9 +44,9 @@ export {
   runBatch,
   type RunBatchOptions,
   type RunError,
+  runMany,
   type RunOptions,
   type RunResult,
-  runMany,
   stream,
   TypeId,
   untilParsedAs,
@@ -71,7 +71,12 @@ export {
  * ```
  * @since 0.1.0
  */
-export type CompletionPipeline<A = undefined, E = GenerationError, R = Generator.Generator> = Pipeline<"completion", A, E, R>
+export type CompletionPipeline<A = undefined, E = GenerationError, R = Generator.Generator> = Pipeline<
+  "completion",
+  A,
+  E,
+  R
+>
 
 const toPublic = (pipeline: internal.Pipeline): CompletionPipeline => pipeline as unknown as CompletionPipeline
 
@@ -102,7 +107,8 @@ export const isCompletionPipeline = (u: unknown): u is CompletionPipeline<unknow
  * ```
  * @since 0.1.0
  */
-export const make = (prompt: string = ""): CompletionPipeline => toPublic(internal.make("completion", promptMessages(prompt)))
+export const make = (prompt: string = ""): CompletionPipeline =>
+  toPublic(internal.make("completion", promptMessages(prompt)))
 
 /**
  * Appends text to the prompt.
@@ -118,10 +124,13 @@ export const make = (prompt: string = ""): CompletionPipeline => toPublic(intern
 export const add: {
   (text: string): <A, E, R>(self: CompletionPipeline<A, E, R>) => CompletionPipeline<A, E, R>
   <A, E, R>(self: CompletionPipeline<A, E, R>, text: string): CompletionPipeline<A, E, R>
-} = dual(2, <A, E, R>(self: CompletionPipeline<A, E, R>, text: string): CompletionPipeline<A, E, R> =>
-  internal.update(self as unknown as internal.Pipeline, {
-    messages: [...self.messages, ...promptMessages(text)]
-  }) as unknown as CompletionPipeline<A, E, R>)
+} = dual(
+  2,
+  <A, E, R>(self: CompletionPipeline<A, E, R>, text: string): CompletionPipeline<A, E, R> =>
+    internal.update(self as unknown as internal.Pipeline, {
+      messages: [...self.messages, ...promptMessages(text)]
+    }) as unknown as CompletionPipeline<A, E, R>
+)
 
 /**
  * The prompt of a completion's chat.

@@ -338,7 +338,11 @@ export const checker = (
     const error = invalid ?? clash ??
       (first === undefined
         ? undefined
-        : mismatch(first.id, first.missing, first.unexpected, { badItems, totalItems: count, badItemIds: [...badItemIds] }))
+        : mismatch(first.id, first.missing, first.unexpected, {
+          badItems,
+          totalItems: count,
+          badItemIds: [...badItemIds]
+        }))
     return error === undefined ? Result.succeed(count) : Result.fail(error)
   }
 
@@ -485,7 +489,8 @@ export const cross = (
       return Effect.fail(
         new InvalidTemplate({
           template: internal.describeSource(templates[clash.index]!.source),
-          reason: `duplicate template id "${clash.id}": the template at index ${clash.first} has it too; ids must be unique`
+          reason:
+            `duplicate template id "${clash.id}": the template at index ${clash.first} has it too; ids must be unique`
         })
       )
     }

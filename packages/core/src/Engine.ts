@@ -164,7 +164,9 @@ const fingerprint = (text: string): string => {
 export const laneKey = (identifier: Identifier.Identifier): string => {
   const settings = Object.entries(identifier.settings)
     .filter(([key]) => !(key in Identifier.engineSettings))
-    .map(([key, value]) => `${key}=${Redacted.isRedacted(value) ? `#${fingerprint(Redacted.value(value))}` : String(value)}`)
+    .map(([key, value]) =>
+      `${key}=${Redacted.isRedacted(value) ? `#${fingerprint(Redacted.value(value))}` : String(value)}`
+    )
     .sort()
   return [`${identifier.provider}!${identifier.model}`, ...settings].join(",")
 }
@@ -191,7 +193,11 @@ const holdLane = (
   limits: RateLimiter.Limits,
   policy: RetryPolicy.RetryPolicy,
   options: Options
-): Effect.Effect<{ readonly limiter: RateLimiter.RateLimiter; readonly budget: RetryPolicy.BudgetBucket | undefined }, never, Engine | Scope.Scope> =>
+): Effect.Effect<
+  { readonly limiter: RateLimiter.RateLimiter; readonly budget: RetryPolicy.BudgetBucket | undefined },
+  never,
+  Engine | Scope.Scope
+> =>
   Effect.gen(function*() {
     const budgetOf = () => (policy.budget === null ? undefined : RetryPolicy.makeBudgetUnsafe(policy.budget))
     if (options.limiter !== undefined || options.share === false) {
@@ -260,14 +266,26 @@ export const apply = (service: Service, options: Options = {}): Effect.Effect<Se
           Effect.mapError((error) => failedAfter(error, attempts))
         )
       })
-    const stream = (send: NonNullable<Service["stream"]>) => (request: ChatRequest): Stream.Stream<StreamPart, GenerationError> =>
-      Stream.unwrap(Effect.gen(function*() {
-        const permit = yield* limiter.acquire(limiter.estimate(request))
-        return send(request).pipe(
-          Stream.tap((part) => part._tag === "Done" ? limiter.settle(permit, part.generation.usage, part.generation.choices.length) : Effect.void),
-          Stream.onExit((exit) => Exit.isFailure(exit) ? Option.match(Cause.findErrorOption(exit.cause), { onNone: () => Effect.void, onSome: (error) => limiter.observe(permit, error) }) : Effect.void)
-        )
-      })).pipe(Stream.scoped)
+    const stream =
+      (send: NonNullable<Service["stream"]>) => (request: ChatRequest): Stream.Stream<StreamPart, GenerationError> =>
+        Stream.unwrap(Effect.gen(function*() {
+          const permit = yield* limiter.acquire(limiter.estimate(request))
+          return send(request).pipe(
+            Stream.tap((part) =>
+              part._tag === "Done"
+                ? limiter.settle(permit, part.generation.usage, part.generation.choices.length)
+                : Effect.void
+            ),
+            Stream.onExit((exit) =>
+              Exit.isFailure(exit)
+                ? Option.match(Cause.findErrorOption(exit.cause), {
+                  onNone: () => Effect.void,
+                  onSome: (error) => limiter.observe(permit, error)
+                })
+                : Effect.void
+            )
+          )
+        })).pipe(Stream.scoped)
     return mapService(service, { generate: run, complete: run, stream })
   })
 
@@ -308,5 +326,6 @@ export const applyDefault = (service: Service, options?: Options): Effect.Effect
 export const provideDefault = <A, E, R>(self: Layer.Layer<A, E, R>): Layer.Layer<A, E, Exclude<R, Engine>> =>
   Layer.unwrap(Effect.map(
     Effect.serviceOption(Engine),
-    (engine) => (Option.isSome(engine) ? self : self.pipe(Layer.provide(layer))) as Layer.Layer<A, E, Exclude<R, Engine>>
+    (engine) =>
+      (Option.isSome(engine) ? self : self.pipe(Layer.provide(layer))) as Layer.Layer<A, E, Exclude<R, Engine>>
   ))

@@ -114,7 +114,10 @@ export const classify = <const L extends string>(
 ): Effect.Effect<L, GenerationError | ExhaustedMaxRounds, Generator> =>
   extract(Schema.Literals(labels), text, {
     ...options,
-    instructions: [`Classify the text as exactly one of: ${labels.map((l) => JSON.stringify(l)).join(", ")}.`, options.instructions]
+    instructions: [
+      `Classify the text as exactly one of: ${labels.map((l) => JSON.stringify(l)).join(", ")}.`,
+      options.instructions
+    ]
       .filter((line) => line !== undefined)
       .join("\n")
   })

@@ -97,7 +97,8 @@ export const empty: GenerateParams = new GenerateParams({})
  * ```
  * @since 0.1.0
  */
-export const make = (fields: Fields): GenerateParams => fields instanceof GenerateParams ? fields : new GenerateParams(fields)
+export const make = (fields: Fields): GenerateParams =>
+  fields instanceof GenerateParams ? fields : new GenerateParams(fields)
 
 /**
  * Merges two parameter sets: every field set in `override` wins, and an unset field never erases one set

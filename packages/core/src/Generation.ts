@@ -6,10 +6,10 @@
  */
 import { Schema } from "effect"
 import * as GenerateParams from "./GenerateParams.js"
-import { Message, ToolCallPart } from "./Message.js"
-import * as Usage from "./Usage.js"
 import { PositiveInt } from "./internal/numbers.js"
 import { RateLimitSnapshot } from "./internal/rateLimitSnapshot.js"
+import { Message, ToolCallPart } from "./Message.js"
+import * as Usage from "./Usage.js"
 
 /**
  * Why a generation stopped, normalized across providers.
@@ -193,5 +193,8 @@ export type StreamPart =
  * ```
  * @since 0.1.0
  */
-export const fromTexts = (texts: ReadonlyArray<string>, usage: Usage.Usage, stopReason: StopReason = "stop"): Generation =>
-  new Generation({ choices: texts.map((text) => new Choice({ text, stopReason })), usage })
+export const fromTexts = (
+  texts: ReadonlyArray<string>,
+  usage: Usage.Usage,
+  stopReason: StopReason = "stop"
+): Generation => new Generation({ choices: texts.map((text) => new Choice({ text, stopReason })), usage })

@@ -185,7 +185,9 @@ export const layerConfig = (
  * @since 0.1.0
  */
 export const withEngine = (options?: Engine.Options) =>
-<ROut, E, R>(self: Layer.Layer<ROut | Generator, E, R>): Layer.Layer<ROut | Generator, E, Exclude<R, Engine.Engine>> =>
+<ROut, E, R>(
+  self: Layer.Layer<ROut | Generator, E, R>
+): Layer.Layer<ROut | Generator, E, Exclude<R, Engine.Engine>> =>
   Engine.provideDefault(
     Layer.effect(Generator, Generator.use((service) => Engine.apply(service, options))).pipe(
       Layer.provideMerge(self)
@@ -244,7 +246,9 @@ export const complete = (request: CompletionRequest): Effect.Effect<Generation, 
  * @since 0.2.0
  */
 export const stream = (request: ChatRequest): Stream.Stream<StreamPart, GenerationError, Generator> =>
-  Stream.unwrap(Generator.useSync((g) => g.stream === undefined ? Stream.fail(lacks(g, "streaming")) : g.stream(request)))
+  Stream.unwrap(
+    Generator.useSync((g) => g.stream === undefined ? Stream.fail(lacks(g, "streaming")) : g.stream(request))
+  )
 
 /** The `Unsupported` error of a generator that lacks a capability. */
 const lacks = (service: Service, what: string) =>
@@ -263,8 +267,10 @@ const lacks = (service: Service, what: string) =>
  * ```
  * @since 0.1.0
  */
-export const describe: (identifier: Identifier.Identifier, params: GenerateParams.GenerateParams) => internal.Description =
-  internal.describe
+export const describe: (
+  identifier: Identifier.Identifier,
+  params: GenerateParams.GenerateParams
+) => internal.Description = internal.describe
 
 /**
  * Builds the chats of a generation: one per choice, each recording the generator identifier with the merged
@@ -315,7 +321,14 @@ export const chat = (
     const requestParams = GenerateParams.make(params)
     const generation = yield* generator.generate({ messages, params: requestParams })
     const durationMs = (yield* Clock.currentTimeMillis) - startedAt
-    const [first] = toChats({ identifier: generator.identifier, messages, params: requestParams, generation, startedAt, durationMs })
+    const [first] = toChats({
+      identifier: generator.identifier,
+      messages,
+      params: requestParams,
+      generation,
+      startedAt,
+      durationMs
+    })
     if (first === undefined) {
       return yield* new MalformedResponse({
         provider: generator.identifier.provider,

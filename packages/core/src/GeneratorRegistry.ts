@@ -129,7 +129,9 @@ export const add = (registry: Registry, providers: ReadonlyArray<Provider>): Reg
  * ```
  * @since 0.1.0
  */
-export const names: Effect.Effect<ReadonlyArray<string>> = GeneratorRegistry.useSync((r) => r.providers.map((p) => p.name))
+export const names: Effect.Effect<ReadonlyArray<string>> = GeneratorRegistry.useSync((r) =>
+  r.providers.map((p) => p.name)
+)
 
 /**
  * The registered providers.
@@ -168,27 +170,30 @@ const packaged: ReadonlyArray<{ readonly name: string; readonly models?: RegExp 
  * ```
  * @since 0.2.0
  */
-export const parseWith = (known: ReadonlyArray<Identifier.ProviderSyntax>) => (text: string): Result.Result<Identifier.Identifier, InvalidIdentifier> => {
-  const parsed = Identifier.parseWith(known)(text)
-  if (Result.isSuccess(parsed)) return parsed
-  const error = parsed.failure
-  const head = text.split(",", 1)[0] ?? ""
-  const bang = head.indexOf("!")
-  const named = bang > 0 ? head.slice(0, bang) : undefined
-  const model = bang > 0 ? head.slice(bang + 1) : head
-  const missing = packaged.find((p) =>
-    !known.some((k) => k.name === p.name) && (named === undefined ? p.models?.test(model) === true : named === p.name)
-  )
-  if (missing === undefined || !/unknown provider|no provider is known/.test(error.reason)) return parsed
-  return Result.fail(
-    new InvalidIdentifier({
-      identifier: error.identifier,
-      reason: error.reason,
-      ...(error.position === undefined ? {} : { position: error.position }),
-      hint: `Provide Providers.layer from @capstan/providers, which registers "${missing.name}" (e.g. Layer.provide(Providers.layer))`
-    })
-  )
-}
+export const parseWith =
+  (known: ReadonlyArray<Identifier.ProviderSyntax>) =>
+  (text: string): Result.Result<Identifier.Identifier, InvalidIdentifier> => {
+    const parsed = Identifier.parseWith(known)(text)
+    if (Result.isSuccess(parsed)) return parsed
+    const error = parsed.failure
+    const head = text.split(",", 1)[0] ?? ""
+    const bang = head.indexOf("!")
+    const named = bang > 0 ? head.slice(0, bang) : undefined
+    const model = bang > 0 ? head.slice(bang + 1) : head
+    const missing = packaged.find((p) =>
+      !known.some((k) => k.name === p.name) && (named === undefined ? p.models?.test(model) === true : named === p.name)
+    )
+    if (missing === undefined || !/unknown provider|no provider is known/.test(error.reason)) return parsed
+    return Result.fail(
+      new InvalidIdentifier({
+        identifier: error.identifier,
+        reason: error.reason,
+        ...(error.position === undefined ? {} : { position: error.position }),
+        hint:
+          `Provide Providers.layer from @capstan/providers, which registers "${missing.name}" (e.g. Layer.provide(Providers.layer))`
+      })
+    )
+  }
 
 /**
  * Parses an identifier against the providers of the registry in context (see {@link parseWith}).

@@ -144,8 +144,11 @@ export const make = (parts: {
 export const withParams: {
   (params: GenerateParams.GenerateParams): (self: Identifier) => Identifier
   (self: Identifier, params: GenerateParams.GenerateParams): Identifier
-} = dual(2, (self: Identifier, params: GenerateParams.GenerateParams): Identifier =>
-  withKeyOrder(new Identifier({ ...self, params }), keyOrder.get(self)))
+} = dual(
+  2,
+  (self: Identifier, params: GenerateParams.GenerateParams): Identifier =>
+    withKeyOrder(new Identifier({ ...self, params }), keyOrder.get(self))
+)
 
 // The order keys were written in, so that formatting a parsed identifier gives back the same text. Kept
 // outside the identifier's fields: two identifiers that differ only in key order are equal.
@@ -274,151 +277,165 @@ interface Token {
  * ```
  * @since 0.1.0
  */
-export const parseWith = (providers: ReadonlyArray<ProviderSyntax>) =>
-(text: string): Result.Result<Identifier, InvalidIdentifier> => {
-  const secretKeys = providers.flatMap((p) => Object.entries(p.settings).filter(([, s]) => s.kind === "secret").map(([k]) => k))
-  const shown = maskSecrets(text, secretKeys)
-  const fail = (reason: string, extra: { position?: number; key?: string; hint?: string } = {}) =>
-    Result.fail(new InvalidIdentifier({ identifier: shown, reason, ...extra }))
-  // A value as an error may quote it.
-  const quote = (key: string, value: string) =>
-    isSecretKey(key, secretKeys) || Secrets.looksLikeKey(value) ? "***" : Secrets.mask(value)
-  const names = providers.map((p) => p.name)
-  const registered = names.length === 0 ? "none" : names.join(", ")
+export const parseWith =
+  (providers: ReadonlyArray<ProviderSyntax>) => (text: string): Result.Result<Identifier, InvalidIdentifier> => {
+    const secretKeys = providers.flatMap((p) =>
+      Object.entries(p.settings).filter(([, s]) => s.kind === "secret").map(([k]) => k)
+    )
+    const shown = maskSecrets(text, secretKeys)
+    const fail = (reason: string, extra: { position?: number; key?: string; hint?: string } = {}) =>
+      Result.fail(new InvalidIdentifier({ identifier: shown, reason, ...extra }))
+    // A value as an error may quote it.
+    const quote = (key: string, value: string) =>
+      isSecretKey(key, secretKeys) || Secrets.looksLikeKey(value) ? "***" : Secrets.mask(value)
+    const names = providers.map((p) => p.name)
+    const registered = names.length === 0 ? "none" : names.join(", ")
 
-  if (text.trim().length === 0) {
-    return fail("it is empty", { hint: "Write [provider!]model[,key=value]*, e.g. openai!gpt-4o-mini,temperature=0.5" })
-  }
-  const [head, ...rest] = splitTokens(text)
-  const bangs = [...head!.text.matchAll(/!/g)].map((m) => m.index)
-  if (bangs.length > 1) {
-    return fail("more than one '!' before the first ','", { position: bangs[1]!, hint: "Write provider!model" })
-  }
-  let providerName: string | undefined
-  let model = head!.text
-  let modelStart = 0
-  if (bangs.length === 1) {
-    providerName = head!.text.slice(0, bangs[0])
-    model = head!.text.slice(bangs[0]! + 1)
-    modelStart = bangs[0]! + 1
-    if (providerName.length === 0) return fail("the provider before '!' is empty", { position: 0 })
-  }
-  if (model.length === 0) {
-    return fail("the model name is empty", { position: modelStart, hint: "Write provider!model" })
-  }
-  const problem = modelProblem(model)
-  if (problem !== undefined) return fail(problem.reason, { position: modelStart + problem.offset, hint: problem.hint })
-  let provider: ProviderSyntax | undefined
-  if (providerName === undefined) {
-    provider = providers.find((p) => p.models?.test(model) === true)
-    if (provider === undefined) {
-      return fail(`no provider is known for the model "${Secrets.mask(model)}"`, {
-        position: 0,
-        hint: `Name one as provider!${Secrets.mask(model)}; registered providers: ${registered}`
+    if (text.trim().length === 0) {
+      return fail("it is empty", {
+        hint: "Write [provider!]model[,key=value]*, e.g. openai!gpt-4o-mini,temperature=0.5"
       })
     }
-  } else {
-    provider = providers.find((p) => p.name === providerName)
-    if (provider === undefined) {
-      return fail(`unknown provider "${quote("", providerName)}"`, {
-        position: 0,
-        hint: `Registered providers: ${registered}`
-      })
+    const [head, ...rest] = splitTokens(text)
+    const bangs = [...head!.text.matchAll(/!/g)].map((m) => m.index)
+    if (bangs.length > 1) {
+      return fail("more than one '!' before the first ','", { position: bangs[1]!, hint: "Write provider!model" })
     }
-  }
-
-  const known = [
-    ...GenerateParams.identifierKeys.map((k) => k.key),
-    ...Object.keys(provider.settings),
-    ...Object.keys(engineSettings)
-  ]
-  const secretSetting = Object.entries(provider.settings).find(([, s]) => s.kind === "secret")?.[0]
-  const params: Record<string, unknown> = {}
-  const settings: Record<string, SettingValue> = {}
-  const seen = new Set<string>()
-  for (const token of rest) {
-    const eq = token.text.indexOf("=")
-    if (token.text.length === 0) {
-      return fail("an empty key=value pair (a stray ',')", { position: token.position - 1, hint: "Remove the extra ','" })
+    let providerName: string | undefined
+    let model = head!.text
+    let modelStart = 0
+    if (bangs.length === 1) {
+      providerName = head!.text.slice(0, bangs[0])
+      model = head!.text.slice(bangs[0]! + 1)
+      modelStart = bangs[0]! + 1
+      if (providerName.length === 0) return fail("the provider before '!' is empty", { position: 0 })
     }
-    if (eq <= 0) {
-      const quoted = maskSecrets(token.text, secretKeys)
-      return eq === 0
-        ? fail(`a value without a key in "${quoted}"`, {
-          position: token.position,
-          hint: "Settings are written key=value, separated by ','"
+    if (model.length === 0) {
+      return fail("the model name is empty", { position: modelStart, hint: "Write provider!model" })
+    }
+    const problem = modelProblem(model)
+    if (problem !== undefined) {
+      return fail(problem.reason, { position: modelStart + problem.offset, hint: problem.hint })
+    }
+    let provider: ProviderSyntax | undefined
+    if (providerName === undefined) {
+      provider = providers.find((p) => p.models?.test(model) === true)
+      if (provider === undefined) {
+        return fail(`no provider is known for the model "${Secrets.mask(model)}"`, {
+          position: 0,
+          hint: `Name one as provider!${Secrets.mask(model)}; registered providers: ${registered}`
         })
-        : fail(`"${quoted}" is not key=value`, {
-          position: token.position,
-          hint: notKeyValueHint(token.text, known, secretSetting)
-        })
-    }
-    const key = token.text.slice(0, eq)
-    const shownKey = Secrets.looksLikeKey(key) ? "***" : key
-    const raw = token.text.slice(eq + 1)
-    const position = token.position + eq + 1
-    if (seen.has(key)) return fail(`the key "${shownKey}" is given twice`, { position: token.position, key: shownKey })
-    seen.add(key)
-
-    const param = GenerateParams.identifierKeys.find((k) => k.key === key)
-    if (param !== undefined) {
-      const value = typedValue(param.kind, raw)
-      if (value === undefined) {
-        return fail(`${key} expects ${kindName(param.kind)}, got "${quote(key, raw)}"`, { position, key })
       }
-      if (Array.isArray(value)) {
-        // `stop=a;api_key=sk-...`: a ';' typed for a ',' would send the key as a stop sequence.
-        const item = value.find((item) => Secrets.looksLikeKey(item) || isSetting(item, known))
-        if (item !== undefined) {
-          const what = Secrets.looksLikeKey(item) ? "an API key" : "a setting"
-          return fail(`an item of ${key} looks like ${what}: "${maskSecrets(item, secretKeys)}"`, {
-            position,
-            key,
-            hint: "Separate settings with ','; ';' separates the items of a list"
+    } else {
+      provider = providers.find((p) => p.name === providerName)
+      if (provider === undefined) {
+        return fail(`unknown provider "${quote("", providerName)}"`, {
+          position: 0,
+          hint: `Registered providers: ${registered}`
+        })
+      }
+    }
+
+    const known = [
+      ...GenerateParams.identifierKeys.map((k) => k.key),
+      ...Object.keys(provider.settings),
+      ...Object.keys(engineSettings)
+    ]
+    const secretSetting = Object.entries(provider.settings).find(([, s]) => s.kind === "secret")?.[0]
+    const params: Record<string, unknown> = {}
+    const settings: Record<string, SettingValue> = {}
+    const seen = new Set<string>()
+    for (const token of rest) {
+      const eq = token.text.indexOf("=")
+      if (token.text.length === 0) {
+        return fail("an empty key=value pair (a stray ',')", {
+          position: token.position - 1,
+          hint: "Remove the extra ','"
+        })
+      }
+      if (eq <= 0) {
+        const quoted = maskSecrets(token.text, secretKeys)
+        return eq === 0
+          ? fail(`a value without a key in "${quoted}"`, {
+            position: token.position,
+            hint: "Settings are written key=value, separated by ','"
           })
-        }
+          : fail(`"${quoted}" is not key=value`, {
+            position: token.position,
+            hint: notKeyValueHint(token.text, known, secretSetting)
+          })
       }
-      const expected = outOfRange(param.field, value)
-      if (expected !== undefined) {
+      const key = token.text.slice(0, eq)
+      const shownKey = Secrets.looksLikeKey(key) ? "***" : key
+      const raw = token.text.slice(eq + 1)
+      const position = token.position + eq + 1
+      if (seen.has(key)) {
+        return fail(`the key "${shownKey}" is given twice`, { position: token.position, key: shownKey })
+      }
+      seen.add(key)
+
+      const param = GenerateParams.identifierKeys.find((k) => k.key === key)
+      if (param !== undefined) {
+        const value = typedValue(param.kind, raw)
+        if (value === undefined) {
+          return fail(`${key} expects ${kindName(param.kind)}, got "${quote(key, raw)}"`, { position, key })
+        }
+        if (Array.isArray(value)) {
+          // `stop=a;api_key=sk-...`: a ';' typed for a ',' would send the key as a stop sequence.
+          const item = value.find((item) => Secrets.looksLikeKey(item) || isSetting(item, known))
+          if (item !== undefined) {
+            const what = Secrets.looksLikeKey(item) ? "an API key" : "a setting"
+            return fail(`an item of ${key} looks like ${what}: "${maskSecrets(item, secretKeys)}"`, {
+              position,
+              key,
+              hint: "Separate settings with ','; ';' separates the items of a list"
+            })
+          }
+        }
+        const expected = outOfRange(param.field, value)
+        if (expected !== undefined) {
+          return fail(`${key} is out of range: ${expected}, got ${raw}`, { position, key, ...rangeHint(key, expected) })
+        }
+        params[param.field] = value
+        continue
+      }
+      const spec = provider.settings[key] ?? engineSettings[key]
+      if (spec === undefined) {
+        const suggestion = suggest(key, known, secretSetting)
+        return fail(`unknown key "${shownKey}" for provider "${provider.name}"`, {
+          position: token.position,
+          key: shownKey,
+          hint: suggestion === undefined ? `Known keys: ${known.join(", ")}` : `Did you mean ${suggestion}?`
+        })
+      }
+      if (spec.kind === "secret") {
+        settings[key] = Redacted.make(raw)
+        continue
+      }
+      const value = typedValue(spec.kind, raw)
+      if (value === undefined) {
+        return fail(`${key} expects ${kindName(spec.kind)}, got "${quote(key, raw)}"`, { position, key })
+      }
+      if (typeof value === "number" && spec.minimum !== undefined && value < spec.minimum) {
+        const expected = `expected a value greater than or equal to ${spec.minimum}`
         return fail(`${key} is out of range: ${expected}, got ${raw}`, { position, key, ...rangeHint(key, expected) })
       }
-      params[param.field] = value
-      continue
+      settings[key] = typeof value === "string" ? held(key, value) : value as SettingValue
     }
-    const spec = provider.settings[key] ?? engineSettings[key]
-    if (spec === undefined) {
-      const suggestion = suggest(key, known, secretSetting)
-      return fail(`unknown key "${shownKey}" for provider "${provider.name}"`, {
-        position: token.position,
-        key: shownKey,
-        hint: suggestion === undefined ? `Known keys: ${known.join(", ")}` : `Did you mean ${suggestion}?`
-      })
+    const decoded = Schema.decodeUnknownResult(GenerateParams.GenerateParams)(params)
+    if (Result.isFailure(decoded)) {
+      const issue = decoded.failure.message
+      const field = Object.keys(params).find((f) => issue.includes(`"${f}"`))
+      const key = GenerateParams.identifierKeys.find((k) => k.field === field)?.key
+      return fail(
+        key === undefined ? issue : `${key} is out of range: ${issue.split("\n")[0]}`,
+        key === undefined ? {} : { key }
+      )
     }
-    if (spec.kind === "secret") {
-      settings[key] = Redacted.make(raw)
-      continue
-    }
-    const value = typedValue(spec.kind, raw)
-    if (value === undefined) {
-      return fail(`${key} expects ${kindName(spec.kind)}, got "${quote(key, raw)}"`, { position, key })
-    }
-    if (typeof value === "number" && spec.minimum !== undefined && value < spec.minimum) {
-      const expected = `expected a value greater than or equal to ${spec.minimum}`
-      return fail(`${key} is out of range: ${expected}, got ${raw}`, { position, key, ...rangeHint(key, expected) })
-    }
-    settings[key] = typeof value === "string" ? held(key, value) : value as SettingValue
+    return Result.succeed(
+      withKeyOrder(new Identifier({ provider: provider.name, model, params: decoded.success, settings }), [...seen])
+    )
   }
-  const decoded = Schema.decodeUnknownResult(GenerateParams.GenerateParams)(params)
-  if (Result.isFailure(decoded)) {
-    const issue = decoded.failure.message
-    const field = Object.keys(params).find((f) => issue.includes(`"${f}"`))
-    const key = GenerateParams.identifierKeys.find((k) => k.field === field)?.key
-    return fail(key === undefined ? issue : `${key} is out of range: ${issue.split("\n")[0]}`, key === undefined ? {} : { key })
-  }
-  return Result.succeed(
-    withKeyOrder(new Identifier({ provider: provider.name, model, params: decoded.success, settings }), [...seen])
-  )
-}
 
 interface Problem {
   readonly offset: number
@@ -448,7 +465,8 @@ const modelProblem = (model: string): Problem | undefined => {
     return {
       offset: 0,
       reason: "the model name looks like an API key",
-      hint: "Give a key as api_key=... after the model (provider!model,api_key=...), or in the provider's environment variable"
+      hint:
+        "Give a key as api_key=... after the model (provider!model,api_key=...), or in the provider's environment variable"
     }
   }
   return undefined
@@ -458,7 +476,9 @@ const notKeyValueHint = (text: string, known: ReadonlyArray<string>, secretSetti
   const colon = /^([^:]+):/.exec(text)?.[1]?.trim()
   if (colon !== undefined && known.includes(colon)) return `Write ${colon}=..., with '=' between the key and its value`
   const secret = secretSetting ?? "api_key"
-  if (colon !== undefined && Secrets.isSecretName(colon)) return `Write ${secret}=..., with '=' between the key and its value`
+  if (colon !== undefined && Secrets.isSecretName(colon)) {
+    return `Write ${secret}=..., with '=' between the key and its value`
+  }
   if (Secrets.looksLikeKey(text)) {
     return `This looks like an API key: write ${secret}=..., or set it in the provider's environment variable`
   }
@@ -511,13 +531,18 @@ const suggest = (key: string, known: ReadonlyArray<string>, secretSetting: strin
 
 /** Edit distance, with a swap of two neighbours as one edit (`api_kye` is one from `api_key`). */
 const distance = (a: string, b: string): number => {
-  const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => i === 0 ? j : j === 0 ? i : 0))
+  const d = Array.from(
+    { length: a.length + 1 },
+    (_, i) => Array.from({ length: b.length + 1 }, (_, j) => i === 0 ? j : j === 0 ? i : 0)
+  )
   for (let i = 1; i <= a.length; i++) {
     for (let j = 1; j <= b.length; j++) {
       const row = d[i]!
       const above = d[i - 1]!
       row[j] = Math.min(above[j]! + 1, row[j - 1]! + 1, above[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1))
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) row[j] = Math.min(row[j]!, d[i - 2]![j - 2]! + 1)
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
+        row[j] = Math.min(row[j]!, d[i - 2]![j - 2]! + 1)
+      }
     }
   }
   return d[a.length]![b.length]!

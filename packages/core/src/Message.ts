@@ -128,7 +128,9 @@ export class Message extends Schema.Class<Message>("@capstan/core/Message")({
   }
   /** `[role]: content`, the line a conversation is rendered with (parts other than text shown in brackets). */
   override toString(): string {
-    return `[${this.role}]: ${typeof this.content === "string" ? this.content : this.content.map(describePart).join("")}`
+    return `[${this.role}]: ${
+      typeof this.content === "string" ? this.content : this.content.map(describePart).join("")
+    }`
   }
 }
 

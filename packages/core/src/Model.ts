@@ -209,9 +209,9 @@ export const json: <A>(schema: Schema.Decoder<A>, options?: JsonOptions) => Json
 export const parseResult: <A>(model: Model<A>, text: string) => Result.Result<A, ParseError> = modelParse.parseResult
 
 /** Both call forms of a function of a model and a text: `f(model, text)`, and `f(model)(text)` for pipelines. */
-const withText = <R>(f: (model: Model<unknown>, text: string) => R): any =>
-(model: Model<unknown>, ...text: [] | [string]) =>
-  text.length === 0 ? (input: string) => f(model, input) : f(model, text[0])
+const withText =
+  <R>(f: (model: Model<unknown>, text: string) => R): any => (model: Model<unknown>, ...text: [] | [string]) =>
+    text.length === 0 ? (input: string) => f(model, input) : f(model, text[0])
 
 /**
  * Parses the model's value out of `text`: the first non-empty occurrence that decodes, in document order
@@ -307,10 +307,12 @@ export interface ParseSetOptions {
 export const parseSet: {
   <A>(model: Model<A>, options?: ParseSetOptions): (text: string) => Effect.Effect<ReadonlyArray<A>, ParseError>
   <A>(model: Model<A>, text: string, options?: ParseSetOptions): Effect.Effect<ReadonlyArray<A>, ParseError>
-} = (<A>(model: Model<A>, textOrOptions?: string | ParseSetOptions, options?: ParseSetOptions) =>
-  typeof textOrOptions === "string"
-    ? Effect.fromResult(modelParse.parseSetResult(model, textOrOptions, options?.minCount ?? 1))
-    : (input: string) => Effect.fromResult(modelParse.parseSetResult(model, input, textOrOptions?.minCount ?? 1))) as any
+} =
+  (<A>(model: Model<A>, textOrOptions?: string | ParseSetOptions, options?: ParseSetOptions) =>
+    typeof textOrOptions === "string"
+      ? Effect.fromResult(modelParse.parseSetResult(model, textOrOptions, options?.minCount ?? 1))
+      : (input: string) =>
+        Effect.fromResult(modelParse.parseSetResult(model, input, textOrOptions?.minCount ?? 1))) as any
 
 // ---------------------------------------------------------------------------------------------
 // Built-in models

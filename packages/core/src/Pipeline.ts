@@ -8,9 +8,9 @@
 import type { Inspectable, Option, Pipeable, Schema, Types } from "effect"
 import type * as Chat from "./Chat.js"
 import type * as GenerateParams from "./GenerateParams.js"
+import type { Service as GeneratorService } from "./internal/generator.js"
 import type * as internal from "./internal/pipeline.js"
 import { isPipeline as isPipelineValue, TypeId as TypeIdValue } from "./internal/pipeline.js"
-import type { Service as GeneratorService } from "./internal/generator.js"
 import type * as Message from "./Message.js"
 import type { BatchSizeMismatch, ItemFailed, MaxDepthExceeded } from "./PipelineError.js"
 

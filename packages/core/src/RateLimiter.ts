@@ -32,8 +32,8 @@ import type { GenerationError, RateLimited } from "./Errors.js"
 import type { ChatRequest, CompletionRequest, Generation, RateLimitSnapshot } from "./Generation.js"
 import type * as Identifier from "./Identifier.js"
 import { Bucket, type Mark, ResetTime, ViewTime, Window } from "./internal/limiter.js"
-import type * as Usage from "./Usage.js"
 import { NonNegative, Positive, PositiveInt } from "./internal/numbers.js"
+import type * as Usage from "./Usage.js"
 
 /**
  * What a limiter enforces. Every field is optional: an unset limit is not enforced until the provider reports one.
@@ -122,7 +122,10 @@ const definedFields = <A extends Record<string, unknown>>(fields: A): { [K in ke
 export const mergeLimits: {
   (override: Limits | LimitsFields): (base: Limits) => Limits
   (base: Limits, override: Limits | LimitsFields): Limits
-} = dual(2, (base: Limits, override: Limits | LimitsFields): Limits => new Limits({ ...base, ...definedFields({ ...override }) }))
+} = dual(
+  2,
+  (base: Limits, override: Limits | LimitsFields): Limits => new Limits({ ...base, ...definedFields({ ...override }) })
+)
 
 /**
  * The fields of {@link Limits}, as passed to its constructor.
@@ -242,7 +245,7 @@ export interface RateLimiter {
  */
 export const estimateTokens = (request: ChatRequest | CompletionRequest, outputTokens: number): number => {
   let chars = 0
-  if ("messages" in request) for (const message of request.messages) chars += message.content.length
+  if ("messages" in request) { for (const message of request.messages) chars += message.content.length }
   else chars = request.prompt.length
   return Math.ceil(chars / 4) + (request.params.n ?? 1) * (request.params.maxTokens ?? Math.ceil(outputTokens))
 }
@@ -312,7 +315,10 @@ class Limiter implements RateLimiter {
    * Runs in an uninterruptible region: only the wait is `restore`d, so an interrupted waiter has taken nothing
    * and an admitted request is always handed to the caller.
    */
-  admission(tokens: number, restore: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>): Effect.Effect<Permit> {
+  admission(
+    tokens: number,
+    restore: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  ): Effect.Effect<Permit> {
     return Clock.clockWith((clock) => {
       const now = clock.currentTimeMillisUnsafe()
       if (this.waiting === 0 && this.waitMs(tokens, now) < epsilonMs) return Effect.succeed(this.admit(tokens, now))
@@ -342,14 +348,17 @@ class Limiter implements RateLimiter {
   /** `limit`, without a Scope: this runs once per request. */
   run<E, R>(tokens: number, self: Effect.Effect<Generation, E, R>): Effect.Effect<Generation, E, R> {
     const limited = Effect.uninterruptibleMask((restore) =>
-      Effect.flatMap(this.admission(tokens, restore), (permit) =>
-        Effect.onExit(restore(self), (exit) =>
-          Clock.clockWith((clock) =>
-            Effect.sync(() => {
-              this.inFlight--
-              this.finished(permit, exit, clock.currentTimeMillisUnsafe())
-            })
-          )))
+      Effect.flatMap(
+        this.admission(tokens, restore),
+        (permit) =>
+          Effect.onExit(restore(self), (exit) =>
+            Clock.clockWith((clock) =>
+              Effect.sync(() => {
+                this.inFlight--
+                this.finished(permit, exit, clock.currentTimeMillisUnsafe())
+              })
+            ))
+      )
     )
     const connections = this.connections
     return connections === undefined ? limited : Semaphore.withPermits(connections, 1)(limited)
@@ -392,7 +401,12 @@ class Limiter implements RateLimiter {
     )
 
   /** The server's level in `bucket` as a report states it: by `remaining`, else by `reset`. */
-  stated(bucket: Bucket, limit: number | undefined, remaining: number | undefined, resetMs: number | undefined): number | undefined {
+  stated(
+    bucket: Bucket,
+    limit: number | undefined,
+    remaining: number | undefined,
+    resetMs: number | undefined
+  ): number | undefined {
     return bucket.remainingLevel(limit, remaining) ?? bucket.resetLevel(resetMs, this.resetTime.meaning)
   }
 
@@ -405,7 +419,12 @@ class Limiter implements RateLimiter {
     const { requestsRemaining, requestsResetMs, tokensRemaining, tokensResetMs } = snapshot
     requests.adopt(snapshot.requestsLimit, now)
     tokens.adopt(snapshot.tokensLimit, now)
-    this.resetTime.observe(requests, requests.remainingLevel(snapshot.requestsLimit, requestsRemaining), requestsResetMs, refused)
+    this.resetTime.observe(
+      requests,
+      requests.remainingLevel(snapshot.requestsLimit, requestsRemaining),
+      requestsResetMs,
+      refused
+    )
     const requestsLevel = this.stated(requests, snapshot.requestsLimit, requestsRemaining, requestsResetMs)
     const tokensLevel = this.stated(tokens, snapshot.tokensLimit, tokensRemaining, tokensResetMs)
     if (!refused && requestsLevel !== undefined) this.viewTime.observe(requestsLevel, permit.requestMark, requests, now)
@@ -444,7 +463,8 @@ class Limiter implements RateLimiter {
     const shown = (requestsLevel !== undefined && requestsLevel < requests.unit) ||
       (tokensLevel !== undefined && tokensLevel < Math.min(permit.tokens, tokens.capacity))
     if (!shown) {
-      const contradicted = (requestsLevel !== undefined || !requests.limited) && (tokensLevel !== undefined || !tokens.limited)
+      const contradicted = (requestsLevel !== undefined || !requests.limited) &&
+        (tokensLevel !== undefined || !tokens.limited)
       if (contradicted || requestsLevel === undefined) requests.align(0, permit.requestMark, now, "admission")
       if (contradicted || tokensLevel === undefined) tokens.align(0, permit.tokenMark, now, "admission")
     }
@@ -457,7 +477,8 @@ class Limiter implements RateLimiter {
     Clock.clockWith((clock) =>
       Effect.suspend(() => {
         const now = clock.currentTimeMillisUnsafe()
-        const stricter = (a: number | undefined, b: number | undefined) => a === undefined ? b : b === undefined ? a : Math.min(a, b)
+        const stricter = (a: number | undefined, b: number | undefined) =>
+          a === undefined ? b : b === undefined ? a : Math.min(a, b)
         this.limits = new Limits(definedFields({
           ...this.limits,
           rpm: stricter(this.limits.rpm, limits.rpm),
@@ -555,21 +576,27 @@ export const makeUnsafe = (limits: Limits | LimitsFields, now: number): RateLimi
  * @since 0.1.0
  */
 export const limit: {
-  (limiter: RateLimiter, tokens: number): <E, R>(self: Effect.Effect<Generation, E, R>) => Effect.Effect<Generation, E, R>
+  (
+    limiter: RateLimiter,
+    tokens: number
+  ): <E, R>(self: Effect.Effect<Generation, E, R>) => Effect.Effect<Generation, E, R>
   <E, R>(self: Effect.Effect<Generation, E, R>, limiter: RateLimiter, tokens: number): Effect.Effect<Generation, E, R>
-} = dual(3, <E, R>(self: Effect.Effect<Generation, E, R>, limiter: RateLimiter, tokens: number) =>
-  limiter instanceof Limiter
-    ? limiter.run(tokens, self)
-    : Effect.scoped(Effect.flatMap(limiter.acquire(tokens), (permit) =>
-      self.pipe(
-        Effect.tap((generation) =>
-          Effect.andThen(
-            limiter.settle(permit, generation.usage, generation.choices.length),
-            generation.rateLimit === undefined ? Effect.void : limiter.observe(permit, generation.rateLimit)
-          )
-        ),
-        Effect.tapError((error) => isRateLimited(error) ? limiter.observe(permit, error) : Effect.void)
-      ))))
+} = dual(
+  3,
+  <E, R>(self: Effect.Effect<Generation, E, R>, limiter: RateLimiter, tokens: number) =>
+    limiter instanceof Limiter
+      ? limiter.run(tokens, self)
+      : Effect.scoped(Effect.flatMap(limiter.acquire(tokens), (permit) =>
+        self.pipe(
+          Effect.tap((generation) =>
+            Effect.andThen(
+              limiter.settle(permit, generation.usage, generation.choices.length),
+              generation.rateLimit === undefined ? Effect.void : limiter.observe(permit, generation.rateLimit)
+            )
+          ),
+          Effect.tapError((error) => isRateLimited(error) ? limiter.observe(permit, error) : Effect.void)
+        )))
+)
 
 const isRateLimited = (error: unknown): error is RateLimited =>
   typeof error === "object" && error !== null && "_tag" in error && error._tag === "RateLimited"

@@ -162,7 +162,8 @@ export interface BudgetBucket {
  * ```
  * @since 0.1.0
  */
-export const makeBudget = (settings: Budget): Effect.Effect<BudgetBucket> => Effect.sync(() => makeBudgetUnsafe(settings))
+export const makeBudget = (settings: Budget): Effect.Effect<BudgetBucket> =>
+  Effect.sync(() => makeBudgetUnsafe(settings))
 
 /**
  * Makes a live retry budget, full, outside of Effect (for callers that must create it atomically).
@@ -288,7 +289,9 @@ export const schedule = <E>(policy: RetryPolicy, options: Options<E> = {}): Sche
     })
   )
   return onRetry === undefined ? compiled : compiled.pipe(
-    Schedule.tap(({ attempt, duration, input }) => onRetry({ attempt, error: input, delayMs: Duration.toMillis(duration) }))
+    Schedule.tap(({ attempt, duration, input }) =>
+      onRetry({ attempt, error: input, delayMs: Duration.toMillis(duration) })
+    )
   )
 }
 
@@ -305,7 +308,10 @@ export const schedule = <E>(policy: RetryPolicy, options: Options<E> = {}): Sche
  * @since 0.1.0
  */
 export const retry: {
-  <E0 = unknown>(policy: RetryPolicy, options?: Options<E0>): <A, E extends E0, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  <E0 = unknown>(
+    policy: RetryPolicy,
+    options?: Options<E0>
+  ): <A, E extends E0, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
   <A, E, R>(self: Effect.Effect<A, E, R>, policy: RetryPolicy, options?: Options<E>): Effect.Effect<A, E, R>
 } = ((...args: ReadonlyArray<unknown>) =>
   Effect.isEffect(args[0])

@@ -126,7 +126,8 @@ export const mask = (text: string): string =>
       .replace(parameter, (whole, start: string, name: string, value: string) =>
         value.length > 0 && (isSecretName(name) || looksLikeKey(value)) ? `${start}${name}=***` : whole),
     false
-  ).replace(longRun, (run) => random(run) ? "***" : run)
+  ).replace(longRun, (run) =>
+    random(run) ? "***" : run)
 
 /**
  * The credentials a URL carries, as they may appear in messages (raw and percent-decoded): its userinfo, its
@@ -193,8 +194,11 @@ export const scrub = (text: string, secrets: ReadonlyArray<string>): string => {
   }
   out = out
     .replace(userinfo, "$1***@")
-    .replace(parameter, (whole, start: string, name: string, value: string) =>
-      value.length > 0 && isSecretName(name) ? `${start}${name}=***` : whole)
+    .replace(
+      parameter,
+      (whole, start: string, name: string, value: string) =>
+        value.length > 0 && isSecretName(name) ? `${start}${name}=***` : whole
+    )
   // Only the provider formats here: a provider's message carries long ids (request ids, hashes) worth keeping.
   return maskPrefixed(out, true)
 }

@@ -128,8 +128,32 @@ export type Source = typeof Source.Type
 // ---------------------------------------------------------------------------------------------
 
 type Letter =
-  | "a" | "b" | "c" | "d" | "e" | "f" | "g" | "h" | "i" | "j" | "k" | "l" | "m"
-  | "n" | "o" | "p" | "q" | "r" | "s" | "t" | "u" | "v" | "w" | "x" | "y" | "z"
+  | "a"
+  | "b"
+  | "c"
+  | "d"
+  | "e"
+  | "f"
+  | "g"
+  | "h"
+  | "i"
+  | "j"
+  | "k"
+  | "l"
+  | "m"
+  | "n"
+  | "o"
+  | "p"
+  | "q"
+  | "r"
+  | "s"
+  | "t"
+  | "u"
+  | "v"
+  | "w"
+  | "x"
+  | "y"
+  | "z"
 type Digit = "0" | "1" | "2" | "3" | "4" | "5" | "6" | "7" | "8" | "9"
 type NameStart = Letter | Uppercase<Letter> | "_"
 type IsNameRest<S extends string> = S extends `${infer C}${infer Rest}`
@@ -148,8 +172,7 @@ interface Scanned<Names extends string> {
 type Scan<S extends string, Names extends string> = S extends `${infer Text}{${infer After}`
   ? IsLiteral<Text> extends false ? TemplateError<"a lone \"}\": write }} for a literal brace">
   : After extends `{${infer Rest}` ? Scan<Rest, Names>
-  : After extends `${infer Name}}${infer Rest}`
-    ? IsName<Name> extends true ? Scan<Rest, Names | Name>
+  : After extends `${infer Name}}${infer Rest}` ? IsName<Name> extends true ? Scan<Rest, Names | Name>
     : Name extends "" ? TemplateError<"empty variable name \"{}\": write {{}} for literal braces">
     : TemplateError<`invalid variable name "${Name}": use letters, digits and _, or write {{ and }} for braces`>
   : TemplateError<"unclosed \"{\": write {{ for a literal brace">
@@ -319,8 +342,7 @@ const TemplateProto = {
  * ```
  * @since 0.1.0
  */
-export const isTemplate = (u: unknown): u is Template =>
-  typeof u === "object" && u !== null && TypeId in u
+export const isTemplate = (u: unknown): u is Template => typeof u === "object" && u !== null && TypeId in u
 
 const compiledOf = (template: Template<string>): ReadonlyArray<CompiledMessage> => (template as TemplateImpl).compiled
 

@@ -164,5 +164,4 @@ export const priceOf = (
   table: PriceTable,
   provider: string,
   model: string
-): PerMillion | undefined =>
-  table[`${provider}!${model}`] ?? table[model]
+): PerMillion | undefined => table[`${provider}!${model}`] ?? table[model]

@@ -30,9 +30,9 @@ import {
 import { Effect, Redacted, Result, Schema, type Scope } from "effect"
 import { toCodecAnthropic } from "effect/ai/AnthropicStructuredOutput"
 import * as HttpTransport from "./HttpTransport.js"
+import { toAnthropicMessages, toolCallsOf } from "./internal/anthropicMessages.js"
 import { lazySdk, sender } from "./internal/call.js"
 import { classify } from "./internal/failure.js"
-import { toAnthropicMessages, toolCallsOf } from "./internal/anthropicMessages.js"
 import { withProviderOptions } from "./internal/options.js"
 import { apiKey, baseUrl, stringSetting } from "./internal/settings.js"
 import * as Structured from "./internal/structured.js"
@@ -89,17 +89,20 @@ export const defaultBaseUrl = "https://api.anthropic.com"
  */
 export const defaultMaxTokens = 4096
 
-const sdk = lazySdk(() => import("@anthropic-ai/sdk").then((module) => module.default), (Sdk: typeof AnthropicSdk) =>
-  classify({
-    SdkError: Sdk.AnthropicError,
-    APIError: Sdk.APIError,
-    APIConnectionTimeoutError: Sdk.APIConnectionTimeoutError,
-    details: (error: InstanceType<typeof Sdk.APIError>) => ({
-      message: error.apiMessage ?? error.message,
-      code: error.errorCode ?? undefined,
-      type: error.type ?? undefined
+const sdk = lazySdk(
+  () => import("@anthropic-ai/sdk").then((module) => module.default),
+  (Sdk: typeof AnthropicSdk) =>
+    classify({
+      SdkError: Sdk.AnthropicError,
+      APIError: Sdk.APIError,
+      APIConnectionTimeoutError: Sdk.APIConnectionTimeoutError,
+      details: (error: InstanceType<typeof Sdk.APIError>) => ({
+        message: error.apiMessage ?? error.message,
+        code: error.errorCode ?? undefined,
+        type: error.type ?? undefined
+      })
     })
-  }))
+)
 
 // ---------------------------------------------------------------------------------------------
 // Requests
@@ -124,18 +127,24 @@ const messagesBody = (
   Result.map(toAnthropicMessages(provider.name, request.messages), ({ messages, system }) => {
     const { params, structured } = request
     const warnings = unsent(params)
-    const body = withProviderOptions(params, provider.optionNames, {
-      model,
-      messages,
-      ...(system === undefined ? {} : { system }),
-      ...defined({
-        max_tokens: params.maxTokens,
-        temperature: params.temperature,
-        top_p: params.topP,
-        stop_sequences: params.stop === undefined ? undefined : [...params.stop]
-      }),
-      ...(structured === undefined ? {} : forcedTool(structured))
-    }, warnings, { max_tokens: defaultMaxTokens }) as AnthropicSdk.MessageCreateParamsNonStreaming
+    const body = withProviderOptions(
+      params,
+      provider.optionNames,
+      {
+        model,
+        messages,
+        ...(system === undefined ? {} : { system }),
+        ...defined({
+          max_tokens: params.maxTokens,
+          temperature: params.temperature,
+          top_p: params.topP,
+          stop_sequences: params.stop === undefined ? undefined : [...params.stop]
+        }),
+        ...(structured === undefined ? {} : forcedTool(structured))
+      },
+      warnings,
+      { max_tokens: defaultMaxTokens }
+    ) as AnthropicSdk.MessageCreateParamsNonStreaming
     return { body, warnings }
   })
 
@@ -279,7 +288,11 @@ export const makeGenerator = (
 ): Effect.Effect<Generator.Service, never, Scope.Scope> =>
   Effect.map(HttpTransport.current(options.fetch), (fetch) => generatorOver(identifier, options, fetch))
 
-const generatorOver = (identifier: Identifier.Identifier, options: ClientOptions, fetch: HttpTransport.Fetch): Generator.Service => {
+const generatorOver = (
+  identifier: Identifier.Identifier,
+  options: ClientOptions,
+  fetch: HttpTransport.Fetch
+): Generator.Service => {
   const provider = identifier.provider
   const send = sender(sdk, {
     provider,
@@ -314,7 +327,11 @@ const generatorOver = (identifier: Identifier.Identifier, options: ClientOptions
       if (Result.isFailure(built)) return Effect.fail(built.failure)
       const { body, warnings } = built.success
       const structured = request.structured === undefined ? undefined : structuredWire(request.structured)
-      return send(request.params, (client, perRequest) => client.messages.create(body, perRequest).withResponse(), decode).pipe(
+      return send(
+        request.params,
+        (client, perRequest) => client.messages.create(body, perRequest).withResponse(),
+        decode
+      ).pipe(
         Effect.flatMap(({ wire, rateLimit }) => toGeneration(provider, wire, structured, rateLimit, warnings))
       )
     }

@@ -80,7 +80,12 @@ const integer = (name: keyof Options, value: number, minimum: number, maximum: n
 /** The options with defaults filled in; throws a `RangeError` naming a bad one, when the transport is declared. */
 const limitsOf = (options: Options): internal.Limits => ({
   maxBodyBytes: integer("maxBodyBytes", options.maxBodyBytes ?? defaults.maxBodyBytes, 1, constants.MAX_LENGTH),
-  maxDecodedBytes: integer("maxDecodedBytes", options.maxDecodedBytes ?? defaults.maxDecodedBytes, 1, constants.MAX_LENGTH),
+  maxDecodedBytes: integer(
+    "maxDecodedBytes",
+    options.maxDecodedBytes ?? defaults.maxDecodedBytes,
+    1,
+    constants.MAX_LENGTH
+  ),
   maxRedirects: integer("maxRedirects", options.maxRedirects ?? defaults.maxRedirects, 0, 20)
 })
 

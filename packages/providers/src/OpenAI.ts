@@ -33,7 +33,7 @@ import type OpenAISdk from "openai"
 import * as HttpTransport from "./HttpTransport.js"
 import { lazySdk, sender } from "./internal/call.js"
 import { classify } from "./internal/failure.js"
-import { toOpenAiMessages, ToolCallsWire, toolCallsOf } from "./internal/openaiMessages.js"
+import { toolCallsOf, ToolCallsWire, toOpenAiMessages } from "./internal/openaiMessages.js"
 import { withProviderOptions } from "./internal/options.js"
 import { apiKey, baseUrl, stringSetting } from "./internal/settings.js"
 import * as Structured from "./internal/structured.js"
@@ -231,17 +231,18 @@ interface WireChoice {
 }
 
 /** The choices of a chat answer; structured answers become the canonical JSON of the request's schema. */
-const chatChoices = (structured: Structured.Wire | undefined) =>
-(wire: typeof ChatCompletionWire.Type, warnings: Array<string>): ReadonlyArray<WireChoice> =>
-  wire.choices.map((c, i) => ({
-    index: c.index ?? i,
-    text: structured === undefined
-      ? c.message?.content ?? ""
-      : Structured.answerText(structured, c.message?.content ?? ""),
-    refusal: c.message?.refusal ?? undefined,
-    finishReason: c.finish_reason ?? undefined,
-    toolCalls: toolCallsOf(c.message?.tool_calls, warnings)
-  }))
+const chatChoices =
+  (structured: Structured.Wire | undefined) =>
+  (wire: typeof ChatCompletionWire.Type, warnings: Array<string>): ReadonlyArray<WireChoice> =>
+    wire.choices.map((c, i) => ({
+      index: c.index ?? i,
+      text: structured === undefined
+        ? c.message?.content ?? ""
+        : Structured.answerText(structured, c.message?.content ?? ""),
+      refusal: c.message?.refusal ?? undefined,
+      finishReason: c.finish_reason ?? undefined,
+      toolCalls: toolCallsOf(c.message?.tool_calls, warnings)
+    }))
 
 const completionChoices = (wire: typeof CompletionWire.Type): ReadonlyArray<WireChoice> =>
   wire.choices.map((c, i) => ({
@@ -267,7 +268,9 @@ const toGeneration = <W extends { readonly usage?: WireUsage }>(
   const warnings = [...asked.warnings]
   const choices = choicesOf(wire, warnings)
   const usage = wire.usage
-  if (choices.length === 0) return Effect.fail(new MalformedResponse({ provider, detail: "the response has no choices" }))
+  if (choices.length === 0) {
+    return Effect.fail(new MalformedResponse({ provider, detail: "the response has no choices" }))
+  }
   const filtered = (c: WireChoice) =>
     c.text.length === 0 && c.toolCalls === undefined && (c.finishReason === "content_filter" || c.refusal !== undefined)
   if (choices.every(filtered)) {
@@ -275,7 +278,9 @@ const toGeneration = <W extends { readonly usage?: WireUsage }>(
     return Effect.fail(new ContentFiltered({ provider, detail: refusal ?? "finish_reason: content_filter" }))
   }
   // Servers that ignore `n` (Ollama) answer one choice: say so rather than let a caller count on `n`.
-  if (choices.length < asked.n) warnings.push(`n=${asked.n} was not honoured: the server answered ${choices.length} choice(s)`)
+  if (choices.length < asked.n) {
+    warnings.push(`n=${asked.n} was not honoured: the server answered ${choices.length} choice(s)`)
+  }
   return Effect.succeed(
     new Generation.Generation({
       choices: [...choices].sort((a, b) => a.index - b.index).map((c) =>
@@ -332,7 +337,11 @@ export const makeGenerator = (
 ): Effect.Effect<Generator.Service, never, Scope.Scope> =>
   Effect.map(HttpTransport.current(options.fetch), (fetch) => generatorOver(identifier, options, fetch))
 
-const generatorOver = (identifier: Identifier.Identifier, options: ClientOptions, fetch: HttpTransport.Fetch): Generator.Service => {
+const generatorOver = (
+  identifier: Identifier.Identifier,
+  options: ClientOptions,
+  fetch: HttpTransport.Fetch
+): Generator.Service => {
   const provider = identifier.provider
   const dialect: Dialect = {
     provider,
@@ -359,7 +368,10 @@ const generatorOver = (identifier: Identifier.Identifier, options: ClientOptions
   const decodeCompletion = decoder(provider, CompletionWire)
   const chatGeneration = toGeneration(provider, chatChoices(undefined))
   const completionGeneration = toGeneration(provider, completionChoices)
-  const asked = (params: GenerateParams.GenerateParams, warnings: ReadonlyArray<string>) => ({ n: params.n ?? 1, warnings })
+  const asked = (params: GenerateParams.GenerateParams, warnings: ReadonlyArray<string>) => ({
+    n: params.n ?? 1,
+    warnings
+  })
   return {
     identifier,
     ...(options.maxChoices === undefined ? {} : { capabilities: { maxChoices: options.maxChoices } }),
@@ -372,12 +384,16 @@ const generatorOver = (identifier: Identifier.Identifier, options: ClientOptions
         request.params,
         (client, perRequest) => client.chat.completions.create(body, perRequest).withResponse(),
         decodeChat
-      ).pipe(Effect.flatMap((answer) =>
-        (request.structured === undefined ? chatGeneration : toGeneration(provider, chatChoices(structuredWire(request.structured))))(
-          answer,
-          asked(request.params, warnings)
+      ).pipe(
+        Effect.flatMap((answer) =>
+          (request.structured === undefined
+            ? chatGeneration
+            : toGeneration(provider, chatChoices(structuredWire(request.structured))))(
+              answer,
+              asked(request.params, warnings)
+            )
         )
-      ))
+      )
     },
     complete: (request) => {
       const { body, warnings } = completionBody(identifier.model, request, dialect)

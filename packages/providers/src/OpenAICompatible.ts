@@ -9,7 +9,13 @@
  *
  * @since 0.1.0
  */
-import { type Generator, type GeneratorRegistry, InvalidIdentifier, Identifier, type MissingApiKey } from "@capstan/core"
+import {
+  type Generator,
+  type GeneratorRegistry,
+  Identifier,
+  InvalidIdentifier,
+  type MissingApiKey
+} from "@capstan/core"
 import { Effect, type Scope } from "effect"
 import { apiKey, baseUrl, stringSetting } from "./internal/settings.js"
 import { type ClientOptions, makeGenerator } from "./OpenAI.js"
@@ -120,6 +126,10 @@ export const vllm: GeneratorRegistry.Provider = {
           hint: `Write vllm!${identifier.model},base_url=http://host:8000/v1, or set VLLM_API_BASE`
         })
       }
-      return yield* compatibleGenerator(identifier, base, { provider: "vllm", variable: "VLLM_API_KEY", placeholder: "EMPTY" })
+      return yield* compatibleGenerator(identifier, base, {
+        provider: "vllm",
+        variable: "VLLM_API_KEY",
+        placeholder: "EMPTY"
+      })
     })
 }

@@ -43,11 +43,19 @@ const ANTHROPIC_TYPE_BY_STATUS: Readonly<Record<number, string>> = {
   529: "overloaded_error"
 }
 
-const defaultAnthropicType = (status: number) => ANTHROPIC_TYPE_BY_STATUS[status] ?? (status >= 500 ? "api_error" : "invalid_request_error")
-const defaultOpenaiType = (status: number) => (status === 429 ? "requests" : status >= 500 ? "server_error" : "invalid_request_error")
+const defaultAnthropicType = (status: number) =>
+  ANTHROPIC_TYPE_BY_STATUS[status] ?? (status >= 500 ? "api_error" : "invalid_request_error")
+const defaultOpenaiType = (
+  status: number
+) => (status === 429 ? "requests" : status >= 500 ? "server_error" : "invalid_request_error")
 
 /** A 4xx/5xx with default type names for its status. */
-export const statusError = (status: number, message: string, code: string | null = null, param: string | null = null): ErrorSpec => ({
+export const statusError = (
+  status: number,
+  message: string,
+  code: string | null = null,
+  param: string | null = null
+): ErrorSpec => ({
   status,
   openaiType: defaultOpenaiType(status),
   anthropicType: defaultAnthropicType(status),
@@ -77,12 +85,20 @@ export const faultError = (kind: FaultKind, ctx: FaultContext): ErrorSpec | unde
   switch (kind) {
     case "rate-limit":
       return {
-        ...statusError(429, `Rate limit reached for ${ctx.model} in organization org-fake on requests per min (RPM): Please try again in 1s.`, "rate_limit_exceeded"),
+        ...statusError(
+          429,
+          `Rate limit reached for ${ctx.model} in organization org-fake on requests per min (RPM): Please try again in 1s.`,
+          "rate_limit_exceeded"
+        ),
         anthropicMessage: "This request would exceed the rate limit for your organization. Please try again later."
       }
     case "quota":
       return {
-        ...statusError(429, "You exceeded your current quota, please check your plan and billing details.", "insufficient_quota"),
+        ...statusError(
+          429,
+          "You exceeded your current quota, please check your plan and billing details.",
+          "insufficient_quota"
+        ),
         openaiType: "insufficient_quota",
         details: { error_code: "enforced_spend_limit_reached" }
       }
@@ -97,9 +113,18 @@ export const faultError = (kind: FaultKind, ctx: FaultContext): ErrorSpec | unde
     case "unauthorized":
       return statusError(401, "Incorrect API key provided (injected fault).", "invalid_api_key")
     case "forbidden":
-      return statusError(403, "Your API key does not have permission to use the specified resource.", "permission_denied")
+      return statusError(
+        403,
+        "Your API key does not have permission to use the specified resource.",
+        "permission_denied"
+      )
     case "not-found":
-      return statusError(404, `The model \`${ctx.model}\` does not exist or you do not have access to it.`, "model_not_found", "model")
+      return statusError(
+        404,
+        `The model \`${ctx.model}\` does not exist or you do not have access to it.`,
+        "model_not_found",
+        "model"
+      )
     case "too-large":
       return statusError(413, "Request exceeds the maximum allowed number of bytes.", "request_too_large")
     case "context-length":
@@ -140,7 +165,9 @@ export const rateLimitError = (r: RateLimitRefusal): ErrorSpec => {
   const used = r.view?.used ?? 0
   const message = r.tooLarge
     ? `Request too large for ${r.model} in organization org-fake on ${unit}: Limit ${limit}, Requested ${r.requested}. The input or output tokens must be reduced in order to run successfully.`
-    : `Rate limit reached for ${r.model} in organization org-fake on ${unit}: Limit ${limit}, Used ${used}, Requested ${r.requested}. Please try again in ${formatGoDuration(r.waitMs)}.`
+    : `Rate limit reached for ${r.model} in organization org-fake on ${unit}: Limit ${limit}, Used ${used}, Requested ${r.requested}. Please try again in ${
+      formatGoDuration(r.waitMs)
+    }.`
   const anthropicUnit = r.dimension === "requests" ? "requests" : "tokens"
   const anthropicMessage = r.tooLarge
     ? `This request would exceed the rate limit for your organization of ${limit} ${anthropicUnit} per minute and can never succeed. Please reduce the prompt length or the maximum tokens requested.`

@@ -11,7 +11,9 @@
  */
 
 /** A JSON value. */
-export type JsonValue = null | boolean | number | string | ReadonlyArray<JsonValue> | { readonly [key: string]: JsonValue }
+export type JsonValue = null | boolean | number | string | ReadonlyArray<JsonValue> | {
+  readonly [key: string]: JsonValue
+}
 
 type SchemaNode = { readonly [key: string]: unknown }
 
@@ -76,7 +78,9 @@ const typeOf = (schema: SchemaNode): string | undefined => {
 const sampleObject = (schema: SchemaNode, root: unknown, depth: number): JsonValue => {
   const out: Record<string, JsonValue> = {}
   const properties = isNode(schema["properties"]) ? schema["properties"] : {}
-  const required = Array.isArray(schema["required"]) ? schema["required"].filter((k): k is string => typeof k === "string") : []
+  const required = Array.isArray(schema["required"])
+    ? schema["required"].filter((k): k is string => typeof k === "string")
+    : []
   const tooDeep = depth >= MAX_DEPTH - 1
   for (const [key, sub] of Object.entries(properties)) {
     if (tooDeep && !required.includes(key)) continue
@@ -87,7 +91,9 @@ const sampleObject = (schema: SchemaNode, root: unknown, depth: number): JsonVal
 }
 
 const sampleArray = (schema: SchemaNode, root: unknown, depth: number): JsonValue => {
-  const prefix = Array.isArray(schema["prefixItems"]) ? schema["prefixItems"].map((s: unknown) => walk(s, root, depth + 1)) : []
+  const prefix = Array.isArray(schema["prefixItems"])
+    ? schema["prefixItems"].map((s: unknown) => walk(s, root, depth + 1))
+    : []
   if (prefix.length > 0 || schema["items"] === false) return prefix
   const min = asNumber(schema["minItems"]) ?? 0
   const max = asNumber(schema["maxItems"]) ?? Number.POSITIVE_INFINITY

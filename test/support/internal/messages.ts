@@ -67,7 +67,10 @@ export const openaiMessages = (raw: ReadonlyArray<unknown>): ReadonlyArray<FakeM
     if (!isRecord(m)) return problem(`Invalid type for '${at}': expected an object.`, at)
     const role = m["role"]
     if (typeof role !== "string" || !OPENAI_ROLES.includes(role)) {
-      return problem(`Invalid value: '${String(role)}'. Supported values are: ${OPENAI_ROLES.map((r) => `'${r}'`).join(", ")}.`, `${at}.role`)
+      return problem(
+        `Invalid value: '${String(role)}'. Supported values are: ${OPENAI_ROLES.map((r) => `'${r}'`).join(", ")}.`,
+        `${at}.role`
+      )
     }
     if (role !== "tool" && pending.size > 0) return unanswered(pending)
     const parsed = openaiMessage(m, role, at, pending)
@@ -91,20 +94,34 @@ const openaiMessage = (m: Json, role: string, at: string, pending: Set<string>):
   const toolResults: Array<FakeToolResult> = []
   let images = 0
   if (Array.isArray(content)) {
-    const allowed = role === "user" ? ["text", "image_url", "input_audio", "file"] : role === "assistant" ? ["text", "refusal"] : ["text"]
+    const allowed = role === "user"
+      ? ["text", "image_url", "input_audio", "file"]
+      : role === "assistant"
+      ? ["text", "refusal"]
+      : ["text"]
     for (let j = 0; j < content.length; j++) {
       const part = content[j]
       const where = `${at}.content[${j}]`
       const type = isRecord(part) ? part["type"] : undefined
       if (!isRecord(part) || typeof type !== "string" || !allowed.includes(type)) {
-        return problem(`Invalid value: '${String(type)}'. Supported values are: ${allowed.map((t) => `'${t}'`).join(", ")}.`, `${where}.type`)
+        return problem(
+          `Invalid value: '${String(type)}'. Supported values are: ${allowed.map((t) => `'${t}'`).join(", ")}.`,
+          `${where}.type`
+        )
       }
-      if (type === "text" && typeof part["text"] !== "string") return problem(`Missing required parameter: '${where}.text'.`, `${where}.text`)
+      if (type === "text" && typeof part["text"] !== "string") {
+        return problem(`Missing required parameter: '${where}.text'.`, `${where}.text`)
+      }
       if (type === "image_url") {
         const url = isRecord(part["image_url"]) ? part["image_url"]["url"] : undefined
-        if (typeof url !== "string" || url.length === 0) return problem(`Missing required parameter: '${where}.image_url.url'.`, `${where}.image_url.url`)
+        if (typeof url !== "string" || url.length === 0) {
+          return problem(`Missing required parameter: '${where}.image_url.url'.`, `${where}.image_url.url`)
+        }
         if (url.startsWith("data:") && !/^data:image\/[\w.+-]+;base64,./.test(url)) {
-          return problem("Invalid image URL: a data URL must be data:image/<type>;base64,<data>.", `${where}.image_url.url`)
+          return problem(
+            "Invalid image URL: a data URL must be data:image/<type>;base64,<data>.",
+            `${where}.image_url.url`
+          )
         }
         images++
       }
@@ -114,7 +131,9 @@ const openaiMessage = (m: Json, role: string, at: string, pending: Set<string>):
   }
   if (role === "assistant" && m["tool_calls"] !== undefined) {
     const calls = m["tool_calls"]
-    if (!Array.isArray(calls)) return problem(`Invalid type for '${at}.tool_calls': expected an array.`, `${at}.tool_calls`)
+    if (!Array.isArray(calls)) {
+      return problem(`Invalid type for '${at}.tool_calls': expected an array.`, `${at}.tool_calls`)
+    }
     for (let j = 0; j < calls.length; j++) {
       const call = calls[j]
       const fn = isRecord(call) ? call["function"] : undefined
@@ -122,16 +141,24 @@ const openaiMessage = (m: Json, role: string, at: string, pending: Set<string>):
         !isRecord(call) || typeof call["id"] !== "string" || call["type"] !== "function" || !isRecord(fn) ||
         typeof fn["name"] !== "string" || typeof fn["arguments"] !== "string"
       ) {
-        return problem(`Invalid '${at}.tool_calls[${j}]': expected { id, type: 'function', function: { name, arguments: string } }.`, `${at}.tool_calls[${j}]`)
+        return problem(
+          `Invalid '${at}.tool_calls[${j}]': expected { id, type: 'function', function: { name, arguments: string } }.`,
+          `${at}.tool_calls[${j}]`
+        )
       }
       toolCalls.push({ id: call["id"], name: fn["name"], input: parseArguments(fn["arguments"]) })
     }
   }
   if (role === "tool") {
     const id = m["tool_call_id"]
-    if (typeof id !== "string") return problem(`Missing required parameter: '${at}.tool_call_id'.`, `${at}.tool_call_id`)
+    if (typeof id !== "string") {
+      return problem(`Missing required parameter: '${at}.tool_call_id'.`, `${at}.tool_call_id`)
+    }
     if (!pending.delete(id)) {
-      return problem("Invalid parameter: messages with role 'tool' must be a response to a preceeding message with 'tool_calls'.", `${at}.role`)
+      return problem(
+        "Invalid parameter: messages with role 'tool' must be a response to a preceeding message with 'tool_calls'.",
+        `${at}.role`
+      )
     }
     toolResults.push({ id, content: contentText(content), isError: false })
   }
@@ -155,12 +182,16 @@ export const anthropicMessages = (raw: ReadonlyArray<unknown>): ReadonlyArray<Fa
     const role = m["role"]
     if (role !== "user" && role !== "assistant") {
       return problem(
-        `messages.${i}.role: Unexpected role "${String(role)}". The Messages API accepts a top-level \`system\` parameter, ` +
+        `messages.${i}.role: Unexpected role "${
+          String(role)
+        }". The Messages API accepts a top-level \`system\` parameter, ` +
           `not "system" as an input message role.`
       )
     }
     if (out.at(-1)?.role === role) {
-      return problem(`messages: roles must alternate between "user" and "assistant", but found multiple "${role}" roles in a row`)
+      return problem(
+        `messages: roles must alternate between "user" and "assistant", but found multiple "${role}" roles in a row`
+      )
     }
     const parsed = anthropicMessage(m, role, i)
     if (isProblem(parsed)) return parsed
@@ -176,7 +207,9 @@ export const anthropicMessages = (raw: ReadonlyArray<unknown>): ReadonlyArray<Fa
     }
     if (wanted.size > 0) {
       return problem(
-        `messages.${i - 1}: \`tool_use\` ids were found without \`tool_result\` blocks immediately after: ${[...wanted].join(", ")}. ` +
+        `messages.${i - 1}: \`tool_use\` ids were found without \`tool_result\` blocks immediately after: ${
+          [...wanted].join(", ")
+        }. ` +
           "Each `tool_use` block must have a corresponding `tool_result` block in the next message."
       )
     }
@@ -237,13 +270,23 @@ const anthropicMessage = (m: Json, role: "user" | "assistant", i: number): FakeM
 
 const imageProblem = (source: unknown, where: string): Problem | undefined => {
   if (!isRecord(source)) return problem(`${where}.image.source: Field required`)
-  if (source["type"] === "url") return typeof source["url"] === "string" ? undefined : problem(`${where}.image.source.url: Field required`)
-  if (source["type"] !== "base64") return problem(`${where}.image.source.type: Input tag '${String(source["type"])}' is not valid`)
-  if (typeof source["data"] !== "string" || source["data"].length === 0) return problem(`${where}.image.source.data: Field required`)
+  if (source["type"] === "url") {
+    return typeof source["url"] === "string"
+      ? undefined
+      : problem(`${where}.image.source.url: Field required`)
+  }
+  if (source["type"] !== "base64") {
+    return problem(`${where}.image.source.type: Input tag '${String(source["type"])}' is not valid`)
+  }
+  if (typeof source["data"] !== "string" || source["data"].length === 0) {
+    return problem(`${where}.image.source.data: Field required`)
+  }
   return ANTHROPIC_MEDIA_TYPES.includes(source["media_type"] as string)
     ? undefined
     : problem(
-      `${where}.image.source.base64.media_type: Input should be ${ANTHROPIC_MEDIA_TYPES.map((t) => `'${t}'`).join(", ")}`
+      `${where}.image.source.base64.media_type: Input should be ${
+        ANTHROPIC_MEDIA_TYPES.map((t) => `'${t}'`).join(", ")
+      }`
     )
 }
 

@@ -49,7 +49,12 @@ export type LimitViews = { readonly requests: BucketView | undefined; readonly t
 /** Result of an admission attempt. */
 export type Admission =
   | { readonly admitted: true }
-  | { readonly admitted: false; readonly dimension: LimitDimension; readonly waitMs: number; readonly tooLarge: boolean }
+  | {
+    readonly admitted: false
+    readonly dimension: LimitDimension
+    readonly waitMs: number
+    readonly tooLarge: boolean
+  }
 
 class TokenBucket {
   private limit: number
@@ -171,7 +176,8 @@ export class RateLimiter {
   }
 }
 
-const isLimit = (limit: number | undefined): limit is number => limit !== undefined && limit > 0 && Number.isFinite(limit)
+const isLimit = (limit: number | undefined): limit is number =>
+  limit !== undefined && limit > 0 && Number.isFinite(limit)
 
 const makeBucket = (limit: number | undefined, burst: number, now: number): TokenBucket | undefined =>
   isLimit(limit) ? new TokenBucket(limit, burst, now) : undefined

@@ -76,7 +76,9 @@ const parseChat = (model: string, body: Json, stream: boolean): ParsedCall | Inv
   if (isProblem(messages)) return messages
   const systemParts = messages.filter((m) => m.role === "system" || m.role === "developer").map((m) => m.text)
   const format = isRecord(body["response_format"]) ? body["response_format"] : undefined
-  const jsonSchema = format?.["type"] === "json_schema" && isRecord(format["json_schema"]) ? format["json_schema"]["schema"] : undefined
+  const jsonSchema = format?.["type"] === "json_schema" && isRecord(format["json_schema"])
+    ? format["json_schema"]["schema"]
+    : undefined
   return {
     api: "openai-chat",
     model,
@@ -124,7 +126,11 @@ const parseAnthropic = (model: string, body: Json, stream: boolean): ParsedCall 
   if (isProblem(messages)) return messages
   const system = body["system"] === undefined ? undefined : contentText(body["system"])
   const outputConfig = isRecord(body["output_config"]) ? body["output_config"] : undefined
-  const format = isRecord(outputConfig?.["format"]) ? outputConfig["format"] : isRecord(body["output_format"]) ? body["output_format"] : undefined
+  const format = isRecord(outputConfig?.["format"])
+    ? outputConfig["format"]
+    : isRecord(body["output_format"])
+    ? body["output_format"]
+    : undefined
   return {
     api: "anthropic",
     model,
@@ -151,7 +157,11 @@ const lastUserText = (messages: ReadonlyArray<FakeMessage>): string => {
 }
 
 const stopList = (stop: unknown): ReadonlyArray<string> =>
-  typeof stop === "string" ? [stop] : Array.isArray(stop) ? stop.filter((s): s is string => typeof s === "string" && s.length > 0) : []
+  typeof stop === "string"
+    ? [stop]
+    : Array.isArray(stop)
+    ? stop.filter((s): s is string => typeof s === "string" && s.length > 0)
+    : []
 
 const openaiForcedTool = (body: Json): ForcedTool | undefined => {
   const tools = Array.isArray(body["tools"]) ? body["tools"].filter(isRecord) : []
@@ -169,7 +179,11 @@ const openaiForcedTool = (body: Json): ForcedTool | undefined => {
 const anthropicForcedTool = (body: Json): ForcedTool | undefined => {
   const tools = Array.isArray(body["tools"]) ? body["tools"].filter(isRecord) : []
   const choice = isRecord(body["tool_choice"]) ? body["tool_choice"] : undefined
-  const wanted = choice?.["type"] === "any" ? tools[0] : choice?.["type"] === "tool" ? tools.find((t) => t["name"] === choice["name"]) : undefined
+  const wanted = choice?.["type"] === "any"
+    ? tools[0]
+    : choice?.["type"] === "tool"
+    ? tools.find((t) => t["name"] === choice["name"])
+    : undefined
   const name = asString(wanted?.["name"])
   return name === undefined ? undefined : { name, schema: wanted?.["input_schema"] ?? { type: "object" } }
 }
@@ -182,7 +196,9 @@ export const defaultAnswer = (call: ParsedCall, prompt: string): Answer => {
   if (call.forcedTool !== undefined) {
     return { kind: "tool", name: call.forcedTool.name, input: sampleFromSchema(call.forcedTool.schema) }
   }
-  if (call.outputSchema !== undefined) return { kind: "text", text: JSON.stringify(sampleFromSchema(call.outputSchema)) }
+  if (call.outputSchema !== undefined) {
+    return { kind: "text", text: JSON.stringify(sampleFromSchema(call.outputSchema)) }
+  }
   if (call.jsonObject) return { kind: "text", text: JSON.stringify({ echo: prompt }) }
   return { kind: "text", text: `echo: ${prompt}` }
 }
@@ -265,7 +281,12 @@ const openaiUsage = (prompt: number, completion: number) => ({
   completion_tokens: completion,
   total_tokens: prompt + completion,
   prompt_tokens_details: { cached_tokens: 0, audio_tokens: 0 },
-  completion_tokens_details: { reasoning_tokens: 0, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 }
+  completion_tokens_details: {
+    reasoning_tokens: 0,
+    audio_tokens: 0,
+    accepted_prediction_tokens: 0,
+    rejected_prediction_tokens: 0
+  }
 })
 
 const chatBody = ({ call, answers, contentFilter, seq, nowMs }: AnswerContext): BuiltBody => {
@@ -362,12 +383,18 @@ const anthropicBody = ({ call, answers, contentFilter, seq }: AnswerContext): Bu
     service_tier: "standard"
   })
   if (contentFilter) {
-    return { body: { ...base, content: [], stop_reason: "refusal", stop_sequence: null, usage: usage(0) }, outputTokens: 0 }
+    return {
+      body: { ...base, content: [], stop_reason: "refusal", stop_sequence: null, usage: usage(0) },
+      outputTokens: 0
+    }
   }
   if (answer.kind === "tool") {
     const tokens = estimateTokens(JSON.stringify(answer.input))
     const block = { type: "tool_use", id: `toolu_fake${seq}`, name: answer.name, input: answer.input }
-    return { body: { ...base, content: [block], stop_reason: "tool_use", stop_sequence: null, usage: usage(tokens) }, outputTokens: tokens }
+    return {
+      body: { ...base, content: [block], stop_reason: "tool_use", stop_sequence: null, usage: usage(tokens) },
+      outputTokens: tokens
+    }
   }
   if (answer.kind === "calls") {
     const tokens = answerTokens(answer)
@@ -375,10 +402,17 @@ const anthropicBody = ({ call, answers, contentFilter, seq }: AnswerContext): Bu
       ...(answer.text.length === 0 ? [] : [{ type: "text", text: answer.text, citations: null }]),
       ...callsWithIds(answer, "toolu_fake", seq).map(({ id, name, input }) => ({ type: "tool_use", id, name, input }))
     ]
-    return { body: { ...base, content, stop_reason: "tool_use", stop_sequence: null, usage: usage(tokens) }, outputTokens: tokens }
+    return {
+      body: { ...base, content, stop_reason: "tool_use", stop_sequence: null, usage: usage(tokens) },
+      outputTokens: tokens
+    }
   }
   const done = finishText(answer.text, call.stop, call.maxTokens)
-  const stopReason = done.finish === "length" ? "max_tokens" : done.finish === "stop_sequence" ? "stop_sequence" : "end_turn"
+  const stopReason = done.finish === "length"
+    ? "max_tokens"
+    : done.finish === "stop_sequence"
+    ? "stop_sequence"
+    : "end_turn"
   const content = done.text.length > 0 ? [{ type: "text", text: done.text, citations: null }] : []
   return {
     body: { ...base, content, stop_reason: stopReason, stop_sequence: done.stopSequence, usage: usage(done.tokens) },

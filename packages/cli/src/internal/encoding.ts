@@ -5,9 +5,9 @@
  *
  * @internal
  */
+import { Effect, Result, Stream } from "effect"
 import { isUtf8 } from "node:buffer"
 import { TextDecoder } from "node:util"
-import { Effect, Result, Stream } from "effect"
 import { InputError, UsageError } from "../Errors.js"
 
 /**
@@ -20,7 +20,15 @@ export type Encoding = string & { readonly Encoding: unique symbol }
 export const utf8 = "utf-8" as Encoding
 
 // Their characters span a variable number of bytes with no way to find a boundary from the end of a chunk.
-const multiByteLegacy: ReadonlySet<string> = new Set(["gbk", "gb18030", "big5", "euc-jp", "iso-2022-jp", "shift_jis", "euc-kr"])
+const multiByteLegacy: ReadonlySet<string> = new Set([
+  "gbk",
+  "gb18030",
+  "big5",
+  "euc-jp",
+  "iso-2022-jp",
+  "shift_jis",
+  "euc-kr"
+])
 
 const supported = "utf-8, utf-16le, utf-16be, latin1 (read as windows-1252) or another single-byte encoding"
 
@@ -68,7 +76,13 @@ const invalidUtf8 = (bytes: Uint8Array): { readonly offset: number; readonly tru
       i++
       continue
     }
-    const length = lead >= 0xc2 && lead <= 0xdf ? 2 : lead >= 0xe0 && lead <= 0xef ? 3 : lead >= 0xf0 && lead <= 0xf4 ? 4 : 0
+    const length = lead >= 0xc2 && lead <= 0xdf
+      ? 2
+      : lead >= 0xe0 && lead <= 0xef
+      ? 3
+      : lead >= 0xf0 && lead <= 0xf4
+      ? 4
+      : 0
     if (length === 0) return { offset: i, truncated: false }
     // The second byte's range excludes overlong forms, surrogates and code points above U+10FFFF.
     const low = lead === 0xe0 ? 0xa0 : lead === 0xf0 ? 0x90 : 0x80
@@ -175,81 +189,82 @@ const utf16Problem = (body: Uint8Array, encoding: Encoding): Problem => {
  * only between characters, without the byte order mark. Fails at the first byte that is not text, naming its
  * line and column.
  */
-export const toUtf8 = (file: string, requested: Encoding = utf8) =>
-<E, R>(bytes: Stream.Stream<Uint8Array, E, R>): Stream.Stream<Uint8Array, E | InputError, R> =>
-  Stream.suspend(() => {
-    let encoding: Encoding | undefined
-    let decoder: TextDecoder | undefined
-    let carry: Uint8Array = empty
-    let line = 1
-    // The output since the last line feed, to count the column of a bad byte found in a later chunk.
-    let lineStart: Array<Uint8Array> = []
+export const toUtf8 =
+  (file: string, requested: Encoding = utf8) =>
+  <E, R>(bytes: Stream.Stream<Uint8Array, E, R>): Stream.Stream<Uint8Array, E | InputError, R> =>
+    Stream.suspend(() => {
+      let encoding: Encoding | undefined
+      let decoder: TextDecoder | undefined
+      let carry: Uint8Array = empty
+      let line = 1
+      // The output since the last line feed, to count the column of a bad byte found in a later chunk.
+      let lineStart: Array<Uint8Array> = []
 
-    /** The UTF-8 of bytes that end on a character boundary, or what is wrong with them. */
-    const convert = (body: Uint8Array): Buffer | Problem => {
-      if (decoder === undefined) {
-        return isUtf8(body) && asBuffer(body).indexOf(0) < 0 ? asBuffer(body) : utf8Problem(body)
-      }
-      try {
-        return Buffer.from(decoder.decode(body), "utf8")
-      } catch {
-        // Only a fatal UTF-16 decoder throws: single-byte encodings map every byte.
-        return utf16Problem(body, encoding!)
-      }
-    }
-
-    const failure = (body: Uint8Array, problem: Problem): InputError => {
-      // The bytes before the problem are valid: converted, they give its line and column.
-      const before = convert(body.subarray(0, problem.offset)) as Buffer
-      const lastLf = before.lastIndexOf(LF)
-      const column = lastLf >= 0
-        ? countCharacters(before.subarray(lastLf + 1))
-        : lineStart.reduce((sum, part) => sum + countCharacters(part), 0) + countCharacters(before)
-      return new InputError({
-        file,
-        line: line + countLines(before),
-        column: column + 1,
-        reason: problem.reason,
-        hint: problem.hint
-      })
-    }
-
-    const push = (chunk: Uint8Array, final: boolean): Result.Result<Uint8Array, InputError> => {
-      let bytes = chunk
-      if (carry.length > 0) {
-        bytes = new Uint8Array(carry.length + chunk.length)
-        bytes.set(carry)
-        bytes.set(chunk, carry.length)
-      }
-      if (encoding === undefined) {
-        // Three bytes tell whether there is a byte order mark.
-        if (bytes.length < 3 && !final) {
-          carry = bytes
-          return Result.succeed(empty)
+      /** The UTF-8 of bytes that end on a character boundary, or what is wrong with them. */
+      const convert = (body: Uint8Array): Buffer | Problem => {
+        if (decoder === undefined) {
+          return isUtf8(body) && asBuffer(body).indexOf(0) < 0 ? asBuffer(body) : utf8Problem(body)
         }
-        const mark = sniff(bytes)
-        encoding = mark?.encoding ?? requested
-        if (encoding !== utf8) decoder = new TextDecoder(encoding, { fatal: true, ignoreBOM: true })
-        if (mark !== undefined) bytes = bytes.subarray(mark.length)
+        try {
+          return Buffer.from(decoder.decode(body), "utf8")
+        } catch {
+          // Only a fatal UTF-16 decoder throws: single-byte encodings map every byte.
+          return utf16Problem(body, encoding!)
+        }
       }
-      const cut = final ? bytes.length : boundary(encoding, bytes)
-      carry = bytes.slice(cut)
-      const body = bytes.subarray(0, cut)
-      const out = convert(body)
-      if (!Buffer.isBuffer(out)) return Result.fail(failure(body, out))
-      const lastLf = out.lastIndexOf(LF)
-      if (lastLf < 0) {
-        lineStart.push(out)
-      } else {
-        line += countLines(out)
-        lineStart = [out.subarray(lastLf + 1)]
-      }
-      return Result.succeed(out)
-    }
 
-    return bytes.pipe(
-      Stream.mapEffect((chunk) => Effect.fromResult(push(chunk, false))),
-      Stream.concat(Stream.suspend(() => Stream.fromEffect(Effect.fromResult(push(empty, true))))),
-      Stream.filter((chunk) => chunk.length > 0)
-    )
-  })
+      const failure = (body: Uint8Array, problem: Problem): InputError => {
+        // The bytes before the problem are valid: converted, they give its line and column.
+        const before = convert(body.subarray(0, problem.offset)) as Buffer
+        const lastLf = before.lastIndexOf(LF)
+        const column = lastLf >= 0
+          ? countCharacters(before.subarray(lastLf + 1))
+          : lineStart.reduce((sum, part) => sum + countCharacters(part), 0) + countCharacters(before)
+        return new InputError({
+          file,
+          line: line + countLines(before),
+          column: column + 1,
+          reason: problem.reason,
+          hint: problem.hint
+        })
+      }
+
+      const push = (chunk: Uint8Array, final: boolean): Result.Result<Uint8Array, InputError> => {
+        let bytes = chunk
+        if (carry.length > 0) {
+          bytes = new Uint8Array(carry.length + chunk.length)
+          bytes.set(carry)
+          bytes.set(chunk, carry.length)
+        }
+        if (encoding === undefined) {
+          // Three bytes tell whether there is a byte order mark.
+          if (bytes.length < 3 && !final) {
+            carry = bytes
+            return Result.succeed(empty)
+          }
+          const mark = sniff(bytes)
+          encoding = mark?.encoding ?? requested
+          if (encoding !== utf8) decoder = new TextDecoder(encoding, { fatal: true, ignoreBOM: true })
+          if (mark !== undefined) bytes = bytes.subarray(mark.length)
+        }
+        const cut = final ? bytes.length : boundary(encoding, bytes)
+        carry = bytes.slice(cut)
+        const body = bytes.subarray(0, cut)
+        const out = convert(body)
+        if (!Buffer.isBuffer(out)) return Result.fail(failure(body, out))
+        const lastLf = out.lastIndexOf(LF)
+        if (lastLf < 0) {
+          lineStart.push(out)
+        } else {
+          line += countLines(out)
+          lineStart = [out.subarray(lastLf + 1)]
+        }
+        return Result.succeed(out)
+      }
+
+      return bytes.pipe(
+        Stream.mapEffect((chunk) => Effect.fromResult(push(chunk, false))),
+        Stream.concat(Stream.suspend(() => Stream.fromEffect(Effect.fromResult(push(empty, true))))),
+        Stream.filter((chunk) => chunk.length > 0)
+      )
+    })

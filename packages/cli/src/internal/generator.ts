@@ -58,7 +58,10 @@ export const choose = (flag: Option.Option<string>): Effect.Effect<string, NoGen
       keys.push(variable)
     }
     const [first] = defaultModels
-    return yield* new NoGenerator({ keys, example: first === undefined ? "mock!echo" : `${first.provider}!${first.model}` })
+    return yield* new NoGenerator({
+      keys,
+      example: first === undefined ? "mock!echo" : `${first.provider}!${first.model}`
+    })
   })
 
 /**

@@ -87,7 +87,9 @@ export const check = (
     const done = checker.done()
     if (Result.isFailure(done)) {
       const error = done.failure
-      return yield* error._tag === "InvalidItem" ? invalidItem(file, lines, error) : mismatch(file, firstMismatchLine, error)
+      return yield* error._tag === "InvalidItem"
+        ? invalidItem(file, lines, error)
+        : mismatch(file, firstMismatchLine, error)
     }
     return ids
   })

@@ -60,7 +60,9 @@ const unwrittenAfter = Duration.seconds(5)
  * Takes the lock of `file` for the life of the scope, or fails with {@link OutputLocked} naming the run that holds
  * it. A lock left by a process that is gone is taken over.
  */
-export const acquire = (file: string): Effect.Effect<void, OutputLocked | InputError, FileSystem.FileSystem | Scope.Scope> =>
+export const acquire = (
+  file: string
+): Effect.Effect<void, OutputLocked | InputError, FileSystem.FileSystem | Scope.Scope> =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const lock = lockOf(file)
@@ -103,8 +105,7 @@ export const acquire = (file: string): Effect.Effect<void, OutputLocked | InputE
             since: holder.value.since,
             ...(alive === undefined ? { remote: true } : {})
           })
-        })
-      )
+        }))
     )
     yield* attempt.pipe(
       Effect.retry({ while: (error) => error._tag === "Contended", schedule: Schedule.spaced("20 millis"), times: 50 }),

@@ -105,7 +105,9 @@ export const read = (file: string): Effect.Effect<Option.Option<Definition>, Inp
     const path = manifestOf(file)
     if (!(yield* fs.exists(path).pipe(Effect.orElseSucceed(() => false)))) return Option.none()
     const text = yield* fs.readFileString(path).pipe(
-      Effect.mapError((error) => new InputError({ file: path, reason: `cannot read the run manifest: ${error.message}` }))
+      Effect.mapError((error) =>
+        new InputError({ file: path, reason: `cannot read the run manifest: ${error.message}` })
+      )
     )
     return yield* Schema.decodeUnknownEffect(ManifestJson)(text).pipe(
       Effect.map((manifest) => Option.some(manifest.definition)),
@@ -113,7 +115,8 @@ export const read = (file: string): Effect.Effect<Option.Option<Definition>, Inp
         new InputError({
           file: path,
           reason: "this is not a capstan run manifest",
-          hint: "It records what the run that wrote the results file asked; remove it only if you know the rows match this run"
+          hint:
+            "It records what the run that wrote the results file asked; remove it only if you know the rows match this run"
         })
       )
     )
@@ -126,9 +129,12 @@ export const write = (file: string, definition: Definition): Effect.Effect<void,
     const path = manifestOf(file)
     const next = `${path}.writing`
     const text = Schema.encodeSync(ManifestJson)({ capstan: 1, createdAt: new Date().toISOString(), definition })
-    yield* fs.writeFileString(next, `${text}\n`).pipe(Effect.andThen(fs.rename(next, path)), Effect.mapError((error) =>
-      new InputError({ file: path, reason: `cannot write the run manifest: ${error.message}` })
-    ))
+    yield* fs.writeFileString(next, `${text}\n`).pipe(
+      Effect.andThen(fs.rename(next, path)),
+      Effect.mapError((error) =>
+        new InputError({ file: path, reason: `cannot write the run manifest: ${error.message}` })
+      )
+    )
   })
 
 /**

@@ -25,7 +25,9 @@ const schemaName = (file: string): string => {
  * [key, value] pairs, or sent non-strict), and decoding would keep extra keys untyped.
  */
 const closeObjects = (schema: JsonSchema.JsonSchema): JsonSchema.JsonSchema =>
-  schema.type === "object" && schema.additionalProperties === undefined ? { ...schema, additionalProperties: false } : schema
+  schema.type === "object" && schema.additionalProperties === undefined
+    ? { ...schema, additionalProperties: false }
+    : schema
 
 /**
  * A JSON model from a JSON Schema file (draft 2020-12 or 07), through Effect's own JSON Schema importer, so the
@@ -40,14 +42,18 @@ const fromSchemaFile = (file: string): Effect.Effect<Model.Model<unknown>, Input
         const document = typeof raw.$schema === "string" && raw.$schema.includes("draft-07")
           ? JsonSchema.fromSchemaDraft07(raw)
           : JsonSchema.fromSchemaDraft2020_12(raw)
-        const schema = SchemaRepresentation.fromJsonSchemaDocument(document, { patterns: "apply", onEnter: closeObjects })
+        const schema = SchemaRepresentation.fromJsonSchemaDocument(document, {
+          patterns: "apply",
+          onEnter: closeObjects
+        })
         return Model.json(schema as Schema.Decoder<unknown>, { name: schemaName(file) })
       },
       catch: (error) =>
         new InputError({
           file,
           reason: `not a usable JSON Schema: ${error instanceof Error ? error.message : String(error)}`,
-          hint: "--parse schema:FILE.json takes a JSON Schema document such as {\"type\":\"object\",\"properties\":{...}}"
+          hint:
+            "--parse schema:FILE.json takes a JSON Schema document such as {\"type\":\"object\",\"properties\":{...}}"
         })
     })
   })

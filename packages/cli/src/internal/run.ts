@@ -16,7 +16,19 @@ import {
   type Model,
   type Usage
 } from "@capstan/core"
-import { Clock, Console, Effect, Exit, Fiber, type FileSystem, Option, type Path, Schedule, Stdio, Stream } from "effect"
+import {
+  Clock,
+  Console,
+  Effect,
+  Exit,
+  Fiber,
+  type FileSystem,
+  Option,
+  type Path,
+  Schedule,
+  Stdio,
+  Stream
+} from "effect"
 import type * as Scope from "effect/Scope"
 import { type InputError, ItemsFailed, type OutputLocked, type RunChanged, RunStopped } from "../Errors.js"
 import * as Output from "../Output.js"
@@ -111,7 +123,9 @@ const tallyOf = (recorded: Output.Recorded) => {
 }
 
 /** The checked items, read again and rendered; only those `include` keeps. */
-export type Source = (include: (id: string) => boolean) => Stream.Stream<Items.Located, InputError, FileSystem.FileSystem>
+export type Source = (
+  include: (id: string) => boolean
+) => Stream.Stream<Items.Located, InputError, FileSystem.FileSystem>
 
 /**
  * Whether the model's format instructions go with each item (as a system message). An XML model needs them:
@@ -234,7 +248,10 @@ export const execute = (options: {
       // A resumed item is sent for all its choices; only the choices it was sent for are written.
       Stream.filter((row) => isSent(row.id, row.choice)),
       Stream.runForEach((row) =>
-        writer.write(row, Batch.toJsonLine(row)).pipe(Effect.andThen(tally.add(row)), Effect.andThen(tracker.record(row)))
+        writer.write(row, Batch.toJsonLine(row)).pipe(
+          Effect.andThen(tally.add(row)),
+          Effect.andThen(tracker.record(row))
+        )
       ),
       Effect.as(Option.none<BatchStopped>()),
       Effect.catchTag("BatchStopped", (stopped) => Effect.succeed(Option.some(stopped))),
@@ -282,7 +299,9 @@ export const execute = (options: {
     const stopGracefully = Effect.gen(function*() {
       yield* tracker.stop
       const { inFlight } = yield* tracker.snapshot
-      yield* writeErr(`\nStopping: no new requests; waiting up to ${GRACE} for ${inFlight} in flight (Ctrl-C again to stop now)\n`)
+      yield* writeErr(
+        `\nStopping: no new requests; waiting up to ${GRACE} for ${inFlight} in flight (Ctrl-C again to stop now)\n`
+      )
       yield* Effect.raceFirst(drained, Signals.next("SIGINT")).pipe(Effect.timeoutOption(GRACE))
       yield* Fiber.interrupt(fiber)
       yield* finish("interrupted")

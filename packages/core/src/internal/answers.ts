@@ -5,7 +5,7 @@
  * @internal
  */
 import { Effect, Schema, SchemaIssue, SchemaTransformation } from "effect"
-import { type XmlModel, quote } from "./model.js"
+import { quote, type XmlModel } from "./model.js"
 import { xml } from "./xmlModel.js"
 
 /** A list schema read from text with `split`, written back with `join`. */

@@ -7,9 +7,9 @@
 import { Context, type Effect, type Stream } from "effect"
 import type * as Scope from "effect/Scope"
 import * as Chat from "../Chat.js"
+import type { InvalidIdentifier, InvalidParams, MissingApiKey } from "../ConfigError.js"
 import * as GenerateParams from "../GenerateParams.js"
 import type { ChatRequest, CompletionRequest, Generation, StreamPart } from "../Generation.js"
-import type { InvalidIdentifier, InvalidParams, MissingApiKey } from "../ConfigError.js"
 import type { GenerationError } from "../GenerationError.js"
 import * as Identifier from "../Identifier.js"
 import * as Message from "../Message.js"
@@ -82,8 +82,10 @@ export const withBaseParams = (service: Service): Service => {
   const base = service.identifier.params
   if (GenerateParams.isEmpty(base)) return service
   // `describe` merges the same way, once per params object (every request of a batch usually shares one).
-  const merged = <R extends { readonly params: GenerateParams.GenerateParams }>(request: R): R =>
-    ({ ...request, params: describe(service.identifier, request.params).params })
+  const merged = <R extends { readonly params: GenerateParams.GenerateParams }>(request: R): R => ({
+    ...request,
+    params: describe(service.identifier, request.params).params
+  })
   return mapService(service, {
     generate: (generate) => (request) => generate(merged(request)),
     complete: (complete) => (request) => complete(merged(request)),
@@ -134,10 +136,12 @@ export const toChats = (options: {
   return generation.choices.map((choice, i) =>
     makeChat({
       messages: options.messages,
-      generated: [Message.assistant(choice.toolCalls === undefined ? choice.text : [
-        ...(choice.text.length === 0 ? [] : [new Message.TextPart({ text: choice.text })]),
-        ...choice.toolCalls
-      ])],
+      generated: [Message.assistant(
+        choice.toolCalls === undefined ? choice.text : [
+          ...(choice.text.length === 0 ? [] : [new Message.TextPart({ text: choice.text })]),
+          ...choice.toolCalls
+        ]
+      )],
       metadata: {},
       generator,
       params,

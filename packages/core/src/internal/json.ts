@@ -76,7 +76,9 @@ const maxFailedSpans = 200
 /** Whether the bracket at `start` can open JSON: `{` must be followed by `"` or `}`, `[` by a value or `]`. */
 const opensJson = (text: string, start: number): boolean => {
   let index = start + 1
-  while (index < text.length && (text[index] === " " || text[index] === "\n" || text[index] === "\t" || text[index] === "\r")) {
+  while (
+    index < text.length && (text[index] === " " || text[index] === "\n" || text[index] === "\t" || text[index] === "\r")
+  ) {
     index++
   }
   const next = text[index] ?? ""

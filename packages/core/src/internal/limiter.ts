@@ -96,7 +96,11 @@ export class Bucket {
    */
   update(now: number): void {
     const server = this.reported ?? this.inferred
-    const next = this.configured === undefined ? server : server === undefined ? this.configured : Math.min(this.configured, server)
+    const next = this.configured === undefined
+      ? server
+      : server === undefined
+      ? this.configured
+      : Math.min(this.configured, server)
     if (next === this.perMinute) return
     const wasLimited = this.limited
     this.refill(now)
@@ -146,8 +150,9 @@ export class Bucket {
 
   take(cost: number, now: number): Mark {
     this.refill(now)
-    if (this.limited) this.level = (this.dispatched === 0 ? Math.min(this.level, this.afterFirstWave()) : this.level) - cost
-    else (this.history ??= new Dispatches()).push(now, cost)
+    if (this.limited) {
+      this.level = (this.dispatched === 0 ? Math.min(this.level, this.afterFirstWave()) : this.level) - cost
+    } else (this.history ??= new Dispatches()).push(now, cost)
     this.dispatched += cost
     return { at: now, dispatchedAfter: this.dispatched }
   }

@@ -5,8 +5,8 @@ import type { ChatRequest, CompletionRequest } from "../Generation.js"
 import { Generation } from "../Generation.js"
 import * as GenerationModule from "../Generation.js"
 import type { Identifier } from "../Identifier.js"
-import type { Capabilities, Provider, Service } from "./generator.js"
 import * as Usage from "../Usage.js"
+import type { Capabilities, Provider, Service } from "./generator.js"
 
 /** A request as a mock generator saw it. */
 export type RecordedRequest =
@@ -77,10 +77,12 @@ export const make = (identifier: Identifier, options: Options): Service => {
     complete: (request) => Effect.suspend(() => run({ _tag: "completion", call: ++calls, ...request })),
     // The whole answer, then its text a word at a time: a stream as a provider would send it.
     stream: (request) =>
-      Stream.unwrap(Effect.map(generate(request), (generation) =>
-        Stream.fromIterable(generation.choices.flatMap((choice, index) =>
-          (choice.text.match(/\S+\s*|\s+/g) ?? []).map((text) => ({ _tag: "Delta" as const, index, text }))
-        )).pipe(Stream.concat(Stream.make({ _tag: "Done" as const, generation })))))
+      Stream.unwrap(
+        Effect.map(generate(request), (generation) =>
+          Stream.fromIterable(generation.choices.flatMap((choice, index) =>
+            (choice.text.match(/\S+\s*|\s+/g) ?? []).map((text) => ({ _tag: "Delta" as const, index, text }))
+          )).pipe(Stream.concat(Stream.make({ _tag: "Done" as const, generation }))))
+      )
   }
 }
 
@@ -98,8 +100,10 @@ const errorsByTag: Readonly<Record<string, () => Errors.GenerationError>> = {
   Timeout: () => new Errors.Timeout({ provider: "mock", detail: "simulated timeout" }),
   ConnectionError: () => new Errors.ConnectionError({ provider: "mock", detail: "simulated connection reset" }),
   MalformedResponse: () => new Errors.MalformedResponse({ provider: "mock", detail: "simulated malformed body" }),
-  AuthenticationError: () => new Errors.AuthenticationError({ provider: "mock", detail: "simulated bad key", status: 401 }),
-  InvalidRequest: () => new Errors.InvalidRequest({ provider: "mock", detail: "simulated invalid request", status: 400 }),
+  AuthenticationError: () =>
+    new Errors.AuthenticationError({ provider: "mock", detail: "simulated bad key", status: 401 }),
+  InvalidRequest: () =>
+    new Errors.InvalidRequest({ provider: "mock", detail: "simulated invalid request", status: 400 }),
   ContextLengthExceeded: () => new Errors.ContextLengthExceeded({ provider: "mock", detail: "simulated long prompt" }),
   ContentFiltered: () => new Errors.ContentFiltered({ provider: "mock", detail: "simulated content filter" })
 }
@@ -123,8 +127,10 @@ const excerpt = (text: string): string => {
 
 // A tiny sentiment lexicon, so the offline demo labels reviews the way a reader would (a placeholder for a model,
 // not a classifier: anything else is picked by the prompt's hash).
-const positiveWords = /\b(great|love[sd]?|lovely|favou?rite|wonderful(ly)?|excellent|perfect|delicious|smooth|bright|juicy|clean|crisp|worth|praise|reorder(ed)?|treat|good|best|sweet(ness)?|balanced|complex|evenly|chocolatey|floral|could taste like this|does the job)\b/gi
-const negativeWords = /\b(bad|burnt|bitter|cardboard|not for me|never|worst|awful|watery|sour|flat|broken|harsh|muddy|boring|artificial|lingers|clogged|sadly|expensive|less so)\b/gi
+const positiveWords =
+  /\b(great|love[sd]?|lovely|favou?rite|wonderful(ly)?|excellent|perfect|delicious|smooth|bright|juicy|clean|crisp|worth|praise|reorder(ed)?|treat|good|best|sweet(ness)?|balanced|complex|evenly|chocolatey|floral|could taste like this|does the job)\b/gi
+const negativeWords =
+  /\b(bad|burnt|bitter|cardboard|not for me|never|worst|awful|watery|sour|flat|broken|harsh|muddy|boring|artificial|lingers|clogged|sadly|expensive|less so)\b/gi
 
 const sentimentOf = (text: string): "positive" | "negative" | "mixed" | "neutral" => {
   const positive = text.match(positiveWords)?.length ?? 0
@@ -166,7 +172,9 @@ const sample = (schema: JsonSchema, root: JsonSchema, text: string, seed: number
     case "object": {
       const properties = (schema.properties ?? {}) as Readonly<Record<string, JsonSchema>>
       return Object.fromEntries(
-        Object.entries(properties).map(([key, property]) => [key, sample(property, root, text, hashOf(`${seed}:${key}`), depth + 1)])
+        Object.entries(properties).map((
+          [key, property]
+        ) => [key, sample(property, root, text, hashOf(`${seed}:${key}`), depth + 1)])
       )
     }
     case "array":
@@ -252,4 +260,3 @@ export const mockProvider: Provider = {
     }))
   }
 }
-

@@ -115,7 +115,8 @@ type Path = ReadonlyArray<PropertyKey>
 
 const valueAt = (input: unknown, path: Path): unknown =>
   path.reduce<unknown>(
-    (value, key) => typeof value === "object" && value !== null ? (value as Record<PropertyKey, unknown>)[key] : undefined,
+    (value, key) =>
+      typeof value === "object" && value !== null ? (value as Record<PropertyKey, unknown>)[key] : undefined,
     input
   )
 

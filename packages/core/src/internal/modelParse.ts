@@ -27,9 +27,11 @@ const missing = <A>(model: ModelImpl<A>, reading: Reading<A>): ParseError =>
 const invalid = <A>(model: ModelImpl<A>, lines: ReadonlyArray<string>, position: number | undefined): ParseError =>
   new ParseError({
     model: model.name,
-    reason: `The ${position === undefined ? "" : `${ordinal(position)} `}${model.subject} in your response is invalid:\n${
-      lines.join("\n")
-    }\nAnswer again and fix ${lines.length === 1 ? "this error" : "these errors"}. ${model.instructions}`
+    reason: `The ${
+      position === undefined ? "" : `${ordinal(position)} `
+    }${model.subject} in your response is invalid:\n${lines.join("\n")}\nAnswer again and fix ${
+      lines.length === 1 ? "this error" : "these errors"
+    }. ${model.instructions}`
   })
 
 /**
@@ -103,8 +105,9 @@ export const parseSetResult = <A>(
     return Result.fail(
       new ParseError({
         model: model.name,
-        reason:
-          `Your response has ${distinct.length} distinct ${impl.subject}${distinct.length === 1 ? "" : "s"}, but at least ${minCount} are needed. Answer again with at least ${minCount} different ${impl.subject}s. ${model.instructions}`
+        reason: `Your response has ${distinct.length} distinct ${impl.subject}${
+          distinct.length === 1 ? "" : "s"
+        }, but at least ${minCount} are needed. Answer again with at least ${minCount} different ${impl.subject}s. ${model.instructions}`
       })
     )
   })

@@ -104,7 +104,15 @@ export class Pipeline implements Pipeable.Pipeable, Inspectable.Inspectable {
 export const isPipeline = (u: unknown): u is Pipeline => u instanceof Pipeline
 
 export const make = (kind: Kind, messages: ReadonlyArray<Message.Message>): Pipeline =>
-  new Pipeline({ kind, messages, params: GenerateParams.empty, metadata: {}, steps: [], wraps: [], generator: undefined })
+  new Pipeline({
+    kind,
+    messages,
+    params: GenerateParams.empty,
+    metadata: {},
+    steps: [],
+    wraps: [],
+    generator: undefined
+  })
 
 export const update = (self: Pipeline, patch: Partial<State>): Pipeline => new Pipeline({ ...self, ...patch })
 
@@ -200,14 +208,17 @@ const generate = (
   const request = state.kind === "completion"
     ? generator.complete!({ prompt: promptOf(messages), params })
     : generator.generate(structured === undefined ? { messages, params } : { messages, params, structured })
-  return state.wraps.reduce<Effect.Effect<Generation, unknown, Any>>((effect, wrap) => wrap(effect as Any), request).pipe(
-    Effect.withSpan(
-      "capstan.generate",
-      { attributes: { provider: generator.identifier.provider, model: generator.identifier.model, kind: state.kind } },
-      // a stack trace per generation costs more than the rest of the span; the span's name says where it is
-      { captureStackTrace: false }
+  return state.wraps.reduce<Effect.Effect<Generation, unknown, Any>>((effect, wrap) => wrap(effect as Any), request)
+    .pipe(
+      Effect.withSpan(
+        "capstan.generate",
+        {
+          attributes: { provider: generator.identifier.provider, model: generator.identifier.model, kind: state.kind }
+        },
+        // a stack trace per generation costs more than the rest of the span; the span's name says where it is
+        { captureStackTrace: false }
+      )
     )
-  )
 }
 
 /** One answer of a generation, with what it cost (usage and attempts on a request's first choice only). */
@@ -240,11 +251,16 @@ export const rounds = (
   chat: Chat.Chat
 ): Effect.Effect<ReadonlyArray<Round>, Failure, Any> =>
   generate(state, generator, context, params, structured).pipe(
-    Effect.catch((error) => failWith(error, recordGenerationError(error), addCost(chat, Usage.empty, attemptsOf(error)))),
+    Effect.catch((error) =>
+      failWith(error, recordGenerationError(error), addCost(chat, Usage.empty, attemptsOf(error)))
+    ),
     Effect.flatMap((generation) => {
       const attempts = generation.attempts ?? 1
       if (generation.choices.length === 0) {
-        const error = new MalformedResponse({ provider: generator.identifier.provider, detail: "the generation had no choices" })
+        const error = new MalformedResponse({
+          provider: generator.identifier.provider,
+          detail: "the generation had no choices"
+        })
         return failEngine(error, addCost(chat, generation.usage, attempts))
       }
       return Effect.succeed(generation.choices.map((choice, i): Round => ({
@@ -302,17 +318,17 @@ const retime = (chat: Chat.Chat, startedAt: number, end: number): Chat.Chat =>
   copyChat(chat, { startedAt, durationMs: Math.max(0, end - startedAt) })
 
 /** Every chat of an item, failed or not, is timed from the item's start to its end. */
-export const timed = (startedAt: number) =>
-<R>(effect: Effect.Effect<Chat.Chat, Failure, R>): Effect.Effect<Chat.Chat, Failure, R> =>
-  effect.pipe(
-    Effect.flatMap((chat) => Effect.map(Clock.currentTimeMillis, (end) => retime(chat, startedAt, end))),
-    Effect.catch((failure) =>
-      Effect.flatMap(
-        Clock.currentTimeMillis,
-        (end) => Effect.fail(new Failure(failure.error, retime(failure.chat, startedAt, end)))
+export const timed =
+  (startedAt: number) => <R>(effect: Effect.Effect<Chat.Chat, Failure, R>): Effect.Effect<Chat.Chat, Failure, R> =>
+    effect.pipe(
+      Effect.flatMap((chat) => Effect.map(Clock.currentTimeMillis, (end) => retime(chat, startedAt, end))),
+      Effect.catch((failure) =>
+        Effect.flatMap(
+          Clock.currentTimeMillis,
+          (end) => Effect.fail(new Failure(failure.error, retime(failure.chat, startedAt, end)))
+        )
       )
     )
-  )
 
 /**
  * What a generator must have for a pipeline of this kind, checked before any request. A completion sends one text
@@ -323,7 +339,10 @@ export const checkCapabilities = (state: State, generator: Generator.Service, dr
   const provider = generator.identifier.provider
   if (generator.complete === undefined) {
     return failEngine(
-      new Unsupported({ provider, detail: `${generator.identifier.model} has no plain-text completion; use a ChatPipeline` }),
+      new Unsupported({
+        provider,
+        detail: `${generator.identifier.model} has no plain-text completion; use a ChatPipeline`
+      }),
       draft
     )
   }
@@ -331,7 +350,10 @@ export const checkCapabilities = (state: State, generator: Generator.Service, dr
   return found === undefined ? undefined : failEngine(
     new InvalidRequest({
       provider,
-      detail: `messages[${found.index}] has ${partNames[found.part._tag]} part, and a completion sends its messages' text as ` +
+      detail:
+        `messages[${found.index}] has ${
+          partNames[found.part._tag]
+        } part, and a completion sends its messages' text as ` +
         `one prompt; use a ChatPipeline for images and tools`
     }),
     draft
@@ -354,7 +376,9 @@ export const runItem = (
     const draft = draftOf(state, generator, input, requestParams, startedAt)
     const noted = n > 1
       ? copyChat(draft, {
-        warnings: [`n=${n}: a pipeline keeps one chat per input, so it asked for one choice; sample with runMany or a Batch`]
+        warnings: [
+          `n=${n}: a pipeline keeps one chat per input, so it asked for one choice; sample with runMany or a Batch`
+        ]
       })
       : draft
     return yield* firstThenSteps(state, generator, requestParams, noted).pipe(timed(startedAt))
@@ -394,7 +418,10 @@ export const applySteps = (
     return chat
   })
 
-const applyAndThen = (step: Extract<Step, { _tag: "AndThen" }>, chat: Chat.Chat): Effect.Effect<Chat.Chat, Failure, Any> =>
+const applyAndThen = (
+  step: Extract<Step, { _tag: "AndThen" }>,
+  chat: Chat.Chat
+): Effect.Effect<Chat.Chat, Failure, Any> =>
   Effect.gen(function*() {
     const depth = yield* Depth
     if (depth >= step.maxDepth) {
@@ -454,7 +481,14 @@ const applyParse = (
       if (rounds >= step.maxRounds) return yield* failEngine(new ExhaustedMaxRounds({ rounds, lastError }), current)
       // With recovery the dialog goes on after the error's feedback; without, the answer is asked for again.
       const kept = step.attemptRecovery ? [...current.generated, recoveryMessage(lastError)] : before
-      const next = yield* round(state, generator, [...current.messages, ...kept], params, step.model.structured, current)
+      const next = yield* round(
+        state,
+        generator,
+        [...current.messages, ...kept],
+        params,
+        step.model.structured,
+        current
+      )
       current = extend(current, [...kept, next.answer], next)
     }
   })

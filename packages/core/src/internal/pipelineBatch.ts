@@ -137,10 +137,15 @@ const mapOutcomes = (
 }
 
 /** Runs a pipeline once on its own messages: the chat, or `None` when it failed under "skip". */
-export const runOnce = (state: State, onFailed: OnFailed): Effect.Effect<Chat.Chat | Option.Option<Chat.Chat>, unknown, Any> =>
+export const runOnce = (
+  state: State,
+  onFailed: OnFailed
+): Effect.Effect<Chat.Chat | Option.Option<Chat.Chat>, unknown, Any> =>
   settle(state, { input: [], params: GenerateParams.empty }, 0, onFailed, false).pipe(
     Effect.flatMap((outcome) => mapOutcomes(state, [outcome], onFailed)),
-    Effect.map(([outcome]) => onFailed === "skip" ? (outcome!.ok ? Option.some(outcome!.chat) : Option.none()) : outcome!.chat),
+    Effect.map(([outcome]) =>
+      onFailed === "skip" ? (outcome!.ok ? Option.some(outcome!.chat) : Option.none()) : outcome!.chat
+    ),
     Effect.withSpan("capstan.pipeline.run", { attributes: { kind: state.kind } })
   )
 
@@ -258,7 +263,9 @@ export const runChoices = (
           provider: generator.identifier.provider,
           detail: `asked for ${size} choices, the answer had ${chats.length}`
         })
-        const failed = yield* settleOne(Effect.fail(new Failure(missing, withError(copyChat(draft, { attempts: 0 }), missing))))
+        const failed = yield* settleOne(
+          Effect.fail(new Failure(missing, withError(copyChat(draft, { attempts: 0 }), missing)))
+        )
         return [...chats, ...asChoices(failed, size - chats.length, true)]
       })
     const perRequest = Math.max(1, Math.min(n, generator.capabilities?.maxChoices ?? n))

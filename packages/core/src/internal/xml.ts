@@ -40,8 +40,7 @@ interface Frame {
 
 // Sticky, anchored at a `<`. Attribute names and values exclude `<`, so a failed attempt stops at the next `<`;
 // every repetition consumes a name that is delimited by whitespace or `=`, so there is no ambiguous backtracking.
-const openTag =
-  /<([A-Za-z_][\w.:-]*)((?:\s+[^\s=<>/"']+(?:\s*=\s*(?:"[^"<]*"|'[^'<]*'|[^\s"'<>=`]+))?)*)\s*(\/?)>/y
+const openTag = /<([A-Za-z_][\w.:-]*)((?:\s+[^\s=<>/"']+(?:\s*=\s*(?:"[^"<]*"|'[^'<]*'|[^\s"'<>=`]+))?)*)\s*(\/?)>/y
 const closeTag = /<\/([A-Za-z_][\w.:-]*)\s*>/y
 const attribute = /([^\s=<>/"']+)(?:\s*=\s*(?:"([^"<]*)"|'([^'<]*)'|([^\s"'<>=`]+)))?/g
 

@@ -5,7 +5,7 @@
  * @internal
  */
 import { Schema, SchemaAST } from "effect"
-import { decoder, make, type XmlModel, type XmlOptions, readerKey } from "./model.js"
+import { decoder, make, readerKey, type XmlModel, type XmlOptions } from "./model.js"
 import * as Xml from "./xml.js"
 import * as XmlSchema from "./xmlSchema.js"
 
@@ -19,7 +19,9 @@ const tagName = /^[A-Za-z_][\w.:-]*$/
 export const xml = <A>(tag: string, schema: Schema.Decoder<A>, options?: XmlOptions): XmlModel<A> => {
   if (!tagName.test(tag)) {
     throw new Error(
-      `Model.xml: ${JSON.stringify(tag)} is not an XML tag name; use letters, digits, "-", "_", "." or ":", starting with a letter or "_"`
+      `Model.xml: ${
+        JSON.stringify(tag)
+      } is not an XML tag name; use letters, digits, "-", "_", "." or ":", starting with a letter or "_"`
     )
   }
   const key = tag.toLowerCase()
@@ -27,9 +29,9 @@ export const xml = <A>(tag: string, schema: Schema.Decoder<A>, options?: XmlOpti
   const layout = SchemaAST.toEncoded(codec.ast)
   const encoded = SchemaAST.toEncoded(schema.ast)
   const instructions = options?.instructions ??
-    `Put your answer inside <${tag}></${tag}> tags, ${XmlSchema.isStructured(encoded) ? "in this format" : "like this"}:\n${
-      XmlSchema.example(tag, encoded)
-    }`
+    `Put your answer inside <${tag}></${tag}> tags, ${
+      XmlSchema.isStructured(encoded) ? "in this format" : "like this"
+    }:\n${XmlSchema.example(tag, encoded)}`
   const decode = decoder(codec, {
     render: (path) =>
       [`<${tag}>`, ...path.map((key) => typeof key === "number" ? `item ${key + 1}` : `<${String(key)}>`)].join("/"),

@@ -33,8 +33,7 @@ const alternatives = (ast: SchemaAST.AST): ReadonlyArray<SchemaAST.AST> => {
 const isStructural = (ast: SchemaAST.AST): ast is SchemaAST.Objects | SchemaAST.Arrays =>
   ast._tag === "Objects" || ast._tag === "Arrays"
 
-const itemType = (ast: SchemaAST.Arrays, index: number): SchemaAST.AST | undefined =>
-  ast.elements[index] ?? ast.rest[0]
+const itemType = (ast: SchemaAST.Arrays, index: number): SchemaAST.AST | undefined => ast.elements[index] ?? ast.rest[0]
 
 const propertyKeys = (ast: SchemaAST.Objects): ReadonlyArray<string> =>
   ast.propertySignatures.flatMap((property) => typeof property.name === "string" ? [property.name.toLowerCase()] : [])

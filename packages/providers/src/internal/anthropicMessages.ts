@@ -9,9 +9,9 @@
  *
  * @internal
  */
+import type AnthropicSdk from "@anthropic-ai/sdk"
 import { type InvalidRequest, Message } from "@capstan/core"
 import { Result, type Schema } from "effect"
-import type AnthropicSdk from "@anthropic-ai/sdk"
 import { checkToolFlow, imageSource, misplaced, outputText, partName, refuse } from "./content.js"
 import { trusted } from "./wire.js"
 
@@ -20,7 +20,8 @@ export const imageMediaTypes = ["image/jpeg", "image/png", "image/gif", "image/w
 
 type MediaType = (typeof imageMediaTypes)[number]
 
-const isMediaType = (mediaType: string): mediaType is MediaType => (imageMediaTypes as ReadonlyArray<string>).includes(mediaType)
+const isMediaType = (mediaType: string): mediaType is MediaType =>
+  (imageMediaTypes as ReadonlyArray<string>).includes(mediaType)
 
 /** The `system` and `messages` of a request body. */
 export interface Mapped {
@@ -63,7 +64,10 @@ export const toAnthropicMessages = (
   }
   const flow = checkToolFlow(provider, messages)
   if (flow !== undefined) return Result.fail(flow)
-  return Result.succeed({ system: system.length === 0 ? undefined : system.join("\n\n"), messages: turns.map(resultsFirst) })
+  return Result.succeed({
+    system: system.length === 0 ? undefined : system.join("\n\n"),
+    messages: turns.map(resultsFirst)
+  })
 }
 
 /** The blocks of a content, or what is wrong with one of its images. */
@@ -107,11 +111,17 @@ const imageBlock = (part: Message.ImagePart): AnthropicSdk.ImageBlockParam | str
   }
   return isMediaType(source.mediaType)
     ? { type: "image", source: { type: "base64", media_type: source.mediaType, data: source.data } }
-    : `the image's media type ${source.mediaType} is not one Anthropic reads (${imageMediaTypes.join(", ")}); convert it`
+    : `the image's media type ${source.mediaType} is not one Anthropic reads (${
+      imageMediaTypes.join(", ")
+    }); convert it`
 }
 
 /** Adds a turn, merged into the previous one when it has the same role. */
-const appendTurn = (turns: Array<AnthropicSdk.MessageParam>, role: "user" | "assistant", content: string | Array<Block>) => {
+const appendTurn = (
+  turns: Array<AnthropicSdk.MessageParam>,
+  role: "user" | "assistant",
+  content: string | Array<Block>
+) => {
   const last = turns.at(-1)
   if (last === undefined || last.role !== role) {
     turns.push({ role, content })
@@ -147,7 +157,12 @@ export const toolCallsOf = (
   const calls: Array<Message.ToolCallPart> = []
   for (const block of content) {
     if (block.type !== "tool_use" || block.name === undefined || block.name === structuredTool) continue
-    calls.push(new Message.ToolCallPart({ id: block.id ?? "", name: block.name, input: (block.input ?? {}) as Schema.Json }, trusted))
+    calls.push(
+      new Message.ToolCallPart(
+        { id: block.id ?? "", name: block.name, input: (block.input ?? {}) as Schema.Json },
+        trusted
+      )
+    )
   }
   return calls.length === 0 ? undefined : calls
 }

@@ -49,11 +49,10 @@ export const lazySdk = <S>(load: () => Promise<S>, classifier: (sdk: S) => (erro
   let loading: Promise<S> | undefined
   let classifyLoaded: ((error: unknown) => Failure) | undefined
   return {
-    load: () =>
-      (loading ??= load().then((sdk) => {
-        classifyLoaded = classifier(sdk)
-        return sdk
-      })),
+    load: () => (loading ??= load().then((sdk) => {
+      classifyLoaded = classifier(sdk)
+      return sdk
+    })),
     classify: (error) =>
       classifyLoaded === undefined ? { _tag: "Rejected", message: messageOf(error) } : classifyLoaded(error)
   }
@@ -77,11 +76,16 @@ export const sender = <S, C>(
     params: GenerateParams.GenerateParams,
     request: (client: C, options: RequestOptions) => Promise<Answer>,
     decode: (data: unknown) => Effect.Effect<W, MalformedResponse>
-  ): Effect.Effect<{ readonly wire: W; readonly rateLimit: Generation.RateLimitSnapshot | undefined }, GenerationError> => {
+  ): Effect.Effect<
+    { readonly wire: W; readonly rateLimit: Generation.RateLimitSnapshot | undefined },
+    GenerationError
+  > => {
     const timeout = timeoutMs(params)
     return Effect.tryPromise({
       try: (signal) =>
-        (client ??= sdk.load().then(options.client)).then((loaded) => request(loaded, { signal, timeout, maxRetries: 0 })),
+        (client ??= sdk.load().then(options.client)).then((loaded) =>
+          request(loaded, { signal, timeout, maxRetries: 0 })
+        ),
       catch: identity
     }).pipe(
       Effect.matchEffect({

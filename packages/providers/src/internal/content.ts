@@ -76,7 +76,10 @@ export const outputText = (output: Schema.Json): string => typeof output === "st
  * assistant message and not answered yet, and every call is answered before the next assistant message (or the end
  * of the conversation).
  */
-export const checkToolFlow = (provider: string, messages: ReadonlyArray<Message.Message>): InvalidRequest | undefined => {
+export const checkToolFlow = (
+  provider: string,
+  messages: ReadonlyArray<Message.Message>
+): InvalidRequest | undefined => {
   // Calls made and not answered yet, by id, with the message that made them.
   const pending = new Map<string, { readonly index: number; readonly name: string }>()
   const answered = new Set<string>()
@@ -102,7 +105,12 @@ export const checkToolFlow = (provider: string, messages: ReadonlyArray<Message.
     for (const part of message.content) {
       if (part._tag === "ToolCall" && message.role === "assistant") {
         if (pending.has(part.id) || answered.has(part.id)) {
-          return refuse(provider, index, message.role, `tool call id ${part.id} is used twice; each call needs its own id`)
+          return refuse(
+            provider,
+            index,
+            message.role,
+            `tool call id ${part.id} is used twice; each call needs its own id`
+          )
         }
         pending.set(part.id, { index, name: part.name })
       } else if (part._tag === "ToolResult" && (message.role === "tool" || message.role === "user")) {

@@ -11,9 +11,9 @@ import {
   ContextLengthExceeded,
   type GenerationError,
   InvalidRequest,
-  QuotaExceeded,
   MalformedResponse,
   Overloaded,
+  QuotaExceeded,
   RateLimited,
   Secrets,
   ServerError,
@@ -62,7 +62,9 @@ export interface SdkErrors<E extends APIErrorLike> {
   readonly SdkError: Constructor<Error>
   readonly APIError: Constructor<E>
   readonly APIConnectionTimeoutError: Constructor<Error>
-  readonly details: (error: E) => { readonly message: string; readonly code: string | undefined; readonly type: string | undefined }
+  readonly details: (
+    error: E
+  ) => { readonly message: string; readonly code: string | undefined; readonly type: string | undefined }
 }
 
 /**
@@ -81,7 +83,9 @@ export const classify = <E extends APIErrorLike>(sdk: SdkErrors<E>) => (error: u
     return { _tag: "Status", status: error.status, headers: error.headers, ...sdk.details(error) }
   }
   if (error instanceof sdk.SdkError) return { _tag: "Rejected", message: error.message }
-  if (error instanceof SyntaxError) return { _tag: "Malformed", message: `the response body is not valid JSON (${error.message})` }
+  if (error instanceof SyntaxError) {
+    return { _tag: "Malformed", message: `the response body is not valid JSON (${error.message})` }
+  }
   return { _tag: "Connection", message: messageOf(error) }
 }
 
@@ -129,7 +133,10 @@ export const toGenerationError = (failure: Failure, context: Context): Generatio
 const fromStatus = (failure: Extract<Failure, { _tag: "Status" }>, context: Context): GenerationError => {
   const { provider } = context
   const { status } = failure
-  const detail = Secrets.scrub(failure.code === undefined ? failure.message : `${failure.message} [${failure.code}]`, context.secrets)
+  const detail = Secrets.scrub(
+    failure.code === undefined ? failure.message : `${failure.message} [${failure.code}]`,
+    context.secrets
+  )
   const snapshot = failure.headers === undefined
     ? undefined
     : snapshotOf(failure.headers, context.now)

@@ -125,7 +125,7 @@ export const ToolCallsWire = nullish(Schema.Array(Schema.Struct({
  * text, with a warning, rather than failing an answer that may still be useful.
  */
 export const toolCallsOf = (
-  wire: (typeof ToolCallsWire.Type),
+  wire: typeof ToolCallsWire.Type,
   warnings: Array<string>
 ): ReadonlyArray<Message.ToolCallPart> | undefined => {
   if (wire === undefined || wire === null || wire.length === 0) return undefined
@@ -137,10 +137,16 @@ export const toolCallsOf = (
         warnings.push(`tool call ${call.id} (${call.function.name}): its arguments are not JSON; kept as text`)
       }
       calls.push(
-        new Message.ToolCallPart({ id: call.id, name: call.function.name, input: input ?? call.function.arguments ?? "" }, trusted)
+        new Message.ToolCallPart({
+          id: call.id,
+          name: call.function.name,
+          input: input ?? call.function.arguments ?? ""
+        }, trusted)
       )
     } else if (call.custom !== undefined) {
-      calls.push(new Message.ToolCallPart({ id: call.id, name: call.custom.name, input: call.custom.input ?? "" }, trusted))
+      calls.push(
+        new Message.ToolCallPart({ id: call.id, name: call.custom.name, input: call.custom.input ?? "" }, trusted)
+      )
     }
   }
   return calls.length === 0 ? undefined : calls

@@ -26,7 +26,9 @@ export const withProviderOptions = <B extends Record<string, unknown>>(
     if (key === "stream") {
       warnings.push(`provider option stream was not sent: a generator streams through its stream capability`)
     } else if (body[key] !== undefined) {
-      warnings.push(`provider option ${key} was not sent: the request sets ${key} itself (set it in the params or the messages)`)
+      warnings.push(
+        `provider option ${key} was not sent: the request sets ${key} itself (set it in the params or the messages)`
+      )
     } else {
       out[key] = options[key]
     }

@@ -48,7 +48,15 @@ export const snapshotOf = (headers: HeaderSource, now: number): Generation.RateL
     : new Generation.RateLimitSnapshot({ observedAt: now, ...defined }, { disableChecks: true })
 }
 
-const goDurationUnits: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1000, ms: 1, us: 0.001, "µs": 0.001, ns: 1e-6 }
+const goDurationUnits: Record<string, number> = {
+  h: 3_600_000,
+  m: 60_000,
+  s: 1000,
+  ms: 1,
+  us: 0.001,
+  "µs": 0.001,
+  ns: 1e-6
+}
 
 /**
  * A Go-style duration (`1s`, `6m0s`, `120ms`, `1h2m3.5s`) or a bare number of seconds, in milliseconds; `undefined`

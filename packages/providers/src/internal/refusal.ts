@@ -15,8 +15,7 @@ export const shown = (url: URL | string): string => {
   return `${parsed.origin}${parsed.pathname}`
 }
 
-const mib = (bytes: number): string =>
-  bytes % (1024 * 1024) === 0 ? `${bytes / (1024 * 1024)} MiB` : `${bytes} bytes`
+const mib = (bytes: number): string => bytes % (1024 * 1024) === 0 ? `${bytes / (1024 * 1024)} MiB` : `${bytes} bytes`
 
 /** A request or answer Capstan's HTTP transport will not handle, and how to fix it. */
 export class TransportRefusal extends Error {
@@ -27,7 +26,9 @@ export class TransportRefusal extends Error {
     const option = which === "wire" ? "maxBodyBytes" : "maxDecodedBytes"
     const what = which === "wire" ? "its body" : "its decompressed body"
     return new TransportRefusal(
-      `the answer from ${shown(url)} was refused: ${what} is larger than ${mib(limit)}. Ask for less (n, max_tokens), ` +
+      `the answer from ${shown(url)} was refused: ${what} is larger than ${
+        mib(limit)
+      }. Ask for less (n, max_tokens), ` +
         `check base_url, or raise ${option} (Providers.layerWith({ ${option} }) / HttpTransport.make({ ${option} }))`
     )
   }
@@ -35,7 +36,9 @@ export class TransportRefusal extends Error {
   /** A redirect the transport does not follow. */
   static redirect(url: URL, status: number, location: URL, reason: string): TransportRefusal {
     return new TransportRefusal(
-      `${shown(url)} answered ${status}, redirecting to ${shown(location)}, which Capstan does not follow: ${reason}. ` +
+      `${shown(url)} answered ${status}, redirecting to ${
+        shown(location)
+      }, which Capstan does not follow: ${reason}. ` +
         `Set base_url to the address the server names`
     )
   }

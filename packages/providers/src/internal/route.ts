@@ -47,7 +47,8 @@ export const exempt = (entries: ReadonlyArray<NoProxyEntry>, url: URL): boolean 
   const port = url.port === "" ? defaultPorts[url.protocol] ?? 0 : Number(url.port)
   return entries.some((entry) =>
     (entry.port === 0 || entry.port === port) &&
-    (entry.hostname === "*" || (!entry.subdomainsOnly && host === entry.hostname) || host.endsWith(`.${entry.hostname}`))
+    (entry.hostname === "*" || (!entry.subdomainsOnly && host === entry.hostname) ||
+      host.endsWith(`.${entry.hostname}`))
   )
 }
 
@@ -69,7 +70,9 @@ export const isUserDispatcher = (dispatcher: unknown): boolean => {
   const key = Object.getOwnPropertySymbols(dispatcher).find((symbol) => symbol.description === "options")
   const options: unknown = key === undefined ? undefined : (dispatcher as Record<symbol, unknown>)[key]
   if (typeof options !== "object" || options === null) return true
-  return Object.entries(options).some(([name, value]) => value !== undefined && !(name === "maxOrigins" && value === Infinity))
+  return Object.entries(options).some(([name, value]) =>
+    value !== undefined && !(name === "maxOrigins" && value === Infinity)
+  )
 }
 
 /** A body `node:http` can send as is. */

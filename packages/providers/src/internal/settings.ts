@@ -37,7 +37,9 @@ export const apiKey = (
 ): Effect.Effect<Redacted.Redacted<string>, MissingApiKey> => {
   const value = identifier.setting("api_key")
   if (value !== undefined) {
-    return Effect.succeed(Redacted.isRedacted(value) ? value as Redacted.Redacted<string> : Redacted.make(String(value)))
+    return Effect.succeed(
+      Redacted.isRedacted(value) ? value as Redacted.Redacted<string> : Redacted.make(String(value))
+    )
   }
   return Config.option(Config.Redacted(options.variable)).pipe(
     Effect.orElseSucceed(() => Option.none<Redacted.Redacted<string>>()),

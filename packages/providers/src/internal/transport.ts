@@ -96,7 +96,11 @@ const headerRecord = (headers: RequestInit["headers"]): Record<string, string> =
 
 // Only these reach `node:http` (route.ts sends every other body through the global fetch).
 const bodyOf = (body: RequestInit["body"]): string | Uint8Array | undefined =>
-  body === undefined || body === null ? undefined : body instanceof ArrayBuffer ? new Uint8Array(body) : body as string | Uint8Array
+  body === undefined || body === null
+    ? undefined
+    : body instanceof ArrayBuffer
+    ? new Uint8Array(body)
+    : body as string | Uint8Array
 
 const abortError = (signal: AbortSignal): unknown =>
   signal.reason instanceof Error && signal.reason.name === "AbortError"
@@ -143,11 +147,15 @@ export const make = (limits: Limits, env: NodeJS.ProcessEnv = process.env): Tran
             return reject(TransportRefusal.redirect(url, status, url, `its Location (${location}) is not a URL`))
           }
           const refuse = (reason: string) => reject(TransportRefusal.redirect(url, status, next, reason))
-          if (next.origin !== url.origin) return refuse("it leads to another origin, and the request carries the API key")
+          if (next.origin !== url.origin) {
+            return refuse("it leads to another origin, and the request carries the API key")
+          }
           if (status !== 307 && status !== 308 && method !== "GET" && method !== "HEAD") {
             return refuse(`a ${status} would turn the ${method} into a GET without its body`)
           }
-          if (hops >= limits.maxRedirects) return refuse(`it is one more than the ${limits.maxRedirects} redirects followed in a row`)
+          if (hops >= limits.maxRedirects) {
+            return refuse(`it is one more than the ${limits.maxRedirects} redirects followed in a row`)
+          }
           return resolve(send(next, init, method, true, hops + 1))
         }
         const head: Head = {
@@ -200,7 +208,9 @@ export const make = (limits: Limits, env: NodeJS.ProcessEnv = process.env): Tran
   const streamed = (response: http.IncomingMessage, head: Head): Response => {
     const decoder = streamDecoders[encodingOf(response)]
     // The pipeline's errors (a dropped connection, a corrupt stream) reach the reader through the last stream.
-    const source: Readable = decoder === undefined ? response : pipeline(response, decoder(), () => {}) as unknown as Readable
+    const source: Readable = decoder === undefined
+      ? response
+      : pipeline(response, decoder(), () => {}) as unknown as Readable
     const body = Readable.toWeb(source) as unknown as ReadableStream<Uint8Array>
     const max = decoder === undefined ? Math.min(limits.maxBodyBytes, limits.maxDecodedBytes) : limits.maxDecodedBytes
     return new StreamedResponse(head, body, max) as unknown as Response

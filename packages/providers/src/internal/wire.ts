@@ -8,7 +8,9 @@ import { Effect, Result, Schema } from "effect"
 
 /** Drops unset fields, so a request body shows exactly what was asked. */
 export const defined = <A extends Record<string, unknown>>(fields: A): { [K in keyof A]?: Exclude<A[K], undefined> } =>
-  Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)) as { [K in keyof A]?: Exclude<A[K], undefined> }
+  Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)) as {
+    [K in keyof A]?: Exclude<A[K], undefined>
+  }
 
 /** A field a server may omit or send as `null`. */
 export const nullish = <S extends Schema.Top>(schema: S) => Schema.optional(Schema.NullOr(schema))
@@ -35,7 +37,10 @@ export const decoder = <S extends Schema.Top>(provider: string, schema: S) => {
     return Result.isSuccess(result)
       ? Effect.succeed(result.success)
       : Effect.fail(
-        new MalformedResponse({ provider, detail: `unexpected response shape: ${result.failure.message.slice(0, 500)}` })
+        new MalformedResponse({
+          provider,
+          detail: `unexpected response shape: ${result.failure.message.slice(0, 500)}`
+        })
       )
   }
 }
