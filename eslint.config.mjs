@@ -46,7 +46,8 @@ export default tseslint.config(
         caughtErrors: "none"
       }],
       "@typescript-eslint/consistent-type-imports": ["error", { fixStyle: "inline-type-imports" }],
-      "@typescript-eslint/switch-exhaustiveness-check": "error",
+      "@typescript-eslint/switch-exhaustiveness-check": ["error", { considerDefaultExhaustiveForUnions: true }],
+      "@typescript-eslint/prefer-promise-reject-errors": ["error", { allowThrowingUnknown: true }],
       eqeqeq: ["error", "always", { null: "ignore" }],
       "no-var": "error",
       "prefer-const": "error",
@@ -60,7 +61,11 @@ export default tseslint.config(
       "@typescript-eslint/require-yield": "off",
       "@typescript-eslint/no-namespace": "off",
       "@typescript-eslint/no-empty-object-type": "off",
-      "@typescript-eslint/unbound-method": "off"
+      "@typescript-eslint/unbound-method": "off",
+      // Schema.Class data types declare their type parameters through a merged interface
+      "@typescript-eslint/no-unsafe-declaration-merging": "off",
+      // dual APIs tell their call forms apart by `arguments.length`, as Effect's own do
+      "prefer-rest-params": "off"
     }
   },
   {

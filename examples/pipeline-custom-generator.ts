@@ -26,7 +26,8 @@ export const shout: GeneratorRegistry.Provider = {
   settings: { suffix: { kind: "string", description: "text appended to every answer" } },
   env: [],
   make: (identifier) => {
-    const suffix = String(identifier.setting("suffix") ?? "")
+    const setting = identifier.setting("suffix")
+    const suffix = typeof setting === "string" ? setting : ""
     const answer = (text: string) =>
       Effect.succeed(
         Generation.fromTexts(

@@ -35,7 +35,7 @@ export const program: Effect.Effect<
     ChatPipeline.runMany(3)
   )
   for (const [i, chat] of chats.entries()) {
-    yield* Console.log(`--- Chat ${i + 1} (?: ${chat.metadata.questioned ?? false}) ---`)
+    yield* Console.log(`--- Chat ${i + 1} (?: ${chat.metadata.questioned === true}) ---`)
     yield* Console.log(chat.conversation)
     yield* Console.log("")
   }

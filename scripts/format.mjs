@@ -20,7 +20,8 @@ const eslint = new ESLint({
     {
       files: ["**/*.ts", "**/*.mts", "**/*.mjs", "**/*.js"],
       languageOptions: { parser: tseslint.parser },
-      plugins: { "@effect": effect },
+      // the other rules are known, though off, so that their disable comments are not reported
+      plugins: { "@effect": effect, "@typescript-eslint": tseslint.plugin },
       linterOptions: { reportUnusedDisableDirectives: "off" },
       rules: { "@effect/dprint": ["error", { config: dprintConfig }] }
     }

@@ -111,7 +111,7 @@ describe("OpenAI wire format", () => {
       messages: [{ role: "user", content: "make an order" }],
       response_format: {
         type: "json_schema",
-        json_schema: { name: "order", strict: true, schema: schema as Record<string, unknown> }
+        json_schema: { name: "order", strict: true, schema }
       }
     })
     const order = Schema.decodeUnknownSync(Schema.fromJsonString(Order))(res.choices[0]?.message.content ?? "")

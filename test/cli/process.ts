@@ -52,8 +52,8 @@ export const spawnCli = (
   })
   let stdout = ""
   let stderr = ""
-  child.stdout!.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk))
-  child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk))
+  child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk))
+  child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk))
   const done = new Promise<CliResult>((resolve, reject) => {
     child.once("error", reject)
     child.once("close", (code, signal) => resolve({ code, signal, stdout, stderr }))

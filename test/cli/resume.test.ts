@@ -236,7 +236,7 @@ describe("one writer per results file", () => {
   it.live("a lock left by a process that died (kill -9) is taken over", () =>
     Effect.gen(function*() {
       const { args, output } = batch("stale-lock", 2, "stale-lock-case")
-      const dead = spawnSync(process.execPath, ["-e", ""]).pid!
+      const dead = spawnSync(process.execPath, ["-e", ""]).pid
       writeFileSync(
         `${output}.lock`,
         JSON.stringify({ pid: dead, host: hostname(), since: "2026-01-01T00:00:00Z", token: "old" })

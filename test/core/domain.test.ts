@@ -59,7 +59,7 @@ describe("GenerateParams", () => {
   })
 
   it("providerOptions hold JSON only, and no identifier key sets them", () => {
-    expect(() => GenerateParams.make({ providerOptions: { openai: { f: (() => 1) as never } } })).toThrow()
+    expect(() => GenerateParams.make({ providerOptions: { openai: { f: (() => 1) } } })).toThrow()
     expect(GenerateParams.identifierKeys.some((k) => (k.field as string) === "providerOptions")).toBe(false)
     const parse = Identifier.parseWith([{ name: "p", settings: {} }])
     for (const key of ["providerOptions", "provider_options", "extra"]) {

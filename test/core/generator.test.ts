@@ -124,7 +124,7 @@ describe("GeneratorRegistry", () => {
     env: [{ name: "POOLED_HOME", description: "where the pool lives" }],
     make: (identifier) =>
       Effect.gen(function*() {
-        const size = identifier.setting("size") ?? 1
+        const size = Number(identifier.setting("size") ?? 1)
         yield* Effect.acquireRelease(
           Effect.sync(() => events.push(`acquire ${size}`)),
           () => Effect.sync(() => events.push("release"))

@@ -4,7 +4,7 @@ import {
   Generator,
   GeneratorRegistry,
   Identifier,
-  InvalidIdentifier,
+  type InvalidIdentifier,
   Usage
 } from "@capstan/core"
 import { assert, describe, expect, it } from "@effect/vitest"

@@ -15,7 +15,7 @@ import {
 } from "@capstan/core"
 import { MockGenerator } from "@capstan/core/testing"
 import { describe, expect, it } from "@effect/vitest"
-import { Clock, Duration, Effect, Exit, Fiber, Layer } from "effect"
+import { Clock, type Duration, Effect, Exit, Fiber, type Layer } from "effect"
 import { TestClock } from "effect/testing"
 
 const serverError = (call: number) => new ServerError({ provider: "mock", detail: `call ${call}`, status: 500 })

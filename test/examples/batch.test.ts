@@ -1,7 +1,7 @@
 import { Dataset, Generator, Template, Usage } from "@capstan/core"
 import { MockGenerator } from "@capstan/core/testing"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Fiber, Layer, Stream } from "effect"
+import { Effect, Fiber, type Layer, Stream } from "effect"
 import { TestClock, TestConsole } from "effect/testing"
 import * as fs from "node:fs"
 import * as os from "node:os"

@@ -41,9 +41,9 @@ export const withBody =
 export const spyGlobalFetch = () => {
   const original = globalThis.fetch
   const calls: Array<string> = []
-  globalThis.fetch = ((input: string | URL | Request, init?: RequestInit) => {
+  globalThis.fetch = (input: string | URL | Request, init?: RequestInit) => {
     calls.push(input instanceof Request ? input.url : String(input))
     return original(input, init)
-  }) as typeof fetch
+  }
   return { calls, restore: () => void (globalThis.fetch = original) }
 }

@@ -93,11 +93,11 @@ describe("openai provider", () => {
       const generation = yield* generator.generate(chatRequest("hi", { maxTokens: 10 }))
       const limit = generation.rateLimit
       assert.isDefined(limit)
-      assert.strictEqual(limit!.requestsLimit, 600)
-      assert.strictEqual(limit!.tokensLimit, 100_000)
-      assert.isBelow(limit!.requestsRemaining!, 600)
-      assert.isBelow(limit!.tokensRemaining!, 100_000)
-      assert.isDefined(limit!.requestsResetMs)
+      assert.strictEqual(limit.requestsLimit, 600)
+      assert.strictEqual(limit.tokensLimit, 100_000)
+      assert.isBelow(limit.requestsRemaining!, 600)
+      assert.isBelow(limit.tokensRemaining!, 100_000)
+      assert.isDefined(limit.requestsResetMs)
     }))
 
   it.live("a 429 from the limiter is RateLimited with the server's wait and a header snapshot", () =>

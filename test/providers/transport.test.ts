@@ -480,9 +480,8 @@ describe("what goes to the global fetch instead", () => {
             controller.close()
           }
         })
-        const streamed =
-          await (await fetch(`${server.url}/s`, { method: "POST", body: stream, duplex: "half" } as RequestInit))
-            .json()
+        const streamed = await (await fetch(`${server.url}/s`, { method: "POST", body: stream, duplex: "half" }))
+          .json()
         assert.deepStrictEqual(streamed, { type: null, body: "streamed body" })
       })
       assert.strictEqual(spy.calls.length, 4)

@@ -99,7 +99,7 @@ describe("the transport's scope", () => {
       const server = yield* FakeProvider.scoped()
       const urls: Array<string> = []
       const recording: HttpTransport.Fetch = (input, init) => {
-        urls.push(String(input))
+        urls.push(input instanceof Request ? input.url : input.toString())
         return globalThis.fetch(input, init)
       }
       const openai = yield* OpenAI.makeGenerator(Identifier.make({ provider: "openai", model: "gpt-4o-mini" }), {

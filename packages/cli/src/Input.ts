@@ -13,7 +13,7 @@
  */
 import { parse as parseCsvStream } from "csv-parse/stream"
 import { parse as parseCsvText } from "csv-parse/sync"
-import { Effect, FileSystem, Result, Schema, Stream } from "effect"
+import { Effect, FileSystem, Result, type Schema, Stream } from "effect"
 import type { PlatformError } from "effect/PlatformError"
 import { InputError, type UsageError } from "./Errors.js"
 import * as TextEncoding from "./internal/encoding.js"

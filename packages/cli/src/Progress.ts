@@ -4,7 +4,7 @@
  *
  * @since 0.1.0
  */
-import { Duration, Effect, Ref, Schedule } from "effect"
+import { type Duration, Effect, Ref, Schedule } from "effect"
 
 /**
  * The counters of a run. `total` is the number of rows this run will write (items to send × choices).

@@ -24,7 +24,7 @@ import * as internal from "./internal/pipeline.js"
 import * as batch from "./internal/pipelineBatch.js"
 import { trusted } from "./internal/trusted.js"
 import * as Message from "./Message.js"
-import * as Model from "./Model.js"
+import type * as Model from "./Model.js"
 import { BatchStopped, ChatError } from "./PipelineError.js"
 import * as Template from "./Template.js"
 import * as Usage from "./Usage.js"
@@ -86,7 +86,7 @@ export interface Options<E = never, R = never> {
    * with its params, `andThen` steps and parse steps (the last parse step's value is the row's `parsed`). `map`
    * steps are not allowed (they need every chat at once; use `ChatPipeline.runBatch`).
    */
-  readonly pipeline?: ChatPipeline.ChatPipeline<any, E, R> | undefined
+  readonly pipeline?: ChatPipeline.ChatPipeline<unknown, E, R> | undefined
   /** Parse every output with this model, asking again on failure (`maxRounds` generations at most). */
   readonly parse?: Model.Model<unknown> | undefined
   /**
@@ -116,7 +116,7 @@ const emptyPipeline = internal.make("chat", [])
 
 /** The pipeline each item runs through, and the model its rows' `parsed` values come from; checked when built. */
 const planOf = (
-  options: Options<any, any>
+  options: Options<unknown, unknown>
 ): { readonly state: internal.Pipeline; readonly model: Model.Model<unknown> | undefined } => {
   const base = (options.pipeline ?? emptyPipeline) as unknown as internal.Pipeline
   if (base.steps.some((step) => step._tag === "Map")) {
@@ -151,7 +151,7 @@ const planOf = (
 // The parsed value is stored as the JSON form of its decoded type (a list stays a list, a number a number), so
 // `parsedOf` decodes it back to the same value.
 const typeJsonCodec = <A>(schema: Schema.Decoder<A>): Schema.Codec<A, unknown> =>
-  Schema.toCodecJson(Schema.toType(schema as unknown as Schema.Codec<A>)) as unknown as Schema.Codec<A, unknown>
+  Schema.toCodecJson(Schema.toType(schema as unknown as Schema.Codec<A>))
 
 // A memo of pure values (a model's compiled encoder), not application state.
 const jsonCodecs = new WeakMap<Model.Model<unknown>, (value: unknown) => Schema.Json>()
@@ -189,8 +189,7 @@ const jsonOf = (model: Model.Model<unknown>, value: unknown): Schema.Json | unde
  */
 export const parsedOf = <A>(model: Model.Model<A>) => {
   const decode = Schema.decodeUnknownOption(typeJsonCodec(model.schema))
-  return (row: Row): Option.Option<A> =>
-    row.parsed === undefined ? Option.none() : decode(row.parsed) as Option.Option<A>
+  return (row: Row): Option.Option<A> => row.parsed === undefined ? Option.none() : decode(row.parsed)
 }
 
 const toRow = (

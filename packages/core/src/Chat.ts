@@ -33,7 +33,7 @@ import * as Usage from "./Usage.js"
  * ```
  * @since 0.1.0
  */
-export class Chat<out A = unknown> extends Schema.Class<Chat<any>>("@capstan/core/Chat")({
+export class Chat<out A = unknown> extends Schema.Class<Chat<unknown>>("@capstan/core/Chat")({
   messages: Schema.Array(Message.Message),
   generated: Schema.Array(Message.Message),
   metadata: Schema.Record(Schema.String, Schema.Json),
@@ -134,7 +134,7 @@ export const withMetadata: {
 } = dual(
   2,
   <A>(chat: Chat<A>, metadata: Readonly<Record<string, Schema.Json>>): Chat<A> =>
-    new Chat({ ...chat, metadata: { ...chat.metadata, ...metadata } }) as Chat<A>
+    new Chat({ ...chat, metadata: { ...chat.metadata, ...metadata } })
 )
 
 /**

@@ -476,7 +476,7 @@ export const run: {
   kindFirst,
   (self: Pipeline<Kind, unknown, unknown, unknown>, options?: RunOptions) =>
     batch.runOnce(impl(self), options?.onFailed ?? "fail")
-) as any
+)
 
 /**
  * Runs the pipeline `n` times on its own messages (a sliding window of `concurrency`), in order.
@@ -510,7 +510,7 @@ export const runMany: {
   const settled = settledOptions(options)
   const items = Array.from({ length: n }, () => ({ input: [], params: GenerateParams.empty }))
   return batch.runBatch(impl(self), items, settled)
-}) as any
+})
 
 /**
  * Runs the pipeline over a batch: each input is appended to the pipeline's messages, with its params (`options.params`)
@@ -554,7 +554,7 @@ export const runBatch: {
       (items) => batch.runBatch(impl(self), items, settled)
     )
   }
-) as any
+)
 
 /**
  * Like {@link runBatch}, as a stream of results in the order they complete, each tagged with the index of its
@@ -602,7 +602,7 @@ export const stream: {
       (items) => Stream.map(batch.stream(impl(self), items, settled), ({ chat, index }) => ({ index, chat }))
     ))
   }
-) as any
+)
 
 /** A batch's options, checked when the run is built. */
 const settledOptions = (options: BatchOptions | undefined) =>

@@ -139,7 +139,7 @@ export const merge: {
       override.providerOptions as Readonly<Record<string, ProviderOptions>>
     )
   }
-  return new GenerateParams(fields as Fields)
+  return new GenerateParams(fields)
 })
 
 const mergeProviderOptions = (

@@ -5,10 +5,10 @@
  * @since 0.1.0
  */
 import { Schema } from "effect"
-import * as GenerateParams from "./GenerateParams.js"
+import type * as GenerateParams from "./GenerateParams.js"
 import { PositiveInt } from "./internal/numbers.js"
 import { RateLimitSnapshot } from "./internal/rateLimitSnapshot.js"
-import { Message, ToolCallPart } from "./Message.js"
+import { type Message, ToolCallPart } from "./Message.js"
 import * as Usage from "./Usage.js"
 
 /**

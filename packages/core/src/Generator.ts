@@ -11,7 +11,7 @@
  */
 import { Clock, type Config, Effect, Layer, Result, Stream } from "effect"
 import type * as Scope from "effect/Scope"
-import * as Chat from "./Chat.js"
+import type * as Chat from "./Chat.js"
 import * as Engine from "./Engine.js"
 import * as GenerateParams from "./GenerateParams.js"
 import type { ChatRequest, CompletionRequest, Generation, StreamPart } from "./Generation.js"

@@ -6,7 +6,7 @@
  *
  * @since 0.1.0
  */
-import { Context, Duration, Effect, Layer, Result } from "effect"
+import { Context, type Duration, Effect, Layer, Result } from "effect"
 import type * as Errors from "./Errors.js"
 import { type Capabilities, Generator, withBaseParams } from "./Generator.js"
 import * as Identifier from "./Identifier.js"

@@ -210,7 +210,7 @@ export const parseResult: <A>(model: Model<A>, text: string) => Result.Result<A,
 
 /** Both call forms of a function of a model and a text: `f(model, text)`, and `f(model)(text)` for pipelines. */
 const withText =
-  <R>(f: (model: Model<unknown>, text: string) => R): any => (model: Model<unknown>, ...text: [] | [string]) =>
+  <R>(f: (model: Model<unknown>, text: string) => R) => (model: Model<unknown>, ...text: [] | [string]) =>
     text.length === 0 ? (input: string) => f(model, input) : f(model, text[0])
 
 /**
@@ -235,7 +235,7 @@ const withText =
 export const parse: {
   <A>(model: Model<A>): (text: string) => Effect.Effect<A, ParseError>
   <A>(model: Model<A>, text: string): Effect.Effect<A, ParseError>
-} = withText((model, text) => Effect.fromResult(modelParse.parseResult(model, text)))
+} = withText((model, text) => Effect.fromResult(modelParse.parseResult(model, text))) as typeof parse
 
 /**
  * Like {@link parse}, without the error: `Option.none()` when nothing decodes.
@@ -252,7 +252,7 @@ export const parse: {
 export const tryParse: {
   <A>(model: Model<A>): (text: string) => Option.Option<A>
   <A>(model: Model<A>, text: string): Option.Option<A>
-} = withText((model, text) => Result.getSuccess(modelParse.parseResult(model, text)))
+} = withText((model, text) => Result.getSuccess(modelParse.parseResult(model, text))) as typeof tryParse
 
 /**
  * Every occurrence of the model in `text`, in document order (empty ones are passed over when a filled one
@@ -270,7 +270,7 @@ export const tryParse: {
 export const parseMany: {
   <A>(model: Model<A>): (text: string) => Effect.Effect<ReadonlyArray<A>, ParseError>
   <A>(model: Model<A>, text: string): Effect.Effect<ReadonlyArray<A>, ParseError>
-} = withText((model, text) => Effect.fromResult(modelParse.parseManyResult(model, text)))
+} = withText((model, text) => Effect.fromResult(modelParse.parseManyResult(model, text))) as typeof parseMany
 
 /**
  * Options of {@link parseSet}.
@@ -312,7 +312,7 @@ export const parseSet: {
     typeof textOrOptions === "string"
       ? Effect.fromResult(modelParse.parseSetResult(model, textOrOptions, options?.minCount ?? 1))
       : (input: string) =>
-        Effect.fromResult(modelParse.parseSetResult(model, input, textOrOptions?.minCount ?? 1))) as any
+        Effect.fromResult(modelParse.parseSetResult(model, input, textOrOptions?.minCount ?? 1))) as typeof parseSet
 
 // ---------------------------------------------------------------------------------------------
 // Built-in models
@@ -341,7 +341,7 @@ export const Answer: XmlModel<string> = answers.Answer
  * import { Effect } from "effect"
  * import { Model } from "@capstan/core"
  *
- * Effect.runSync(Model.parse(Model.CommaDelimitedAnswer, "<comma-delimited-answer>a, b, </comma-delimited-answer>"))
+ * Effect.runSync(Model.parse(Model.CommaDelimitedAnswer, "<comma-delimited-answer>a, b, </comma-delimited-answer>")) as typeof parse
  * // ["a", "b"]
  * ```
  * @since 0.1.0

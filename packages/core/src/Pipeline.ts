@@ -223,7 +223,7 @@ export interface ParseOptions {
  *
  * @since 0.1.0
  */
-export type AndThenResult = Chat.Chat<any> | Pipeline<Kind, any, any, any> | void | undefined
+export type AndThenResult = Chat.Chat<unknown> | Pipeline<Kind, unknown, unknown, unknown> | void | undefined
 
 /**
  * What a chat parses after an `andThen` callback answered `X`: the replacement's, the continued pipeline's, or
@@ -287,7 +287,7 @@ export type BatchError<O, E> = O extends { readonly onFailed: "skip" | "include"
  *
  * @since 0.2.0
  */
-export type PairingError<O> = O extends { readonly params: ReadonlyArray<any> } ? BatchSizeMismatch : never
+export type PairingError<O> = O extends { readonly params: ReadonlyArray<unknown> } ? BatchSizeMismatch : never
 
 /**
  * True for a pipeline of either kind.

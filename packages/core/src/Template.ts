@@ -232,7 +232,7 @@ type Problems<S extends string> = string extends S ? never : Exclude<Scan<S, nev
 /**
  * @since 0.1.0
  */
-export const TypeId: "~@capstan/core/Template" = "~@capstan/core/Template"
+export const TypeId = "~@capstan/core/Template" as const
 
 /**
  * A parsed template. `variables` are its distinct variable names in order of first appearance. `Vars` is
@@ -255,6 +255,8 @@ export interface Template<out Vars extends string = string> extends Pipeable {
   /** An optional name, used in row ids by `Dataset.cross`. */
   readonly id?: string
   readonly variables: ReadonlyArray<Vars>
+  /** The source as text: a chat template's messages as `[role]: content` lines. */
+  toString(): string
 }
 
 /**
@@ -373,7 +375,7 @@ const build = (source: Source, options: Options | undefined): Result.Result<Temp
     if (typeof message !== "object" || message === null || typeof message.content !== "string") {
       return Result.fail(
         new InvalidTemplate({
-          template: JSON.stringify(message) ?? String(message),
+          template: JSON.stringify(message) ?? typeof message,
           reason: "a message is { role, content } with string content",
           ...where
         })
@@ -483,8 +485,9 @@ export const parse: {
   (source: string, options?: Options): Effect.Effect<TextTemplate, InvalidTemplate>
   (source: ReadonlyArray<MessageTemplate>, options?: Options): Effect.Effect<ChatTemplate, InvalidTemplate>
   (source: Source, options?: Options): Effect.Effect<Template, InvalidTemplate>
-} = (source: Source, options?: Options): Effect.Effect<any, InvalidTemplate> =>
-  Effect.suspend(() => Effect.fromResult(build(source, options)))
+} =
+  ((source: Source, options?: Options): Effect.Effect<Template, InvalidTemplate> =>
+    Effect.suspend(() => Effect.fromResult(build(source, options)))) as typeof parse
 
 // ---------------------------------------------------------------------------------------------
 // Rendering

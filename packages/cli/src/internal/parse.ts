@@ -4,7 +4,7 @@
  * @internal
  */
 import { Model } from "@capstan/core"
-import { Effect, FileSystem, JsonSchema, Schema, SchemaRepresentation } from "effect"
+import { Effect, type FileSystem, JsonSchema, Schema, SchemaRepresentation } from "effect"
 import { InputError, UsageError } from "../Errors.js"
 import * as Input from "../Input.js"
 

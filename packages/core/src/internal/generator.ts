@@ -6,7 +6,7 @@
  */
 import { Context, type Effect, type Stream } from "effect"
 import type * as Scope from "effect/Scope"
-import * as Chat from "../Chat.js"
+import type * as Chat from "../Chat.js"
 import type { InvalidIdentifier, InvalidParams, MissingApiKey } from "../ConfigError.js"
 import * as GenerateParams from "../GenerateParams.js"
 import type { ChatRequest, CompletionRequest, Generation, StreamPart } from "../Generation.js"

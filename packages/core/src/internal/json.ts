@@ -148,6 +148,6 @@ export const fromDocument = (
   }
   const { [rootId]: _, ...others } = document.definitions
   // A recursive root still refers to its own definition.
-  const definitions = JSON.stringify([root, others]).includes(`"${ref}"`) ? document.definitions : others
+  const definitions = JSON.stringify([root, others]).includes(JSON.stringify(ref)) ? document.definitions : others
   return Object.keys(definitions).length > 0 ? { ...root, $defs: definitions } : root
 }

@@ -242,12 +242,13 @@ export const mockProvider: Provider = {
     const delay = identifier.setting("delay_ms")
     const every = identifier.setting("fail_every")
     const failWith = identifier.setting("fail_with")
-    const errorOf = typeof failWith === "string" ? errorsByTag[failWith] : errorsByTag.ServerError
+    const failWithTag = typeof failWith === "string" ? failWith : "ServerError"
+    const errorOf = errorsByTag[failWithTag]
     if (errorOf === undefined) {
       return Effect.fail(
         new Errors.InvalidIdentifier({
           identifier: String(identifier),
-          reason: `fail_with names no known error: "${String(failWith)}"`,
+          reason: `fail_with names no known error: "${failWithTag}"`,
           key: "fail_with",
           hint: `Use one of: ${Object.keys(errorsByTag).join(", ")}`
         })

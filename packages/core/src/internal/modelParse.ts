@@ -78,6 +78,8 @@ const equivalences = new WeakMap<Model<unknown>, Equivalence.Equivalence<unknown
 const equivalenceOf = <A>(model: Model<A>): Equivalence.Equivalence<A> => {
   let equivalence = equivalences.get(model)
   if (equivalence === undefined) {
+    // widened on purpose: without it `equivalence` takes the type Equivalence<A>, which the cache cannot hold
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion
     equivalence = Schema.toEquivalence(model.schema as Schema.Schema<unknown>)
     equivalences.set(model, equivalence)
   }

@@ -34,6 +34,8 @@ export const defaultMaxDepth = 20
 /** The default number of generations a parse step tries. */
 export const defaultMaxRounds = 5
 
+// The runtime form erases a pipeline's error and service types; the public `Pipeline` type carries them.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Any = any
 
 export type Step =

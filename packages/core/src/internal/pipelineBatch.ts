@@ -33,6 +33,8 @@ import {
   withError
 } from "./pipeline.js"
 
+// The runtime form erases a pipeline's error and service types; the public `Pipeline` type carries them.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Any = any
 
 /** The default sliding-window size of `runMany` / `runBatch` / `stream`. */
@@ -104,7 +106,7 @@ const applyMaps = (
           new StepFailed({
             step: "map",
             cause: `a map callback must return one Chat per chat it is given (${current.length}); it returned ${
-              Array.isArray(out) ? `${out.length} values` : String(out)
+              Array.isArray(out) ? `${out.length} values` : typeof out
             }`
           })
         )

@@ -140,6 +140,4 @@ export const describeSource = (
 ): string =>
   typeof source === "string"
     ? source
-    : Array.isArray(source)
-    ? source.map((m) => `[${m.role}]: ${m.content}`).join("\n")
-    : String(source)
+    : source.map((m) => `[${m.role}]: ${m.content}`).join("\n")

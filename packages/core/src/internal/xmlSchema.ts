@@ -76,7 +76,7 @@ export const read = (text: string, element: Xml.Element, ast: SchemaAST.AST): St
 const readText = (text: string, element: Xml.Element, types: ReadonlyArray<SchemaAST.AST>): string => {
   const value = Xml.innerText(text, element)
   if (!types.every((type) => type._tag === "Literal")) return value
-  const literals = types.map((type) => String((type as SchemaAST.Literal).literal))
+  const literals = types.map((type) => String(type.literal))
   if (literals.includes(value)) return value
   const matches = literals.filter((literal) => literal.toLowerCase() === value.toLowerCase())
   return matches.length === 1 ? matches[0]! : value

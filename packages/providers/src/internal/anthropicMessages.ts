@@ -11,7 +11,7 @@
  */
 import type AnthropicSdk from "@anthropic-ai/sdk"
 import { type InvalidRequest, Message } from "@capstan/core"
-import { Result, type Schema } from "effect"
+import { Result } from "effect"
 import { checkToolFlow, imageSource, misplaced, outputText, partName, refuse } from "./content.js"
 import { trusted } from "./wire.js"
 
@@ -159,7 +159,7 @@ export const toolCallsOf = (
     if (block.type !== "tool_use" || block.name === undefined || block.name === structuredTool) continue
     calls.push(
       new Message.ToolCallPart(
-        { id: block.id ?? "", name: block.name, input: (block.input ?? {}) as Schema.Json },
+        { id: block.id ?? "", name: block.name, input: (block.input ?? {}) },
         trusted
       )
     )

@@ -4,7 +4,7 @@
  *
  * @internal
  */
-import { type GenerateParams, Generation, type GenerationError, type MalformedResponse } from "@capstan/core"
+import { type GenerateParams, type Generation, type GenerationError, type MalformedResponse } from "@capstan/core"
 import { Clock, Effect } from "effect"
 import { identity } from "effect/Function"
 import { type Failure, type HeadersLike, messageOf, toGenerationError } from "./failure.js"

@@ -54,7 +54,7 @@ const mapMessage = (
   const fail = (problem: string) => refuse(dialect.provider, index, role, problem)
   if (typeof content === "string") {
     if (role === "tool") return fail("a tool message carries tool results; build it with Message.tool([...])")
-    out.push({ role, content } as OpenAISdk.ChatCompletionMessageParam)
+    out.push({ role, content })
     return undefined
   }
   for (const part of content) {

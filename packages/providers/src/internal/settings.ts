@@ -38,7 +38,7 @@ export const apiKey = (
   const value = identifier.setting("api_key")
   if (value !== undefined) {
     return Effect.succeed(
-      Redacted.isRedacted(value) ? value as Redacted.Redacted<string> : Redacted.make(String(value))
+      Redacted.isRedacted(value) ? value : Redacted.make(String(value))
     )
   }
   return Config.option(Config.Redacted(options.variable)).pipe(
