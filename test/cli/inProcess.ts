@@ -3,7 +3,7 @@
  * start per case.
  */
 import { NodeServices } from "@effect/platform-node"
-import { Cause, ConfigProvider, Effect, Exit, Option, Stdio } from "effect"
+import { Cause, ConfigProvider, Effect, Exit, Layer, Option, Stdio } from "effect"
 import { TestConsole } from "effect/testing"
 import { Cli } from "../../packages/cli/src/index.js"
 
@@ -18,8 +18,10 @@ export const capstan = (args: ReadonlyArray<string>, env: Readonly<Record<string
     const stderr = (yield* TestConsole.errorLines).join("\n")
     return { code, stdout, stderr }
   }).pipe(
-    Effect.provide(TestConsole.layer),
-    Effect.provide(Stdio.layerTest({})),
-    Effect.provide(ConfigProvider.layer(ConfigProvider.fromEnv({ env }))),
-    Effect.provide(NodeServices.layer)
+    Effect.provide(Layer.mergeAll(
+      TestConsole.layer,
+      Stdio.layerTest({}),
+      ConfigProvider.layer(ConfigProvider.fromEnv({ env })),
+      NodeServices.layer
+    ))
   )

@@ -4,7 +4,7 @@
  */
 import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, ConfigProvider, Effect, Exit, Option, Stdio } from "effect"
+import { Cause, ConfigProvider, Effect, Exit, Layer, Option, Stdio } from "effect"
 import { TestConsole } from "effect/testing"
 import { spawn } from "node:child_process"
 import { join } from "node:path"
@@ -25,10 +25,12 @@ const capstan = (args: ReadonlyArray<string>) =>
       stderr: (yield* TestConsole.errorLines).join("\n")
     }
   }).pipe(
-    Effect.provide(TestConsole.layer),
-    Effect.provide(Stdio.layerTest({})),
-    Effect.provide(ConfigProvider.layer(ConfigProvider.fromEnv({ env: {} }))),
-    Effect.provide(NodeServices.layer)
+    Effect.provide(Layer.mergeAll(
+      TestConsole.layer,
+      Stdio.layerTest({}),
+      ConfigProvider.layer(ConfigProvider.fromEnv({ env: {} })),
+      NodeServices.layer
+    ))
   )
 
 const batchUsage =

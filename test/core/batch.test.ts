@@ -298,9 +298,7 @@ describe("Batch.stream", () => {
           return "ok"
         })
       )
-      const many = Effect.runSync(
-        Dataset.validate(template, Array.from({ length: 20 }, (_, i) => ({ review: `#${i}` })))
-      )
+      const many = yield* Dataset.validate(template, Array.from({ length: 20 }, (_, i) => ({ review: `#${i}` })))
       const fiber = yield* Effect.forkChild(Batch.run(many, { concurrency: 4 }).pipe(Effect.provide(layer)))
       yield* TestClock.adjust("100 millis")
       expect(yield* Ref.get(inFlight)).toBe(4)
@@ -321,8 +319,9 @@ describe("Batch.stream", () => {
           Effect.as("ok")
         )
       })
-      const many = Effect.runSync(
-        Dataset.validate(template, Array.from({ length: 6 }, (_, i) => ({ id: `i${i}`, review: `#${i}` })))
+      const many = yield* Dataset.validate(
+        template,
+        Array.from({ length: 6 }, (_, i) => ({ id: `i${i}`, review: `#${i}` }))
       )
       const fiber = yield* Effect.forkChild(
         Batch.stream(many, { concurrency: 4 }).pipe(

@@ -1,7 +1,7 @@
 import { Generator, Identifier } from "@capstan/core"
 import { Anthropic, HttpTransport, OpenAI, Providers } from "@capstan/providers"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Redacted } from "effect"
+import { Effect, Layer, Redacted } from "effect"
 import { FakeProvider } from "../support/FakeProvider.js"
 import { chatRequest, eventually } from "./harness.js"
 import { serve, withBody } from "./loopback.js"
@@ -135,8 +135,11 @@ describe("what the transport refuses, as generation errors", () => {
         server.reset()
         const error = yield* Effect.flip(
           Generator.chat(long).pipe(
-            Effect.provide(Generator.layer(`${identifier},api_key=sk-test-0123456789`, { maxRetries: 3 })),
-            Effect.provide(Providers.layerWith({ maxBodyBytes: 2048 }))
+            Effect.provide(
+              Generator.layer(`${identifier},api_key=sk-test-0123456789`, { maxRetries: 3 }).pipe(
+                Layer.provide(Providers.layerWith({ maxBodyBytes: 2048 }))
+              )
+            )
           )
         )
         assert.strictEqual(error._tag, "InvalidRequest", error.message)
@@ -146,8 +149,11 @@ describe("what the transport refuses, as generation errors", () => {
       }
       // Within the default limits the same call succeeds.
       const chat = yield* Generator.chat(long).pipe(
-        Effect.provide(Generator.layer(`openai!m,base_url=${server.openaiBaseUrl},api_key=sk-test-0123456789`)),
-        Effect.provide(Providers.layer)
+        Effect.provide(
+          Generator.layer(`openai!m,base_url=${server.openaiBaseUrl},api_key=sk-test-0123456789`).pipe(
+            Layer.provide(Providers.layer)
+          )
+        )
       )
       assert.strictEqual(chat.last?.text, `echo: ${long}`)
     }))

@@ -64,7 +64,7 @@ export const make = (identifier: Identifier, options: Options): Service => {
       options.record?.(request)
       if (options.delay !== undefined) yield* Effect.sleep(options.delay)
       const failure = options.failure?.(request.call)
-      if (failure !== undefined) return yield* Effect.fail(failure)
+      if (failure !== undefined) return yield* failure
       const reply = options.script(request)
       const value = Effect.isEffect(reply) ? yield* reply : reply
       return toGeneration(value, request)

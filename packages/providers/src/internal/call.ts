@@ -6,7 +6,6 @@
  */
 import { type GenerateParams, type Generation, type GenerationError, type MalformedResponse } from "@capstan/core"
 import { Clock, Effect } from "effect"
-import { identity } from "effect/Function"
 import { type Failure, type HeadersLike, messageOf, toGenerationError } from "./failure.js"
 import { snapshotOf } from "./rateLimitHeaders.js"
 
@@ -86,12 +85,12 @@ export const sender = <S, C>(
         (client ??= sdk.load().then(options.client)).then((loaded) =>
           request(loaded, { signal, timeout, maxRetries: 0 })
         ),
-      catch: identity
+      catch: sdk.classify
     }).pipe(
       Effect.matchEffect({
-        onFailure: (error) =>
+        onFailure: (failure) =>
           Effect.flatMap(Clock.currentTimeMillis, (now) =>
-            Effect.fail(toGenerationError(sdk.classify(error), {
+            Effect.fail(toGenerationError(failure, {
               provider: options.provider,
               secrets: options.secrets,
               timeoutMs: timeout,

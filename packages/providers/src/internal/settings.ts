@@ -20,7 +20,7 @@ export const stringSetting = (
 ): Effect.Effect<string | undefined> => {
   const value = identifier.setting(key)
   if (value !== undefined) return Effect.succeed(Redacted.isRedacted(value) ? Redacted.value(value) : String(value))
-  if (variable === undefined) return Effect.succeed(undefined)
+  if (variable === undefined) return Effect.undefined
   return Config.option(Config.String(variable)).pipe(
     Effect.map((found) => Option.getOrUndefined(Option.filter(found, nonEmpty))),
     Effect.orElseSucceed(() => undefined)
