@@ -118,9 +118,14 @@ describe("packages", () => {
       let tarball: Packed | undefined
       const packed = () => (tarball ??= pack(dir))
 
-      it("its pnpm pack tarball carries README.md and LICENSE (the root's), and its sources", () => {
+      it("its pnpm pack tarball carries README.md, CHANGELOG.md and LICENSE (the root's), and its sources", () => {
         const { entries, listed } = packed()
-        expect(listed).toEqual(expect.arrayContaining(["README.md", "LICENSE", "package.json", "src/index.ts"]))
+        expect(listed).toEqual(
+          expect.arrayContaining(["README.md", "CHANGELOG.md", "LICENSE", "package.json", "src/index.ts"])
+        )
+        expect(entries.get("package/CHANGELOG.md")?.toString("utf8")).toMatch(
+          new RegExp(`^# @capstan/${name}\\n\\n## ${source.version.replaceAll(".", "\\.")}\\n`)
+        )
         expect(entries.get("package/LICENSE")?.toString("utf8")).toBe(rootLicense)
         expect(entries.get("package/README.md")?.toString("utf8")).toContain(`# @capstan/${name}`)
         expect(listed.filter((path) => /\.test\.|^node_modules\/|tsbuildinfo/.test(path))).toEqual([])

@@ -8,6 +8,7 @@ import { Batch, Dataset, Generator, GeneratorRegistry, Identifier, Message, Temp
 import * as NodeServices from "@effect/platform-node/NodeServices"
 import { Cause, Console, Effect, FileSystem, Option, Path, Predicate, Runtime, Schema, Stdio } from "effect"
 import { Argument, CliError, CliOutput, Command, Flag } from "effect/cli"
+import { createRequire } from "node:module"
 import { fileURLToPath } from "node:url"
 import { CommandExit, ExitCode, exitCodeHelp, InputError, ItemsFailed, UsageError } from "./Errors.js"
 import * as Input from "./Input.js"
@@ -19,11 +20,19 @@ import * as Run from "./internal/run.js"
 import * as Shell from "./internal/shell.js"
 
 /**
- * The version `capstan --version` prints.
+ * The version `capstan --version` prints: the package's, read from its `package.json` (next to `src` and `dist`
+ * alike), so that a release changes it in one place.
  *
+ * @example
+ * ```ts
+ * import { Cli } from "@capstan/cli"
+ *
+ * Cli.version // e.g. "0.2.0"
+ * ```
  * @since 0.1.0
  */
-export const version = "0.1.0"
+export const version: string = (createRequire(import.meta.url)("../package.json") as { readonly version: string })
+  .version
 
 // ---------------------------------------------------------------------------------------------
 // Flags shared by commands

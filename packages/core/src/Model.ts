@@ -341,7 +341,7 @@ export const Answer: XmlModel<string> = answers.Answer
  * import { Effect } from "effect"
  * import { Model } from "@capstan/core"
  *
- * Effect.runSync(Model.parse(Model.CommaDelimitedAnswer, "<comma-delimited-answer>a, b, </comma-delimited-answer>")) as typeof parse
+ * Effect.runSync(Model.parse(Model.CommaDelimitedAnswer, "<comma-delimited-answer>a, b, </comma-delimited-answer>"))
  * // ["a", "b"]
  * ```
  * @since 0.1.0
