@@ -2,7 +2,8 @@
 // directories given): each ```ts block becomes a module in a temporary directory inside the workspace (so that
 // `@capstan/*` and `effect` resolve as they do for a user), and one `tsc` run checks them all under the
 // workspace's strict settings. Each failure is printed at the source file and line of the example; any failure
-// exits 1. A rename that breaks an example therefore fails CI.
+// exits 1. A rename that breaks an example therefore fails CI. It also fails when a name exported by a public
+// module (not under `internal/`) has no example on any of its declarations (a brand's `TypeId` needs none).
 import { execFileSync } from "node:child_process"
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { join, relative, resolve } from "node:path"
@@ -57,11 +58,37 @@ const examplesIn = (text) => {
   return examples
 }
 
+/** The names a public module declares and exports with no `@example` in the JSDoc of any of their declarations. */
+const undocumentedIn = (text) => {
+  const lines = text.split("\n")
+  const documented = new Map()
+  for (const [index, line] of lines.entries()) {
+    const name = /^export (?:declare )?(?:abstract )?(?:const|let|function\*?|interface|type|class|enum) (\w+)/
+      .exec(line)?.[1]
+    if (name === undefined || name === "TypeId") continue
+    let end = index - 1
+    while (end >= 0 && lines[end].trim() === "") end--
+    let start = end
+    if (lines[end]?.trim().endsWith("*/")) { while (start >= 0 && !lines[start].includes("/**")) start-- }
+    const hasExample = start >= 0 && lines.slice(start, end + 1).some((doc) => /^\s*\*\s*@example\b/.test(doc))
+    const known = documented.get(name)
+    documented.set(name, { line: known?.line ?? index + 1, hasExample: (known?.hasExample ?? false) || hasExample })
+  }
+  return [...documented].filter(([, { hasExample }]) => !hasExample).map(([name, { line }]) => ({ name, line }))
+}
+
 mkdirSync(join(root, ".scratch"), { recursive: true })
 const out = mkdtempSync(join(root, ".scratch", "examples-"))
 const origins = new Map()
+const failures = []
 for (const file of dirs.flatMap(sourcesIn)) {
-  for (const example of examplesIn(readFileSync(file, "utf8"))) {
+  const text = readFileSync(file, "utf8")
+  if (!relative(root, file).split(/[\\/]/).includes("internal")) {
+    for (const { line, name } of undocumentedIn(text)) {
+      failures.push(`${relative(root, file)}:${line}:1 \`${name}\` is exported without an @example`)
+    }
+  }
+  for (const example of examplesIn(text)) {
     const name = `example${origins.size}.ts`
     writeFileSync(join(out, name), `${example.code}\nexport {}\n`)
     origins.set(name, { file: relative(root, file), line: example.line })
@@ -98,7 +125,6 @@ try {
   if (output.trim() === "") output = String(error)
 }
 
-const failures = []
 for (const line of output.split("\n").filter((line) => line.trim() !== "")) {
   const match = /^(example\d+\.ts)\((\d+),(\d+)\): (.*)$/.exec(line)
   const origin = match === null ? undefined : origins.get(match[1])

@@ -104,7 +104,14 @@ const itemOf = (body: unknown): string => JSON.stringify(body).match(/review tex
 describe("root scripts that start Node", () => {
   it("each runs the pinned Node with exec, so that it is the script's process", () => {
     const starting = Object.entries(scripts).filter(([, line]) => /\bnode\b|vitest/.test(line))
-    expect(starting.map(([name]) => name).sort()).toEqual(["bench", "capstan", "demo", "format", "test"])
+    expect(starting.map(([name]) => name).sort()).toEqual([
+      "bench",
+      "capstan",
+      "demo",
+      "examples:check",
+      "format",
+      "test"
+    ])
     for (const [, line] of starting) expect(line).toMatch(/^exec node_modules\/node\/bin\/node /)
   })
 

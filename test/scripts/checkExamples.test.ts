@@ -1,6 +1,6 @@
 /**
  * The JSDoc example check (`pnpm examples:check`) as CI runs it: a deliberately broken `@example` must fail it,
- * naming the source file and line, while a sound one passes.
+ * naming the source file and line, while a sound one passes; so must a public export without an example.
  */
 import { execFileSync } from "node:child_process"
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
@@ -69,6 +69,19 @@ describe("examples:check", () => {
     const result = check(dir)
     expect(result.code).toBe(1)
     expect(result.output).toMatch(/Broken\.ts:8:\d+ error TS2551: Property 'mak' does not exist/)
+    expect(result.output).toContain("1 examples in 1 files checked, 1 failing")
+  }, 120_000)
+
+  it("fails on a name a public module exports without an example, but not on internal modules", () => {
+    const dir = join(fixtures, "undocumented")
+    mkdirSync(join(dir, "internal"), { recursive: true })
+    const bare = "/** Documented, but with no example. */\nexport const bare = 2\n"
+    writeFileSync(join(dir, "Bare.ts"), `${moduleWith("const n = 1\nn")}\n${bare}`)
+    writeFileSync(join(dir, "internal", "helper.ts"), bare)
+    const result = check(dir)
+    expect(result.code).toBe(1)
+    expect(result.output).toMatch(/Bare\.ts:14:1 `bare` is exported without an @example/)
+    expect(result.output).not.toContain("helper.ts")
     expect(result.output).toContain("1 examples in 1 files checked, 1 failing")
   }, 120_000)
 })

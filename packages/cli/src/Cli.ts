@@ -182,6 +182,20 @@ const providers = Command.make("providers", {}, () =>
 /**
  * Everything `capstan batch` takes.
  *
+ * @example
+ * ```ts
+ * import { Option } from "effect"
+ * import { Cli } from "@capstan/cli"
+ *
+ * declare const config: Cli.BatchConfig
+ * const resumed: Cli.BatchConfig = {
+ *   ...config,
+ *   generator: Option.some("mock!echo"),
+ *   resume: true,
+ *   retryFailed: "retryable"
+ * }
+ * const program = Cli.batch(resumed)
+ * ```
  * @since 0.1.0
  */
 export interface BatchConfig {

@@ -21,6 +21,15 @@ import * as TextEncoding from "./internal/encoding.js"
 /**
  * One input record: its fields and the 1-based line of the file it starts on.
  *
+ * @example
+ * ```ts
+ * import { Result } from "effect"
+ * import { Input } from "@capstan/cli"
+ *
+ * const label = (record: Input.InputRecord) => `line ${record.line}: ${JSON.stringify(record.fields)}`
+ * Result.map(Input.parseJsonl("in.jsonl", '{"review":"Great"}'), (records) => records.map(label))
+ * // Result.succeed(['line 1: {"review":"Great"}'])
+ * ```
  * @since 0.1.0
  */
 export interface InputRecord {
@@ -31,6 +40,16 @@ export interface InputRecord {
 /**
  * The records of an input file, with the column names of a CSV header (JSONL has none).
  *
+ * @example
+ * ```ts
+ * import { NodeServices } from "@effect/platform-node"
+ * import { Effect } from "effect"
+ * import { Input } from "@capstan/cli"
+ *
+ * const describe = (input: Input.Input) =>
+ *   `${input.file}: ${input.records.length} ${input.format} records, columns ${input.columns?.join(", ") ?? "none"}`
+ * const program = Input.read("reviews.csv").pipe(Effect.map(describe), Effect.provide(NodeServices.layer))
+ * ```
  * @since 0.1.0
  */
 export interface Input {
@@ -44,6 +63,13 @@ export interface Input {
 /**
  * The input formats, chosen by file extension.
  *
+ * @example
+ * ```ts
+ * import { Result } from "effect"
+ * import { Input } from "@capstan/cli"
+ *
+ * const format: Input.Format = Result.getOrElse(Input.formatOf("items.tsv"), () => "jsonl") // "tsv"
+ * ```
  * @since 0.1.0
  */
 export type Format = "jsonl" | "csv" | "tsv"
@@ -85,6 +111,14 @@ export const formatOf = (file: string): Result.Result<Format, InputError> => {
 /**
  * A text encoding, as {@link encoding} resolves it.
  *
+ * @example
+ * ```ts
+ * import type { Result } from "effect"
+ * import { Input, type UsageError } from "@capstan/cli"
+ *
+ * // An Encoding is only made by Input.encoding, which checks the name.
+ * const utf16: Result.Result<Input.Encoding, UsageError> = Input.encoding("utf-16le")
+ * ```
  * @since 0.1.0
  */
 export type Encoding = TextEncoding.Encoding
@@ -92,6 +126,16 @@ export type Encoding = TextEncoding.Encoding
 /**
  * What reading a file takes: its text encoding (default UTF-8; a byte order mark wins).
  *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Input } from "@capstan/cli"
+ *
+ * const program = Effect.gen(function*() {
+ *   const options: Input.ReadOptions = { encoding: yield* Effect.fromResult(Input.encoding("latin1")) }
+ *   return yield* Input.read("legacy.csv", options)
+ * })
+ * ```
  * @since 0.1.0
  */
 export interface ReadOptions {

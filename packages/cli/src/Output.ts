@@ -22,6 +22,18 @@ import { InputError } from "./Errors.js"
 /**
  * An open results file.
  *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Output } from "@capstan/cli"
+ *
+ * const writeRow = (sink: Output.Sink, row: { readonly id: string; readonly output: string }) =>
+ *   sink.append(JSON.stringify(row))
+ * const program = Effect.scoped(Effect.gen(function*() {
+ *   const sink = yield* Output.open("results.jsonl", { mode: "create" })
+ *   yield* writeRow(sink, { id: "a", output: "hi" })
+ * }))
+ * ```
  * @since 0.1.0
  */
 export interface Sink {
@@ -90,6 +102,14 @@ export const open = (
  * What the file records for one item and choice: whether its row is ok, else the kind of its error and whether
  * that error is one a retry may cure (`isRetryable`: rate limits, 5xx, timeouts, ...).
  *
+ * @example
+ * ```ts
+ * import { Output } from "@capstan/cli"
+ *
+ * declare const recorded: Output.Recorded
+ * const sendAgain = (status: Output.RowStatus | undefined) => status === undefined || (!status.ok && status.retryable)
+ * sendAgain(recorded.statuses.get(Output.keyOf("review-1", 0)))
+ * ```
  * @since 0.2.0
  */
 export interface RowStatus {
@@ -103,6 +123,16 @@ export interface RowStatus {
  * What a results file records: the status of every item and choice (keyed by {@link keyOf}; the last row of a
  * key wins), how many rows were read, and what was repaired.
  *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Output } from "@capstan/cli"
+ *
+ * const report = (recorded: Output.Recorded) =>
+ *   `${recorded.statuses.size} items and choices in ${recorded.rows} rows` +
+ *   (recorded.droppedTornRow ? " (a torn last row dropped)" : "")
+ * const dryRun = Output.recorded("results.jsonl", { repair: false }).pipe(Effect.map(report))
+ * ```
  * @since 0.1.0
  */
 export interface Recorded {
@@ -377,6 +407,13 @@ export const writer = (
 /**
  * What identifies a result row: the item id and the choice index (`n > 1` gives one row per choice).
  *
+ * @example
+ * ```ts
+ * import { Output } from "@capstan/cli"
+ *
+ * const key: Output.RowKey = { id: "review-1", choice: 0 }
+ * Output.keyOf(key.id, key.choice) // "0:review-1"
+ * ```
  * @since 0.1.0
  */
 export interface RowKey {

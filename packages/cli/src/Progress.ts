@@ -9,6 +9,17 @@ import { type Duration, Effect, Ref, Schedule } from "effect"
 /**
  * The counters of a run. `total` is the number of rows this run will write (items to send × choices).
  *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Progress } from "@capstan/cli"
+ *
+ * declare const tracker: Progress.Tracker
+ * const status = Effect.map(
+ *   tracker.snapshot,
+ *   (s: Progress.Snapshot) => `${Progress.done(s)}/${s.total} rows, ${s.failed} failed, ${s.inFlight} in flight`
+ * )
+ * ```
  * @since 0.1.0
  */
 export interface Snapshot {
@@ -38,6 +49,17 @@ export interface Snapshot {
 /**
  * What the counters need of a result row: its error's kind, if it failed, and its token usage.
  *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import type { Batch } from "@capstan/core"
+ * import { Progress } from "@capstan/cli"
+ *
+ * declare const tracker: Progress.Tracker
+ * declare const row: Batch.Row // a batch row is a RowOutcome
+ * const failed: Progress.RowOutcome = { error: { _tag: "Timeout" }, usage: { inputTokens: 12, outputTokens: 0 } }
+ * const program = tracker.record(row).pipe(Effect.andThen(tracker.record(failed)))
+ * ```
  * @since 0.1.0
  */
 export interface RowOutcome {
@@ -50,6 +72,19 @@ export interface RowOutcome {
  * gate every request passes: once {@link Tracker.stop} is called, requests that have not started never start
  * (they wait until the batch is interrupted), while those in flight finish and are counted out.
  *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Progress } from "@capstan/cli"
+ *
+ * const program = Effect.gen(function*() {
+ *   const tracker: Progress.Tracker = yield* Progress.make({ total: 10, skipped: 0, startedAt: Date.now() })
+ *   const answer = yield* tracker.admit(Effect.succeed("hi")) // counted in flight while it runs
+ *   yield* tracker.answered
+ *   yield* tracker.stop // from now on, requests that have not started never start
+ *   return answer
+ * })
+ * ```
  * @since 0.1.0
  */
 export interface Tracker {
@@ -259,6 +294,21 @@ export const line = (s: Snapshot, now: number): string => {
 /**
  * How the display writes: to a terminal (redrawing one line) or to a log (one line per tick).
  *
+ * @example
+ * ```ts
+ * import { Clock, Effect } from "effect"
+ * import { Progress } from "@capstan/cli"
+ *
+ * declare const tracker: Progress.Tracker
+ * const toLog: Progress.DisplayOptions = {
+ *   terminal: false,
+ *   columns: 80,
+ *   write: (text) => Effect.sync(() => void process.stdout.write(text)),
+ *   now: Clock.currentTimeMillis,
+ *   interval: "30 seconds"
+ * }
+ * const display = Progress.display(tracker, toLog)
+ * ```
  * @since 0.1.0
  */
 export interface DisplayOptions {

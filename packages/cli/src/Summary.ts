@@ -10,6 +10,20 @@ import * as Progress from "./Progress.js"
 /**
  * What the summary reports.
  *
+ * @example
+ * ```ts
+ * import { type Progress, Summary } from "@capstan/cli"
+ *
+ * declare const snapshot: Progress.Snapshot
+ * const summary: Summary.Summary = {
+ *   snapshot,
+ *   endedAt: Date.now(),
+ *   output: "results.jsonl",
+ *   price: { inputPerMillion: 0.15, outputPerMillion: 0.6 }, // adds a cost line
+ *   interrupted: false
+ * }
+ * console.log(Summary.format(summary))
+ * ```
  * @since 0.1.0
  */
 export interface Summary {
@@ -34,6 +48,17 @@ export interface Summary {
 /**
  * The rows of a results file: how many, how many ok, and the failed ones by the kind of their error.
  *
+ * @example
+ * ```ts
+ * import { type Progress, Summary } from "@capstan/cli"
+ *
+ * declare const snapshot: Progress.Snapshot
+ * const file: Summary.FileTally = { rows: 120, ok: 118, failed: 2, failedByKind: { Timeout: 2 } }
+ * Summary.format({ snapshot, endedAt: Date.now(), output: "results.jsonl", interrupted: false, file })
+ * // Done in 4.2s: 20 rows written to results.jsonl (the file holds 120 rows)
+ * //   ok       118
+ * //   failed   2 (Timeout 2)
+ * ```
  * @since 0.2.0
  */
 export interface FileTally {

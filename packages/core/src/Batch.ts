@@ -78,6 +78,24 @@ export class Row extends Schema.Class<Row>("@capstan/core/Batch/Row")({
 /**
  * Options of {@link stream} and {@link run}.
  *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Batch, Dataset, Generator, Model, Template } from "@capstan/core"
+ *
+ * const options: Batch.Options = {
+ *   parse: Model.Answer,
+ *   instruct: true,
+ *   maxRounds: 2,
+ *   params: { temperature: 0 },
+ *   concurrency: 16,
+ *   stopAfter: 10
+ * }
+ * const program = Effect.gen(function*() {
+ *   const items = yield* Dataset.validate(Template.make("Classify: {review}"), [{ review: "Great!" }])
+ *   return yield* Batch.run(items, options)
+ * }).pipe(Effect.provide(Generator.layer("mock!echo")))
+ * ```
  * @since 0.1.0
  */
 export interface Options<E = never, R = never> {

@@ -77,6 +77,14 @@ export class Chat<out A = unknown> extends Schema.Class<Chat<unknown>>("@capstan
 /**
  * The encoded (JSON) form of a {@link Chat}.
  *
+ * @example
+ * ```ts
+ * import { Chat } from "@capstan/core"
+ *
+ * declare const chat: Chat.Chat
+ * const json: Chat.ChatEncoded = Chat.encodeSync(chat)
+ * json.generated.map((message) => message.role) // ["assistant"]
+ * ```
  * @since 0.1.0
  */
 export type ChatEncoded = typeof Chat.Encoded
@@ -90,6 +98,23 @@ Chat.prototype.pipe = function(this: Chat) {
 /**
  * The fields of a chat, as passed to its constructor.
  *
+ * @example
+ * ```ts
+ * import { Chat, GenerateParams, Message, Usage } from "@capstan/core"
+ *
+ * const fields: Chat.Fields = {
+ *   messages: [Message.user("Hi")],
+ *   generated: [Message.assistant("Hello!")],
+ *   metadata: {},
+ *   generator: "mock!echo",
+ *   params: GenerateParams.empty,
+ *   usage: Usage.empty,
+ *   stopReason: "stop",
+ *   startedAt: Date.now(),
+ *   durationMs: 12
+ * }
+ * new Chat.Chat(fields).text // "Hello!"
+ * ```
  * @since 0.1.0
  */
 export type Fields = ConstructorParameters<typeof Chat>[0]
@@ -97,6 +122,12 @@ export type Fields = ConstructorParameters<typeof Chat>[0]
 /**
  * A chat whose parse step read an `A` from its answer.
  *
+ * @example
+ * ```ts
+ * import type { Chat } from "@capstan/core"
+ *
+ * const label = (chat: Chat.Parsed<{ readonly sentiment: "positive" | "negative" }>) => chat.parsed.sentiment
+ * ```
  * @since 0.2.0
  */
 export type Parsed<A> = Chat<A>

@@ -20,6 +20,16 @@ import type { ExhaustedMaxRounds } from "./PipelineError.js"
 /**
  * Options of {@link extract} and {@link classify}.
  *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Extraction, Generator } from "@capstan/core"
+ *
+ * const options: Extraction.Options = { instructions: "Dates only, as YYYY-MM-DD.", maxRounds: 2 }
+ * const dates = Extraction.extract(Schema.Array(Schema.String), "We met on 3 May 2024.", options).pipe(
+ *   Effect.provide(Generator.layer("openai!gpt-4o-mini"))
+ * )
+ * ```
  * @since 0.1.0
  */
 export interface Options {

@@ -69,6 +69,13 @@ export class GenerateParams extends Schema.Class<GenerateParams>("@capstan/core/
 /**
  * The fields of {@link GenerateParams}, as passed to its constructor.
  *
+ * @example
+ * ```ts
+ * import { GenerateParams } from "@capstan/core"
+ *
+ * const fields: GenerateParams.Fields = { temperature: 0, maxTokens: 64 }
+ * GenerateParams.make(fields).maxTokens // 64
+ * ```
  * @since 0.1.0
  */
 export type Fields = NonNullable<ConstructorParameters<typeof GenerateParams>[0]>
@@ -202,6 +209,13 @@ export const isEmpty = (params: GenerateParams): boolean => isUnset(params)
 /**
  * How a parameter is written in a generator identifier. `providerOptions` has no key: it is set from code.
  *
+ * @example
+ * ```ts
+ * import { GenerateParams } from "@capstan/core"
+ *
+ * const usage = (k: GenerateParams.IdentifierKey) => `${k.key}=<${k.kind}>`
+ * GenerateParams.identifierKeys.map(usage) // ["temperature=<float>", "max_tokens=<int>", ...]
+ * ```
  * @since 0.1.0
  */
 export interface IdentifierKey {

@@ -14,6 +14,14 @@ import * as Usage from "./Usage.js"
 /**
  * Why a generation stopped, normalized across providers.
  *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Generation } from "@capstan/core"
+ *
+ * const cutOff = (reason: Generation.StopReason) => reason === "length" // raise maxTokens and ask again
+ * Schema.is(Generation.StopReason)("end_turn") // false: a provider's reason goes through normalizeStopReason
+ * ```
  * @since 0.1.0
  */
 export const StopReason = Schema.Literals(["stop", "length", "content_filter", "tool_calls", "unknown"])
@@ -132,6 +140,17 @@ export interface CompletionRequest {
  * One choice of a generation: its text (structured output arrives as its JSON text) and the tool calls the model
  * made, if any.
  *
+ * @example
+ * ```ts
+ * import { Generation, Message } from "@capstan/core"
+ *
+ * const choice = new Generation.Choice({
+ *   text: "",
+ *   stopReason: "tool_calls",
+ *   toolCalls: [new Message.ToolCallPart({ id: "call_1", name: "weather", input: { city: "Lyon" } })]
+ * })
+ * choice.toolCalls?.[0]?.name // "weather"
+ * ```
  * @since 0.1.0
  */
 export class Choice extends Schema.Class<Choice>("@capstan/core/Choice")({

@@ -267,6 +267,24 @@ export class Unsupported extends Schema.TaggedError<Unsupported>()("Unsupported"
 /**
  * Every error a generator call can fail with.
  *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { GenerationError, isRetryable } from "@capstan/core"
+ *
+ * const explain = (error: GenerationError): string => {
+ *   switch (error._tag) {
+ *     case "RateLimited":
+ *       return `rate limited: retry after ${error.retryAfterMs ?? 1000} ms`
+ *     case "AuthenticationError":
+ *       return "check the API key"
+ *     default:
+ *       return isRetryable(error) ? `transient: ${error.message}` : error.message
+ *   }
+ * }
+ * declare const json: unknown // an error's JSON form, e.g. the `error` of a results row
+ * explain(Schema.decodeUnknownSync(GenerationError)(json))
+ * ```
  * @since 0.1.0
  */
 export type GenerationError =
@@ -301,6 +319,15 @@ const generationErrorUnion = Schema.Union([
 /**
  * The encoded (JSON) form of a {@link GenerationError}.
  *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { GenerationError, type GenerationErrorEncoded, Timeout } from "@capstan/core"
+ *
+ * const timeout = new Timeout({ provider: "openai", detail: "no answer in 60 s" })
+ * const json: GenerationErrorEncoded = Schema.encodeSync(GenerationError)(timeout)
+ * json._tag // "Timeout"
+ * ```
  * @since 0.2.0
  */
 export type GenerationErrorEncoded = typeof generationErrorUnion.Encoded

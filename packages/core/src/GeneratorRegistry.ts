@@ -57,6 +57,16 @@ export type { Provider } from "./internal/generator.js"
 /**
  * The registered providers, latest registration first in lookups.
  *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { GeneratorRegistry } from "@capstan/core"
+ *
+ * const program = Effect.gen(function*() {
+ *   const registry: GeneratorRegistry.Registry = yield* GeneratorRegistry.GeneratorRegistry
+ *   return registry.providers.map((provider) => provider.name) // ["mock"]
+ * })
+ * ```
  * @since 0.1.0
  */
 export interface Registry {

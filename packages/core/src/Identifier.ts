@@ -20,6 +20,12 @@ import * as Secrets from "./Secrets.js"
  * value that carries a secret anyway (a well-known secret name such as `token`, a value shaped like an API
  * key, a URL with `user:pass@` or `?key=...`) is held as `Redacted` too, labelled with its masked form.
  *
+ * @example
+ * ```ts
+ * import { Identifier } from "@capstan/core"
+ *
+ * const kind: Identifier.SettingKind | undefined = Identifier.engineSettings.rpm?.kind // "int"
+ * ```
  * @since 0.1.0
  */
 export type SettingKind = "string" | "int" | "float" | "bool" | "secret"
@@ -27,6 +33,13 @@ export type SettingKind = "string" | "int" | "float" | "bool" | "secret"
 /**
  * A setting a provider accepts in its identifiers.
  *
+ * @example
+ * ```ts
+ * import type { Identifier } from "@capstan/core"
+ *
+ * const apiKey: Identifier.SettingSpec = { kind: "secret", description: "the API key" }
+ * const retries: Identifier.SettingSpec = { kind: "int", description: "retries, at most", minimum: 0 }
+ * ```
  * @since 0.1.0
  */
 export interface SettingSpec {
@@ -39,6 +52,20 @@ export interface SettingSpec {
 /**
  * A setting's parsed value.
  *
+ * @example
+ * ```ts
+ * import { Redacted } from "effect"
+ * import { Identifier } from "@capstan/core"
+ *
+ * const id = Identifier.make({
+ *   provider: "openai",
+ *   model: "gpt-4o-mini",
+ *   settings: { api_key: Redacted.make("sk-test"), rpm: 500 }
+ * })
+ * const rpm: Identifier.SettingValue | undefined = id.setting("rpm") // 500
+ * const key = id.setting("api_key")
+ * const text = Redacted.isRedacted(key) ? Redacted.value(key) : String(key) // "sk-test"
+ * ```
  * @since 0.1.0
  */
 export type SettingValue = string | number | boolean | Redacted.Redacted<string>
@@ -46,6 +73,18 @@ export type SettingValue = string | number | boolean | Redacted.Redacted<string>
 /**
  * What parsing needs to know of a provider: its name, its settings and the model names it is inferred from.
  *
+ * @example
+ * ```ts
+ * import { Result } from "effect"
+ * import { Identifier } from "@capstan/core"
+ *
+ * const local: Identifier.ProviderSyntax = {
+ *   name: "local",
+ *   settings: { base_url: { kind: "string", description: "the server's URL" } },
+ *   models: /^llama/
+ * }
+ * Result.isSuccess(Identifier.parseWith([local])("llama3,base_url=http://localhost:8080")) // true
+ * ```
  * @since 0.1.0
  */
 export interface ProviderSyntax {

@@ -10,6 +10,14 @@ import { Schema } from "effect"
 /**
  * The role of a message's author. `tool` messages carry the results of tool calls.
  *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Message } from "@capstan/core"
+ *
+ * const role: Message.Role = "tool"
+ * Schema.is(Message.Role)("developer") // false
+ * ```
  * @since 0.1.0
  */
 export const Role = Schema.Literals(["system", "user", "assistant", "tool"])
@@ -91,6 +99,14 @@ export class ToolResultPart extends Schema.TaggedClass<ToolResultPart>()("ToolRe
 /**
  * One part of a message's content.
  *
+ * @example
+ * ```ts
+ * import { Message } from "@capstan/core"
+ *
+ * const texts = (parts: ReadonlyArray<Message.Part>) =>
+ *   parts.flatMap((part) => (part._tag === "Text" ? [part.text] : []))
+ * texts(Message.user("Hi").parts) // ["Hi"]
+ * ```
  * @since 0.2.0
  */
 export const Part = Schema.Union([TextPart, ImagePart, ToolCallPart, ToolResultPart])
@@ -156,6 +172,16 @@ const describePart = (part: Part): string => {
 /**
  * What a message's content may be given as: text, or a list of parts.
  *
+ * @example
+ * ```ts
+ * import { Message } from "@capstan/core"
+ *
+ * const content: Message.Content = [
+ *   new Message.TextPart({ text: "What is in this picture?" }),
+ *   new Message.ImagePart({ url: "https://example.com/cat.png" })
+ * ]
+ * Message.user(content).text // "What is in this picture?"
+ * ```
  * @since 0.2.0
  */
 export type Content = string | ReadonlyArray<Part>
@@ -238,6 +264,13 @@ const base64Of = (bytes: Uint8Array): string => {
  * Anything that reads as messages: a string (one user message), a message, a `{ role, content }`
  * object, or a list of those.
  *
+ * @example
+ * ```ts
+ * import { Message } from "@capstan/core"
+ *
+ * const input: Message.MessageInput = [{ role: "system", content: "Be brief." }, "Hi"]
+ * Message.fromInput(input).map((m) => m.role) // ["system", "user"]
+ * ```
  * @since 0.1.0
  */
 export type MessageInput =

@@ -16,6 +16,15 @@ import * as Mock from "./internal/mock.js"
  * A request as the mock saw it: `_tag` is `"chat"` (with `messages`) or `"completion"` (with `prompt`),
  * `call` counts from 1, and `params` are the merged params of the request.
  *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { MockGenerator } from "@capstan/core/testing"
+ *
+ * const sent = (request: MockGenerator.RecordedRequest) =>
+ *   request._tag === "chat" ? request.messages.map((m) => m.text).join("\n") : request.prompt
+ * const texts = MockGenerator.MockGenerator.use((m) => Effect.map(m.requests, (requests) => requests.map(sent)))
+ * ```
  * @since 0.1.0
  */
 export type RecordedRequest = Mock.RecordedRequest
@@ -24,6 +33,18 @@ export type RecordedRequest = Mock.RecordedRequest
  * What a script may answer: a text, one text per choice, a `Generation`, or an Effect of those (which may
  * fail with a typed generation error).
  *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Overloaded } from "@capstan/core"
+ * import { MockGenerator } from "@capstan/core/testing"
+ *
+ * const replies: ReadonlyArray<MockGenerator.Reply> = [
+ *   Effect.fail(new Overloaded({ provider: "mock", detail: "busy", status: 529 })),
+ *   "<answer>42</answer>"
+ * ]
+ * const layer = MockGenerator.replies(replies) // call 1 fails with Overloaded, call 2 answers
+ * ```
  * @since 0.1.0
  */
 export type Reply = Mock.Reply
@@ -31,6 +52,13 @@ export type Reply = Mock.Reply
 /**
  * A function of the request that answers it.
  *
+ * @example
+ * ```ts
+ * import { MockGenerator } from "@capstan/core/testing"
+ *
+ * const script: MockGenerator.Script = (request) => (request.call === 1 ? "not a number" : "<answer>42</answer>")
+ * const layer = MockGenerator.layer(script)
+ * ```
  * @since 0.1.0
  */
 export type Script = Mock.Script
@@ -38,6 +66,18 @@ export type Script = Mock.Script
 /**
  * The recorder of a mock generator.
  *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Generator } from "@capstan/core"
+ * import { MockGenerator } from "@capstan/core/testing"
+ *
+ * const calls = Effect.gen(function*() {
+ *   yield* Generator.chat("Hi")
+ *   const recorder: MockGenerator.Recorder = yield* MockGenerator.MockGenerator
+ *   return yield* recorder.calls // 1
+ * }).pipe(Effect.provide(MockGenerator.echo()))
+ * ```
  * @since 0.1.0
  */
 export interface Recorder {
@@ -64,6 +104,19 @@ export class MockGenerator extends Context.Service<MockGenerator, Recorder>()("@
 /**
  * Options shared by every mock layer.
  *
+ * @example
+ * ```ts
+ * import { RateLimited } from "@capstan/core"
+ * import { MockGenerator } from "@capstan/core/testing"
+ *
+ * const options: MockGenerator.Options = {
+ *   identifier: "mock!flaky,temperature=0",
+ *   delay: "50 millis",
+ *   fail: new RateLimited({ provider: "mock", detail: "slow down" }),
+ *   failEvery: 3
+ * }
+ * const layer = MockGenerator.echo(options)
+ * ```
  * @since 0.1.0
  */
 export interface Options {

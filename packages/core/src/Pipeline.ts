@@ -27,6 +27,12 @@ export type TypeId = typeof TypeId
 /**
  * The two kinds of pipeline: chat (a generator's `generate`) and completion (its `complete`).
  *
+ * @example
+ * ```ts
+ * import { ChatPipeline, CompletionPipeline } from "@capstan/core"
+ *
+ * const kind: ChatPipeline.Kind = CompletionPipeline.make("Once upon a time").kind // "completion"
+ * ```
  * @since 0.2.0
  */
 export type Kind = internal.Kind
@@ -221,6 +227,15 @@ export interface ParseOptions {
  * What an `andThen` callback may answer: a replacement chat, a pipeline to run whose chat replaces it (e.g.
  * {@link continue}), or nothing to keep the chat.
  *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { type Chat, ChatPipeline } from "@capstan/core"
+ *
+ * // Keep a short answer; ask for a shorter one otherwise.
+ * const terse = (chat: Chat.Chat): Effect.Effect<ChatPipeline.AndThenResult> =>
+ *   Effect.succeed(chat.text.length <= 80 ? undefined : ChatPipeline.continue(chat, "Shorter, please."))
+ * ```
  * @since 0.1.0
  */
 export type AndThenResult = Chat.Chat<unknown> | Pipeline<Kind, unknown, unknown, unknown> | void | undefined
@@ -229,6 +244,13 @@ export type AndThenResult = Chat.Chat<unknown> | Pipeline<Kind, unknown, unknown
  * What a chat parses after an `andThen` callback answered `X`: the replacement's, the continued pipeline's, or
  * (for nothing) what it parsed before.
  *
+ * @example
+ * ```ts
+ * import type { Chat, ChatPipeline } from "@capstan/core"
+ *
+ * type Kept = ChatPipeline.ParsedAfter<void, number> // number: the callback kept the chat
+ * type Replaced = ChatPipeline.ParsedAfter<Chat.Chat<string>, number> // string
+ * ```
  * @since 0.2.0
  */
 export type ParsedAfter<X, A> = [X] extends [never] ? A
@@ -239,6 +261,13 @@ export type ParsedAfter<X, A> = [X] extends [never] ? A
 /**
  * The errors a continued pipeline adds: its own, and `MaxDepthExceeded` for callbacks that keep continuing.
  *
+ * @example
+ * ```ts
+ * import type { ChatPipeline } from "@capstan/core"
+ *
+ * type E = ChatPipeline.ContinueError<ChatPipeline.ChatPipeline> // GenerationError | MaxDepthExceeded
+ * type None = ChatPipeline.ContinueError<void> // never: keeping the chat adds no error
+ * ```
  * @since 0.2.0
  */
 export type ContinueError<X> = X extends Pipeline<Kind, infer _A, infer E, infer _R> ? E | MaxDepthExceeded : never
@@ -246,6 +275,13 @@ export type ContinueError<X> = X extends Pipeline<Kind, infer _A, infer E, infer
 /**
  * The services a continued pipeline needs.
  *
+ * @example
+ * ```ts
+ * import type { ChatPipeline } from "@capstan/core"
+ *
+ * type R = ChatPipeline.ContinueContext<ChatPipeline.ChatPipeline> // Generator
+ * type None = ChatPipeline.ContinueContext<void> // never
+ * ```
  * @since 0.2.0
  */
 export type ContinueContext<X> = X extends Pipeline<Kind, infer _A, infer _E, infer R> ? R : never
@@ -254,6 +290,13 @@ export type ContinueContext<X> = X extends Pipeline<Kind, infer _A, infer _E, in
  * What {@link run} answers: the chat, an `Option` of it under `onFailed: "skip"`, and under `"include"` a chat that
  * may have failed (and then parsed nothing).
  *
+ * @example
+ * ```ts
+ * import type { ChatPipeline } from "@capstan/core"
+ *
+ * type Skipped = ChatPipeline.RunResult<{ onFailed: "skip" }, string> // Option<Chat<string>>
+ * type Included = ChatPipeline.RunResult<{ onFailed: "include" }, string> // Chat<string | undefined>
+ * ```
  * @since 0.1.0
  */
 export type RunResult<O, A> = O extends { readonly onFailed: "skip" } ? Option.Option<Chat.Chat<A>>
@@ -263,6 +306,13 @@ export type RunResult<O, A> = O extends { readonly onFailed: "skip" } ? Option.O
 /**
  * How a run fails: under `onFailed: "fail"` (the default) with the pipeline's error; never otherwise.
  *
+ * @example
+ * ```ts
+ * import type { ChatPipeline, GenerationError } from "@capstan/core"
+ *
+ * type Fails = ChatPipeline.RunError<{}, GenerationError> // GenerationError
+ * type Never = ChatPipeline.RunError<{ onFailed: "include" }, GenerationError> // never
+ * ```
  * @since 0.1.0
  */
 export type RunError<O, E> = O extends { readonly onFailed: "skip" | "include" } ? never : E
@@ -270,6 +320,12 @@ export type RunError<O, E> = O extends { readonly onFailed: "skip" | "include" }
 /**
  * What a batch gives per input: the chat, which under `onFailed: "include"` may have failed.
  *
+ * @example
+ * ```ts
+ * import type { ChatPipeline } from "@capstan/core"
+ *
+ * type Row = ChatPipeline.BatchChat<{ onFailed: "include" }, number> // Chat<number | undefined>: check `failed`
+ * ```
  * @since 0.2.0
  */
 export type BatchChat<O, A> = O extends { readonly onFailed: "include" } ? Chat.Chat<A | undefined> : Chat.Chat<A>
@@ -278,6 +334,13 @@ export type BatchChat<O, A> = O extends { readonly onFailed: "include" } ? Chat.
  * How a batch fails: under `onFailed: "fail"` with the first failing item's error wrapped in `ItemFailed` (or a
  * failing `map` step's); never otherwise.
  *
+ * @example
+ * ```ts
+ * import type { ChatPipeline, GenerationError } from "@capstan/core"
+ *
+ * type Fails = ChatPipeline.BatchError<{}, GenerationError> // ItemFailed<GenerationError> | GenerationError
+ * type Never = ChatPipeline.BatchError<{ onFailed: "skip" }, GenerationError> // never
+ * ```
  * @since 0.1.0
  */
 export type BatchError<O, E> = O extends { readonly onFailed: "skip" | "include" } ? never : ItemFailed<E> | E
@@ -285,6 +348,13 @@ export type BatchError<O, E> = O extends { readonly onFailed: "skip" | "include"
 /**
  * `BatchSizeMismatch` when a batch is given a list of params, which may not pair with its inputs; never otherwise.
  *
+ * @example
+ * ```ts
+ * import type { ChatPipeline, GenerateParams } from "@capstan/core"
+ *
+ * type Paired = ChatPipeline.PairingError<{ params: ReadonlyArray<GenerateParams.Fields> }> // BatchSizeMismatch
+ * type Broadcast = ChatPipeline.PairingError<{ params: GenerateParams.Fields }> // never: one set fits every input
+ * ```
  * @since 0.2.0
  */
 export type PairingError<O> = O extends { readonly params: ReadonlyArray<unknown> } ? BatchSizeMismatch : never

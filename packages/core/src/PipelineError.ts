@@ -135,6 +135,18 @@ const chatErrorUnion = Schema.Union([
 /**
  * Every error that can be recorded on a failed chat.
  *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { type Chat, ChatError } from "@capstan/core"
+ *
+ * const why = (error: ChatError): string =>
+ *   error._tag === "ExhaustedMaxRounds" ? error.lastError.reason : error.message
+ * declare const chat: Chat.Chat
+ * if (chat.error !== undefined) console.log(why(chat.error))
+ * declare const json: unknown // the `error` of a chat's or a row's JSON form
+ * why(Schema.decodeUnknownSync(ChatError)(json))
+ * ```
  * @since 0.1.0
  */
 export type ChatError = typeof chatErrorUnion.Type
@@ -142,6 +154,14 @@ export type ChatError = typeof chatErrorUnion.Type
 /**
  * The encoded (JSON) form of a {@link ChatError}.
  *
+ * @example
+ * ```ts
+ * import { Chat, type ChatErrorEncoded } from "@capstan/core"
+ *
+ * declare const chat: Chat.Chat
+ * const recorded: ChatErrorEncoded | undefined = Chat.encodeSync(chat).error
+ * recorded?._tag // "RateLimited", "ParseError", ...
+ * ```
  * @since 0.1.0
  */
 export type ChatErrorEncoded = typeof chatErrorUnion.Encoded
@@ -179,6 +199,13 @@ export class BatchStopped extends Schema.TaggedError<BatchStopped>()("BatchStopp
  * Every error a pipeline's own steps can raise: the generator's, parse exhaustion after `untilParsedAs`, and
  * runaway `andThen` continuations. A pipeline's type holds the ones its steps can actually raise.
  *
+ * @example
+ * ```ts
+ * import type { PipelineError } from "@capstan/core"
+ *
+ * const explain = (error: PipelineError): string =>
+ *   error._tag === "ExhaustedMaxRounds" ? `no parsable answer in ${error.rounds} rounds` : error.message
+ * ```
  * @since 0.1.0
  */
 export type PipelineError = GenerationError | ExhaustedMaxRounds | MaxDepthExceeded

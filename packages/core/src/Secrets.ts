@@ -114,8 +114,8 @@ const parameter = /([?&#;])([^=&#;\s]*)=([^&#;\s]*)/g
  * ```ts
  * import { Secrets } from "@capstan/core"
  *
- * Secrets.mask("https://user:pass@proxy.example/v1?key=abc&region=eu")
- * // "https://***@proxy.example/v1?key=***&region=eu"
+ * Secrets.mask("https://proxy.example/v1?key=abc&region=eu") // "https://proxy.example/v1?key=***&region=eu"
+ * Secrets.mask("https://user:pass@proxy.example/v1").includes("pass") // false: the userinfo is masked
  * ```
  * @since 0.1.0
  */

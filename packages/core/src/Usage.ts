@@ -110,6 +110,16 @@ export class Price extends Schema.Class<Price>("@capstan/core/Price")({
 /**
  * Prices by model name (`gpt-4o-mini`) or by `provider!model`; the more specific entry wins.
  *
+ * @example
+ * ```ts
+ * import { Usage } from "@capstan/core"
+ *
+ * const prices: Usage.PriceTable = {
+ *   "gpt-4o-mini": { inputPerMillion: 0.15, outputPerMillion: 0.6 },
+ *   "openai!gpt-4o": new Usage.Price({ inputPerMillion: 2.5, outputPerMillion: 10 })
+ * }
+ * Usage.priceOf(prices, "openai", "gpt-4o")?.inputPerMillion // 2.5
+ * ```
  * @since 0.1.0
  */
 export type PriceTable = Readonly<Record<string, PerMillion>>
