@@ -167,7 +167,8 @@ const faults = (): Scenario => ({
     { contender: "capstan", variant: "default", sizes: [2000] },
     { contender: "capstan", variant: "fault-free", sizes: [2000], server: { faults: undefined } }
   ],
-  runs: 1,
+  // One unlucky item's retries can end a run: medians of 3 runs, like the other timed scenarios
+  runs: 3,
   output: false,
   timeoutMs: 120_000,
   // The same client against the same server without faults: what the faults cost it, whatever the machine.
@@ -248,16 +249,17 @@ const memory = (quick: boolean): Scenario => {
     output: true,
     timeoutMs: 240_000,
     // On V8's defaults the level is V8's heap sizing (see Findings): the targets are flat in N and below the plain
-    // SDK streaming its results at the same N; under the documented heap flags, about 150 MB (within 10 %).
+    // SDK streaming its results at the same N; under the documented heap flags, flat and about 150 MB (within 10 %).
+    // Under the flags both clients sit at the heap limit plus their code, so there the SDK's figure is reported in
+    // the Findings, not compared (its process starts about 20 MB lighter, and runs out of heap at 100 000 items).
     check: (row, all) => {
       const checks: Array<Check> = [lost(row)]
       const flags = row.variant.includes("heap flags")
       if (row.contender === "capstan") {
         const sdk = all.find((m) =>
-          m.contender === "openai+p-limit" && m.variant.startsWith("results streamed") &&
-          m.variant.includes("heap flags") === flags && m.items === row.items
+          m.contender === "openai+p-limit" && m.variant === "results streamed" && m.items === row.items
         )
-        if (sdk !== undefined && Number.isFinite(sdk.peakRssMb) && sdk.peakRssMb > 0) {
+        if (!flags && sdk !== undefined && Number.isFinite(sdk.peakRssMb) && sdk.peakRssMb > 0) {
           checks.push({
             target: "peak below the plain SDK's, streaming",
             value: `${row.peakRssMb.toFixed(0)} / ${sdk.peakRssMb.toFixed(0)} MB`,

@@ -198,6 +198,34 @@ describe("RetryPolicy: budget", () => {
       expect(yield* budget.available).toBe(2)
     }))
 
+  it.effect("with a budget, delays grow with the failures since the last success, not with one request's retries", () =>
+    Effect.gen(function*() {
+      const policy = new RetryPolicy.RetryPolicy({ maxRetries: 5, baseDelayMs: 100, jitter: 0, maxDelayMs: 10_000 })
+      // Before each attempt of one failing request, `between` runs: other requests' successes, or nothing.
+      const delaysOf = (between: (budget: RetryPolicy.BudgetBucket) => Effect.Effect<void>) =>
+        Effect.gen(function*() {
+          const budget = yield* RetryPolicy.makeBudget(new RetryPolicy.Budget({}))
+          const delays: Array<number> = []
+          const retry = RetryPolicy.retry<ServerError>(policy, {
+            budget,
+            onRetry: ({ delayMs }) => Effect.sync(() => delays.push(delayMs))
+          })
+          yield* inVirtualTime(
+            retry(Effect.andThen(Effect.suspend(() => between(budget)), Effect.fail(serverError(0)))),
+            "10 minutes"
+          )
+          return delays
+        })
+      // The server fails everything it is sent: exponential, as without a budget.
+      expect(yield* delaysOf(() => Effect.void)).toEqual([100, 200, 400, 800, 1600])
+      // The server answers others meanwhile: this request is unlucky, not the server down.
+      expect(yield* delaysOf((budget) => budget.deposit)).toEqual([100, 100, 100, 100, 100])
+      // Two failures in a row across the lane give the second step.
+      let call = 0
+      const everyOther = (budget: RetryPolicy.BudgetBucket) => call++ % 2 === 0 ? budget.deposit : Effect.void
+      expect(yield* delaysOf(everyOther)).toEqual([100, 200, 100, 200, 100])
+    }))
+
   it.effect("429 retries spend no budget: the rate limiter paces them", () =>
     Effect.gen(function*() {
       const exit = yield* inVirtualTime(ask)

@@ -6,6 +6,10 @@
  *   malformed bodies); any other error fails at once, after exactly one attempt.
  * - Delays grow exponentially from `baseDelayMs` by `factor`, are capped at `maxDelayMs`, then shortened by a
  *   random fraction of up to `jitter` (so the cap is a hard bound). A server's retry-after wins over all of it.
+ * - With a budget, the growth follows the server's health, not one request's luck: a delay grows only as far as
+ *   the failures the budget has seen since its last success. A server that answers other requests meanwhile is
+ *   not in trouble, so an unlucky request (a reset, then a 503) retries at about the base delay; when every
+ *   request fails, failures pile up and the delays grow exactly as without a budget.
  * - The budget is a token bucket shared by every request of a generator: each retry spends one token, each
  *   success earns `perSuccess`. When it is empty, failures fail instead of retrying, so an outage does not
  *   multiply the load by `maxRetries`. `RateLimited` retries spend nothing: the rate limiter already paces them.
@@ -143,8 +147,10 @@ export interface BudgetBucket {
   readonly available: Effect.Effect<number>
   /** Spends one retry; false (and nothing spent) when less than one is left. */
   readonly withdraw: Effect.Effect<boolean>
-  /** Earns `perSuccess` retries, up to the capacity. */
+  /** Earns `perSuccess` retries, up to the capacity; a success also ends the run of failures. */
   readonly deposit: Effect.Effect<void>
+  /** Retries spent since the last success: how long every request has been failing. */
+  readonly failuresSinceSuccess: Effect.Effect<number>
 }
 
 /**
@@ -178,16 +184,20 @@ export const makeBudget = (settings: Budget): Effect.Effect<BudgetBucket> =>
  */
 export const makeBudgetUnsafe = (settings: Budget): BudgetBucket => {
   let tokens = settings.capacity
+  let failures = 0
   return {
     available: Effect.sync(() => tokens),
     withdraw: Effect.sync(() => {
       if (tokens < 1) return false
       tokens -= 1
+      failures += 1
       return true
     }),
     deposit: Effect.sync(() => {
       tokens = Math.min(settings.capacity, tokens + settings.perSuccess)
-    })
+      failures = 0
+    }),
+    failuresSinceSuccess: Effect.sync(() => failures)
   }
 }
 
@@ -271,12 +281,23 @@ const spendsBudget = (error: unknown): boolean =>
 export const schedule = <E>(policy: RetryPolicy, options: Options<E> = {}): Schedule.Schedule<Duration.Duration, E> => {
   const budget = options.budget
   const onRetry = options.onRetry
-  const backoff = (duration: Duration.Duration): Effect.Effect<Duration.Duration> => {
-    const capped = Math.min(Duration.toMillis(duration), policy.maxDelayMs)
+  const jittered = (exponential: number): Effect.Effect<Duration.Duration> => {
+    const capped = Math.min(exponential, policy.maxDelayMs)
     return policy.jitter === 0
       ? Effect.succeed(Duration.millis(capped))
       : Effect.map(Random.next, (u) => Duration.millis(capped * (1 - policy.jitter * u)))
   }
+  // The budget's withdrawal for this retry is already counted, so a lone failure since a success gives the base.
+  const backoff = (duration: Duration.Duration): Effect.Effect<Duration.Duration> =>
+    budget === undefined
+      ? jittered(Duration.toMillis(duration))
+      : Effect.flatMap(budget.failuresSinceSuccess, (failures) =>
+        jittered(
+          Math.min(
+            Duration.toMillis(duration),
+            policy.baseDelayMs * Math.pow(policy.factor, Math.max(0, failures - 1))
+          )
+        ))
   const compiled = Schedule.exponential(Duration.millis(policy.baseDelayMs), policy.factor).pipe(
     Schedule.setInputType<E>(),
     Schedule.upTo({ times: policy.maxRetries }),
