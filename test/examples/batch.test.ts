@@ -1,4 +1,4 @@
-import { Dataset, Generator, Template, Usage } from "@capstan/core"
+import { Batch, Dataset, Generator, Template, Usage } from "@capstan/core"
 import { MockGenerator } from "@capstan/core/testing"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Fiber, type Layer, Stream } from "effect"
@@ -9,6 +9,7 @@ import * as path from "node:path"
 import * as CoffeeReviews from "../../examples/batch-coffee-reviews.js"
 import * as CrossN2 from "../../examples/batch-cross-n2.js"
 import * as LargeInput from "../../examples/batch-large-input.js"
+import * as Logprobs from "../../examples/batch-logprobs.js"
 import * as TwoReviews from "../../examples/batch-two-reviews.js"
 import * as Parallel from "../../examples/extract-classify-parallel.js"
 import { generatorLayer } from "../../examples/run.js"
@@ -123,6 +124,19 @@ describe("batch examples", () => {
       )
       expect(lines.at(-1)).toBe("6 tasks in 1.2s (3.9s one after another): 20 names; 3 spam, 2 not spam; 0 failed")
     }).pipe(Effect.provide(Parallel.mock)))
+
+  it.effect("yes/no probabilities: one token with its alternatives asked, P(yes) read from each row's logprobs", () =>
+    Effect.gen(function*() {
+      const scored = yield* Logprobs.program
+      expect(scored.map((s) => [s.id, s.yes?.toFixed(2)])).toEqual([["r1", "0.95"], ["r2", "0.09"], ["r3", "0.57"]])
+      const requests = yield* MockGenerator.requests
+      expect(requests.map((r) => [r.params.maxTokens, r.params.topLogprobs])).toEqual([[1, 5], [1, 5], [1, 5]])
+      expect(yield* logged).toContain("r2  P(yes) = 0.09")
+      // a row without log probabilities (a provider that has none) scores as unknown, not as zero
+      const items = yield* Dataset.validate(Logprobs.template, Logprobs.reviews)
+      const [row] = (yield* Batch.run(items).pipe(Effect.provide(MockGenerator.echo()))).rows
+      expect(Logprobs.probabilityOfYes(row!)).toBeUndefined()
+    }).pipe(Effect.provide(Logprobs.mock)))
 
   it.effect("templates x argument sets with n = 2: one row per choice, with provenance, usage and cost totals", () =>
     Effect.gen(function*() {

@@ -17,7 +17,7 @@ import type * as ChatPipeline from "./ChatPipeline.js"
 import { InvalidParams } from "./ConfigError.js"
 import type * as Dataset from "./Dataset.js"
 import * as GenerateParams from "./GenerateParams.js"
-import { StopReason } from "./Generation.js"
+import { StopReason, TokenLogprob } from "./Generation.js"
 import { failsEveryRequest, type GenerationError } from "./GenerationError.js"
 import type { Generator } from "./internal/generator.js"
 import * as internal from "./internal/pipeline.js"
@@ -67,7 +67,9 @@ export class Row extends Schema.Class<Row>("@capstan/core/Batch/Row")({
   latencyMs: Schema.Finite,
   startedAt: Schema.Finite,
   metadata: Schema.optionalKey(Schema.Record(Schema.String, Schema.Json)),
-  warnings: Schema.optionalKey(Schema.Array(Schema.String))
+  warnings: Schema.optionalKey(Schema.Array(Schema.String)),
+  /** The log probabilities of the output's tokens, when the params asked for them (`logprobs`, `topLogprobs`). */
+  logprobs: Schema.optionalKey(Schema.Array(TokenLogprob))
 }) {
   /** True when the row has an output and no error. */
   get ok(): boolean {
@@ -242,7 +244,8 @@ const toRow = (
     latencyMs: chat.durationMs,
     startedAt: chat.startedAt,
     ...(Object.keys(chat.metadata).length === 0 ? {} : { metadata: chat.metadata }),
-    ...(chat.warnings === undefined ? {} : { warnings: chat.warnings })
+    ...(chat.warnings === undefined ? {} : { warnings: chat.warnings }),
+    ...(chat.logprobs === undefined || chat.error !== undefined ? {} : { logprobs: chat.logprobs })
   }, trusted)
 }
 

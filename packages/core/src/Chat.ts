@@ -7,7 +7,7 @@
 import { type Effect, Pipeable, Schema } from "effect"
 import { dual } from "effect/Function"
 import * as GenerateParams from "./GenerateParams.js"
-import { StopReason } from "./Generation.js"
+import { StopReason, TokenLogprob } from "./Generation.js"
 import { NonNegativeInt } from "./internal/numbers.js"
 import * as Message from "./Message.js"
 import { ChatError } from "./PipelineError.js"
@@ -49,6 +49,8 @@ export class Chat<out A = unknown> extends Schema.Class<Chat<unknown>>("@capstan
   parsed: Schema.optionalKey(Schema.Unknown),
   /** What the generator did not do as asked without failing (params it does not take, ...). */
   warnings: Schema.optionalKey(Schema.Array(Schema.String)),
+  /** The log probabilities of the last answer's tokens, when the params asked for them (`logprobs`, `topLogprobs`). */
+  logprobs: Schema.optionalKey(Schema.Array(TokenLogprob)),
   error: Schema.optionalKey(ChatError)
 }) {
   declare readonly parsed: A

@@ -32,7 +32,10 @@ export type ProviderOptions = typeof ProviderOptions.Type
 /**
  * Generation parameters. Every field is optional: an unset field means "the provider's default".
  * `timeout` is in seconds. Values are checked against the ranges providers accept: `temperature` 0 to 2, `topP`
- * 0 to 1, the penalties -2 to 2, `maxTokens` and `n` 1 or more, `timeout` above 0.
+ * 0 to 1, the penalties -2 to 2, `maxTokens` and `n` 1 or more, `topLogprobs` 0 to 20, `timeout` above 0.
+ *
+ * `logprobs: true` asks for the log probability of each generated token (on each choice's `logprobs`);
+ * `topLogprobs: k` also asks for the k likeliest alternatives at each position, and implies `logprobs`.
  *
  * `providerOptions` holds body fields per provider name (`{ openai: { user: "u-1" }, anthropic: { top_k: 5 } }`):
  * each provider sends only its own entry, so one set of params can serve several providers. It is set from code
@@ -62,6 +65,8 @@ export class GenerateParams extends Schema.Class<GenerateParams>("@capstan/core/
   presencePenalty: Schema.optionalKey(between(-2, 2)),
   frequencyPenalty: Schema.optionalKey(between(-2, 2)),
   n: Schema.optionalKey(PositiveInt),
+  logprobs: Schema.optionalKey(Schema.Boolean),
+  topLogprobs: Schema.optionalKey(Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 20 }))),
   timeout: Schema.optionalKey(Positive),
   providerOptions: Schema.optionalKey(Schema.Record(Schema.String, ProviderOptions))
 }) {}
@@ -221,7 +226,7 @@ export const isEmpty = (params: GenerateParams): boolean => isUnset(params)
 export interface IdentifierKey {
   readonly key: string
   readonly field: Exclude<keyof Fields, "providerOptions">
-  readonly kind: "int" | "float" | "list"
+  readonly kind: "int" | "float" | "bool" | "list"
 }
 
 /**
@@ -244,5 +249,7 @@ export const identifierKeys: ReadonlyArray<IdentifierKey> = [
   { key: "presence_penalty", field: "presencePenalty", kind: "float" },
   { key: "frequency_penalty", field: "frequencyPenalty", kind: "float" },
   { key: "n", field: "n", kind: "int" },
+  { key: "logprobs", field: "logprobs", kind: "bool" },
+  { key: "top_logprobs", field: "topLogprobs", kind: "int" },
   { key: "timeout", field: "timeout", kind: "float" }
 ]

@@ -137,8 +137,48 @@ export interface CompletionRequest {
 }
 
 /**
- * One choice of a generation: its text (structured output arrives as its JSON text) and the tool calls the model
- * made, if any.
+ * A token and its log probability (natural log), as a provider reported it.
+ *
+ * @example
+ * ```ts
+ * import { Generation } from "@capstan/core"
+ *
+ * const yes = new Generation.TokenAlternative({ token: "Yes", logprob: -0.01 })
+ * Math.exp(yes.logprob) // about 0.99
+ * ```
+ * @since 0.2.0
+ */
+export class TokenAlternative extends Schema.Class<TokenAlternative>("@capstan/core/TokenAlternative")({
+  token: Schema.String,
+  logprob: Schema.Finite
+}) {}
+
+/**
+ * One generated token with its log probability and, when `topLogprobs` asked for them, the likeliest
+ * alternatives at its position (the token itself usually among them).
+ *
+ * @example
+ * ```ts
+ * import { Generation } from "@capstan/core"
+ *
+ * const token = new Generation.TokenLogprob({
+ *   token: "Yes",
+ *   logprob: -0.01,
+ *   top: [new Generation.TokenAlternative({ token: "Yes", logprob: -0.01 }), new Generation.TokenAlternative({ token: "No", logprob: -4.6 })]
+ * })
+ * token.top?.map((t) => t.token) // ["Yes", "No"]
+ * ```
+ * @since 0.2.0
+ */
+export class TokenLogprob extends Schema.Class<TokenLogprob>("@capstan/core/TokenLogprob")({
+  token: Schema.String,
+  logprob: Schema.Finite,
+  top: Schema.optionalKey(Schema.Array(TokenAlternative))
+}) {}
+
+/**
+ * One choice of a generation: its text (structured output arrives as its JSON text), the tool calls the model
+ * made, if any, and its tokens' log probabilities when the params asked for them (`logprobs`, `topLogprobs`).
  *
  * @example
  * ```ts
@@ -156,7 +196,8 @@ export interface CompletionRequest {
 export class Choice extends Schema.Class<Choice>("@capstan/core/Choice")({
   text: Schema.String,
   stopReason: StopReason,
-  toolCalls: Schema.optionalKey(Schema.Array(ToolCallPart))
+  toolCalls: Schema.optionalKey(Schema.Array(ToolCallPart)),
+  logprobs: Schema.optionalKey(Schema.Array(TokenLogprob))
 }) {}
 
 /**

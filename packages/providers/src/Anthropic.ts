@@ -151,12 +151,14 @@ const messagesBody = (
 /** The params the Messages API has no field for, each as the warning that it was not sent. */
 const unsent = (params: GenerateParams.GenerateParams): Array<string> => {
   const warnings: Array<string> = []
-  const note = (key: string, value: number | undefined) => {
+  const note = (key: string, value: number | boolean | undefined) => {
     if (value !== undefined) warnings.push(`${key}=${value} was not sent: the Anthropic Messages API has no ${key}`)
   }
   note("seed", params.seed)
   note("presence_penalty", params.presencePenalty)
   note("frequency_penalty", params.frequencyPenalty)
+  note("logprobs", params.logprobs === true ? true : undefined)
+  note("top_logprobs", params.topLogprobs)
   return warnings
 }
 

@@ -33,6 +33,7 @@ import type OpenAISdk from "openai"
 import * as HttpTransport from "./HttpTransport.js"
 import { lazySdk, sender } from "./internal/call.js"
 import { classify } from "./internal/failure.js"
+import * as Logprobs from "./internal/logprobs.js"
 import { toolCallsOf, ToolCallsWire, toOpenAiMessages } from "./internal/openaiMessages.js"
 import { withProviderOptions } from "./internal/options.js"
 import { apiKey, baseUrl, stringSetting } from "./internal/settings.js"
@@ -177,6 +178,7 @@ const chatBody = (
       model,
       messages,
       ...sampling(request.params, dialect.maxTokensField),
+      ...Logprobs.chatRequest(request.params),
       ...(request.structured === undefined ? {} : { response_format: responseFormat(request.structured) })
     }, notes)
     return { body, warnings: notes }
@@ -191,7 +193,8 @@ const completionBody = (
   const body = withProviderOptions(request.params, dialect.optionNames, {
     model,
     prompt: request.prompt,
-    ...sampling(request.params, "max_tokens")
+    ...sampling(request.params, "max_tokens"),
+    ...Logprobs.completionRequest(request.params)
   }, warnings)
   return { body, warnings }
 }
@@ -209,13 +212,16 @@ const ChatCompletionWire = Schema.Struct({
   choices: Schema.Array(Schema.Struct({
     index: Count,
     message: nullish(Schema.Struct({ content: Text, refusal: Text, tool_calls: ToolCallsWire })),
-    finish_reason: Text
+    finish_reason: Text,
+    logprobs: Logprobs.ChatWire
   })),
   usage: UsageWire
 })
 
 const CompletionWire = Schema.Struct({
-  choices: Schema.Array(Schema.Struct({ index: Count, text: Text, finish_reason: Text })),
+  choices: Schema.Array(
+    Schema.Struct({ index: Count, text: Text, finish_reason: Text, logprobs: Logprobs.CompletionWire })
+  ),
   usage: UsageWire
 })
 
@@ -228,6 +234,7 @@ interface WireChoice {
   readonly refusal: string | undefined
   readonly finishReason: string | undefined
   readonly toolCalls: ReadonlyArray<Message.ToolCallPart> | undefined
+  readonly logprobs: ReadonlyArray<Generation.TokenLogprob> | undefined
 }
 
 /** The choices of a chat answer; structured answers become the canonical JSON of the request's schema. */
@@ -241,7 +248,8 @@ const chatChoices =
         : Structured.answerText(structured, c.message?.content ?? ""),
       refusal: c.message?.refusal ?? undefined,
       finishReason: c.finish_reason ?? undefined,
-      toolCalls: toolCallsOf(c.message?.tool_calls, warnings)
+      toolCalls: toolCallsOf(c.message?.tool_calls, warnings),
+      logprobs: Logprobs.fromChat(c.logprobs)
     }))
 
 const completionChoices = (wire: typeof CompletionWire.Type): ReadonlyArray<WireChoice> =>
@@ -250,7 +258,8 @@ const completionChoices = (wire: typeof CompletionWire.Type): ReadonlyArray<Wire
     text: c.text ?? "",
     refusal: undefined,
     finishReason: c.finish_reason ?? undefined,
-    toolCalls: undefined
+    toolCalls: undefined,
+    logprobs: Logprobs.fromCompletion(c.logprobs)
   }))
 
 /**
@@ -287,7 +296,8 @@ const toGeneration = <W extends { readonly usage?: WireUsage }>(
         new Generation.Choice({
           text: c.text,
           stopReason: filtered(c) ? "content_filter" : Generation.normalizeStopReason(c.finishReason),
-          ...(c.toolCalls === undefined ? {} : { toolCalls: c.toolCalls })
+          ...(c.toolCalls === undefined ? {} : { toolCalls: c.toolCalls }),
+          ...(c.logprobs === undefined ? {} : { logprobs: c.logprobs })
         }, trusted)
       ),
       usage: new Usage.Usage({

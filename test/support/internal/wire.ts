@@ -42,6 +42,8 @@ export interface ParsedCall {
   readonly jsonObject: boolean
   readonly forcedTool: ForcedTool | undefined
   readonly stream: boolean
+  /** Log probabilities asked for, as the number of alternatives per token (0: the chosen token only). */
+  readonly logprobs: number | undefined
 }
 
 /** A request the fake refuses as malformed (answered with 400 invalid_request_error). */
@@ -74,6 +76,16 @@ export const parseCall = (api: ApiKind, body: Json): ParsedCall | InvalidCall =>
 const parseChat = (model: string, body: Json, stream: boolean): ParsedCall | InvalidCall => {
   const messages = openaiMessages(body["messages"] as ReadonlyArray<unknown>)
   if (isProblem(messages)) return messages
+  const top = body["top_logprobs"]
+  if (top !== undefined && !(Number.isInteger(top) && (top as number) >= 0 && (top as number) <= 20)) {
+    return {
+      invalid: `Invalid 'top_logprobs': integer below minimum value or above maximum value 20.`,
+      param: "top_logprobs"
+    }
+  }
+  if (top !== undefined && body["logprobs"] !== true) {
+    return { invalid: "Invalid value for 'top_logprobs': 'logprobs' must be set to true.", param: "top_logprobs" }
+  }
   const systemParts = messages.filter((m) => m.role === "system" || m.role === "developer").map((m) => m.text)
   const format = isRecord(body["response_format"]) ? body["response_format"] : undefined
   const jsonSchema = format?.["type"] === "json_schema" && isRecord(format["json_schema"])
@@ -92,11 +104,19 @@ const parseChat = (model: string, body: Json, stream: boolean): ParsedCall | Inv
     outputSchema: jsonSchema,
     jsonObject: format?.["type"] === "json_object",
     forcedTool: openaiForcedTool(body),
-    stream
+    stream,
+    logprobs: body["logprobs"] === true ? (top as number | undefined) ?? 0 : undefined
   }
 }
 
-const parseCompletion = (model: string, body: Json, stream: boolean): ParsedCall => {
+const parseCompletion = (model: string, body: Json, stream: boolean): ParsedCall | InvalidCall => {
+  const logprobs = body["logprobs"]
+  if (
+    logprobs !== undefined && logprobs !== null &&
+    !(Number.isInteger(logprobs) && (logprobs as number) >= 0 && (logprobs as number) <= 5)
+  ) {
+    return { invalid: "Invalid 'logprobs': an integer from 0 to 5.", param: "logprobs" }
+  }
   const prompt = body["prompt"]
   // Token-id prompts are rare; stringifying keeps them countable without a tokenizer.
   const prompts = Array.isArray(prompt) && prompt.every((p) => typeof p === "string")
@@ -115,7 +135,8 @@ const parseCompletion = (model: string, body: Json, stream: boolean): ParsedCall
     outputSchema: undefined,
     jsonObject: false,
     forcedTool: undefined,
-    stream
+    stream,
+    logprobs: typeof logprobs === "number" ? logprobs : undefined
   }
 }
 
@@ -144,7 +165,8 @@ const parseAnthropic = (model: string, body: Json, stream: boolean): ParsedCall 
     outputSchema: format?.["type"] === "json_schema" ? format["schema"] : undefined,
     jsonObject: false,
     forcedTool: anthropicForcedTool(body),
-    stream
+    stream,
+    logprobs: undefined
   }
 }
 
@@ -336,7 +358,43 @@ const chatChoice = (call: ParsedCall, answer: Answer, contentFilter: boolean, se
     }
   }
   const done = openaiText(call, answer, contentFilter)
-  return { tokens: done.tokens, value: { message: assistant(done.text), logprobs: null, finish_reason: done.finish } }
+  const logprobs = call.logprobs === undefined
+    ? null
+    : { content: chatLogprobs(done.text, call.logprobs), refusal: null }
+  return { tokens: done.tokens, value: { message: assistant(done.text), logprobs, finish_reason: done.finish } }
+}
+
+/**
+ * Made-up log probabilities of a text's tokens (a word with the spaces before it): deterministic, the chosen token
+ * first among its `top` alternatives, the others less likely.
+ */
+const fakeLogprobs = (text: string, top: number) =>
+  (text.match(/\s*\S+/g) ?? []).map((token, i) => {
+    const logprob = -0.05 * ((i % 7) + 1)
+    const alternatives = Array.from({ length: top }, (_, j) =>
+      j === 0 ? { token, logprob } : { token: `${token}~${j}`, logprob: logprob - j })
+    return { token, logprob, alternatives }
+  })
+
+const bytesOf = (token: string) => [...Buffer.from(token, "utf8")]
+
+const chatLogprobs = (text: string, top: number) =>
+  fakeLogprobs(text, top).map(({ alternatives, logprob, token }) => ({
+    token,
+    logprob,
+    bytes: bytesOf(token),
+    top_logprobs: alternatives.map((a) => ({ ...a, bytes: bytesOf(a.token) }))
+  }))
+
+const completionLogprobs = (text: string, top: number) => {
+  const tokens = fakeLogprobs(text, top)
+  let offset = 0
+  return {
+    tokens: tokens.map((t) => t.token),
+    token_logprobs: tokens.map((t) => t.logprob),
+    top_logprobs: tokens.map((t) => Object.fromEntries(t.alternatives.map((a) => [a.token, a.logprob]))),
+    text_offset: tokens.map((t) => (offset += t.token.length) - t.token.length)
+  }
 }
 
 const assistant = (content: string | null) => ({ role: "assistant", content, refusal: null, annotations: [] })
@@ -347,7 +405,8 @@ const completionBody = ({ call, answers, contentFilter, seq, nowMs }: AnswerCont
   answers.forEach((answer, promptIndex) => {
     const done = openaiText(call, answer, contentFilter)
     for (let j = 0; j < call.n; j++) {
-      choices.push({ index: promptIndex * call.n + j, text: done.text, logprobs: null, finish_reason: done.finish })
+      const logprobs = call.logprobs === undefined ? null : completionLogprobs(done.text, call.logprobs)
+      choices.push({ index: promptIndex * call.n + j, text: done.text, logprobs, finish_reason: done.finish })
       completion += done.tokens
     }
   })

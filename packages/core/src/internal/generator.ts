@@ -150,7 +150,8 @@ export const toChats = (options: {
       startedAt: options.startedAt,
       durationMs: options.durationMs,
       attempts: i === 0 ? generation.attempts ?? 1 : 0,
-      ...(generation.warnings === undefined ? {} : { warnings: generation.warnings })
+      ...(generation.warnings === undefined ? {} : { warnings: generation.warnings }),
+      ...(choice.logprobs === undefined ? {} : { logprobs: choice.logprobs })
     })
   )
 }

@@ -230,6 +230,7 @@ interface Round {
   readonly stopReason: Chat.Chat["stopReason"]
   readonly attempts: number
   readonly warnings: ReadonlyArray<string> | undefined
+  readonly logprobs: Generation["choices"][number]["logprobs"]
 }
 
 const addCost = (chat: Chat.Chat, usage: Usage.Usage, attempts: number): Chat.Chat =>
@@ -270,7 +271,8 @@ export const rounds = (
         usage: i === 0 ? generation.usage : Usage.empty,
         stopReason: choice.stopReason,
         attempts: i === 0 ? attempts : 0,
-        warnings: generation.warnings
+        warnings: generation.warnings,
+        logprobs: choice.logprobs
       })))
     })
   )
@@ -281,12 +283,16 @@ const round = (...args: Parameters<typeof rounds>): Effect.Effect<Round, Failure
 
 export const extend = (chat: Chat.Chat, generated: ReadonlyArray<Message.Message>, r: Round): Chat.Chat => {
   const warnings = r.warnings === undefined ? chat.warnings : [...(chat.warnings ?? []), ...r.warnings]
-  return copyChat(chat, {
+  // Log probabilities describe the last answer only: a round without them drops the previous answer's.
+  const { logprobs: _previous, ...rest } = chat
+  return makeChat({
+    ...rest,
     generated,
     usage: Usage.add(chat.usage, r.usage),
     stopReason: r.stopReason,
     attempts: (chat.attempts ?? 0) + r.attempts,
-    ...(warnings === undefined ? {} : { warnings })
+    ...(warnings === undefined ? {} : { warnings }),
+    ...(r.logprobs === undefined ? {} : { logprobs: r.logprobs })
   })
 }
 
