@@ -161,10 +161,11 @@ export class TokenAlternative extends Schema.Class<TokenAlternative>("@capstan/c
  * ```ts
  * import { Generation } from "@capstan/core"
  *
+ * const alternative = (token: string, logprob: number) => new Generation.TokenAlternative({ token, logprob })
  * const token = new Generation.TokenLogprob({
  *   token: "Yes",
  *   logprob: -0.01,
- *   top: [new Generation.TokenAlternative({ token: "Yes", logprob: -0.01 }), new Generation.TokenAlternative({ token: "No", logprob: -4.6 })]
+ *   top: [alternative("Yes", -0.01), alternative("No", -4.6)]
  * })
  * token.top?.map((t) => t.token) // ["Yes", "No"]
  * ```
