@@ -36,6 +36,7 @@ import type { GenerationError } from "./GenerationError.js"
 import type * as Generator from "./Generator.js"
 import * as internal from "./internal/pipeline.js"
 import * as batch from "./internal/pipelineBatch.js"
+import * as Facade from "./internal/pipelineFacade.js"
 import * as Message from "./Message.js"
 import type * as Model from "./Model.js"
 import type {
@@ -45,7 +46,6 @@ import type {
   BatchError,
   BatchInputs,
   BatchOptions,
-  BatchParams,
   ContinueContext,
   ContinueError,
   Indexed,
@@ -103,14 +103,6 @@ export {
  */
 export type ChatPipeline<A = undefined, E = GenerationError, R = Generator.Generator> = Pipeline<"chat", A, E, R>
 
-const kindFirst = (args: IArguments) => internal.isPipeline(args[0])
-
-const impl = (self: Pipeline<Kind, unknown, unknown, unknown>): internal.Pipeline =>
-  self as unknown as internal.Pipeline
-
-const toPublic = <K extends Kind, A, E, R>(pipeline: internal.Pipeline): Pipeline<K, A, E, R> =>
-  pipeline as unknown as Pipeline<K, A, E, R>
-
 /**
  * True for a chat pipeline.
  *
@@ -139,7 +131,7 @@ export const isChatPipeline = (u: unknown): u is ChatPipeline<unknown, unknown, 
  * @since 0.1.0
  */
 export const make = (messages?: Message.MessageInput): ChatPipeline =>
-  toPublic(internal.make("chat", messages === undefined ? [] : Message.fromInput(messages)))
+  Facade.toPublic(internal.make("chat", messages === undefined ? [] : Message.fromInput(messages)))
 
 /**
  * Appends messages to the pipeline's own.
@@ -159,7 +151,9 @@ export const add: {
 } = dual(
   2,
   <A, E, R>(self: ChatPipeline<A, E, R>, messages: Message.MessageInput): ChatPipeline<A, E, R> =>
-    toPublic(internal.update(impl(self), { messages: [...self.messages, ...Message.fromInput(messages)] }))
+    Facade.toPublic(
+      internal.update(Facade.impl(self), { messages: [...self.messages, ...Message.fromInput(messages)] })
+    )
 )
 
 /**
@@ -186,7 +180,7 @@ export const withParams: {
 } = dual(
   2,
   (self: Pipeline<Kind, unknown, unknown, unknown>, params: GenerateParams.GenerateParams | GenerateParams.Fields) =>
-    toPublic(internal.update(impl(self), { params: GenerateParams.merge(self.params, params) }))
+    Facade.toPublic(internal.update(Facade.impl(self), { params: GenerateParams.merge(self.params, params) }))
 )
 
 /**
@@ -211,7 +205,7 @@ export const meta: {
 } = dual(
   2,
   (self: Pipeline<Kind, unknown, unknown, unknown>, metadata: Readonly<Record<string, Schema.Json>>) =>
-    toPublic(internal.update(impl(self), { metadata: { ...self.metadata, ...metadata } }))
+    Facade.toPublic(internal.update(Facade.impl(self), { metadata: { ...self.metadata, ...metadata } }))
 )
 
 /**
@@ -245,7 +239,7 @@ export const andThen: {
     options?: AndThenOptions
   ): Pipeline<K, ParsedAfter<X, A>, E | E2 | ContinueError<X>, R | R2 | ContinueContext<X>>
 } = dual(
-  kindFirst,
+  Facade.kindFirst,
   (
     self: Pipeline<Kind, unknown, unknown, unknown>,
     f: (chat: Chat.Chat) => Effect.Effect<unknown, unknown, unknown>,
@@ -253,7 +247,7 @@ export const andThen: {
   ) => {
     const maxDepth = options?.maxDepth ?? internal.defaultMaxDepth
     internal.requireWhole("andThen: maxDepth", maxDepth, 1)
-    return toPublic(internal.addStep(impl(self), { _tag: "AndThen", f, maxDepth }))
+    return Facade.toPublic(internal.addStep(Facade.impl(self), { _tag: "AndThen", f, maxDepth }))
   }
 )
 
@@ -285,7 +279,7 @@ export const map: {
   (
     self: Pipeline<Kind, unknown, unknown, unknown>,
     f: (chats: ReadonlyArray<Chat.Chat>) => Effect.Effect<ReadonlyArray<Chat.Chat>, unknown, unknown>
-  ) => toPublic(internal.addStep(impl(self), { _tag: "Map", f }))
+  ) => Facade.toPublic(internal.addStep(Facade.impl(self), { _tag: "Map", f }))
 )
 
 /**
@@ -320,11 +314,11 @@ export const untilParsedAs: {
     options?: ParseOptions
   ): Pipeline<K, B, E | ExhaustedMaxRounds, R>
 } = dual(
-  kindFirst,
+  Facade.kindFirst,
   (self: Pipeline<Kind, unknown, unknown, unknown>, model: Model.Model<unknown>, options?: ParseOptions) => {
     const maxRounds = options?.maxRounds ?? internal.defaultMaxRounds
     internal.requireWhole(`untilParsedAs(${model.name}): maxRounds`, maxRounds, 1)
-    return toPublic(internal.addStep(impl(self), {
+    return Facade.toPublic(internal.addStep(Facade.impl(self), {
       _tag: "Parse",
       model,
       maxRounds,
@@ -361,7 +355,7 @@ export const withGenerator: {
 } = dual(
   2,
   (self: Pipeline<Kind, unknown, unknown, unknown>, generator: Generator.Service) =>
-    toPublic(internal.update(impl(self), { generator }))
+    Facade.toPublic(internal.update(Facade.impl(self), { generator }))
 )
 
 /**
@@ -391,7 +385,7 @@ export const wrap: {
 } = dual(
   2,
   (self: Pipeline<Kind, unknown, unknown, unknown>, f: internal.Wrap) =>
-    toPublic(internal.update(impl(self), { wraps: [...impl(self).wraps, f] }))
+    Facade.toPublic(internal.update(Facade.impl(self), { wraps: [...Facade.impl(self).wraps, f] }))
 )
 
 /**
@@ -415,7 +409,7 @@ export const fork: {
 } = dual(
   (args) => args[0] instanceof Chat.Chat,
   (chat: Chat.Chat, messages?: Message.MessageInput): ChatPipeline =>
-    toPublic(
+    Facade.toPublic(
       internal.fromChat("chat", chat, [
         ...chat.messages,
         ...(messages === undefined ? [] : Message.fromInput(messages))
@@ -443,7 +437,7 @@ const continue_: {
 } = dual(
   2,
   (chat: Chat.Chat, messages: Message.MessageInput): ChatPipeline =>
-    toPublic(internal.fromChat("chat", chat, [...chat.all, ...Message.fromInput(messages)]))
+    Facade.toPublic(internal.fromChat("chat", chat, [...chat.all, ...Message.fromInput(messages)]))
 )
 
 export { continue_ as continue }
@@ -473,9 +467,9 @@ export const run: {
     options?: O
   ): Effect.Effect<RunResult<O, A>, RunError<O, E>, R>
 } = dual(
-  kindFirst,
+  Facade.kindFirst,
   (self: Pipeline<Kind, unknown, unknown, unknown>, options?: RunOptions) =>
-    batch.runOnce(impl(self), options?.onFailed ?? "fail")
+    batch.runOnce(Facade.impl(self), options?.onFailed ?? "fail")
 )
 
 /**
@@ -505,11 +499,11 @@ export const runMany: {
     n: number,
     options?: O
   ): Effect.Effect<ReadonlyArray<BatchChat<O, A>>, BatchError<O, E>, R>
-} = dual(kindFirst, (self: Pipeline<Kind, unknown, unknown, unknown>, n: number, options?: BatchOptions) => {
+} = dual(Facade.kindFirst, (self: Pipeline<Kind, unknown, unknown, unknown>, n: number, options?: BatchOptions) => {
   internal.requireWhole("runMany: the number of runs", n, 0)
-  const settled = settledOptions(options)
+  const settled = batch.settledOptions(options)
   const items = Array.from({ length: n }, () => ({ input: [], params: GenerateParams.empty }))
-  return batch.runBatch(impl(self), items, settled)
+  return batch.runBatch(Facade.impl(self), items, settled)
 })
 
 /**
@@ -546,12 +540,12 @@ export const runBatch: {
     options?: O
   ): Effect.Effect<ReadonlyArray<BatchChat<O, A>>, PairingError<O> | BatchError<O, E>, R>
 } = dual(
-  kindFirst,
+  Facade.kindFirst,
   (self: Pipeline<Kind, unknown, unknown, unknown>, inputs: BatchInputs, options?: RunBatchOptions) => {
-    const settled = settledOptions(options)
+    const settled = batch.settledOptions(options)
     return Effect.flatMap(
-      batch.pair(batchInputs(inputs), paramsList(options?.params)),
-      (items) => batch.runBatch(impl(self), items, settled)
+      batch.pair(batch.inputsOf(inputs), batch.paramsList(options?.params)),
+      (items) => batch.runBatch(Facade.impl(self), items, settled)
     )
   }
 )
@@ -594,32 +588,12 @@ export const stream: {
     R
   >
 } = dual(
-  kindFirst,
+  Facade.kindFirst,
   (self: Pipeline<Kind, unknown, unknown, unknown>, inputs: BatchInputs, options?: RunBatchOptions) => {
-    const settled = settledOptions(options)
+    const settled = batch.settledOptions(options)
     return Stream.unwrap(Effect.map(
-      batch.pair(batchInputs(inputs), paramsList(options?.params)),
-      (items) => Stream.map(batch.stream(impl(self), items, settled), ({ chat, index }) => ({ index, chat }))
+      batch.pair(batch.inputsOf(inputs), batch.paramsList(options?.params)),
+      (items) => Stream.map(batch.stream(Facade.impl(self), items, settled), ({ chat, index }) => ({ index, chat }))
     ))
   }
 )
-
-/** A batch's options, checked when the run is built. */
-const settledOptions = (options: BatchOptions | undefined) =>
-  ({
-    onFailed: options?.onFailed ?? "fail",
-    concurrency: batch.concurrencyOf(options?.concurrency)
-  }) as const
-
-const batchInputs = (inputs: BatchInputs): ReadonlyArray<ReadonlyArray<Message.Message>> =>
-  Array.isArray(inputs)
-    ? (inputs as ReadonlyArray<Message.MessageInput>).map(Message.fromInput)
-    : [Message.fromInput(inputs as string | Message.Message)]
-
-/** Normalizes the `params` option: one set, a list of sets, or nothing. */
-const paramsList = (params: BatchParams | undefined): ReadonlyArray<GenerateParams.GenerateParams> | undefined =>
-  params === undefined
-    ? undefined
-    : Array.isArray(params)
-    ? params.map(GenerateParams.make)
-    : [GenerateParams.make(params as GenerateParams.Fields)]

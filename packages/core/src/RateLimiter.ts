@@ -419,13 +419,9 @@ class Limiter implements RateLimiter {
     const { requestsRemaining, requestsResetMs, tokensRemaining, tokensResetMs } = snapshot
     requests.adopt(snapshot.requestsLimit, now)
     tokens.adopt(snapshot.tokensLimit, now)
-    this.resetTime.observe(
-      requests,
-      requests.remainingLevel(snapshot.requestsLimit, requestsRemaining),
-      requestsResetMs,
-      refused
-    )
-    const requestsLevel = this.stated(requests, snapshot.requestsLimit, requestsRemaining, requestsResetMs)
+    const requestsStated = requests.remainingLevel(snapshot.requestsLimit, requestsRemaining)
+    this.resetTime.observe(requests, requestsStated, requestsResetMs, refused)
+    const requestsLevel = requestsStated ?? requests.resetLevel(requestsResetMs, this.resetTime.meaning)
     const tokensLevel = this.stated(tokens, snapshot.tokensLimit, tokensRemaining, tokensResetMs)
     if (!refused && requestsLevel !== undefined) this.viewTime.observe(requestsLevel, permit.requestMark, requests, now)
     const reading = refused ? "admission" : this.viewTime.reading

@@ -8,7 +8,8 @@ import { Clock, Effect, Option, Stream } from "effect"
 import type * as Chat from "../Chat.js"
 import * as GenerateParams from "../GenerateParams.js"
 import { MalformedResponse } from "../GenerationError.js"
-import type * as Message from "../Message.js"
+import * as Message from "../Message.js"
+import type { BatchInputs, BatchOptions, BatchParams } from "../Pipeline.js"
 import { BatchSizeMismatch, type ChatError, ItemFailed, StepFailed } from "../PipelineError.js"
 import * as Usage from "../Usage.js"
 import { copyChat } from "./chat.js"
@@ -278,3 +279,23 @@ export const runChoices = (
 
 /** Pipelines built by the public modules are this engine's `Pipeline`. */
 export type { Pipeline }
+
+/** A batch's options, checked when the run is built. */
+export const settledOptions = (options: BatchOptions | undefined) =>
+  ({
+    onFailed: options?.onFailed ?? "fail",
+    concurrency: concurrencyOf(options?.concurrency)
+  }) as const
+
+export const inputsOf = (inputs: BatchInputs): ReadonlyArray<ReadonlyArray<Message.Message>> =>
+  Array.isArray(inputs)
+    ? (inputs as ReadonlyArray<Message.MessageInput>).map(Message.fromInput)
+    : [Message.fromInput(inputs as string | Message.Message)]
+
+/** Normalizes the `params` option: one set, a list of sets, or nothing. */
+export const paramsList = (params: BatchParams | undefined): ReadonlyArray<GenerateParams.GenerateParams> | undefined =>
+  params === undefined
+    ? undefined
+    : Array.isArray(params)
+    ? params.map(GenerateParams.make)
+    : [GenerateParams.make(params as GenerateParams.Fields)]

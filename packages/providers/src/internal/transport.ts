@@ -51,8 +51,9 @@ export interface Transport {
   readonly close: () => void
 }
 
-// Statuses whose answers have no body (a `Response` for them has a null one).
-const bodyless = new Set([101, 204, 205, 304])
+// Statuses whose answers have no body (a `Response` for them has a null one). A constant lookup table, never
+// written: no application state.
+const bodyless: ReadonlySet<number> = new Set([101, 204, 205, 304])
 
 const redirects = new Set([301, 302, 303, 307, 308])
 
