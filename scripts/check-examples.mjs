@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, wr
 import { join, relative, resolve } from "node:path"
 import { parseArgs } from "node:util"
 
-const root = resolve(new URL("..", import.meta.url).pathname)
+const root = resolve(import.meta.dirname, "..")
 const { positionals, values } = parseArgs({
   allowPositionals: true,
   options: { keep: { type: "boolean", default: false } }

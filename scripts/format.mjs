@@ -3,6 +3,7 @@
 // Only the formatting rule runs, without type information, so it takes seconds rather than a full lint.
 import effect from "@effect/eslint-plugin"
 import { ESLint } from "eslint"
+import { resolve } from "node:path"
 import { parseArgs } from "node:util"
 import tseslint from "typescript-eslint"
 import { dprintConfig, ignores } from "../eslint.config.mjs"
@@ -13,7 +14,7 @@ const { positionals, values } = parseArgs({
 })
 
 const eslint = new ESLint({
-  cwd: new URL("..", import.meta.url).pathname,
+  cwd: resolve(import.meta.dirname, ".."),
   overrideConfigFile: true,
   overrideConfig: [
     { ignores },

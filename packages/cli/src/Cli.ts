@@ -80,7 +80,7 @@ const chooseIdentifier = (flag: Option.Option<string>, overrides: Readonly<Recor
 /** A `--template` value: a file (`.json` holds a string or a list of messages), or the template text itself. */
 const loadTemplate = (
   value: string,
-  encoding: Input.Encoding | undefined
+  reading: Input.ReadOptions
 ): Effect.Effect<Template.Template, InputError, FileSystem.FileSystem> =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
@@ -94,7 +94,7 @@ const loadTemplate = (
       }
       return yield* Template.parse(value).pipe(Effect.mapError(toInputError))
     }
-    const text = yield* Input.readText(value, { encoding })
+    const text = yield* Input.readText(value, reading)
     if (!value.toLowerCase().endsWith(".json")) {
       return yield* Template.parse(text.replace(/\r?\n$/, "")).pipe(Effect.mapError(toInputError))
     }
@@ -379,8 +379,8 @@ export const batch = (config: BatchConfig, options: { readonly resumeHint?: stri
     const encoding = Option.isSome(config.encoding)
       ? yield* Effect.fromResult(Input.encoding(config.encoding.value))
       : undefined
-    const template = yield* loadTemplate(config.template, encoding)
     const reading = { idField: config.idField, encoding }
+    const template = yield* loadTemplate(config.template, reading)
     const ids = yield* Items.check(config.input, template, reading)
     const items: Run.Source = (include) => Items.stream(config.input, template, { ...reading, ids, include })
     const model = Option.isSome(config.parse) ? yield* Parse.model(config.parse.value) : undefined

@@ -80,7 +80,7 @@ export type Vars<Names extends string> = { readonly [K in Names]: Value }
  * ```
  * @since 0.2.0
  */
-export const Role = Schema.Literals(["system", "user", "assistant"])
+export const Role = Message.Role.pick(["system", "user", "assistant"])
 
 /**
  * @since 0.2.0

@@ -23,17 +23,16 @@ import {
   type GeneratorRegistry,
   type Identifier,
   type InvalidRequest,
-  Secrets,
   Unsupported,
   Usage
 } from "@capstan/core"
 import { Effect, Redacted, Result, Schema, type Scope } from "effect"
 import { toCodecAnthropic } from "effect/ai/AnthropicStructuredOutput"
-import * as HttpTransport from "./HttpTransport.js"
+import type * as HttpTransport from "./HttpTransport.js"
 import { toAnthropicMessages, toolCallsOf } from "./internal/anthropicMessages.js"
-import { lazySdk, sender } from "./internal/call.js"
+import { lazySdk, overTransport, sender } from "./internal/call.js"
 import { classify } from "./internal/failure.js"
-import { withProviderOptions } from "./internal/options.js"
+import { type Built, optionNamesOf, withProviderOptions } from "./internal/options.js"
 import { apiKey, baseUrl, stringSetting } from "./internal/settings.js"
 import * as Structured from "./internal/structured.js"
 import { decoder, defined, nullish, tokenCount, trusted } from "./internal/wire.js"
@@ -109,10 +108,6 @@ const sdk = lazySdk(
 // ---------------------------------------------------------------------------------------------
 
 /** The Messages API body, with what was not sent as asked. */
-interface Built {
-  readonly body: AnthropicSdk.MessageCreateParamsNonStreaming
-  readonly warnings: ReadonlyArray<string>
-}
 
 /**
  * The Messages API body. The provider options go under what Capstan sets (a default `max_tokens` under them);
@@ -122,10 +117,11 @@ interface Built {
 const messagesBody = (
   model: string,
   request: Generation.ChatRequest,
-  provider: { readonly name: string; readonly optionNames: ReadonlyArray<string> }
-): Result.Result<Built, InvalidRequest> =>
+  provider: { readonly name: string; readonly optionNames: ReadonlyArray<string> },
+  structured: Structured.Wire | undefined
+): Result.Result<Built<AnthropicSdk.MessageCreateParamsNonStreaming>, InvalidRequest> =>
   Result.map(toAnthropicMessages(provider.name, request.messages), ({ messages, system }) => {
-    const { params, structured } = request
+    const params = request.params
     const warnings = unsent(params)
     const body = withProviderOptions(
       params,
@@ -140,7 +136,7 @@ const messagesBody = (
           top_p: params.topP,
           stop_sequences: params.stop === undefined ? undefined : [...params.stop]
         }),
-        ...(structured === undefined ? {} : forcedTool(structured))
+        ...(structured === undefined ? {} : forcedTool(structured, request.structured?.description))
       },
       warnings,
       { max_tokens: defaultMaxTokens }
@@ -172,13 +168,13 @@ const structuredWire = Structured.make(toCodecAnthropic)
  * Schema, and its answers go to core as they came.
  */
 const forcedTool = (
-  structured: Generation.StructuredOutput
+  wire: Structured.Wire,
+  description: string | undefined
 ): Pick<AnthropicSdk.MessageCreateParamsNonStreaming, "tools" | "tool_choice"> => {
-  const wire = structuredWire(structured)
   return {
     tools: [{
       name: wire.name,
-      ...(structured.description === undefined ? {} : { description: structured.description }),
+      ...(description === undefined ? {} : { description }),
       input_schema: wire.jsonSchema as AnthropicSdk.Tool.InputSchema
     }],
     tool_choice: { type: "tool", name: wire.name }
@@ -262,6 +258,56 @@ const toGeneration = (
 // Generators
 // ---------------------------------------------------------------------------------------------
 
+const generatorOver = (
+  identifier: Identifier.Identifier,
+  options: ClientOptions,
+  fetch: HttpTransport.Fetch
+): Generator.Service => {
+  const provider = identifier.provider
+  const send = sender(sdk, {
+    provider,
+    apiKey: options.apiKey,
+    baseURL: options.baseURL,
+    client: (Sdk) =>
+      new Sdk({
+        apiKey: Redacted.value(options.apiKey),
+        // null, not undefined: the SDK would look for ANTHROPIC_AUTH_TOKEN behind Config's back.
+        authToken: null,
+        baseURL: options.baseURL,
+        maxRetries: 0,
+        fetch
+      })
+  })
+  const decode = decoder(provider, MessageWire)
+  // A provider registered under another name over this API reads the `anthropic` options, then its own.
+  const optionNames = optionNamesOf("anthropic", provider)
+  return {
+    identifier,
+    // The batch engine sends one request per choice instead of asking for n.
+    capabilities: { maxChoices: 1 },
+    generate: (request) => {
+      const n = request.params.n ?? 1
+      if (n > 1) {
+        return Effect.fail(
+          new Unsupported({ provider, detail: `n=${n}: the Messages API answers one choice per request; use runMany` })
+        )
+      }
+      // Built before sending: a conversation the API cannot take fails here, without a request.
+      const structured = request.structured === undefined ? undefined : structuredWire(request.structured)
+      const built = messagesBody(identifier.model, request, { name: provider, optionNames }, structured)
+      if (Result.isFailure(built)) return Effect.fail(built.failure)
+      const { body, warnings } = built.success
+      return send(
+        request.params,
+        (client, perRequest) => client.messages.create(body, perRequest).withResponse(),
+        decode
+      ).pipe(
+        Effect.flatMap(({ wire, rateLimit }) => toGeneration(provider, wire, structured, rateLimit, warnings))
+      )
+    }
+  }
+}
+
 /**
  * A generator for `identifier` over the `@anthropic-ai/sdk`. `complete` fails with `Unsupported` (the Messages
  * API has no plain-text completion), and so does a request for `n > 1`: the generator declares `maxChoices: 1`,
@@ -284,61 +330,10 @@ const toGeneration = (
  * ```
  * @since 0.1.0
  */
-export const makeGenerator = (
+export const makeGenerator: (
   identifier: Identifier.Identifier,
   options: ClientOptions
-): Effect.Effect<Generator.Service, never, Scope.Scope> =>
-  Effect.map(HttpTransport.current(options.fetch), (fetch) => generatorOver(identifier, options, fetch))
-
-const generatorOver = (
-  identifier: Identifier.Identifier,
-  options: ClientOptions,
-  fetch: HttpTransport.Fetch
-): Generator.Service => {
-  const provider = identifier.provider
-  const send = sender(sdk, {
-    provider,
-    // The SDKs' messages may quote the URL they called.
-    secrets: [Redacted.value(options.apiKey), ...Secrets.credentialsOf(options.baseURL)],
-    client: (Sdk) =>
-      new Sdk({
-        apiKey: Redacted.value(options.apiKey),
-        // null, not undefined: the SDK would look for ANTHROPIC_AUTH_TOKEN behind Config's back.
-        authToken: null,
-        baseURL: options.baseURL,
-        maxRetries: 0,
-        fetch
-      })
-  })
-  const decode = decoder(provider, MessageWire)
-  // A provider registered under another name over this API reads the `anthropic` options, then its own.
-  const optionNames = provider === "anthropic" ? ["anthropic"] : ["anthropic", provider]
-  return {
-    identifier,
-    // The batch engine sends one request per choice instead of asking for n.
-    capabilities: { maxChoices: 1 },
-    generate: (request) => {
-      const n = request.params.n ?? 1
-      if (n > 1) {
-        return Effect.fail(
-          new Unsupported({ provider, detail: `n=${n}: the Messages API answers one choice per request; use runMany` })
-        )
-      }
-      // Built before sending: a conversation the API cannot take fails here, without a request.
-      const built = messagesBody(identifier.model, request, { name: provider, optionNames })
-      if (Result.isFailure(built)) return Effect.fail(built.failure)
-      const { body, warnings } = built.success
-      const structured = request.structured === undefined ? undefined : structuredWire(request.structured)
-      return send(
-        request.params,
-        (client, perRequest) => client.messages.create(body, perRequest).withResponse(),
-        decode
-      ).pipe(
-        Effect.flatMap(({ wire, rateLimit }) => toGeneration(provider, wire, structured, rateLimit, warnings))
-      )
-    }
-  }
-}
+) => Effect.Effect<Generator.Service, never, Scope.Scope> = overTransport(generatorOver)
 
 /**
  * The `anthropic` provider: `anthropic!claude-3-5-haiku-latest`, or just `claude-...` (inferred). Settings:

@@ -24,18 +24,17 @@ import {
   type InvalidRequest,
   MalformedResponse,
   type Message,
-  Secrets,
   Usage
 } from "@capstan/core"
 import { Effect, Redacted, Result, Schema, type Scope } from "effect"
 import { toCodecOpenAI } from "effect/ai/OpenAiStructuredOutput"
 import type OpenAISdk from "openai"
-import * as HttpTransport from "./HttpTransport.js"
-import { lazySdk, sender } from "./internal/call.js"
+import type * as HttpTransport from "./HttpTransport.js"
+import { lazySdk, overTransport, sender } from "./internal/call.js"
 import { classify } from "./internal/failure.js"
 import * as Logprobs from "./internal/logprobs.js"
 import { toolCallsOf, ToolCallsWire, toOpenAiMessages } from "./internal/openaiMessages.js"
-import { withProviderOptions } from "./internal/options.js"
+import { type Built, optionNamesOf, withProviderOptions } from "./internal/options.js"
 import { apiKey, baseUrl, stringSetting } from "./internal/settings.js"
 import * as Structured from "./internal/structured.js"
 import { decoder, defined, nullish, tokenCount, trusted } from "./internal/wire.js"
@@ -140,13 +139,15 @@ const structuredWire = Structured.make(toCodecOpenAI)
  * which would become an array of entries) is sent with `strict: false` and the plain JSON Schema: the API then
  * follows it as guidance, and core's parse checks the answer.
  */
-const responseFormat = (structured: Generation.StructuredOutput): OpenAISdk.ResponseFormatJSONSchema => {
-  const wire = structuredWire(structured)
+const responseFormat = (
+  wire: Structured.Wire,
+  description: string | undefined
+): OpenAISdk.ResponseFormatJSONSchema => {
   return {
     type: "json_schema",
     json_schema: {
       name: wire.name,
-      ...(structured.description === undefined ? {} : { description: structured.description }),
+      ...(description === undefined ? {} : { description }),
       schema: wire.jsonSchema,
       strict: wire.adapted
     }
@@ -161,16 +162,11 @@ interface Dialect {
   readonly optionNames: ReadonlyArray<string>
 }
 
-/** A request body, with what was not sent as asked. */
-interface Built<B> {
-  readonly body: B
-  readonly warnings: ReadonlyArray<string>
-}
-
 const chatBody = (
   model: string,
   request: Generation.ChatRequest,
-  dialect: Dialect
+  dialect: Dialect,
+  structured: Structured.Wire | undefined
 ): Result.Result<Built<OpenAISdk.ChatCompletionCreateParamsNonStreaming>, InvalidRequest> =>
   Result.map(toOpenAiMessages(request.messages, dialect), ({ messages, warnings }) => {
     const notes = [...warnings]
@@ -179,7 +175,9 @@ const chatBody = (
       messages,
       ...sampling(request.params, dialect.maxTokensField),
       ...Logprobs.chatRequest(request.params),
-      ...(request.structured === undefined ? {} : { response_format: responseFormat(request.structured) })
+      ...(structured === undefined
+        ? {}
+        : { response_format: responseFormat(structured, request.structured?.description) })
     }, notes)
     return { body, warnings: notes }
   })
@@ -314,6 +312,74 @@ const toGeneration = <W extends { readonly usage?: WireUsage }>(
 // Generators
 // ---------------------------------------------------------------------------------------------
 
+const generatorOver = (
+  identifier: Identifier.Identifier,
+  options: ClientOptions,
+  fetch: HttpTransport.Fetch
+): Generator.Service => {
+  const provider = identifier.provider
+  const dialect: Dialect = {
+    provider,
+    maxTokensField: options.maxTokensField ?? "max_completion_tokens",
+    imageUrls: options.imageUrls ?? true,
+    optionNames: optionNamesOf("openai", provider)
+  }
+  const send = sender(sdk, {
+    provider,
+    apiKey: options.apiKey,
+    baseURL: options.baseURL,
+    client: (Sdk) =>
+      new Sdk({
+        apiKey: Redacted.value(options.apiKey),
+        baseURL: options.baseURL,
+        // null, not undefined: the SDK would read OPENAI_ORG_ID / OPENAI_PROJECT_ID behind Config's back.
+        organization: options.organization ?? null,
+        project: options.project ?? null,
+        maxRetries: 0,
+        fetch
+      })
+  })
+  const decodeChat = decoder(provider, ChatCompletionWire)
+  const decodeCompletion = decoder(provider, CompletionWire)
+  const chatGeneration = toGeneration(provider, chatChoices(undefined))
+  const completionGeneration = toGeneration(provider, completionChoices)
+  const asked = (params: GenerateParams.GenerateParams, warnings: ReadonlyArray<string>) => ({
+    n: params.n ?? 1,
+    warnings
+  })
+  return {
+    identifier,
+    ...(options.maxChoices === undefined ? {} : { capabilities: { maxChoices: options.maxChoices } }),
+    generate: (request) => {
+      // Built before sending: a conversation the server cannot take fails here, without a request.
+      const structured = request.structured === undefined ? undefined : structuredWire(request.structured)
+      const built = chatBody(identifier.model, request, dialect, structured)
+      if (Result.isFailure(built)) return Effect.fail(built.failure)
+      const { body, warnings } = built.success
+      return send(
+        request.params,
+        (client, perRequest) => client.chat.completions.create(body, perRequest).withResponse(),
+        decodeChat
+      ).pipe(
+        Effect.flatMap((answer) =>
+          (structured === undefined ? chatGeneration : toGeneration(provider, chatChoices(structured)))(
+            answer,
+            asked(request.params, warnings)
+          )
+        )
+      )
+    },
+    complete: (request) => {
+      const { body, warnings } = completionBody(identifier.model, request, dialect)
+      return send(
+        request.params,
+        (client, perRequest) => client.completions.create(body, perRequest).withResponse(),
+        decodeCompletion
+      ).pipe(Effect.flatMap((answer) => completionGeneration(answer, asked(request.params, warnings))))
+    }
+  }
+}
+
 /**
  * A generator for `identifier` over the `openai` SDK, talking to the server `options` names. Used by the
  * `openai`, `ollama` and `vllm` providers; use it to register another OpenAI-compatible provider. It sends
@@ -341,80 +407,10 @@ const toGeneration = <W extends { readonly usage?: WireUsage }>(
  * ```
  * @since 0.1.0
  */
-export const makeGenerator = (
+export const makeGenerator: (
   identifier: Identifier.Identifier,
   options: ClientOptions
-): Effect.Effect<Generator.Service, never, Scope.Scope> =>
-  Effect.map(HttpTransport.current(options.fetch), (fetch) => generatorOver(identifier, options, fetch))
-
-const generatorOver = (
-  identifier: Identifier.Identifier,
-  options: ClientOptions,
-  fetch: HttpTransport.Fetch
-): Generator.Service => {
-  const provider = identifier.provider
-  const dialect: Dialect = {
-    provider,
-    maxTokensField: options.maxTokensField ?? "max_completion_tokens",
-    imageUrls: options.imageUrls ?? true,
-    optionNames: provider === "openai" ? ["openai"] : ["openai", provider]
-  }
-  const send = sender(sdk, {
-    provider,
-    // The SDKs' messages may quote the URL they called.
-    secrets: [Redacted.value(options.apiKey), ...Secrets.credentialsOf(options.baseURL)],
-    client: (Sdk) =>
-      new Sdk({
-        apiKey: Redacted.value(options.apiKey),
-        baseURL: options.baseURL,
-        // null, not undefined: the SDK would read OPENAI_ORG_ID / OPENAI_PROJECT_ID behind Config's back.
-        organization: options.organization ?? null,
-        project: options.project ?? null,
-        maxRetries: 0,
-        fetch
-      })
-  })
-  const decodeChat = decoder(provider, ChatCompletionWire)
-  const decodeCompletion = decoder(provider, CompletionWire)
-  const chatGeneration = toGeneration(provider, chatChoices(undefined))
-  const completionGeneration = toGeneration(provider, completionChoices)
-  const asked = (params: GenerateParams.GenerateParams, warnings: ReadonlyArray<string>) => ({
-    n: params.n ?? 1,
-    warnings
-  })
-  return {
-    identifier,
-    ...(options.maxChoices === undefined ? {} : { capabilities: { maxChoices: options.maxChoices } }),
-    generate: (request) => {
-      // Built before sending: a conversation the server cannot take fails here, without a request.
-      const built = chatBody(identifier.model, request, dialect)
-      if (Result.isFailure(built)) return Effect.fail(built.failure)
-      const { body, warnings } = built.success
-      return send(
-        request.params,
-        (client, perRequest) => client.chat.completions.create(body, perRequest).withResponse(),
-        decodeChat
-      ).pipe(
-        Effect.flatMap((answer) =>
-          (request.structured === undefined
-            ? chatGeneration
-            : toGeneration(provider, chatChoices(structuredWire(request.structured))))(
-              answer,
-              asked(request.params, warnings)
-            )
-        )
-      )
-    },
-    complete: (request) => {
-      const { body, warnings } = completionBody(identifier.model, request, dialect)
-      return send(
-        request.params,
-        (client, perRequest) => client.completions.create(body, perRequest).withResponse(),
-        decodeCompletion
-      ).pipe(Effect.flatMap((answer) => completionGeneration(answer, asked(request.params, warnings))))
-    }
-  }
-}
+) => Effect.Effect<Generator.Service, never, Scope.Scope> = overTransport(generatorOver)
 
 const secretSetting = { kind: "secret", description: "the API key (default: the environment variable)" } as const
 

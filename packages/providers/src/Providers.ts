@@ -29,6 +29,24 @@ export const all: ReadonlyArray<GeneratorRegistry.Provider> = [
 ]
 
 /**
+ * {@link layer} with a transport of other limits.
+ *
+ * @example
+ * ```ts
+ * import { Layer } from "effect"
+ * import { Generator } from "@capstan/core"
+ * import { Providers } from "@capstan/providers"
+ *
+ * const generator = Generator.layer("gpt-4o-mini").pipe(
+ *   Layer.provide(Providers.layerWith({ maxBodyBytes: 256 * 1024 * 1024, maxDecodedBytes: 1024 * 1024 * 1024 }))
+ * )
+ * ```
+ * @since 0.2.0
+ */
+export const layerWith = (options: HttpTransport.Options): Layer.Layer<never> =>
+  Layer.mergeAll(GeneratorRegistry.register(...all), HttpTransport.layer(options))
+
+/**
  * Registers every provider, so `Generator.layer("gpt-4o-mini")` or `Generator.layer("ollama!llama3.1")` just works,
  * and provides one `HttpTransport` for all their generators: they share its connections, and its keep-alive
  * agents are destroyed once this Layer's scope and those of the generators built under it have closed.
@@ -46,22 +64,4 @@ export const all: ReadonlyArray<GeneratorRegistry.Provider> = [
  * ```
  * @since 0.1.0
  */
-export const layer: Layer.Layer<never> = Layer.mergeAll(GeneratorRegistry.register(...all), HttpTransport.layer())
-
-/**
- * {@link layer} with a transport of other limits.
- *
- * @example
- * ```ts
- * import { Layer } from "effect"
- * import { Generator } from "@capstan/core"
- * import { Providers } from "@capstan/providers"
- *
- * const generator = Generator.layer("gpt-4o-mini").pipe(
- *   Layer.provide(Providers.layerWith({ maxBodyBytes: 256 * 1024 * 1024, maxDecodedBytes: 1024 * 1024 * 1024 }))
- * )
- * ```
- * @since 0.2.0
- */
-export const layerWith = (options: HttpTransport.Options): Layer.Layer<never> =>
-  Layer.mergeAll(GeneratorRegistry.register(...all), HttpTransport.layer(options))
+export const layer: Layer.Layer<never> = layerWith({})

@@ -17,7 +17,7 @@ import { InputError, UsageError } from "../Errors.js"
  */
 export type Encoding = string & { readonly Encoding: unique symbol }
 
-export const utf8 = "utf-8" as Encoding
+const utf8 = "utf-8" as Encoding
 
 // Their characters span a variable number of bytes with no way to find a boundary from the end of a chunk.
 // A constant lookup table, never written: no application state.

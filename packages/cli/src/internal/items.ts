@@ -55,7 +55,7 @@ const checkerFor = (template: Template.Template, idField: string) => {
 export const check = (
   file: string,
   template: Template.Template,
-  options: { readonly idField: string; readonly encoding?: Input.Encoding | undefined }
+  options: Input.ReadOptions & { readonly idField: string }
 ): Effect.Effect<ReadonlyArray<string>, InputError, FileSystem.FileSystem> =>
   Effect.gen(function*() {
     const columns = yield* Input.header(file, options)
@@ -102,9 +102,8 @@ export const check = (
 export const stream = (
   file: string,
   template: Template.Template,
-  options: {
+  options: Input.ReadOptions & {
     readonly idField: string
-    readonly encoding?: Input.Encoding | undefined
     readonly ids: ReadonlyArray<string>
     readonly include: (id: string) => boolean
   }

@@ -34,22 +34,27 @@ const usageHint = (commandPath: ReadonlyArray<string>): string => {
   return `usage: ${usages[commandPath.at(-1) ?? "capstan"] ?? `${command} [options]`}; see ${command} --help`
 }
 
-// A parse error is reported by `report`, in a few lines on stderr; help and version still go to stdout.
+// A parse error is printed in a few lines on stderr: each error and one usage line, instead of the whole help
+// (which, and the version, still go to stdout).
 export const presenter: CliOutput.Presenter = {
-  present: (event) => (event._tag === "InvalidInvocation" ? Effect.void : CliOutput.defaultPresenter.present(event))
+  present: (event) =>
+    event._tag === "InvalidInvocation"
+      ? Console.error(
+        [
+          ...event.errors.map((parseError) => `error: ${parseError.message.replace(/\n\n/g, "\n")}`),
+          usageHint(event.commandPath)
+        ].join("\n")
+      )
+      : CliOutput.defaultPresenter.present(event)
 }
 
 /** Prints what went wrong (once) and ends with the error's exit code. */
 const report = (error: unknown): Effect.Effect<never, CommandExit> =>
   Effect.gen(function*() {
+    // A parse error: the presenter printed it; `capstan` alone printed the help.
     if (CliError.isCliError(error)) {
-      // `capstan` alone: effect/cli printed the help.
-      if (error._tag === "ShowHelp" && error.errors.length === 0) return yield* new CommandExit({ code: ExitCode.ok })
-      const errors: ReadonlyArray<CliError.CliError> = error._tag === "ShowHelp" ? error.errors : [error]
-      const commandPath = error._tag === "ShowHelp" ? error.commandPath : ["capstan"]
-      const lines = errors.map((parseError) => `error: ${parseError.message.replace(/\n\n/g, "\n")}`)
-      yield* Console.error([...lines, usageHint(commandPath)].join("\n"))
-      return yield* new CommandExit({ code: ExitCode.badInput })
+      const code = error._tag === "ShowHelp" && error.errors.length === 0 ? ExitCode.ok : ExitCode.badInput
+      return yield* new CommandExit({ code })
     }
     // The summary already said which items failed.
     if (error instanceof ItemsFailed) return yield* new CommandExit({ code: ExitCode.itemsFailed })

@@ -16,7 +16,7 @@ import { checkToolFlow, imageSource, misplaced, outputText, partName, refuse } f
 import { trusted } from "./wire.js"
 
 /** The image media types the Messages API reads. */
-export const imageMediaTypes = ["image/jpeg", "image/png", "image/gif", "image/webp"] as const
+const imageMediaTypes = ["image/jpeg", "image/png", "image/gif", "image/webp"] as const
 
 type MediaType = (typeof imageMediaTypes)[number]
 

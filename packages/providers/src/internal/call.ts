@@ -4,8 +4,17 @@
  *
  * @internal
  */
-import { type GenerateParams, type Generation, type GenerationError, type MalformedResponse } from "@capstan/core"
-import { Clock, Effect } from "effect"
+import {
+  type GenerateParams,
+  type Generation,
+  type GenerationError,
+  type Generator,
+  type Identifier,
+  type MalformedResponse,
+  Secrets
+} from "@capstan/core"
+import { Clock, Effect, Redacted, type Scope } from "effect"
+import * as HttpTransport from "../HttpTransport.js"
 import { type Failure, type HeadersLike, messageOf, toGenerationError } from "./failure.js"
 import { snapshotOf } from "./rateLimitHeaders.js"
 
@@ -65,12 +74,15 @@ export const sender = <S, C>(
   sdk: LazySdk<S>,
   options: {
     readonly provider: string
-    /** Values that must never appear in an error: the API key. */
-    readonly secrets: ReadonlyArray<string>
+    /** The key and the base URL: neither the key nor the URL's credentials may appear in an error. */
+    readonly apiKey: Redacted.Redacted<string>
+    readonly baseURL: string
     readonly client: (sdk: S) => C
   }
 ) => {
   let client: Promise<C> | undefined
+  // The SDKs' messages may quote the URL they called.
+  const secrets = [Redacted.value(options.apiKey), ...Secrets.credentialsOf(options.baseURL)]
   return <W>(
     params: GenerateParams.GenerateParams,
     request: (client: C, options: RequestOptions) => Promise<Answer>,
@@ -92,7 +104,7 @@ export const sender = <S, C>(
           Effect.flatMap(Clock.currentTimeMillis, (now) =>
             Effect.fail(toGenerationError(failure, {
               provider: options.provider,
-              secrets: options.secrets,
+              secrets,
               timeoutMs: timeout,
               now
             }))),
@@ -106,3 +118,13 @@ export const sender = <S, C>(
     )
   }
 }
+
+/**
+ * A provider's `makeGenerator`: the generator `build` makes over the `fetch` of the options, else of the
+ * `HttpTransport` in context, else of a transport made for the current scope.
+ */
+export const overTransport = <O extends { readonly fetch?: HttpTransport.Fetch | undefined }>(
+  build: (identifier: Identifier.Identifier, options: O, fetch: HttpTransport.Fetch) => Generator.Service
+) =>
+(identifier: Identifier.Identifier, options: O): Effect.Effect<Generator.Service, never, Scope.Scope> =>
+  Effect.map(HttpTransport.current(options.fetch), (fetch) => build(identifier, options, fetch))

@@ -35,3 +35,16 @@ export const withProviderOptions = <B extends Record<string, unknown>>(
   }
   return { ...out, ...body }
 }
+
+/** A request body, with what was not sent as asked. */
+export interface Built<B> {
+  readonly body: B
+  readonly warnings: ReadonlyArray<string>
+}
+
+/**
+ * The `providerOptions` entries a provider reads: its API's (`openai`, `anthropic`), then, for a provider registered
+ * under another name over that API, its own.
+ */
+export const optionNamesOf = (api: string, provider: string): ReadonlyArray<string> =>
+  provider === api ? [api] : [api, provider]

@@ -10,7 +10,7 @@
  */
 
 /** A URL as errors show it: origin and path, never userinfo or query (either may hold a credential). */
-export const shown = (url: URL | string): string => {
+const shown = (url: URL | string): string => {
   const parsed = typeof url === "string" ? new URL(url) : url
   return `${parsed.origin}${parsed.pathname}`
 }

@@ -24,7 +24,7 @@ interface NoProxyEntry {
 }
 
 /** `NO_PROXY` as undici's `EnvHttpProxyAgent` reads it: `host`, `.host`, `*.host`, `host:port`, `[v6]:port`, `*`. */
-export const parseNoProxy = (value: string): ReadonlyArray<NoProxyEntry> =>
+const parseNoProxy = (value: string): ReadonlyArray<NoProxyEntry> =>
   value.split(/[,\s]/).flatMap((entry) => {
     if (entry === "") return []
     const v6 = /^\[(.+)\]:(\d+)$/.exec(entry)
@@ -42,7 +42,7 @@ export const parseNoProxy = (value: string): ReadonlyArray<NoProxyEntry> =>
 const defaultPorts: Readonly<Record<string, number>> = { "http:": 80, "https:": 443 }
 
 /** Whether `NO_PROXY` exempts the URL's host (and port) from the proxy. */
-export const exempt = (entries: ReadonlyArray<NoProxyEntry>, url: URL): boolean => {
+const exempt = (entries: ReadonlyArray<NoProxyEntry>, url: URL): boolean => {
   const host = url.hostname.replace(/^\[(.+)\]$/, "$1").replace(/^(.+)\.$/, "$1").toLowerCase()
   const port = url.port === "" ? defaultPorts[url.protocol] ?? 0 : Number(url.port)
   return entries.some((entry) =>
@@ -61,7 +61,7 @@ const globalDispatcher = Symbol.for("undici.globalDispatcher.1")
  * its own `dispatch` (not composed with interceptors, which return a proxy over it) counts as not set. Anything
  * else may proxy, pin TLS or mock, and goes through the global `fetch`.
  */
-export const isUserDispatcher = (dispatcher: unknown): boolean => {
+const isUserDispatcher = (dispatcher: unknown): boolean => {
   if (dispatcher === undefined) return false
   if (typeof dispatcher !== "object" || dispatcher === null) return true
   const prototype: unknown = Object.getPrototypeOf(dispatcher)
@@ -76,7 +76,7 @@ export const isUserDispatcher = (dispatcher: unknown): boolean => {
 }
 
 /** A body `node:http` can send as is. */
-export const isPlainBody = (body: RequestInit["body"]): boolean =>
+const isPlainBody = (body: RequestInit["body"]): boolean =>
   body === undefined || body === null || typeof body === "string" || body instanceof Uint8Array ||
   body instanceof ArrayBuffer
 

@@ -123,7 +123,7 @@ export const make = (limits: Limits, env: NodeJS.ProcessEnv = process.env): Tran
   let closed = false
 
   /** One request over `node:http(s)`, following the redirects it may. */
-  const send = (url: URL, init: RequestInit, method: string, redirected: boolean, hops: number): Promise<Response> =>
+  const send = (url: URL, init: RequestInit, method: string, hops: number): Promise<Response> =>
     new Promise<Response>((resolve, reject) => {
       if (closed) return reject(TransportRefusal.closed(url))
       const signal = init.signal ?? undefined
@@ -157,14 +157,14 @@ export const make = (limits: Limits, env: NodeJS.ProcessEnv = process.env): Tran
           if (hops >= limits.maxRedirects) {
             return refuse(`it is one more than the ${limits.maxRedirects} redirects followed in a row`)
           }
-          return resolve(send(next, init, method, true, hops + 1))
+          return resolve(send(next, init, method, hops + 1))
         }
         const head: Head = {
           url: url.href,
           status,
           statusText: response.statusMessage ?? "",
           headers: new BufferedHeaders(response.headers),
-          redirected
+          redirected: hops > 0
         }
         if (bodyless.has(status) || method === "HEAD") {
           response.resume()
@@ -229,7 +229,7 @@ export const make = (limits: Limits, env: NodeJS.ProcessEnv = process.env): Tran
       }
       if (closed) return Promise.reject(TransportRefusal.closed(url))
       return route.sendsItself(url, init.body)
-        ? send(url, init, (init.method ?? "GET").toUpperCase(), false, 0)
+        ? send(url, init, (init.method ?? "GET").toUpperCase(), 0)
         : globalThis.fetch(input, init)
     },
     close: () => {
