@@ -13,6 +13,7 @@ import type { BatchInputs, BatchOptions, BatchParams } from "../Pipeline.js"
 import { BatchSizeMismatch, type ChatError, ItemFailed, StepFailed } from "../PipelineError.js"
 import * as Usage from "../Usage.js"
 import { copyChat } from "./chat.js"
+import { atChoice } from "./requestSlot.js"
 import * as Generator from "./generator.js"
 import {
   applySteps,
@@ -274,7 +275,7 @@ export const runChoices = (
     const perRequest = Math.max(1, Math.min(n, generator.capabilities?.maxChoices ?? n))
     const sizes = Array.from({ length: Math.ceil(n / perRequest) }, (_, i) => Math.min(perRequest, n - i * perRequest))
     // One request after another: the batch's concurrency counts items, and an item's requests stay within it.
-    return (yield* Effect.forEach(sizes, request)).flat()
+    return (yield* Effect.forEach(sizes, (size, i) => atChoice(i * perRequest)(request(size)))).flat()
   }).pipe(bindGenerator(state))
 
 /** Pipelines built by the public modules are this engine's `Pipeline`. */

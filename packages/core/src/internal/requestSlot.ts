@@ -1,0 +1,18 @@
+/**
+ * Where a request sits within its item, for generator wrappers that need to tell apart requests with the same
+ * content: a provider batch's custom id and the response cache's key both include the first choice a request asks
+ * for, since one item's `n` choices may be asked by identical requests (one per choice when the provider answers
+ * one choice per request).
+ *
+ * @internal
+ */
+import { Context, Effect } from "effect"
+
+/** The first choice (0-based) of the item that the current request asks for. 0 outside a batch's choices. */
+export const ChoiceOffset = Context.Reference<number>("@capstan/core/internal/requestSlot/ChoiceOffset", {
+  defaultValue: () => 0
+})
+
+/** Runs a request as the one asking for the item's choices from `offset` on. */
+export const atChoice = (offset: number) => <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  offset === 0 ? effect : Effect.provideService(effect, ChoiceOffset, offset)
