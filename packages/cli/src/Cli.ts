@@ -4,9 +4,19 @@
  *
  * @since 0.1.0
  */
-import { Batch, Dataset, Generator, GeneratorRegistry, Identifier, Message, Template, type Usage } from "@capstan/core"
+import {
+  Batch,
+  Dataset,
+  Generator,
+  GeneratorRegistry,
+  Identifier,
+  Message,
+  type ProviderBatch,
+  Template,
+  type Usage
+} from "@capstan/core"
 import * as NodeServices from "@effect/platform-node/NodeServices"
-import { Console, Effect, FileSystem, Option, Path, Schema, Stdio } from "effect"
+import { Console, Duration, Effect, FileSystem, Option, Path, Schema, Stdio } from "effect"
 import { Argument, CliOutput, Command, Flag } from "effect/cli"
 import { createRequire } from "node:module"
 import { fileURLToPath } from "node:url"
@@ -219,6 +229,14 @@ export interface BatchConfig {
   readonly force: boolean
   readonly overwrite: boolean
   readonly dryRun: boolean
+  /** How requests are sent: `realtime` (default), `provider-batch` (the provider's batch API) or `auto`. */
+  readonly via?: "realtime" | "provider-batch" | "auto" | undefined
+  /** Provider batch mode: what answers the requests a batch did not (default `realtime`). */
+  readonly batchFallback?: ProviderBatch.Fallback | undefined
+  /** Provider batch mode: time between two looks at a running batch, e.g. "30 seconds". */
+  readonly pollInterval?: Option.Option<string> | undefined
+  /** Provider batch mode: cancel the batches in flight on Ctrl-C (default: leave them running, for --resume). */
+  readonly cancelOnInterrupt?: boolean | undefined
 }
 
 const batchFlags = {
@@ -286,6 +304,31 @@ const batchFlags = {
     Flag.withDescription("replace an existing --output"),
     Flag.withDefault(false)
   ),
+  via: Flag.Literals("via", ["realtime", "provider-batch", "auto"]).pipe(
+    Flag.withDescription(
+      "how requests are sent: realtime (default), provider-batch (the provider's batch API: half price, answered " +
+        "within 24 h; batches are journaled in OUTPUT.batches.jsonl, so --resume collects them), or auto (the " +
+        "batch API when the provider has one)"
+    ),
+    Flag.withDefault("realtime" as const)
+  ),
+  batchFallback: Flag.Literals("batch-fallback", ["realtime", "rebatch", "none"]).pipe(
+    Flag.withDescription(
+      "provider batches: what answers a request the batch did not (expired, cancelled, a retryable error): " +
+        "realtime (default), rebatch (one more batch), none (an error row)"
+    ),
+    Flag.withDefault("realtime" as const)
+  ),
+  pollInterval: Flag.String("poll-interval").pipe(
+    Flag.withDescription("provider batches: time between two looks at a running batch (default 30 seconds)"),
+    Flag.optional
+  ),
+  cancelOnInterrupt: Flag.Boolean("cancel-on-interrupt").pipe(
+    Flag.withDescription(
+      "provider batches: cancel them on Ctrl-C (default: they keep running, and --resume collects them)"
+    ),
+    Flag.withDefault(false)
+  ),
   dryRun: Flag.Boolean("dry-run").pipe(
     Flag.withDescription("check every item against the template and print what would be sent; send nothing"),
     Flag.withDefault(false)
@@ -314,6 +357,19 @@ const parsePrice = (text: string): Effect.Effect<Usage.PerMillion, UsageError> =
   return Effect.succeed({ inputPerMillion: prices[0]!, outputPerMillion: prices[1]! })
 }
 
+/** A duration flag, e.g. "30 seconds" or "500 millis". */
+const parseDuration = (flag: string, text: string) =>
+  Option.match(Duration.fromInput(text as Duration.Input), {
+    onNone: () =>
+      Effect.fail(
+        new UsageError({
+          reason: `${flag} expects a duration, got "${text}"`,
+          hint: `e.g. ${flag} "30 seconds" or ${flag} "500 millis"`
+        })
+      ),
+    onSome: (duration) => Effect.succeed(duration)
+  })
+
 /**
  * The `capstan batch` command line that resumes this run (the generator's secrets masked).
  */
@@ -335,6 +391,14 @@ const resumeCommand = (config: BatchConfig): string => {
     args.push("--param", Identifier.maskSecrets(`${key}=${value}`))
   }
   if (config.idField !== "id") args.push("--id-field", config.idField)
+  if (config.via !== undefined && config.via !== "realtime") args.push("--via", config.via)
+  if (config.batchFallback !== undefined && config.batchFallback !== "realtime") {
+    args.push("--batch-fallback", config.batchFallback)
+  }
+  if (config.pollInterval !== undefined && Option.isSome(config.pollInterval)) {
+    args.push("--poll-interval", config.pollInterval.value)
+  }
+  if (config.cancelOnInterrupt === true) args.push("--cancel-on-interrupt")
   args.push("--resume")
   if (config.retryFailed !== "all") args.push("--retry-failed", config.retryFailed)
   return Shell.commandLine(args)
@@ -417,6 +481,9 @@ export const batch = (config: BatchConfig, options: { readonly resumeHint?: stri
     }
     const identifier = yield* chooseIdentifier(config.generator, overrides)
     const n = Generators.choicesOf(identifier)
+    const pollInterval = config.pollInterval !== undefined && Option.isSome(config.pollInterval)
+      ? yield* parseDuration("--poll-interval", config.pollInterval.value)
+      : undefined
     return yield* Run.execute({
       identifier,
       n,
@@ -427,7 +494,13 @@ export const batch = (config: BatchConfig, options: { readonly resumeHint?: stri
       concurrency: config.concurrency,
       model,
       price,
-      resumeHint: options.resumeHint ?? resumeCommand(config)
+      resumeHint: options.resumeHint ?? resumeCommand(config),
+      via: config.via ?? "realtime",
+      providerBatch: {
+        fallback: config.batchFallback ?? "realtime",
+        cancelOnInterrupt: config.cancelOnInterrupt ?? false,
+        ...(pollInterval === undefined ? {} : { pollInterval })
+      }
     })
   }))
 

@@ -10,7 +10,7 @@
  *
  * @since 0.1.0
  */
-import { Effect, FileSystem, Option, Schema, Stream } from "effect"
+import { Duration, Effect, FileSystem, Option, Schema, Stream } from "effect"
 import type { PlatformError } from "effect/PlatformError"
 import type * as Chat from "./Chat.js"
 import type * as ChatPipeline from "./ChatPipeline.js"
@@ -18,14 +18,22 @@ import { InvalidParams } from "./ConfigError.js"
 import type * as Dataset from "./Dataset.js"
 import * as GenerateParams from "./GenerateParams.js"
 import { StopReason, TokenLogprob } from "./Generation.js"
-import { failsEveryRequest, type GenerationError } from "./GenerationError.js"
-import type { Generator } from "./internal/generator.js"
+import { failsEveryRequest, type GenerationError, Unsupported } from "./GenerationError.js"
+import {
+  type BatchApi,
+  type Generator,
+  Generator as GeneratorService,
+  type Service as GeneratorShape
+} from "./internal/generator.js"
 import * as internal from "./internal/pipeline.js"
 import * as batch from "./internal/pipelineBatch.js"
+import * as ProviderBatchEngine from "./internal/providerBatch.js"
+import { itemGenerator, type Ticket, ticketOf } from "./internal/providerBatchItem.js"
 import { trusted } from "./internal/trusted.js"
 import * as Message from "./Message.js"
 import type * as Model from "./Model.js"
 import { BatchStopped, ChatError } from "./PipelineError.js"
+import type * as ProviderBatch from "./ProviderBatch.js"
 import * as Template from "./Template.js"
 import * as Usage from "./Usage.js"
 
@@ -130,6 +138,17 @@ export interface Options<E = never, R = never> {
    * rows finished so far, and the items not yet answered are not sent. Default 5; `Infinity` never stops.
    */
   readonly stopAfter?: number | undefined
+  /**
+   * How requests are sent: one by one (`realtime`, the default), through the provider's asynchronous batch API at
+   * its discount (`provider-batch`: answered within the provider's window, usually minutes to hours), or through
+   * the batch API when the generator has one and realtime otherwise (`auto`). In provider batch mode each item's
+   * first generation is batched and later rounds (parse recovery, `andThen` steps) run in realtime; rows are the
+   * same, with `metadata.via`, `metadata.batchId` and `metadata.customId`. A generator without a batch API gives
+   * `Unsupported` rows under `provider-batch`.
+   */
+  readonly via?: "realtime" | "provider-batch" | "auto" | undefined
+  /** Options of provider batch mode: its journal, chunk sizes, polling and fallback. */
+  readonly providerBatch?: ProviderBatch.Options | undefined
 }
 
 const emptyPipeline = internal.make("chat", [])
@@ -217,7 +236,8 @@ const toRow = (
   index: number,
   choice: number,
   chat: Chat.Chat,
-  model: Model.Model<unknown> | undefined
+  model: Model.Model<unknown> | undefined,
+  ticket?: Ticket
 ): Row => {
   const output = chat.generated.at(-1)?.text
   // The pipeline's parse step kept the value it read: stored in its JSON form, not parsed from the text again.
@@ -243,7 +263,9 @@ const toRow = (
     attempts: chat.attempts ?? 0,
     latencyMs: chat.durationMs,
     startedAt: chat.startedAt,
-    ...(Object.keys(chat.metadata).length === 0 ? {} : { metadata: chat.metadata }),
+    ...(ticket === undefined
+      ? Object.keys(chat.metadata).length === 0 ? {} : { metadata: chat.metadata }
+      : { metadata: { ...chat.metadata, ...ticketMetadata(ticket) } }),
     ...(chat.warnings === undefined ? {} : { warnings: chat.warnings }),
     ...(chat.logprobs === undefined || chat.error !== undefined ? {} : { logprobs: chat.logprobs })
   }, trusted)
@@ -277,21 +299,112 @@ export const stream = <E = never, R = never, EI = never, RI = never>(
   if (stopAfter !== Infinity) internal.requireWhole("stopAfter (or Infinity)", stopAfter, 1)
   const { model, state } = planOf(options)
   const source = Stream.isStream(items) ? items : Stream.fromIterable(items)
-  const perItem = source.pipe(
-    Stream.mapEffect(
-      (item, index) =>
-        Effect.map(
-          batch.runChoices(state, item.messages, GenerateParams.empty),
-          (outcomes) => outcomes.map(({ chat }, choice) => toRow(item, index, choice, chat, model))
-        ),
-      { concurrency, unordered: true }
+  const via = options.via ?? "realtime"
+  const settingsFor = providerBatchSettings(options.providerBatch)
+  const realtime = () =>
+    source.pipe(
+      Stream.mapEffect(
+        (item, index) =>
+          Effect.map(
+            batch.runChoices(state, item.messages, GenerateParams.empty),
+            (outcomes) => outcomes.map(({ chat }, choice) => toRow(item, index, choice, chat, model))
+          ),
+        { concurrency, unordered: true }
+      )
     )
-  )
+  const perItem = via === "realtime" ? realtime() : Stream.unwrap(Effect.gen(function*() {
+    const generator = yield* GeneratorService
+    const api = generator.batch
+    if (api === undefined && via === "auto") return realtime()
+    const settings = settingsFor(api, generator.identifier.provider)
+    const submitter = api === undefined ? undefined : yield* ProviderBatchEngine.make(api, settings)
+    const fallback = options.providerBatch?.fallback ?? "realtime"
+    return source.pipe(
+      Stream.mapEffect(
+        (item, index) => {
+          const tickets = new Map<number, Ticket>()
+          const service = submitter === undefined
+            ? noBatchApi(generator)
+            : itemGenerator(generator, submitter, item.id, fallback, tickets)
+          return batch.runChoices(state, item.messages, GenerateParams.empty, { concurrentRequests: true }).pipe(
+            Effect.provideService(GeneratorService, service),
+            Effect.map((outcomes) =>
+              outcomes.map(({ chat }, choice) => toRow(item, index, choice, chat, model, ticketOf(tickets, choice)))
+            )
+          )
+        },
+        {
+          // Items wait for their batch: enough of them in flight to fill every batch allowed in flight, and the next.
+          concurrency: options.concurrency ?? settings.maxRequests * (settings.maxBatchesInFlight + 1),
+          unordered: true
+        }
+      )
+    )
+  }))
   return (stopAfter === Infinity ? Stream.flattenIterable(perItem) : stopping(perItem, stopAfter)) as Stream.Stream<
     Row,
     BatchStopped | EI,
     Generator | Exclude<R, Generator> | RI
   >
+}
+
+/** What a row's metadata says about the provider batch its request went through. */
+const ticketMetadata = (ticket: Ticket): Record<string, Schema.Json> => ({
+  via: ticket.via,
+  batchId: ticket.batchId,
+  customId: ticket.customId,
+  ...(ticket.unanswered === undefined ? {} : { unanswered: ticket.unanswered })
+})
+
+/**
+ * Provider batch mode's settings: the options given (checked when the batch is built, before any request), within
+ * the provider's limits.
+ */
+const providerBatchSettings = (options: ProviderBatch.Options | undefined) => {
+  const checked = (name: keyof ProviderBatch.Options, value: number | undefined) => {
+    if (value !== undefined && value !== Infinity) internal.requireWhole(`providerBatch.${name}`, value, 1)
+    return value
+  }
+  const maxRequests = checked("maxRequests", options?.maxRequests)
+  const maxBytes = checked("maxBytes", options?.maxBytes)
+  const maxBatchesInFlight = checked("maxBatchesInFlight", options?.maxBatchesInFlight)
+  const duration = (value: Duration.Input | undefined, fallback: Duration.Duration) =>
+    value === undefined ? fallback : Duration.fromInputUnsafe(value)
+  const linger = duration(options?.linger, ProviderBatchEngine.defaults.linger)
+  const pollInterval = duration(options?.pollInterval, ProviderBatchEngine.defaults.pollInterval)
+  const queueBackoff = duration(options?.queueBackoff, ProviderBatchEngine.defaults.queueBackoff)
+  return (api: BatchApi | undefined, provider: string): ProviderBatchEngine.Settings => {
+    const limits = api?.limits ?? { maxRequests: defaultBatchRequests, maxBytes: Infinity }
+    return {
+      provider,
+      journal: options?.journal ?? ProviderBatchEngine.memoryJournal,
+      maxRequests: Math.min(maxRequests ?? defaultBatchRequests, limits.maxRequests),
+      maxBytes: Math.min(maxBytes ?? limits.maxBytes, limits.maxBytes),
+      maxBatchesInFlight: maxBatchesInFlight ?? ProviderBatchEngine.defaults.maxBatchesInFlight,
+      linger,
+      pollInterval,
+      queueBackoff,
+      cancelOnInterrupt: options?.cancelOnInterrupt ?? false,
+      onStatus: options?.onStatus
+    }
+  }
+}
+
+/**
+ * Requests per provider batch by default: the items waiting for a batch are held in memory, so a chunk stays far
+ * below the providers' own limits (50 000 and 100 000) unless asked.
+ */
+const defaultBatchRequests = 5000
+
+/** Under `provider-batch`, a generator without a batch API answers every request with `Unsupported`. */
+const noBatchApi = (generator: GeneratorShape): GeneratorShape => {
+  const unsupported = Effect.fail(
+    new Unsupported({
+      provider: generator.identifier.provider,
+      detail: `${generator.identifier.provider} has no batch API; use via: "auto" or "realtime"`
+    })
+  )
+  return { identifier: generator.identifier, generate: () => unsupported, complete: () => unsupported }
 }
 
 const defaultStopAfter = 5

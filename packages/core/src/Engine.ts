@@ -14,11 +14,11 @@
 import { Cause, Clock, Context, Duration, Effect, Exit, Layer, Option, RcMap, Redacted, Stream } from "effect"
 import { identity } from "effect/Function"
 import type * as Scope from "effect/Scope"
-import { Generation } from "./Generation.js"
+import { type Generation } from "./Generation.js"
 import type { ChatRequest, CompletionRequest, StreamPart } from "./Generation.js"
 import type { GenerationError } from "./GenerationError.js"
 import * as Identifier from "./Identifier.js"
-import { mapService, type Service } from "./internal/generator.js"
+import { mapService, type Service, withAttempts } from "./internal/generator.js"
 import * as RateLimiter from "./RateLimiter.js"
 import * as RetryPolicy from "./RetryPolicy.js"
 
@@ -215,8 +215,6 @@ const holdLane = (
   })
 
 /** Only a retried generation is rebuilt: building a Schema class costs more than the rest of the engine's work. */
-const withAttempts = (generation: Generation, attempts: number): Generation =>
-  attempts === 1 ? generation : new Generation({ ...generation, attempts }, { disableChecks: true })
 
 /** The final error of a retried request, recording how many requests were sent. */
 const failedAfter = (error: GenerationError, attempts: number): GenerationError =>

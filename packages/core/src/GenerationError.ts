@@ -265,6 +265,33 @@ export class Unsupported extends Schema.TaggedError<Unsupported>()("Unsupported"
 }
 
 /**
+ * A provider batch ended without answering the request: it `expired` (the provider's completion window passed),
+ * was `cancelled`, or its results did not mention the request (`missing`). Retryable: by default the batch engine
+ * sends such requests again in realtime (see `Batch.Options.fallback`); this error is the row's only when no
+ * fallback answered.
+ *
+ * @example
+ * ```ts
+ * import { BatchUnfinished } from "@capstan/core"
+ *
+ * const error = new BatchUnfinished({ provider: "openai", detail: "", reason: "expired", batchId: "batch_1" })
+ * error.message // "Provider batch batch_1 expired before answering (openai)"
+ * ```
+ * @since 0.3.0
+ */
+export class BatchUnfinished extends Schema.TaggedError<BatchUnfinished>()("BatchUnfinished", {
+  ...generationFields,
+  reason: Schema.Literals(["expired", "cancelled", "missing"]),
+  batchId: Schema.String
+}) {
+  readonly retryable = true
+  override get message(): string {
+    const what = this.reason === "missing" ? "left out of its results" : `${this.reason} before answering`
+    return describe(`Provider batch ${this.batchId} ${what}`, this)
+  }
+}
+
+/**
  * Every error a generator call can fail with.
  *
  * @example
@@ -300,6 +327,7 @@ export type GenerationError =
   | ContentFiltered
   | QuotaExceeded
   | Unsupported
+  | BatchUnfinished
 
 const generationErrorUnion = Schema.Union([
   RateLimited,
@@ -313,7 +341,8 @@ const generationErrorUnion = Schema.Union([
   ContextLengthExceeded,
   ContentFiltered,
   QuotaExceeded,
-  Unsupported
+  Unsupported,
+  BatchUnfinished
 ])
 
 /**

@@ -47,6 +47,79 @@ export type { Service } from "./internal/generator.js"
 export type { Capabilities } from "./internal/generator.js"
 
 /**
+ * A provider's asynchronous batch API, as a generator declares it (`Service.batch`): used by `Batch` under
+ * `via: "provider-batch"` (see `ProviderBatch`). Providers implement it; applications do not call it.
+ *
+ * @example
+ * ```ts
+ * import type { Generator } from "@capstan/core"
+ *
+ * declare const generator: Generator.Service
+ * const canBatch = generator.batch !== undefined
+ * const perBatch = generator.batch?.limits.maxRequests // 50000 for OpenAI
+ * ```
+ * @since 0.3.0
+ */
+export type { BatchApi } from "./internal/generator.js"
+
+/**
+ * One request of a provider batch and the custom id its result comes back under.
+ *
+ * @example
+ * ```ts
+ * import { GenerateParams, Message, type Generator } from "@capstan/core"
+ *
+ * const entry: Generator.BatchEntry = {
+ *   customId: "item-1-c0",
+ *   kind: "chat",
+ *   request: { messages: [Message.user("Hi")], params: GenerateParams.empty }
+ * }
+ * ```
+ * @since 0.3.0
+ */
+export type { BatchEntry } from "./internal/generator.js"
+
+/**
+ * Where a provider batch stands: `Running`, `Ended` (its results can be read) or `Failed` as a whole.
+ *
+ * @example
+ * ```ts
+ * import type { Generator } from "@capstan/core"
+ *
+ * const state: Generator.BatchState = { _tag: "Running", status: "in_progress" }
+ * ```
+ * @since 0.3.0
+ */
+export type { BatchState } from "./internal/generator.js"
+
+/**
+ * What became of one request of a provider batch: `Answered`, `Failed` with a typed error, or `Unfinished`
+ * (expired, cancelled, or missing from the results).
+ *
+ * @example
+ * ```ts
+ * import type { Generator } from "@capstan/core"
+ *
+ * const outcome: Generator.BatchOutcome = { _tag: "Unfinished", reason: "expired" }
+ * ```
+ * @since 0.3.0
+ */
+export type { BatchOutcome } from "./internal/generator.js"
+
+/**
+ * One result of a provider batch: a custom id and its outcome.
+ *
+ * @example
+ * ```ts
+ * import type { Generator } from "@capstan/core"
+ *
+ * const result: Generator.BatchResult = { customId: "item-1-c0", outcome: { _tag: "Unfinished", reason: "cancelled" } }
+ * ```
+ * @since 0.3.0
+ */
+export type { BatchResult } from "./internal/generator.js"
+
+/**
  * The generator in context.
  *
  * @example

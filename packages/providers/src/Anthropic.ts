@@ -16,7 +16,7 @@
 import type AnthropicSdk from "@anthropic-ai/sdk"
 import {
   ContentFiltered,
-  type GenerateParams,
+  GenerateParams,
   Generation,
   type GenerationError,
   type Generator,
@@ -29,7 +29,9 @@ import {
 import { Effect, Redacted, Result, Schema, type Scope } from "effect"
 import { toCodecAnthropic } from "effect/ai/AnthropicStructuredOutput"
 import type * as HttpTransport from "./HttpTransport.js"
+import * as AnthropicBatch from "./internal/anthropicBatch.js"
 import { toAnthropicMessages, toolCallsOf } from "./internal/anthropicMessages.js"
+import { statusError } from "./internal/batch.js"
 import { lazySdk, overTransport, sender } from "./internal/call.js"
 import { classify } from "./internal/failure.js"
 import { type Built, optionNamesOf, withProviderOptions } from "./internal/options.js"
@@ -281,30 +283,58 @@ const generatorOver = (
   const decode = decoder(provider, MessageWire)
   // A provider registered under another name over this API reads the `anthropic` options, then its own.
   const optionNames = optionNamesOf("anthropic", provider)
+  // Built before sending: a conversation the API cannot take fails here, without a request.
+  const messagesRequest = (request: Generation.ChatRequest): Effect.Effect<
+    {
+      readonly body: AnthropicSdk.MessageCreateParamsNonStreaming
+      readonly toGeneration: (
+        answer: { readonly wire: typeof MessageWire.Type; readonly rateLimit: Generation.RateLimitSnapshot | undefined }
+      ) => Effect.Effect<Generation.Generation, GenerationError>
+    },
+    GenerationError
+  > => {
+    const n = request.params.n ?? 1
+    if (n > 1) {
+      return Effect.fail(
+        new Unsupported({ provider, detail: `n=${n}: the Messages API answers one choice per request; use runMany` })
+      )
+    }
+    const structured = request.structured === undefined ? undefined : structuredWire(request.structured)
+    const built = messagesBody(identifier.model, request, { name: provider, optionNames }, structured)
+    if (Result.isFailure(built)) return Effect.fail(built.failure)
+    const { body, warnings } = built.success
+    return Effect.succeed({
+      body,
+      toGeneration: (
+        { rateLimit, wire }: {
+          readonly wire: typeof MessageWire.Type
+          readonly rateLimit: Generation.RateLimitSnapshot | undefined
+        }
+      ) => toGeneration(provider, wire, structured, rateLimit, warnings)
+    })
+  }
   return {
     identifier,
     // The batch engine sends one request per choice instead of asking for n.
     capabilities: { maxChoices: 1 },
-    generate: (request) => {
-      const n = request.params.n ?? 1
-      if (n > 1) {
-        return Effect.fail(
-          new Unsupported({ provider, detail: `n=${n}: the Messages API answers one choice per request; use runMany` })
-        )
-      }
-      // Built before sending: a conversation the API cannot take fails here, without a request.
-      const structured = request.structured === undefined ? undefined : structuredWire(request.structured)
-      const built = messagesBody(identifier.model, request, { name: provider, optionNames }, structured)
-      if (Result.isFailure(built)) return Effect.fail(built.failure)
-      const { body, warnings } = built.success
-      return send(
-        request.params,
-        (client, perRequest) => client.messages.create(body, perRequest).withResponse(),
-        decode
-      ).pipe(
-        Effect.flatMap(({ wire, rateLimit }) => toGeneration(provider, wire, structured, rateLimit, warnings))
-      )
-    }
+    generate: (request) =>
+      Effect.flatMap(messagesRequest(request), ({ body, toGeneration }) =>
+        send(
+          request.params,
+          (client, perRequest) => client.messages.create(body, perRequest).withResponse(),
+          decode
+        ).pipe(Effect.flatMap(toGeneration))),
+    batch: AnthropicBatch.make({
+      provider,
+      send: (request, decodeWith) => send(GenerateParams.empty, request, decodeWith),
+      encode: (request) =>
+        Effect.map(messagesRequest(request), ({ body, toGeneration }) => ({
+          params: body,
+          toGeneration: (message: unknown) =>
+            Effect.flatMap(decode(message), (wire) => toGeneration({ wire, rateLimit: undefined }))
+        })),
+      statusError: statusError({ provider, apiKey: options.apiKey, baseURL: options.baseURL })
+    })
   }
 }
 

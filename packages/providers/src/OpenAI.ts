@@ -15,7 +15,7 @@
  */
 import {
   ContentFiltered,
-  type GenerateParams,
+  GenerateParams,
   Generation,
   type GenerationError,
   type Generator,
@@ -30,9 +30,11 @@ import { Effect, Redacted, Result, Schema, type Scope } from "effect"
 import { toCodecOpenAI } from "effect/ai/OpenAiStructuredOutput"
 import type OpenAISdk from "openai"
 import type * as HttpTransport from "./HttpTransport.js"
+import { statusError } from "./internal/batch.js"
 import { lazySdk, overTransport, sender } from "./internal/call.js"
 import { classify } from "./internal/failure.js"
 import * as Logprobs from "./internal/logprobs.js"
+import * as OpenAIBatch from "./internal/openaiBatch.js"
 import { toolCallsOf, ToolCallsWire, toOpenAiMessages } from "./internal/openaiMessages.js"
 import { type Built, optionNamesOf, withProviderOptions } from "./internal/options.js"
 import { apiKey, baseUrl, stringSetting } from "./internal/settings.js"
@@ -347,36 +349,73 @@ const generatorOver = (
     n: params.n ?? 1,
     warnings
   })
+  // Built before sending: a conversation the server cannot take fails here, without a request.
+  const chatRequest = (request: Generation.ChatRequest) => {
+    const structured = request.structured === undefined ? undefined : structuredWire(request.structured)
+    const built = chatBody(identifier.model, request, dialect, structured)
+    if (Result.isFailure(built)) return Effect.fail(built.failure)
+    const { body, warnings } = built.success
+    const generation = structured === undefined ? chatGeneration : toGeneration(provider, chatChoices(structured))
+    return Effect.succeed({
+      body,
+      toGeneration: (
+        answer: {
+          readonly wire: typeof ChatCompletionWire.Type
+          readonly rateLimit: Generation.RateLimitSnapshot | undefined
+        }
+      ) => generation(answer, asked(request.params, warnings))
+    })
+  }
+  const completionRequest = (request: Generation.CompletionRequest) => {
+    const { body, warnings } = completionBody(identifier.model, request, dialect)
+    return {
+      body,
+      toGeneration: (
+        answer: {
+          readonly wire: typeof CompletionWire.Type
+          readonly rateLimit: Generation.RateLimitSnapshot | undefined
+        }
+      ) => completionGeneration(answer, asked(request.params, warnings))
+    }
+  }
   return {
     identifier,
     ...(options.maxChoices === undefined ? {} : { capabilities: { maxChoices: options.maxChoices } }),
-    generate: (request) => {
-      // Built before sending: a conversation the server cannot take fails here, without a request.
-      const structured = request.structured === undefined ? undefined : structuredWire(request.structured)
-      const built = chatBody(identifier.model, request, dialect, structured)
-      if (Result.isFailure(built)) return Effect.fail(built.failure)
-      const { body, warnings } = built.success
-      return send(
-        request.params,
-        (client, perRequest) => client.chat.completions.create(body, perRequest).withResponse(),
-        decodeChat
-      ).pipe(
-        Effect.flatMap((answer) =>
-          (structured === undefined ? chatGeneration : toGeneration(provider, chatChoices(structured)))(
-            answer,
-            asked(request.params, warnings)
-          )
-        )
-      )
-    },
+    generate: (request) =>
+      Effect.flatMap(chatRequest(request), ({ body, toGeneration }) =>
+        send(
+          request.params,
+          (client, perRequest) => client.chat.completions.create(body, perRequest).withResponse(),
+          decodeChat
+        ).pipe(Effect.flatMap(toGeneration))),
     complete: (request) => {
-      const { body, warnings } = completionBody(identifier.model, request, dialect)
+      const { body, toGeneration } = completionRequest(request)
       return send(
         request.params,
         (client, perRequest) => client.completions.create(body, perRequest).withResponse(),
         decodeCompletion
-      ).pipe(Effect.flatMap((answer) => completionGeneration(answer, asked(request.params, warnings))))
-    }
+      ).pipe(Effect.flatMap(toGeneration))
+    },
+    batch: OpenAIBatch.make({
+      provider,
+      send: (request, decode) => send(GenerateParams.empty, request, decode),
+      encode: (entry) =>
+        entry.kind === "chat"
+          ? Effect.map(chatRequest(entry.request), ({ body, toGeneration }) => ({
+            body,
+            toGeneration: (data: unknown) =>
+              Effect.flatMap(decodeChat(data), (wire) => toGeneration({ wire, rateLimit: undefined }))
+          }))
+          : Effect.sync(() => {
+            const { body, toGeneration } = completionRequest(entry.request)
+            return {
+              body,
+              toGeneration: (data: unknown) =>
+                Effect.flatMap(decodeCompletion(data), (wire) => toGeneration({ wire, rateLimit: undefined }))
+            }
+          }),
+      statusError: statusError({ provider, apiKey: options.apiKey, baseURL: options.baseURL })
+    })
   }
 }
 

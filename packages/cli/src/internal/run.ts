@@ -14,6 +14,7 @@ import {
   type InvalidParams,
   Message,
   type Model,
+  ProviderBatch,
   type Usage
 } from "@capstan/core"
 import {
@@ -30,7 +31,7 @@ import {
   Stream
 } from "effect"
 import type * as Scope from "effect/Scope"
-import { type InputError, ItemsFailed, type OutputLocked, type RunChanged, RunStopped } from "../Errors.js"
+import { InputError, ItemsFailed, type OutputLocked, type RunChanged, RunStopped } from "../Errors.js"
 import * as Output from "../Output.js"
 import * as Progress from "../Progress.js"
 import * as Summary from "../Summary.js"
@@ -191,6 +192,9 @@ export const execute = (options: {
   readonly model: Model.Model<unknown> | undefined
   readonly price: Usage.PerMillion | undefined
   readonly resumeHint: string
+  readonly via?: Batch.Options["via"]
+  /** Provider batch mode's options; the journal is the results file's (`OUTPUT.batches.jsonl`). */
+  readonly providerBatch?: Omit<ProviderBatch.Options, "journal" | "onStatus">
 }): Effect.Effect<
   void,
   | ItemsFailed
@@ -240,8 +244,25 @@ export const execute = (options: {
     }).pipe(Effect.forkDetach)
 
     const items = Stream.map(options.items(isPending), (entry) => entry.item)
+    const via = options.via ?? "realtime"
+    const journalPath = `${target.output}.batches.jsonl`
+    const providerBatch: ProviderBatch.Options | undefined = via === "realtime" ? undefined : {
+      ...options.providerBatch,
+      journal: yield* ProviderBatch.journalFile(journalPath, { fresh: !target.resume }).pipe(
+        Effect.mapError((error) =>
+          new InputError({ file: journalPath, reason: `cannot use the batch journal: ${error.message}` })
+        )
+      ),
+      onStatus: (status) =>
+        writeErr(
+          `batch ${status.chunk} (${status.batchId}${
+            status.requests === undefined ? "" : `, ${status.requests} requests`
+          }): ${status.status}\n`
+        )
+    }
     const rows = Batch.stream(items, {
       ...Option.match(options.concurrency, { onNone: () => ({}), onSome: (concurrency) => ({ concurrency }) }),
+      ...(providerBatch === undefined ? {} : { via, providerBatch }),
       ...(options.model === undefined ? {} : { parse: options.model, instruct: instructs(options.model) })
     }).pipe(
       Stream.tap((row) => (row.choice === 0 ? tracker.answered : Effect.void)),

@@ -9,7 +9,7 @@ import type * as Scope from "effect/Scope"
 import type * as Chat from "../Chat.js"
 import type { InvalidIdentifier, InvalidParams, MissingApiKey } from "../ConfigError.js"
 import * as GenerateParams from "../GenerateParams.js"
-import type { ChatRequest, CompletionRequest, Generation, StreamPart } from "../Generation.js"
+import { type ChatRequest, type CompletionRequest, Generation, type StreamPart } from "../Generation.js"
 import type { GenerationError } from "../GenerationError.js"
 import * as Identifier from "../Identifier.js"
 import * as Message from "../Message.js"
@@ -25,6 +25,54 @@ export interface Capabilities {
   readonly maxChoices?: number | undefined
 }
 
+/** One request of a provider batch, with the custom id its result comes back under. */
+export type BatchEntry =
+  | { readonly customId: string; readonly kind: "chat"; readonly request: ChatRequest }
+  | { readonly customId: string; readonly kind: "completion"; readonly request: CompletionRequest }
+
+/** Where a provider batch stands: still running, ended (results can be read), or failed as a whole. */
+export type BatchState =
+  | { readonly _tag: "Running"; readonly status: string }
+  | { readonly _tag: "Ended"; readonly status: string }
+  | { readonly _tag: "Failed"; readonly status: string; readonly error: GenerationError }
+
+/** What became of one request of a provider batch. */
+export type BatchOutcome =
+  | { readonly _tag: "Answered"; readonly generation: Generation }
+  | { readonly _tag: "Failed"; readonly error: GenerationError }
+  | { readonly _tag: "Unfinished"; readonly reason: "expired" | "cancelled" | "missing" }
+
+/** One result line of a provider batch. */
+export interface BatchResult {
+  readonly customId: string
+  readonly outcome: BatchOutcome
+}
+
+/**
+ * A provider's asynchronous batch API (OpenAI's Batch API, Anthropic's Message Batches): requests are sent as one
+ * batch, answered within a day at a discount, and read back by custom id. The batch engine chunks requests within
+ * `limits`, keeps a journal, polls and falls back to realtime requests for what a batch did not answer.
+ */
+export interface BatchApi {
+  /** Most requests, and bytes of encoded lines, one batch may hold. */
+  readonly limits: { readonly maxRequests: number; readonly maxBytes: number }
+  /** One request as a line of the provider's batch input (the same body a realtime request sends). */
+  readonly encode: (entry: BatchEntry) => Effect.Effect<string, GenerationError>
+  /**
+   * Creates one batch of encoded lines (all of one kind), returning its id. A provider that uploads a file first
+   * reports the file's id through `uploaded` before creating the batch, so a journal can say how far it got.
+   */
+  readonly create: (
+    lines: ReadonlyArray<string>,
+    kind: BatchEntry["kind"],
+    uploaded: (fileId: string) => Effect.Effect<void>
+  ) => Effect.Effect<string, GenerationError>
+  readonly retrieve: (batchId: string) => Effect.Effect<BatchState, GenerationError>
+  /** The results of an ended batch, read line by line. */
+  readonly results: (batchId: string) => Stream.Stream<BatchResult, GenerationError>
+  readonly cancel: (batchId: string) => Effect.Effect<void, GenerationError>
+}
+
 /**
  * What a generator does. `generate` answers chat messages and every generator has it; `complete` (plain-text
  * completion) and `stream` (text as it arrives) are optional: a generator has them when its provider does, and a
@@ -36,6 +84,8 @@ export interface Service {
   readonly generate: (request: ChatRequest) => Effect.Effect<Generation, GenerationError>
   readonly complete?: ((request: CompletionRequest) => Effect.Effect<Generation, GenerationError>) | undefined
   readonly stream?: ((request: ChatRequest) => Stream.Stream<StreamPart, GenerationError>) | undefined
+  /** The provider's asynchronous batch API, when it has one (see `Batch.Options.via`). */
+  readonly batch?: BatchApi | undefined
 }
 
 /** Why a generator could not be built. */
@@ -58,6 +108,12 @@ export interface Provider extends Identifier.ProviderSyntax {
   readonly make: (identifier: Identifier.Identifier) => Effect.Effect<Service, GeneratorInitError, Scope.Scope>
 }
 
+/** A generation that took `attempts` requests (its own checks already ran). */
+export const withAttempts = (generation: Generation, attempts: number): Generation =>
+  (generation.attempts ?? 1) === attempts
+    ? generation
+    : new Generation({ ...generation, attempts }, { disableChecks: true })
+
 /** The generator in context. */
 export class Generator extends Context.Service<Generator, Service>()("@capstan/core/Generator") {}
 
@@ -74,7 +130,9 @@ export const mapService = (
   ...(service.capabilities === undefined ? {} : { capabilities: service.capabilities }),
   generate: f.generate(service.generate),
   ...(service.complete === undefined ? {} : { complete: f.complete(service.complete) }),
-  ...(service.stream === undefined ? {} : { stream: f.stream(service.stream) })
+  ...(service.stream === undefined ? {} : { stream: f.stream(service.stream) }),
+  // A batch's requests are not the engine's: they run at the provider, within its batch limits.
+  ...(service.batch === undefined ? {} : { batch: service.batch })
 })
 
 /** A service whose requests have their params merged over the identifier's (base) params. */
@@ -86,11 +144,25 @@ export const withBaseParams = (service: Service): Service => {
     ...request,
     params: describe(service.identifier, request.params).params
   })
-  return mapService(service, {
+  const mapped = mapService(service, {
     generate: (generate) => (request) => generate(merged(request)),
     complete: (complete) => (request) => complete(merged(request)),
     stream: (stream) => (request) => stream(merged(request))
   })
+  const batch = service.batch
+  if (batch === undefined) return mapped
+  return {
+    ...mapped,
+    batch: {
+      ...batch,
+      encode: (entry) =>
+        batch.encode(
+          entry.kind === "chat"
+            ? { ...entry, request: merged(entry.request) }
+            : { ...entry, request: merged(entry.request) }
+        )
+    }
+  }
 }
 
 /** What a chat records about the generator that answered it: the merged params and the identifier printed with them. */

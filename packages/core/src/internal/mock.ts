@@ -6,7 +6,7 @@ import { Generation } from "../Generation.js"
 import * as GenerationModule from "../Generation.js"
 import type { Identifier } from "../Identifier.js"
 import * as Usage from "../Usage.js"
-import type { Capabilities, Provider, Service } from "./generator.js"
+import type { BatchApi, BatchEntry, BatchOutcome, Capabilities, Provider, Service } from "./generator.js"
 
 /** A request as a mock generator saw it. */
 export type RecordedRequest =
@@ -70,11 +70,13 @@ export const make = (identifier: Identifier, options: Options): Service => {
       return toGeneration(value, request)
     })
   const generate = (request: ChatRequest) => Effect.suspend(() => run({ _tag: "chat", call: ++calls, ...request }))
+  const complete = (request: CompletionRequest) =>
+    Effect.suspend(() => run({ _tag: "completion", call: ++calls, ...request }))
   return {
     identifier,
     ...(options.capabilities === undefined ? {} : { capabilities: options.capabilities }),
     generate,
-    complete: (request) => Effect.suspend(() => run({ _tag: "completion", call: ++calls, ...request })),
+    complete,
     // The whole answer, then its text a word at a time: a stream as a provider would send it.
     stream: (request) =>
       Stream.unwrap(
@@ -82,7 +84,60 @@ export const make = (identifier: Identifier, options: Options): Service => {
           Stream.fromIterable(generation.choices.flatMap((choice, index) =>
             (choice.text.match(/\S+\s*|\s+/g) ?? []).map((text) => ({ _tag: "Delta" as const, index, text }))
           )).pipe(Stream.concat(Stream.make({ _tag: "Done" as const, generation }))))
-      )
+      ),
+    batch: batchApi(generate, complete)
+  }
+}
+
+/**
+ * A provider batch API in memory: a batch ends as soon as it is created, and its results are the mock's answers
+ * (a failing call is a failed result), so provider batch mode can be tried and tested offline.
+ */
+const batchApi = (
+  generate: (request: ChatRequest) => Effect.Effect<Generation, Errors.GenerationError>,
+  complete: (request: CompletionRequest) => Effect.Effect<Generation, Errors.GenerationError>
+): BatchApi => {
+  const entries = new Map<string, BatchEntry>()
+  const batches = new Map<string, ReadonlyArray<string>>()
+  const encode = (entry: BatchEntry) =>
+    Effect.sync(() => {
+      const key = `${entries.size}`
+      entries.set(key, entry)
+      return JSON.stringify({ key, custom_id: entry.customId })
+    })
+  return {
+    limits: { maxRequests: 50_000, maxBytes: 200 * 1024 * 1024 },
+    encode,
+    create: (lines) =>
+      Effect.sync(() => {
+        const id = `mockbatch_${batches.size + 1}`
+        batches.set(id, lines.map((line) => (JSON.parse(line) as { readonly key: string }).key))
+        return id
+      }),
+    retrieve: (batchId) =>
+      Effect.succeed(
+        batches.has(batchId)
+          ? { _tag: "Ended", status: "ended" }
+          : {
+            _tag: "Failed",
+            status: "not_found",
+            error: new Errors.InvalidRequest({ provider: "mock", detail: `no batch ${batchId}`, status: 404 })
+          }
+      ),
+    results: (batchId) =>
+      Stream.fromIterable(batches.get(batchId) ?? []).pipe(
+        Stream.mapEffect((key) => {
+          const entry = entries.get(key)!
+          entries.delete(key)
+          const answer = entry.kind === "chat" ? generate(entry.request) : complete(entry.request)
+          return answer.pipe(
+            Effect.map((generation): BatchOutcome => ({ _tag: "Answered", generation })),
+            Effect.catch((error) => Effect.succeed<BatchOutcome>({ _tag: "Failed", error })),
+            Effect.map((outcome) => ({ customId: entry.customId, outcome }))
+          )
+        })
+      ),
+    cancel: () => Effect.void
   }
 }
 

@@ -13,7 +13,6 @@ import type { BatchInputs, BatchOptions, BatchParams } from "../Pipeline.js"
 import { BatchSizeMismatch, type ChatError, ItemFailed, StepFailed } from "../PipelineError.js"
 import * as Usage from "../Usage.js"
 import { copyChat } from "./chat.js"
-import { atChoice } from "./requestSlot.js"
 import * as Generator from "./generator.js"
 import {
   applySteps,
@@ -34,6 +33,7 @@ import {
   timed,
   withError
 } from "./pipeline.js"
+import { atChoice } from "./requestSlot.js"
 
 // The runtime form erases a pipeline's error and service types; the public `Pipeline` type carries them.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -232,7 +232,8 @@ const asChoices = (outcome: ChoiceOutcome, count: number, free = false): Readonl
 export const runChoices = (
   state: State,
   input: ReadonlyArray<Message.Message>,
-  itemParams: GenerateParams.GenerateParams
+  itemParams: GenerateParams.GenerateParams,
+  options: { readonly concurrentRequests?: boolean } = {}
 ): Effect.Effect<ReadonlyArray<ChoiceOutcome>, never, Any> =>
   Effect.gen(function*() {
     const generator = yield* Generator.Generator
@@ -274,8 +275,11 @@ export const runChoices = (
       })
     const perRequest = Math.max(1, Math.min(n, generator.capabilities?.maxChoices ?? n))
     const sizes = Array.from({ length: Math.ceil(n / perRequest) }, (_, i) => Math.min(perRequest, n - i * perRequest))
-    // One request after another: the batch's concurrency counts items, and an item's requests stay within it.
-    return (yield* Effect.forEach(sizes, (size, i) => atChoice(i * perRequest)(request(size)))).flat()
+    // One request after another: the batch's concurrency counts items, and an item's requests stay within it. In
+    // a provider batch they go together, so that they share a batch instead of waiting for each other's.
+    return (yield* Effect.forEach(sizes, (size, i) => atChoice(i * perRequest)(request(size)), {
+      concurrency: options.concurrentRequests === true ? "unbounded" : 1
+    })).flat()
   }).pipe(bindGenerator(state))
 
 /** Pipelines built by the public modules are this engine's `Pipeline`. */
