@@ -10,6 +10,7 @@ import * as CoffeeReviews from "../../examples/batch-coffee-reviews.js"
 import * as CrossN2 from "../../examples/batch-cross-n2.js"
 import * as LargeInput from "../../examples/batch-large-input.js"
 import * as Logprobs from "../../examples/batch-logprobs.js"
+import * as ProviderBatchExample from "../../examples/batch-provider-batch.js"
 import * as TwoReviews from "../../examples/batch-two-reviews.js"
 import * as Parallel from "../../examples/extract-classify-parallel.js"
 import { generatorLayer } from "../../examples/run.js"
@@ -137,6 +138,19 @@ describe("batch examples", () => {
       const [row] = (yield* Batch.run(items).pipe(Effect.provide(MockGenerator.echo()))).rows
       expect(Logprobs.probabilityOfYes(row!)).toBeUndefined()
     }).pipe(Effect.provide(Logprobs.mock)))
+
+  it.live("provider batch: the rows come back through one batch, labelled, with the batch in their metadata", () =>
+    Effect.gen(function*() {
+      const rows = yield* ProviderBatchExample.program
+      expect(rows.map((r) => [r.id, r.output, r.metadata?.via])).toEqual([
+        ["r1", "positive", "provider-batch"],
+        ["r2", "negative", "provider-batch"],
+        ["r3", "neutral", "provider-batch"]
+      ])
+      expect(new Set(rows.map((r) => r.metadata?.batchId))).toEqual(new Set(["mockbatch_1"]))
+      const journal = fs.readFileSync(ProviderBatchExample.journalPath, "utf8").trim().split("\n")
+      expect(journal.map((line) => JSON.parse(line).event)).toEqual(["planned", "created"])
+    }).pipe(Effect.provide(ProviderBatchExample.mock)))
 
   it.effect("templates x argument sets with n = 2: one row per choice, with provenance, usage and cost totals", () =>
     Effect.gen(function*() {
