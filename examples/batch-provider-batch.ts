@@ -22,7 +22,9 @@ export const reviews = [
   { id: "r3", review: "Fine, I suppose. A bit bitter." }
 ]
 
-export const template = Template.make("Classify the sentiment of this review as positive, negative or neutral.\n\n{review}")
+export const template = Template.make(
+  "Classify the sentiment of this review as positive, negative or neutral.\n\n{review}"
+)
 
 /** Where the batches are journaled: next to the results, in a real run. */
 export const journalPath = path.join(os.tmpdir(), "capstan-example-reviews.batches.jsonl")
@@ -41,7 +43,9 @@ export const program: Effect.Effect<ReadonlyArray<Batch.Row>, never, Generator.G
       }
     })
     for (const row of rows) {
-      yield* Console.log(`${row.id}  ${row.output ?? row.error?.message}  [${row.metadata?.via} ${row.metadata?.batchId}]`)
+      yield* Console.log(
+        `${row.id}  ${row.output ?? row.error?.message}  [${row.metadata?.via} ${row.metadata?.batchId}]`
+      )
     }
     yield* Console.log(`${summary.ok}/${summary.rows} ok`)
     return rows

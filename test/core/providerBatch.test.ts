@@ -336,6 +336,51 @@ describe("Batch via provider-batch", () => {
       expect(journal.recorded).toEqual([])
     }))
 
+  it.live("a chunk uploaded but not recorded as created is looked up: found, its batch is collected; not, it is sent", () =>
+    Effect.gen(function*() {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "capstan-journal-"))
+      const journalPath = path.join(dir, "results.batches.jsonl")
+      const events = [
+        { event: "planned", chunk: 0, kind: "chat", ids: ["item-0-c0"] },
+        { event: "uploaded", chunk: 0, fileId: "file-0" },
+        { event: "planned", chunk: 1, kind: "chat", ids: ["item-1-c0"] },
+        { event: "uploaded", chunk: 1, fileId: "file-1" }
+      ]
+      // a torn last line, as a process killed while writing leaves it
+      fs.writeFileSync(journalPath, events.map((e) => JSON.stringify(e)).join("\n") + "\n{\"event\":\"crea")
+      const { api, log } = scriptedApi({ answer: () => answered("new batch") })
+      const { rows } = yield* Effect.scoped(Effect.gen(function*() {
+        const journal = yield* ProviderBatch.journalFile(journalPath)
+        expect(journal.recorded).toHaveLength(4)
+        return yield* Batch.run(yield* items(["a", "b"]), {
+          via: "provider-batch",
+          providerBatch: { ...fast, journal }
+        })
+      })).pipe(
+        Effect.provide([
+          withBatchApi({
+            ...api,
+            find: (fileId) => Effect.succeed(fileId === "file-0" ? "found-0" : undefined),
+            retrieve: (batchId) =>
+              batchId === "found-0" ? Effect.succeed({ _tag: "Ended", status: "ended" }) : api.retrieve(batchId),
+            results: (batchId) =>
+              batchId === "found-0"
+                ? Stream.make({ customId: "item-0-c0", outcome: answered("found batch") })
+                : api.results(batchId)
+          }),
+          NodeServices.layer
+        ])
+      )
+      expect(rows.map((r) => [r.output, r.metadata?.batchId])).toEqual([["found batch", "found-0"], [
+        "new batch",
+        "b1"
+      ]])
+      expect(log.created).toEqual([["item-1-c0"]])
+      const journal = fs.readFileSync(journalPath, "utf8").trim().split("\n").slice(5).map((l) => JSON.parse(l))
+      expect(journal[0]).toEqual({ event: "created", chunk: 0, batchId: "found-0" })
+      expect(journal.slice(1).map((e) => [e.event, e.chunk])).toEqual([["planned", 2], ["created", 2]])
+    }))
+
   it.live("with cancelOnInterrupt, an interrupted run cancels its batches", () =>
     Effect.gen(function*() {
       const { api, log } = scriptedApi({ answer: () => answered("x"), runningPolls: 1_000_000 })

@@ -71,6 +71,11 @@ export interface BatchApi {
   /** The results of an ended batch, read line by line. */
   readonly results: (batchId: string) => Stream.Stream<BatchResult, GenerationError>
   readonly cancel: (batchId: string) => Effect.Effect<void, GenerationError>
+  /**
+   * The batch created from an uploaded file, if any: how a resumed run learns whether a batch was created when
+   * the process stopped between the upload and recording the batch's id (providers that upload files).
+   */
+  readonly find?: ((fileId: string) => Effect.Effect<string | undefined, GenerationError>) | undefined
 }
 
 /**

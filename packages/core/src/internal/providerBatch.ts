@@ -119,23 +119,40 @@ const byBytes = (group: ReadonlyArray<Pending>, maxBytes: number): Array<Readonl
   return chunks
 }
 
-/** The batches of a journal that were created, by custom id, and the next free chunk number. */
-const readJournal = (journal: Journal) => {
-  const idsOf = new Map<number, ReadonlyArray<string>>()
-  const created = new Map<number, string>()
-  let next = 0
-  for (const event of journal.recorded) {
-    next = Math.max(next, event.chunk + 1)
-    if (event.event === "planned") idsOf.set(event.chunk, event.ids)
-    else if (event.event === "created") created.set(event.chunk, event.batchId)
-  }
-  const earlierOf = new Map<string, Earlier>()
-  for (const [chunk, batchId] of created) {
-    const earlier: Earlier = { batchId, chunk, reading: false }
-    for (const id of idsOf.get(chunk) ?? []) earlierOf.set(id, earlier)
-  }
-  return { earlierOf, next }
-}
+/**
+ * The batches of a journal that were created, by custom id, and the next free chunk number. A chunk whose file was
+ * uploaded but whose batch was never recorded is looked up (`find`): the process may have stopped after creating it.
+ */
+const readJournal = (journal: Journal, api: BatchApi) =>
+  Effect.gen(function*() {
+    const idsOf = new Map<number, ReadonlyArray<string>>()
+    const created = new Map<number, string>()
+    const uploaded = new Map<number, string>()
+    let next = 0
+    for (const event of journal.recorded) {
+      next = Math.max(next, event.chunk + 1)
+      if (event.event === "planned") idsOf.set(event.chunk, event.ids)
+      else if (event.event === "uploaded") uploaded.set(event.chunk, event.fileId)
+      else created.set(event.chunk, event.batchId)
+    }
+    if (api.find !== undefined) {
+      for (const [chunk, fileId] of uploaded) {
+        if (created.has(chunk)) continue
+        // Not found, or the provider cannot say: the chunk is sent again.
+        const batchId = yield* Effect.orElseSucceed(retryTransient(api.find(fileId)), () => undefined)
+        if (batchId !== undefined) {
+          created.set(chunk, batchId)
+          yield* journal.append({ event: "created", chunk, batchId })
+        }
+      }
+    }
+    const earlierOf = new Map<string, Earlier>()
+    for (const [chunk, batchId] of created) {
+      const earlier: Earlier = { batchId, chunk, reading: false }
+      for (const id of idsOf.get(chunk) ?? []) earlierOf.set(id, earlier)
+    }
+    return { earlierOf, next }
+  })
 
 /**
  * Starts the engine in the current scope. Closing the scope interrupts the batches being waited for (and cancels
@@ -145,7 +162,7 @@ const readJournal = (journal: Journal) => {
 export const make = (api: BatchApi, settings: Settings): Effect.Effect<Submitter, never, Scope.Scope> =>
   Effect.gen(function*() {
     const queue = yield* Queue.unbounded<Pending>()
-    const { earlierOf, next } = readJournal(settings.journal)
+    const { earlierOf, next } = yield* readJournal(settings.journal, api)
     let chunkNumber = next
 
     const waitForEnd = (

@@ -164,6 +164,15 @@ export const make = (options: {
             )
         )
       ),
+    // The latest batches are listed first: a batch created moments before the process stopped is on the first page.
+    find: (fileId) =>
+      Effect.map(
+        send(
+          (client, perRequest) => client.batches.list({ limit: 100 }, perRequest).withResponse(),
+          raw<{ readonly data: ReadonlyArray<OpenAISdk.Batch> }>
+        ),
+        ({ wire }) => wire.data.find((batch) => batch.input_file_id === fileId)?.id
+      ),
     cancel: (batchId) =>
       Effect.asVoid(
         send((client, perRequest) => client.batches.cancel(batchId, perRequest).withResponse(), raw<OpenAISdk.Batch>)
