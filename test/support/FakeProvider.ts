@@ -4,7 +4,8 @@
  * Speaks enough of `POST /v1/chat/completions`, `POST /v1/completions` and `POST /v1/messages` for the real `openai` and
  * `@anthropic-ai/sdk` clients (point their `baseURL` at {@link FakeProviderServer.openaiBaseUrl} /
  * {@link FakeProviderServer.anthropicBaseUrl}), with provider-shaped rate limiting and headers, scriptable answers,
- * deterministic (seeded) fault injection, latency, counters and a request log. Binds 127.0.0.1 only.
+ * deterministic (seeded) fault injection, latency, counters and a request log. Binds 127.0.0.1 only. The batch APIs
+ * (OpenAI `/v1/files` + `/v1/batches`, Anthropic `/v1/messages/batches`) live in `internal/batches.ts`.
  *
  * ```ts
  * const server = await FakeProvider.start({ rpm: 600, latencyMs: 20 })
@@ -21,7 +22,18 @@ import * as http from "node:http"
 import type { AddressInfo } from "node:net"
 import { pathToFileURL } from "node:url"
 import { parseArgs } from "node:util"
-import { errorBody, type ErrorSpec, faultError, fromFakeError, rateLimitError, statusError } from "./internal/errors.js"
+import {
+  answerBody,
+  checkCall,
+  fakeRequest,
+  isErrorSpec,
+  type Outcome,
+  scriptedOutcome,
+  tokenCost
+} from "./internal/answering.js"
+import { BatchService, type Route } from "./internal/batches.js"
+import type { BatchHttp } from "./internal/batchHttp.js"
+import { errorBody, type ErrorSpec, faultError, rateLimitError, statusError } from "./internal/errors.js"
 import {
   anthropicLimitHeaders,
   type HeaderMap,
@@ -32,17 +44,18 @@ import {
   retryAfterHeaders
 } from "./internal/rateLimiter.js"
 import { FAULT_KINDS } from "./internal/types.js"
-import type { ApiKind, FakeReply, FakeRequest, FaultKind } from "./internal/types.js"
-import {
-  type Answer,
-  answerTokens,
-  buildSuccessBody,
-  defaultAnswer,
-  isRecord,
-  parseCall,
-  type ParsedCall
-} from "./internal/wire.js"
+import type {
+  ApiKind,
+  FakeBatchFaults,
+  FakeBatchOptions,
+  FakeBatchStats,
+  FakeReply,
+  FakeRequest,
+  FaultKind
+} from "./internal/types.js"
+import { type Answer, defaultAnswer, type ParsedCall } from "./internal/wire.js"
 
+export { batchLedgerKey } from "./internal/batches.js"
 export { sampleFromSchema } from "./internal/jsonSchemaSample.js"
 export { IMAGE_TOKENS } from "./internal/messages.js"
 export { formatGoDuration, formatRfc3339 } from "./internal/rateLimiter.js"
@@ -50,6 +63,12 @@ export type { HeaderStyle } from "./internal/rateLimiter.js"
 export { FAULT_KINDS } from "./internal/types.js"
 export type {
   ApiKind,
+  BatchErrorKind,
+  BatchProvider,
+  FakeBatchFaults,
+  FakeBatchOptions,
+  FakeBatchRef,
+  FakeBatchStats,
   FakeError,
   FakeMessage,
   FakeReply,
@@ -99,8 +118,12 @@ export interface FakeProviderConfig {
   readonly respond?: ((request: FakeRequest) => string | FakeReply | undefined) | undefined
   /** Keep a request log: true = everything (default), false = nothing, a number = the most recent N entries. */
   readonly logRequests?: boolean | number | undefined
-  /** Larger request bodies get 413. Default 32 MiB (Anthropic's limit). */
+  /** Larger request bodies get 413. Default 32 MiB (Anthropic's limit). Batch uploads have their own limits. */
   readonly maxBodyBytes?: number | undefined
+  /** Batch lifecycle timings, clock and limits (OpenAI Batch API, Anthropic Message Batches). */
+  readonly batch?: FakeBatchOptions | undefined
+  /** Per-request errors and expiry of batches (the realtime `faults` do not touch batch requests). */
+  readonly batchFaults?: FakeBatchFaults | undefined
 }
 
 /** Options of {@link FakeProvider.start}. */
@@ -125,6 +148,8 @@ export interface FakeProviderStats {
   /** Requests whose connection is still open. */
   readonly inFlight: number
   readonly peakInFlight: number
+  /** Batch counters. Reading them first runs the batch requests whose turn has come on the batch clock. */
+  readonly batches: FakeBatchStats
 }
 
 /** One logged request. `status`/`fault`/`answeredAt` fill in once it is answered. */
@@ -161,7 +186,13 @@ export interface FakeProviderServer {
   readonly configure: (config: FakeProviderConfig) => void
   /** The next `count` (default 1) requests admitted by the rate limiter fail with `kind`. */
   readonly failNext: (kind: FaultKind, count?: number) => void
-  /** Clears counters, log, the failNext queue; refills the buckets; reseeds the PRNGs. */
+  /**
+   * How many times each batch request succeeded (was paid for), by {@link batchLedgerKey}`(provider, custom_id,
+   * model)`: a request resubmitted in a later batch counts again. Reading it first runs the batch requests whose turn
+   * has come on the batch clock. A copy.
+   */
+  readonly batchLedger: () => ReadonlyMap<string, number>
+  /** Clears counters, log, the failNext queue and every file and batch; refills the buckets; reseeds the PRNGs. */
   readonly reset: () => void
   /** Stops listening and destroys every open connection (hanging requests included). Idempotent. */
   readonly close: () => Promise<void>
@@ -279,12 +310,6 @@ const emptyCounters = (inFlight: number): Counters => ({
 // ---------------------------------------------------------------------------------------------------------------------
 // The server
 
-/** What an admitted request will be answered with. */
-type Outcome =
-  | { readonly kind: "answer"; readonly answers: ReadonlyArray<Answer> }
-  | { readonly kind: "fault"; readonly fault: FaultKind }
-  | { readonly kind: "error"; readonly spec: ErrorSpec }
-
 /** Per-request context shared by the send helpers. */
 interface Exchange {
   readonly req: http.IncomingMessage
@@ -292,6 +317,8 @@ interface Exchange {
   /** URL path without the query string. */
   readonly path: string
   readonly api: ApiKind | undefined
+  /** The batch endpoint the request is for, if any. */
+  readonly route: Route | undefined
   readonly seq: number
   readonly receivedAt: number
   entry: MutableLogEntry | undefined
@@ -313,6 +340,7 @@ class Provider {
   private inFlight = 0
   private seq = 0
   private queued: Array<{ kind: FaultKind; left: number }> = []
+  private readonly batches = new BatchService(() => this.config)
 
   constructor(options: FakeProviderConfig) {
     this.config = { ...options }
@@ -352,6 +380,7 @@ class Provider {
     this.log.clear()
     this.limiter = new RateLimiter(this.limits(), Date.now())
     this.reseed()
+    this.batches.reset()
   }
 
   private reseed(): void {
@@ -365,8 +394,13 @@ class Provider {
       inFlight: this.inFlight,
       byApi: { ...c.byApi },
       byStatus: { ...c.byStatus },
-      faults: { ...c.faults }
+      faults: { ...c.faults },
+      batches: this.batches.stats()
     }
+  }
+
+  batchLedger(): ReadonlyMap<string, number> {
+    return this.batches.ledger()
   }
 
   requests(): ReadonlyArray<FakeRequestLogEntry> {
@@ -384,11 +418,13 @@ class Provider {
     const q = url.indexOf("?")
     const path = q < 0 ? url : url.slice(0, q)
     const api = req.method === "POST" ? ROUTES[path] : undefined
+    const route = api === undefined ? this.batches.route(req.method ?? "", path) : undefined
     const ex: Exchange = {
       req,
       res,
       path,
       api,
+      route,
       seq: this.seq++,
       receivedAt: Date.now(),
       entry: undefined,
@@ -404,11 +440,11 @@ class Provider {
       this.inFlight--
     })
     req.on("error", () => {}) // client vanished mid-body; the close handler cleans up
-    this.readBody(req, (body, tooLarge) => this.onBody(ex, body, tooLarge))
+    const max = route?.maxBodyBytes ?? this.config.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES
+    this.readBody(req, max, (body, tooLarge) => this.onBody(ex, body, tooLarge))
   }
 
-  private readBody(req: http.IncomingMessage, done: (body: Buffer, tooLarge: boolean) => void): void {
-    const max = this.config.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES
+  private readBody(req: http.IncomingMessage, max: number, done: (body: Buffer, tooLarge: boolean) => void): void {
     const chunks: Array<Buffer> = []
     let size = 0
     req.on("data", (chunk: Buffer) => {
@@ -419,10 +455,12 @@ class Provider {
   }
 
   private onBody(ex: Exchange, raw: Buffer, tooLarge: boolean): void {
-    const { api, path } = ex
+    const { api, path, route } = ex
+    // A file upload is multipart, and may be hundreds of MB: not worth a JSON.parse that must fail.
+    const json = route === undefined || (ex.req.headers["content-type"] ?? "").includes("json")
     let body: unknown
     try {
-      body = tooLarge || raw.length === 0 ? undefined : JSON.parse(raw.toString("utf8"))
+      body = tooLarge || raw.length === 0 || !json ? undefined : JSON.parse(raw.toString("utf8"))
     } catch {
       body = undefined
     }
@@ -442,32 +480,21 @@ class Provider {
       this.log.add(entry)
       ex.entry = entry
     }
+    if (route !== undefined) return this.batches.handle(route, this.batchHttp(ex, raw, body, tooLarge))
     if (api === undefined) {
       return this.sendError(ex, statusError(404, `Invalid URL (${ex.req.method} ${path})`), apiForPath(path))
     }
     this.counters.byApi[api]++
     if (tooLarge) return this.sendError(ex, faultError("too-large", { model: "", promptTokens: 0 })!)
-    if (!isRecord(body)) {
-      return this.sendError(
-        ex,
-        statusError(400, "We could not parse the JSON body of your request. The body must be a JSON object.")
-      )
-    }
-    const call = parseCall(api, body)
-    if ("invalid" in call) return this.sendError(ex, statusError(400, call.invalid, null, call.param))
-    if (call.stream) {
-      return this.sendError(
-        ex,
-        statusError(400, "stream: the fake provider does not support streaming", null, "stream")
-      )
-    }
-    this.admit(ex, call, body)
+    const call = checkCall(api, body)
+    if (isErrorSpec(call)) return this.sendError(ex, call)
+    this.admit(ex, call, body as Readonly<Record<string, unknown>>)
   }
 
   /** Rate-limits, decides the outcome, then answers after the configured latency. */
   private admit(ex: Exchange, call: ParsedCall, params: Readonly<Record<string, unknown>>): void {
     const defaults = call.prompts.map((p) => defaultAnswer(call, p))
-    const cost = this.tokenCost(call, defaults)
+    const cost = tokenCost(call, defaults)
     const now = Date.now()
     if (!this.limiter.unlimited) {
       const admission = this.limiter.admit(cost, now)
@@ -494,16 +521,6 @@ class Provider {
     else ex.timer = setTimeout(deliver, delay)
   }
 
-  /** OpenAI-style reservation: prompt estimate + n × (max_tokens, or the default answer's estimate). */
-  private tokenCost(call: ParsedCall, defaults: ReadonlyArray<Answer>): number {
-    let cost = 0
-    call.promptTokens.forEach((p, i) => {
-      const answer = defaults[i]
-      cost += p + call.n * (call.maxTokens ?? (answer === undefined ? 0 : answerTokens(answer)))
-    })
-    return cost
-  }
-
   /** Precedence: failNext queue > `respond` (fault, error, toolInput, text) > random fault > default answer. */
   private decide(
     ex: Exchange,
@@ -514,35 +531,19 @@ class Provider {
     const random = this.drawRandomFault()
     const queued = this.takeQueuedFault()
     if (queued !== undefined) return { kind: "fault", fault: queued }
-    const respond = this.config.respond
-    const answers: Array<Answer> = []
-    for (let i = 0; i < call.prompts.length; i++) {
-      const fallback = defaults[i]!
-      if (respond === undefined) {
-        answers.push(fallback)
-        continue
-      }
-      let reply: string | FakeReply | undefined
-      try {
-        reply = respond(toFakeRequest(ex, call, params, i))
-      } catch (e) {
-        return {
-          kind: "error",
-          spec: statusError(500, `respond() threw: ${e instanceof Error ? e.message : String(e)}`)
-        }
-      }
-      if (reply === undefined) answers.push(fallback)
-      else if (typeof reply === "string") answers.push({ kind: "text", text: reply })
-      else {
+    const outcome = scriptedOutcome(
+      call,
+      defaults,
+      this.config.respond,
+      (promptIndex) => fakeRequest({ seq: ex.seq, path: ex.path, headers: ex.req.headers }, call, params, promptIndex),
+      (reply) => {
         if (reply.latencyMs !== undefined) ex.latencyMs = reply.latencyMs
         if (reply.headers !== undefined) ex.extraHeaders = { ...ex.extraHeaders, ...reply.headers }
-        if (reply.fault !== undefined) return { kind: "fault", fault: reply.fault }
-        if (reply.error !== undefined) return { kind: "error", spec: fromFakeError(reply.error) }
-        answers.push(replyAnswer(call, reply, fallback))
       }
-    }
+    )
+    if (outcome.kind !== "answer") return outcome
     if (random !== undefined) return { kind: "fault", fault: random }
-    return { kind: "answer", answers }
+    return outcome
   }
 
   // Drawn for every admitted request (even when a script overrides it) so the schedule depends only on arrival order.
@@ -628,7 +629,7 @@ class Provider {
     return h
   }
 
-  private write(ex: Exchange, status: number, h: HeaderMap, body: string): void {
+  private write(ex: Exchange, status: number, h: HeaderMap, body: string | Buffer): void {
     if (ex.closed || ex.res.headersSent) return
     h["content-length"] = String(Buffer.byteLength(body))
     this.recordStatus(ex, status)
@@ -651,14 +652,62 @@ class Provider {
   }
 
   private successJson(ex: Exchange, call: ParsedCall, answers: ReadonlyArray<Answer>, contentFilter: boolean): string {
-    const filled = contentFilter ? call.prompts.map((): Answer => ({ kind: "text", text: "" })) : answers
-    return JSON.stringify(
-      buildSuccessBody({ call, answers: filled, contentFilter, seq: ex.seq, nowMs: Date.now() }).body
-    )
+    return JSON.stringify(answerBody(call, answers, contentFilter, ex.seq, Date.now()).body)
   }
 
   private sendAnswer(ex: Exchange, call: ParsedCall, answers: ReadonlyArray<Answer>, contentFilter: boolean): void {
     this.write(ex, 200, this.headers(ex), this.successJson(ex, call, answers, contentFilter))
+  }
+
+  /** A batch endpoint's view of the exchange. Batch responses carry request ids but no rate-limit headers. */
+  private batchHttp(ex: Exchange, raw: Buffer, json: unknown, tooLarge: boolean): BatchHttp {
+    const url = ex.req.url ?? "/"
+    const q = url.indexOf("?")
+    const requestId = `req_fake${ex.seq}`
+    const anthropic = ex.path.startsWith("/v1/messages")
+    const headers = (contentType: string): HeaderMap =>
+      anthropic
+        ? { "content-type": contentType, "request-id": requestId }
+        : {
+          "content-type": contentType,
+          "x-request-id": requestId,
+          "openai-processing-ms": String(Date.now() - ex.receivedAt)
+        }
+    return {
+      method: ex.req.method ?? "",
+      path: ex.path,
+      query: new URLSearchParams(q < 0 ? "" : url.slice(q + 1)),
+      headers: ex.req.headers,
+      raw,
+      json,
+      tooLarge,
+      origin: `http://${ex.req.headers.host ?? `127.0.0.1:${ex.req.socket.localPort}`}`,
+      requestId,
+      send: (status, contentType, body) => this.write(ex, status, headers(contentType), body),
+      stream: (status, contentType, chunks) => this.writeStream(ex, status, headers(contentType), chunks)
+    }
+  }
+
+  /** Writes `chunks` as they come, waiting for `drain` when the socket's buffer is full (no content-length). */
+  private writeStream(ex: Exchange, status: number, h: HeaderMap, chunks: Iterable<string>): void {
+    if (ex.closed || ex.res.headersSent) return
+    this.recordStatus(ex, status)
+    ex.res.writeHead(status, h)
+    const iterator = chunks[Symbol.iterator]()
+    const pump = (): void => {
+      try {
+        for (;;) {
+          if (ex.closed) return
+          const next = iterator.next()
+          if (next.done === true) return void ex.res.end()
+          if (!ex.res.write(next.value)) return void ex.res.once("drain", pump)
+        }
+      } catch {
+        // The status is out already; a cut connection is the only way left to say the body is wrong.
+        ex.res.destroy()
+      }
+    }
+    pump()
   }
 
   private sendBroken(ex: Exchange, call: ParsedCall, fault: "reset-after-headers" | "truncated" | "malformed"): void {
@@ -677,48 +726,6 @@ class Provider {
 }
 
 const apiForPath = (path: string): ApiKind | undefined => (path.startsWith("/v1/messages") ? "anthropic" : undefined)
-
-const toFakeRequest = (
-  ex: Exchange,
-  call: ParsedCall,
-  params: Readonly<Record<string, unknown>>,
-  promptIndex: number
-): FakeRequest => {
-  const prompt = call.prompts[promptIndex] ?? ""
-  return {
-    seq: ex.seq,
-    api: call.api,
-    path: ex.path,
-    model: call.model,
-    messages: call.api === "openai-completion"
-      ? [{ role: "user", text: prompt, images: 0, toolCalls: [], toolResults: [] }]
-      : call.messages,
-    system: call.system,
-    prompt,
-    promptIndex,
-    maxTokens: call.maxTokens,
-    n: call.n,
-    params,
-    headers: ex.req.headers
-  }
-}
-
-/**
- * Turns a scripted reply into an answer; a `toolInput` without a forced tool is sent as JSON text, and so are
- * `toolCalls` on the legacy completions endpoint (it has no tool calls).
- */
-const replyAnswer = (call: ParsedCall, reply: FakeReply, fallback: Answer): Answer => {
-  if (reply.toolInput !== undefined) {
-    return call.forcedTool !== undefined
-      ? { kind: "tool", name: call.forcedTool.name, input: reply.toolInput }
-      : { kind: "text", text: JSON.stringify(reply.toolInput) }
-  }
-  if (reply.toolCalls !== undefined) {
-    const calls: Answer = { kind: "calls", text: reply.text ?? "", calls: reply.toolCalls }
-    return call.api === "openai-completion" ? { kind: "text", text: JSON.stringify(reply.toolCalls) } : calls
-  }
-  return reply.text !== undefined ? { kind: "text", text: reply.text } : fallback
-}
 
 // ---------------------------------------------------------------------------------------------------------------------
 // Public API
@@ -746,6 +753,7 @@ const start = (options: FakeProviderOptions = {}): Promise<FakeProviderServer> =
         },
         configure: (config) => provider.configure(config),
         failNext: (kind, count) => provider.failNext(kind, count),
+        batchLedger: () => provider.batchLedger(),
         reset: () => provider.reset(),
         close: () => {
           closing ??= new Promise<void>((done) => {
@@ -774,7 +782,9 @@ const scoped = (options?: FakeProviderOptions): Effect.Effect<FakeProviderServer
 export const FakeProvider = { start, scoped, faultKinds: FAULT_KINDS } as const
 
 // Stand-alone use: `node --import tsx test/support/FakeProvider.ts --port 8787 --rpm 600 --tpm 100000 --latency 50`
-// (header style: `--remaining per-minute|burst --view-at admission|answer --reset to-full|to-next`)
+// (header style: `--remaining per-minute|burst --view-at admission|answer --reset to-full|to-next`; batch timings in ms:
+// `--batch-validating --batch-per-request --batch-processing --batch-finalizing --batch-cancelling --batch-window`,
+// and `--batch-error-rate 0.1`)
 const isMain = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href
 if (isMain) {
   const { values } = parseArgs({
@@ -786,7 +796,14 @@ if (isMain) {
       latency: { type: "string" },
       remaining: { type: "string" },
       "view-at": { type: "string" },
-      reset: { type: "string" }
+      reset: { type: "string" },
+      "batch-validating": { type: "string" },
+      "batch-per-request": { type: "string" },
+      "batch-processing": { type: "string" },
+      "batch-finalizing": { type: "string" },
+      "batch-cancelling": { type: "string" },
+      "batch-window": { type: "string" },
+      "batch-error-rate": { type: "string" }
     }
   })
   const num = (s: string | undefined) => (s === undefined ? undefined : Number(s))
@@ -801,6 +818,15 @@ if (isMain) {
       at: values["view-at"] as HeaderStyle["at"],
       reset: values.reset as HeaderStyle["reset"]
     },
+    batch: {
+      validatingMs: num(values["batch-validating"]),
+      perRequestMs: num(values["batch-per-request"]),
+      processingMs: num(values["batch-processing"]),
+      finalizingMs: num(values["batch-finalizing"]),
+      cancellingMs: num(values["batch-cancelling"]),
+      completionWindowMs: num(values["batch-window"])
+    },
+    batchFaults: { errorRate: num(values["batch-error-rate"]) },
     logRequests: false
   }).then((s) =>
     console.log(

@@ -70,7 +70,10 @@ export interface FakeMessage {
 
 /** What `respond` sees: the parsed request, normalized across wire formats. */
 export interface FakeRequest {
-  /** Arrival index since start / `reset()` (0-based); unique per HTTP request. */
+  /**
+   * Arrival index since start / `reset()` (0-based); unique per HTTP request. A batch request gets its position among
+   * all batch requests since start / `reset()` instead (a separate numbering).
+   */
   readonly seq: number
   readonly api: ApiKind
   /** URL path without the query string, e.g. `/v1/chat/completions`. */
@@ -90,9 +93,27 @@ export interface FakeRequest {
   readonly n: number
   /** The raw parsed JSON body. */
   readonly params: Readonly<Record<string, unknown>>
-  /** Request headers as Node received them (lower-case names, credentials included). */
+  /**
+   * Request headers as Node received them (lower-case names, credentials included); for a batch request, those of
+   * the request that created the batch.
+   */
   readonly headers: IncomingHttpHeaders
+  /** Set when the request is part of a batch (OpenAI Batch API or Anthropic Message Batches). */
+  readonly batch?: FakeBatchRef
 }
+
+/** The batch a request belongs to. */
+export interface FakeBatchRef {
+  readonly provider: BatchProvider
+  /** `batch_…` / `msgbatch_…` */
+  readonly id: string
+  readonly customId: string
+  /** Position of the request in the batch (0-based). */
+  readonly index: number
+}
+
+/** Which batch API: OpenAI's (`/v1/files` + `/v1/batches`) or Anthropic's (`/v1/messages/batches`). */
+export type BatchProvider = "openai" | "anthropic"
 
 /** An HTTP error to answer with, in the provider's own error JSON shape. */
 export interface FakeError {
@@ -134,4 +155,69 @@ export interface FakeReply {
   readonly latencyMs?: number
   /** Extra response headers. */
   readonly headers?: Readonly<Record<string, string>>
+}
+
+/**
+ * Lifecycle timings and limits of the batch APIs. Every duration defaults to 0, so a batch is done as soon as it is
+ * looked at; each batch keeps the timings, limits and faults that were configured when it was created.
+ */
+export interface FakeBatchOptions {
+  /**
+   * The batch clock in ms since the epoch; default `Date.now`. Statuses are worked out from it on every request
+   * (no timers), so a test can drive batches with a manual clock.
+   */
+  readonly now?: (() => number) | undefined
+  /** Time in `validating` (OpenAI) / queued before the first request runs (Anthropic). */
+  readonly validatingMs?: number | undefined
+  /** Time each request takes; requests run one after another, in file order. */
+  readonly perRequestMs?: number | undefined
+  /** Time all the requests of a batch take together, spread evenly over them (adds to `perRequestMs`). */
+  readonly processingMs?: number | undefined
+  /** Time in `finalizing` (OpenAI) / still `in_progress` (Anthropic) after the last request. */
+  readonly finalizingMs?: number | undefined
+  /** Time in `cancelling` (OpenAI) / `canceling` (Anthropic) after a cancel. */
+  readonly cancellingMs?: number | undefined
+  /** A batch not done this long after it was created expires. Default 24 h. */
+  readonly completionWindowMs?: number | undefined
+  /** OpenAI: most requests (lines) in one input file. Default 50 000. */
+  readonly openaiMaxRequests?: number | undefined
+  /** OpenAI: largest input file in bytes. Default 200 MiB. */
+  readonly openaiMaxBytes?: number | undefined
+  /** Anthropic: most requests in one batch. Default 100 000. */
+  readonly anthropicMaxRequests?: number | undefined
+  /** Anthropic: largest create body in bytes (413 above it). Default 256 MiB. */
+  readonly anthropicMaxBytes?: number | undefined
+  /**
+   * OpenAI: the tokens (the rate limiter's estimate) that the unfinished batches of one model may hold; a batch that
+   * would go over fails validation with `token_limit_exceeded`. Default unlimited.
+   */
+  readonly enqueuedTokenLimit?: number | undefined
+}
+
+/** A per-request error a batch fault injects: 500, overloaded (OpenAI 503, Anthropic 529), 429, or 400. */
+export type BatchErrorKind = "server" | "overloaded" | "rate-limit" | "invalid"
+
+/** Faults of batch requests, drawn from the seed, the batch's position since start / `reset()` and the request's index. */
+export interface FakeBatchFaults {
+  /** Fraction of requests answered with an error instead of the realtime answer. Default 0. */
+  readonly errorRate?: number | undefined
+  /** Kinds drawn uniformly for those errors. Default `["server"]`. */
+  readonly errorKinds?: ReadonlyArray<BatchErrorKind> | undefined
+  /**
+   * The batch stops running requests (`true`: before the first, `{ afterRequests }`: after that many) and expires at
+   * the end of its completion window.
+   */
+  readonly expire?: boolean | { readonly afterRequests: number } | undefined
+}
+
+/** Batch counters since start / `reset()`. */
+export interface FakeBatchStats {
+  /** Files uploaded with `POST /v1/files`. */
+  readonly filesUploaded: number
+  /** Batches created (both providers, failed validations included). */
+  readonly batchesCreated: number
+  /** Batch requests that ran (succeeded or errored; not the expired or cancelled ones). */
+  readonly requestsProcessed: number
+  readonly requestsSucceeded: number
+  readonly requestsErrored: number
 }
