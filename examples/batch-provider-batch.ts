@@ -44,7 +44,7 @@ export const program: Effect.Effect<ReadonlyArray<Batch.Row>, never, Generator.G
     })
     for (const row of rows) {
       yield* Console.log(
-        `${row.id}  ${row.output ?? row.error?.message}  [${row.metadata?.via} ${row.metadata?.batchId}]`
+        `${row.id}  ${row.output ?? row.error?.message}  [${String(row.metadata?.via)} ${String(row.metadata?.batchId)}]`
       )
     }
     yield* Console.log(`${summary.ok}/${summary.rows} ok`)
