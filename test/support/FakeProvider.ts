@@ -101,6 +101,17 @@ export interface FakeProviderConfig {
   readonly logRequests?: boolean | number | undefined
   /** Larger request bodies get 413. Default 32 MiB (Anthropic's limit). */
   readonly maxBodyBytes?: number | undefined
+  /**
+   * Prompt tokens reported as read from the prompt cache (at most the request's prompt tokens): OpenAI
+   * `usage.prompt_tokens_details.cached_tokens` (chat), Anthropic `usage.cache_read_input_tokens` (its
+   * `input_tokens` then counts only the rest). Default 0.
+   */
+  readonly cachedPromptTokens?: number | undefined
+  /**
+   * The order of `choices` in OpenAI answers: by `index` (default, as the API answers) or reversed, to check that a
+   * client places choices by their `index`, not their position.
+   */
+  readonly choiceOrder?: "index" | "reversed" | undefined
 }
 
 /** Options of {@link FakeProvider.start}. */
@@ -652,9 +663,18 @@ class Provider {
 
   private successJson(ex: Exchange, call: ParsedCall, answers: ReadonlyArray<Answer>, contentFilter: boolean): string {
     const filled = contentFilter ? call.prompts.map((): Answer => ({ kind: "text", text: "" })) : answers
-    return JSON.stringify(
-      buildSuccessBody({ call, answers: filled, contentFilter, seq: ex.seq, nowMs: Date.now() }).body
-    )
+    const { body } = buildSuccessBody({
+      call,
+      answers: filled,
+      contentFilter,
+      seq: ex.seq,
+      nowMs: Date.now(),
+      cachedTokens: this.config.cachedPromptTokens ?? 0
+    })
+    if (this.config.choiceOrder === "reversed" && isRecord(body) && Array.isArray(body["choices"])) {
+      return JSON.stringify({ ...body, choices: [...body["choices"]].reverse() })
+    }
+    return JSON.stringify(body)
   }
 
   private sendAnswer(ex: Exchange, call: ParsedCall, answers: ReadonlyArray<Answer>, contentFilter: boolean): void {
