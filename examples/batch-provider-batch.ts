@@ -43,8 +43,9 @@ export const program: Effect.Effect<ReadonlyArray<Batch.Row>, never, Generator.G
       }
     })
     for (const row of rows) {
+      const { batchId, via } = row.metadata ?? {}
       yield* Console.log(
-        `${row.id}  ${row.output ?? row.error?.message}  [${String(row.metadata?.via)} ${String(row.metadata?.batchId)}]`
+        `${row.id}  ${row.output ?? row.error?.message}  [${JSON.stringify(via)} ${JSON.stringify(batchId)}]`
       )
     }
     yield* Console.log(`${summary.ok}/${summary.rows} ok`)

@@ -528,6 +528,53 @@ describe("scripted answers", () => {
       }
     )
   })
+
+  it("answers a packed prompt array like the API: n choices per prompt by index, one usage, one failure for all", async () => {
+    const replies: Record<string, string> = { "Paris is": "in France", "Rome": "in Italy, the capital of a country" }
+    await withServer({ respond: (req) => replies[req.prompt] }, async (server) => {
+      const oa = openai(server)
+      const prompts = ["Paris is", "Rome", "Bern"]
+      const res = await oa.completions.create({ model: "m", prompt: prompts, n: 2, max_tokens: 4, logprobs: 1 })
+      expect(res.choices.map((c) => [c.index, c.text])).toEqual([
+        [0, "in France"],
+        [1, "in France"],
+        [2, "in Italy, the ca"], // cut at 4 × max_tokens characters
+        [3, "in Italy, the ca"],
+        [4, "echo: Bern"],
+        [5, "echo: Bern"]
+      ])
+      expect(res.choices.map((c) => c.finish_reason)).toEqual(["stop", "stop", "length", "length", "stop", "stop"])
+      expect(res.choices.every((c) => c.logprobs?.tokens?.join("") === c.text)).toBe(true)
+      // one usage: every prompt's tokens, every choice's output
+      const promptTokens = prompts.reduce((sum, p) => sum + Math.ceil(p.length / 4), 0)
+      const outputTokens = 2 * (Math.ceil("in France".length / 4) + 4 + Math.ceil("echo: Bern".length / 4))
+      expect(res.usage).toEqual({
+        prompt_tokens: promptTokens,
+        completion_tokens: outputTokens,
+        total_tokens: promptTokens + outputTokens
+      })
+      expect(server.stats.requests).toBe(1)
+      expect(server.stats.tokensCharged).toBe(promptTokens + 3 * 2 * 4)
+
+      server.configure({ respond: (req) => (req.promptIndex === 1 ? { error: { status: 400, message: "no" } } : "ok") })
+      expect(await rejection(oa.completions.create({ model: "m", prompt: ["a", "b", "c"] }))).toBeInstanceOf(
+        OpenAI.BadRequestError
+      )
+    })
+  })
+
+  it("can send choices in reverse order, and report cached prompt tokens", async () => {
+    await withServer({ choiceOrder: "reversed", cachedPromptTokens: 3 }, async (server) => {
+      const packed = await openai(server).completions.create({ model: "m", prompt: ["a", "b"] })
+      expect(packed.choices.map((c) => [c.index, c.text])).toEqual([[1, "echo: b"], [0, "echo: a"]])
+      const answer = await chat(openai(server), "a prompt of five tokens")
+      expect(answer.usage?.prompt_tokens).toBe(6)
+      expect(answer.usage?.prompt_tokens_details?.cached_tokens).toBe(3)
+      const claude = await message(anthropic(server), "short")
+      // Anthropic counts cache reads apart from input_tokens
+      expect([claude.usage.input_tokens, claude.usage.cache_read_input_tokens]).toEqual([0, 2])
+    })
+  })
 })
 
 type ErrorClass = abstract new(...args: never) => unknown

@@ -1,3 +1,4 @@
+import { Prices } from "@capstan/core"
 import { assert, describe, it } from "@effect/vitest"
 import { Clock, Effect, Fiber } from "effect"
 import { TestClock } from "effect/testing"
@@ -132,6 +133,19 @@ describe("Summary", () => {
       Summary.format({ snapshot: snapshot(), endedAt: 1000, output: "r.jsonl", interrupted: false, stopped: true }),
       /^Stopped after 1\.0s: 12 of 30 rows written to r\.jsonl; 18 not sent/
     )
+  })
+
+  it("counts cached input tokens, charges them at the cached rate, and says when the price is the built-in one", () => {
+    const text = Summary.format({
+      snapshot: snapshot({ inputTokens: 1_000_000, outputTokens: 0, cachedInputTokens: 800_000 }),
+      endedAt: 4200,
+      output: "results.jsonl",
+      price: { inputPerMillion: 1, outputPerMillion: 2, cachedInputPerMillion: 0.5 },
+      builtInPrice: true,
+      interrupted: false
+    })
+    assert.include(text, "  tokens   1,000,000 (1,000,000 in, 800,000 of them cached, 0 out)")
+    assert.include(text, `  cost     $0.6000 (list price as of ${Prices.asOf}; --price to give yours)`)
   })
 
   it("describes the whole results file after a resumed run", () => {

@@ -392,7 +392,9 @@ describe("Batch JSON Lines and summaries", () => {
     })
     expect(summary.failedByKind).toEqual({ ServerError: 1 })
     expect(summary.cost).toBe(summary.usage.inputTokens)
-    expect(Batch.summarize(rows, { prices: {} }).cost).toBeUndefined()
+    // Without prices of yours, the built-in list price; with none at all, no cost.
+    expect(Batch.summarize(rows).cost).toBeGreaterThan(0)
+    expect(Batch.summarize(rows, { prices: {}, builtInPrices: false }).cost).toBeUndefined()
     expect(Schema.decodeUnknownSync(Batch.Summary)(Schema.encodeSync(Batch.Summary)(summary))).toEqual(summary)
   })
 })

@@ -53,6 +53,7 @@ import type {
   FakeRequest,
   FaultKind
 } from "./internal/types.js"
+import { isRecord } from "./internal/wire.js"
 import { type Answer, defaultAnswer, type ParsedCall } from "./internal/wire.js"
 
 export { batchLedgerKey } from "./internal/batches.js"
@@ -124,6 +125,17 @@ export interface FakeProviderConfig {
   readonly batch?: FakeBatchOptions | undefined
   /** Per-request errors and expiry of batches (the realtime `faults` do not touch batch requests). */
   readonly batchFaults?: FakeBatchFaults | undefined
+  /**
+   * Prompt tokens reported as read from the prompt cache (at most the request's prompt tokens): OpenAI
+   * `usage.prompt_tokens_details.cached_tokens` (chat), Anthropic `usage.cache_read_input_tokens` (its
+   * `input_tokens` then counts only the rest). Default 0.
+   */
+  readonly cachedPromptTokens?: number | undefined
+  /**
+   * The order of `choices` in OpenAI answers: by `index` (default, as the API answers) or reversed, to check that a
+   * client places choices by their `index`, not their position.
+   */
+  readonly choiceOrder?: "index" | "reversed" | undefined
 }
 
 /** Options of {@link FakeProvider.start}. */
@@ -652,7 +664,11 @@ class Provider {
   }
 
   private successJson(ex: Exchange, call: ParsedCall, answers: ReadonlyArray<Answer>, contentFilter: boolean): string {
-    return JSON.stringify(answerBody(call, answers, contentFilter, ex.seq, Date.now()).body)
+    const { body } = answerBody(call, answers, contentFilter, ex.seq, Date.now(), this.config.cachedPromptTokens ?? 0)
+    if (this.config.choiceOrder === "reversed" && isRecord(body) && Array.isArray(body["choices"])) {
+      return JSON.stringify({ ...body, choices: [...body["choices"]].reverse() })
+    }
+    return JSON.stringify(body)
   }
 
   private sendAnswer(ex: Exchange, call: ParsedCall, answers: ReadonlyArray<Answer>, contentFilter: boolean): void {

@@ -273,7 +273,9 @@ const batchFlags = {
     Flag.withDefault("id")
   ),
   price: Flag.String("price").pipe(
-    Flag.withDescription("price per million tokens as INPUT,OUTPUT (e.g. 0.15,0.60), to report the cost"),
+    Flag.withDescription(
+      "price per million tokens as INPUT,OUTPUT (e.g. 0.15,0.60), to report the cost (default: the built-in list price of a known model)"
+    ),
     Flag.optional
   ),
   encoding: Flag.String("encoding").pipe(

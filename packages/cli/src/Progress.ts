@@ -42,6 +42,8 @@ export interface Snapshot {
   readonly stopping: boolean
   readonly inputTokens: number
   readonly outputTokens: number
+  /** The part of `inputTokens` the provider read from its prompt cache (unset: none reported). */
+  readonly cachedInputTokens?: number | undefined
   /** Epoch milliseconds when the run started. */
   readonly startedAt: number
 }
@@ -64,7 +66,11 @@ export interface Snapshot {
  */
 export interface RowOutcome {
   readonly error?: { readonly _tag: string } | undefined
-  readonly usage: { readonly inputTokens: number; readonly outputTokens: number }
+  readonly usage: {
+    readonly inputTokens: number
+    readonly outputTokens: number
+    readonly cachedInputTokens?: number | undefined
+  }
 }
 
 /**
@@ -130,7 +136,8 @@ export const make = (
       items: 0,
       stopping: false,
       inputTokens: 0,
-      outputTokens: 0
+      outputTokens: 0,
+      cachedInputTokens: 0
     }),
     (ref) => ({
       snapshot: Ref.get(ref),
@@ -143,7 +150,8 @@ export const make = (
             ? s.failedByKind
             : { ...s.failedByKind, [row.error._tag]: (s.failedByKind[row.error._tag] ?? 0) + 1 },
           inputTokens: s.inputTokens + row.usage.inputTokens,
-          outputTokens: s.outputTokens + row.usage.outputTokens
+          outputTokens: s.outputTokens + row.usage.outputTokens,
+          cachedInputTokens: (s.cachedInputTokens ?? 0) + (row.usage.cachedInputTokens ?? 0)
         })),
       answered: Ref.update(ref, (s) => ({ ...s, items: s.items + 1 })),
       retried: Ref.update(ref, (s) => ({ ...s, retries: s.retries + 1 })),

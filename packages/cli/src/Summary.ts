@@ -1,10 +1,10 @@
 /**
- * The summary printed when a batch ends: rows ok, failed by error kind, skipped by `--resume`, tokens, cost when
- * a price is known, and wall time.
+ * The summary printed when a batch ends: rows ok, failed by error kind, skipped by `--resume`, tokens (cached
+ * input too), cost when a price is known (`--price`, else the built-in list price of a known model), and wall time.
  *
  * @since 0.1.0
  */
-import { Usage } from "@capstan/core"
+import { Prices, Usage } from "@capstan/core"
 import * as Progress from "./Progress.js"
 
 /**
@@ -34,6 +34,8 @@ export interface Summary {
   readonly output: string
   /** The price of the run's model, when known: the summary then gives the cost. */
   readonly price?: Usage.PerMillion | undefined
+  /** True when `price` is Capstan's built-in list price (`Prices`): the summary says so, and how to give another. */
+  readonly builtInPrice?: boolean | undefined
   /** True when Ctrl-C stopped the run before every item was sent. */
   readonly interrupted: boolean
   /** True when the run stopped sending because every request failed the same way (see `BatchStopped`). */
@@ -112,12 +114,16 @@ export const format = (summary: Summary): string => {
       } ${s.retries === 1 ? "retry" : "retries"})`
     )
   }
+  const cached = s.cachedInputTokens ?? 0
   lines.push(
-    `  tokens   ${Progress.formatCount(s.inputTokens + s.outputTokens)} (${Progress.formatCount(s.inputTokens)} in, ${
-      Progress.formatCount(s.outputTokens)
-    } out)`
+    `  tokens   ${Progress.formatCount(s.inputTokens + s.outputTokens)} (${Progress.formatCount(s.inputTokens)} in${
+      cached > 0 ? `, ${Progress.formatCount(cached)} of them cached` : ""
+    }, ${Progress.formatCount(s.outputTokens)} out)`
   )
-  if (summary.price !== undefined) lines.push(`  cost     ${formatCost(Usage.cost(s, summary.price))}`)
+  if (summary.price !== undefined) {
+    const note = summary.builtInPrice === true ? ` (list price as of ${Prices.asOf}; --price to give yours)` : ""
+    lines.push(`  cost     ${formatCost(Usage.cost(s, summary.price))}${note}`)
+  }
   lines.push(`  time     ${wall}${done > 0 ? ` (${Progress.pace(s, summary.endedAt).rate.toFixed(1)} rows/s)` : ""}`)
   return lines.join("\n")
 }

@@ -6,14 +6,14 @@
  *
  * Every request goes through the generator's engine (its rate limiter and the one retry layer, configured
  * by the identifier's `rpm`, `tpm`, `max_connections`, `max_retries`), and each item through a
- * `ChatPipeline` (a system prompt, params, `andThen` steps, parsing with recovery).
+ * `ChatPipeline` (a system prompt, params, `andThen` steps, parsing with recovery) or a `CompletionPipeline`
+ * (whose prompts can share requests: `promptsPerRequest`).
  *
  * @since 0.1.0
  */
 import { Duration, Effect, FileSystem, Option, Schema, Stream } from "effect"
 import type { PlatformError } from "effect/PlatformError"
 import type * as Chat from "./Chat.js"
-import type * as ChatPipeline from "./ChatPipeline.js"
 import { InvalidParams } from "./ConfigError.js"
 import type * as Dataset from "./Dataset.js"
 import * as GenerateParams from "./GenerateParams.js"
@@ -25,6 +25,7 @@ import {
   Generator as GeneratorService,
   type Service as GeneratorShape
 } from "./internal/generator.js"
+import * as Packing from "./internal/packing.js"
 import * as internal from "./internal/pipeline.js"
 import * as batch from "./internal/pipelineBatch.js"
 import * as ProviderBatchEngine from "./internal/providerBatch.js"
@@ -32,7 +33,9 @@ import { itemGenerator, type Ticket, ticketOf } from "./internal/providerBatchIt
 import { trusted } from "./internal/trusted.js"
 import * as Message from "./Message.js"
 import type * as Model from "./Model.js"
+import type * as Pipeline from "./Pipeline.js"
 import { BatchStopped, ChatError } from "./PipelineError.js"
+import * as Prices from "./Prices.js"
 import type * as ProviderBatch from "./ProviderBatch.js"
 import * as Template from "./Template.js"
 import * as Usage from "./Usage.js"
@@ -112,9 +115,10 @@ export interface Options<E = never, R = never> {
   /**
    * What to do with each item: its rendered messages are appended to this pipeline's (e.g. a system prompt),
    * with its params, `andThen` steps and parse steps (the last parse step's value is the row's `parsed`). `map`
-   * steps are not allowed (they need every chat at once; use `ChatPipeline.runBatch`).
+   * steps are not allowed (they need every chat at once; use `ChatPipeline.runBatch`). A `CompletionPipeline`
+   * sends each item as plain-text completion: its prompt, then the item's text (rows have the same shape).
    */
-  readonly pipeline?: ChatPipeline.ChatPipeline<unknown, E, R> | undefined
+  readonly pipeline?: Pipeline.Pipeline<Pipeline.Kind, unknown, E, R> | undefined
   /** Parse every output with this model, asking again on failure (`maxRounds` generations at most). */
   readonly parse?: Model.Model<unknown> | undefined
   /**
@@ -138,6 +142,12 @@ export interface Options<E = never, R = never> {
    * rows finished so far, and the items not yet answered are not sent. Default 5; `Infinity` never stops.
    */
   readonly stopAfter?: number | undefined
+  /**
+   * With a `CompletionPipeline`: send up to this many items' prompts in one request (batch-prompt's
+   * `queries_per_batch`; see `ChatPipeline.BatchOptions`). Rows stay one per item and choice; each carries its share
+   * of the request's usage and `metadata.packed`. Default 1 (no packing).
+   */
+  readonly promptsPerRequest?: number | undefined
   /**
    * How requests are sent: one by one (`realtime`, the default), through the provider's asynchronous batch API at
    * its discount (`provider-batch`: answered within the provider's window, usually minutes to hours), or through
@@ -172,8 +182,12 @@ const planOf = (
     const last = [...base.steps].reverse().find((step) => step._tag === "Parse")
     return { state: withParams, model: last?._tag === "Parse" ? last.model : undefined }
   }
+  // A completion's prompt is its messages' text run together: the instructions end with a blank line there.
+  const instructions = base.kind === "chat"
+    ? Message.system(parse.instructions)
+    : Message.user(`${parse.instructions}\n\n`)
   const instructed = options.instruct === true
-    ? internal.update(withParams, { messages: [...withParams.messages, Message.system(parse.instructions)] })
+    ? internal.update(withParams, { messages: [...withParams.messages, instructions] })
     : withParams
   const maxRounds = options.maxRounds ?? 3
   internal.requireWhole("maxRounds", maxRounds, 1)
@@ -181,7 +195,8 @@ const planOf = (
     _tag: "Parse",
     model: parse,
     maxRounds,
-    attemptRecovery: true,
+    // A completion has no dialog to send the parse error back into: it regenerates.
+    attemptRecovery: base.kind === "chat",
     dropDialog: false
   })
   return { state, model: parse }
@@ -298,6 +313,7 @@ export const stream = <E = never, R = never, EI = never, RI = never>(
   const stopAfter = options.stopAfter ?? defaultStopAfter
   if (stopAfter !== Infinity) internal.requireWhole("stopAfter (or Infinity)", stopAfter, 1)
   const { model, state } = planOf(options)
+  const packer = batch.packerOf(options.promptsPerRequest, state)
   const source = Stream.isStream(items) ? items : Stream.fromIterable(items)
   const via = options.via ?? "realtime"
   const settingsFor = providerBatchSettings(options.providerBatch)
@@ -306,7 +322,7 @@ export const stream = <E = never, R = never, EI = never, RI = never>(
       Stream.mapEffect(
         (item, index) =>
           Effect.map(
-            batch.runChoices(state, item.messages, GenerateParams.empty),
+            batch.runChoices(state, item.messages, GenerateParams.empty).pipe(Packing.within(packer)),
             (outcomes) => outcomes.map(({ chat }, choice) => toRow(item, index, choice, chat, model))
           ),
         { concurrency, unordered: true }
@@ -444,7 +460,8 @@ const stopping = <E, R>(perItem: Stream.Stream<ReadonlyArray<Row>, E, R>, after:
 
 /**
  * Totals of a batch: items and rows, ok and failed rows, failures by error kind, usage (retries and recovery
- * rounds included), requests sent, and cost when a price table knows the model.
+ * rounds included; cached input tokens when the provider reported them), requests sent, and cost when the prices
+ * (yours, or the built-in `Prices` table) know every row's model.
  *
  * @example
  * ```ts
@@ -468,38 +485,65 @@ export class Summary extends Schema.Class<Summary>("@capstan/core/Batch/Summary"
 }) {}
 
 /**
- * Totals rows (see {@link Summary}). Cost is given when `prices` knows every row's model.
+ * Options of {@link summarize}: your prices, merged over the built-in table (`Prices.builtIn`: yours win for the
+ * models they name), and `builtInPrices: false` to price with yours alone.
+ *
+ * @example
+ * ```ts
+ * import type { Batch } from "@capstan/core"
+ *
+ * const options: Batch.SummaryOptions = {
+ *   prices: { "openai!gpt-4o-mini": { inputPerMillion: 0.12, outputPerMillion: 0.5 } },
+ *   builtInPrices: true
+ * }
+ * ```
+ * @since 0.2.0
+ */
+export interface SummaryOptions {
+  readonly prices?: Usage.PriceTable | undefined
+  /** Price models your table does not name from `Prices.builtIn`. Default true. */
+  readonly builtInPrices?: boolean | undefined
+}
+
+/** The marker of a row answered through a provider's batch API: it is charged at the batch rates. */
+const viaProviderBatch = (row: Row): boolean => row.metadata?.["via"] === "provider-batch"
+
+/**
+ * Totals rows (see {@link Summary}). Cost is given when the prices know every row's model (see
+ * {@link SummaryOptions}): cached input tokens at the cached rate, and rows answered through a provider's batch API
+ * (`metadata.via === "provider-batch"`) at its batch rates.
  *
  * @example
  * ```ts
  * import { Batch } from "@capstan/core"
  *
  * declare const rows: ReadonlyArray<Batch.Row>
- * Batch.summarize(rows).ok
+ * Batch.summarize(rows).cost // priced from the built-in table when it knows the model
+ * Batch.summarize(rows, { prices: {}, builtInPrices: false }).cost // undefined: no prices at all
  * ```
  * @since 0.1.0
  */
-export const summarize = (rows: Iterable<Row>, options: { readonly prices?: Usage.PriceTable } = {}): Summary => {
+export const summarize = (rows: Iterable<Row>, options: SummaryOptions = {}): Summary => {
   const items = new Set<string>()
   const failedByKind: Record<string, number> = {}
+  const prices = { prices: options.prices, builtIn: options.builtInPrices }
+  const priced = new Map<string, Usage.PerMillion | undefined>()
   let count = 0
   let ok = 0
   let attempts = 0
-  let inputTokens = 0
-  let outputTokens = 0
-  let cost: number | undefined = options.prices === undefined ? undefined : 0
+  let usage = Usage.empty
+  let cost: number | undefined = 0
   for (const row of rows) {
     count++
     items.add(row.id)
     attempts += row.attempts
-    inputTokens += row.usage.inputTokens
-    outputTokens += row.usage.outputTokens
+    usage = Usage.add(usage, row.usage)
     if (row.error === undefined) ok++
     else failedByKind[row.error._tag] = (failedByKind[row.error._tag] ?? 0) + 1
-    if (cost !== undefined && options.prices !== undefined) {
-      const [provider = "", rest = ""] = row.generator.split("!", 2)
-      const price = Usage.priceOf(options.prices, provider, rest.split(",")[0] ?? "")
-      cost = price === undefined ? undefined : cost + Usage.cost(row.usage, price)
+    if (cost !== undefined) {
+      if (!priced.has(row.generator)) priced.set(row.generator, Prices.forGenerator(row.generator, prices))
+      const price = priced.get(row.generator)
+      cost = price === undefined ? undefined : cost + Usage.cost(row.usage, price, { batch: viaProviderBatch(row) })
     }
   }
   return new Summary({
@@ -508,7 +552,7 @@ export const summarize = (rows: Iterable<Row>, options: { readonly prices?: Usag
     ok,
     failed: count - ok,
     failedByKind,
-    usage: new Usage.Usage({ inputTokens, outputTokens }),
+    usage,
     attempts,
     ...(cost === undefined ? {} : { cost })
   })
@@ -532,7 +576,7 @@ export const summarize = (rows: Iterable<Row>, options: { readonly prices?: Usag
  */
 export const run = <E = never, R = never, EI = never, RI = never>(
   items: Iterable<Dataset.RenderedItem> | Stream.Stream<Dataset.RenderedItem, EI, RI>,
-  options: Options<E, R> & { readonly prices?: Usage.PriceTable } = {}
+  options: Options<E, R> & SummaryOptions = {}
 ): Effect.Effect<
   { readonly rows: ReadonlyArray<Row>; readonly summary: Summary },
   BatchStopped | EI,
@@ -543,7 +587,7 @@ export const run = <E = never, R = never, EI = never, RI = never>(
       const sorted = rows.sort((a, b) => a.index - b.index || a.choice - b.choice)
       return {
         rows: sorted,
-        summary: summarize(sorted, options.prices === undefined ? {} : { prices: options.prices })
+        summary: summarize(sorted, options)
       }
     }),
     Effect.withSpan("capstan.batch.run")

@@ -501,7 +501,7 @@ export const runMany: {
   ): Effect.Effect<ReadonlyArray<BatchChat<O, A>>, BatchError<O, E>, R>
 } = dual(Facade.kindFirst, (self: Pipeline<Kind, unknown, unknown, unknown>, n: number, options?: BatchOptions) => {
   internal.requireWhole("runMany: the number of runs", n, 0)
-  const settled = batch.settledOptions(options)
+  const settled = batch.settledOptions(options, self)
   const items = Array.from({ length: n }, () => ({ input: [], params: GenerateParams.empty }))
   return batch.runBatch(Facade.impl(self), items, settled)
 })
@@ -542,7 +542,7 @@ export const runBatch: {
 } = dual(
   Facade.kindFirst,
   (self: Pipeline<Kind, unknown, unknown, unknown>, inputs: BatchInputs, options?: RunBatchOptions) => {
-    const settled = batch.settledOptions(options)
+    const settled = batch.settledOptions(options, self)
     return Effect.flatMap(
       batch.pair(batch.inputsOf(inputs), batch.paramsList(options?.params)),
       (items) => batch.runBatch(Facade.impl(self), items, settled)
@@ -590,7 +590,7 @@ export const stream: {
 } = dual(
   Facade.kindFirst,
   (self: Pipeline<Kind, unknown, unknown, unknown>, inputs: BatchInputs, options?: RunBatchOptions) => {
-    const settled = batch.settledOptions(options)
+    const settled = batch.settledOptions(options, self)
     return Stream.unwrap(Effect.map(
       batch.pair(batch.inputsOf(inputs), batch.paramsList(options?.params)),
       (items) => Stream.map(batch.stream(Facade.impl(self), items, settled), ({ chat, index }) => ({ index, chat }))

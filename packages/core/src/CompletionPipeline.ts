@@ -7,7 +7,9 @@
  * the completion: {@link prompt} and {@link text} read them back. Each input of a batch is appended to the
  * pipeline's prompt as text. `untilParsedAs` regenerates from the prompt on a parse failure (a completion has no
  * dialog to send an error back into). A generator without completions (Anthropic) fails with `Unsupported` before
- * any request.
+ * any request. Batches (`runBatch`, `runMany`, `stream`, and `Batch` over a completion pipeline) can send several
+ * items' prompts in one request with `promptsPerRequest` (batch-prompt's `queries_per_batch`), each still its own
+ * chat with its share of the usage.
  *
  * @since 0.1.0
  */

@@ -14,8 +14,7 @@
 import { Cause, Clock, Context, Duration, Effect, Exit, Layer, Option, RcMap, Redacted, Stream } from "effect"
 import { identity } from "effect/Function"
 import type * as Scope from "effect/Scope"
-import { type Generation } from "./Generation.js"
-import type { ChatRequest, CompletionRequest, StreamPart } from "./Generation.js"
+import type { ChatRequest, CompletionRequest, Generation, PackedCompletionRequest, StreamPart } from "./Generation.js"
 import type { GenerationError } from "./GenerationError.js"
 import * as Identifier from "./Identifier.js"
 import { mapService, type Service, withAttempts } from "./internal/generator.js"
@@ -223,8 +222,9 @@ const failedAfter = (error: GenerationError, attempts: number): GenerationError 
 /**
  * Wraps a generator in the engine: its requests run under the limiter of its account and model (see {@link layer})
  * and inside the one retry layer, and every generation and final error says how many requests it took
- * (`attempts`). A stream holds its place in the limiter until it ends and settles with the usage it reports; it is
- * not retried.
+ * (`attempts`). A packed completion request (`completeMany`) is one request: it reserves its prompts' estimates
+ * together and is retried whole. A stream holds its place in the limiter until it ends and settles with the usage
+ * it reports; it is not retried.
  *
  * @example
  * ```ts
@@ -248,13 +248,14 @@ export const apply = (service: Service, options: Options = {}): Effect.Effect<Se
       onRetry: options.onRetry
     })
     const admit = options.admit ?? identity
-    const run = <Request extends ChatRequest | CompletionRequest>(
+    const run = <Request>(estimate: (request: Request) => number) =>
+    (
       send: (request: Request) => Effect.Effect<Generation, GenerationError>
     ) =>
     (request: Request): Effect.Effect<Generation, GenerationError> =>
       Effect.suspend(() => {
         let attempts = 0
-        const tokens = limiter.estimate(request)
+        const tokens = estimate(request)
         const attempt = Effect.suspend(() => {
           attempts++
           return RateLimiter.limit(admit(send(request)), limiter, tokens)
@@ -284,7 +285,15 @@ export const apply = (service: Service, options: Options = {}): Effect.Effect<Se
             )
           )
         })).pipe(Stream.scoped)
-    return mapService(service, { generate: run, complete: run, stream })
+    // A packed request is one request: one turn of the limiter, one retry loop, its prompts' estimates together.
+    const packed = (request: PackedCompletionRequest) =>
+      request.prompts.reduce((sum, prompt) => sum + limiter.estimate({ prompt, params: request.params }), 0)
+    return mapService(service, {
+      generate: run<ChatRequest>(limiter.estimate),
+      complete: run<CompletionRequest>(limiter.estimate),
+      completeMany: run(packed),
+      stream
+    })
   })
 
 /**

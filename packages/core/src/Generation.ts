@@ -137,6 +137,29 @@ export interface CompletionRequest {
 }
 
 /**
+ * Several plain-text completion prompts sent in one request, all with the same params (OpenAI's legacy completions
+ * take `prompt` as a list; batch-prompt's `queries_per_batch`). A generator that can (`Generator.Service`'s
+ * `completeMany`) answers one generation holding `params.n` choices per prompt, prompt after prompt (prompt `i`'s
+ * choices at `i * n` to `i * n + n - 1`), with one usage for the whole request.
+ *
+ * @example
+ * ```ts
+ * import { GenerateParams } from "@capstan/core"
+ * import type { Generation } from "@capstan/core"
+ *
+ * const request: Generation.PackedCompletionRequest = {
+ *   prompts: ["Paris is the capital of", "Rome is the capital of"],
+ *   params: GenerateParams.make({ maxTokens: 5 })
+ * }
+ * ```
+ * @since 0.2.0
+ */
+export interface PackedCompletionRequest {
+  readonly prompts: ReadonlyArray<string>
+  readonly params: GenerateParams.GenerateParams
+}
+
+/**
  * A token and its log probability (natural log), as a provider reported it.
  *
  * @example

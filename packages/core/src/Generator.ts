@@ -14,7 +14,7 @@ import type * as Scope from "effect/Scope"
 import type * as Chat from "./Chat.js"
 import * as Engine from "./Engine.js"
 import * as GenerateParams from "./GenerateParams.js"
-import type { ChatRequest, CompletionRequest, Generation, StreamPart } from "./Generation.js"
+import type { ChatRequest, CompletionRequest, Generation, PackedCompletionRequest, StreamPart } from "./Generation.js"
 import { type GenerationError, MalformedResponse, Unsupported } from "./GenerationError.js"
 import * as GeneratorRegistry from "./GeneratorRegistry.js"
 import type * as Identifier from "./Identifier.js"
@@ -23,8 +23,8 @@ import { Generator, type Service } from "./internal/generator.js"
 import * as Message from "./Message.js"
 
 /**
- * What a generator does: `generate` answers chat messages; `complete` and `stream` are there when the provider has
- * them. The request's params are merged over the identifier's, so the identifier's params are the generator's base
+ * What a generator does: `generate` answers chat messages; `complete`, `completeMany` and `stream` are there when
+ * the provider has them. The request's params are merged over the identifier's, so the identifier's params are the generator's base
  * params.
  *
  * @since 0.1.0
@@ -34,13 +34,16 @@ export type { Service } from "./internal/generator.js"
 /**
  * What a generator declares about itself, so callers adapt before sending instead of collecting `Unsupported`
  * errors. `maxChoices` is how many choices (`n`) one request can ask for: a provider that answers one choice per
- * request (Anthropic) declares 1, and the batch engine then sends one request per choice.
+ * request (Anthropic) declares 1, and the batch engine then sends one request per choice. `maxPromptsPerRequest` is
+ * how many prompts one `completeMany` request may carry (unset: as many as asked); a batch's `promptsPerRequest`
+ * packs no more than that.
  *
  * @example
  * ```ts
  * import type { Generator } from "@capstan/core"
  *
  * const oneAnswerPerRequest: Generator.Capabilities = { maxChoices: 1 }
+ * const smallPacks: Generator.Capabilities = { maxPromptsPerRequest: 16 }
  * ```
  * @since 0.2.0
  */
@@ -301,6 +304,31 @@ export const generate = (request: ChatRequest): Effect.Effect<Generation, Genera
  */
 export const complete = (request: CompletionRequest): Effect.Effect<Generation, GenerationError, Generator> =>
   Generator.use((g) => g.complete === undefined ? Effect.fail(lacks(g, "plain-text completion")) : g.complete(request))
+
+/**
+ * Sends several completion prompts with the same params in one request to the generator in context (see
+ * `Generation.PackedCompletionRequest`): one generation, `n` choices per prompt in prompt order, one usage. A
+ * generator that cannot pack prompts fails with `Unsupported`, sending nothing; pipelines and batches pack for you
+ * with their `promptsPerRequest` option.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Generator, GenerateParams } from "@capstan/core"
+ *
+ * const texts = Generator.completeMany({ prompts: ["Once upon", "In a galaxy"], params: GenerateParams.empty }).pipe(
+ *   Effect.map((generation) => generation.choices.map((choice) => choice.text)),
+ *   Effect.provide(Generator.layer("mock!echo"))
+ * )
+ * ```
+ * @since 0.2.0
+ */
+export const completeMany = (request: PackedCompletionRequest): Effect.Effect<Generation, GenerationError, Generator> =>
+  Generator.use((g) =>
+    g.completeMany === undefined
+      ? Effect.fail(lacks(g, "packed completion (several prompts per request)"))
+      : g.completeMany(request)
+  )
 
 /**
  * Streams one chat request's answer from the generator in context: text deltas as they arrive, then the whole

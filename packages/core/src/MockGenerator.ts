@@ -14,7 +14,10 @@ import * as Mock from "./internal/mock.js"
 
 /**
  * A request as the mock saw it: `_tag` is `"chat"` (with `messages`) or `"completion"` (with `prompt`),
- * `call` counts from 1, and `params` are the merged params of the request.
+ * `call` counts from 1, and `params` are the merged params of the request. A mock answers packed completion
+ * requests (`completeMany`) too, calling the script once per prompt: each prompt is recorded with the request's
+ * `call` and its place in the pack (`packed: { prompts, position }`); a failure fails the whole pack. Declare
+ * `capabilities: { maxPromptsPerRequest: 1 }` for a mock that packs nothing.
  *
  * @example
  * ```ts
@@ -83,7 +86,7 @@ export type Script = Mock.Script
 export interface Recorder {
   /** Every request received so far, in order. */
   readonly requests: Effect.Effect<ReadonlyArray<RecordedRequest>>
-  /** How many requests were received. */
+  /** How many requests were received (a packed request counts once). */
   readonly calls: Effect.Effect<number>
 }
 
@@ -171,7 +174,8 @@ export const layer = (script: Script, options: Options = {}): Layer.Layer<Genera
       Layer.succeed(Generator, withBaseParams(service)),
       Layer.succeed(MockGenerator, {
         requests: Effect.sync(() => [...requests]),
-        calls: Effect.sync(() => requests.length)
+        // The prompts of a packed request are recorded one by one, with one call number.
+        calls: Effect.sync(() => new Set(requests.map((r) => r.call)).size)
       })
     )
   }))

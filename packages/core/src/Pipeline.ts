@@ -106,6 +106,7 @@ export interface RunOptions {
  * import { ChatPipeline } from "@capstan/core"
  *
  * const options: ChatPipeline.BatchOptions = { onFailed: "skip", concurrency: 8 }
+ * const packed: ChatPipeline.BatchOptions = { promptsPerRequest: 4 } // completion pipelines
  * ```
  * @since 0.1.0
  */
@@ -114,6 +115,16 @@ export interface BatchOptions {
   readonly onFailed?: OnFailed | undefined
   /** How many items run at once, as a sliding window. Default 64. */
   readonly concurrency?: number | undefined
+  /**
+   * Completion pipelines only: send up to this many prompts in one request (batch-prompt's `queries_per_batch`;
+   * OpenAI's legacy completions take a list of prompts). Prompts of items in flight at once, with the same params,
+   * are packed together; each still gets its own chat, with its share of the request's usage (input by prompt
+   * length, output by answer length; the sums stay exact) and `metadata.packed = { prompts, position }`. The request
+   * goes through the engine as one (one limiter turn, retried whole; its attempts count on position 0), and when it
+   * fails, every prompt in it fails. A generator that takes one prompt per request sends each alone and says so in
+   * the chat's warnings. Default 1 (no packing); a chat pipeline refuses it (`InvalidParams`).
+   */
+  readonly promptsPerRequest?: number | undefined
 }
 
 /**

@@ -23,8 +23,7 @@ import {
   type GeneratorRegistry,
   type Identifier,
   type InvalidRequest,
-  Unsupported,
-  Usage
+  Unsupported
 } from "@capstan/core"
 import { Effect, Redacted, Result, Schema, type Scope } from "effect"
 import { toCodecAnthropic } from "effect/ai/AnthropicStructuredOutput"
@@ -37,7 +36,7 @@ import { classify } from "./internal/failure.js"
 import { type Built, optionNamesOf, withProviderOptions } from "./internal/options.js"
 import { apiKey, baseUrl, stringSetting } from "./internal/settings.js"
 import * as Structured from "./internal/structured.js"
-import { decoder, defined, nullish, tokenCount, trusted } from "./internal/wire.js"
+import { decoder, defined, nullish, tokenCount, trusted, usageOf } from "./internal/wire.js"
 
 /**
  * How to reach the Anthropic API.
@@ -244,12 +243,13 @@ const toGeneration = (
           ...(toolCalls === undefined ? {} : { toolCalls })
         }, trusted)
       ],
-      // Cached prompt tokens are prompt tokens too; Usage has one input count.
-      usage: new Usage.Usage({
-        inputTokens: tokenCount(usage?.input_tokens) + tokenCount(usage?.cache_creation_input_tokens) +
+      // Cache writes and reads are prompt tokens too: Anthropic's input_tokens counts only the rest.
+      usage: usageOf(
+        tokenCount(usage?.input_tokens) + tokenCount(usage?.cache_creation_input_tokens) +
           tokenCount(usage?.cache_read_input_tokens),
-        outputTokens: tokenCount(usage?.output_tokens)
-      }, trusted),
+        tokenCount(usage?.output_tokens),
+        tokenCount(usage?.cache_read_input_tokens)
+      ),
       ...(rateLimit === undefined ? {} : { rateLimit }),
       ...(warnings.length === 0 ? {} : { warnings })
     }, trusted)

@@ -1,6 +1,7 @@
 /**
- * OpenAI generators over the official `openai` SDK: chat and legacy completions, native structured output
- * (`response_format: json_schema`), and any OpenAI-compatible server by `base_url`.
+ * OpenAI generators over the official `openai` SDK: chat and legacy completions (several prompts in one request
+ * too: `completeMany`), native structured output (`response_format: json_schema`), and any OpenAI-compatible server
+ * by `base_url`. Usage includes the prompt tokens read from OpenAI's prompt cache (`cachedInputTokens`).
  *
  * Messages are sent in the chat wire format, parts included (text, `image_url`, assistant `tool_calls`, `tool`
  * messages); a conversation the server cannot take is an `InvalidRequest` before any request. Tool calls in an
@@ -23,8 +24,7 @@ import {
   type Identifier,
   type InvalidRequest,
   MalformedResponse,
-  type Message,
-  Usage
+  type Message
 } from "@capstan/core"
 import { Effect, Redacted, Result, Schema, type Scope } from "effect"
 import { toCodecOpenAI } from "effect/ai/OpenAiStructuredOutput"
@@ -39,7 +39,7 @@ import { toolCallsOf, ToolCallsWire, toOpenAiMessages } from "./internal/openaiM
 import { type Built, optionNamesOf, withProviderOptions } from "./internal/options.js"
 import { apiKey, baseUrl, stringSetting } from "./internal/settings.js"
 import * as Structured from "./internal/structured.js"
-import { decoder, defined, nullish, tokenCount, trusted } from "./internal/wire.js"
+import { decoder, defined, nullish, tokenCount, trusted, usageOf } from "./internal/wire.js"
 
 /**
  * How to reach an OpenAI-compatible server.
@@ -85,6 +85,11 @@ export interface ClientOptions {
    * the batch engine sends one request per choice.
    */
   readonly maxChoices?: number | undefined
+  /**
+   * How many prompts one legacy completions request can carry (`prompt` as a list, for a batch's
+   * `promptsPerRequest`). Unset: as many as asked; 1 for servers that take one prompt (Ollama), so each is sent alone.
+   */
+  readonly maxPromptsPerRequest?: number | undefined
 }
 
 /**
@@ -184,15 +189,16 @@ const chatBody = (
     return { body, warnings: notes }
   })
 
+/** A legacy completions body: one prompt, or (a packed request) a list of them, answered prompt after prompt. */
 const completionBody = (
   model: string,
-  request: Generation.CompletionRequest,
+  request: { readonly prompt: string | ReadonlyArray<string>; readonly params: GenerateParams.GenerateParams },
   dialect: Dialect
 ): Built<OpenAISdk.CompletionCreateParamsNonStreaming> => {
   const warnings: Array<string> = []
   const body = withProviderOptions(request.params, dialect.optionNames, {
     model,
-    prompt: request.prompt,
+    prompt: typeof request.prompt === "string" ? request.prompt : [...request.prompt],
     ...sampling(request.params, "max_tokens"),
     ...Logprobs.completionRequest(request.params)
   }, warnings)
@@ -205,7 +211,11 @@ const completionBody = (
 
 const Count = nullish(Schema.Finite)
 const Text = nullish(Schema.String)
-const UsageWire = nullish(Schema.Struct({ prompt_tokens: Count, completion_tokens: Count }))
+const UsageWire = nullish(Schema.Struct({
+  prompt_tokens: Count,
+  completion_tokens: Count,
+  prompt_tokens_details: nullish(Schema.Struct({ cached_tokens: Count }))
+}))
 
 // Only what Capstan reads; compatible servers differ in everything else.
 const ChatCompletionWire = Schema.Struct({
@@ -300,10 +310,11 @@ const toGeneration = <W extends { readonly usage?: WireUsage }>(
           ...(c.logprobs === undefined ? {} : { logprobs: c.logprobs })
         }, trusted)
       ),
-      usage: new Usage.Usage({
-        inputTokens: tokenCount(usage?.prompt_tokens),
-        outputTokens: tokenCount(usage?.completion_tokens)
-      }, trusted),
+      usage: usageOf(
+        tokenCount(usage?.prompt_tokens),
+        tokenCount(usage?.completion_tokens),
+        tokenCount(usage?.prompt_tokens_details?.cached_tokens)
+      ),
       ...(rateLimit === undefined ? {} : { rateLimit }),
       ...(warnings.length === 0 ? {} : { warnings })
     }, trusted)
@@ -345,8 +356,9 @@ const generatorOver = (
   const decodeCompletion = decoder(provider, CompletionWire)
   const chatGeneration = toGeneration(provider, chatChoices(undefined))
   const completionGeneration = toGeneration(provider, completionChoices)
-  const asked = (params: GenerateParams.GenerateParams, warnings: ReadonlyArray<string>) => ({
-    n: params.n ?? 1,
+  // `prompts`: a packed request asks for `n` choices for each of its prompts.
+  const asked = (params: GenerateParams.GenerateParams, warnings: ReadonlyArray<string>, prompts = 1) => ({
+    n: (params.n ?? 1) * prompts,
     warnings
   })
   // Built before sending: a conversation the server cannot take fails here, without a request.
@@ -366,7 +378,10 @@ const generatorOver = (
       ) => generation(answer, asked(request.params, warnings))
     })
   }
-  const completionRequest = (request: Generation.CompletionRequest) => {
+  const completionRequest = (
+    request: { readonly prompt: string | ReadonlyArray<string>; readonly params: GenerateParams.GenerateParams },
+    prompts = 1
+  ) => {
     const { body, warnings } = completionBody(identifier.model, request, dialect)
     return {
       body,
@@ -375,12 +390,24 @@ const generatorOver = (
           readonly wire: typeof CompletionWire.Type
           readonly rateLimit: Generation.RateLimitSnapshot | undefined
         }
-      ) => completionGeneration(answer, asked(request.params, warnings))
+      ) => completionGeneration(answer, asked(request.params, warnings, prompts))
     }
   }
+  const complete = (
+    request: { readonly prompt: string | ReadonlyArray<string>; readonly params: GenerateParams.GenerateParams },
+    prompts: number
+  ) => {
+    const { body, toGeneration } = completionRequest(request, prompts)
+    return send(
+      request.params,
+      (client, perRequest) => client.completions.create(body, perRequest).withResponse(),
+      decodeCompletion
+    ).pipe(Effect.flatMap(toGeneration))
+  }
+  const capabilities = defined({ maxChoices: options.maxChoices, maxPromptsPerRequest: options.maxPromptsPerRequest })
   return {
     identifier,
-    ...(options.maxChoices === undefined ? {} : { capabilities: { maxChoices: options.maxChoices } }),
+    ...(Object.keys(capabilities).length === 0 ? {} : { capabilities }),
     generate: (request) =>
       Effect.flatMap(chatRequest(request), ({ body, toGeneration }) =>
         send(
@@ -388,14 +415,9 @@ const generatorOver = (
           (client, perRequest) => client.chat.completions.create(body, perRequest).withResponse(),
           decodeChat
         ).pipe(Effect.flatMap(toGeneration))),
-    complete: (request) => {
-      const { body, toGeneration } = completionRequest(request)
-      return send(
-        request.params,
-        (client, perRequest) => client.completions.create(body, perRequest).withResponse(),
-        decodeCompletion
-      ).pipe(Effect.flatMap(toGeneration))
-    },
+    complete: (request) => complete(request, 1),
+    // The legacy endpoint takes `prompt` as a list: choices come back by `index` = prompt × n + choice, sorted here.
+    completeMany: (request) => complete({ prompt: request.prompts, params: request.params }, request.prompts.length),
     batch: OpenAIBatch.make({
       provider,
       send: (request, decode) => send(GenerateParams.empty, request, decode),

@@ -43,7 +43,7 @@ const compatibleGenerator = (
   identifier: Identifier.Identifier,
   base: string,
   key: { readonly provider: string; readonly variable: string; readonly placeholder: string },
-  limits: Pick<ClientOptions, "imageUrls" | "maxChoices"> = {}
+  limits: Pick<ClientOptions, "imageUrls" | "maxChoices" | "maxPromptsPerRequest"> = {}
 ): Effect.Effect<Generator.Service, MissingApiKey | InvalidIdentifier, Scope.Scope> =>
   Effect.gen(function*() {
     return yield* makeGenerator(identifier, {
@@ -86,7 +86,7 @@ export const ollama: GeneratorRegistry.Provider = {
         provider: "ollama",
         variable: "OLLAMA_API_KEY",
         placeholder: "ollama"
-      }, { imageUrls: false, maxChoices: 1 })
+      }, { imageUrls: false, maxChoices: 1, maxPromptsPerRequest: 1 })
     })
 }
 

@@ -133,8 +133,9 @@ export const answerBody = (
   answers: ReadonlyArray<Answer>,
   contentFilter: boolean,
   seq: number,
-  nowMs: number
+  nowMs: number,
+  cachedTokens = 0
 ): { readonly body: unknown; readonly outputTokens: number } => {
   const filled = contentFilter ? call.prompts.map((): Answer => ({ kind: "text", text: "" })) : answers
-  return buildSuccessBody({ call, answers: filled, contentFilter, seq, nowMs })
+  return buildSuccessBody({ call, answers: filled, contentFilter, seq, nowMs, cachedTokens })
 }

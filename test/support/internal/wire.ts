@@ -263,6 +263,8 @@ export interface AnswerContext {
   readonly contentFilter: boolean
   readonly seq: number
   readonly nowMs: number
+  /** Prompt tokens to report as read from the prompt cache (capped at the request's prompt tokens). */
+  readonly cachedTokens?: number
 }
 
 /** Output token count of the built body, for stats. */
@@ -298,11 +300,11 @@ function answerAsText(answer: Answer): string {
 const callsWithIds = (answer: Extract<Answer, { kind: "calls" }>, prefix: string, seq: number) =>
   answer.calls.map((call, i) => ({ id: call.id ?? `${prefix}${seq}_${i}`, name: call.name, input: call.input }))
 
-const openaiUsage = (prompt: number, completion: number) => ({
+const openaiUsage = (prompt: number, completion: number, cached: number) => ({
   prompt_tokens: prompt,
   completion_tokens: completion,
   total_tokens: prompt + completion,
-  prompt_tokens_details: { cached_tokens: 0, audio_tokens: 0 },
+  prompt_tokens_details: { cached_tokens: Math.min(cached, prompt), audio_tokens: 0 },
   completion_tokens_details: {
     reasoning_tokens: 0,
     audio_tokens: 0,
@@ -311,7 +313,7 @@ const openaiUsage = (prompt: number, completion: number) => ({
   }
 })
 
-const chatBody = ({ call, answers, contentFilter, seq, nowMs }: AnswerContext): BuiltBody => {
+const chatBody = ({ answers, cachedTokens = 0, call, contentFilter, nowMs, seq }: AnswerContext): BuiltBody => {
   const answer = answers[0] ?? { kind: "text", text: "" }
   const choice = chatChoice(call, answer, contentFilter, seq)
   const choices = Array.from({ length: call.n }, (_, index) => ({ index, ...choice.value }))
@@ -324,7 +326,7 @@ const chatBody = ({ call, answers, contentFilter, seq, nowMs }: AnswerContext): 
       created: Math.floor(nowMs / 1000),
       model: call.model,
       choices,
-      usage: openaiUsage(prompt, completion),
+      usage: openaiUsage(prompt, completion, cachedTokens),
       service_tier: "default",
       system_fingerprint: "fp_fake"
     },
@@ -431,14 +433,17 @@ const openaiText = (call: ParsedCall, answer: Answer, contentFilter: boolean) =>
   return { text: done.text, tokens: done.tokens, finish: done.finish === "length" ? "length" : "stop" }
 }
 
-const anthropicBody = ({ call, answers, contentFilter, seq }: AnswerContext): BuiltBody => {
+const anthropicBody = ({ answers, cachedTokens = 0, call, contentFilter, seq }: AnswerContext): BuiltBody => {
   const answer = answers[0] ?? { kind: "text", text: "" }
   const base = { id: `msg_fake${seq}`, type: "message", role: "assistant", model: call.model }
+  const prompt = call.promptTokens[0] ?? 0
+  const cached = Math.min(cachedTokens, prompt)
+  // Anthropic's input_tokens counts only what was neither read from nor written to the cache.
   const usage = (output: number) => ({
-    input_tokens: call.promptTokens[0] ?? 0,
+    input_tokens: prompt - cached,
     output_tokens: output,
     cache_creation_input_tokens: 0,
-    cache_read_input_tokens: 0,
+    cache_read_input_tokens: cached,
     service_tier: "standard"
   })
   if (contentFilter) {

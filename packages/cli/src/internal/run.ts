@@ -14,6 +14,7 @@ import {
   type InvalidParams,
   Message,
   type Model,
+  Prices,
   ProviderBatch,
   type Usage
 } from "@capstan/core"
@@ -208,6 +209,8 @@ export const execute = (options: {
 > =>
   Effect.gen(function*() {
     const { identifier, n, target } = options
+    // Without --price, a model Capstan knows is priced at its list price.
+    const builtInPrice = Prices.lookup(identifier.provider, identifier.model)
     const stdio = yield* Stdio.Stdio
     const writeErr = (text: string) => Stream.make(text).pipe(Stream.run(stdio.stderr()), Effect.ignore)
     yield* Lock.acquire(target.output)
@@ -291,7 +294,8 @@ export const execute = (options: {
           snapshot,
           endedAt,
           output: target.output,
-          price: options.price,
+          price: options.price ?? builtInPrice,
+          builtInPrice: options.price === undefined && builtInPrice !== undefined,
           interrupted: ending === "interrupted",
           stopped: ending === "stopped",
           file

@@ -9,7 +9,13 @@ import type * as Scope from "effect/Scope"
 import type * as Chat from "../Chat.js"
 import type { InvalidIdentifier, InvalidParams, MissingApiKey } from "../ConfigError.js"
 import * as GenerateParams from "../GenerateParams.js"
-import { type ChatRequest, type CompletionRequest, Generation, type StreamPart } from "../Generation.js"
+import {
+  type ChatRequest,
+  type CompletionRequest,
+  Generation,
+  type PackedCompletionRequest,
+  type StreamPart
+} from "../Generation.js"
 import type { GenerationError } from "../GenerationError.js"
 import * as Identifier from "../Identifier.js"
 import * as Message from "../Message.js"
@@ -19,10 +25,12 @@ import { makeChat } from "./chat.js"
 /**
  * What a generator declares beyond its methods. `maxChoices` is how many choices (`n`) one request can ask for: a
  * provider that answers one choice per request (Anthropic) declares 1, and the batch engine then sends one request
- * per choice. Provider batch APIs will be declared here too.
+ * per choice. `maxPromptsPerRequest` is how many prompts one `completeMany` request may carry (unset: as many as
+ * asked; 1 packs nothing). Provider batch APIs will be declared here too.
  */
 export interface Capabilities {
   readonly maxChoices?: number | undefined
+  readonly maxPromptsPerRequest?: number | undefined
 }
 
 /** One request of a provider batch, with the custom id its result comes back under. */
@@ -80,14 +88,19 @@ export interface BatchApi {
 
 /**
  * What a generator does. `generate` answers chat messages and every generator has it; `complete` (plain-text
- * completion) and `stream` (text as it arrives) are optional: a generator has them when its provider does, and a
- * pipeline that needs one checks it before any request. The request's params are merged over the identifier's.
+ * completion), `completeMany` (several completion prompts in one request, answered prompt after prompt: see
+ * `PackedCompletionRequest`) and `stream` (text as it arrives) are optional: a generator has them when its provider
+ * does, and a pipeline that needs one checks it before any request. The request's params are merged over the
+ * identifier's.
  */
 export interface Service {
   readonly identifier: Identifier.Identifier
   readonly capabilities?: Capabilities | undefined
   readonly generate: (request: ChatRequest) => Effect.Effect<Generation, GenerationError>
   readonly complete?: ((request: CompletionRequest) => Effect.Effect<Generation, GenerationError>) | undefined
+  readonly completeMany?:
+    | ((request: PackedCompletionRequest) => Effect.Effect<Generation, GenerationError>)
+    | undefined
   readonly stream?: ((request: ChatRequest) => Stream.Stream<StreamPart, GenerationError>) | undefined
   /** The provider's asynchronous batch API, when it has one (see `Batch.Options.via`). */
   readonly batch?: BatchApi | undefined
@@ -122,12 +135,19 @@ export const withAttempts = (generation: Generation, attempts: number): Generati
 /** The generator in context. */
 export class Generator extends Context.Service<Generator, Service>()("@capstan/core/Generator") {}
 
-/** A service with one method replaced by `f` of the same method, keeping the optional ones optional. */
+/**
+ * A service with each method replaced by `f` of the same method, keeping the optional ones optional. A wrapper that
+ * does not say how to wrap `completeMany` drops it (the service then sends one prompt per request), so that packed
+ * requests never bypass what the wrapper adds.
+ */
 export const mapService = (
   service: Service,
   f: {
     readonly generate: (generate: Service["generate"]) => Service["generate"]
     readonly complete: (complete: NonNullable<Service["complete"]>) => NonNullable<Service["complete"]>
+    readonly completeMany?:
+      | ((completeMany: NonNullable<Service["completeMany"]>) => NonNullable<Service["completeMany"]>)
+      | undefined
     readonly stream: (stream: NonNullable<Service["stream"]>) => NonNullable<Service["stream"]>
   }
 ): Service => ({
@@ -135,6 +155,9 @@ export const mapService = (
   ...(service.capabilities === undefined ? {} : { capabilities: service.capabilities }),
   generate: f.generate(service.generate),
   ...(service.complete === undefined ? {} : { complete: f.complete(service.complete) }),
+  ...(service.completeMany === undefined || f.completeMany === undefined
+    ? {}
+    : { completeMany: f.completeMany(service.completeMany) }),
   ...(service.stream === undefined ? {} : { stream: f.stream(service.stream) }),
   // A batch's requests are not the engine's: they run at the provider, within its batch limits.
   ...(service.batch === undefined ? {} : { batch: service.batch })
@@ -152,6 +175,7 @@ export const withBaseParams = (service: Service): Service => {
   const mapped = mapService(service, {
     generate: (generate) => (request) => generate(merged(request)),
     complete: (complete) => (request) => complete(merged(request)),
+    completeMany: (completeMany) => (request) => completeMany(merged(request)),
     stream: (stream) => (request) => stream(merged(request))
   })
   const batch = service.batch

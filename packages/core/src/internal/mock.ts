@@ -1,17 +1,26 @@
 import { Duration, Effect, Redacted, Stream } from "effect"
 import * as Errors from "../Errors.js"
 import type { GenerateParams } from "../GenerateParams.js"
-import type { ChatRequest, CompletionRequest } from "../Generation.js"
+import type { ChatRequest, CompletionRequest, PackedCompletionRequest } from "../Generation.js"
 import { Generation } from "../Generation.js"
 import * as GenerationModule from "../Generation.js"
 import type { Identifier } from "../Identifier.js"
 import * as Usage from "../Usage.js"
 import type { BatchApi, BatchEntry, BatchOutcome, Capabilities, Provider, Service } from "./generator.js"
 
-/** A request as a mock generator saw it. */
+/** Where a prompt sat in a packed request (`completeMany`): how many prompts it held, and this one's position. */
+export interface PackPlace {
+  readonly prompts: number
+  readonly position: number
+}
+
+/**
+ * A request as a mock generator saw it. The prompts of a packed request are recorded one by one, with the same
+ * `call` and their place in the pack.
+ */
 export type RecordedRequest =
   | ({ readonly _tag: "chat"; readonly call: number } & ChatRequest)
-  | ({ readonly _tag: "completion"; readonly call: number } & CompletionRequest)
+  | ({ readonly _tag: "completion"; readonly call: number; readonly packed?: PackPlace } & CompletionRequest)
 
 /** What a script may answer: one text, one text per choice, a whole generation, or an Effect of those. */
 export type Reply =
@@ -72,11 +81,40 @@ export const make = (identifier: Identifier, options: Options): Service => {
   const generate = (request: ChatRequest) => Effect.suspend(() => run({ _tag: "chat", call: ++calls, ...request }))
   const complete = (request: CompletionRequest) =>
     Effect.suspend(() => run({ _tag: "completion", call: ++calls, ...request }))
+  // A packed request is one call: recorded once per prompt, answered (or failed) as a whole, prompt after prompt.
+  const completeMany = (request: PackedCompletionRequest) =>
+    Effect.suspend(() => {
+      const call = ++calls
+      const prompts = request.prompts.length
+      const records = request.prompts.map((prompt, position): RecordedRequest => ({
+        _tag: "completion",
+        call,
+        prompt,
+        params: request.params,
+        packed: { prompts, position }
+      }))
+      records.forEach((record) => options.record?.(record))
+      return Effect.gen(function*() {
+        if (options.delay !== undefined) yield* Effect.sleep(options.delay)
+        const failure = options.failure?.(call)
+        if (failure !== undefined) return yield* failure
+        const answers: Array<Generation> = []
+        for (const record of records) {
+          const reply = options.script(record)
+          answers.push(toGeneration(Effect.isEffect(reply) ? yield* reply : reply, record))
+        }
+        return new Generation({
+          choices: answers.flatMap((answer) => answer.choices),
+          usage: Usage.sum(answers.map((answer) => answer.usage))
+        })
+      })
+    })
   return {
     identifier,
     ...(options.capabilities === undefined ? {} : { capabilities: options.capabilities }),
     generate,
     complete,
+    completeMany,
     // The whole answer, then its text a word at a time: a stream as a provider would send it.
     stream: (request) =>
       Stream.unwrap(

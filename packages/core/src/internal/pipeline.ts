@@ -20,6 +20,7 @@ import { type ChatError, ExhaustedMaxRounds, MaxDepthExceeded, type ParseError, 
 import * as Usage from "../Usage.js"
 import { copyChat, makeChat } from "./chat.js"
 import * as Generator from "./generator.js"
+import * as Packing from "./packing.js"
 import { trusted } from "./trusted.js"
 
 export type Kind = "chat" | "completion"
@@ -205,10 +206,12 @@ const generate = (
   generator: Generator.Service,
   messages: ReadonlyArray<Message.Message>,
   params: GenerateParams.GenerateParams,
-  structured: StructuredOutput | undefined
+  structured: StructuredOutput | undefined,
+  slot: Packing.Slot
 ): Effect.Effect<Generation, unknown, Any> => {
+  // A completion may share its request with other items' prompts when the batch packs them (see `packing.ts`).
   const request = state.kind === "completion"
-    ? generator.complete!({ prompt: promptOf(messages), params })
+    ? Packing.complete(generator, { prompt: promptOf(messages), params }, slot)
     : generator.generate(structured === undefined ? { messages, params } : { messages, params, structured })
   return state.wraps.reduce<Effect.Effect<Generation, unknown, Any>>((effect, wrap) => wrap(effect as Any), request)
     .pipe(
@@ -223,7 +226,10 @@ const generate = (
     )
 }
 
-/** One answer of a generation, with what it cost (usage and attempts on a request's first choice only). */
+/**
+ * One answer of a generation, with what it cost (usage and attempts on a request's first choice only), and where
+ * its prompt went when it shared a packed request.
+ */
 interface Round {
   readonly answer: Message.Message
   readonly usage: Usage.Usage
@@ -231,10 +237,25 @@ interface Round {
   readonly attempts: number
   readonly warnings: ReadonlyArray<string> | undefined
   readonly logprobs: Generation["choices"][number]["logprobs"]
+  readonly packed: Packing.Place | undefined
 }
 
 const addCost = (chat: Chat.Chat, usage: Usage.Usage, attempts: number): Chat.Chat =>
   copyChat(chat, { usage: Usage.add(chat.usage, usage), attempts: (chat.attempts ?? 0) + attempts })
+
+/**
+ * A chat's metadata once a prompt of it shared a packed request: `packed` says of how many prompts and at which
+ * position, so a reader knows its usage is a share of the request's and its attempts are counted on position 0.
+ */
+const packedMetadata = (
+  metadata: Chat.Chat["metadata"],
+  place: Packing.Place | undefined
+): Chat.Chat["metadata"] =>
+  place === undefined ? metadata : { ...metadata, packed: { prompts: place.prompts, position: place.position } }
+
+/** The requests a send counts for: none for a prompt that shared another's request (counted on position 0). */
+const shareOfAttempts = (slot: Packing.Slot, attempts: number): number =>
+  slot.place !== undefined && slot.place.position > 0 ? 0 : attempts
 
 const answerOf = (choice: Generation["choices"][number]): Message.Message =>
   new Message.Message({
@@ -253,29 +274,37 @@ export const rounds = (
   structured: StructuredOutput | undefined,
   chat: Chat.Chat
 ): Effect.Effect<ReadonlyArray<Round>, Failure, Any> =>
-  generate(state, generator, context, params, structured).pipe(
-    Effect.catch((error) =>
-      failWith(error, recordGenerationError(error), addCost(chat, Usage.empty, attemptsOf(error)))
-    ),
-    Effect.flatMap((generation) => {
-      const attempts = generation.attempts ?? 1
-      if (generation.choices.length === 0) {
-        const error = new MalformedResponse({
-          provider: generator.identifier.provider,
-          detail: "the generation had no choices"
-        })
-        return failEngine(error, addCost(chat, generation.usage, attempts))
-      }
-      return Effect.succeed(generation.choices.map((choice, i): Round => ({
-        answer: answerOf(choice),
-        usage: i === 0 ? generation.usage : Usage.empty,
-        stopReason: choice.stopReason,
-        attempts: i === 0 ? attempts : 0,
-        warnings: generation.warnings,
-        logprobs: choice.logprobs
-      })))
-    })
-  )
+  Effect.suspend(() => {
+    const slot = new Packing.Slot()
+    const costed = (usage: Usage.Usage, attempts: number) =>
+      copyChat(chat, {
+        usage: Usage.add(chat.usage, usage),
+        attempts: (chat.attempts ?? 0) + shareOfAttempts(slot, attempts),
+        metadata: packedMetadata(chat.metadata, slot.place)
+      })
+    return generate(state, generator, context, params, structured, slot).pipe(
+      Effect.catch((error) => failWith(error, recordGenerationError(error), costed(Usage.empty, attemptsOf(error)))),
+      Effect.flatMap((generation) => {
+        const attempts = shareOfAttempts(slot, generation.attempts ?? 1)
+        if (generation.choices.length === 0) {
+          const error = new MalformedResponse({
+            provider: generator.identifier.provider,
+            detail: "the generation had no choices"
+          })
+          return failEngine(error, costed(generation.usage, generation.attempts ?? 1))
+        }
+        return Effect.succeed(generation.choices.map((choice, i): Round => ({
+          answer: answerOf(choice),
+          usage: i === 0 ? generation.usage : Usage.empty,
+          stopReason: choice.stopReason,
+          attempts: i === 0 ? attempts : 0,
+          warnings: generation.warnings,
+          logprobs: choice.logprobs,
+          packed: slot.place
+        })))
+      })
+    )
+  })
 
 /** One generation of one answer. */
 const round = (...args: Parameters<typeof rounds>): Effect.Effect<Round, Failure, Any> =>
@@ -288,6 +317,7 @@ export const extend = (chat: Chat.Chat, generated: ReadonlyArray<Message.Message
   return makeChat({
     ...rest,
     generated,
+    metadata: packedMetadata(chat.metadata, r.packed),
     usage: Usage.add(chat.usage, r.usage),
     stopReason: r.stopReason,
     attempts: (chat.attempts ?? 0) + r.attempts,

@@ -6,6 +6,7 @@
  */
 import { Clock, Effect, Option, Stream } from "effect"
 import type * as Chat from "../Chat.js"
+import { InvalidParams } from "../ConfigError.js"
 import * as GenerateParams from "../GenerateParams.js"
 import { MalformedResponse } from "../GenerationError.js"
 import * as Message from "../Message.js"
@@ -14,6 +15,7 @@ import { BatchSizeMismatch, type ChatError, ItemFailed, StepFailed } from "../Pi
 import * as Usage from "../Usage.js"
 import { copyChat } from "./chat.js"
 import * as Generator from "./generator.js"
+import * as Packing from "./packing.js"
 import {
   applySteps,
   bindGenerator,
@@ -22,6 +24,7 @@ import {
   extend,
   Failure,
   firstThenSteps,
+  type Kind,
   type OnFailed,
   type Pipeline,
   requireWhole,
@@ -160,11 +163,14 @@ export const runOnce = (
 export const stream = (
   state: State,
   items: ReadonlyArray<Item>,
-  options: { readonly onFailed: OnFailed; readonly concurrency: number }
+  options: Settled
 ): Stream.Stream<Outcome, unknown, Any> => {
-  const { concurrency, onFailed } = options
+  const { concurrency, onFailed, packer } = options
   const outcomes = Stream.fromIterable(items).pipe(
-    Stream.mapEffect((item, index) => settle(state, item, index, onFailed, true), { concurrency, unordered: true })
+    Stream.mapEffect(
+      (item, index) => settle(state, item, index, onFailed, true).pipe(Packing.within(packer)),
+      { concurrency, unordered: true }
+    )
   )
   const all = mapsOf(state).length === 0 ? outcomes : Stream.unwrap(
     Stream.runCollect(outcomes).pipe(
@@ -179,7 +185,7 @@ export const stream = (
 export const runBatch = (
   state: State,
   items: ReadonlyArray<Item>,
-  options: { readonly onFailed: OnFailed; readonly concurrency: number }
+  options: Settled
 ): Effect.Effect<ReadonlyArray<Chat.Chat>, unknown, Any> =>
   Stream.runCollect(stream(state, items, options)).pipe(
     Effect.map((outcomes) => outcomes.sort((a, b) => a.index - b.index).map((o) => o.chat)),
@@ -286,11 +292,39 @@ export const runChoices = (
 export type { Pipeline }
 
 /** A batch's options, checked when the run is built. */
-export const settledOptions = (options: BatchOptions | undefined) =>
-  ({
-    onFailed: options?.onFailed ?? "fail",
-    concurrency: concurrencyOf(options?.concurrency)
-  }) as const
+export interface Settled {
+  readonly onFailed: OnFailed
+  readonly concurrency: number
+  /** How the run packs completion prompts (`promptsPerRequest` > 1), if it does. */
+  readonly packer?: Packing.Packer | undefined
+}
+
+/** A batch's options, checked when the run is built (the pipeline says whether prompts can be packed). */
+export const settledOptions = (options: BatchOptions | undefined, pipeline: { readonly kind: Kind }): Settled => ({
+  onFailed: options?.onFailed ?? "fail",
+  concurrency: concurrencyOf(options?.concurrency),
+  packer: packerOf(options?.promptsPerRequest, pipeline)
+})
+
+/**
+ * The packer of a run asking for `promptsPerRequest` completion prompts per request (none for 1 or unset); checked
+ * when the run is built: a whole number >= 1, and a completion pipeline (a chat request has no prompt to share).
+ */
+export const packerOf = (
+  promptsPerRequest: number | undefined,
+  pipeline: { readonly kind: Kind }
+): Packing.Packer | undefined => {
+  if (promptsPerRequest === undefined) return undefined
+  requireWhole("promptsPerRequest", promptsPerRequest, 1)
+  if (pipeline.kind !== "completion") {
+    throw new InvalidParams({
+      reason:
+        `promptsPerRequest=${promptsPerRequest} packs the prompts of a completion pipeline into one request, and this ` +
+        "is a chat pipeline (a chat request is one conversation); use a CompletionPipeline, or drop the option"
+    })
+  }
+  return promptsPerRequest === 1 ? undefined : Packing.make(promptsPerRequest)
+}
 
 export const inputsOf = (inputs: BatchInputs): ReadonlyArray<ReadonlyArray<Message.Message>> =>
   Array.isArray(inputs)

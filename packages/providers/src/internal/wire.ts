@@ -3,7 +3,7 @@
  *
  * @internal
  */
-import { MalformedResponse } from "@capstan/core"
+import { MalformedResponse, Usage } from "@capstan/core"
 import { Effect, Result, Schema } from "effect"
 
 /** Drops unset fields, so a request body shows exactly what was asked. */
@@ -24,6 +24,19 @@ export const trusted = { disableChecks: true } as const
 /** A token count as the wire reports it (possibly absent, fractional from odd servers), as a non-negative integer. */
 export const tokenCount = (n: number | null | undefined): number =>
   n === null || n === undefined ? 0 : Math.max(0, Math.round(n))
+
+/**
+ * The usage of an answer from the wire's counts: `cached` is the part of `input` read from the provider's prompt
+ * cache, kept only when there was some (rows of uncached requests keep their old shape). A server that reports more
+ * cached tokens than input tokens is believed for the input.
+ */
+export const usageOf = (input: number, output: number, cached: number): Usage.Usage =>
+  new Usage.Usage(
+    cached > 0
+      ? { inputTokens: Math.max(input, cached), outputTokens: output, cachedInputTokens: cached }
+      : { inputTokens: input, outputTokens: output },
+    trusted
+  )
 
 /**
  * A decoder of provider answers: the SDKs type their results but do not check them, and compatible servers
