@@ -293,12 +293,13 @@ export const make = (api: BatchApi, settings: Settings): Effect.Effect<Submitter
 
     const submit = (entry: BatchEntry): Effect.Effect<Delivered, GenerationError> =>
       Effect.gen(function*() {
+        // Encoded even when an earlier run sent it: the provider keeps what reading its result needs.
+        const line = yield* api.encode(entry)
         const earlier = earlierOf.get(entry.customId)
         if (earlier !== undefined) {
           earlierOf.delete(entry.customId)
           return yield* fromEarlier(earlier, entry.customId)
         }
-        const line = yield* api.encode(entry)
         const deferred = yield* Deferred.make<Delivered, GenerationError>()
         yield* Queue.offer(queue, {
           customId: entry.customId,

@@ -58,7 +58,11 @@ export const make = (options: {
     const customId = record.custom_id
     const toGeneration = pending.take(customId)
     const response = record.response
-    if (response !== null && response !== undefined && response.status_code === 200 && toGeneration !== undefined) {
+    if (response !== null && response !== undefined && response.status_code === 200) {
+      if (toGeneration === undefined) {
+        const error = malformed(`a result for a custom_id this run did not send: ${customId}`)
+        return Effect.succeed({ customId, outcome: { _tag: "Failed", error } })
+      }
       return toGeneration(response.body).pipe(
         Effect.map((generation): Generator.BatchResult => ({ customId, outcome: { _tag: "Answered", generation } })),
         Effect.catch((error) => Effect.succeed<Generator.BatchResult>({ customId, outcome: { _tag: "Failed", error } }))
