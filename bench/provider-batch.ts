@@ -23,7 +23,9 @@ const { values: flags } = parseArgs({
   options: {
     sizes: { type: "string", default: "25000,50000,100000" },
     "kill-at": { type: "string", default: "0.3" },
-    "processing-ms": { type: "string", default: "3000" }
+    "processing-ms": { type: "string", default: "3000" },
+    /** Node options of the CLI's process only (e.g. the documented heap flags). */
+    "node-options": { type: "string", default: "" }
   }
 })
 const sizes = flags.sizes.split(",").map(Number)
@@ -53,7 +55,11 @@ const runCli = (args: ReadonlyArray<string>, onStart?: (kill: () => void) => voi
       "tsx",
       join(root, "packages/cli/src/bin.ts"),
       ...args
-    ], { cwd: root, env: { ...process.env, NO_COLOR: "1" }, stdio: ["ignore", "ignore", "pipe"] })
+    ], {
+      cwd: root,
+      env: { ...process.env, NO_COLOR: "1", NODE_OPTIONS: flags["node-options"] },
+      stdio: ["ignore", "ignore", "pipe"]
+    })
     let stderr = ""
     child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk))
     child.once("error", reject)
