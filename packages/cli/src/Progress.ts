@@ -42,12 +42,15 @@ export interface Snapshot {
   readonly stopping: boolean
   readonly inputTokens: number
   readonly outputTokens: number
+  /** Rows answered from the response cache (`--cache`): nothing was sent or paid for them. */
+  readonly cached?: number | undefined
   /** Epoch milliseconds when the run started. */
   readonly startedAt: number
 }
 
 /**
- * What the counters need of a result row: its error's kind, if it failed, and its token usage.
+ * What the counters need of a result row: its error's kind, if it failed, its token usage, and whether the response
+ * cache answered it.
  *
  * @example
  * ```ts
@@ -65,6 +68,8 @@ export interface Snapshot {
 export interface RowOutcome {
   readonly error?: { readonly _tag: string } | undefined
   readonly usage: { readonly inputTokens: number; readonly outputTokens: number }
+  /** `cached: true` marks a row answered from the response cache. */
+  readonly metadata?: Readonly<Record<string, unknown>> | undefined
 }
 
 /**
@@ -130,7 +135,8 @@ export const make = (
       items: 0,
       stopping: false,
       inputTokens: 0,
-      outputTokens: 0
+      outputTokens: 0,
+      cached: 0
     }),
     (ref) => ({
       snapshot: Ref.get(ref),
@@ -143,7 +149,8 @@ export const make = (
             ? s.failedByKind
             : { ...s.failedByKind, [row.error._tag]: (s.failedByKind[row.error._tag] ?? 0) + 1 },
           inputTokens: s.inputTokens + row.usage.inputTokens,
-          outputTokens: s.outputTokens + row.usage.outputTokens
+          outputTokens: s.outputTokens + row.usage.outputTokens,
+          cached: (s.cached ?? 0) + (row.metadata?.cached === true ? 1 : 0)
         })),
       answered: Ref.update(ref, (s) => ({ ...s, items: s.items + 1 })),
       retried: Ref.update(ref, (s) => ({ ...s, retries: s.retries + 1 })),

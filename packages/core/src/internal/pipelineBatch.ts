@@ -13,7 +13,6 @@ import type { BatchInputs, BatchOptions, BatchParams } from "../Pipeline.js"
 import { BatchSizeMismatch, type ChatError, ItemFailed, StepFailed } from "../PipelineError.js"
 import * as Usage from "../Usage.js"
 import { copyChat } from "./chat.js"
-import { atChoice } from "./requestSlot.js"
 import * as Generator from "./generator.js"
 import {
   applySteps,
@@ -34,6 +33,7 @@ import {
   timed,
   withError
 } from "./pipeline.js"
+import { atChoice } from "./requestSlot.js"
 
 // The runtime form erases a pipeline's error and service types; the public `Pipeline` type carries them.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -252,14 +252,18 @@ export const runChoices = (
     if (lacking !== undefined) return asChoices(yield* settleOne(lacking), n)
     const structured = structuredOf(state)
     const single = GenerateParams.merge(requestParams, { n: 1 })
-    const request = (size: number) =>
+    const request = (size: number, offset: number) =>
       Effect.gen(function*() {
         const params = size === n ? requestParams : GenerateParams.merge(requestParams, { n: size })
         const answers = yield* Effect.result(rounds(state, generator, draft.messages, params, structured, draft))
         if (answers._tag === "Failure") return asChoices(yield* settleOne(Effect.fail(answers.failure)), size)
+        // Each choice's own steps (its regenerations) ask for that choice: their requests are told apart by it.
         const chats = yield* Effect.forEach(
           answers.success.slice(0, size),
-          (answer) => settleOne(applySteps(state, generator, single, extend(draft, [answer.answer], answer)))
+          (answer, i) =>
+            settleOne(applySteps(state, generator, single, extend(draft, [answer.answer], answer))).pipe(
+              atChoice(offset + i)
+            )
         )
         if (chats.length === size) return chats
         // A server that ignores `n` answers fewer choices: the missing ones are failed rows, not missing rows.
@@ -275,7 +279,7 @@ export const runChoices = (
     const perRequest = Math.max(1, Math.min(n, generator.capabilities?.maxChoices ?? n))
     const sizes = Array.from({ length: Math.ceil(n / perRequest) }, (_, i) => Math.min(perRequest, n - i * perRequest))
     // One request after another: the batch's concurrency counts items, and an item's requests stay within it.
-    return (yield* Effect.forEach(sizes, (size, i) => atChoice(i * perRequest)(request(size)))).flat()
+    return (yield* Effect.forEach(sizes, (size, i) => atChoice(i * perRequest)(request(size, i * perRequest)))).flat()
   }).pipe(bindGenerator(state))
 
 /** Pipelines built by the public modules are this engine's `Pipeline`. */
