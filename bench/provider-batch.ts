@@ -202,4 +202,6 @@ for (const items of sizes) {
 }
 
 const flat = results.filter((r) => r.run === "full").map((r) => Number(r.peakRssMb))
-console.log(`\npeak RSS ${flat.join(" / ")} MB: ${(Math.max(...flat) / Math.min(...flat)).toFixed(2)} × from smallest to largest`)
+console.log(
+  `\npeak RSS ${flat.join(" / ")} MB: ${(Math.max(...flat) / Math.min(...flat)).toFixed(2)} × from smallest to largest`
+)

@@ -6,9 +6,9 @@
  *   npx -y pnpm@10 bench [--only rate-limited --only faults] [--contender capstan] [--quick] [--runs N] [--tsx] [--write-readme]
  */
 import { createReadStream } from "node:fs"
-import { mkdir, rm, writeFile } from "node:fs/promises"
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises"
 import * as os from "node:os"
-import { relative } from "node:path"
+import { join, relative } from "node:path"
 import { createInterface } from "node:readline"
 import { fileURLToPath } from "node:url"
 import { parseArgs } from "node:util"
@@ -93,6 +93,16 @@ const launches = async (): Promise<Record<ContenderName, Launch>> => {
 
 const log = (line: string) => process.stderr.write(`${line}\n`)
 
+/** The cache scenario's SQLite files, in a temporary directory of this bench run (removed at the end). */
+const cacheDir = await mkdtemp(join(os.tmpdir(), "capstan-bench-cache-"))
+const removeCacheFile = (file: string) =>
+  Promise.all(["", "-wal", "-shm"].map((suffix) => rm(`${file}${suffix}`, { force: true })))
+/**
+ * The port of each cold cache run's server, by cache file: the warm run's fresh server listens on the same one, since
+ * the server's address (the identifier's `base_url`) is part of every cache key.
+ */
+const cachePorts = new Map<string, number>()
+
 const countLines = async (path: string): Promise<number> => {
   let count = 0
   for await (const line of createInterface({ input: createReadStream(path) })) if (line.trim() !== "") count++
@@ -108,7 +118,14 @@ const runOnce = async (
   index: number
 ): Promise<Run | Failure> => {
   const load = os.loadavg()[0]!
-  const server = await startServer({ ...scenario.server, ...variant.server })
+  // The warm run of index i finds what the cold run of index i stored; each cold run starts from no file.
+  const cacheFile = variant.cache === undefined
+    ? undefined
+    : join(cacheDir, `${scenario.name}-${items}-${index}.sqlite`)
+  if (cacheFile !== undefined && variant.cache === "cold") await removeCacheFile(cacheFile)
+  const port = cacheFile === undefined || variant.cache === "cold" ? undefined : cachePorts.get(cacheFile)
+  const server = await startServer({ ...scenario.server, ...variant.server, ...(port === undefined ? {} : { port }) })
+  if (cacheFile !== undefined && variant.cache === "cold") cachePorts.set(cacheFile, Number(new URL(server.url).port))
   const output = scenario.output
     ? `${resultsDir}/${scenario.name}-${variant.contender}-${items}-${index}.jsonl`
     : undefined
@@ -126,11 +143,13 @@ const runOnce = async (
       concurrency: scenario.concurrency,
       ...(variant.rpm === undefined ? {} : { rpm: variant.rpm }),
       ...(output === undefined ? {} : { output }),
-      ...(variant.streamResults === true ? { streamResults: true } : {})
+      ...(variant.streamResults === true ? { streamResults: true } : {}),
+      ...(cacheFile === undefined ? {} : { cacheFile })
     }, scenario.timeoutMs)
     report = await server.report()
   } finally {
     await server.close()
+    if (cacheFile !== undefined && variant.cache === "warm") await removeCacheFile(cacheFile)
   }
   if (exit._tag === "Crashed") return exit.failure
   if (output === undefined) return { result: exit.result, server: report, load }
@@ -223,7 +242,11 @@ const started = performance.now()
 const rows: Array<Row> = []
 await mkdir(resultsDir, { recursive: true })
 const contenders = await launches()
-for (const scenario of selected) rows.push(...(await runScenario(contenders, scenario)))
+try {
+  for (const scenario of selected) rows.push(...(await runScenario(contenders, scenario)))
+} finally {
+  await rm(cacheDir, { recursive: true, force: true })
+}
 const section = markdown(rows, {
   notes: [
     ...(flags.quick ? ["--quick"] : []),

@@ -1,5 +1,6 @@
 /**
- * The four benchmark scenarios of the batch engine issue: server settings, who runs, and the targets.
+ * The benchmark scenarios: the four of the batch engine issue and the response cache's; server settings, who runs,
+ * and the targets.
  */
 import type { FakeProviderOptions, HeaderStyle } from "../test/support/FakeProvider.js"
 import type { ContenderResult, ServerReport } from "./internal/protocol.js"
@@ -21,6 +22,11 @@ export interface Variant {
   readonly nodeFlags?: ReadonlyArray<string>
   /** Server options of this variant, over the scenario's (the rate-limited scenario's header styles). */
   readonly server?: FakeProviderOptions
+  /**
+   * The response cache on, in a SQLite file per run index: `cold` starts from no file, `warm` reuses the file the
+   * `cold` variant's run of the same index left (the cache scenario; `warm` must come after `cold`).
+   */
+  readonly cache?: "cold" | "warm"
 }
 
 /** One contender run and the server's counters for it. */
@@ -290,10 +296,55 @@ const memory = (quick: boolean): Scenario => {
   }
 }
 
+/**
+ * The response cache: the same batch twice with the cache on (a SQLite file), the second run against a fresh server.
+ * The latency stands for a short answer of a hosted model (often 0.5 to 2 s); the second run sends nothing, so its
+ * time is the client's CPU alone and the ratio grows with the latency: at 100 in flight, the first run takes at least
+ * N / 100 × latency.
+ */
+const cache = (quick: boolean): Scenario => {
+  const items = quick ? 2_000 : 10_000
+  const latencyMs = 500
+  return {
+    name: "cache",
+    summary: `${items} items, ${latencyMs} ms latency, ${CONCURRENCY} in flight, response cache on (SQLite file): a ` +
+      `first run from an empty cache, then a second run against a fresh server.`,
+    server: { latencyMs, seed: SEED, logRequests: false },
+    concurrency: CONCURRENCY,
+    variants: [
+      { contender: "capstan", variant: "first run", sizes: [items], cache: "cold" },
+      { contender: "capstan", variant: "second run", sizes: [items], cache: "warm" }
+    ],
+    runs: quick ? 1 : 3,
+    output: false,
+    timeoutMs: 240_000,
+    check: (row, all) => {
+      if (row.variant !== "second run") return [lost(row)]
+      const first = all.find((m) => m.contender === row.contender && m.variant === "first run")
+      const checks: Array<Check> = [
+        lost(row),
+        { target: "requests = 0", value: String(row.requests), pass: row.requests === 0 }
+      ]
+      if (first === undefined) return checks
+      const ratio = first.wallMs / row.wallMs
+      return [
+        ...checks,
+        timed(
+          row,
+          "≥ 20 × faster than the first run",
+          `${ratio.toFixed(1)} × (${seconds(first.wallMs)} / ${seconds(row.wallMs)})`,
+          ratio >= 20
+        )
+      ]
+    }
+  }
+}
+
 /** Every scenario, in the order `bench/run.ts` runs them. `quick` shrinks the slow ones for a smoke run. */
 export const scenarios = (quick: boolean): ReadonlyArray<Scenario> => [
   rateLimited(),
   faults(),
   latency(quick),
-  memory(quick)
+  memory(quick),
+  cache(quick)
 ]

@@ -81,7 +81,8 @@ const timelineOf = (log: ReadonlyArray<FakeRequestLogEntry>): Timeline | undefin
   }
 }
 
-const server = await FakeProvider.start({ ...options, port: 0 })
+// A random free port, unless the run names one (the cache scenario: the address is part of every cache key).
+const server = await FakeProvider.start({ ...options, port: options.port ?? 0 })
 const listening = process.cpuUsage()
 process.stdout.write(`${JSON.stringify({ url: server.url })}\n`)
 

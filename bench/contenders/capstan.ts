@@ -2,10 +2,11 @@
  * Capstan: a generator from an identifier over `Providers.layer`, items from a template, and the batch engine.
  * Told the rate limit when the task has `rpm` (`,rpm=6000` in the identifier), else left to learn it. With an
  * output file, items are rendered lazily in chunks and rows are streamed to JSONL, so nothing grows with N;
- * otherwise `Batch.run` collects every row in input order, as the baseline does.
+ * otherwise `Batch.run` collects every row in input order, as the baseline does. With a cache file (the cache
+ * scenario) the response cache is on, in that SQLite file.
  */
-import { Batch, Dataset, Generator, Template } from "@capstan/core"
-import { Providers } from "@capstan/providers"
+import { Batch, Dataset, Generator, type ResponseCache, Template } from "@capstan/core"
+import { Providers, SqliteStore } from "@capstan/providers"
 import { NodeServices } from "@effect/platform-node"
 import { Effect, Layer, Stream } from "effect"
 import { bump, type Outcome, readTask, runMeasured } from "../internal/measure.js"
@@ -44,13 +45,15 @@ const tally = () => {
   }
 }
 
-const collected = Effect.gen(function*() {
-  const items = yield* Dataset.validate(template, Array.from({ length: task.items }, (_, n) => itemInput(n)))
-  const { rows } = yield* Batch.run(items, { concurrency: task.concurrency })
-  const counts = tally()
-  for (const row of rows) counts.add(row)
-  return counts.outcome()
-})
+/** Every row collected in input order; with the response cache on in the cache scenario. */
+const collected = <M extends ResponseCache.Mode>(cache: M) =>
+  Effect.gen(function*() {
+    const items = yield* Dataset.validate(template, Array.from({ length: task.items }, (_, n) => itemInput(n)))
+    const { rows } = yield* Batch.run(items, { concurrency: task.concurrency, cache })
+    const counts = tally()
+    for (const row of rows) counts.add(row)
+    return counts.outcome()
+  })
 
 const RENDER_CHUNK = 1000
 
@@ -72,9 +75,14 @@ const streamed = (output: string) =>
 
 const generator = Generator.layer(identifier).pipe(Layer.provide(Providers.layer))
 
-// Only the streamed run writes a file: the collected one does not build the Node services it would not use.
-const program: Effect.Effect<Outcome, unknown> = task.output === undefined
-  ? collected.pipe(Effect.provide(generator))
-  : streamed(task.output).pipe(Effect.provide(Layer.mergeAll(generator, NodeServices.layer)))
+// Only the streamed run writes a file: the collected one does not build the Node services it would not use. The
+// cache scenario's runs keep the answers in a SQLite file (the second run finds them all there).
+const program: Effect.Effect<Outcome, unknown> = task.output !== undefined
+  ? streamed(task.output).pipe(Effect.provide(Layer.mergeAll(generator, NodeServices.layer)))
+  : task.cacheFile === undefined
+  ? collected("off").pipe(Effect.provide(generator))
+  : collected("readwrite").pipe(
+    Effect.provide(Layer.mergeAll(generator, SqliteStore.layerResponseCache({ path: task.cacheFile })))
+  )
 
 await runMeasured(task, () => Effect.runPromise(program))

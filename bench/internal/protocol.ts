@@ -24,6 +24,8 @@ export interface ContenderTask {
   readonly output?: string
   /** Baseline only: append each result to `output` as it completes instead of keeping them all. */
   readonly streamResults?: boolean
+  /** Capstan only: run with the response cache on (`readwrite`), stored in this SQLite file. */
+  readonly cacheFile?: string
 }
 
 /** What a contender measured about itself over the timed part of its run (client setup included, module loading not). */

@@ -6,6 +6,7 @@ import { TestClock, TestConsole } from "effect/testing"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import * as Cache from "../../examples/batch-cache.js"
 import * as CoffeeReviews from "../../examples/batch-coffee-reviews.js"
 import * as CrossN2 from "../../examples/batch-cross-n2.js"
 import * as LargeInput from "../../examples/batch-large-input.js"
@@ -151,6 +152,24 @@ describe("batch examples", () => {
       const journal = fs.readFileSync(ProviderBatchExample.journalPath, "utf8").trim().split("\n")
       expect(journal.map((line) => JSON.parse(line).event)).toEqual(["planned", "created"])
     }).pipe(Effect.provide(ProviderBatchExample.mock)))
+
+  it.effect("response cache: the second run of the batch sends nothing and its rows say they were cached", () =>
+    Effect.gen(function*() {
+      const { first, second } = yield* Cache.program
+      expect(yield* MockGenerator.calls).toBe(3)
+      expect(second.rows.map((row) => [row.id, row.output])).toEqual([
+        ["r1", "positive"],
+        ["r2", "negative"],
+        ["r3", "neutral"]
+      ])
+      expect(second.rows.map((row) => row.output)).toEqual(first.rows.map((row) => row.output))
+      expect(second.summary).toMatchObject({ ok: 3, attempts: 0 })
+      expect(second.summary.usage.totalTokens).toBe(0)
+      expect(first.summary.attempts).toBe(3)
+      const lines = yield* logged
+      expect(lines).toContain("second run: 3 rows, 3 from the cache, 0 requests, 0 tokens paid")
+      expect(lines).toContain("  r2  negative  (cached: true)")
+    }).pipe(Effect.provide(Cache.mock)))
 
   it.effect("templates x argument sets with n = 2: one row per choice, with provenance, usage and cost totals", () =>
     Effect.gen(function*() {

@@ -32,7 +32,7 @@ const packsOf = (server: FakeProviderServer): ReadonlyArray<ReadonlyArray<string
   server.requests.map((r) => (r.body as { prompt: ReadonlyArray<string> }).prompt)
 
 /** A batch of the ten questions through a completion pipeline, packing up to four prompts per request. */
-const runBatch = (generator: Generator.Service, options: Partial<Batch.Options> = {}) =>
+const runBatch = (generator: Generator.Service, options: Omit<Batch.Options, "cache"> = {}) =>
   Effect.gen(function*() {
     const items = yield* Dataset.validate(template, questions)
     return yield* Batch.run(items, {

@@ -48,11 +48,13 @@ describe("provider batches against the fake provider", () => {
       assert.deepStrictEqual(batched.rows.map((r) => r.messages), realtime.rows.map((r) => r.messages))
       for (const row of batched.rows) {
         assert.strictEqual(row.metadata?.via, "provider-batch")
-        assert.match(String(row.metadata?.batchId), /^batch_/)
+        assert.match(JSON.stringify(row.metadata?.batchId), /^batch_/)
         assert.strictEqual(row.metadata?.customId, `${row.id}-c0`)
       }
       const ledger = server.batchLedger()
-      for (let i = 0; i < 5; i++) assert.strictEqual(ledger.get(batchLedgerKey("openai", `item-${i}-c0`, "gpt-4o-mini")), 1)
+      for (let i = 0; i < 5; i++) {
+        assert.strictEqual(ledger.get(batchLedgerKey("openai", `item-${i}-c0`, "gpt-4o-mini")), 1)
+      }
       // the summary prices batch rows at the batch discount
       const cost = Batch.summarize(batched.rows).cost!
       const realtimeCost = Batch.summarize(realtime.rows).cost!
@@ -108,7 +110,7 @@ describe("provider batches against the fake provider", () => {
         ["item-2", 1, "item-2-c1"]
       ])
       assert.isTrue(rows.every((r) => r.ok && (r.output ?? "").includes("Say w")))
-      assert.match(String(rows[0]!.metadata?.batchId), /^msgbatch_/)
+      assert.match(JSON.stringify(rows[0]!.metadata?.batchId), /^msgbatch_/)
     }))
 
   it.live("errored requests fall back to realtime; invalid ones are error rows; expired ones fall back too", () =>
@@ -119,7 +121,7 @@ describe("provider batches against the fake provider", () => {
       )
       assert.isTrue(rows.every((r) => r.ok && r.metadata?.via === "realtime"))
       assert.strictEqual(realtimeRequests(server), 4)
-      assert.match(String(rows[0]!.metadata?.unanswered), /Server error/i)
+      assert.match(JSON.stringify(rows[0]!.metadata?.unanswered), /Server error/i)
 
       server.reset()
       server.configure({ batchFaults: { errorRate: 1, errorKinds: ["invalid"] } })
@@ -137,7 +139,7 @@ describe("provider batches against the fake provider", () => {
         Effect.provide(layerFor("anthropic!claude-3-5-haiku-latest", server))
       )
       assert.isTrue(expired.rows.every((r) => r.ok && r.metadata?.via === "realtime"))
-      assert.match(String(expired.rows[0]!.metadata?.unanswered), /expired/)
+      assert.match(JSON.stringify(expired.rows[0]!.metadata?.unanswered), /expired/)
     }))
 
   it.live("openai: a batch refused for the enqueued-token limit is created again once the earlier one ends", () =>
@@ -158,7 +160,11 @@ describe("provider batches against the fake provider", () => {
     Effect.gen(function*() {
       const server = yield* FakeProvider.scoped({})
       const Sentiment = Model.json(Schema.Struct({ sentiment: Schema.Literals(["positive", "negative"]) }))
-      const { rows } = yield* Batch.run(yield* items(2), { via: "provider-batch", parse: Sentiment, providerBatch: fast })
+      const { rows } = yield* Batch.run(yield* items(2), {
+        via: "provider-batch",
+        parse: Sentiment,
+        providerBatch: fast
+      })
         .pipe(Effect.provide(layerFor("openai!gpt-4o-mini", server)))
       assert.isTrue(rows.every((r) => r.ok))
       assert.deepStrictEqual(rows.map((r) => Object.keys(r.parsed as object)), [["sentiment"], ["sentiment"]])

@@ -12,6 +12,7 @@ import {
   Identifier,
   Message,
   type ProviderBatch,
+  type ResponseCache,
   Template,
   type Usage
 } from "@capstan/core"
@@ -237,6 +238,10 @@ export interface BatchConfig {
   readonly pollInterval?: Option.Option<string> | undefined
   /** Provider batch mode: cancel the batches in flight on Ctrl-C (default: leave them running, for --resume). */
   readonly cancelOnInterrupt?: boolean | undefined
+  /** The response cache: off (the default), read, write or readwrite. */
+  readonly cache?: ResponseCache.Mode | undefined
+  /** The response cache's SQLite file (default: `responses.sqlite` in the user's cache directory). */
+  readonly cacheFile?: Option.Option<string> | undefined
 }
 
 const batchFlags = {
@@ -334,6 +339,18 @@ const batchFlags = {
   dryRun: Flag.Boolean("dry-run").pipe(
     Flag.withDescription("check every item against the template and print what would be sent; send nothing"),
     Flag.withDefault(false)
+  ),
+  cache: Flag.Literals("cache", ["off", "read", "write", "readwrite"]).pipe(
+    Flag.withDescription(
+      "the response cache: readwrite answers what was asked before from the cache and keeps new answers (a second run of a finished batch sends nothing), read only reads, write only keeps, off (default) neither"
+    ),
+    Flag.withDefault("off" as const)
+  ),
+  cacheFile: Flag.String("cache-file").pipe(
+    Flag.withDescription(
+      "the response cache's SQLite file (default: responses.sqlite in the user's cache directory, e.g. ~/.cache/capstan)"
+    ),
+    Flag.optional
   )
 } as const
 
@@ -386,7 +403,9 @@ const resumeCommand = (config: BatchConfig): string => {
     ["--n", config.n],
     ["--parse", config.parse],
     ["--price", config.price],
-    ["--encoding", config.encoding]
+    ["--encoding", config.encoding],
+    ["--cache", config.cache === undefined || config.cache === "off" ? Option.none() : Option.some(config.cache)],
+    ["--cache-file", config.cacheFile ?? Option.none()]
   ]
   for (const [flag, value] of optional) if (Option.isSome(value)) args.push(flag, String(value.value))
   for (const [key, value] of Object.entries(Option.getOrElse(config.param, () => ({})))) {
@@ -435,6 +454,14 @@ export const batch = (config: BatchConfig, options: { readonly resumeHint?: stri
     }
     if (config.resume && config.overwrite) {
       return yield* new UsageError({ reason: "--resume and --overwrite contradict each other" })
+    }
+    const cacheMode = config.cache ?? "off"
+    const cacheFile = config.cacheFile ?? Option.none()
+    if (cacheMode === "off" && Option.isSome(cacheFile)) {
+      return yield* new UsageError({
+        reason: "--cache-file only applies with --cache",
+        hint: "Add --cache readwrite (or read, or write) to use the response cache"
+      })
     }
     if (!config.resume && (config.force || config.retryFailed !== "all")) {
       return yield* new UsageError({
@@ -496,6 +523,7 @@ export const batch = (config: BatchConfig, options: { readonly resumeHint?: stri
       concurrency: config.concurrency,
       model,
       price,
+      cache: { mode: cacheMode, file: cacheFile },
       resumeHint: options.resumeHint ?? resumeCommand(config),
       via: config.via ?? "realtime",
       providerBatch: {

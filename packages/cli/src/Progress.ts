@@ -44,12 +44,15 @@ export interface Snapshot {
   readonly outputTokens: number
   /** The part of `inputTokens` the provider read from its prompt cache (unset: none reported). */
   readonly cachedInputTokens?: number | undefined
+  /** Rows answered from the response cache (`--cache`): nothing was sent or paid for them. */
+  readonly cached?: number | undefined
   /** Epoch milliseconds when the run started. */
   readonly startedAt: number
 }
 
 /**
- * What the counters need of a result row: its error's kind, if it failed, and its token usage.
+ * What the counters need of a result row: its error's kind, if it failed, its token usage, and whether the response
+ * cache answered it.
  *
  * @example
  * ```ts
@@ -71,6 +74,8 @@ export interface RowOutcome {
     readonly outputTokens: number
     readonly cachedInputTokens?: number | undefined
   }
+  /** `cached: true` marks a row answered from the response cache. */
+  readonly metadata?: Readonly<Record<string, unknown>> | undefined
 }
 
 /**
@@ -137,7 +142,8 @@ export const make = (
       stopping: false,
       inputTokens: 0,
       outputTokens: 0,
-      cachedInputTokens: 0
+      cachedInputTokens: 0,
+      cached: 0
     }),
     (ref) => ({
       snapshot: Ref.get(ref),
@@ -151,7 +157,8 @@ export const make = (
             : { ...s.failedByKind, [row.error._tag]: (s.failedByKind[row.error._tag] ?? 0) + 1 },
           inputTokens: s.inputTokens + row.usage.inputTokens,
           outputTokens: s.outputTokens + row.usage.outputTokens,
-          cachedInputTokens: (s.cachedInputTokens ?? 0) + (row.usage.cachedInputTokens ?? 0)
+          cachedInputTokens: (s.cachedInputTokens ?? 0) + (row.usage.cachedInputTokens ?? 0),
+          cached: (s.cached ?? 0) + (row.metadata?.cached === true ? 1 : 0)
         })),
       answered: Ref.update(ref, (s) => ({ ...s, items: s.items + 1 })),
       retried: Ref.update(ref, (s) => ({ ...s, retries: s.retries + 1 })),

@@ -107,6 +107,9 @@ export const format = (summary: Summary): string => {
     `  failed   ${counts.failed}${kinds.length === 0 ? "" : ` (${kinds.join(", ")})`}`
   ]
   if (s.skipped > 0) lines.push(`  skipped  ${s.skipped} (already in ${summary.output})`)
+  if ((s.cached ?? 0) > 0) {
+    lines.push(`  cached   ${Progress.formatCount(s.cached ?? 0)} rows from the response cache (nothing sent for them)`)
+  }
   if (s.requests > 0) {
     lines.push(
       `  requests ${Progress.formatCount(s.requests)} for ${Progress.formatCount(s.items)} items (${

@@ -37,6 +37,7 @@ import type * as Pipeline from "./Pipeline.js"
 import { BatchStopped, ChatError } from "./PipelineError.js"
 import * as Prices from "./Prices.js"
 import type * as ProviderBatch from "./ProviderBatch.js"
+import type * as ResponseCache from "./ResponseCache.js"
 import * as Template from "./Template.js"
 import * as Usage from "./Usage.js"
 
@@ -159,6 +160,13 @@ export interface Options<E = never, R = never> {
   readonly via?: "realtime" | "provider-batch" | "auto" | undefined
   /** Options of provider batch mode: its journal, chunk sizes, polling and fallback. */
   readonly providerBatch?: ProviderBatch.Options | undefined
+  /**
+   * The response cache (default `"off"`, or the pipeline's `withCache`): `"readwrite"` answers what was asked before
+   * from the `ResponseCache` in context and stores new answers, so a second run of a finished batch sends nothing;
+   * `"read"` only reads, `"write"` only stores. Rows answered from the cache have `attempts: 0`, no usage and
+   * `cached: true` in their metadata. Any mode but `"off"` needs a `ResponseCache` layer.
+   */
+  readonly cache?: ResponseCache.Mode | undefined
 }
 
 const emptyPipeline = internal.make("chat", [])
@@ -174,9 +182,10 @@ const planOf = (
         "Batch runs items as a stream, but the pipeline has map steps, which need every chat at once; use ChatPipeline.runBatch"
     })
   }
+  const cached = options.cache === undefined ? base : internal.update(base, { cache: options.cache })
   const withParams = options.params === undefined
-    ? base
-    : internal.update(base, { params: GenerateParams.merge(base.params, options.params) })
+    ? cached
+    : internal.update(cached, { params: GenerateParams.merge(base.params, options.params) })
   const parse = options.parse
   if (parse === undefined) {
     const last = [...base.steps].reverse().find((step) => step._tag === "Parse")
@@ -305,10 +314,14 @@ const toRow = (
  * ```
  * @since 0.1.0
  */
-export const stream = <E = never, R = never, EI = never, RI = never>(
+export const stream = <E = never, R = never, EI = never, RI = never, M extends ResponseCache.Mode = "off">(
   items: Iterable<Dataset.RenderedItem> | Stream.Stream<Dataset.RenderedItem, EI, RI>,
-  options: Options<E, R> = {}
-): Stream.Stream<Row, BatchStopped | EI, Generator | Exclude<R, Generator> | RI> => {
+  options: Options<E, R> & { readonly cache?: M | undefined } = {}
+): Stream.Stream<
+  Row,
+  BatchStopped | EI,
+  Generator | Exclude<R, Generator> | RI | ResponseCache.Requirement<M>
+> => {
   const concurrency = batch.concurrencyOf(options.concurrency)
   const stopAfter = options.stopAfter ?? defaultStopAfter
   if (stopAfter !== Infinity) internal.requireWhole("stopAfter (or Infinity)", stopAfter, 1)
@@ -360,7 +373,7 @@ export const stream = <E = never, R = never, EI = never, RI = never>(
   return (stopAfter === Infinity ? Stream.flattenIterable(perItem) : stopping(perItem, stopAfter)) as Stream.Stream<
     Row,
     BatchStopped | EI,
-    Generator | Exclude<R, Generator> | RI
+    Generator | Exclude<R, Generator> | RI | ResponseCache.Requirement<M>
   >
 }
 
@@ -574,13 +587,13 @@ export const summarize = (rows: Iterable<Row>, options: SummaryOptions = {}): Su
  * ```
  * @since 0.1.0
  */
-export const run = <E = never, R = never, EI = never, RI = never>(
+export const run = <E = never, R = never, EI = never, RI = never, M extends ResponseCache.Mode = "off">(
   items: Iterable<Dataset.RenderedItem> | Stream.Stream<Dataset.RenderedItem, EI, RI>,
-  options: Options<E, R> & SummaryOptions = {}
+  options: Options<E, R> & SummaryOptions & { readonly cache?: M | undefined } = {}
 ): Effect.Effect<
   { readonly rows: ReadonlyArray<Row>; readonly summary: Summary },
   BatchStopped | EI,
-  Generator | Exclude<R, Generator> | RI
+  Generator | Exclude<R, Generator> | RI | ResponseCache.Requirement<M>
 > =>
   Stream.runCollect(stream(items, options)).pipe(
     Effect.map((rows) => {

@@ -85,6 +85,7 @@ export {
   type RunResult,
   TypeId
 } from "./Pipeline.js"
+export { withCache } from "./ResponseCache.js"
 
 /**
  * A chat pipeline: runs to a `Chat<A>`, fails with `E`, needs `R`.

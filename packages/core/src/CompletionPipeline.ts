@@ -1,7 +1,7 @@
 /**
  * Completion pipelines: the same as `ChatPipeline`, for plain-text completion (a generator's `complete`), run by
  * the same engine with the same steps, failure policy, batching and streaming: every function from `withParams` to
- * `stream` is `ChatPipeline`'s own, exported here too. Only how a pipeline starts and continues differs.
+ * `stream` (and `withCache`) is `ChatPipeline`'s own, exported here too. Only how a pipeline starts and continues differs.
  *
  * A completion is recorded as a `Chat` whose one sent message holds the prompt and whose generated message holds
  * the completion: {@link prompt} and {@link text} read them back. Each input of a batch is appended to the
@@ -52,6 +52,7 @@ export {
   stream,
   TypeId,
   untilParsedAs,
+  withCache,
   withGenerator,
   withParams,
   wrap

@@ -8,4 +8,5 @@
 export * from "./ConfigError.js"
 export * from "./GenerationError.js"
 export * from "./PipelineError.js"
+export * from "./ResponseCacheError.js"
 export * from "./TemplateError.js"

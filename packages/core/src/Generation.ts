@@ -226,7 +226,7 @@ export class Choice extends Schema.Class<Choice>("@capstan/core/Choice")({
 
 /**
  * A provider's answer: one or more choices (`n`), the usage of the call, the rate-limit state
- * the response reported, and how many attempts the engine needed.
+ * the response reported, and how many attempts the engine needed (or `cached` when a response cache answered).
  *
  * @example
  * ```ts
@@ -247,7 +247,13 @@ export class Generation extends Schema.Class<Generation>("@capstan/core/Generati
   /** How many requests were sent for this generation when the engine had to retry; unset means one. */
   attempts: Schema.optionalKey(PositiveInt),
   /** What the provider did not do as asked without failing: params it does not take, options it ignored. */
-  warnings: Schema.optionalKey(Schema.Array(Schema.String))
+  warnings: Schema.optionalKey(Schema.Array(Schema.String)),
+  /**
+   * True when the answer came from a response cache (`ResponseCache`): no request was sent for it, and `usage` is
+   * what the answer cost when it was first generated, paid then. Chats and rows built from it record no usage and
+   * no attempts (nothing was paid or sent this time) and `cached: true` in their metadata.
+   */
+  cached: Schema.optionalKey(Schema.Boolean)
 }) {}
 
 /**

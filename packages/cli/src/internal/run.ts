@@ -16,15 +16,20 @@ import {
   type Model,
   Prices,
   ProviderBatch,
+  ResponseCache,
+  type ResponseCacheError,
   type Usage
 } from "@capstan/core"
+import { SqliteStore } from "@capstan/providers"
 import {
   Clock,
   Console,
+  Context,
   Effect,
   Exit,
   Fiber,
   type FileSystem,
+  Layer,
   Option,
   type Path,
   Schedule,
@@ -192,6 +197,8 @@ export const execute = (options: {
   readonly concurrency: Option.Option<number>
   readonly model: Model.Model<unknown> | undefined
   readonly price: Usage.PerMillion | undefined
+  /** The response cache's mode, and its SQLite file (default: in the user's cache directory). */
+  readonly cache: { readonly mode: ResponseCache.Mode; readonly file: Option.Option<string> }
   readonly resumeHint: string
   readonly via?: Batch.Options["via"]
   /** Provider batch mode's options; the journal is the results file's (`OUTPUT.batches.jsonl`). */
@@ -199,6 +206,7 @@ export const execute = (options: {
 }): Effect.Effect<
   void,
   | ItemsFailed
+  | ResponseCacheError
   | RunStopped
   | InputError
   | OutputLocked
@@ -222,6 +230,15 @@ export const execute = (options: {
       )
     }
     const { isPending, isSent, pending, skipped, total } = plan(options.ids, n, recorded, target.retryFailed)
+    // Opened before anything is sent: a cache file that cannot be opened stops the run here.
+    const cache = options.cache.mode === "off" ? undefined : {
+      mode: options.cache.mode,
+      store: yield* Layer.build(
+        SqliteStore.layerResponseCache(
+          Option.match(options.cache.file, { onNone: () => ({}), onSome: (path) => ({ path }) })
+        )
+      ).pipe(Effect.map(Context.get(ResponseCache.ResponseCache)))
+    }
     const tracker = yield* Progress.make({ total, skipped, startedAt: yield* Clock.currentTimeMillis })
     // The gate sits under the engine (its rate limiter and retries wrap it): `admit` sees each real request,
     // retries included, so after Ctrl-C none starts.
@@ -263,11 +280,17 @@ export const execute = (options: {
           }): ${status.status}\n`
         )
     }
-    const rows = Batch.stream(items, {
-      ...Option.match(options.concurrency, { onNone: () => ({}), onSome: (concurrency) => ({ concurrency }) }),
-      ...(providerBatch === undefined ? {} : { via, providerBatch }),
-      ...(options.model === undefined ? {} : { parse: options.model, instruct: instructs(options.model) })
-    }).pipe(
+    const batchOf = <M extends ResponseCache.Mode>(mode: M) =>
+      Batch.stream(items, {
+        ...Option.match(options.concurrency, { onNone: () => ({}), onSome: (concurrency) => ({ concurrency }) }),
+        ...(providerBatch === undefined ? {} : { via, providerBatch }),
+        ...(options.model === undefined ? {} : { parse: options.model, instruct: instructs(options.model) }),
+        cache: mode
+      })
+    const batch = cache === undefined
+      ? batchOf("off")
+      : batchOf(cache.mode).pipe(Stream.provideService(ResponseCache.ResponseCache, cache.store))
+    const rows = batch.pipe(
       Stream.tap((row) => (row.choice === 0 ? tracker.answered : Effect.void)),
       // A resumed item is sent for all its choices; only the choices it was sent for are written.
       Stream.filter((row) => isSent(row.id, row.choice)),

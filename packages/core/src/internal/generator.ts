@@ -222,7 +222,9 @@ const described = new WeakMap<Identifier.Identifier, WeakMap<GenerateParams.Gene
 
 /**
  * The chats of a generation, one per choice, each recording the generator identifier with the merged params, the
- * usage of the call (on the first choice, so sums over chats stay true), its attempts, warnings and timing.
+ * usage of the call (on the first choice, so sums over chats stay true), its attempts, warnings and timing. A
+ * generation from the response cache cost nothing this time: no usage, no attempts, and `cached: true` in the
+ * metadata.
  */
 export const toChats = (options: {
   readonly identifier: Identifier.Identifier
@@ -234,6 +236,7 @@ export const toChats = (options: {
 }): ReadonlyArray<Chat.Chat> => {
   const { generator, params } = describe(options.identifier, options.params)
   const generation = options.generation
+  const cached = generation.cached === true
   return generation.choices.map((choice, i) =>
     makeChat({
       messages: options.messages,
@@ -243,14 +246,14 @@ export const toChats = (options: {
           ...choice.toolCalls
         ]
       )],
-      metadata: {},
+      metadata: cached ? { cached: true } : {},
       generator,
       params,
-      usage: i === 0 ? generation.usage : Usage.empty,
+      usage: i === 0 && !cached ? generation.usage : Usage.empty,
       stopReason: choice.stopReason,
       startedAt: options.startedAt,
       durationMs: options.durationMs,
-      attempts: i === 0 ? generation.attempts ?? 1 : 0,
+      attempts: i === 0 && !cached ? generation.attempts ?? 1 : 0,
       ...(generation.warnings === undefined ? {} : { warnings: generation.warnings }),
       ...(choice.logprobs === undefined ? {} : { logprobs: choice.logprobs })
     })

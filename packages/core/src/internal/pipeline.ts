@@ -9,6 +9,7 @@
  * @internal
  */
 import { Clock, Context, Effect, Inspectable, Pipeable, Schema } from "effect"
+import { identity } from "effect/Function"
 import * as Chat from "../Chat.js"
 import { InvalidParams } from "../ConfigError.js"
 import * as GenerateParams from "../GenerateParams.js"
@@ -21,6 +22,8 @@ import * as Usage from "../Usage.js"
 import { copyChat, makeChat } from "./chat.js"
 import * as Generator from "./generator.js"
 import * as Packing from "./packing.js"
+import { asRepetition } from "./requestSlot.js"
+import * as Cache from "./responseCache.js"
 import { trusted } from "./trusted.js"
 
 export type Kind = "chat" | "completion"
@@ -67,6 +70,11 @@ export interface State {
   readonly steps: ReadonlyArray<Step>
   readonly wraps: ReadonlyArray<Wrap>
   readonly generator: Generator.Service | undefined
+  /**
+   * Whether generations read and write the response cache in context. Unset is off, except for a pipeline an
+   * `andThen` step continues with, which uses the cache of the pipeline it continues.
+   */
+  readonly cache: Cache.Mode | undefined
 }
 
 const variance = { _K: (_: never) => _, _A: (_: never) => _, _E: (_: never) => _, _R: (_: never) => _ }
@@ -114,7 +122,8 @@ export const make = (kind: Kind, messages: ReadonlyArray<Message.Message>): Pipe
     metadata: {},
     steps: [],
     wraps: [],
-    generator: undefined
+    generator: undefined,
+    cache: undefined
   })
 
 export const update = (self: Pipeline, patch: Partial<State>): Pipeline => new Pipeline({ ...self, ...patch })
@@ -199,7 +208,8 @@ const nonTextPart = (
 /**
  * THE seam between pipelines and generators: every generation of every pipeline goes through here, once. Rate
  * limiting and retries belong to the generator (the engine wraps it where it is built), so every pipeline sharing a
- * generator shares its limiter; this adds only the user's `wrap`s (first added innermost).
+ * generator shares its limiter; this adds the response cache when the pipeline uses one (above the engine: a hit
+ * sends nothing and takes no limiter capacity), then the user's `wrap`s (first added innermost).
  */
 const generate = (
   state: State,
@@ -211,8 +221,13 @@ const generate = (
 ): Effect.Effect<Generation, unknown, Any> => {
   // A completion may share its request with other items' prompts when the batch packs them (see `packing.ts`).
   const request = state.kind === "completion"
-    ? Packing.complete(generator, { prompt: promptOf(messages), params }, slot)
-    : generator.generate(structured === undefined ? { messages, params } : { messages, params, structured })
+    ? sent(state, generator, { prompt: promptOf(messages), params }, (r) => Packing.complete(generator, r, slot))
+    : sent(
+      state,
+      generator,
+      structured === undefined ? { messages, params } : { messages, params, structured },
+      (r) => generator.generate(r)
+    )
   return state.wraps.reduce<Effect.Effect<Generation, unknown, Any>>((effect, wrap) => wrap(effect as Any), request)
     .pipe(
       Effect.withSpan(
@@ -226,9 +241,20 @@ const generate = (
     )
 }
 
+/** A request sent by the generator, through the response cache when the pipeline uses one. */
+const sent = <Request extends Cache.Request>(
+  state: State,
+  generator: Generator.Service,
+  request: Request,
+  send: (request: Request) => Effect.Effect<Generation, GenerationError>
+): Effect.Effect<Generation, GenerationError, Any> =>
+  state.cache === undefined || state.cache === "off"
+    ? send(request)
+    : Cache.through(state.cache, generator.identifier, request, send(request))
+
 /**
- * One answer of a generation, with what it cost (usage and attempts on a request's first choice only), and where
- * its prompt went when it shared a packed request.
+ * One answer of a generation, with what it cost (usage and attempts on a request's first choice only; nothing when
+ * the response cache answered: `cached`), and where its prompt went when it shared a packed request.
  */
 interface Round {
   readonly answer: Message.Message
@@ -238,6 +264,7 @@ interface Round {
   readonly warnings: ReadonlyArray<string> | undefined
   readonly logprobs: Generation["choices"][number]["logprobs"]
   readonly packed: Packing.Place | undefined
+  readonly cached: boolean
 }
 
 const addCost = (chat: Chat.Chat, usage: Usage.Usage, attempts: number): Chat.Chat =>
@@ -285,7 +312,8 @@ export const rounds = (
     return generate(state, generator, context, params, structured, slot).pipe(
       Effect.catch((error) => failWith(error, recordGenerationError(error), costed(Usage.empty, attemptsOf(error)))),
       Effect.flatMap((generation) => {
-        const attempts = shareOfAttempts(slot, generation.attempts ?? 1)
+        const cached = generation.cached === true
+        const attempts = cached ? 0 : shareOfAttempts(slot, generation.attempts ?? 1)
         if (generation.choices.length === 0) {
           const error = new MalformedResponse({
             provider: generator.identifier.provider,
@@ -295,12 +323,13 @@ export const rounds = (
         }
         return Effect.succeed(generation.choices.map((choice, i): Round => ({
           answer: answerOf(choice),
-          usage: i === 0 ? generation.usage : Usage.empty,
+          usage: i === 0 && !cached ? generation.usage : Usage.empty,
           stopReason: choice.stopReason,
           attempts: i === 0 ? attempts : 0,
           warnings: generation.warnings,
           logprobs: choice.logprobs,
-          packed: slot.place
+          packed: slot.place,
+          cached
         })))
       })
     )
@@ -310,6 +339,10 @@ export const rounds = (
 const round = (...args: Parameters<typeof rounds>): Effect.Effect<Round, Failure, Any> =>
   Effect.map(rounds(...args), (all) => all[0]!)
 
+/**
+ * The chat with an answer added. An answer from the response cache marks the chat `cached: true` in its metadata
+ * (its usage and attempts, none this time, say how much of the chat was paid for in this run).
+ */
 export const extend = (chat: Chat.Chat, generated: ReadonlyArray<Message.Message>, r: Round): Chat.Chat => {
   const warnings = r.warnings === undefined ? chat.warnings : [...(chat.warnings ?? []), ...r.warnings]
   // Log probabilities describe the last answer only: a round without them drops the previous answer's.
@@ -317,7 +350,9 @@ export const extend = (chat: Chat.Chat, generated: ReadonlyArray<Message.Message
   return makeChat({
     ...rest,
     generated,
-    metadata: packedMetadata(chat.metadata, r.packed),
+    metadata: r.cached
+      ? { ...packedMetadata(chat.metadata, r.packed), cached: true }
+      : packedMetadata(chat.metadata, r.packed),
     usage: Usage.add(chat.usage, r.usage),
     stopReason: r.stopReason,
     attempts: (chat.attempts ?? 0) + r.attempts,
@@ -449,14 +484,15 @@ export const applySteps = (
 ): Effect.Effect<Chat.Chat, Failure, Any> =>
   Effect.gen(function*() {
     let chat = first
-    for (const step of state.steps) {
-      if (step._tag === "AndThen") chat = yield* applyAndThen(step, chat)
-      else if (step._tag === "Parse") chat = yield* applyParse(state, generator, params, step, chat)
+    for (const [index, step] of state.steps.entries()) {
+      if (step._tag === "AndThen") chat = yield* applyAndThen(state, step, chat)
+      else if (step._tag === "Parse") chat = yield* applyParse(state, generator, params, step, chat, index)
     }
     return chat
   })
 
 const applyAndThen = (
+  state: State,
   step: Extract<Step, { _tag: "AndThen" }>,
   chat: Chat.Chat
 ): Effect.Effect<Chat.Chat, Failure, Any> =>
@@ -473,8 +509,10 @@ const applyAndThen = (
     if (out === undefined) return chat
     if (out instanceof Chat.Chat) return out
     if (out instanceof Pipeline) {
-      // The continued chat's usage and attempts include what this chat already cost.
-      return yield* runItem(out, [], GenerateParams.empty).pipe(
+      // The continued chat's usage and attempts include what this chat already cost. It uses this pipeline's
+      // response cache unless it set its own.
+      const next = out.cache === undefined ? update(out, { cache: state.cache }) : out
+      return yield* runItem(next, [], GenerateParams.empty).pipe(
         nested,
         Effect.map((continued) => addCost(continued, chat.usage, chat.attempts ?? 0)),
         Effect.mapError((failure) => new Failure(failure.error, addCost(failure.chat, chat.usage, chat.attempts ?? 0)))
@@ -500,7 +538,8 @@ const applyParse = (
   generator: Generator.Service,
   params: GenerateParams.GenerateParams,
   step: Extract<Step, { _tag: "Parse" }>,
-  chat: Chat.Chat
+  chat: Chat.Chat,
+  stepIndex: number
 ): Effect.Effect<Chat.Chat, Failure, Any> =>
   Effect.gen(function*() {
     // What came before the answer being parsed: regenerating without recovery starts from here again.
@@ -519,6 +558,7 @@ const applyParse = (
       if (rounds >= step.maxRounds) return yield* failEngine(new ExhaustedMaxRounds({ rounds, lastError }), current)
       // With recovery the dialog goes on after the error's feedback; without, the answer is asked for again.
       const kept = step.attemptRecovery ? [...current.generated, recoveryMessage(lastError)] : before
+      // Without recovery the very same request is sent again: it is another repetition of it (its own cache key).
       const next = yield* round(
         state,
         generator,
@@ -526,7 +566,7 @@ const applyParse = (
         params,
         step.model.structured,
         current
-      )
+      ).pipe(step.attemptRecovery ? identity : asRepetition(`parse${stepIndex}.${rounds}`))
       current = extend(current, [...kept, next.answer], next)
     }
   })

@@ -259,14 +259,18 @@ export const runChoices = (
     if (lacking !== undefined) return asChoices(yield* settleOne(lacking), n)
     const structured = structuredOf(state)
     const single = GenerateParams.merge(requestParams, { n: 1 })
-    const request = (size: number) =>
+    const request = (size: number, offset: number) =>
       Effect.gen(function*() {
         const params = size === n ? requestParams : GenerateParams.merge(requestParams, { n: size })
         const answers = yield* Effect.result(rounds(state, generator, draft.messages, params, structured, draft))
         if (answers._tag === "Failure") return asChoices(yield* settleOne(Effect.fail(answers.failure)), size)
+        // Each choice's own steps (its regenerations) ask for that choice: their requests are told apart by it.
         const chats = yield* Effect.forEach(
           answers.success.slice(0, size),
-          (answer) => settleOne(applySteps(state, generator, single, extend(draft, [answer.answer], answer)))
+          (answer, i) =>
+            settleOne(applySteps(state, generator, single, extend(draft, [answer.answer], answer))).pipe(
+              atChoice(offset + i)
+            )
         )
         if (chats.length === size) return chats
         // A server that ignores `n` answers fewer choices: the missing ones are failed rows, not missing rows.
@@ -283,7 +287,7 @@ export const runChoices = (
     const sizes = Array.from({ length: Math.ceil(n / perRequest) }, (_, i) => Math.min(perRequest, n - i * perRequest))
     // One request after another: the batch's concurrency counts items, and an item's requests stay within it. In
     // a provider batch they go together, so that they share a batch instead of waiting for each other's.
-    return (yield* Effect.forEach(sizes, (size, i) => atChoice(i * perRequest)(request(size)), {
+    return (yield* Effect.forEach(sizes, (size, i) => atChoice(i * perRequest)(request(size, i * perRequest)), {
       concurrency: options.concurrentRequests === true ? "unbounded" : 1
     })).flat()
   }).pipe(bindGenerator(state))

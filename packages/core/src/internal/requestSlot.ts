@@ -16,3 +16,17 @@ export const ChoiceOffset = Context.Reference<number>("@capstan/core/internal/re
 /** Runs a request as the one asking for the item's choices from `offset` on. */
 export const atChoice = (offset: number) => <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
   offset === 0 ? effect : Effect.provideService(effect, ChoiceOffset, offset)
+
+/**
+ * Which repetition of the same request this is within its item's choice: "" for the first, else where it comes
+ * from (`parse<step>.<round>`). A parse step without recovery regenerates by asking the very same messages again,
+ * and each of those requests must have a key (a cache key, a custom id) of its own, or a cache would answer every
+ * regeneration with the answer that did not parse.
+ */
+export const Repetition = Context.Reference<string>("@capstan/core/internal/requestSlot/Repetition", {
+  defaultValue: () => ""
+})
+
+/** Runs a request as the given repetition of the same request. */
+export const asRepetition = (repetition: string) => <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.provideService(effect, Repetition, repetition)
