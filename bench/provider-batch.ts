@@ -32,7 +32,7 @@ const sizes = flags.sizes.split(",").map(Number)
 const killAt = Number(flags["kill-at"])
 const processingMs = Number(flags["processing-ms"])
 const root = new URL("..", import.meta.url).pathname
-const MAX_REQUESTS = 5000
+const MAX_REQUESTS = 2000
 
 interface CliRun {
   readonly code: number | null

@@ -48,7 +48,7 @@ describe("provider batches against the fake provider", () => {
       assert.deepStrictEqual(batched.rows.map((r) => r.messages), realtime.rows.map((r) => r.messages))
       for (const row of batched.rows) {
         assert.strictEqual(row.metadata?.via, "provider-batch")
-        assert.match(JSON.stringify(row.metadata?.batchId), /^batch_/)
+        assert.match(JSON.stringify(row.metadata?.batchId), /^"batch_/)
         assert.strictEqual(row.metadata?.customId, `${row.id}-c0`)
       }
       const ledger = server.batchLedger()
@@ -110,7 +110,7 @@ describe("provider batches against the fake provider", () => {
         ["item-2", 1, "item-2-c1"]
       ])
       assert.isTrue(rows.every((r) => r.ok && (r.output ?? "").includes("Say w")))
-      assert.match(JSON.stringify(rows[0]!.metadata?.batchId), /^msgbatch_/)
+      assert.match(JSON.stringify(rows[0]!.metadata?.batchId), /^"msgbatch_/)
     }))
 
   it.live("errored requests fall back to realtime; invalid ones are error rows; expired ones fall back too", () =>

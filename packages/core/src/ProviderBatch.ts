@@ -79,7 +79,11 @@ export type Status = internal.ChunkStatus
 export interface Options {
   /** Where chunks are recorded, so a later run can collect the batches of this one. Default: nowhere. */
   readonly journal?: Journal | undefined
-  /** Requests per batch, at most (default the provider's limit). */
+  /**
+   * Requests per batch, at most. Default 2000 (at most the provider's limit). Items waiting for their batch are held
+   * in memory, about 14 KB each, and `maxRequests` × (`maxBatchesInFlight` + 1) of them may wait: raise both for
+   * more requests at the provider at once when memory allows.
+   */
   readonly maxRequests?: number | undefined
   /** Bytes of request lines per batch, at most (default the provider's limit). */
   readonly maxBytes?: number | undefined
