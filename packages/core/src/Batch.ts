@@ -11,25 +11,19 @@
  *
  * @since 0.1.0
  */
-import { Duration, Effect, FileSystem, Option, Schema, Stream } from "effect"
+import { Effect, FileSystem, Option, Schema, Stream } from "effect"
 import type { PlatformError } from "effect/PlatformError"
 import type * as Chat from "./Chat.js"
 import { InvalidParams } from "./ConfigError.js"
 import type * as Dataset from "./Dataset.js"
 import * as GenerateParams from "./GenerateParams.js"
 import { StopReason, TokenLogprob } from "./Generation.js"
-import { failsEveryRequest, type GenerationError, Unsupported } from "./GenerationError.js"
-import {
-  type BatchApi,
-  type Generator,
-  Generator as GeneratorService,
-  type Service as GeneratorShape
-} from "./internal/generator.js"
+import { failsEveryRequest, type GenerationError } from "./GenerationError.js"
+import { type Generator, Generator as GeneratorService } from "./internal/generator.js"
 import * as Packing from "./internal/packing.js"
 import * as internal from "./internal/pipeline.js"
 import * as batch from "./internal/pipelineBatch.js"
-import * as ProviderBatchEngine from "./internal/providerBatch.js"
-import { itemGenerator, type Ticket, ticketOf } from "./internal/providerBatchItem.js"
+import * as ProviderBatchRun from "./internal/providerBatchRun.js"
 import { trusted } from "./internal/trusted.js"
 import * as Message from "./Message.js"
 import type * as Model from "./Model.js"
@@ -261,7 +255,7 @@ const toRow = (
   choice: number,
   chat: Chat.Chat,
   model: Model.Model<unknown> | undefined,
-  ticket?: Ticket
+  extraMetadata?: Record<string, Schema.Json>
 ): Row => {
   const output = chat.generated.at(-1)?.text
   // The pipeline's parse step kept the value it read: stored in its JSON form, not parsed from the text again.
@@ -287,9 +281,9 @@ const toRow = (
     attempts: chat.attempts ?? 0,
     latencyMs: chat.durationMs,
     startedAt: chat.startedAt,
-    ...(ticket === undefined
+    ...(extraMetadata === undefined
       ? Object.keys(chat.metadata).length === 0 ? {} : { metadata: chat.metadata }
-      : { metadata: { ...chat.metadata, ...ticketMetadata(ticket) } }),
+      : { metadata: { ...chat.metadata, ...extraMetadata } }),
     ...(chat.warnings === undefined ? {} : { warnings: chat.warnings }),
     ...(chat.logprobs === undefined || chat.error !== undefined ? {} : { logprobs: chat.logprobs })
   }, trusted)
@@ -329,7 +323,6 @@ export const stream = <E = never, R = never, EI = never, RI = never, M extends R
   const packer = batch.packerOf(options.promptsPerRequest, state)
   const source = Stream.isStream(items) ? items : Stream.fromIterable(items)
   const via = options.via ?? "realtime"
-  const settingsFor = providerBatchSettings(options.providerBatch)
   const realtime = () =>
     source.pipe(
       Stream.mapEffect(
@@ -341,100 +334,25 @@ export const stream = <E = never, R = never, EI = never, RI = never, M extends R
         { concurrency, unordered: true }
       )
     )
-  const perItem = via === "realtime" ? realtime() : Stream.unwrap(Effect.gen(function*() {
-    const generator = yield* GeneratorService
-    const api = generator.batch
-    if (api === undefined && via === "auto") return realtime()
-    const settings = settingsFor(api, generator.identifier.provider)
-    const submitter = api === undefined ? undefined : yield* ProviderBatchEngine.make(api, settings)
-    const fallback = options.providerBatch?.fallback ?? "realtime"
-    return source.pipe(
-      Stream.mapEffect(
-        (item, index) => {
-          const tickets = new Map<number, Ticket>()
-          const service = submitter === undefined
-            ? noBatchApi(generator)
-            : itemGenerator(generator, submitter, item.id, fallback, tickets)
-          return batch.runChoices(state, item.messages, GenerateParams.empty, { concurrentRequests: true }).pipe(
-            Effect.provideService(GeneratorService, service),
-            Effect.map((outcomes) =>
-              outcomes.map(({ chat }, choice) => toRow(item, index, choice, chat, model, ticketOf(tickets, choice)))
-            )
-          )
-        },
-        {
-          // Items wait for their batch: enough of them in flight to fill every batch allowed in flight, and the next.
-          concurrency: options.concurrency ?? settings.maxRequests * (settings.maxBatchesInFlight + 1),
-          unordered: true
-        }
+  const perItem = via === "realtime" ? realtime() : ProviderBatchRun.perItem({
+    source,
+    auto: via === "auto",
+    options: options.providerBatch,
+    ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
+    realtime,
+    run: (item, index, service, metadataOf) =>
+      batch.runChoices(state, item.messages, GenerateParams.empty, { concurrentRequests: true }).pipe(
+        Effect.provideService(GeneratorService, service),
+        Effect.map((outcomes) =>
+          outcomes.map(({ chat }, choice) => toRow(item, index, choice, chat, model, metadataOf(choice)))
+        )
       )
-    )
-  }))
+  })
   return (stopAfter === Infinity ? Stream.flattenIterable(perItem) : stopping(perItem, stopAfter)) as Stream.Stream<
     Row,
     BatchStopped | EI,
     Generator | Exclude<R, Generator> | RI | ResponseCache.Requirement<M>
   >
-}
-
-/** What a row's metadata says about the provider batch its request went through. */
-const ticketMetadata = (ticket: Ticket): Record<string, Schema.Json> => ({
-  via: ticket.via,
-  batchId: ticket.batchId,
-  customId: ticket.customId,
-  ...(ticket.unanswered === undefined ? {} : { unanswered: ticket.unanswered })
-})
-
-/**
- * Provider batch mode's settings: the options given (checked when the batch is built, before any request), within
- * the provider's limits.
- */
-const providerBatchSettings = (options: ProviderBatch.Options | undefined) => {
-  const checked = (name: keyof ProviderBatch.Options, value: number | undefined) => {
-    if (value !== undefined && value !== Infinity) internal.requireWhole(`providerBatch.${name}`, value, 1)
-    return value
-  }
-  const maxRequests = checked("maxRequests", options?.maxRequests)
-  const maxBytes = checked("maxBytes", options?.maxBytes)
-  const maxBatchesInFlight = checked("maxBatchesInFlight", options?.maxBatchesInFlight)
-  const duration = (value: Duration.Input | undefined, fallback: Duration.Duration) =>
-    value === undefined ? fallback : Duration.fromInputUnsafe(value)
-  const linger = duration(options?.linger, ProviderBatchEngine.defaults.linger)
-  const pollInterval = duration(options?.pollInterval, ProviderBatchEngine.defaults.pollInterval)
-  const queueBackoff = duration(options?.queueBackoff, ProviderBatchEngine.defaults.queueBackoff)
-  return (api: BatchApi | undefined, provider: string): ProviderBatchEngine.Settings => {
-    const limits = api?.limits ?? { maxRequests: defaultBatchRequests, maxBytes: Infinity }
-    return {
-      provider,
-      journal: options?.journal ?? ProviderBatchEngine.memoryJournal,
-      maxRequests: Math.min(maxRequests ?? defaultBatchRequests, limits.maxRequests),
-      maxBytes: Math.min(maxBytes ?? limits.maxBytes, limits.maxBytes),
-      maxBatchesInFlight: maxBatchesInFlight ?? ProviderBatchEngine.defaults.maxBatchesInFlight,
-      linger,
-      pollInterval,
-      queueBackoff,
-      cancelOnInterrupt: options?.cancelOnInterrupt ?? false,
-      onStatus: options?.onStatus
-    }
-  }
-}
-
-/**
- * Requests per provider batch by default. Every item waiting for its batch is held in memory (about 14 KB with its
- * fiber, measured), so the default keeps the items waiting (`maxRequests` × (`maxBatchesInFlight` + 1), about
- * 10 000) to a couple of hundred MB, far below the providers' own limits (50 000 and 100 000 per batch).
- */
-const defaultBatchRequests = 2000
-
-/** Under `provider-batch`, a generator without a batch API answers every request with `Unsupported`. */
-const noBatchApi = (generator: GeneratorShape): GeneratorShape => {
-  const unsupported = Effect.fail(
-    new Unsupported({
-      provider: generator.identifier.provider,
-      detail: `${generator.identifier.provider} has no batch API; use via: "auto" or "realtime"`
-    })
-  )
-  return { identifier: generator.identifier, generate: () => unsupported, complete: () => unsupported }
 }
 
 const defaultStopAfter = 5

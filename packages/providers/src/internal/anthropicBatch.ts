@@ -13,21 +13,13 @@ import {
   MalformedResponse
 } from "@capstan/core"
 import { Effect, Stream } from "effect"
-import { contexts } from "./batch.js"
-import type { Answer, RequestOptions } from "./call.js"
-
-type Send = <W>(
-  request: (client: AnthropicSdk, options: RequestOptions) => Promise<Answer>,
-  decode: (data: unknown) => Effect.Effect<W, MalformedResponse>
-) => Effect.Effect<{ readonly wire: W }, GenerationError>
+import { contexts, raw, type Send } from "./batch.js"
 
 /** A request encoded, and how its answer (a message) becomes a generation. */
 export interface Encoded {
   readonly params: object
   readonly toGeneration: (message: unknown) => Effect.Effect<Generation.Generation, GenerationError>
 }
-
-const raw = <A>(data: unknown) => Effect.succeed(data as A)
 
 // The API's limits: 100 000 requests and 256 MB per batch; a margin for the JSON around the lines.
 const limits = { maxRequests: 100_000, maxBytes: 256 * 1000 * 1000 - 64 * 1024 }
@@ -49,7 +41,7 @@ const statusOfType: Readonly<Record<string, number>> = {
 /** The batch API of one Anthropic generator. */
 export const make = (options: {
   readonly provider: string
-  readonly send: Send
+  readonly send: Send<AnthropicSdk>
   readonly encode: (request: Generation.ChatRequest) => Effect.Effect<Encoded, GenerationError>
   readonly statusError: (status: number, error: Record<string, unknown> | undefined) => GenerationError
 }): Generator.BatchApi => {

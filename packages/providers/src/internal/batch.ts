@@ -5,9 +5,19 @@
  *
  * @internal
  */
-import { type GenerationError, Secrets } from "@capstan/core"
+import { type GenerationError, type MalformedResponse, Secrets } from "@capstan/core"
 import { Effect, Redacted, Stream } from "effect"
+import type { Answer, RequestOptions } from "./call.js"
 import { toGenerationError } from "./failure.js"
+
+/** A generator's `send` for the batch API's own calls (no generation params: the default timeout). */
+export type Send<Client> = <W>(
+  request: (client: Client, options: RequestOptions) => Promise<Answer>,
+  decode: (data: unknown) => Effect.Effect<W, MalformedResponse>
+) => Effect.Effect<{ readonly wire: W }, GenerationError>
+
+/** An SDK answer taken as it is (the SDK's own types describe it). */
+export const raw = <A>(data: unknown): Effect.Effect<A> => Effect.succeed(data as A)
 
 /**
  * What a result line needs from its request: kept from `encode` until the result is read, then dropped. A run

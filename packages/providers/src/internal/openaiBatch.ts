@@ -16,21 +16,13 @@ import {
 } from "@capstan/core"
 import { Effect, Stream } from "effect"
 import type OpenAISdk from "openai"
-import { contexts, linesOf, parseLine } from "./batch.js"
-import type { Answer, RequestOptions } from "./call.js"
-
-type Send = <W>(
-  request: (client: OpenAISdk, options: RequestOptions) => Promise<Answer>,
-  decode: (data: unknown) => Effect.Effect<W, MalformedResponse>
-) => Effect.Effect<{ readonly wire: W }, GenerationError>
+import { contexts, linesOf, parseLine, raw, type Send } from "./batch.js"
 
 /** A request encoded, and how its answer body becomes a generation. */
 export interface Encoded {
   readonly body: object
   readonly toGeneration: (body: unknown) => Effect.Effect<Generation.Generation, GenerationError>
 }
-
-const raw = <A>(data: unknown) => Effect.succeed(data as A)
 
 const endpoints = { chat: "/v1/chat/completions", completion: "/v1/completions" } as const
 
@@ -40,7 +32,7 @@ const limits = { maxRequests: 50_000, maxBytes: 200 * 1000 * 1000 - 64 * 1024 }
 /** The batch API of one OpenAI generator. */
 export const make = (options: {
   readonly provider: string
-  readonly send: Send
+  readonly send: Send<OpenAISdk>
   readonly encode: (entry: Generator.BatchEntry) => Effect.Effect<Encoded, GenerationError>
   readonly statusError: (status: number, error: Record<string, unknown> | undefined) => GenerationError
 }): Generator.BatchApi => {
