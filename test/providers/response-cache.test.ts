@@ -5,7 +5,7 @@
 import { Batch, Dataset, Generator, ResponseCache, Template } from "@capstan/core"
 import { Providers, SqliteStore } from "@capstan/providers"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import { ConfigProvider, Effect, Layer } from "effect"
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -60,6 +60,28 @@ describe("the response cache against the fake provider (SQLite file)", () => {
       for (const file of [path, `${path}-wal`].filter(existsSync)) {
         expect(readFileSync(file).toString("latin1")).not.toContain("sk-test-one")
       }
+    }))
+
+  it.live("two servers named only by OPENAI_BASE_URL do not share answers: the generator's endpoint is in the key", () =>
+    Effect.gen(function*() {
+      const one = yield* FakeProvider.scoped({ respond: () => "from one" })
+      const two = yield* FakeProvider.scoped({ respond: () => "from two" })
+      const path = yield* cacheFile
+      const items = itemsOf("endpoint", 2)
+      const runAgainst = (baseUrl: string) =>
+        runBatch("openai!gpt-4o-mini", path, items, { cache: "readwrite" }).pipe(
+          Effect.provide(ConfigProvider.layer(
+            ConfigProvider.fromUnknown({ OPENAI_API_KEY: "sk-test-env", OPENAI_BASE_URL: baseUrl })
+          ))
+        )
+      const first = yield* runAgainst(one.openaiBaseUrl)
+      const second = yield* runAgainst(two.openaiBaseUrl)
+      expect(first.rows.map((row) => row.output)).toEqual(["from one", "from one"])
+      expect(second.rows.map((row) => row.output)).toEqual(["from two", "from two"])
+      expect(two.stats.requests).toBe(2)
+      const again = yield* runAgainst(one.openaiBaseUrl)
+      expect(again.rows.every(ResponseCache.isCached)).toBe(true)
+      expect(one.stats.requests).toBe(2)
     }))
 
   it.live("a 500 is not cached: the run after it sends that item again", () =>

@@ -3,12 +3,11 @@
  * with a fixed parser) sends only what it has not asked before.
  *
  * The cache sits above the engine: a hit sends nothing and takes no rate-limiter capacity. A request's key is the
- * SHA-256 of a canonical JSON of what decides its answer: provider, model, the identifier's `base_url` (credentials
- * removed), the params merged over the identifier's (less `timeout`), chat or completion, the messages (or prompt),
+ * SHA-256 of a canonical JSON of what decides its answer: provider, model, the server the generator talks to (its
+ * `endpoint`, or the identifier's `base_url`; credentials removed), the params merged over the identifier's (less `timeout`), chat or completion, the messages (or prompt),
  * the structured-output schema, and the request's place within its item (the choice it asks for first, and which
  * repetition of the same request it is). No API key and no other setting goes in: secrets never reach the key or
- * the store. A base URL set only by an environment variable (`OPENAI_BASE_URL`) is not in the key: name the server
- * in the identifier when one cache serves several.
+ * the store.
  *
  * Modes: `"read"` answers from the cache and stores nothing, `"write"` always sends and stores the answers,
  * `"readwrite"` does both, `"off"` neither. Only generations with every choice asked for are stored: failures never
@@ -203,7 +202,8 @@ export const layerMemory: Layer.Layer<ResponseCache> = layer.pipe(Layer.provide(
 
 /**
  * The key of a request to a generator: the SHA-256 (base64url) of a canonical JSON of what decides its answer (see
- * the module's description). `choice` is the first choice the request asks for within its item (default 0).
+ * the module's description). `choice` is the first choice the request asks for within its item (default 0);
+ * `endpoint` the server the generator talks to (`Generator.Service.endpoint`) when its identifier does not say.
  *
  * @example
  * ```ts
@@ -219,8 +219,9 @@ export const layerMemory: Layer.Layer<ResponseCache> = layer.pipe(Layer.provide(
 export const keyOf = (
   identifier: Identifier.Identifier,
   request: ChatRequest | CompletionRequest,
-  options: { readonly choice?: number | undefined } = {}
-): Effect.Effect<string> => Cache.keyOf(identifier, request, { choice: options.choice ?? 0, repetition: "" })
+  options: { readonly choice?: number | undefined; readonly endpoint?: string | undefined } = {}
+): Effect.Effect<string> =>
+  Cache.keyOf({ identifier, endpoint: options.endpoint }, request, { choice: options.choice ?? 0, repetition: "" })
 
 /**
  * A generator whose requests (chat, completion and streams) go through the response cache in context. Wrap the

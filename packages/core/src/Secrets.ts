@@ -175,6 +175,34 @@ export const credentialsOf = (url: string): ReadonlyArray<string> => {
 }
 
 /**
+ * A URL as it may be stored and compared: its userinfo removed, secret query parameters masked, no fragment and
+ * no trailing slash. Text that is not a URL is masked like any message ({@link mask}).
+ *
+ * @example
+ * ```ts
+ * import { Secrets } from "@capstan/core"
+ *
+ * Secrets.withoutCredentials("https://bob:hunter2@proxy.example/v1/?key=abc") // "https://proxy.example/v1/?key=***"
+ * ```
+ * @since 0.3.0
+ */
+export const withoutCredentials = (text: string): string => {
+  let url: URL
+  try {
+    url = new URL(text)
+  } catch {
+    return mask(text)
+  }
+  url.username = ""
+  url.password = ""
+  for (const [name, entry] of [...url.searchParams]) {
+    if (isSecretName(name) || looksLikeKey(entry)) url.searchParams.set(name, "***")
+  }
+  url.hash = ""
+  return url.href.replace(/\/+$/, "")
+}
+
+/**
  * A message with every given secret replaced by `***`, URL credentials masked (see {@link mask}) and
  * anything else shaped like an API key masked, keeping the key's prefix (`sk-proj-***`). For texts that come
  * from elsewhere, such as a provider's error messages, which echo keys and URLs.

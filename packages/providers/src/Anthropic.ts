@@ -23,6 +23,7 @@ import {
   type GeneratorRegistry,
   type Identifier,
   type InvalidRequest,
+  Secrets,
   Unsupported
 } from "@capstan/core"
 import { Effect, Redacted, Result, Schema, type Scope } from "effect"
@@ -315,6 +316,7 @@ const generatorOver = (
   }
   return {
     identifier,
+    endpoint: Secrets.withoutCredentials(options.baseURL),
     // The batch engine sends one request per choice instead of asking for n.
     capabilities: { maxChoices: 1 },
     generate: (request) =>

@@ -24,7 +24,8 @@ import {
   type Identifier,
   type InvalidRequest,
   MalformedResponse,
-  type Message
+  type Message,
+  Secrets
 } from "@capstan/core"
 import { Effect, Redacted, Result, Schema, type Scope } from "effect"
 import { toCodecOpenAI } from "effect/ai/OpenAiStructuredOutput"
@@ -407,6 +408,7 @@ const generatorOver = (
   const capabilities = defined({ maxChoices: options.maxChoices, maxPromptsPerRequest: options.maxPromptsPerRequest })
   return {
     identifier,
+    endpoint: Secrets.withoutCredentials(options.baseURL),
     ...(Object.keys(capabilities).length === 0 ? {} : { capabilities }),
     generate: (request) =>
       Effect.flatMap(chatRequest(request), ({ body, toGeneration }) =>

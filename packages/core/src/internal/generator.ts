@@ -95,6 +95,11 @@ export interface BatchApi {
  */
 export interface Service {
   readonly identifier: Identifier.Identifier
+  /**
+   * The server the generator talks to, without credentials (`Secrets.withoutCredentials` of its base URL), when the
+   * provider has one: the response cache keys answers by it, since a base URL may come from the environment.
+   */
+  readonly endpoint?: string | undefined
   readonly capabilities?: Capabilities | undefined
   readonly generate: (request: ChatRequest) => Effect.Effect<Generation, GenerationError>
   readonly complete?: ((request: CompletionRequest) => Effect.Effect<Generation, GenerationError>) | undefined
@@ -152,6 +157,7 @@ export const mapService = (
   }
 ): Service => ({
   identifier: service.identifier,
+  ...(service.endpoint === undefined ? {} : { endpoint: service.endpoint }),
   ...(service.capabilities === undefined ? {} : { capabilities: service.capabilities }),
   generate: f.generate(service.generate),
   ...(service.complete === undefined ? {} : { complete: f.complete(service.complete) }),

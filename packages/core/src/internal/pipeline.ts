@@ -250,7 +250,7 @@ const sent = <Request extends Cache.Request>(
 ): Effect.Effect<Generation, GenerationError, Any> =>
   state.cache === undefined || state.cache === "off"
     ? send(request)
-    : Cache.through(state.cache, generator.identifier, request, send(request))
+    : Cache.through(state.cache, generator, request, send(request))
 
 /**
  * One answer of a generation, with what it cost (usage and attempts on a request's first choice only; nothing when

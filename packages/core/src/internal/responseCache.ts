@@ -71,35 +71,29 @@ const baseUrls = new WeakMap<Identifier.Identifier, string | null>()
 const readBaseUrl = (identifier: Identifier.Identifier): string | null => {
   const value = identifier.setting("base_url")
   if (value === undefined) return null
-  const text = Redacted.isRedacted(value) ? Redacted.value(value) : String(value)
-  let url: URL
-  try {
-    url = new URL(text)
-  } catch {
-    return Secrets.mask(text)
-  }
-  url.username = ""
-  url.password = ""
-  for (const [name, entry] of [...url.searchParams]) {
-    if (Secrets.isSecretName(name) || Secrets.looksLikeKey(entry)) url.searchParams.set(name, "***")
-  }
-  url.hash = ""
-  return url.href.replace(/\/+$/, "")
+  return Secrets.withoutCredentials(Redacted.isRedacted(value) ? Redacted.value(value) : String(value))
 }
+
+/**
+ * Who answers a request: the generator's identifier, and the server it talks to when the provider says
+ * (`Service.endpoint`, a base URL that may come from the environment rather than the identifier).
+ */
+export type Target = Pick<Service, "identifier" | "endpoint">
 
 /**
  * The text a request's key is the digest of: provider, model, base URL (no secret), the request's params merged over
  * the identifier's (less `timeout`, which does not change an answer), the kind, the messages (or prompt), the
  * structured-output schema and the request's slot within its item. No API key and no other setting goes in.
  */
-export const keyText = (identifier: Identifier.Identifier, request: Request, slot: Slot): string => {
+export const keyText = (target: Target, request: Request, slot: Slot): string => {
+  const identifier = target.identifier
   const { timeout: _timeout, ...params } = describe(identifier, request.params).params
   const structured = "prompt" in request ? undefined : request.structured
   return canonical({
     v: keyVersion,
     provider: identifier.provider,
     model: identifier.model,
-    baseUrl: baseUrlOf(identifier),
+    baseUrl: target.endpoint ?? baseUrlOf(identifier),
     params,
     ...("prompt" in request ? { mode: "completion", prompt: request.prompt } : {
       mode: "chat",
@@ -114,14 +108,14 @@ export const keyText = (identifier: Identifier.Identifier, request: Request, slo
 }
 
 /** The key of a request: the SHA-256 of {@link keyText}, base64url. */
-export const keyOf = (identifier: Identifier.Identifier, request: Request, slot: Slot): Effect.Effect<string> =>
-  Effect.sync(() => sha256Sync(keyText(identifier, request, slot)))
+export const keyOf = (target: Target, request: Request, slot: Slot): Effect.Effect<string> =>
+  Effect.sync(() => sha256Sync(keyText(target, request, slot)))
 
 /** The key of a request in the current slot (the choice offset and repetition in context). */
-const currentKey = (identifier: Identifier.Identifier, request: Request): Effect.Effect<string> =>
+const currentKey = (target: Target, request: Request): Effect.Effect<string> =>
   Effect.flatMap(
     Effect.all([ChoiceOffset, Repetition]),
-    ([choice, repetition]) => keyOf(identifier, request, { choice, repetition })
+    ([choice, repetition]) => keyOf(target, request, { choice, repetition })
   )
 
 const reads = (mode: Mode): boolean => mode === "read" || mode === "readwrite"
@@ -167,18 +161,18 @@ const save = (store: Store, key: string, generation: Generation): Effect.Effect<
 export const cachedRequest = (
   store: Store,
   mode: Mode,
-  identifier: Identifier.Identifier,
+  target: Target,
   request: Request,
   send: Effect.Effect<Generation, GenerationError>
 ): Effect.Effect<Generation, GenerationError> =>
   mode === "off" ? send : Effect.gen(function*() {
-    const key = yield* currentKey(identifier, request)
+    const key = yield* currentKey(target, request)
     if (reads(mode)) {
       const hit = yield* lookup(store, key)
       if (Option.isSome(hit)) return asHit(hit.value)
     }
     const generation = yield* send
-    if (writes(mode) && cacheable(identifier, request, generation)) yield* save(store, key, generation)
+    if (writes(mode) && cacheable(target.identifier, request, generation)) yield* save(store, key, generation)
     return generation
   })
 
@@ -192,19 +186,19 @@ const replay = (generation: Generation): ReadonlyArray<StreamPart> => [
 const cachedStream = (
   store: Store,
   mode: Mode,
-  identifier: Identifier.Identifier,
+  target: Target,
   request: ChatRequest,
   send: Stream.Stream<StreamPart, GenerationError>
 ): Stream.Stream<StreamPart, GenerationError> =>
   mode === "off" ? send : Stream.unwrap(Effect.gen(function*() {
-    const key = yield* currentKey(identifier, request)
+    const key = yield* currentKey(target, request)
     if (reads(mode)) {
       const hit = yield* lookup(store, key)
       if (Option.isSome(hit)) return Stream.fromIterable(replay(asHit(hit.value)))
     }
     if (!writes(mode)) return send
     return Stream.tap(send, (part) =>
-      part._tag === "Done" && cacheable(identifier, request, part.generation)
+      part._tag === "Done" && cacheable(target.identifier, request, part.generation)
         ? save(store, key, part.generation)
         : Effect.void)
   }))
@@ -213,16 +207,16 @@ const cachedStream = (
 export const wrap = (service: Service, mode: Mode): Effect.Effect<Service, never, ResponseCache> =>
   Effect.map(ResponseCache, (store) =>
     mode === "off" ? service : mapService(service, {
-      generate: (generate) => (request) => cachedRequest(store, mode, service.identifier, request, generate(request)),
-      complete: (complete) => (request) => cachedRequest(store, mode, service.identifier, request, complete(request)),
-      stream: (stream) => (request) => cachedStream(store, mode, service.identifier, request, stream(request))
+      generate: (generate) => (request) => cachedRequest(store, mode, service, request, generate(request)),
+      complete: (complete) => (request) => cachedRequest(store, mode, service, request, complete(request)),
+      stream: (stream) => (request) => cachedStream(store, mode, service, request, stream(request))
     }))
 
 /** A request of the pipeline engine through the cache in context. */
 export const through = (
   mode: Mode,
-  identifier: Identifier.Identifier,
+  target: Target,
   request: Request,
   send: Effect.Effect<Generation, GenerationError>
 ): Effect.Effect<Generation, GenerationError, ResponseCache> =>
-  Effect.flatMap(ResponseCache, (store) => cachedRequest(store, mode, identifier, request, send))
+  Effect.flatMap(ResponseCache, (store) => cachedRequest(store, mode, target, request, send))
