@@ -381,6 +381,42 @@ describe("Batch via provider-batch", () => {
       expect(journal.slice(1).map((e) => [e.event, e.chunk])).toEqual([["planned", 2], ["created", 2]])
     }))
 
+  it.live("a batch an earlier run created that failed as a whole ran nothing: its requests are sent again", () =>
+    Effect.gen(function*() {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "capstan-journal-"))
+      const journalPath = path.join(dir, "results.batches.jsonl")
+      const events = [
+        { event: "planned", chunk: 0, kind: "chat", ids: ["item-0-c0", "item-1-c0"] },
+        { event: "created", chunk: 0, batchId: "failed-0" }
+      ]
+      fs.writeFileSync(journalPath, events.map((e) => JSON.stringify(e)).join("\n") + "\n")
+      const { api, log } = scriptedApi({ answer: () => answered("sent again") })
+      const { rows } = yield* Effect.scoped(Effect.gen(function*() {
+        const journal = yield* ProviderBatch.journalFile(journalPath)
+        return yield* Batch.run(yield* items(["a", "b"]), {
+          via: "provider-batch",
+          providerBatch: { ...fast, journal }
+        })
+      })).pipe(
+        Effect.provide([
+          withBatchApi({
+            ...api,
+            retrieve: (batchId) =>
+              batchId === "failed-0"
+                ? Effect.succeed({
+                  _tag: "Failed",
+                  status: "failed",
+                  error: new InvalidRequest({ provider: "mock", detail: "validation", status: 400 })
+                })
+                : api.retrieve(batchId)
+          }),
+          NodeServices.layer
+        ])
+      )
+      expect(rows.map((r) => [r.output, r.metadata?.batchId])).toEqual([["sent again", "b1"], ["sent again", "b1"]])
+      expect(log.created).toEqual([["item-0-c0", "item-1-c0"]])
+    }))
+
   it.live("with cancelOnInterrupt, an interrupted run cancels its batches", () =>
     Effect.gen(function*() {
       const { api, log } = scriptedApi({ answer: () => answered("x"), runningPolls: 1_000_000 })

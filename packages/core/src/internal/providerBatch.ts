@@ -182,11 +182,12 @@ export const make = (api: BatchApi, settings: Settings): Effect.Effect<Submitter
       )
     }
 
-    const readResults = (earlier: Earlier): Effect.Effect<Map<string, BatchOutcome>, GenerationError> =>
+    /** The results of a batch an earlier run created; none when it failed as a whole (nothing in it was run). */
+    const readResults = (earlier: Earlier): Effect.Effect<Map<string, BatchOutcome> | undefined, GenerationError> =>
       Effect.gen(function*() {
         const batchId = earlier.batchId
         const state = yield* waitForEnd(batchId, earlier.chunk, undefined)
-        if (state._tag === "Failed") return yield* state.error
+        if (state._tag === "Failed") return undefined
         const results = new Map<string, BatchOutcome>()
         yield* retryTransient(
           Stream.runForEach(
@@ -264,12 +265,12 @@ export const make = (api: BatchApi, settings: Settings): Effect.Effect<Submitter
     )
 
     const scope = yield* Effect.scope
-    const readings = new Map<Earlier, Deferred.Deferred<Map<string, BatchOutcome>, GenerationError>>()
+    const readings = new Map<Earlier, Deferred.Deferred<Map<string, BatchOutcome> | undefined, GenerationError>>()
     for (const earlier of new Set(earlierOf.values())) {
-      readings.set(earlier, yield* Deferred.make<Map<string, BatchOutcome>, GenerationError>())
+      readings.set(earlier, yield* Deferred.make<Map<string, BatchOutcome> | undefined, GenerationError>())
     }
 
-    const fromEarlier = (earlier: Earlier, customId: string): Effect.Effect<Delivered, GenerationError> =>
+    const fromEarlier = (earlier: Earlier, customId: string): Effect.Effect<Delivered | undefined, GenerationError> =>
       Effect.gen(function*() {
         const reading = readings.get(earlier)!
         // Read once, by whichever request asks first; the others wait for the same reading.
@@ -283,6 +284,7 @@ export const make = (api: BatchApi, settings: Settings): Effect.Effect<Submitter
           )
         }
         const results = yield* Deferred.await(reading)
+        if (results === undefined) return undefined
         const outcome = results.get(customId)
         results.delete(customId)
         return {
@@ -298,7 +300,9 @@ export const make = (api: BatchApi, settings: Settings): Effect.Effect<Submitter
         const earlier = earlierOf.get(entry.customId)
         if (earlier !== undefined) {
           earlierOf.delete(entry.customId)
-          return yield* fromEarlier(earlier, entry.customId)
+          const delivered = yield* fromEarlier(earlier, entry.customId)
+          // A batch that failed as a whole ran nothing: its requests are sent again.
+          if (delivered !== undefined) return delivered
         }
         const deferred = yield* Deferred.make<Delivered, GenerationError>()
         yield* Queue.offer(queue, {
