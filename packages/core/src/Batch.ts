@@ -149,7 +149,8 @@ export interface Options<E = never, R = never> {
    * the batch API when the generator has one and realtime otherwise (`auto`). In provider batch mode each item's
    * first generation is batched and later rounds (parse recovery, `andThen` steps) run in realtime; rows are the
    * same, with `metadata.via`, `metadata.batchId` and `metadata.customId`. A generator without a batch API gives
-   * `Unsupported` rows under `provider-batch`.
+   * `Unsupported` rows under `provider-batch`. The generator is the one in context: a pipeline bound to its own
+   * (`ChatPipeline.withGenerator`) runs in realtime.
    */
   readonly via?: "realtime" | "provider-batch" | "auto" | undefined
   /** Options of provider batch mode: its journal, chunk sizes, polling and fallback. */
