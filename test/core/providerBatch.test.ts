@@ -16,6 +16,7 @@ import { MockGenerator } from "@capstan/core/testing"
 import { NodeServices } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Fiber, Layer, Schema, Stream } from "effect"
+import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -139,6 +140,21 @@ describe("Batch via provider-batch", () => {
       expect(rows.map((r) => r.metadata?.customId)).toEqual(
         ["item-0-c0", "item-0-c1", "item-0-c2", "item-1-c0", "item-1-c1", "item-1-c2"]
       )
+    }))
+
+  it.live("an item id that does not fit the providers' pattern gets a custom id from its SHA-256", () =>
+    Effect.gen(function*() {
+      const { api, log } = scriptedApi({ answer: () => answered("ok") })
+      // Ids that need the digest: other characters, or too long with the suffix; lengths around SHA-256's blocks.
+      const ids = ["ünïcödé id", "with space", "x".repeat(62), ...[55, 56, 63, 64, 119, 200].map((n) => "é".repeat(n))]
+      const list = yield* Dataset.validate(Template.make("Say {word}"), ids.map((id) => ({ id, word: "w" })))
+      const { rows } = yield* Batch.run(list, { via: "provider-batch", providerBatch: fast }).pipe(
+        Effect.provide(withBatchApi(api))
+      )
+      const expected = ids.map((id) => `h${createHash("sha256").update(id, "utf8").digest("base64url")}-c0`)
+      expect(rows.map((r) => r.metadata?.customId)).toEqual(expected)
+      expect(log.created.flat().sort()).toEqual([...expected].sort())
+      expect(expected.every((id) => /^[a-zA-Z0-9_-]{1,64}$/.test(id))).toBe(true)
     }))
 
   it.live("chunks stay within maxRequests and maxBytes", () =>

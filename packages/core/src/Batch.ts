@@ -18,17 +18,17 @@ import { InvalidParams } from "./ConfigError.js"
 import type * as Dataset from "./Dataset.js"
 import * as GenerateParams from "./GenerateParams.js"
 import { StopReason, TokenLogprob } from "./Generation.js"
-import { failsEveryRequest, type GenerationError } from "./GenerationError.js"
 import { type Generator, Generator as GeneratorService } from "./internal/generator.js"
 import * as Packing from "./internal/packing.js"
 import * as internal from "./internal/pipeline.js"
 import * as batch from "./internal/pipelineBatch.js"
 import * as ProviderBatchRun from "./internal/providerBatchRun.js"
+import { stopping } from "./internal/stopAfter.js"
 import { trusted } from "./internal/trusted.js"
 import * as Message from "./Message.js"
 import type * as Model from "./Model.js"
 import type * as Pipeline from "./Pipeline.js"
-import { BatchStopped, ChatError } from "./PipelineError.js"
+import { type BatchStopped, ChatError } from "./PipelineError.js"
 import * as Prices from "./Prices.js"
 import type * as ProviderBatch from "./ProviderBatch.js"
 import type * as ResponseCache from "./ResponseCache.js"
@@ -357,39 +357,6 @@ export const stream = <E = never, R = never, EI = never, RI = never, M extends R
 }
 
 const defaultStopAfter = 5
-
-const sameFailure = (a: GenerationError, b: GenerationError): boolean =>
-  a._tag === b._tag && ("status" in a ? a.status : undefined) === ("status" in b ? b.status : undefined)
-
-/**
- * The rows of each item as they complete, ending after `after` items in a row failed the same way with an error
- * every request would meet: ending the stream interrupts the items still in flight, so no more are sent.
- */
-const stopping = <E, R>(perItem: Stream.Stream<ReadonlyArray<Row>, E, R>, after: number) =>
-  Stream.suspend(() => {
-    let streak = 0
-    let last: GenerationError | undefined
-    const tripped = (rows: ReadonlyArray<Row>): boolean => {
-      const error = rows[0]?.error
-      if (error === undefined || !failsEveryRequest(error)) {
-        streak = 0
-        last = undefined
-        return false
-      }
-      streak = last !== undefined && sameFailure(last, error) ? streak + 1 : 1
-      last = error
-      return streak >= after
-    }
-    return perItem.pipe(
-      Stream.takeUntil(tripped),
-      Stream.flattenIterable,
-      Stream.concat(Stream.suspend(() =>
-        last !== undefined && streak >= after
-          ? Stream.fail(new BatchStopped({ consecutive: streak, error: last }))
-          : Stream.empty
-      ))
-    )
-  })
 
 /**
  * Totals of a batch: items and rows, ok and failed rows, failures by error kind, usage (retries and recovery

@@ -149,8 +149,8 @@ export const journalFile = (
     }
     // A torn last line (no newline) would join the next event: end it first.
     const file = yield* fs.open(path, { flag: "a" })
-    if (text.length > 0 && !text.endsWith("\n")) yield* file.writeAll(new TextEncoder().encode("\n"))
     const encoder = new TextEncoder()
+    if (text.length > 0 && !text.endsWith("\n")) yield* file.writeAll(encoder.encode("\n"))
     const lock = yield* Semaphore.make(1)
     const append = (event: internal.JournalEvent) =>
       Semaphore.withPermits(lock, 1)(

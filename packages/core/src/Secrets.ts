@@ -20,7 +20,7 @@
  * Secrets.names.has("api_key") // true
  * ```
  *
- * A constant lookup table, never written: no application state.
+ * A constant table of pure values, never written: no application state.
  * @since 0.1.0
  */
 export const names: ReadonlySet<string> = new Set([

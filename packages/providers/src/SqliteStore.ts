@@ -11,7 +11,7 @@
  * @since 0.3.0
  */
 import { ResponseCache, ResponseCacheError } from "@capstan/core"
-import { Array as Arr, Clock, type Duration, Effect, Layer } from "effect"
+import { Array as Arr, Clock, type Duration, Effect, Layer, Schedule } from "effect"
 import { Persistence, UserDirectories } from "effect/persistence"
 import { mkdirSync } from "node:fs"
 import { dirname, join } from "node:path"
@@ -231,7 +231,7 @@ export const layerBacking = (
       const flush = statements.flush.pipe(Effect.catch((error) => Effect.logWarning(error.message)))
       // Released before the file is closed: the last batch is committed first.
       yield* Effect.addFinalizer(() => flush)
-      yield* flush.pipe(Effect.delay(flushEvery), Effect.forever, Effect.forkScoped)
+      yield* flush.pipe(Effect.repeat(Schedule.spaced(flushEvery)), Effect.forkScoped)
       const clock = yield* Clock.Clock
       return Persistence.BackingPersistence.of({
         make: (storeId) => Effect.sync(() => statements.storeOf(storeId, clock))

@@ -20,7 +20,7 @@ export type Encoding = string & { readonly Encoding: unique symbol }
 const utf8 = "utf-8" as Encoding
 
 // Their characters span a variable number of bytes with no way to find a boundary from the end of a chunk.
-// A constant lookup table, never written: no application state.
+// A constant table of pure values, never written: no application state.
 const multiByteLegacy: ReadonlySet<string> = new Set([
   "gbk",
   "gb18030",

@@ -9,7 +9,7 @@ import { CliError, CliOutput } from "effect/cli"
 import { CommandExit, ExitCode, ItemsFailed } from "../Errors.js"
 
 // Errors of @capstan/core that mean the command line or the input is wrong (exit 64, like the CLI's own).
-// A constant lookup table, never written: no application state.
+// A constant table of pure values, never written: no application state.
 const coreInputErrors: ReadonlySet<unknown> = new Set([
   "InvalidIdentifier",
   "InvalidParams",

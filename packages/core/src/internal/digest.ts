@@ -1,12 +1,11 @@
 /**
- * A stable, URL-safe digest of a text (SHA-256 through Web Crypto, present in Node and browsers): keys that must be
- * the same in every process and on every machine, such as a response cache key or a provider batch's custom id for
- * an item id that does not fit the provider's pattern.
+ * A stable, URL-safe digest of a text (SHA-256, computed here so that core needs no platform): keys that must be the
+ * same in every process and on every machine, such as a response cache key or a provider batch's custom id for an
+ * item id that does not fit the provider's pattern. Web Crypto's promise-based digest would cost about 50 µs a call
+ * in Node, where this takes a few for a short text.
  *
  * @internal
  */
-import { Effect } from "effect"
-
 const encoder = new TextEncoder()
 
 const base64Url = (bytes: Uint8Array): string => {
@@ -14,13 +13,6 @@ const base64Url = (bytes: Uint8Array): string => {
   for (const byte of bytes) binary += String.fromCharCode(byte)
   return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "")
 }
-
-/** The SHA-256 of `text` (UTF-8) in base64url, 43 characters of `[A-Za-z0-9_-]`. */
-export const sha256 = (text: string): Effect.Effect<string> =>
-  Effect.map(
-    Effect.promise(() => globalThis.crypto.subtle.digest("SHA-256", encoder.encode(text))),
-    (buffer) => base64Url(new Uint8Array(buffer))
-  )
 
 // SHA-256's round constants and initial hash (FIPS 180-4): constant tables, never written, no application state.
 const words = (hex: string): Uint32Array => Uint32Array.from(hex.trim().split(/\s+/), (word) => parseInt(word, 16))
@@ -33,10 +25,7 @@ const K = words(`
   90befffa a4506ceb bef9a3f7 c67178f2`)
 const H0 = words("6a09e667 bb67ae85 3c6ef372 a54ff53a 510e527f 9b05688c 1f83d9ab 5be0cd19")
 
-/**
- * {@link sha256} computed here, synchronously: the same digest, without a round trip through Web Crypto's promise
- * (about 50 µs a call in Node, where this takes a few for a short text). For keys computed once per request.
- */
+/** The SHA-256 of `text` (UTF-8) in base64url, 43 characters of `[A-Za-z0-9_-]`. */
 export const sha256Sync = (text: string): string => {
   const data = encoder.encode(text)
   const length = data.length

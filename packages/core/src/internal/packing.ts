@@ -10,7 +10,7 @@
  *
  * @internal
  */
-import { Context, Effect, Exit, Request, RequestResolver } from "effect"
+import { Array as Arr, Context, Effect, Exit, Request, RequestResolver } from "effect"
 import type { NonEmptyArray } from "effect/Array"
 import type * as GenerateParams from "../GenerateParams.js"
 import { type CompletionRequest, Generation } from "../Generation.js"
@@ -119,11 +119,7 @@ const sendAll = (entries: NonEmptyArray<Request.Entry<PackedPrompt>>): Effect.Ef
     else group.push(entry)
   }
   return Effect.forEach(byGenerator, ([generator, group]) => {
-    const size = Math.min(group.length, capacityOf(generator))
-    const packs = Array.from(
-      { length: Math.ceil(group.length / size) },
-      (_, i) => group.slice(i * size, i * size + size)
-    )
+    const packs = Arr.chunksOf(group, Math.min(group.length, capacityOf(generator)))
     return Effect.forEach(packs, (pack) => sendPack(generator, pack), { concurrency: "unbounded", discard: true })
   }, { concurrency: "unbounded", discard: true })
 }

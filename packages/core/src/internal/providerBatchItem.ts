@@ -9,7 +9,7 @@
 import { Effect } from "effect"
 import type { ChatRequest, CompletionRequest, Generation } from "../Generation.js"
 import { BatchUnfinished, type GenerationError, isRetryable } from "../GenerationError.js"
-import { sha256 } from "./digest.js"
+import { sha256Sync } from "./digest.js"
 import { type BatchEntry, type Service, withAttempts } from "./generator.js"
 import type { Submitter } from "./providerBatch.js"
 import { ChoiceOffset } from "./requestSlot.js"
@@ -34,10 +34,11 @@ const plainId = /^[a-zA-Z0-9_-]+$/
  * The custom id of an item's request asking for choices from `offset` on: the item id itself when it fits the
  * providers' pattern, a digest of it otherwise, so that a resumed run gives every request the id it had before.
  */
-export const customIdOf = (itemId: string, offset: number): Effect.Effect<string> => {
+export const customIdOf = (itemId: string, offset: number): string => {
   const suffix = `-c${offset}`
-  if (plainId.test(itemId) && itemId.length + suffix.length <= 64) return Effect.succeed(`${itemId}${suffix}`)
-  return Effect.map(sha256(itemId), (digest) => `h${digest}${suffix}`)
+  return plainId.test(itemId) && itemId.length + suffix.length <= 64
+    ? `${itemId}${suffix}`
+    : `h${sha256Sync(itemId)}${suffix}`
 }
 
 /** The ticket of the request that produced choice `choice`: the last one asking from an offset at or below it. */
@@ -72,7 +73,7 @@ export const itemGenerator = (
   ): Effect.Effect<Generation, GenerationError> =>
     Effect.gen(function*() {
       const offset = yield* ChoiceOffset
-      const customId = yield* customIdOf(itemId, offset)
+      const customId = customIdOf(itemId, offset)
       const viaRealtime = (batchId: string, unanswered: string) => {
         tickets.set(offset, { batchId, customId, via: "realtime", unanswered })
         return Effect.map(direct, (generation) => withAttempts(generation, (generation.attempts ?? 1) + 1))

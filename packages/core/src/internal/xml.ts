@@ -44,7 +44,7 @@ const openTag = /<([A-Za-z_][\w.:-]*)((?:\s+[^\s=<>/"']+(?:\s*=\s*(?:"[^"<]*"|'[
 const closeTag = /<\/([A-Za-z_][\w.:-]*)\s*>/y
 const attribute = /([^\s=<>/"']+)(?:\s*=\s*(?:"([^"<]*)"|'([^'<]*)'|([^\s"'<>=`]+)))?/g
 
-// The shared empty value of an element without attributes (read-only, never written): no application state.
+// The shared empty value of an element without attributes: a pure value, never written, no application state.
 const noAttributes: ReadonlyMap<string, string> = new Map()
 
 const parseAttributes = (source: string): ReadonlyMap<string, string> => {

@@ -10,7 +10,8 @@ import {
   type Generation,
   type GenerationError,
   type Generator,
-  MalformedResponse
+  MalformedResponse,
+  Unsupported
 } from "@capstan/core"
 import { Effect, Stream } from "effect"
 import { contexts, raw, type Send } from "./batch.js"
@@ -87,7 +88,7 @@ export const make = (options: {
     limits,
     encode: (entry) =>
       entry.kind === "completion"
-        ? Effect.fail(new MalformedResponse({ provider, detail: "unreachable: Anthropic has no completions" }))
+        ? Effect.fail(new Unsupported({ provider, detail: "the Messages API has no plain-text completion" }))
         : Effect.map(options.encode(entry.request), ({ params, toGeneration }) => {
           pending.keep(entry.customId, toGeneration)
           return JSON.stringify({ custom_id: entry.customId, params })

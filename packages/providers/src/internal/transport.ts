@@ -51,11 +51,12 @@ export interface Transport {
   readonly close: () => void
 }
 
-// Statuses whose answers have no body (a `Response` for them has a null one). A constant lookup table, never
-// written: no application state.
+// Statuses whose answers have no body (a `Response` for them has a null one).
+// A constant table of pure values, never written: no application state.
 const bodyless: ReadonlySet<number> = new Set([101, 204, 205, 304])
 
-const redirects = new Set([301, 302, 303, 307, 308])
+// A constant table of pure values, never written: no application state.
+const redirects: ReadonlySet<number> = new Set([301, 302, 303, 307, 308])
 
 /** Content types read whole: JSON and text answers (errors included). Everything else is streamed. */
 const readWhole = (contentType: string | undefined): boolean => {
