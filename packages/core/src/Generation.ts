@@ -102,7 +102,49 @@ export interface StructuredOutput {
 }
 
 /**
- * A chat request.
+ * A tool the model may call, as a request carries it to the provider: its name, what it does, and the JSON Schema of
+ * its input. Pipelines build these from their tools (`ChatPipeline.using`); providers send them as OpenAI
+ * `tools[].function` or Anthropic `tools[]`. `codec`, when known, is the input's Effect schema, from which a provider
+ * may derive a stricter wire schema (as for `StructuredOutput`).
+ *
+ * @example
+ * ```ts
+ * import type { Generation } from "@capstan/core"
+ *
+ * const weather: Generation.ToolDefinition = {
+ *   name: "weather",
+ *   description: "The weather in a city today",
+ *   parameters: { type: "object", properties: { city: { type: "string" } }, required: ["city"] }
+ * }
+ * ```
+ * @since 0.4.0
+ */
+export interface ToolDefinition {
+  /** The tool's name, matching `[A-Za-z0-9_-]{1,64}`. */
+  readonly name: string
+  readonly description?: string | undefined
+  /** The JSON Schema of the tool's input: an object schema, definitions under `$defs`. */
+  readonly parameters: Readonly<Record<string, unknown>>
+  /** The input's Effect schema, when the tool was built from one. */
+  readonly codec?: Schema.Decoder<unknown> | undefined
+}
+
+/**
+ * Whether the model may call tools: `auto` (it decides, the default), `none`, `required` (some tool), or one tool
+ * by name.
+ *
+ * @example
+ * ```ts
+ * import type { Generation } from "@capstan/core"
+ *
+ * const mustLookUp: Generation.ToolChoice = { tool: "weather" }
+ * ```
+ * @since 0.4.0
+ */
+export type ToolChoice = "auto" | "none" | "required" | { readonly tool: string }
+
+/**
+ * A chat request: messages, params, and optionally a structured answer to ask for or tools the model may call.
  *
  * @example
  * ```ts
@@ -117,6 +159,9 @@ export interface ChatRequest {
   readonly messages: ReadonlyArray<Message>
   readonly params: GenerateParams.GenerateParams
   readonly structured?: StructuredOutput
+  /** Tools the model may call; their calls come back as `Choice.toolCalls` (stop reason `tool_calls`). */
+  readonly tools?: ReadonlyArray<ToolDefinition>
+  readonly toolChoice?: ToolChoice
 }
 
 /**
