@@ -33,7 +33,9 @@ import * as Chat from "./Chat.js"
 import * as GenerateParams from "./GenerateParams.js"
 import type { Generation } from "./Generation.js"
 import type { GenerationError } from "./GenerationError.js"
-import type * as Generator from "./Generator.js"
+import * as Generator from "./Generator.js"
+import type * as GeneratorRegistry from "./GeneratorRegistry.js"
+import * as Identifier from "./Identifier.js"
 import * as internal from "./internal/pipeline.js"
 import * as batch from "./internal/pipelineBatch.js"
 import * as Facade from "./internal/pipelineFacade.js"
@@ -505,6 +507,59 @@ export const runMany: {
   const settled = batch.settledOptions(options, self)
   const items = Array.from({ length: n }, () => ({ input: [], params: GenerateParams.empty }))
   return batch.runBatch(Facade.impl(self), items, settled)
+})
+
+/**
+ * Runs the pipeline once on each generator (rigging's `run_over`): one chat per generator, in the generators'
+ * order, each recording its generator. Identifiers are built for the run (with the engine in context, so they share
+ * limiters with the application's other generators); built generators are used as they are. Under `onFailed:
+ * "fail"` a failure is `ItemFailed` naming the generator's index; `concurrency` bounds how many run at once.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { ChatPipeline } from "@capstan/core"
+ *
+ * const chats = ChatPipeline.make("Name a colour.").pipe(
+ *   ChatPipeline.runOver(["mock!echo", "mock!fixed,reply=Blue", "mock!demo"], { onFailed: "include" })
+ * )
+ * const generators = Effect.map(chats, (all) => all.map((chat) => chat.generator)) // one chat per generator
+ * ```
+ * @since 0.4.0
+ */
+export const runOver: {
+  <const O extends BatchOptions = {}>(
+    generators: ReadonlyArray<string | Identifier.Identifier | Generator.Service>,
+    options?: O
+  ): <K extends Kind, A, E, R>(
+    self: Pipeline<K, A, E, R>
+  ) => Effect.Effect<
+    ReadonlyArray<BatchChat<O, A>>,
+    BatchError<O, E> | GeneratorRegistry.GeneratorInitError,
+    Exclude<R, Generator.Generator>
+  >
+  <K extends Kind, A, E, R, const O extends BatchOptions = {}>(
+    self: Pipeline<K, A, E, R>,
+    generators: ReadonlyArray<string | Identifier.Identifier | Generator.Service>,
+    options?: O
+  ): Effect.Effect<
+    ReadonlyArray<BatchChat<O, A>>,
+    BatchError<O, E> | GeneratorRegistry.GeneratorInitError,
+    Exclude<R, Generator.Generator>
+  >
+} = dual(Facade.kindFirst, (
+  self: Pipeline<Kind, unknown, unknown, unknown>,
+  generators: ReadonlyArray<string | Identifier.Identifier | Generator.Service>,
+  options?: BatchOptions
+) => {
+  const settled = batch.settledOptions(options, self)
+  return Effect.scoped(Effect.flatMap(
+    Effect.forEach(generators, (g) =>
+      typeof g === "string" || g instanceof Identifier.Identifier
+        ? Generator.make(g) :
+        Effect.succeed(g)),
+    (built) => batch.runOver(Facade.impl(self), built, settled)
+  ))
 })
 
 /**

@@ -5,7 +5,7 @@
  * @since 0.1.0
  */
 import { Schema } from "effect"
-import type * as GenerateParams from "./GenerateParams.js"
+import * as GenerateParams from "./GenerateParams.js"
 import { PositiveInt } from "./internal/numbers.js"
 import { RateLimitSnapshot } from "./internal/rateLimitSnapshot.js"
 import { type Message, ToolCallPart } from "./Message.js"
@@ -298,7 +298,13 @@ export class Generation extends Schema.Class<Generation>("@capstan/core/Generati
    * what the answer cost when it was first generated, paid then. Chats and rows built from it record no usage and
    * no attempts (nothing was paid or sent this time) and `cached: true` in their metadata.
    */
-  cached: Schema.optionalKey(Schema.Boolean)
+  cached: Schema.optionalKey(Schema.Boolean),
+  /**
+   * The generator that answered when it is not the one asked: a fallback (`Generator.fallback`) answered with a
+   * later generator of its list. Its identifier printed with the request's params merged over its own, and those
+   * params; chats and rows record these instead of the asked generator's.
+   */
+  answeredBy: Schema.optionalKey(Schema.Struct({ generator: Schema.String, params: GenerateParams.GenerateParams }))
 }) {}
 
 /**

@@ -18,6 +18,7 @@ import type { ChatRequest, CompletionRequest, Generation, PackedCompletionReques
 import { type GenerationError, MalformedResponse, Unsupported } from "./GenerationError.js"
 import * as GeneratorRegistry from "./GeneratorRegistry.js"
 import type * as Identifier from "./Identifier.js"
+import * as Fallback from "./internal/fallback.js"
 import * as internal from "./internal/generator.js"
 import { Generator, type Service } from "./internal/generator.js"
 import * as Message from "./Message.js"
@@ -242,6 +243,87 @@ export const layerConfig = (
   Layer.unwrap(Effect.gen(function*() {
     return layer(yield* identifier, options)
   }))
+
+/**
+ * Options of {@link fallback}: `when` says which failures pass a request on to the next generator (a list of error
+ * tags, or a predicate); by default the failures where another generator may answer: rate limits, overload, server
+ * errors, timeouts, dropped connections, malformed answers, a refused key, an exhausted quota, a missing model or
+ * capability, and a prompt too long for the context window. `engine` configures each generator's engine (as
+ * {@link make}'s options).
+ *
+ * @example
+ * ```ts
+ * import type { Generator } from "@capstan/core"
+ *
+ * const onLimits: Generator.FallbackOptions = { when: ["RateLimited", "Overloaded", "QuotaExceeded"] }
+ * const always: Generator.FallbackOptions = { when: () => true, engine: { maxRetries: 2 } }
+ * ```
+ * @since 0.4.0
+ */
+export interface FallbackOptions {
+  readonly when?: Fallback.When | undefined
+  readonly engine?: Engine.Options | undefined
+}
+
+/**
+ * A generator of several, tried in order: the first answers, and when it fails with an error `when` accepts (after
+ * its own retries), the next one is asked the same request, and so on; any other failure, or the last generator's,
+ * is the request's. Each generator keeps its own engine (its own limiter and retries, built once with the
+ * generator, shared with every other generator of the application on the same account and model). Chats and rows
+ * record the generator that answered (`Generation.answeredBy`). A stream falls back only before its first text. The
+ * fallback has no provider batch API (a provider batch belongs to one provider: `via: "auto"` then runs realtime).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Generator } from "@capstan/core"
+ *
+ * const primary = "mock!echo,fail_every=1,fail_with=Overloaded" // always overloaded
+ * const answered = Generator.chat("Hi").pipe(
+ *   Effect.map((chat) => chat.generator), // "mock!fixed,reply=from the backup"
+ *   Effect.provide(Generator.fallback([primary, "mock!fixed,reply=from the backup"], { engine: { maxRetries: 0 } }))
+ * )
+ * ```
+ * @since 0.4.0
+ */
+export const fallback = (
+  identifiers: readonly [string | Identifier.Identifier, ...Array<string | Identifier.Identifier>],
+  options?: FallbackOptions
+): Layer.Layer<Generator, GeneratorRegistry.GeneratorInitError> =>
+  Engine.provideDefault(
+    Layer.effect(
+      Generator,
+      Effect.map(
+        Effect.forEach(identifiers, (identifier) =>
+          Effect.flatMap(fromRegistry(identifier), (service) => Engine.apply(service, options?.engine))),
+        (members) =>
+          Fallback.make(members as unknown as readonly [Service, ...Array<Service>], options?.when)
+      )
+    )
+  )
+
+/**
+ * {@link fallback} over generators already built (e.g. with {@link make}, or mocks): the same order and rules; each
+ * keeps the engine it was built with.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Generator } from "@capstan/core"
+ *
+ * const program = Effect.scoped(Effect.gen(function*() {
+ *   const primary = yield* Generator.make("mock!echo")
+ *   const backup = yield* Generator.make("mock!fixed,reply=backup")
+ *   const generator = Generator.fallbackOf([primary, backup])
+ *   return generator.identifier.model // "echo": a fallback is known by its first generator
+ * }))
+ * ```
+ * @since 0.4.0
+ */
+export const fallbackOf = (
+  generators: readonly [Service, ...Array<Service>],
+  options?: Pick<FallbackOptions, "when">
+): Service => Fallback.make(generators, options?.when)
 
 /**
  * Runs the generator a Layer provides through the engine (see `Engine.apply`); the layer's other services (e.g. a

@@ -240,8 +240,8 @@ export const toChats = (options: {
   readonly startedAt: number
   readonly durationMs: number
 }): ReadonlyArray<Chat.Chat> => {
-  const { generator, params } = describe(options.identifier, options.params)
   const generation = options.generation
+  const { generator, params } = generation.answeredBy ?? describe(options.identifier, options.params)
   const cached = generation.cached === true
   return generation.choices.map((choice, i) =>
     makeChat({

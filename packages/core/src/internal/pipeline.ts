@@ -265,6 +265,8 @@ interface Round {
   readonly logprobs: Generation["choices"][number]["logprobs"]
   readonly packed: Packing.Place | undefined
   readonly cached: boolean
+  /** Set when a later generator of a fallback answered (see `Generation.answeredBy`). */
+  readonly answeredBy: Generation["answeredBy"]
 }
 
 const addCost = (chat: Chat.Chat, usage: Usage.Usage, attempts: number): Chat.Chat =>
@@ -329,7 +331,8 @@ export const rounds = (
           warnings: generation.warnings,
           logprobs: choice.logprobs,
           packed: slot.place,
-          cached
+          cached,
+          answeredBy: generation.answeredBy
         })))
       })
     )
@@ -355,6 +358,7 @@ export const extend = (chat: Chat.Chat, generated: ReadonlyArray<Message.Message
       : packedMetadata(chat.metadata, r.packed),
     usage: Usage.add(chat.usage, r.usage),
     stopReason: r.stopReason,
+    ...(r.answeredBy === undefined ? {} : r.answeredBy),
     attempts: (chat.attempts ?? 0) + r.attempts,
     ...(warnings === undefined ? {} : { warnings }),
     ...(r.logprobs === undefined ? {} : { logprobs: r.logprobs })

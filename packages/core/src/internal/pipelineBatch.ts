@@ -34,6 +34,7 @@ import {
   type Step,
   structuredOf,
   timed,
+  update,
   withError
 } from "./pipeline.js"
 import { atChoice } from "./requestSlot.js"
@@ -63,6 +64,9 @@ export interface Item {
   readonly input: ReadonlyArray<Message.Message>
   readonly params: GenerateParams.GenerateParams
 }
+
+/** The item of a run on the pipeline's own messages. */
+const emptyItem: Item = { input: [], params: GenerateParams.empty }
 
 /**
  * Runs one item under a failure policy: under "fail" the item's error fails the effect (`tag` wraps it with the
@@ -148,7 +152,7 @@ export const runOnce = (
   state: State,
   onFailed: OnFailed
 ): Effect.Effect<Chat.Chat | Option.Option<Chat.Chat>, unknown, Any> =>
-  settle(state, { input: [], params: GenerateParams.empty }, 0, onFailed, false).pipe(
+  settle(state, emptyItem, 0, onFailed, false).pipe(
     Effect.flatMap((outcome) => mapOutcomes(state, [outcome], onFailed)),
     Effect.map(([outcome]) =>
       onFailed === "skip" ? (outcome!.ok ? Option.some(outcome!.chat) : Option.none()) : outcome!.chat
@@ -190,6 +194,26 @@ export const runBatch = (
   Stream.runCollect(stream(state, items, options)).pipe(
     Effect.map((outcomes) => outcomes.sort((a, b) => a.index - b.index).map((o) => o.chat)),
     Effect.withSpan("capstan.pipeline.batch", { attributes: { kind: state.kind, items: items.length } })
+  )
+
+/**
+ * Runs the pipeline once per generator (rigging's `run_over`): one chat per generator, in the generators' order
+ * (skipped ones left out), each run on its generator (its callbacks too). A failure under "fail" names the
+ * generator's index; `map` steps see every generator's chat.
+ */
+export const runOver = (
+  state: Pipeline,
+  generators: ReadonlyArray<Generator.Service>,
+  options: Settled
+): Effect.Effect<ReadonlyArray<Chat.Chat>, unknown, Any> =>
+  Effect.forEach(
+    generators,
+    (generator, index) => settle(update(state, { generator }), emptyItem, index, options.onFailed, true),
+    { concurrency: options.concurrency }
+  ).pipe(
+    Effect.flatMap((outcomes) => mapOutcomes(state, outcomes, options.onFailed)),
+    Effect.map((outcomes) => outcomes.filter((o) => o.ok || options.onFailed !== "skip").map((o) => o.chat)),
+    Effect.withSpan("capstan.pipeline.runOver", { attributes: { kind: state.kind, generators: generators.length } })
   )
 
 /**
