@@ -43,6 +43,10 @@ const imageOf = (part: Prompt.FilePart, where: string): Result.Result<Message.Im
   return Result.succeed(new Message.ImagePart({ data: base64Of(data), mediaType: part.mediaType }))
 }
 
+/** One text part is plain text content: the form every provider sends as it is. */
+const contentOf = (parts: ReadonlyArray<Message.Part>): Message.Content =>
+  parts.length === 1 && parts[0]!._tag === "Text" ? parts[0]!.text : parts
+
 /**
  * An effect/ai prompt as Capstan messages. Reasoning, provider-executed tool results and tool approvals have no
  * Capstan part and are left out (a model reads its own reasoning only within one turn).
@@ -67,7 +71,7 @@ export const messagesOf = (
             parts.push(image.success)
           }
         }
-        messages.push(Message.user(parts))
+        messages.push(Message.user(contentOf(parts)))
         break
       }
       case "assistant": {
@@ -94,7 +98,7 @@ export const messagesOf = (
               break
           }
         }
-        if (parts.length > 0) messages.push(Message.assistant(parts))
+        if (parts.length > 0) messages.push(Message.assistant(contentOf(parts)))
         break
       }
       case "tool": {
