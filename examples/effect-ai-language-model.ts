@@ -38,8 +38,10 @@ export const classify = (review: string) =>
 
 /** A tagline, streamed: the text arrives delta by delta. */
 export const tagline = LanguageModel.streamText({ prompt: "Write a tagline for a coffee shop." }).pipe(
-  Stream.runFold(() => ({ text: "", deltas: 0 }), (acc, part) =>
-    part.type === "text-delta" ? { text: acc.text + part.delta, deltas: acc.deltas + 1 } : acc)
+  Stream.runFold(
+    () => ({ text: "", deltas: 0 }),
+    (acc, part) => part.type === "text-delta" ? { text: acc.text + part.delta, deltas: acc.deltas + 1 } : acc
+  )
 )
 
 // --- 2. An effect/ai LanguageModel as a Capstan provider ----------------------------------------------------------
@@ -85,9 +87,11 @@ export const program = Effect.gen(function*() {
   yield* Console.log(`tagline (${line.deltas} deltas): ${line.text}`)
 
   // 2. A Capstan batch on the effect/ai LanguageModel, through the engine.
+  const shopGenerator = Generator.layer("shop!upper,rpm=600").pipe(Layer.provide(GeneratorRegistry.register(shop)))
   const chats: ReadonlyArray<Chat.Chat> = yield* ChatPipeline.make().pipe(
-    ChatPipeline.runBatch(["hello", "effect/ai"])
-  ).pipe(Effect.provide(Generator.layer("shop!upper,rpm=600").pipe(Layer.provide(GeneratorRegistry.register(shop)))))
+    ChatPipeline.runBatch(["hello", "effect/ai"]),
+    Effect.provide(shopGenerator)
+  )
   for (const chat of chats) yield* Console.log(`${chat.generator}: ${chat.text}`)
   return { labels, tagline: line, chats }
 })

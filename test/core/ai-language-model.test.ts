@@ -122,9 +122,17 @@ describe("AiLanguageModel.layer: a Capstan generator as an effect/ai LanguageMod
           },
           {
             role: "assistant",
-            content: [{ type: "reasoning", text: "hmm" }, { type: "tool-call", id: "c1", name: "look", params: { x: 1 } }]
+            content: [{ type: "reasoning", text: "hmm" }, {
+              type: "tool-call",
+              id: "c1",
+              name: "look",
+              params: { x: 1 }
+            }]
           },
-          { role: "tool", content: [{ type: "tool-result", id: "c1", name: "look", isFailure: true, result: "blurry" }] }
+          {
+            role: "tool",
+            content: [{ type: "tool-result", id: "c1", name: "look", isFailure: true, result: "blurry" }]
+          }
         ]
       })
       const [request] = yield* MockGenerator.requests
@@ -300,14 +308,15 @@ describe("AiLanguageModel.provider: an effect/ai LanguageModel as a Capstan prov
     Effect.gen(function*() {
       const model = fakeModel(() => answer("21 degrees"))
       const generator = AiLanguageModel.toGenerator(
-        yield* Effect.provide(Effect.gen(function*() {
-          return yield* LanguageModel.LanguageModel
-        }), model.layer),
+        yield* Effect.provide(Effect.service(LanguageModel.LanguageModel), model.layer),
         Identifier.make({ provider: "fake", model: "m1" })
       )
       yield* generator.generate({
         messages: [
-          Message.user([new Message.TextPart({ text: "Weather?" }), new Message.ImagePart({ url: "data:image/gif;base64,R0lG" })]),
+          Message.user([
+            new Message.TextPart({ text: "Weather?" }),
+            new Message.ImagePart({ url: "data:image/gif;base64,R0lG" })
+          ]),
           Message.assistant([new Message.ToolCallPart({ id: "c1", name: "weather", input: { city: "Lyon" } })]),
           Message.tool([new Message.ToolResultPart({ id: "c1", name: "weather", output: 21 })])
         ],
@@ -368,7 +377,9 @@ describe("AiLanguageModel.provider: an effect/ai LanguageModel as a Capstan prov
       expect(sent?.toolChoice).toBe("required")
       const choice = generation.choices[0]
       expect(choice?.stopReason).toBe("tool_calls")
-      expect(choice?.toolCalls).toEqual([new Message.ToolCallPart({ id: "call_9", name: "weather", input: { city: "Oslo" } })])
+      expect(choice?.toolCalls).toEqual([
+        new Message.ToolCallPart({ id: "call_9", name: "weather", input: { city: "Oslo" } })
+      ])
     }))
 
   it.effect("a structured request uses generateObject: the schema goes out as the response format", () =>
@@ -377,8 +388,9 @@ describe("AiLanguageModel.provider: an effect/ai LanguageModel as a Capstan prov
       const Review = Model.json(Person, { name: "person" })
       const chat = yield* ChatPipeline.make("Who wrote the first program?").pipe(
         ChatPipeline.untilParsedAs(Review),
-        ChatPipeline.run()
-      ).pipe(Effect.provide(viaRegistry(model.layer)))
+        ChatPipeline.run(),
+        Effect.provide(viaRegistry(model.layer))
+      )
       expect(chat.parsed).toEqual({ name: "Ada", age: 36 })
       const format = model.seen[0]?.responseFormat
       expect(format?.type === "json" && format.objectName).toBe("person")
@@ -388,11 +400,13 @@ describe("AiLanguageModel.provider: an effect/ai LanguageModel as a Capstan prov
   it.effect("a structured answer that does not decode is a MalformedResponse, which the engine retries", () =>
     Effect.gen(function*() {
       const model = fakeModel((_, call) => answer(call === 1 ? `{"name":1}` : `{"name":"Ada","age":36}`))
-      const fiber = yield* Effect.forkChild(Generator.generate({
-        messages: [Message.user("Who?")],
-        params: GenerateParams.empty,
-        structured: Model.json(Person).structured
-      }).pipe(Effect.provide(viaRegistry(model.layer, "fake!m1,max_retries=2"))))
+      const fiber = yield* Effect.forkChild(
+        Generator.generate({
+          messages: [Message.user("Who?")],
+          params: GenerateParams.empty,
+          structured: Model.json(Person).structured
+        }).pipe(Effect.provide(viaRegistry(model.layer, "fake!m1,max_retries=2")))
+      )
       yield* TestClock.adjust("1 minute")
       const generation = yield* Fiber.join(fiber)
       expect(generation.choices[0]?.text).toBe(`{"name":"Ada","age":36}`)
@@ -456,7 +470,9 @@ describe("AiLanguageModel.provider: an effect/ai LanguageModel as a Capstan prov
       expect(parts.flatMap((part) => part._tag === "Delta" ? [part.text] : [])).toEqual(["Hel", "lo"])
       const done = parts.at(-1)
       expect(done?._tag === "Done" && done.generation.choices[0]?.text).toBe("Hello")
-      expect(done?._tag === "Done" && done.generation.usage).toEqual(new Usage.Usage({ inputTokens: 7, outputTokens: 2 }))
+      expect(done?._tag === "Done" && done.generation.usage).toEqual(
+        new Usage.Usage({ inputTokens: 7, outputTokens: 2 })
+      )
     }))
 
   it.effect("a failed stream fails with the mapped Capstan error", () =>
@@ -464,9 +480,11 @@ describe("AiLanguageModel.provider: an effect/ai LanguageModel as a Capstan prov
       const model = fakeModel(() => answer("unused"), () => Stream.fail(rateLimited(250)))
       const error = yield* Effect.flip(Stream.runDrain(
         Generator.stream({ messages: [Message.user("Hi")], params: GenerateParams.empty }).pipe(
-          Stream.provide(Generator.layer("fake!m1,max_retries=0").pipe(
-            Layer.provide(GeneratorRegistry.register(AiLanguageModel.provider("fake", model.layer)))
-          ))
+          Stream.provide(
+            Generator.layer("fake!m1,max_retries=0").pipe(
+              Layer.provide(GeneratorRegistry.register(AiLanguageModel.provider("fake", model.layer)))
+            )
+          )
         )
       ))
       expect(error._tag).toBe("RateLimited")

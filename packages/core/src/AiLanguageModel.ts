@@ -20,14 +20,13 @@
  *
  * @since 0.4.0
  */
-import { Context, Duration, Effect, Layer, Result, Schema, Stream } from "effect"
+import { Context, Duration, Effect, Layer, Result, type Schema, Stream } from "effect"
 import * as AiError from "effect/ai/AiError"
 import * as LanguageModel from "effect/ai/LanguageModel"
 import type * as Prompt from "effect/ai/Prompt"
 import type * as Response from "effect/ai/Response"
 import * as Tool from "effect/ai/Tool"
 import type * as Toolkit from "effect/ai/Toolkit"
-import type * as JsonSchema from "effect/JsonSchema"
 import type * as Engine from "./Engine.js"
 import * as GenerateParams from "./GenerateParams.js"
 import type { ChatRequest, StreamPart, ToolDefinition } from "./Generation.js"
@@ -225,7 +224,7 @@ interface CallOptions {
 }
 
 interface CallResponse {
-  readonly content: ReadonlyArray<Response.AllParts<any>>
+  readonly content: ReadonlyArray<Response.AnyPart>
 }
 
 // effect/ai's overloads type a call from its literal options; these calls are built at run time from Capstan's
@@ -239,12 +238,11 @@ const generateText = (model: LanguageModel.LanguageModel, options: CallOptions) 
 const generateObject = (
   model: LanguageModel.LanguageModel,
   options: CallOptions & { readonly objectName: string; readonly schema: Schema.Decoder<unknown> }
-) =>
-  (model.generateObject as unknown as (options: unknown) => Effect.Effect<CallResponse, AiError.AiError>)(options)
+) => (model.generateObject as unknown as (options: unknown) => Effect.Effect<CallResponse, AiError.AiError>)(options)
 
 const streamText = (model: LanguageModel.LanguageModel, options: CallOptions) =>
   model.streamText(options as Parameters<LanguageModel.LanguageModel["streamText"]>[0]) as unknown as Stream.Stream<
-    Response.AllParts<any>,
+    Response.AnyPart,
     AiError.AiError
   >
 
@@ -254,7 +252,7 @@ const toolkitOf = (tools: ReadonlyArray<ToolDefinition>): Toolkit.WithHandler<Re
     tool.name,
     Tool.dynamic(tool.name, {
       ...(tool.description === undefined ? {} : { description: tool.description }),
-      parameters: tool.parameters as JsonSchema.JsonSchema
+      parameters: tool.parameters
     }) as unknown as Tool.Any
   ])),
   // Calls are made with `disableToolCallResolution`: the caller's tool loop runs them, never effect/ai.
@@ -285,7 +283,10 @@ const unsentParams = (params: GenerateParams.GenerateParams): ReadonlyArray<stri
  * ```
  * @since 0.4.0
  */
-export const toGenerator = (model: LanguageModel.LanguageModel, identifier: Identifier.Identifier): Generator.Service => {
+export const toGenerator = (
+  model: LanguageModel.LanguageModel,
+  identifier: Identifier.Identifier
+): Generator.Service => {
   const provider = identifier.provider
   const fromAi = (error: AiError.AiError) => Errors.fromAiError(error, provider)
   const prepared = (request: ChatRequest) => {
@@ -342,8 +343,8 @@ export const toGenerator = (model: LanguageModel.LanguageModel, identifier: Iden
             : Effect.succeed(part)
         ),
         Stream.mapAccum(
-          (): Array<Response.AllParts<any>> => [],
-          (parts, part): readonly [Array<Response.AllParts<any>>, ReadonlyArray<StreamPart>] => {
+          (): Array<Response.AnyPart> => [],
+          (parts, part): readonly [Array<Response.AnyPart>, ReadonlyArray<StreamPart>] => {
             parts.push(part)
             return [parts, part.type === "text-delta" ? [{ _tag: "Delta", index: 0, text: part.delta }] : []]
           },

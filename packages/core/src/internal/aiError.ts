@@ -135,8 +135,7 @@ const serverError = (provider: string, detail: string, status: number | undefine
     ? new Overloaded({ provider, detail, status })
     : new ServerError({ provider, detail, status: status ?? 500 })
 
-const http = (status: number | undefined) =>
-  status === undefined ? {} : { http: { response: { status, headers: {} } } }
+const http = (status: number | undefined) => status === undefined ? {} : { http: { response: { status, headers: {} } } }
 
 /**
  * The effect/ai reason a Capstan error stands for, carrying the Capstan error itself in `metadata.capstan`.

@@ -5,7 +5,7 @@
  *
  * @internal
  */
-import { Result, Schema } from "effect"
+import { Result, type Schema } from "effect"
 import * as AiError from "effect/ai/AiError"
 import type * as LanguageModel from "effect/ai/LanguageModel"
 import type * as Prompt from "effect/ai/Prompt"
@@ -84,7 +84,7 @@ export const messagesOf = (
             case "tool-call":
               if (!part.providerExecuted) {
                 parts.push(
-                  new Message.ToolCallPart({ id: part.id, name: part.name, input: part.params as Schema.Json })
+                  new Message.ToolCallPart({ id: part.id, name: part.name, input: part.params })
                 )
               }
               break
@@ -108,7 +108,7 @@ export const messagesOf = (
               new Message.ToolResultPart({
                 id: part.id,
                 name: part.name,
-                output: part.result as Schema.Json,
+                output: part.result,
                 ...(part.isFailure ? { isError: true } : {})
               })
             ]
@@ -142,7 +142,7 @@ export const toolDefinitionsOf = (
     definitions.push({
       name: tool.name,
       ...(description === undefined ? {} : { description }),
-      parameters: Tool.getJsonSchema(tool) as Readonly<Record<string, unknown>>,
+      parameters: Tool.getJsonSchema(tool),
       ...(jsonSchemaOnly ? {} : { codec: tool.parametersSchema as Schema.Decoder<unknown> })
     })
   }
@@ -194,7 +194,7 @@ export const usageOf = (usage: Response.Usage): Usage.Usage => {
 
 /** The response parts of an effect/ai answer as one Capstan choice. */
 export const generationOf = (
-  content: ReadonlyArray<Response.AllParts<any>>,
+  content: ReadonlyArray<Response.AnyPart>,
   warnings: ReadonlyArray<string>
 ): Generation.Generation => {
   let text = ""
@@ -235,7 +235,8 @@ export const promptOf = (
       Result.fail(
         new Unsupported({
           provider,
-          detail: `message ${index} (${message.role}) holds a ${part._tag} part, which an effect/ai ${message.role} message cannot carry`
+          detail:
+            `message ${index} (${message.role}) holds a ${part._tag} part, which an effect/ai ${message.role} message cannot carry`
         })
       )
     const parts = message.parts
