@@ -269,7 +269,8 @@ const unsentParams = (params: GenerateParams.GenerateParams): ReadonlyArray<stri
  * A Capstan generator answered by an effect/ai `LanguageModel`: `generate` is `generateText` (`generateObject`
  * for a structured request, so the model's native structured output is used), `stream` is `streamText` (a
  * structured request is answered whole, as effect/ai streams text only). Tool definitions go out as effect/ai
- * dynamic tools whose calls come back unresolved, as the choice's `toolCalls`. One choice per request.
+ * dynamic tools whose calls come back unresolved, as the choice's `toolCalls`. One choice per request; the `timeout`
+ * param bounds each `generate`, and params effect/ai has no place for are named in the generation's `warnings`.
  *
  * @example
  * ```ts
@@ -304,11 +305,13 @@ export const toGenerator = (
         : { toolkit: toolkitOf(request.tools), toolChoice: request.toolChoice ?? "auto" })
     }))
   }
-  const withTimeout = <A>(params: GenerateParams.GenerateParams) => (effect: Effect.Effect<A, GenerationError>) =>
-    params.timeout === undefined ? effect : Effect.timeoutOrElse(effect, {
-      duration: Duration.seconds(params.timeout),
-      orElse: () => Effect.fail(new Timeout({ provider, detail: "", timeoutMs: params.timeout! * 1000 }))
+  const withTimeout = <A>(params: GenerateParams.GenerateParams) => (effect: Effect.Effect<A, GenerationError>) => {
+    const seconds = params.timeout
+    return seconds === undefined ? effect : Effect.timeoutOrElse(effect, {
+      duration: Duration.seconds(seconds),
+      orElse: () => Effect.fail(new Timeout({ provider, detail: "", timeoutMs: seconds * 1000 }))
     })
+  }
   const generate = (request: ChatRequest) =>
     Effect.fromResult(prepared(request)).pipe(
       Effect.flatMap((call) =>
@@ -366,13 +369,13 @@ export const toGenerator = (
  *
  * @example
  * ```ts
- * import { Effect, Layer } from "effect"
+ * import { Effect, Layer, Stream } from "effect"
  * import { LanguageModel } from "effect/ai"
  * import { AiLanguageModel, Generator, GeneratorRegistry } from "@capstan/core"
  *
  * const fake = Layer.effect(LanguageModel.LanguageModel, LanguageModel.make({
  *   generateText: () => Effect.succeed([{ type: "text", text: "Hi" }]),
- *   streamText: () => Effect.die("not used") as never
+ *   streamText: () => Stream.make({ type: "text-delta", id: "0", delta: "Hi" })
  * }))
  * const generator = Generator.layer("fake!any,max_retries=3").pipe(
  *   Layer.provide(GeneratorRegistry.register(AiLanguageModel.provider("fake", fake)))
