@@ -15,7 +15,7 @@
  * sampling params, so a provider built here sends none of Capstan's (`temperature`, `maxTokens`, ...; the
  * generation's `warnings` say which were left out) except `timeout`, applied around the call; no log
  * probabilities; usage keeps input, output and cached input tokens (reasoning tokens count as output, cache writes
- * as input); reasoning parts, provider-executed tools and tool approvals have no Capstan counterpart and are left
+ * as input), and a generation's warnings, attempts and rate-limit state have no place in effect/ai's response; reasoning parts, provider-executed tools and tool approvals have no Capstan counterpart and are left
  * out; effect/ai provider options (per message or part) are not read, nor are Capstan's `providerOptions` sent.
  *
  * @since 0.4.0
