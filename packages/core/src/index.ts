@@ -3,6 +3,7 @@
  *
  * @since 0.1.0
  */
+export * as AiLanguageModel from "./AiLanguageModel.js"
 export * as Batch from "./Batch.js"
 export * as Chat from "./Chat.js"
 export * as ChatPipeline from "./ChatPipeline.js"
