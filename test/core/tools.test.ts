@@ -12,8 +12,8 @@ import {
 import { MockGenerator } from "@capstan/core/testing"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, Ref, Schema } from "effect"
-import * as AiError from "effect/ai/AiError"
 import { Tool, Toolkit } from "effect/ai"
+import * as AiError from "effect/ai/AiError"
 
 class CityUnknown extends Schema.TaggedError<CityUnknown>()("CityUnknown", { city: Schema.String }) {}
 
@@ -136,8 +136,11 @@ describe("ChatPipeline.using", () => {
       expect(kept.error?.message).toContain(`"using: tool weather" failed`)
       expect(kept.generated.map((m) => m.role)).toEqual(["assistant"])
       // The error type says what can happen: the tools' failures, AiError, MaxDepthExceeded.
-      const failing: Effect.Effect<unknown, GenerationError | MaxDepthExceeded | CityUnknown | AiError.AiError, unknown> =
-        ChatPipeline.run(pipeline)
+      const failing: Effect.Effect<
+        unknown,
+        GenerationError | MaxDepthExceeded | CityUnknown | AiError.AiError,
+        unknown
+      > = ChatPipeline.run(pipeline)
       // ...and by default (failures fed back) only MaxDepthExceeded is added.
       const feeding: Effect.Effect<unknown, GenerationError | MaxDepthExceeded, unknown> = ChatPipeline.make("x").pipe(
         ChatPipeline.using(toolkit),

@@ -617,6 +617,12 @@ const applyParse = (
         step.model.structured,
         current
       ).pipe(step.attemptRecovery ? identity : asRepetition(`parse${stepIndex}.${rounds}`))
-      current = yield* toolRounds(state, generator, params, step.model.structured, extend(current, [...kept, next.answer], next))
+      current = yield* toolRounds(
+        state,
+        generator,
+        params,
+        step.model.structured,
+        extend(current, [...kept, next.answer], next)
+      )
     }
   })

@@ -86,7 +86,9 @@ export const use = (self: Pipeline, toolkit: Toolkit.Any, options: Options = {})
   }
   const choice = options.toolChoice
   if (typeof choice === "object" && !names.includes(choice.tool)) {
-    throw new InvalidParams({ reason: `using: toolChoice names "${choice.tool}", which is none of ${names.join(", ")}` })
+    throw new InvalidParams({
+      reason: `using: toolChoice names "${choice.tool}", which is none of ${names.join(", ")}`
+    })
   }
   const previous = self.tools
   // A second `using` adds its toolkit: each runs the calls of its own tools.
@@ -207,7 +209,9 @@ const isAiError = (u: unknown): u is AiError.AiError =>
 /** What the model reads of a failure: the tool's failure as its schema encodes it, else the error's message. */
 const failureOutput = (tool: Tool.Any, error: unknown): unknown => {
   if (isAiError(error)) return error.message
-  const encoded = Schema.encodeUnknownOption(Schema.toCodecJson(tool.failureSchema as Schema.Codec<unknown, unknown>))(error)
+  const encoded = Schema.encodeUnknownOption(Schema.toCodecJson(tool.failureSchema as Schema.Codec<unknown, unknown>))(
+    error
+  )
   if (Option.isSome(encoded)) return encoded.value
   return error instanceof Error ? error.message : String(error)
 }
