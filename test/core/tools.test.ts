@@ -1,11 +1,15 @@
 import {
+  Batch,
+  Chat,
   ChatPipeline,
+  Dataset,
   type GenerationError,
   InvalidParams,
   type MaxDepthExceeded,
   Message,
   Model,
   StepFailed,
+  Template,
   Tools,
   Usage
 } from "@capstan/core"
@@ -35,6 +39,18 @@ const handlers = toolkit.toLayer({
       : Effect.succeed({ city, celsius: temperatures[city] }),
   clock: () => Effect.succeed("12:00")
 })
+
+const emptyChat = {
+  messages: [],
+  generated: [],
+  metadata: {},
+  generator: "mock!tools",
+  params: {},
+  usage: Usage.empty,
+  stopReason: "stop" as const,
+  startedAt: 0,
+  durationMs: 0
+}
 
 const lyonAndOslo = [
   { name: "weather", input: { city: "Lyon" } },
@@ -238,4 +254,54 @@ describe("ChatPipeline.using", () => {
       handlers,
       MockGenerator.replies([MockGenerator.callTools([{ name: "clock", id: "t1" }]), "Noon."])
     ))))
+})
+
+describe("tools in batches", () => {
+  const items = Dataset.validate(Template.make("Weather in {city}?"), [{ id: "a", city: "Lyon" }, {
+    id: "b",
+    city: "Oslo"
+  }])
+  const pipeline = ChatPipeline.make().pipe(ChatPipeline.using(toolkit))
+  const script = MockGenerator.toolRounds([[{ name: "weather", input: { city: "Lyon" } }], "Warm."])
+
+  it.effect("rows keep every call and result, survive JSONL, and count the calls", () =>
+    Effect.gen(function*() {
+      const { rows } = yield* Batch.run(yield* items, { pipeline })
+      expect(rows.map((r) => r.output)).toEqual(["Warm.", "Warm."])
+      const row = rows[0]!
+      expect(row.generated?.map((m) => m.role)).toEqual(["assistant", "tool", "assistant"])
+      expect(row.metadata?.["toolCalls"]).toBe(1)
+      expect(row.attempts).toBe(2)
+      const back = yield* Batch.fromJsonLine(Batch.toJsonLine(row))
+      expect(back.generated).toEqual(row.generated)
+      expect(back.generated?.[1]!.content).toEqual([
+        new Message.ToolResultPart({ id: "call_0_0", name: "weather", output: { city: "Lyon", celsius: 21 } })
+      ])
+    }).pipe(Effect.provide(Layer.mergeAll(handlers, script))))
+
+  it.live("provider batch mode sends the definitions, runs no handler and no second round", () =>
+    Effect.gen(function*() {
+      const ran = yield* Ref.make(0)
+      const counting = toolkit.toLayer({
+        weather: ({ city }) => Effect.as(Ref.update(ran, (n) => n + 1), { city, celsius: 0 }),
+        clock: () => Effect.succeed("12:00")
+      })
+      const { rows } = yield* Batch.run(yield* items, {
+        pipeline,
+        via: "provider-batch",
+        providerBatch: { linger: "5 millis", pollInterval: "5 millis" }
+      }).pipe(Effect.provide(counting))
+      expect(yield* Ref.get(ran)).toBe(0)
+      expect(yield* MockGenerator.calls).toBe(2)
+      const requests = yield* MockGenerator.requests
+      expect(requests.every((r) => r._tag === "chat" && r.tools?.[0]?.name === "weather")).toBe(true)
+      const row = rows[0]!
+      expect(row.ok).toBe(true)
+      expect(row.metadata).toMatchObject({ via: "provider-batch", toolCalls: 1, toolsRun: false })
+      expect(row.stopReason).toBe("tool_calls")
+      expect(row.generated?.map((m) => m.role)).toEqual(["assistant"])
+      expect(Tools.calls(new Chat.Chat({ ...emptyChat, generated: row.generated! })).map((c) => c.name)).toEqual([
+        "weather"
+      ])
+    }).pipe(Effect.provide(script)))
 })
