@@ -55,7 +55,7 @@ describe("fake provider: tools, OpenAI", () => {
         model: "gpt-fake",
         messages: [
           { role: "user", content: "Ask weather and clock." },
-          choice.message as OpenAI.ChatCompletionAssistantMessageParam,
+          choice.message,
           { role: "tool", tool_call_id: "call_fake0_0", content: "21 C" },
           { role: "tool", tool_call_id: "call_fake0_1", content: "noon" }
         ],

@@ -185,13 +185,13 @@ describe("anthropic: tools on the wire", () => {
       // toolChoice none: only the answer
       const none = yield* generator.generate({
         ...request("x", { toolChoice: "none" }),
-        structured: Model.json(Schema.Struct({ ok: Schema.Boolean }), { name: "verdict" }).structured!
+        structured: Model.json(Schema.Struct({ ok: Schema.Boolean }), { name: "verdict" }).structured
       })
       assert.deepStrictEqual(bodies(server)[2]!.tool_choice, { type: "tool", name: "verdict" })
       assert.strictEqual(none.choices[0]!.toolCalls, undefined)
       const clash = yield* Effect.flip(generator.generate({
         ...request("x"),
-        structured: Model.json(Schema.Struct({ ok: Schema.Boolean }), { name: "clock" }).structured!
+        structured: Model.json(Schema.Struct({ ok: Schema.Boolean }), { name: "clock" }).structured
       }))
       assert.include(clash.message, `a tool is named "clock" like the structured answer`)
     }))

@@ -64,7 +64,7 @@ export const definitionsOf = (toolkit: Toolkit.Any): ReadonlyArray<ToolDefinitio
     return {
       name: tool.name,
       ...(description === undefined ? {} : { description }),
-      parameters: Tool.getJsonSchema(tool) as Record<string, unknown>,
+      parameters: Tool.getJsonSchema(tool),
       ...(Schema.isSchema(tool.parametersSchema) ? { codec: tool.parametersSchema as Schema.Decoder<unknown> } : {})
     }
   })
@@ -164,7 +164,7 @@ const result = (call: Message.ToolCallPart, output: unknown, isError: boolean): 
     id: call.id,
     name: call.name,
     // Results are the JSON encodings of the tool's schemas, or text.
-    output: (output === undefined ? null : output) as Schema.Json,
+    output: (output === undefined ? null : output),
     ...(isError ? { isError: true } : {})
   }, trusted)
 

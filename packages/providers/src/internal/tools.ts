@@ -63,7 +63,7 @@ export const openAiTools = (
       function: {
         name: tool.name,
         ...(tool.description === undefined ? {} : { description: tool.description }),
-        parameters: tool.parameters as Record<string, unknown>
+        parameters: tool.parameters
       }
     })),
     ...(choice === undefined
