@@ -289,6 +289,8 @@ describe("tools in batches", () => {
       })
       const { rows } = yield* Batch.run(yield* items, {
         pipeline,
+        // nothing to parse: the chat ends with the calls, its steps skipped (no realtime round follows)
+        parse: Model.Answer,
         via: "provider-batch",
         providerBatch: { linger: "5 millis", pollInterval: "5 millis" }
       }).pipe(Effect.provide(counting))
@@ -298,6 +300,7 @@ describe("tools in batches", () => {
       expect(requests.every((r) => r._tag === "chat" && r.tools?.[0]?.name === "weather")).toBe(true)
       const row = rows[0]!
       expect(row.ok).toBe(true)
+      expect(row.parsed).toBeUndefined()
       expect(row.metadata).toMatchObject({ via: "provider-batch", toolCalls: 1, toolsRun: false })
       expect(row.stopReason).toBe("tool_calls")
       expect(row.generated?.map((m) => m.role)).toEqual(["assistant"])

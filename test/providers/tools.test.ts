@@ -3,7 +3,18 @@
  * tools refused before any request, the tool loop of `ChatPipeline.using` end to end (the fake calls the tools the
  * user names and quotes the results it gets back), and Anthropic's structured output (a forced tool) with tools.
  */
-import { ChatPipeline, GenerateParams, type Generation, Generator, Message, Model, Tools } from "@capstan/core"
+import {
+  Batch,
+  ChatPipeline,
+  Dataset,
+  GenerateParams,
+  type Generation,
+  Generator,
+  Message,
+  Model,
+  Template,
+  Tools
+} from "@capstan/core"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Schema } from "effect"
 import { Tool, Toolkit } from "effect/ai"
@@ -195,4 +206,53 @@ describe("anthropic: tools on the wire", () => {
       }))
       assert.include(clash.message, `a tool is named "clock" like the structured answer`)
     }))
+})
+
+describe("tools in provider batches: definitions only", () => {
+  for (const identifier of ["openai!gpt-4o-mini", "anthropic!claude-3-5-haiku-latest"]) {
+    it.live(`${identifier}: the batch lines carry the tools; rows keep the calls, nothing runs, nothing follows`, () =>
+      Effect.gen(function*() {
+        const seen: Array<unknown> = []
+        const server = yield* FakeProvider.scoped({
+          respond: (request) => {
+            if (request.batch !== undefined) seen.push(request.params["tools"])
+            return undefined
+          }
+        })
+        const env = identifier.startsWith("openai")
+          ? { OPENAI_API_KEY: "sk-test-openai-0123456789", OPENAI_BASE_URL: server.openaiBaseUrl }
+          : { ANTHROPIC_API_KEY: "sk-ant-test-0123456789", ANTHROPIC_BASE_URL: server.anthropicBaseUrl }
+        const generator = yield* generatorFor(identifier, env)
+        let ran = 0
+        const counting = toolkit.toLayer({
+          weather: () => Effect.sync(() => ran++).pipe(Effect.as({ celsius: 0 })),
+          clock: () => Effect.succeed("12:00")
+        })
+        const list = yield* Dataset.validate(Template.make("Ask weather about {city}."), [
+          { id: "a", city: "Lyon" },
+          { id: "b", city: "Oslo" }
+        ])
+        const { rows } = yield* Batch.run(list, {
+          pipeline: ChatPipeline.make().pipe(ChatPipeline.using(toolkit)),
+          via: "provider-batch",
+          providerBatch: { linger: "5 millis", pollInterval: "5 millis" }
+        }).pipe(Effect.provide(counting), Effect.provideService(Generator.Generator, generator))
+        assert.strictEqual(ran, 0)
+        assert.strictEqual(seen.length, 2)
+        assert.strictEqual((seen[0] as ReadonlyArray<unknown>).length, 2)
+        assert.strictEqual(
+          server.requests.filter((r) => r.path === "/v1/chat/completions" || r.path === "/v1/messages").length,
+          0
+        )
+        for (const row of rows) {
+          assert.isTrue(row.ok)
+          assert.strictEqual(row.stopReason, "tool_calls")
+          assert.strictEqual(row.metadata?.["toolsRun"], false)
+          assert.strictEqual(row.metadata?.["toolCalls"], 1)
+          assert.strictEqual(row.metadata?.["via"], "provider-batch")
+          const parts = row.generated?.[0]?.parts ?? []
+          assert.deepStrictEqual(parts.map((p) => p._tag === "ToolCall" ? p.name : p._tag), ["weather"])
+        }
+      }))
+  }
 })

@@ -534,6 +534,8 @@ export const applySteps = (
 ): Effect.Effect<Chat.Chat, Failure, Any> =>
   Effect.gen(function*() {
     let chat = yield* toolRounds(state, generator, params, structuredOf(state), first)
+    // Tool calls nothing ran (provider batch mode) end the chat: a later step would go on with unanswered calls.
+    if (chat.metadata["toolsRun"] === false) return chat
     for (const [index, step] of state.steps.entries()) {
       if (step._tag === "AndThen") chat = yield* applyAndThen(state, step, chat)
       else if (step._tag === "Parse") chat = yield* applyParse(state, generator, params, step, chat, index)
