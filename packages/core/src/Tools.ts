@@ -14,7 +14,7 @@
  * Every call and every result is in the chat (`chat.generated`: the assistant's calls, the tool messages, the
  * final answer), so in batch rows too; `chat.metadata.toolCalls` counts the calls. Usage and attempts sum over all
  * rounds. In provider batch mode the tools are sent as definitions only: the row keeps the model's calls, nothing
- * runs, and `metadata.toolsRun` is `false`.
+ * runs, no step follows (a parse would go on with unanswered calls), and `metadata.toolsRun` is `false`.
  *
  * @since 0.4.0
  */
@@ -49,6 +49,9 @@ export type OnToolError = internal.OnToolError
  * - `toolChoice`: sent with each new answer's first request (`"auto"`, `"none"`, `"required"`, `{ tool }`); the
  *   requests after tool results use the provider's default (`auto`), else a forced choice would call tools for ever.
  * - `onToolError`: see {@link OnToolError} (default `"feed"`).
+ *
+ * A pipeline may use several toolkits (one `using` each): each runs its own tools' calls, under its own
+ * `onToolError`; the smallest `maxDepth` and `concurrency` apply, and the last `toolChoice` given.
  *
  * @example
  * ```ts
@@ -105,8 +108,8 @@ export const definitions: (toolkit: Toolkit.Any) => ReadonlyArray<Generation.Too
  * import { Tool, Toolkit } from "effect/ai"
  * import type { Tools } from "@capstan/core"
  *
- * const Lookup = Tool.make("lookup", { failure: Schema.String })
- * type Failures = Tools.HandlerError<Toolkit.Tools<Toolkit.Toolkit<{ lookup: typeof Lookup }>>> // string | AiError
+ * const toolkit = Toolkit.make(Tool.make("lookup", { failure: Schema.String }))
+ * type Failures = Tools.HandlerError<typeof toolkit.tools> // string | AiError
  * ```
  * @since 0.4.0
  */
