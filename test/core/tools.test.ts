@@ -3,6 +3,7 @@ import {
   ChatPipeline,
   Dataset,
   type GenerationError,
+  type Generator,
   InvalidParams,
   type MaxDepthExceeded,
   Message,
@@ -13,7 +14,7 @@ import {
   Usage
 } from "@capstan/core"
 import { MockGenerator } from "@capstan/core/testing"
-import { describe, expect, it } from "@effect/vitest"
+import { describe, expect, expectTypeOf, it } from "@effect/vitest"
 import { Effect, Layer, Ref, Schema } from "effect"
 import { Tool, Toolkit } from "effect/ai"
 import type * as AiError from "effect/ai/AiError"
@@ -202,6 +203,25 @@ describe("ChatPipeline.using", () => {
       expect(chat.text).toBe("Hi")
       expect(chat.metadata["toolCalls"]).toBeUndefined()
     }).pipe(Effect.provide(Layer.mergeAll(handlers, MockGenerator.echo()))))
+
+  it("the pipeline's type: R gains the handlers, E only what can happen", () => {
+    const feeding = ChatPipeline.make("x").pipe(ChatPipeline.using(toolkit))
+    expectTypeOf(feeding).toEqualTypeOf<
+      ChatPipeline.ChatPipeline<
+        undefined,
+        GenerationError | MaxDepthExceeded,
+        Generator.Generator | Tool.Handler<"weather"> | Tool.Handler<"clock">
+      >
+    >()
+    const failing = ChatPipeline.make("x").pipe(ChatPipeline.using(toolkit, { onToolError: "fail" }))
+    expectTypeOf(failing).toEqualTypeOf<
+      ChatPipeline.ChatPipeline<
+        undefined,
+        GenerationError | MaxDepthExceeded | CityUnknown | AiError.AiError,
+        Generator.Generator | Tool.Handler<"weather"> | Tool.Handler<"clock">
+      >
+    >()
+  })
 
   it("refuses options and tools that cannot work when the pipeline is built", () => {
     const pipeline = ChatPipeline.make("x")
