@@ -119,16 +119,20 @@ describe("openai: tools on the wire", () => {
     Effect.gen(function*() {
       const server = yield* FakeProvider.scoped()
       const generator = yield* openai(server.openaiBaseUrl)
-      yield* ChatPipeline.make("Hi").pipe(
+      const chat = yield* ChatPipeline.make("Check the clock, then give a verdict.").pipe(
         ChatPipeline.using(toolkit),
         ChatPipeline.untilParsedAs(Model.json(Schema.Struct({ ok: Schema.Boolean }), { name: "verdict" })),
         ChatPipeline.run(),
         Effect.provide(handlers),
         Effect.provideService(Generator.Generator, generator)
       )
-      const [body] = bodies(server)
+      const [body, second] = bodies(server)
       assert.strictEqual(body!.response_format.json_schema.name, "verdict")
       assert.strictEqual(body!.tools.length, 2)
+      assert.deepStrictEqual(Tools.calls(chat).map((c) => c.name), ["clock"])
+      assert.strictEqual(second!.response_format.json_schema.name, "verdict")
+      assert.deepStrictEqual(chat.parsed, { ok: true })
+      assert.strictEqual(server.requests.length, 2)
     }))
 })
 

@@ -8,7 +8,7 @@
  *   tool's call). A tool choice naming one tool gets that tool's forced call, as before;
  * - the conversation ends with tool results: answer text that quotes them, `tool results: <name> → <content>; ...`
  *   (`<name> failed → ...` for an error result), so a test sees what reached the model. A forced tool choice is
- *   answered as before (it must call a tool).
+ *   answered as before (it must call a tool), and a request for JSON of a schema gets an instance of it.
  *
  * A tool choice of `none` calls nothing. A scripted `respond` reply wins over all of this.
  * @module

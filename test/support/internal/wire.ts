@@ -224,11 +224,9 @@ const anthropicForcedTool = (body: Json): ForcedTool | undefined => {
  */
 export const defaultAnswer = (call: ParsedCall, prompt: string): Answer => {
   const byTools = toolAnswer(call.tools, call.messages)
-  if (byTools !== undefined) {
-    return byTools.kind === "calls"
-      ? { kind: "calls", text: "", calls: byTools.calls }
-      : byTools
-  }
+  if (byTools?.kind === "calls") return { kind: "calls", text: "", calls: byTools.calls }
+  // After tool results, a request for JSON of a schema still gets an instance of it.
+  if (byTools !== undefined && call.outputSchema === undefined) return byTools
   if (call.forcedTool !== undefined) {
     return { kind: "tool", name: call.forcedTool.name, input: sampleFromSchema(call.forcedTool.schema) }
   }
