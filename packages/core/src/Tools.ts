@@ -43,8 +43,8 @@ export type OnToolError = internal.OnToolError
 /**
  * Options of `ChatPipeline.using`.
  *
- * - `maxDepth`: rounds of tool calls a chat may take (default {@link defaultMaxDepth}); an answer that still calls
- *   tools after that many fails the chat with `MaxDepthExceeded { step: "using" }`.
+ * - `maxDepth`: rounds of tool calls before an answer (default {@link defaultMaxDepth}; a parse retry starts
+ *   again); a model still calling tools after that many fails the chat with `MaxDepthExceeded { step: "using" }`.
  * - `concurrency`: how many calls of one answer run at once (default `"unbounded"`: all of them).
  * - `toolChoice`: sent with each new answer's first request (`"auto"`, `"none"`, `"required"`, `{ tool }`); the
  *   requests after tool results use the provider's default (`auto`), else a forced choice would call tools for ever.
@@ -64,7 +64,7 @@ export type OnToolError = internal.OnToolError
 export interface Options extends internal.Options {}
 
 /**
- * The rounds of tool calls a chat may take unless `maxDepth` says otherwise: 10, as rigging's `max_depth`.
+ * The rounds of tool calls before an answer unless `maxDepth` says otherwise: 10, as rigging's `max_depth`.
  *
  * @example
  * ```ts

@@ -33,7 +33,7 @@ export interface Options {
   readonly onToolError?: OnToolError | undefined
 }
 
-/** Tool rounds a chat may take by default: rigging's `max_depth`. */
+/** Rounds of tool calls one answer may take by default: rigging's `max_depth`. */
 export const defaultMaxDepth = 10
 
 /**
@@ -121,7 +121,7 @@ const countOf = (chat: Chat.Chat): number => {
 }
 
 const loopWith = (all: ReadonlyArray<Settings>): ToolSetup["loop"] => {
-  // The strictest bound and concurrency of the toolkits used, and the first one that fails on tool errors.
+  // The strictest bound and concurrency of the toolkits used; each toolkit keeps its own onToolError.
   const maxDepth = Math.min(...all.map((s) => s.maxDepth))
   const bounded = all.map((s) => s.concurrency).filter((c): c is number => c !== "unbounded")
   const concurrency = bounded.length === 0 ? "unbounded" : Math.min(...bounded)
@@ -137,7 +137,7 @@ const loopWith = (all: ReadonlyArray<Settings>): ToolSetup["loop"] => {
         if (!runs) return copyChat(chat, { metadata: { ...counted, toolsRun: false } })
         if (depth >= maxDepth) {
           const error = new MaxDepthExceeded({ step: "using", maxDepth })
-          return yield* Effect.fail(new Failure(error, withError(chat, error)))
+          return yield* Effect.fail(new Failure(error, withError(copyChat(chat, { metadata: counted }), error)))
         }
         const results = yield* Effect.forEach(calls, (call) => runCall(handlers, call, chat), { concurrency })
         chat = yield* ask(copyChat(chat, { generated: [...chat.generated, Message.tool(results)], metadata: counted }))
