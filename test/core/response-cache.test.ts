@@ -22,6 +22,7 @@ import {
 import { MockGenerator } from "@capstan/core/testing"
 import { describe, expect, expectTypeOf, it } from "@effect/vitest"
 import { Effect, Layer, Option, Redacted, Ref, Schema, Stream } from "effect"
+import { Tool, Toolkit } from "effect/ai"
 import { Persistence } from "effect/persistence"
 import { TestClock } from "effect/testing"
 
@@ -263,6 +264,51 @@ describe("the key of a request", () => {
     ]
     expect(new Set([base, ...variants]).size).toBe(variants.length + 1)
   })
+
+  it("changes with the tools and the tool choice; without tools it is as before", () => {
+    const weather = { name: "weather", parameters: { type: "object", properties: { city: { type: "string" } } } }
+    const tools = { ...request, tools: [weather] }
+    const variants = [
+      key(identifier, tools),
+      key(identifier, { ...request, tools: [{ ...weather, name: "forecast" }] }),
+      key(identifier, { ...request, tools: [{ ...weather, description: "Today's weather" }] }),
+      key(identifier, { ...request, tools: [{ ...weather, parameters: { type: "object" } }] }),
+      key(identifier, { ...tools, toolChoice: "required" }),
+      key(identifier, { ...tools, toolChoice: { tool: "weather" } }),
+      key(identifier, { ...tools, toolChoice: "none" })
+    ]
+    expect(new Set([base, ...variants]).size).toBe(variants.length + 1)
+    expect(key(identifier, { ...request, tools: [weather] })).toBe(variants[0])
+    // The key of a request without tools did not change when tools were added to keys (entries stay readable).
+    expect(base).toBe(key(identifier, { ...request, tools: undefined as never }))
+  })
+
+  it.effect("a pipeline's answers with and without tools are cached apart", () =>
+    Effect.gen(function*() {
+      const Clock = Tool.make("clock", { success: Schema.String })
+      const toolkit = Toolkit.make(Clock)
+      const plain = ChatPipeline.make("What time is it?").pipe(ChatPipeline.withCache("readwrite"))
+      const first = yield* ChatPipeline.run(plain)
+      const withTools = yield* plain.pipe(
+        ChatPipeline.using(toolkit),
+        ChatPipeline.run(),
+        Effect.provide(toolkit.toLayer({ clock: () => Effect.succeed("noon") }))
+      )
+      expect(first.text).toBe("plain")
+      expect(withTools.text).toBe("with tools")
+      expect(withTools.metadata["cached"]).toBeUndefined()
+      expect(yield* calls).toBe(2)
+      const again = yield* plain.pipe(
+        ChatPipeline.using(toolkit),
+        ChatPipeline.run(),
+        Effect.provide(toolkit.toLayer({ clock: () => Effect.succeed("noon") }))
+      )
+      expect(again.metadata["cached"]).toBe(true)
+      expect(yield* calls).toBe(2)
+    }).pipe(Effect.provide([
+      MockGenerator.layer((request) => request._tag === "chat" && request.tools !== undefined ? "with tools" : "plain"),
+      ResponseCache.layerMemory
+    ])))
 
   it("merges the identifier's params like the request would be sent", () => {
     const withTemperature = Identifier.make({ provider: "openai", model: "gpt-4o-mini", params: { temperature: 0 } })

@@ -62,6 +62,11 @@ export class Row extends Schema.Class<Row>("@capstan/core/Batch/Row")({
   template: Template.Source,
   vars: Schema.Record(Schema.String, Template.Value),
   messages: Schema.Array(Message.Message),
+  /**
+   * Every message generated, when the model called tools (`ChatPipeline.using`): its calls, their results, then the
+   * output; `metadata.toolCalls` counts the calls.
+   */
+  generated: Schema.optionalKey(Schema.Array(Message.Message)),
   generator: Schema.String,
   params: GenerateParams.GenerateParams,
   output: Schema.optionalKey(Schema.String),
@@ -272,6 +277,7 @@ const toRow = (
     template: item.template,
     vars: item.vars,
     messages: chat.messages,
+    ...(chat.metadata["toolCalls"] === undefined ? {} : { generated: chat.generated }),
     generator: chat.generator,
     params: chat.params,
     ...(output === undefined ? {} : { output }),

@@ -28,6 +28,8 @@
  * @since 0.1.0
  */
 import { Effect, type Schema, Stream } from "effect"
+import type * as Tool from "effect/ai/Tool"
+import type * as Toolkit from "effect/ai/Toolkit"
 import { dual } from "effect/Function"
 import * as Chat from "./Chat.js"
 import * as GenerateParams from "./GenerateParams.js"
@@ -39,6 +41,7 @@ import * as Identifier from "./Identifier.js"
 import * as internal from "./internal/pipeline.js"
 import * as batch from "./internal/pipelineBatch.js"
 import * as Facade from "./internal/pipelineFacade.js"
+import * as ToolLoop from "./internal/toolLoop.js"
 import * as Message from "./Message.js"
 import type * as Model from "./Model.js"
 import type {
@@ -62,6 +65,7 @@ import type {
   RunResult
 } from "./Pipeline.js"
 import type { ExhaustedMaxRounds } from "./PipelineError.js"
+import type * as Tools from "./Tools.js"
 
 export {
   type AndThenOptions,
@@ -389,6 +393,49 @@ export const wrap: {
   2,
   (self: Pipeline<Kind, unknown, unknown, unknown>, f: internal.Wrap) =>
     Facade.toPublic(internal.update(Facade.impl(self), { wraps: [...Facade.impl(self).wraps, f] }))
+)
+
+/**
+ * Lets the model call a toolkit's tools (rigging's `using`; effect/ai `Tool` and `Toolkit`): requests carry their
+ * definitions, and the tool-call loop runs inside the pipeline until an answer calls none (see `Tools`). The
+ * pipeline needs the handlers (`toolkit.toLayer({...})`); it fails with `MaxDepthExceeded` past `maxDepth` rounds,
+ * and with the handlers' failures only under `onToolError: "fail"`. Bad options throw `InvalidParams`.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Tool, Toolkit } from "effect/ai"
+ * import { ChatPipeline, Generator } from "@capstan/core"
+ *
+ * const Weather = Tool.make("weather", {
+ *   description: "Today's weather in a city",
+ *   parameters: Schema.Struct({ city: Schema.String }),
+ *   success: Schema.Struct({ celsius: Schema.Number })
+ * })
+ * const tools = Toolkit.make(Weather)
+ * const chat = ChatPipeline.make("Is it warm in Lyon?").pipe(
+ *   ChatPipeline.using(tools, { maxDepth: 3 }),
+ *   ChatPipeline.run(),
+ *   Effect.provide(tools.toLayer({ weather: () => Effect.succeed({ celsius: 21 }) })),
+ *   Effect.provide(Generator.layer("mock!echo"))
+ * )
+ * ```
+ * @since 0.4.0
+ */
+export const using: {
+  <T extends Record<string, Tool.Any>, const O extends Tools.Options = {}>(
+    toolkit: Toolkit.Toolkit<T>,
+    options?: O
+  ): <A, E, R>(self: ChatPipeline<A, E, R>) => ChatPipeline<A, E | Tools.LoopError<T, O>, R | Tools.Requirements<T>>
+  <A, E, R, T extends Record<string, Tool.Any>, const O extends Tools.Options = {}>(
+    self: ChatPipeline<A, E, R>,
+    toolkit: Toolkit.Toolkit<T>,
+    options?: O
+  ): ChatPipeline<A, E | Tools.LoopError<T, O>, R | Tools.Requirements<T>>
+} = dual(
+  Facade.kindFirst,
+  (self: ChatPipeline<unknown, unknown, unknown>, toolkit: Toolkit.Any, options?: Tools.Options) =>
+    Facade.toPublic(ToolLoop.use(Facade.impl(self), toolkit, options))
 )
 
 /**

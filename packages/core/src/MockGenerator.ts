@@ -225,6 +225,64 @@ export const replies = (list: ReadonlyArray<Reply>, options: Options = {}): Laye
 }
 
 /**
+ * A tool call a mock answer makes (`callTools`, `toolRounds`): the tool's name, its input (default `{}`), and its
+ * id (default `call_<round>_<i>`).
+ *
+ * @example
+ * ```ts
+ * import type { MockGenerator } from "@capstan/core/testing"
+ *
+ * const call: MockGenerator.ToolCall = { name: "weather", input: { city: "Lyon" } }
+ * ```
+ * @since 0.4.0
+ */
+export type ToolCall = Mock.ToolCallReply
+
+/**
+ * A reply that calls tools, for any script (`replies`, `fn`, `layer`): an answer with these calls (stop reason
+ * `tool_calls`), after `text` if given.
+ *
+ * @example
+ * ```ts
+ * import { MockGenerator } from "@capstan/core/testing"
+ *
+ * const layer = MockGenerator.replies([MockGenerator.callTools([{ name: "weather", input: { city: "Lyon" } }]), "Warm."])
+ * ```
+ * @since 0.4.0
+ */
+export const callTools = (calls: ReadonlyArray<ToolCall>, text?: string): Reply => Mock.toolCallsGeneration(calls, text)
+
+/**
+ * A mock for tool loops (`ChatPipeline.using`): each conversation is answered by the step of `rounds` at its
+ * number of tool results so far, so concurrent chats each follow the script. A step is the tool calls of an answer,
+ * or the text of the final one; past the end, the last step answers again (a list of calls there makes a loop that
+ * reaches `maxDepth`).
+ *
+ * @example
+ * ```ts
+ * import { MockGenerator } from "@capstan/core/testing"
+ *
+ * // first answer: two parallel calls; after their results: a text answer
+ * const layer = MockGenerator.toolRounds([
+ *   [{ name: "weather", input: { city: "Lyon" } }, { name: "weather", input: { city: "Oslo" } }],
+ *   "Lyon is warmer."
+ * ])
+ * ```
+ * @since 0.4.0
+ */
+export const toolRounds = (
+  rounds: ReadonlyArray<ReadonlyArray<ToolCall> | string>,
+  options: Options = {}
+): Layer.Layer<Generator | MockGenerator> => {
+  if (rounds.length === 0) throw new Error("MockGenerator.toolRounds needs at least one step")
+  return layer((request) => {
+    const round = Mock.toolRoundOf(request)
+    const step = rounds[Math.min(round, rounds.length - 1)]!
+    return typeof step === "string" ? step : Mock.toolCallsGeneration(step, "", round)
+  }, { identifier: "mock!tools", ...options })
+}
+
+/**
  * Answers with a function of the messages (or prompt) and the merged params.
  *
  * @example

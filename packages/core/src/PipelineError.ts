@@ -103,7 +103,8 @@ export class BatchSizeMismatch extends Schema.TaggedError<BatchSizeMismatch>()("
 /**
  * An `andThen` callback kept continuing its chat (returning or running a pipeline from inside the callback)
  * deeper than `maxDepth` levels: usually a callback that never stops continuing. Stop it, or raise
- * `maxDepth` in `ChatPipeline.andThen(f, { maxDepth })`.
+ * `maxDepth` in `ChatPipeline.andThen(f, { maxDepth })`. With `step: "using"`: the model kept calling tools after
+ * `maxDepth` rounds of tool calls (`ChatPipeline.using(toolkit, { maxDepth })`).
  *
  * @example
  * ```ts
@@ -118,7 +119,9 @@ export class MaxDepthExceeded extends Schema.TaggedError<MaxDepthExceeded>()("Ma
   maxDepth: Schema.Int
 }) {
   override get message(): string {
-    return `Pipeline step "${this.step}" nested deeper than maxDepth ${this.maxDepth}: the callback keeps continuing its chat; stop it, or raise maxDepth`
+    return this.step === "using"
+      ? `The model kept calling tools after maxDepth ${this.maxDepth} rounds of tool calls: raise using's maxDepth, or make the tools' results answer what the model asks`
+      : `Pipeline step "${this.step}" nested deeper than maxDepth ${this.maxDepth}: the callback keeps continuing its chat; stop it, or raise maxDepth`
   }
 }
 

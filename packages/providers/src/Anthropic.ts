@@ -37,6 +37,7 @@ import { classify } from "./internal/failure.js"
 import { type Built, optionNamesOf, withProviderOptions } from "./internal/options.js"
 import { apiKey, baseUrl, stringSetting } from "./internal/settings.js"
 import * as Structured from "./internal/structured.js"
+import * as Tools from "./internal/tools.js"
 import { decoder, defined, nullish, tokenCount, trusted, usageOf } from "./internal/wire.js"
 
 /**
@@ -122,29 +123,39 @@ const messagesBody = (
   provider: { readonly name: string; readonly optionNames: ReadonlyArray<string> },
   structured: Structured.Wire | undefined
 ): Result.Result<Built<AnthropicSdk.MessageCreateParamsNonStreaming>, InvalidRequest> =>
-  Result.map(toAnthropicMessages(provider.name, request.messages), ({ messages, system }) => {
-    const params = request.params
-    const warnings = unsent(params)
-    const body = withProviderOptions(
-      params,
-      provider.optionNames,
-      {
-        model,
-        messages,
-        ...(system === undefined ? {} : { system }),
-        ...defined({
-          max_tokens: params.maxTokens,
-          temperature: params.temperature,
-          top_p: params.topP,
-          stop_sequences: params.stop === undefined ? undefined : [...params.stop]
-        }),
-        ...(structured === undefined ? {} : forcedTool(structured, request.structured?.description))
-      },
-      warnings,
-      { max_tokens: defaultMaxTokens }
-    ) as AnthropicSdk.MessageCreateParamsNonStreaming
-    return { body, warnings }
-  })
+  Tools.checked(
+    provider.name,
+    request,
+    () =>
+      Result.map(toAnthropicMessages(provider.name, request.messages), ({ messages, system }) => {
+        const params = request.params
+        const warnings = unsent(params)
+        const body = withProviderOptions(
+          params,
+          provider.optionNames,
+          {
+            model,
+            messages,
+            ...(system === undefined ? {} : { system }),
+            ...defined({
+              max_tokens: params.maxTokens,
+              temperature: params.temperature,
+              top_p: params.topP,
+              stop_sequences: params.stop === undefined ? undefined : [...params.stop]
+            }),
+            ...Tools.anthropicTools(
+              request,
+              structured === undefined
+                ? undefined
+                : { name: structured.name, description: request.structured?.description, schema: structured.jsonSchema }
+            )
+          },
+          warnings,
+          { max_tokens: defaultMaxTokens }
+        ) as AnthropicSdk.MessageCreateParamsNonStreaming
+        return { body, warnings }
+      })
+  )
 
 /** The params the Messages API has no field for, each as the warning that it was not sent. */
 const unsent = (params: GenerateParams.GenerateParams): Array<string> => {
@@ -161,27 +172,6 @@ const unsent = (params: GenerateParams.GenerateParams): Array<string> => {
 }
 
 const structuredWire = Structured.make(toCodecAnthropic)
-
-/**
- * Structured output as the one tool the model must call: its input is the answer. A forced tool, not the native
- * `output_config.format`, because every Claude model takes tools while only recent ones take an output format. The
- * input schema is effect's Anthropic rewrite of the schema (a list, scalar or union as `{ value: ... }`, since a
- * tool's input is an object); a schema it cannot rewrite (a record, a recursive schema) is sent as the plain JSON
- * Schema, and its answers go to core as they came.
- */
-const forcedTool = (
-  wire: Structured.Wire,
-  description: string | undefined
-): Pick<AnthropicSdk.MessageCreateParamsNonStreaming, "tools" | "tool_choice"> => {
-  return {
-    tools: [{
-      name: wire.name,
-      ...(description === undefined ? {} : { description }),
-      input_schema: wire.jsonSchema as AnthropicSdk.Tool.InputSchema
-    }],
-    tool_choice: { type: "tool", name: wire.name }
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Responses
@@ -240,7 +230,8 @@ const toGeneration = (
       choices: [
         new Generation.Choice({
           text,
-          stopReason: stopReasonOf(message.stop_reason, tool !== undefined),
+          // An answer that also calls tools of the request goes on with them.
+          stopReason: stopReasonOf(message.stop_reason, tool !== undefined && toolCalls === undefined),
           ...(toolCalls === undefined ? {} : { toolCalls })
         }, trusted)
       ],

@@ -40,6 +40,7 @@ import { toolCallsOf, ToolCallsWire, toOpenAiMessages } from "./internal/openaiM
 import { type Built, optionNamesOf, withProviderOptions } from "./internal/options.js"
 import { apiKey, baseUrl, stringSetting } from "./internal/settings.js"
 import * as Structured from "./internal/structured.js"
+import * as Tools from "./internal/tools.js"
 import { decoder, defined, nullish, tokenCount, trusted, usageOf } from "./internal/wire.js"
 
 /**
@@ -176,19 +177,25 @@ const chatBody = (
   dialect: Dialect,
   structured: Structured.Wire | undefined
 ): Result.Result<Built<OpenAISdk.ChatCompletionCreateParamsNonStreaming>, InvalidRequest> =>
-  Result.map(toOpenAiMessages(request.messages, dialect), ({ messages, warnings }) => {
-    const notes = [...warnings]
-    const body = withProviderOptions(request.params, dialect.optionNames, {
-      model,
-      messages,
-      ...sampling(request.params, dialect.maxTokensField),
-      ...Logprobs.chatRequest(request.params),
-      ...(structured === undefined
-        ? {}
-        : { response_format: responseFormat(structured, request.structured?.description) })
-    }, notes)
-    return { body, warnings: notes }
-  })
+  Tools.checked(
+    dialect.provider,
+    request,
+    () =>
+      Result.map(toOpenAiMessages(request.messages, dialect), ({ messages, warnings }) => {
+        const notes = [...warnings]
+        const body = withProviderOptions(request.params, dialect.optionNames, {
+          model,
+          messages,
+          ...sampling(request.params, dialect.maxTokensField),
+          ...Logprobs.chatRequest(request.params),
+          ...(structured === undefined
+            ? {}
+            : { response_format: responseFormat(structured, request.structured?.description) }),
+          ...Tools.openAiTools(request)
+        }, notes)
+        return { body, warnings: notes }
+      })
+  )
 
 /** A legacy completions body: one prompt, or (a packed request) a list of them, answered prompt after prompt. */
 const completionBody = (

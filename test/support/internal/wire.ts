@@ -6,6 +6,7 @@
  */
 import { sampleFromSchema } from "./jsonSchemaSample.js"
 import { anthropicMessages, contentText, conversationTokens, isProblem, openaiMessages } from "./messages.js"
+import { toolAnswer, toolsOf, type ToolsSpec } from "./tools.js"
 import type { ApiKind, FakeMessage, FakeReplyToolCall } from "./types.js"
 
 type Json = Readonly<Record<string, unknown>>
@@ -41,6 +42,8 @@ export interface ParsedCall {
   readonly outputSchema: unknown
   readonly jsonObject: boolean
   readonly forcedTool: ForcedTool | undefined
+  /** The tools the model may call and the tool choice (`tools.ts`), when the request has tools. */
+  readonly tools?: ToolsSpec | undefined
   readonly stream: boolean
   /** Log probabilities asked for, as the number of alternatives per token (0: the chosen token only). */
   readonly logprobs: number | undefined
@@ -104,6 +107,7 @@ const parseChat = (model: string, body: Json, stream: boolean): ParsedCall | Inv
     outputSchema: jsonSchema,
     jsonObject: format?.["type"] === "json_object",
     forcedTool: openaiForcedTool(body),
+    tools: toolsOf("openai-chat", body),
     stream,
     logprobs: body["logprobs"] === true ? (top as number | undefined) ?? 0 : undefined
   }
@@ -165,6 +169,7 @@ const parseAnthropic = (model: string, body: Json, stream: boolean): ParsedCall 
     outputSchema: format?.["type"] === "json_schema" ? format["schema"] : undefined,
     jsonObject: false,
     forcedTool: anthropicForcedTool(body),
+    tools: toolsOf("anthropic", body),
     stream,
     logprobs: undefined
   }
@@ -213,8 +218,15 @@ const anthropicForcedTool = (body: Json): ForcedTool | undefined => {
 // ---------------------------------------------------------------------------------------------------------------------
 // Answers
 
-/** The deterministic answer for one prompt: a forced tool call, a schema instance, or `echo: <prompt>`. */
+/**
+ * The deterministic answer for one prompt: the tools' answer (calls of the tools the user named, or the quoted
+ * tool results, see `tools.ts`), a forced tool call, a schema instance, or `echo: <prompt>`.
+ */
 export const defaultAnswer = (call: ParsedCall, prompt: string): Answer => {
+  const byTools = toolAnswer(call.tools, call.messages)
+  if (byTools?.kind === "calls") return { kind: "calls", text: "", calls: byTools.calls }
+  // After tool results, a request for JSON of a schema still gets an instance of it.
+  if (byTools !== undefined && call.outputSchema === undefined) return byTools
   if (call.forcedTool !== undefined) {
     return { kind: "tool", name: call.forcedTool.name, input: sampleFromSchema(call.forcedTool.schema) }
   }

@@ -1,10 +1,11 @@
-import { Duration, Effect, Redacted, Stream } from "effect"
+import { Duration, Effect, Redacted, type Schema, Stream } from "effect"
 import * as Errors from "../Errors.js"
 import type { GenerateParams } from "../GenerateParams.js"
 import type { ChatRequest, CompletionRequest, PackedCompletionRequest } from "../Generation.js"
 import { Generation } from "../Generation.js"
 import * as GenerationModule from "../Generation.js"
 import type { Identifier } from "../Identifier.js"
+import { ToolCallPart } from "../Message.js"
 import * as Usage from "../Usage.js"
 import type { BatchApi, BatchEntry, BatchOutcome, Capabilities, Provider, Service } from "./generator.js"
 
@@ -178,6 +179,31 @@ const batchApi = (
     cancel: () => Effect.void
   }
 }
+
+/** A tool call a mock answer makes: the tool's name, its input (default `{}`), and its id. */
+export interface ToolCallReply {
+  readonly name: string
+  readonly input?: Schema.Json | undefined
+  readonly id?: string | undefined
+}
+
+/** A generation of one choice that calls tools (after `text`); ids default to `call_<round>_<i>`. */
+export const toolCallsGeneration = (calls: ReadonlyArray<ToolCallReply>, text = "", round = 0): Generation => {
+  const parts = calls.map((call, i) =>
+    new ToolCallPart({ id: call.id ?? `call_${round}_${i}`, name: call.name, input: call.input ?? {} })
+  )
+  return new Generation({
+    choices: [new GenerationModule.Choice({ text, stopReason: "tool_calls", toolCalls: parts })],
+    usage: new Usage.Usage({
+      inputTokens: 0,
+      outputTokens: estimateTokens(text + JSON.stringify(calls.map((c) => ({ name: c.name, input: c.input ?? {} }))))
+    })
+  })
+}
+
+/** How many rounds of tool results a chat request carries: which step of a tool script answers it. */
+export const toolRoundOf = (request: RecordedRequest): number =>
+  request._tag === "chat" ? request.messages.filter((m) => m.role === "tool").length : 0
 
 /** The last user message (or prompt) of a request. */
 export const lastText = (request: RecordedRequest): string =>

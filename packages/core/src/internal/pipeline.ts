@@ -13,7 +13,7 @@ import { identity } from "effect/Function"
 import * as Chat from "../Chat.js"
 import { InvalidParams } from "../ConfigError.js"
 import * as GenerateParams from "../GenerateParams.js"
-import type { Generation, StructuredOutput } from "../Generation.js"
+import type { ChatRequest, Generation, StructuredOutput, ToolChoice, ToolDefinition } from "../Generation.js"
 import { GenerationError, InvalidRequest, MalformedResponse, Unsupported } from "../GenerationError.js"
 import * as Message from "../Message.js"
 import * as Model from "../Model.js"
@@ -60,6 +60,22 @@ export type Step =
     readonly dropDialog: boolean
   }
 
+/**
+ * The tools a chat pipeline uses (`ChatPipeline.using`): the definitions its requests carry, the tool choice of each
+ * answer's first generation, and the loop (`toolLoop.ts`) that runs the calls of an answer until one calls none.
+ * `ask` generates the next answer of a chat (its messages, then everything generated so far).
+ */
+export interface ToolSetup {
+  readonly definitions: ReadonlyArray<ToolDefinition>
+  readonly toolChoice: ToolChoice | undefined
+  /** The loop's own settings (its toolkits and options), opaque to the engine. */
+  readonly settings: ReadonlyArray<unknown>
+  readonly loop: (
+    chat: Chat.Chat,
+    ask: (chat: Chat.Chat) => Effect.Effect<Chat.Chat, Failure, Any>
+  ) => Effect.Effect<Chat.Chat, Failure, Any>
+}
+
 export type Wrap = (generation: Effect.Effect<Generation, GenerationError>) => Effect.Effect<Generation, Any, Any>
 
 export interface State {
@@ -75,6 +91,8 @@ export interface State {
    * `andThen` step continues with, which uses the cache of the pipeline it continues.
    */
   readonly cache: Cache.Mode | undefined
+  /** The tools of a chat pipeline, if it uses any. */
+  readonly tools?: ToolSetup | undefined
 }
 
 const variance = { _K: (_: never) => _, _A: (_: never) => _, _E: (_: never) => _, _R: (_: never) => _ }
@@ -222,12 +240,7 @@ const generate = (
   // A completion may share its request with other items' prompts when the batch packs them (see `packing.ts`).
   const request = state.kind === "completion"
     ? sent(state, generator, { prompt: promptOf(messages), params }, (r) => Packing.complete(generator, r, slot))
-    : sent(
-      state,
-      generator,
-      structured === undefined ? { messages, params } : { messages, params, structured },
-      (r) => generator.generate(r)
-    )
+    : sent(state, generator, chatRequest(state, messages, params, structured), (r) => generator.generate(r))
   return state.wraps.reduce<Effect.Effect<Generation, unknown, Any>>((effect, wrap) => wrap(effect as Any), request)
     .pipe(
       Effect.withSpan(
@@ -239,6 +252,22 @@ const generate = (
         { captureStackTrace: false }
       )
     )
+}
+
+const chatRequest = (
+  state: State,
+  messages: ReadonlyArray<Message.Message>,
+  params: GenerateParams.GenerateParams,
+  structured: StructuredOutput | undefined
+): ChatRequest => {
+  const tools = state.tools
+  return {
+    messages,
+    params,
+    ...(structured === undefined ? {} : { structured }),
+    ...(tools === undefined ? {} : { tools: tools.definitions }),
+    ...(tools?.toolChoice === undefined ? {} : { toolChoice: tools.toolChoice })
+  }
 }
 
 /** A request sent by the generator, through the response cache when the pipeline uses one. */
@@ -479,6 +508,27 @@ export const firstThenSteps = (
 export const structuredOf = (state: State): StructuredOutput | undefined =>
   state.steps.find((s) => s._tag === "Parse")?.model.structured
 
+/**
+ * With tools, the rounds an answer's tool calls lead to (`toolLoop.ts`): each next answer is asked with everything
+ * generated so far, under the provider's default tool choice (a forced one would call tools for ever).
+ */
+const toolRounds = (
+  state: State,
+  generator: Generator.Service,
+  params: GenerateParams.GenerateParams,
+  structured: StructuredOutput | undefined,
+  chat: Chat.Chat
+): Effect.Effect<Chat.Chat, Failure, Any> => {
+  const tools = state.tools
+  if (tools === undefined) return Effect.succeed(chat)
+  const next: State = { ...state, tools: { ...tools, toolChoice: undefined } }
+  return tools.loop(chat, (current) =>
+    Effect.map(
+      round(next, generator, current.all, params, structured, current),
+      (answer) => extend(current, [...current.generated, answer.answer], answer)
+    ))
+}
+
 /** The `andThen` and parse steps, in the order they were added, on a chat that has its first answer. */
 export const applySteps = (
   state: State,
@@ -487,7 +537,9 @@ export const applySteps = (
   first: Chat.Chat
 ): Effect.Effect<Chat.Chat, Failure, Any> =>
   Effect.gen(function*() {
-    let chat = first
+    let chat = yield* toolRounds(state, generator, params, structuredOf(state), first)
+    // Tool calls nothing ran (provider batch mode) end the chat: a later step would go on with unanswered calls.
+    if (chat.metadata["toolsRun"] === false) return chat
     for (const [index, step] of state.steps.entries()) {
       if (step._tag === "AndThen") chat = yield* applyAndThen(state, step, chat)
       else if (step._tag === "Parse") chat = yield* applyParse(state, generator, params, step, chat, index)
@@ -571,6 +623,12 @@ const applyParse = (
         step.model.structured,
         current
       ).pipe(step.attemptRecovery ? identity : asRepetition(`parse${stepIndex}.${rounds}`))
-      current = extend(current, [...kept, next.answer], next)
+      current = yield* toolRounds(
+        state,
+        generator,
+        params,
+        step.model.structured,
+        extend(current, [...kept, next.answer], next)
+      )
     }
   })

@@ -1,7 +1,8 @@
 /**
  * A batch's items under provider batch mode: the engine started for the generator in context (or realtime, under
  * `auto`, for a generator without a batch API), each item run by its own router (`providerBatchItem.ts`), and the
- * options checked when the batch is built.
+ * options checked when the batch is built. A pipeline's tools are sent as definitions only: a batch cannot wait on a
+ * handler between two rounds, so a row ends with the model's tool calls (`metadata.toolsRun: false`).
  *
  * @internal
  */
@@ -13,6 +14,7 @@ import { type BatchApi, Generator, type Service } from "./generator.js"
 import { requireWhole } from "./pipeline.js"
 import * as ProviderBatchEngine from "./providerBatch.js"
 import { itemGenerator, type Ticket, ticketOf } from "./providerBatchItem.js"
+import { RunsTools } from "./toolLoop.js"
 
 /** What a row's metadata says about the provider batch its request went through. */
 const ticketMetadata = (ticket: Ticket): Record<string, Schema.Json> => ({
@@ -109,7 +111,7 @@ export const perItem = <A, E, R, EI, RI>(args: {
           return args.run(item, index, service, (choice) => {
             const ticket = ticketOf(tickets, choice)
             return ticket === undefined ? undefined : ticketMetadata(ticket)
-          })
+          }).pipe(Effect.provideService(RunsTools, false))
         },
         {
           // Items wait for their batch: enough of them in flight to fill every batch allowed in flight, and the next.

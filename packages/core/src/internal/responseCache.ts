@@ -83,7 +83,8 @@ export type Target = Pick<Service, "identifier" | "endpoint">
 /**
  * The text a request's key is the digest of: provider, model, base URL (no secret), the request's params merged over
  * the identifier's (less `timeout`, which does not change an answer), the kind, the messages (or prompt), the
- * structured-output schema and the request's slot within its item. No API key and no other setting goes in.
+ * structured-output schema, the tools and tool choice, and the request's slot within its item. No API key and no
+ * other setting goes in.
  */
 export const keyText = (target: Target, request: Request, slot: Slot): string => {
   const identifier = target.identifier
@@ -102,10 +103,21 @@ export const keyText = (target: Target, request: Request, slot: Slot): string =>
     structured: structured === undefined
       ? null
       : { name: structured.name, description: structured.description ?? null, schema: structured.schema },
+    // Left out when unset, so the keys of requests without tools stay as they were.
+    ...("prompt" in request ? {} : toolsKey(request)),
     choice: slot.choice,
     repetition: slot.repetition
   })
 }
+
+const toolsKey = (request: ChatRequest) => ({
+  tools: request.tools?.map((tool) => ({
+    name: tool.name,
+    description: tool.description ?? null,
+    parameters: tool.parameters
+  })),
+  toolChoice: request.toolChoice
+})
 
 /** The key of a request: the SHA-256 of {@link keyText}, base64url. */
 export const keyOf = (target: Target, request: Request, slot: Slot): Effect.Effect<string> =>
