@@ -6,7 +6,7 @@ import { AiLanguageModel } from "@capstan/core"
 import { Providers } from "@capstan/providers"
 import { assert, describe, it } from "@effect/vitest"
 import { ConfigProvider, Effect, Layer, Schema } from "effect"
-import { LanguageModel } from "effect/ai"
+import { LanguageModel, Tool, Toolkit } from "effect/ai"
 import { FakeProvider } from "../support/FakeProvider.js"
 
 const KEY = "sk-test-openai-0123456789"
@@ -79,5 +79,26 @@ describe("an OpenAI generator as an effect/ai LanguageModel", () => {
       assert.strictEqual(error.reason._tag, "AuthenticationError")
       assert.isFalse(error.isRetryable)
       assert.strictEqual(server.requests.length, 1)
+    }))
+
+  it.live("an effect/ai toolkit goes out as OpenAI tools; the model's calls come back, run by effect/ai's handlers", () =>
+    Effect.gen(function*() {
+      const server = yield* FakeProvider.scoped()
+      const Weather = Tool.make("weather", {
+        description: "Today's weather in a city",
+        parameters: Schema.Struct({ city: Schema.String }),
+        success: Schema.Struct({ celsius: Schema.Number })
+      })
+      const tools = Toolkit.make(Weather)
+      const response = yield* LanguageModel.generateText({ prompt: "Use weather for Lyon", toolkit: tools }).pipe(
+        Effect.provide(tools.toLayer({ weather: () => Effect.succeed({ celsius: 21 }) })),
+        Effect.provide(openaiModel(server.openaiBaseUrl))
+      )
+      const body = server.requests[0]!.body as { tools?: ReadonlyArray<{ type: string; function: { name: string } }> }
+      assert.deepStrictEqual(body.tools?.map((t) => [t.type, t.function.name]), [["function", "weather"]])
+      assert.strictEqual(response.toolCalls.length, 1)
+      assert.strictEqual(response.toolCalls[0]?.name, "weather")
+      assert.deepStrictEqual(response.toolResults.map((r) => r.result), [{ celsius: 21 }])
+      assert.strictEqual(response.finishReason, "tool-calls")
     }))
 })
