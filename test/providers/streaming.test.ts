@@ -3,9 +3,9 @@
  * server-sent events: text as it arrives, the whole generation last, interruption, faults mid-stream, and the
  * engine's limiter settling with the usage the stream reports.
  */
-import { Engine, type Generation, type Generator, Model, RateLimiter } from "@capstan/core"
+import { ChatPipeline, Engine, type Generation, Generator, Model, RateLimiter } from "@capstan/core"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Fiber, Schema, Stream } from "effect"
+import { Effect, Fiber, Layer, Schema, Stream } from "effect"
 import { FakeProvider, type FakeProviderServer } from "../support/FakeProvider.js"
 import { chatRequest, eventually, generatorFor } from "./harness.js"
 
@@ -188,6 +188,23 @@ describe("streaming providers", () => {
       const generation = doneOf(parts)
       assert.deepStrictEqual(generation.choices.map((choice) => choice.text), ["echo: hi", "echo: hi", "echo: hi"])
       assert.strictEqual(generation.usage.outputTokens, 3 * tokens("echo: hi"))
+    }))
+
+  it.live("ChatPipeline.runStream over a provider: deltas as they arrive, then the chat", () =>
+    Effect.gen(function*() {
+      const server = yield* FakeProvider.scoped({ streamChunkChars: 2 })
+      const generator = yield* Engine.applyDefault(yield* openai(server))
+      const events = yield* ChatPipeline.make("hello there").pipe(
+        ChatPipeline.runStream(),
+        Stream.runCollect,
+        Effect.provide(Layer.succeed(Generator.Generator, generator))
+      )
+      const deltas = events.flatMap((event) => event._tag === "Delta" ? [event.text] : [])
+      assert.isAbove(deltas.length, 5)
+      assert.strictEqual(deltas.join(""), "echo: hello there")
+      const last = events.at(-1)
+      assert.strictEqual(last?._tag === "Done" ? last.chat.text : undefined, "echo: hello there")
+      assert.strictEqual(server.stats.streams.complete, 1)
     }))
 
   it.live("anthropic: an overloaded_error event mid-stream is Overloaded", () =>
