@@ -158,14 +158,22 @@ try {
   )
   console.log("| | Capstan Generator.stream | OpenAI SDK stream | Capstan / SDK |")
   console.log("|---|---|---|---|")
-  console.log(`| time to first token, median | ${f(c.ttftMedianMs)} ms | ${f(s.ttftMedianMs)} ms | ${f(c.ttftMedianMs / s.ttftMedianMs)} |`)
-  console.log(`| time to first token, p95 | ${f(c.ttftP95Ms)} ms | ${f(s.ttftP95Ms)} ms | ${f(c.ttftP95Ms / s.ttftP95Ms)} |`)
+  console.log(
+    `| time to first token, median | ${f(c.ttftMedianMs)} ms | ${f(s.ttftMedianMs)} ms | ${
+      f(c.ttftMedianMs / s.ttftMedianMs)
+    } |`
+  )
+  console.log(
+    `| time to first token, p95 | ${f(c.ttftP95Ms)} ms | ${f(s.ttftP95Ms)} ms | ${f(c.ttftP95Ms / s.ttftP95Ms)} |`
+  )
   console.log(
     `| CPU per streamed delta | ${f(c.cpuMicrosPerDelta, 1)} µs | ${f(s.cpuMicrosPerDelta, 1)} µs | ${
       f(c.cpuMicrosPerDelta / s.cpuMicrosPerDelta)
     } |`
   )
-  console.log(`| deltas received (incomplete answers) | ${c.deltas} (${c.incomplete}) | ${s.deltas} (${s.incomplete}) | |`)
+  console.log(
+    `| deltas received (incomplete answers) | ${c.deltas} (${c.incomplete}) | ${s.deltas} (${s.incomplete}) | |`
+  )
   console.log(JSON.stringify({ capstan: c, sdk: s }))
   if (c.incomplete + s.incomplete > 0) process.exitCode = 1
 } finally {

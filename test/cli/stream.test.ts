@@ -23,9 +23,10 @@ const capstan = (args: ReadonlyArray<string>, terminal: boolean) =>
     const writes: Array<string> = []
     const stdio = Stdio.layerTest({
       stdoutIsTerminal: Effect.succeed(terminal),
-      stdout: () => Sink.forEach((chunk: string | Uint8Array) =>
-        Effect.sync(() => void writes.push(typeof chunk === "string" ? chunk : new TextDecoder().decode(chunk)))
-      )
+      stdout: () =>
+        Sink.forEach((chunk: string | Uint8Array) =>
+          Effect.sync(() => void writes.push(typeof chunk === "string" ? chunk : new TextDecoder().decode(chunk)))
+        )
     })
     const exit = yield* Effect.exit(Cli.runWith(args)).pipe(Effect.provide(stdio))
     const code = Exit.isSuccess(exit)

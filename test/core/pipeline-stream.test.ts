@@ -67,5 +67,7 @@ describe("ChatPipeline.runStream", () => {
     Effect.gen(function*() {
       const error = yield* ChatPipeline.make("hi").pipe(ChatPipeline.runStream(), Stream.runCollect, Effect.flip)
       expect(error._tag).toBe("ServerError")
-    }).pipe(Effect.provide(MockGenerator.echo({ fail: new ServerError({ provider: "mock", detail: "boom", status: 500 }) }))))
+    }).pipe(
+      Effect.provide(MockGenerator.echo({ fail: new ServerError({ provider: "mock", detail: "boom", status: 500 }) }))
+    ))
 })

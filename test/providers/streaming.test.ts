@@ -221,10 +221,12 @@ describe("streaming providers", () => {
     Effect.gen(function*() {
       const server = yield* FakeProvider.scoped({ respond: () => ({ toolInput: { name: "Ada", age: 36 } }) })
       const generator = yield* anthropic(server)
-      const parts = yield* Stream.runCollect(streamOf(generator)({
-        ...chatRequest("who?"),
-        structured: Model.json(Schema.Struct({ name: Schema.String, age: Schema.Int }), { name: "person" }).structured
-      }))
+      const parts = yield* Stream.runCollect(
+        streamOf(generator)({
+          ...chatRequest("who?"),
+          structured: Model.json(Schema.Struct({ name: Schema.String, age: Schema.Int }), { name: "person" }).structured
+        })
+      )
       assert.deepStrictEqual(deltasOf(parts), [])
       assert.deepStrictEqual(JSON.parse(doneOf(parts).choices[0]!.text), { name: "Ada", age: 36 })
     }))

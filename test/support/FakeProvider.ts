@@ -43,6 +43,14 @@ import {
   RateLimiter,
   retryAfterHeaders
 } from "./internal/rateLimiter.js"
+import {
+  anthropicEvents,
+  malformedFrame,
+  openaiChatEvents,
+  overloadedFrame,
+  type StreamEnd,
+  writeFrames
+} from "./internal/streaming.js"
 import { FAULT_KINDS } from "./internal/types.js"
 import type {
   ApiKind,
@@ -53,7 +61,6 @@ import type {
   FakeRequest,
   FaultKind
 } from "./internal/types.js"
-import { anthropicEvents, malformedFrame, openaiChatEvents, overloadedFrame, type StreamEnd, writeFrames } from "./internal/streaming.js"
 import { isRecord } from "./internal/wire.js"
 import { type Answer, defaultAnswer, type ParsedCall } from "./internal/wire.js"
 

@@ -60,7 +60,12 @@ export const openaiChatEvents = (body: Json, includeUsage: boolean, chunkChars: 
       const call = record(rawCall)
       const fn = record(call["function"])
       frames.push(chunk(index, {
-        tool_calls: [{ index: callIndex, id: call["id"], type: "function", function: { name: fn["name"], arguments: "" } }]
+        tool_calls: [{
+          index: callIndex,
+          id: call["id"],
+          type: "function",
+          function: { name: fn["name"], arguments: "" }
+        }]
       }))
       const args = typeof fn["arguments"] === "string" ? fn["arguments"] : ""
       for (const piece of pieces(args, chunkChars)) {

@@ -11,7 +11,9 @@ import { ItemsFailed } from "../Errors.js"
  * Whether a run streams: `--stream` / `--no-stream` when given, else when standard output is a terminal (someone
  * watching), and only when the generator can.
  */
-export const streams = (flag: Option.Option<boolean>): Effect.Effect<boolean, never, Stdio.Stdio | Generator.Generator> =>
+export const streams = (
+  flag: Option.Option<boolean>
+): Effect.Effect<boolean, never, Stdio.Stdio | Generator.Generator> =>
   Effect.gen(function*() {
     const wanted = Option.isSome(flag) ? flag.value : yield* (yield* Stdio.Stdio).stdoutIsTerminal
     return wanted && (yield* Generator.Generator.useSync((generator) => generator.stream !== undefined))

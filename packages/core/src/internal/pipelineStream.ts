@@ -6,7 +6,7 @@
  *
  * @internal
  */
-import { Cause, Effect, Queue, Stream } from "effect"
+import { type Cause, Effect, Queue, Stream } from "effect"
 import type * as Chat from "../Chat.js"
 import type { Generation } from "../Generation.js"
 import { type GenerationError, MalformedResponse, Unsupported } from "../GenerationError.js"

@@ -10,7 +10,7 @@ import { ConnectionError, type GenerateParams, type Generation, type GenerationE
 import { Clock, Effect, Redacted, Result, Stream } from "effect"
 import type { LazySdk, RequestOptions } from "./call.js"
 import { timeoutMs } from "./call.js"
-import { type HeadersLike, toGenerationError } from "./failure.js"
+import { type Failure, type HeadersLike, toGenerationError } from "./failure.js"
 import { snapshotOf } from "./rateLimitHeaders.js"
 
 type Delta = Extract<Generation.StreamPart, { readonly _tag: "Delta" }>
@@ -31,8 +31,10 @@ export interface StreamAnswer {
 }
 
 /** A failure the accumulator already typed, carried through the SDK's async iteration. */
-class Typed {
-  constructor(readonly error: GenerationError) {}
+class Typed extends Error {
+  constructor(readonly error: GenerationError) {
+    super(error.message)
+  }
 }
 
 /**
@@ -75,11 +77,13 @@ export const streamer = <S, C>(
     ) => Effect.Effect<Generation.Generation, GenerationError>
   ): Stream.Stream<Generation.StreamPart, GenerationError> => {
     const timeout = timeoutMs(params)
-    const typed = (error: unknown): Effect.Effect<never, GenerationError> =>
+    // What the SDK or the accumulator threw, before it becomes a typed error (which needs the time).
+    const caught = (error: unknown): Typed | Failure => error instanceof Typed ? error : sdk.classify(error)
+    const typed = (error: Typed | Failure): Effect.Effect<never, GenerationError> =>
       error instanceof Typed
         ? Effect.fail(error.error)
         : Effect.flatMap(Clock.currentTimeMillis, (now) =>
-          Effect.fail(toGenerationError(sdk.classify(error), {
+          Effect.fail(toGenerationError(error, {
             provider: options.provider,
             secrets,
             timeoutMs: timeout,
@@ -96,7 +100,7 @@ export const streamer = <S, C>(
             request(loaded, { signal: controller.signal, timeout, maxRetries: 0 })
           )
         },
-        catch: (error) => error
+        catch: caught
       }).pipe(Effect.catch(typed))
       const rateLimit = snapshotOf(answer.response.headers, yield* Clock.currentTimeMillis)
       const events = accumulator()
@@ -109,7 +113,7 @@ export const streamer = <S, C>(
             (generation): Generation.StreamPart => ({ _tag: "Done", generation })
           )
       })
-      return Stream.fromAsyncIterable(deltasOf(answer.data, events), (error) => error).pipe(
+      return Stream.fromAsyncIterable(deltasOf(answer.data, events), caught).pipe(
         Stream.catch((error) => Stream.fromEffect(typed(error))),
         Stream.flattenIterable,
         Stream.concat(Stream.fromEffect(done))
