@@ -10,9 +10,9 @@
  * streamed delta (`process.cpuUsage()` of this process over a round, divided by the deltas received), printed with
  * the ratios Capstan / SDK. Every answer is checked to be complete.
  */
-import { GenerateParams, Generator, Message } from "@capstan/core"
-import { Providers } from "@capstan/providers"
-import { Effect, Layer, ManagedRuntime, Stream } from "effect"
+import { GenerateParams, Generator, Identifier, Message } from "@capstan/core"
+import { OpenAI as CapstanOpenAI, Providers } from "@capstan/providers"
+import { Effect, Exit, Layer, ManagedRuntime, Redacted, Scope, Stream } from "effect"
 import { parseArgs } from "node:util"
 import OpenAI from "openai"
 import { startServer } from "./internal/processes.js"
@@ -54,13 +54,23 @@ const runtime = ManagedRuntime.make(
 )
 const generator = await runtime.runPromise(Generator.Generator.useSync((service) => service))
 
-const capstan: Contender = (i) =>
+// The same provider over the SDK's default fetch instead of Capstan's transport: what the transport costs.
+const scope = await Effect.runPromise(Scope.make())
+const overFetch = await Effect.runPromise(
+  CapstanOpenAI.makeGenerator(Identifier.make({ provider: "openai", model: MODEL }), {
+    apiKey: Redacted.make(API_KEY),
+    baseURL: baseUrl,
+    fetch: globalThis.fetch
+  }).pipe(Scope.provide(scope))
+)
+
+const capstanOver = (service: Generator.Service): Contender => (i) =>
   Effect.suspend(() => {
     const started = performance.now()
     let first: number | undefined
     let deltas = 0
     let text = ""
-    const stream = generator.stream!({ messages: [Message.user(prompt)], params: GenerateParams.make({ seed: i }) })
+    const stream = service.stream!({ messages: [Message.user(prompt)], params: GenerateParams.make({ seed: i }) })
     return stream.pipe(
       Stream.runForEach((part) =>
         Effect.sync(() => {
@@ -73,6 +83,9 @@ const capstan: Contender = (i) =>
       Effect.map(() => ({ ttftMs: (first ?? NaN) - started, deltas, complete: text === expected }))
     )
   })
+
+const capstan = capstanOver(generator)
+const capstanFetch = capstanOver(overFetch)
 
 const client = new OpenAI({ baseURL: baseUrl, apiKey: API_KEY, maxRetries: 0 })
 
@@ -113,17 +126,23 @@ const quantile = (xs: ReadonlyArray<number>, q: number): number => {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!
 }
 
-const contenders = { capstan, sdk } as const
+const contenders = { capstan, capstanFetch, sdk } as const
 type Name = keyof typeof contenders
-const totals: Record<Name, { ttfts: Array<number>; deltas: number; cpuMicros: number; incomplete: number }> = {
-  capstan: { ttfts: [], deltas: 0, cpuMicros: 0, incomplete: 0 },
-  sdk: { ttfts: [], deltas: 0, cpuMicros: 0, incomplete: 0 }
+const names: ReadonlyArray<Name> = ["capstan", "capstanFetch", "sdk"]
+interface Totals {
+  readonly ttfts: Array<number>
+  deltas: number
+  cpuMicros: number
+  incomplete: number
 }
+const empty = (): Totals => ({ ttfts: [], deltas: 0, cpuMicros: 0, incomplete: 0 })
+const totals: Record<Name, Totals> = { capstan: empty(), capstanFetch: empty(), sdk: empty() }
 
 const main = Effect.gen(function*() {
-  for (const name of ["capstan", "sdk"] as const) yield* round(contenders[name], 20)
+  for (const name of names) yield* round(contenders[name], 20)
   for (let r = 0; r < rounds; r++) {
-    const order: ReadonlyArray<Name> = r % 2 === 0 ? ["capstan", "sdk"] : ["sdk", "capstan"]
+    // Each contender first, middle and last in turn.
+    const order = names.map((_, k) => names[(k + r) % names.length]!)
     for (const name of order) {
       const { cpuMicros, results } = yield* round(contenders[name], streams)
       const total = totals[name]
@@ -150,33 +169,30 @@ try {
     }
   }
   const c = row("capstan")
+  const cf = row("capstanFetch")
   const s = row("sdk")
   const f = (x: number, digits = 2) => x.toFixed(digits)
   console.log(
     `streaming: ${rounds} rounds × ${streams} streams (${concurrency} at a time), ${expected.length} chars in ` +
       `${chunkChars}-char events ${delayMs} ms apart`
   )
-  console.log("| | Capstan Generator.stream | OpenAI SDK stream | Capstan / SDK |")
-  console.log("|---|---|---|---|")
-  console.log(
-    `| time to first token, median | ${f(c.ttftMedianMs)} ms | ${f(s.ttftMedianMs)} ms | ${
-      f(c.ttftMedianMs / s.ttftMedianMs)
-    } |`
-  )
-  console.log(
-    `| time to first token, p95 | ${f(c.ttftP95Ms)} ms | ${f(s.ttftP95Ms)} ms | ${f(c.ttftP95Ms / s.ttftP95Ms)} |`
-  )
-  console.log(
-    `| CPU per streamed delta | ${f(c.cpuMicrosPerDelta, 1)} µs | ${f(s.cpuMicrosPerDelta, 1)} µs | ${
-      f(c.cpuMicrosPerDelta / s.cpuMicrosPerDelta)
-    } |`
-  )
-  console.log(
-    `| deltas received (incomplete answers) | ${c.deltas} (${c.incomplete}) | ${s.deltas} (${s.incomplete}) | |`
-  )
-  console.log(JSON.stringify({ capstan: c, sdk: s }))
-  if (c.incomplete + s.incomplete > 0) process.exitCode = 1
+  const line = (what: string, pick: (r: typeof c) => number, unit: string, digits = 2) =>
+    console.log(
+      `| ${what} | ${f(pick(c), digits)} ${unit} | ${f(pick(cf), digits)} ${unit} | ${f(pick(s), digits)} ${unit} | ${
+        f(pick(c) / pick(s))
+      } | ${f(pick(cf) / pick(s))} |`
+    )
+  console.log("| | Capstan | Capstan over the SDK's fetch | OpenAI SDK | Capstan / SDK | over fetch / SDK |")
+  console.log("|---|---|---|---|---|---|")
+  line("time to first token, median", (r) => r.ttftMedianMs, "ms")
+  line("time to first token, p95", (r) => r.ttftP95Ms, "ms")
+  line("CPU per streamed delta", (r) => r.cpuMicrosPerDelta, "µs", 1)
+  const received = (r: typeof c) => `${r.deltas} (${r.incomplete})`
+  console.log(`| deltas received (incomplete answers) | ${received(c)} | ${received(cf)} | ${received(s)} | | |`)
+  console.log(JSON.stringify({ capstan: c, capstanOverFetch: cf, sdk: s }))
+  if (c.incomplete + cf.incomplete + s.incomplete > 0) process.exitCode = 1
 } finally {
   await runtime.dispose()
+  await Effect.runPromise(Scope.close(scope, Exit.void))
   await server.close()
 }

@@ -7,7 +7,7 @@
  * @internal
  */
 import { ConnectionError, type GenerateParams, type Generation, type GenerationError, Secrets } from "@capstan/core"
-import { Clock, Effect, Redacted, Result, Stream } from "effect"
+import { Cause, Clock, Effect, Queue, Redacted, Result, Stream } from "effect"
 import type { LazySdk, RequestOptions } from "./call.js"
 import { timeoutMs } from "./call.js"
 import { type Failure, type HeadersLike, toGenerationError } from "./failure.js"
@@ -44,14 +44,32 @@ class Typed extends Error {
 export const endedEarly = (provider: string, missing: string): ConnectionError =>
   new ConnectionError({ provider, detail: `the stream ended before ${missing}` })
 
-/** The deltas of every event, with the events that add no text left out. */
-async function* deltasOf<W>(events: AsyncIterable<unknown>, accumulator: Accumulator<W>) {
-  for await (const event of events) {
-    const pushed = accumulator.push(event)
-    if (Result.isFailure(pushed)) throw new Typed(pushed.failure)
-    if (pushed.success.length > 0) yield pushed.success
-  }
-}
+/**
+ * The deltas of every event, pushed as they are read: the SDK's iteration runs on its own, and each network read's
+ * deltas reach the consumer together, rather than one Effect pull (and one promise) per event. The queue is
+ * unbounded: an answer is small, and the SDK reads the body as it arrives anyway. Ends when the events end; fails
+ * with what the SDK threw or the accumulator refused.
+ */
+const pushDeltas = <W>(
+  events: AsyncIterable<unknown>,
+  accumulator: Accumulator<W>,
+  caught: (error: unknown) => Typed | Failure
+): Stream.Stream<Delta, Typed | Failure> =>
+  Stream.callback<Delta, Typed | Failure>((queue) =>
+    Effect.sync(() => {
+      const read = async () => {
+        for await (const event of events) {
+          const pushed = accumulator.push(event)
+          if (Result.isFailure(pushed)) throw new Typed(pushed.failure)
+          if (pushed.success.length > 0) Queue.offerAllUnsafe(queue, pushed.success)
+        }
+      }
+      read().then(
+        () => Queue.endUnsafe(queue),
+        (error: unknown) => Queue.failCauseUnsafe(queue, Cause.fail(caught(error)))
+      )
+    })
+  )
 
 /**
  * How one generator streams: through a client made once, on first use, from the loaded SDK (as `sender` does for
@@ -113,9 +131,8 @@ export const streamer = <S, C>(
             (generation): Generation.StreamPart => ({ _tag: "Done", generation })
           )
       })
-      return Stream.fromAsyncIterable(deltasOf(answer.data, events), caught).pipe(
+      return pushDeltas(answer.data, events, caught).pipe(
         Stream.catch((error) => Stream.fromEffect(typed(error))),
-        Stream.flattenIterable,
         Stream.concat(Stream.fromEffect(done))
       )
     }))
