@@ -134,6 +134,15 @@ describe("streaming providers", () => {
           assert.strictEqual(malformed._tag, "MalformedResponse", malformed.message)
         }))
 
+      it.live("a server that stops sending mid-stream is a Timeout after the request timeout, not a hang", () =>
+        Effect.gen(function*() {
+          const server = yield* FakeProvider.scoped({ streamChunkChars: 2, streamChunkDelayMs: 1_000 })
+          const error = yield* Effect.flip(collect(yield* build(server), "hello there", { timeout: 0.2 }))
+          assert.strictEqual(error._tag, "Timeout", error.message)
+          assert.isTrue(error.retryable)
+          yield* eventually(() => server.stats.streams["cut-by-client"] === 1)
+        }))
+
       it.live("a 429 before the stream is RateLimited through the engine, without a retry", () =>
         Effect.gen(function*() {
           const server = yield* FakeProvider.scoped()

@@ -2,7 +2,8 @@
  * One streamed SDK request (`stream: true`) as a `Stream` of text deltas and, last, the whole generation. The
  * events the SDK parses from the server-sent events go through a provider's accumulator, which hands on the text
  * as it arrives and rebuilds the answer the non-streamed endpoint would have given, so the generation is made by
- * the same code as `generate`'s. Ending the stream early (interruption, `Stream.take`) aborts the HTTP request.
+ * the same code as `generate`'s. Ending the stream early (interruption, `Stream.take`) aborts the HTTP request; the
+ * request timeout bounds the wait for the answer's headers (the SDK's) and then for each next event.
  *
  * @internal
  */
@@ -53,12 +54,19 @@ export const endedEarly = (provider: string, missing: string): ConnectionError =
 const pushDeltas = <W>(
   events: AsyncIterable<unknown>,
   accumulator: Accumulator<W>,
-  caught: (error: unknown) => Typed | Failure
+  caught: (error: unknown) => Typed | Failure,
+  idle: { readonly ms: number; readonly abort: () => void }
 ): Stream.Stream<Delta, Typed | Failure> =>
   Stream.callback<Delta, Typed | Failure>((queue) =>
     Effect.sync(() => {
+      // A server that stops sending without closing the connection: the request timeout, between two events.
+      const stalled = setTimeout(() => {
+        Queue.failCauseUnsafe(queue, Cause.fail({ _tag: "Timeout" }))
+        idle.abort()
+      }, idle.ms)
       const read = async () => {
         for await (const event of events) {
+          stalled.refresh()
           const pushed = accumulator.push(event)
           if (Result.isFailure(pushed)) throw new Typed(pushed.failure)
           if (pushed.success.length > 0) Queue.offerAllUnsafe(queue, pushed.success)
@@ -67,7 +75,7 @@ const pushDeltas = <W>(
       read().then(
         () => Queue.endUnsafe(queue),
         (error: unknown) => Queue.failCauseUnsafe(queue, Cause.fail(caught(error)))
-      )
+      ).finally(() => clearTimeout(stalled))
     })
   )
 
@@ -131,7 +139,7 @@ export const streamer = <S, C>(
             (generation): Generation.StreamPart => ({ _tag: "Done", generation })
           )
       })
-      return pushDeltas(answer.data, events, caught).pipe(
+      return pushDeltas(answer.data, events, caught, { ms: timeout, abort: () => controller.abort() }).pipe(
         Stream.catch((error) => Stream.fromEffect(typed(error))),
         Stream.concat(Stream.fromEffect(done))
       )
