@@ -3,9 +3,10 @@
  * server-sent events: text as it arrives, the whole generation last, interruption, faults mid-stream, and the
  * engine's limiter settling with the usage the stream reports.
  */
-import { ChatPipeline, Engine, type Generation, Generator, Model, RateLimiter } from "@capstan/core"
+import { ChatPipeline, Engine, type Generation, Generator, Identifier, Model, RateLimiter } from "@capstan/core"
+import { OpenAI } from "@capstan/providers"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Fiber, Layer, Schema, Stream } from "effect"
+import { Effect, Fiber, Layer, Redacted, Schema, Stream } from "effect"
 import { FakeProvider, type FakeProviderServer } from "../support/FakeProvider.js"
 import { chatRequest, eventually, generatorFor } from "./harness.js"
 
@@ -197,6 +198,22 @@ describe("streaming providers", () => {
       const generation = doneOf(parts)
       assert.deepStrictEqual(generation.choices.map((choice) => choice.text), ["echo: hi", "echo: hi", "echo: hi"])
       assert.strictEqual(generation.usage.outputTokens, 3 * tokens("echo: hi"))
+    }))
+
+  it.live("openai: streams over the SDK's default fetch too (no Capstan transport), and stops it on interruption", () =>
+    Effect.gen(function*() {
+      const server = yield* FakeProvider.scoped({ streamChunkChars: 3 })
+      const generator = yield* OpenAI.makeGenerator(Identifier.make({ provider: "openai", model: "gpt-4o-mini" }), {
+        apiKey: Redacted.make("sk-test"),
+        baseURL: server.openaiBaseUrl,
+        fetch: globalThis.fetch
+      })
+      const parts = yield* collect(generator)
+      assert.strictEqual(deltasOf(parts).join(""), "echo: hello there")
+      assert.strictEqual(doneOf(parts).usage.outputTokens, tokens("echo: hello there"))
+      server.configure({ streamChunkDelayMs: 30 })
+      yield* streamOf(generator)(chatRequest("hello there")).pipe(Stream.take(2), Stream.runDrain)
+      yield* eventually(() => server.stats.streams["cut-by-client"] === 1 && server.stats.inFlight === 0)
     }))
 
   it.live("ChatPipeline.runStream over a provider: deltas as they arrive, then the chat", () =>
