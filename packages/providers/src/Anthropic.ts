@@ -11,6 +11,9 @@
  * The SDK's own retries are off (`maxRetries: 0`): the engine owns retries and pacing. Every SDK failure becomes
  * a typed generation error, and every answer carries the `anthropic-ratelimit-*` headers of its response.
  *
+ * `stream` sends the request with `stream: true`: `text_delta`s as they arrive, then the message the events add up
+ * to (tool inputs from their `input_json_delta`s); an `error` event mid-stream (`overloaded_error`) is its typed error.
+ *
  * @since 0.1.0
  */
 import type AnthropicSdk from "@anthropic-ai/sdk"

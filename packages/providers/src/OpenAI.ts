@@ -12,6 +12,10 @@
  * The SDK's own retries are off (`maxRetries: 0`): the engine owns retries and pacing. Every SDK failure becomes
  * a typed generation error, and every answer carries the rate-limit headers of its response.
  *
+ * `stream` sends the chat request with `stream: true` and `stream_options.include_usage`: text deltas per choice,
+ * then the generation the chunks add up to (tool calls and structured output assembled, usage from the last chunk;
+ * log probabilities are not read from chunks).
+ *
  * @since 0.1.0
  */
 import {
