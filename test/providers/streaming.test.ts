@@ -144,6 +144,18 @@ describe("streaming providers", () => {
           yield* eventually(() => server.stats.streams["cut-by-client"] === 1)
         }))
 
+      it.live("the engine's limiter learns the server's limits from the stream's rate-limit headers", () =>
+        Effect.gen(function*() {
+          const server = yield* FakeProvider.scoped({ rpm: 600, tpm: 90_000 })
+          const limiter = yield* RateLimiter.make({})
+          const generator = yield* Engine.applyDefault(yield* build(server), { limiter })
+          assert.strictEqual((yield* limiter.state).rpm, undefined)
+          yield* collect(generator)
+          const state = yield* limiter.state
+          assert.strictEqual(state.rpm, 600)
+          assert.strictEqual(state.tpm, 90_000)
+        }))
+
       it.live("a 429 before the stream is RateLimited through the engine, without a retry", () =>
         Effect.gen(function*() {
           const server = yield* FakeProvider.scoped()
