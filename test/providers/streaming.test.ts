@@ -228,6 +228,16 @@ describe("streaming providers", () => {
       yield* eventually(() => server.stats.streams["cut-by-client"] === 1 && server.stats.inFlight === 0)
     }))
 
+  it.live("an OpenAI-compatible provider (ollama) streams through the same code", () =>
+    Effect.gen(function*() {
+      const server = yield* FakeProvider.scoped({ streamChunkChars: 3 })
+      const generator = yield* generatorFor("ollama!llama3.1", { OLLAMA_API_BASE: server.url })
+      const parts = yield* collect(generator)
+      assert.strictEqual(deltasOf(parts).join(""), "echo: hello there")
+      assert.strictEqual(doneOf(parts).usage.inputTokens, tokens("hello there"))
+      assert.strictEqual(server.requests[0]!.path, "/v1/chat/completions")
+    }))
+
   it.live("ChatPipeline.runStream over a provider: deltas as they arrive, then the chat", () =>
     Effect.gen(function*() {
       const server = yield* FakeProvider.scoped({ streamChunkChars: 2 })
