@@ -187,10 +187,8 @@ describe("OpenAI wire format", () => {
     expect(res.usage).toEqual({ prompt_tokens: 2, completion_tokens: 8, total_tokens: 10 })
   })
 
-  it("refuses stream: true with an OpenAI-shaped 400", async () => {
-    const error = await rejection(
-      openai(shared).chat.completions.create({ model: "m", stream: true, messages: [{ role: "user", content: "x" }] })
-    )
+  it("refuses stream: true on legacy completions with an OpenAI-shaped 400 (chat streams: fake-provider-streaming)", async () => {
+    const error = await rejection(openai(shared).completions.create({ model: "m", stream: true, prompt: "x" }))
     expect(error).toBeInstanceOf(OpenAI.BadRequestError)
     expect((error as InstanceType<typeof OpenAI.BadRequestError>).param).toBe("stream")
   })

@@ -43,6 +43,14 @@ import {
   RateLimiter,
   retryAfterHeaders
 } from "./internal/rateLimiter.js"
+import {
+  anthropicEvents,
+  malformedFrame,
+  openaiChatEvents,
+  overloadedFrame,
+  type StreamEnd,
+  writeFrames
+} from "./internal/streaming.js"
 import { FAULT_KINDS } from "./internal/types.js"
 import type {
   ApiKind,
@@ -136,6 +144,10 @@ export interface FakeProviderConfig {
    * client places choices by their `index`, not their position.
    */
   readonly choiceOrder?: "index" | "reversed" | undefined
+  /** Characters of text (or tool-call arguments) per event of a streamed answer (`stream: true`). Default 4. */
+  readonly streamChunkChars?: number | undefined
+  /** Milliseconds between the events of a streamed answer. Default 0 (all at once). */
+  readonly streamChunkDelayMs?: number | undefined
 }
 
 /** Options of {@link FakeProvider.start}. */
@@ -162,6 +174,11 @@ export interface FakeProviderStats {
   readonly peakInFlight: number
   /** Batch counters. Reading them first runs the batch requests whose turn has come on the batch clock. */
   readonly batches: FakeBatchStats
+  /**
+   * Streamed answers by how they ended: every event sent, the client closed the connection first, or the server cut
+   * it (a fault).
+   */
+  readonly streams: Readonly<Record<StreamEnd, number>>
 }
 
 /** One logged request. `status`/`fault`/`answeredAt` fill in once it is answered. */
@@ -307,6 +324,7 @@ interface Counters {
   faults: Partial<Record<FaultKind, number>>
   tokensCharged: number
   peakInFlight: number
+  streams: Record<StreamEnd, number>
 }
 
 const emptyCounters = (inFlight: number): Counters => ({
@@ -316,7 +334,8 @@ const emptyCounters = (inFlight: number): Counters => ({
   rateLimited: 0,
   faults: {},
   tokensCharged: 0,
-  peakInFlight: inFlight
+  peakInFlight: inFlight,
+  streams: { complete: 0, "cut-by-client": 0, dropped: 0 }
 })
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -340,6 +359,8 @@ interface Exchange {
   extraHeaders: Readonly<Record<string, string>> | undefined
   closed: boolean
   timer: ReturnType<typeof setTimeout> | undefined
+  /** A streamed call asked for a last usage chunk (OpenAI `stream_options.include_usage`). */
+  streamUsage: boolean
 }
 
 class Provider {
@@ -407,6 +428,7 @@ class Provider {
       byApi: { ...c.byApi },
       byStatus: { ...c.byStatus },
       faults: { ...c.faults },
+      streams: { ...c.streams },
       batches: this.batches.stats()
     }
   }
@@ -444,7 +466,8 @@ class Provider {
       latencyMs: undefined,
       extraHeaders: undefined,
       closed: false,
-      timer: undefined
+      timer: undefined,
+      streamUsage: false
     }
     res.once("close", () => {
       ex.closed = true
@@ -525,6 +548,8 @@ class Provider {
       }
     }
     this.counters.tokensCharged += cost
+    const streamOptions = params["stream_options"]
+    ex.streamUsage = isRecord(streamOptions) && streamOptions["include_usage"] === true
     const outcome = this.decide(ex, call, params, defaults)
     if (outcome.kind === "fault") this.countFault(ex, outcome.fault)
     const delay = this.delayFor(ex, outcome)
@@ -604,6 +629,10 @@ class Provider {
       case "truncated":
       case "malformed":
         return this.sendBroken(ex, call, fault)
+      case "overloaded":
+        // Anthropic reports overload mid-stream, as an `error` event after the 200.
+        if (call.stream && call.api === "anthropic") return this.sendStream(ex, call, [], false, fault)
+        return this.sendError(ex, faultError(fault, { model: call.model, promptTokens: call.promptTokens[0] ?? 0 })!)
       default: {
         const spec = faultError(fault, { model: call.model, promptTokens: call.promptTokens[0] ?? 0 })!
         return this.sendError(ex, spec, ex.api, fault === "rate-limit" ? 1000 : undefined)
@@ -672,6 +701,7 @@ class Provider {
   }
 
   private sendAnswer(ex: Exchange, call: ParsedCall, answers: ReadonlyArray<Answer>, contentFilter: boolean): void {
+    if (call.stream) return this.sendStream(ex, call, answers, contentFilter)
     this.write(ex, 200, this.headers(ex), this.successJson(ex, call, answers, contentFilter))
   }
 
@@ -726,8 +756,48 @@ class Provider {
     pump()
   }
 
+  /**
+   * A streamed answer (see `internal/streaming.ts`). Faults after the headers: `reset-after-headers` sends half the
+   * events and destroys the socket, `truncated` ends the response cleanly after half of them, `malformed` sends one
+   * event whose data is not JSON after the first, `overloaded` (Anthropic) an `error` event after `message_start`.
+   */
+  private sendStream(
+    ex: Exchange,
+    call: ParsedCall,
+    answers: ReadonlyArray<Answer>,
+    contentFilter: boolean,
+    fault?: "reset-after-headers" | "truncated" | "malformed" | "overloaded"
+  ): void {
+    if (ex.closed || ex.res.headersSent) return
+    const { body } = answerBody(call, answers, contentFilter, ex.seq, Date.now(), this.config.cachedPromptTokens ?? 0)
+    const chunkChars = Math.max(1, this.config.streamChunkChars ?? 4)
+    const frames = call.api === "anthropic"
+      ? anthropicEvents(body as Readonly<Record<string, unknown>>, chunkChars)
+      : openaiChatEvents(body as Readonly<Record<string, unknown>>, ex.streamUsage, chunkChars)
+    if (fault === "malformed") frames.splice(1, frames.length - 1, malformedFrame(call.api === "anthropic"))
+    if (fault === "overloaded") frames.splice(1, frames.length - 1, overloadedFrame)
+    const h = this.headers(ex)
+    h["content-type"] = "text/event-stream; charset=utf-8"
+    h["cache-control"] = "no-cache"
+    this.recordStatus(ex, 200)
+    ex.res.writeHead(200, h)
+    const half = Math.max(2, Math.floor(frames.length / 2))
+    const cut = fault === "reset-after-headers"
+      ? { after: half, end: "drop" as const }
+      : fault === "truncated"
+      ? { after: half, end: "close" as const }
+      : undefined
+    const counters = this.counters
+    writeFrames(ex.res, frames, {
+      delayMs: this.config.streamChunkDelayMs ?? 0,
+      cut,
+      onEnd: (end) => counters.streams[end]++
+    })
+  }
+
   private sendBroken(ex: Exchange, call: ParsedCall, fault: "reset-after-headers" | "truncated" | "malformed"): void {
     if (ex.closed) return
+    if (call.stream) return this.sendStream(ex, call, call.prompts.map((p) => defaultAnswer(call, p)), false, fault)
     const h = this.headers(ex)
     if (fault === "malformed") return this.write(ex, 200, h, "<html><body><h1>502 Bad Gateway</h1></body></html>")
     const full = this.successJson(ex, call, call.prompts.map((p) => defaultAnswer(call, p)), false)

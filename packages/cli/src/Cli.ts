@@ -20,6 +20,7 @@ import * as Parse from "./internal/parse.js"
 import * as Report from "./internal/report.js"
 import * as Run from "./internal/run.js"
 import * as Shell from "./internal/shell.js"
+import { streamAnswer, streams } from "./internal/streamAnswer.js"
 
 /**
  * The version `capstan --version` prints: the package's, read from its `package.json` (next to `src` and `dist`
@@ -124,7 +125,13 @@ const run = Command.make("run", {
   prompt: Argument.String("prompt").pipe(Argument.withDescription("the prompt to send")),
   generator: generatorFlag,
   system: Flag.String("system").pipe(Flag.withDescription("a system message sent before the prompt"), Flag.optional),
-  param: paramFlag
+  param: paramFlag,
+  stream: Flag.Boolean("stream").pipe(
+    Flag.withDescription(
+      "print the answer as it arrives (default when standard output is a terminal and the generator streams); --no-stream waits for the whole answer, with the engine's retries"
+    ),
+    Flag.optional
+  )
 }, (config) =>
   Effect.gen(function*() {
     const identifier = yield* chooseIdentifier(config.generator, overridesOf([], config.param))
@@ -133,10 +140,12 @@ const run = Command.make("run", {
       Message.user(config.prompt)
     ]
     const item = new Dataset.RenderedItem({ id: "prompt", template: config.prompt, vars: {}, messages })
-    const { rows } = yield* Batch.run([item]).pipe(
-      Effect.provide(Generator.layer(identifier)),
-      Generators.withProviders
-    )
+    const answer = Effect.gen(function*() {
+      if (yield* streams(config.stream)) return yield* streamAnswer(messages).pipe(Effect.as(undefined))
+      return (yield* Batch.run([item])).rows
+    }).pipe(Effect.provide(Generator.layer(identifier)), Generators.withProviders)
+    const rows = yield* answer
+    if (rows === undefined) return
     const failed = rows.filter((row) => row.error !== undefined)
     for (const row of rows) {
       if (row.error === undefined) yield* Console.log(rowText(row))

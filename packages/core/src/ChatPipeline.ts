@@ -41,6 +41,7 @@ import * as Identifier from "./Identifier.js"
 import * as internal from "./internal/pipeline.js"
 import * as batch from "./internal/pipelineBatch.js"
 import * as Facade from "./internal/pipelineFacade.js"
+import * as PipelineStream from "./internal/pipelineStream.js"
 import * as ToolLoop from "./internal/toolLoop.js"
 import * as Message from "./Message.js"
 import type * as Model from "./Model.js"
@@ -520,6 +521,59 @@ export const run: {
   Facade.kindFirst,
   (self: Pipeline<Kind, unknown, unknown, unknown>, options?: RunOptions) =>
     batch.runOnce(Facade.impl(self), options?.onFailed ?? "fail")
+)
+
+/**
+ * What {@link runStream} emits: the text of the run's requests as it arrives (`request` counts the run's requests
+ * from 0: a parse retry or an `andThen` step sends another; `index` is the choice), then, last, the finished chat.
+ *
+ * @example
+ * ```ts
+ * import type { ChatPipeline } from "@capstan/core"
+ *
+ * const show = (event: ChatPipeline.StreamEvent<unknown>) => event._tag === "Delta" ? event.text : `\n${event.chat.usage.totalTokens} tokens`
+ * ```
+ * @since 0.4.0
+ */
+export type StreamEvent<A> = PipelineStream.StreamEvent<A>
+
+/**
+ * Runs the pipeline once, as {@link run} does, streaming its text: every request of the run goes through the
+ * generator's `stream`, its text deltas are emitted as they arrive, and the finished chat (parsed, `andThen` steps
+ * applied) comes last. A generator that cannot stream fails with `Unsupported` before any request. A pipeline
+ * with its own generator (`withGenerator`) sends through that one, unstreamed. In `pipe`, call it:
+ * `ChatPipeline.runStream()`.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Stream } from "effect"
+ * import { ChatPipeline, Generator } from "@capstan/core"
+ *
+ * const printed = ChatPipeline.make("Tell me a story.").pipe(
+ *   ChatPipeline.runStream(),
+ *   Stream.runForEach((event) =>
+ *     event._tag === "Delta" ? Effect.sync(() => process.stdout.write(event.text)) : Effect.log(event.chat.usage)
+ *   ),
+ *   Effect.provide(Generator.layer("mock!echo"))
+ * )
+ * ```
+ * @since 0.4.0
+ */
+export const runStream: {
+  (): <A, E, R>(
+    self: ChatPipeline<A, E, R>
+  ) => Stream.Stream<StreamEvent<A>, E | GenerationError, R | Generator.Generator>
+  <A, E, R>(self: ChatPipeline<A, E, R>): Stream.Stream<StreamEvent<A>, E | GenerationError, R | Generator.Generator>
+} = dual(
+  Facade.kindFirst,
+  <A, E, R>(self: ChatPipeline<A, E, R>) =>
+    PipelineStream.streamRun(
+      batch.runOnce(Facade.impl(self as Pipeline<Kind, unknown, unknown, unknown>), "fail") as Effect.Effect<
+        Chat.Chat<A>,
+        E,
+        R
+      >
+    )
 )
 
 /**

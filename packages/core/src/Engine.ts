@@ -270,11 +270,13 @@ export const apply = (service: Service, options: Options = {}): Effect.Effect<Se
         Stream.unwrap(Effect.gen(function*() {
           const permit = yield* limiter.acquire(limiter.estimate(request))
           return send(request).pipe(
-            Stream.tap((part) =>
-              part._tag === "Done"
-                ? limiter.settle(permit, part.generation.usage, part.generation.choices.length)
-                : Effect.void
-            ),
+            // Settled with the usage, and taught by the rate-limit headers, as a generated answer is.
+            Stream.tap((part) => {
+              if (part._tag !== "Done") return Effect.void
+              const { choices, rateLimit, usage } = part.generation
+              const settled = limiter.settle(permit, usage, choices.length)
+              return rateLimit === undefined ? settled : Effect.andThen(settled, limiter.observe(permit, rateLimit))
+            }),
             Stream.onExit((exit) =>
               Exit.isFailure(exit)
                 ? Option.match(Cause.findErrorOption(exit.cause), {

@@ -11,6 +11,9 @@
  * The SDK's own retries are off (`maxRetries: 0`): the engine owns retries and pacing. Every SDK failure becomes
  * a typed generation error, and every answer carries the `anthropic-ratelimit-*` headers of its response.
  *
+ * `stream` sends the request with `stream: true`: `text_delta`s as they arrive, then the message the events add up
+ * to (tool inputs from their `input_json_delta`s); an `error` event mid-stream (`overloaded_error`) is its typed error.
+ *
  * @since 0.1.0
  */
 import type AnthropicSdk from "@anthropic-ai/sdk"
@@ -26,16 +29,18 @@ import {
   Secrets,
   Unsupported
 } from "@capstan/core"
-import { Effect, Redacted, Result, Schema, type Scope } from "effect"
+import { Effect, Redacted, Result, Schema, type Scope, Stream } from "effect"
 import { toCodecAnthropic } from "effect/ai/AnthropicStructuredOutput"
 import type * as HttpTransport from "./HttpTransport.js"
 import * as AnthropicBatch from "./internal/anthropicBatch.js"
 import { toAnthropicMessages, toolCallsOf } from "./internal/anthropicMessages.js"
+import * as AnthropicStream from "./internal/anthropicStream.js"
 import { statusError } from "./internal/batch.js"
 import { lazySdk, overTransport, sender } from "./internal/call.js"
 import { classify } from "./internal/failure.js"
 import { type Built, optionNamesOf, withProviderOptions } from "./internal/options.js"
 import { apiKey, baseUrl, stringSetting } from "./internal/settings.js"
+import { streamer } from "./internal/streamCall.js"
 import * as Structured from "./internal/structured.js"
 import * as Tools from "./internal/tools.js"
 import { decoder, defined, nullish, tokenCount, trusted, usageOf } from "./internal/wire.js"
@@ -258,11 +263,11 @@ const generatorOver = (
   fetch: HttpTransport.Fetch
 ): Generator.Service => {
   const provider = identifier.provider
-  const send = sender(sdk, {
+  const connection = {
     provider,
     apiKey: options.apiKey,
     baseURL: options.baseURL,
-    client: (Sdk) =>
+    client: (Sdk: typeof AnthropicSdk) =>
       new Sdk({
         apiKey: Redacted.value(options.apiKey),
         // null, not undefined: the SDK would look for ANTHROPIC_AUTH_TOKEN behind Config's back.
@@ -271,7 +276,9 @@ const generatorOver = (
         maxRetries: 0,
         fetch
       })
-  })
+  }
+  const send = sender(sdk, connection)
+  const streamed = streamer(sdk, connection)
   const decode = decoder(provider, MessageWire)
   // A provider registered under another name over this API reads the `anthropic` options, then its own.
   const optionNames = optionNamesOf("anthropic", provider)
@@ -317,6 +324,14 @@ const generatorOver = (
           (client, perRequest) => client.messages.create(body, perRequest).withResponse(),
           decode
         ).pipe(Effect.flatMap(toGeneration))),
+    stream: (request) =>
+      Stream.unwrap(Effect.map(messagesRequest(request), ({ body, toGeneration }) =>
+        streamed(
+          request.params,
+          (client, perRequest) => client.messages.create({ ...body, stream: true }, perRequest).withResponse(),
+          () => AnthropicStream.accumulator(provider),
+          ({ rateLimit, wire }) => Effect.flatMap(decode(wire), (message) => toGeneration({ wire: message, rateLimit }))
+        ))),
     batch: AnthropicBatch.make({
       provider,
       send: (request, decodeWith) => send(GenerateParams.empty, request, decodeWith),

@@ -12,6 +12,10 @@
  * The SDK's own retries are off (`maxRetries: 0`): the engine owns retries and pacing. Every SDK failure becomes
  * a typed generation error, and every answer carries the rate-limit headers of its response.
  *
+ * `stream` sends the chat request with `stream: true` and `stream_options.include_usage`: text deltas per choice,
+ * then the generation the chunks add up to (tool calls and structured output assembled, usage from the last chunk;
+ * log probabilities are not read from chunks).
+ *
  * @since 0.1.0
  */
 import {
@@ -27,7 +31,7 @@ import {
   type Message,
   Secrets
 } from "@capstan/core"
-import { Effect, Redacted, Result, Schema, type Scope } from "effect"
+import { Effect, Redacted, Result, Schema, type Scope, Stream } from "effect"
 import { toCodecOpenAI } from "effect/ai/OpenAiStructuredOutput"
 import type OpenAISdk from "openai"
 import type * as HttpTransport from "./HttpTransport.js"
@@ -37,8 +41,10 @@ import { classify } from "./internal/failure.js"
 import * as Logprobs from "./internal/logprobs.js"
 import * as OpenAIBatch from "./internal/openaiBatch.js"
 import { toolCallsOf, ToolCallsWire, toOpenAiMessages } from "./internal/openaiMessages.js"
+import * as OpenAIStream from "./internal/openaiStream.js"
 import { type Built, optionNamesOf, withProviderOptions } from "./internal/options.js"
 import { apiKey, baseUrl, stringSetting } from "./internal/settings.js"
+import { streamer } from "./internal/streamCall.js"
 import * as Structured from "./internal/structured.js"
 import * as Tools from "./internal/tools.js"
 import { decoder, defined, nullish, tokenCount, trusted, usageOf } from "./internal/wire.js"
@@ -345,11 +351,11 @@ const generatorOver = (
     imageUrls: options.imageUrls ?? true,
     optionNames: optionNamesOf("openai", provider)
   }
-  const send = sender(sdk, {
+  const connection = {
     provider,
     apiKey: options.apiKey,
     baseURL: options.baseURL,
-    client: (Sdk) =>
+    client: (Sdk: typeof OpenAISdk) =>
       new Sdk({
         apiKey: Redacted.value(options.apiKey),
         baseURL: options.baseURL,
@@ -359,7 +365,9 @@ const generatorOver = (
         maxRetries: 0,
         fetch
       })
-  })
+  }
+  const send = sender(sdk, connection)
+  const streamed = streamer(sdk, connection)
   const decodeChat = decoder(provider, ChatCompletionWire)
   const decodeCompletion = decoder(provider, CompletionWire)
   const chatGeneration = toGeneration(provider, chatChoices(undefined))
@@ -424,6 +432,19 @@ const generatorOver = (
           (client, perRequest) => client.chat.completions.create(body, perRequest).withResponse(),
           decodeChat
         ).pipe(Effect.flatMap(toGeneration))),
+    // The last chunk carries the usage (`include_usage`), which the engine's limiter settles with.
+    stream: (request) =>
+      Stream.unwrap(Effect.map(chatRequest(request), ({ body, toGeneration }) =>
+        streamed(
+          request.params,
+          (client, perRequest) =>
+            client.chat.completions.create(
+              { ...body, stream: true, stream_options: { include_usage: true } },
+              perRequest
+            ).withResponse(),
+          () => OpenAIStream.accumulator(provider),
+          ({ rateLimit, wire }) => Effect.flatMap(decodeChat(wire), (chat) => toGeneration({ wire: chat, rateLimit }))
+        ))),
     complete: (request) => complete(request, 1),
     // The legacy endpoint takes `prompt` as a list: choices come back by `index` = prompt × n + choice, sorted here.
     completeMany: (request) => complete({ prompt: request.prompts, params: request.params }, request.prompts.length),

@@ -25,7 +25,9 @@ export const checkCall = (api: ApiKind, body: unknown): ParsedCall | ErrorSpec =
   }
   const call = parseCall(api, body)
   if ("invalid" in call) return statusError(400, call.invalid, null, call.param)
-  if (call.stream) return statusError(400, "stream: the fake provider does not support streaming", null, "stream")
+  if (call.stream && api === "openai-completion") {
+    return statusError(400, "stream: the fake provider streams chat and messages only", null, "stream")
+  }
   return call
 }
 

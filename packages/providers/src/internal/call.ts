@@ -25,7 +25,7 @@ import { snapshotOf } from "./rateLimitHeaders.js"
 const defaultTimeoutSeconds = 120
 
 /** The request timeout of a call, in milliseconds. */
-const timeoutMs = (params: GenerateParams.GenerateParams): number =>
+export const timeoutMs = (params: GenerateParams.GenerateParams): number =>
   Math.max(1, Math.round((params.timeout ?? defaultTimeoutSeconds) * 1000))
 
 /** A parsed SDK answer with its raw response, as `APIPromise.withResponse()` gives it. */

@@ -79,7 +79,7 @@ export const classify = <E extends APIErrorLike>(sdk: SdkErrors<E>) => (error: u
   if (refusal !== undefined) return { _tag: "Rejected", message: refusal.message }
   if (error instanceof sdk.APIConnectionTimeoutError) return { _tag: "Timeout" }
   if (error instanceof sdk.APIError) {
-    if (error.status === undefined) return { _tag: "Connection", message: messageOf(error) }
+    if (error.status === undefined) return eventError(error, sdk.details(error))
     return { _tag: "Status", status: error.status, headers: error.headers, ...sdk.details(error) }
   }
   if (error instanceof sdk.SdkError) return { _tag: "Rejected", message: error.message }
@@ -87,6 +87,35 @@ export const classify = <E extends APIErrorLike>(sdk: SdkErrors<E>) => (error: u
     return { _tag: "Malformed", message: `the response body is not valid JSON (${error.message})` }
   }
   return { _tag: "Connection", message: messageOf(error) }
+}
+
+/**
+ * What a streamed answer's `error` event said (the SDKs throw it as an `APIError` without a status), as the status
+ * the API gives that error type when it is not streaming: Anthropic's `overloaded_error` mid-stream is `Overloaded`
+ * as a 529 would be. An error event of an unknown type is the server's (500); an `APIError` with neither a status
+ * nor a type is the transport's.
+ */
+const eventError = (
+  error: Error,
+  details: { readonly message: string; readonly code: string | undefined; readonly type: string | undefined }
+): Failure => {
+  if (details.type === undefined) return { _tag: "Connection", message: messageOf(error) }
+  return { _tag: "Status", status: eventStatus[details.type] ?? 500, headers: undefined, ...details }
+}
+
+const eventStatus: Readonly<Record<string, number>> = {
+  invalid_request_error: 400,
+  authentication_error: 401,
+  permission_error: 403,
+  not_found_error: 404,
+  request_too_large: 413,
+  rate_limit_error: 429,
+  rate_limit_exceeded: 429,
+  tokens: 429,
+  requests: 429,
+  api_error: 500,
+  server_error: 500,
+  overloaded_error: 529
 }
 
 /** An error's message with its cause's, when the cause adds something. */
