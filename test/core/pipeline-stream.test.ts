@@ -1,7 +1,8 @@
 import { ChatPipeline, Generation, Generator, Identifier, Model, ServerError, Usage } from "@capstan/core"
 import { MockGenerator } from "@capstan/core/testing"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer, Stream } from "effect"
+import { Effect, Layer, Schema, Stream } from "effect"
+import { Tool, Toolkit } from "effect/ai"
 
 /** Answers call i with replies[i] (the last one repeated). */
 const scripted = (replies: ReadonlyArray<string>) =>
@@ -69,5 +70,29 @@ describe("ChatPipeline.runStream", () => {
       expect(error._tag).toBe("ServerError")
     }).pipe(
       Effect.provide(MockGenerator.echo({ fail: new ServerError({ provider: "mock", detail: "boom", status: 500 }) }))
+    ))
+
+  it.effect("a pipeline using tools streams every request of its tool loop; the calls and results are in the chat", () =>
+    Effect.gen(function*() {
+      const Weather = Tool.make("weather", {
+        parameters: Schema.Struct({ city: Schema.String }),
+        success: Schema.Struct({ celsius: Schema.Number })
+      })
+      const tools = Toolkit.make(Weather)
+      const events = yield* ChatPipeline.make("Is it warm in Lyon?").pipe(
+        ChatPipeline.using(tools),
+        ChatPipeline.runStream(),
+        Stream.runCollect,
+        Effect.provide(tools.toLayer({ weather: () => Effect.succeed({ celsius: 21 }) }))
+      )
+      const last = events.at(-1)
+      const chat = last?._tag === "Done" ? last.chat : undefined
+      expect(chat?.text).toBe("It is 21 degrees in Lyon.")
+      expect(chat?.generated.map((m) => m.role)).toEqual(["assistant", "tool", "assistant"])
+      expect(textOf(events, 1)).toBe("It is 21 degrees in Lyon.")
+    }).pipe(
+      Effect.provide(
+        MockGenerator.toolRounds([[{ name: "weather", input: { city: "Lyon" } }], "It is 21 degrees in Lyon."])
+      )
     ))
 })
