@@ -298,7 +298,11 @@ export class Generation extends Schema.Class<Generation>("@capstan/core/Generati
    * what the answer cost when it was first generated, paid then. Chats and rows built from it record no usage and
    * no attempts (nothing was paid or sent this time) and `cached: true` in their metadata.
    */
-  cached: Schema.optionalKey(Schema.Boolean)
+  cached: Schema.optionalKey(Schema.Boolean),
+  /** The provider's id of the response (OpenAI `id`, Anthropic `id`), when it gives one. */
+  responseId: Schema.optionalKey(Schema.String),
+  /** The model that answered, as the provider names it (may be more precise than the one asked for). */
+  responseModel: Schema.optionalKey(Schema.String)
 }) {}
 
 /**
