@@ -30,7 +30,10 @@ const collector = Effect.acquireRelease(
       resume(Effect.succeed({ url: `http://127.0.0.1:${port}`, received, server }))
     })
   }),
-  ({ server }) => Effect.callback<void>((resume) => server.close(() => resume(Effect.void)))
+  ({ server }) =>
+    Effect.callback<void>((resume) => {
+      server.close(() => resume(Effect.void))
+    })
 )
 
 describe("capstan exports telemetry over OTLP", () => {
