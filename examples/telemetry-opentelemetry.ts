@@ -12,7 +12,11 @@ import { MockGenerator } from "@capstan/core/testing"
 import * as OtelMetrics from "@effect/opentelemetry/OtelMetrics"
 import * as OtelTracer from "@effect/opentelemetry/OtelTracer"
 import * as Resource from "@effect/opentelemetry/Resource"
-import { AggregationTemporality, InMemoryMetricExporter, PeriodicExportingMetricReader } from "@opentelemetry/sdk-metrics"
+import {
+  AggregationTemporality,
+  InMemoryMetricExporter,
+  PeriodicExportingMetricReader
+} from "@opentelemetry/sdk-metrics"
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base"
 import { Console, Effect, Layer } from "effect"
 import { runMain } from "./run.js"
@@ -53,10 +57,11 @@ export const program: Effect.Effect<
   const finished = spans.getFinishedSpans()
   for (const span of finished.filter((s) => s.name.startsWith("chat "))) {
     const a = span.attributes
+    const show = (key: string) => JSON.stringify(a[key])
     yield* Console.log(
-      `${span.name}: item ${a[Telemetry.Attribute.itemId]}, ` +
-        `${a[Telemetry.Attribute.usageInputTokens]} in / ${a[Telemetry.Attribute.usageOutputTokens]} out, ` +
-        `finish ${JSON.stringify(a[Telemetry.Attribute.responseFinishReasons])}, ` +
+      `${span.name}: item ${show(Telemetry.Attribute.itemId)}, ` +
+        `${show(Telemetry.Attribute.usageInputTokens)} in / ${show(Telemetry.Attribute.usageOutputTokens)} out, ` +
+        `finish ${show(Telemetry.Attribute.responseFinishReasons)}, ` +
         `content recorded: ${a[Telemetry.Attribute.inputMessages] !== undefined}`
     )
   }

@@ -15,21 +15,23 @@ interface Received {
 
 /** A loopback OTLP/HTTP collector that keeps what it receives. */
 const collector = Effect.acquireRelease(
-  Effect.callback<{ readonly url: string; readonly received: Array<Received>; readonly server: http.Server }>((resume) => {
-    const received: Array<Received> = []
-    const server = http.createServer((request, response) => {
-      const chunks: Array<Buffer> = []
-      request.on("data", (chunk: Buffer) => chunks.push(chunk))
-      request.on("end", () => {
-        received.push({ path: request.url ?? "", body: Buffer.concat(chunks).toString("utf8") })
-        response.writeHead(200, { "content-type": "application/json" }).end("{}")
+  Effect.callback<{ readonly url: string; readonly received: Array<Received>; readonly server: http.Server }>(
+    (resume) => {
+      const received: Array<Received> = []
+      const server = http.createServer((request, response) => {
+        const chunks: Array<Buffer> = []
+        request.on("data", (chunk: Buffer) => chunks.push(chunk))
+        request.on("end", () => {
+          received.push({ path: request.url ?? "", body: Buffer.concat(chunks).toString("utf8") })
+          response.writeHead(200, { "content-type": "application/json" }).end("{}")
+        })
       })
-    })
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as AddressInfo
-      resume(Effect.succeed({ url: `http://127.0.0.1:${port}`, received, server }))
-    })
-  }),
+      server.listen(0, "127.0.0.1", () => {
+        const { port } = server.address() as AddressInfo
+        resume(Effect.succeed({ url: `http://127.0.0.1:${port}`, received, server }))
+      })
+    }
+  ),
   ({ server }) =>
     Effect.callback<void>((resume) => {
       server.close(() => resume(Effect.void))
@@ -60,7 +62,9 @@ describe("capstan exports telemetry over OTLP", () => {
       const plain = yield* capstan(["run", "Hello", "--generator", "mock!echo"], {})
       expect(plain.code).toBe(0)
       expect(received).toEqual([])
-      const bad = yield* capstan(["run", "Hello", "--generator", "mock!echo"], { OTEL_EXPORTER_OTLP_ENDPOINT: "localhost:4318" })
+      const bad = yield* capstan(["run", "Hello", "--generator", "mock!echo"], {
+        OTEL_EXPORTER_OTLP_ENDPOINT: "localhost:4318"
+      })
       expect(bad.code).not.toBe(0)
       expect(bad.stderr).toContain("OTEL_EXPORTER_OTLP_ENDPOINT")
     }).pipe(Effect.scoped))

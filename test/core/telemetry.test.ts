@@ -3,7 +3,6 @@ import {
   Dataset,
   Engine,
   GenerateParams,
-  Generation,
   Generator,
   InvalidRequest,
   Message,
@@ -12,9 +11,10 @@ import {
   Template,
   Usage
 } from "@capstan/core"
+import type { Generation } from "@capstan/core"
 import { MockGenerator } from "@capstan/core/testing"
-import type { ReadableSpan } from "@opentelemetry/sdk-trace-base"
 import { describe, expect, it } from "@effect/vitest"
+import type { ReadableSpan } from "@opentelemetry/sdk-trace-base"
 import { Effect, Fiber, Layer, Metric, Stream } from "effect"
 import { TestClock } from "effect/testing"
 import * as InMemoryTelemetry from "../support/InMemoryTelemetry.js"
@@ -33,10 +33,13 @@ const only = (spans: ReadonlyArray<ReadableSpan>): ReadableSpan => {
 
 /** The state of one metric series, found by name and attributes in the registry. */
 const seriesValue = (name: string, attributes: Record<string, string>) =>
-  Effect.map(Metric.snapshot, (snapshots) =>
-    snapshots.filter((s) =>
-      s.id === name && Object.entries(attributes).every(([key, value]) => s.attributes?.[key] === value)
-    ).map((s) => s.state as { readonly count?: number; readonly sum?: number }))
+  Effect.map(
+    Metric.snapshot,
+    (snapshots) =>
+      snapshots.filter((s) =>
+        s.id === name && Object.entries(attributes).every(([key, value]) => s.attributes?.[key] === value)
+      ).map((s) => s.state as { readonly count?: number; readonly sum?: number })
+  )
 
 describe("telemetry: a client span per request", () => {
   it.effect("a successful chat: GenAI request, response and usage attributes, token and duration metrics", () => {
@@ -75,7 +78,7 @@ describe("telemetry: a client span per request", () => {
       expect(output).toEqual([expect.objectContaining({ count: 1, sum: generation.usage.outputTokens })])
       const duration = yield* seriesValue(Telemetry.MetricName.operationDuration, base)
       expect(duration).toEqual([expect.objectContaining({ count: 1 })])
-    }).pipe(Effect.provide(Generator.layer("mock!echo")), Effect.provide(telemetry.layer))
+    }).pipe(Effect.provide(Layer.merge(Generator.layer("mock!echo"), telemetry.layer)))
   })
 
   it.effect("content is recorded as the GenAI messages attributes when opted in", () => {
@@ -93,9 +96,7 @@ describe("telemetry: a client span per request", () => {
         { role: "assistant", parts: [{ type: "text", content: "Hi there" }], finish_reason: "stop" }
       ])
     }).pipe(
-      Effect.provide(Generator.layer("mock!echo")),
-      Effect.provide(Telemetry.layerCaptureContent),
-      Effect.provide(telemetry.layer)
+      Effect.provide(Layer.mergeAll(Generator.layer("mock!echo"), Telemetry.layerCaptureContent, telemetry.layer))
     )
   })
 
@@ -114,7 +115,7 @@ describe("telemetry: a client span per request", () => {
       expect(span.status.code).toBe(2) // ERROR
       const failed = yield* seriesValue(Telemetry.MetricName.operationDuration, { [A.errorType]: "InvalidRequest" })
       expect(failed).toEqual([expect.objectContaining({ count: 1 })])
-    }).pipe(Effect.provide(failing), Effect.provide(telemetry.layer))
+    }).pipe(Effect.provide(Layer.merge(failing, telemetry.layer)))
   })
 
   it.effect("a retried request: one span with its attempts; retries and 429 pauses are counted", () => {
@@ -138,7 +139,7 @@ describe("telemetry: a client span per request", () => {
       // The retry waited for the limiter's pause after the 429 (10 ms at least).
       const [waited] = yield* count(Telemetry.MetricName.limiterWait)
       expect(waited).toBeGreaterThanOrEqual(10)
-    }).pipe(Effect.provide(flaky), Effect.provide(telemetry.layer))
+    }).pipe(Effect.provide(Layer.merge(flaky, telemetry.layer)))
   })
 
   it.effect("a batch item's requests say which item and which choice they serve", () => {
@@ -152,15 +153,15 @@ describe("telemetry: a client span per request", () => {
       const { rows } = yield* Batch.run(items, { params: { n: 2 } })
       expect(rows.length).toBe(4)
       const seen = telemetry.spans("chat ").map((span) =>
-        `${span.attributes[A.itemId]}#${span.attributes[A.itemIndex]}/${span.attributes[A.choice]}`
+        [span.attributes[A.itemId], span.attributes[A.itemIndex], span.attributes[A.choice]].join("/")
       ).sort()
-      expect(seen).toEqual(["w1#0/0", "w1#0/1", "w2#1/0", "w2#1/1"])
+      expect(seen).toEqual(["w1/0/0", "w1/0/1", "w2/1/0", "w2/1/1"])
       // The request spans are children of the batch's span.
       const batchSpan = only(telemetry.spans("capstan.batch.run"))
       for (const span of telemetry.spans("chat ")) {
         expect(span.spanContext().traceId).toBe(batchSpan.spanContext().traceId)
       }
-    }).pipe(Effect.provide(oneChoicePerRequest), Effect.provide(telemetry.layer))
+    }).pipe(Effect.provide(Layer.merge(oneChoicePerRequest, telemetry.layer)))
   })
 
   it.effect("a stream has a span too, ended with the stream and carrying its usage", () => {
@@ -173,7 +174,7 @@ describe("telemetry: a client span per request", () => {
       const span = only(telemetry.spans("chat "))
       expect(span.attributes[A.usageOutputTokens]).toBe(usage.outputTokens)
       expect(span.attributes[A.responseFinishReasons]).toEqual(["stop"])
-    }).pipe(Effect.provide(Generator.layer("mock!echo")), Effect.provide(telemetry.layer))
+    }).pipe(Effect.provide(Layer.merge(Generator.layer("mock!echo"), telemetry.layer)))
   })
 
   it.effect("a plain completion is a text_completion span", () => {
@@ -182,7 +183,7 @@ describe("telemetry: a client span per request", () => {
       yield* Generator.complete({ prompt: "Once upon", params: GenerateParams.empty })
       const span = only(telemetry.spans("text_completion "))
       expect(span.attributes[A.operationName]).toBe("text_completion")
-    }).pipe(Effect.provide(Generator.layer("mock!echo")), Effect.provide(telemetry.layer))
+    }).pipe(Effect.provide(Layer.merge(Generator.layer("mock!echo"), telemetry.layer)))
   })
 
   it.effect("without a tracer installed, requests still run and metrics are still kept", () =>
@@ -192,9 +193,12 @@ describe("telemetry: a client span per request", () => {
       const input = yield* seriesValue(Telemetry.MetricName.tokenUsage, { [A.tokenType]: "input" })
       expect(input).toEqual([expect.objectContaining({ count: 1 })])
     }).pipe(
-      Effect.provide(Generator.layer("mock!echo")),
-      Effect.provide(Layer.succeed(Metric.MetricRegistry, new Map())),
-      Effect.provide(Engine.layerIsolated)
+      Effect.provide(
+        Layer.mergeAll(
+          Generator.layer("mock!echo").pipe(Layer.provide(Engine.layerIsolated)),
+          Layer.succeed(Metric.MetricRegistry, new Map())
+        )
+      )
     ))
 })
 

@@ -9,12 +9,15 @@ describe("telemetry example", () => {
       const { metricNames, spanNames } = yield* TelemetryExample.program
       expect(spanNames.filter((name) => name === "chat reviewer").length).toBe(2)
       expect(spanNames).toContain("capstan.batch.run")
-      expect(metricNames).toEqual(expect.arrayContaining(["gen_ai.client.token.usage", "gen_ai.client.operation.duration"]))
+      expect(metricNames).toEqual(
+        expect.arrayContaining(["gen_ai.client.token.usage", "gen_ai.client.operation.duration"])
+      )
       const lines = (yield* TestConsole.logLines).map(String)
-      expect(lines.filter((line) => line.startsWith("chat reviewer: item r")).length).toBe(2)
+      expect(lines.filter((line) => line.startsWith("chat reviewer: item \"r")).length).toBe(2)
       expect(lines.every((line) => !line.includes("content recorded: true"))).toBe(true)
     }).pipe(
-      Effect.provide(TelemetryExample.mock),
-      Effect.provide(Layer.merge(TestConsole.layer, Layer.succeed(Metric.MetricRegistry, new Map())))
+      Effect.provide(
+        Layer.mergeAll(TelemetryExample.mock, TestConsole.layer, Layer.succeed(Metric.MetricRegistry, new Map()))
+      )
     ))
 })

@@ -5,6 +5,7 @@
  */
 import { Engine, Telemetry } from "@capstan/core"
 import { assert, describe, it } from "@effect/vitest"
+import type * as OtelApi from "@opentelemetry/api"
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base"
 import { Effect } from "effect"
 import { createRequire } from "node:module"
@@ -18,7 +19,7 @@ const A = Telemetry.Attribute
  * The OpenTelemetry API as the Anthropic SDK sees it: its own copy, whose global tracer provider is the one it
  * traces through (a copy of another minor version keeps its globals apart).
  */
-const sdkOtelApi = (): typeof import("@opentelemetry/api") => {
+const sdkOtelApi = (): typeof OtelApi => {
   const require = createRequire(import.meta.url)
   return createRequire(require.resolve("@anthropic-ai/sdk"))("@opentelemetry/api")
 }

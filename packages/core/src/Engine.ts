@@ -18,9 +18,9 @@ import type { ChatRequest, CompletionRequest, Generation, PackedCompletionReques
 import type { GenerationError } from "./GenerationError.js"
 import * as Identifier from "./Identifier.js"
 import { mapService, type Service, withAttempts } from "./internal/generator.js"
+import * as Telemetry from "./internal/telemetry.js"
 import * as RateLimiter from "./RateLimiter.js"
 import * as RetryPolicy from "./RetryPolicy.js"
-import * as Telemetry from "./internal/telemetry.js"
 
 /**
  * How the engine runs a generator's requests. Each field overrides the identifier's setting of the same meaning

@@ -282,7 +282,11 @@ const completionChoices = (wire: typeof CompletionWire.Type): ReadonlyArray<Wire
  * choice came back empty because a filter or a refusal stopped it, the call failed: `ContentFiltered`.
  */
 const toGeneration = <
-  W extends { readonly usage?: WireUsage; readonly id?: string | null | undefined; readonly model?: string | null | undefined }
+  W extends {
+    readonly usage?: WireUsage
+    readonly id?: string | null | undefined
+    readonly model?: string | null | undefined
+  }
 >(
   provider: string,
   choicesOf: (wire: W, warnings: Array<string>) => ReadonlyArray<WireChoice>

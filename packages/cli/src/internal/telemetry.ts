@@ -25,7 +25,10 @@ const settings: Effect.Effect<Settings | undefined, UsageError> = Effect.gen(fun
     Effect.orElseSucceed(() => Option.none<string>())
   )
   if (Option.isNone(endpoint)) return undefined
-  const disabled = yield* Config.Boolean("OTEL_SDK_DISABLED").pipe(Config.withDefault(false), Effect.orElseSucceed(() => false))
+  const disabled = yield* Config.Boolean("OTEL_SDK_DISABLED").pipe(
+    Config.withDefault(false),
+    Effect.orElseSucceed(() => false)
+  )
   if (disabled) return undefined
   const url = endpoint.value.trim()
   if (!URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol)) {
@@ -72,9 +75,9 @@ const exporterLayer = (settings: Settings, serviceVersion: string): Effect.Effec
  * Runs the command with its traces and metrics exported when the environment asks for it; the exporter flushes
  * what it holds when the command ends (its layer's scope closes).
  */
-export const withTelemetry = (serviceVersion: string) =>
-<A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | UsageError, R> =>
-  Effect.flatMap(settings, (found) =>
-    found === undefined
-      ? effect
-      : Effect.flatMap(exporterLayer(found, serviceVersion), (layer) => Effect.provide(effect, layer)))
+export const withTelemetry =
+  (serviceVersion: string) => <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | UsageError, R> =>
+    Effect.flatMap(settings, (found) =>
+      found === undefined
+        ? effect
+        : Effect.flatMap(exporterLayer(found, serviceVersion), (layer) => Effect.provide(effect, layer)))

@@ -5,7 +5,8 @@
  *
  * @internal
  */
-import { Cause, Clock, Context, Effect, Exit, Metric, Option, Stream } from "effect"
+import { Cause, Clock, Context, Effect, Exit, Option, Stream } from "effect"
+import type { Metric } from "effect"
 import type * as Tracer from "effect/Tracer"
 import type { ChatRequest, CompletionRequest, Generation, PackedCompletionRequest, StreamPart } from "../Generation.js"
 import type { GenerationError } from "../GenerationError.js"
@@ -185,7 +186,12 @@ const recordFailure = (span: Tracer.Span, cause: Cause.Cause<GenerationError>): 
   return type
 }
 
-const recordDuration = (series: Series, seconds: number, errorType: string | undefined, context: Context.Context<never>) =>
+const recordDuration = (
+  series: Series,
+  seconds: number,
+  errorType: string | undefined,
+  context: Context.Context<never>
+) =>
   (errorType === undefined
     ? series.duration
     : Telemetry.operationDuration({ ...series.base, [A.errorType]: errorType })).updateUnsafe(seconds, context)
@@ -240,7 +246,9 @@ export const tracedStream = (instruments: Instruments, request: ChatRequest) =>
       recordRequest(span, instruments, series, request, context)
       return self.pipe(
         Stream.tap((part) =>
-          part._tag === "Done" ? Effect.sync(() => recordGeneration(span, series, part.generation, context)) : Effect.void
+          part._tag === "Done"
+            ? Effect.sync(() => recordGeneration(span, series, part.generation, context))
+            : Effect.void
         ),
         Stream.onExit((exit) =>
           Effect.sync(() => {
