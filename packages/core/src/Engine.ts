@@ -250,8 +250,8 @@ export const apply = (service: Service, options: Options = {}): Effect.Effect<Se
       budget: policy.budget === null ? undefined : budget,
       onRetry: (event) =>
         onRetry === undefined
-          ? Telemetry.retried(instruments)
-          : Effect.andThen(Telemetry.retried(instruments), onRetry(event))
+          ? Telemetry.retried(instruments, event.error)
+          : Effect.andThen(Telemetry.retried(instruments, event.error), onRetry(event))
     })
     const admit = options.admit ?? identity
     const run = <Request>(estimate: (request: Request) => number) =>
@@ -265,7 +265,11 @@ export const apply = (service: Service, options: Options = {}): Effect.Effect<Se
         const attempt = Clock.clockWith((clock) => {
           attempts++
           const queuedAt = clock.currentTimeMillisUnsafe()
-          return RateLimiter.limit(Telemetry.sent(instruments, queuedAt, admit(send(request))), limiter, tokens)
+          return RateLimiter.limit(
+            Telemetry.admitted(instruments, clock, queuedAt, admit(send(request))),
+            limiter,
+            tokens
+          )
         })
         return retry(attempt).pipe(
           Effect.map((generation) => withAttempts(generation, attempts)),

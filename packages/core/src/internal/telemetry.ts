@@ -5,9 +5,8 @@
  *
  * @internal
  */
-import { Cause, Clock, Context, Effect, Exit, Option, Stream } from "effect"
-import type { Metric } from "effect"
-import type * as Tracer from "effect/Tracer"
+import { Cause, Clock, Context, Effect, Exit, type Fiber, Metric, Option, References, Stream } from "effect"
+import * as Tracer from "effect/Tracer"
 import type { ChatRequest, CompletionRequest, Generation, PackedCompletionRequest, StreamPart } from "../Generation.js"
 import type { GenerationError } from "../GenerationError.js"
 import type * as Identifier from "../Identifier.js"
@@ -157,34 +156,52 @@ const recordOutput = (span: Tracer.Span, generation: Generation): void => {
   span.attribute(A.outputMessages, JSON.stringify(output))
 }
 
-/** Records an answer on the span and in the token histograms. */
+/** Records an answer on the span, if any, and in the token histograms. */
 const recordGeneration = (
-  span: Tracer.Span,
+  span: Tracer.Span | undefined,
   series: Series,
   generation: Generation,
   context: Context.Context<never>
 ): void => {
+  const usage = generation.usage
+  series.inputTokens.updateUnsafe(usage.inputTokens, context)
+  series.outputTokens.updateUnsafe(usage.outputTokens, context)
+  if (span === undefined) return
   if (generation.responseId !== undefined) span.attribute(A.responseId, generation.responseId)
   if (generation.responseModel !== undefined) span.attribute(A.responseModel, generation.responseModel)
   span.attribute(A.responseFinishReasons, generation.choices.map((choice) => choice.stopReason))
-  const usage = generation.usage
   span.attribute(A.usageInputTokens, usage.inputTokens)
   span.attribute(A.usageOutputTokens, usage.outputTokens)
   if (usage.cachedInputTokens !== undefined) span.attribute(A.usageCacheReadInputTokens, usage.cachedInputTokens)
   span.attribute(A.attempts, generation.attempts ?? 1)
   if (Context.get(context, Telemetry.CaptureContent)) recordOutput(span, generation)
-  series.inputTokens.updateUnsafe(usage.inputTokens, context)
-  series.outputTokens.updateUnsafe(usage.outputTokens, context)
 }
 
-/** Records a failure on the span; its duration goes to a series of its own, told apart by `error.type`. */
-const recordFailure = (span: Tracer.Span, cause: Cause.Cause<GenerationError>): string => {
+/**
+ * Records a failure on the span, if any, and counts a 429 (which pauses the limiter); the failure's duration goes
+ * to a series of its own, told apart by `error.type`.
+ */
+const recordFailure = (
+  span: Tracer.Span | undefined,
+  instruments: Instruments,
+  cause: Cause.Cause<GenerationError>,
+  context: Context.Context<never>
+): string => {
   const error = Cause.findErrorOption(cause)
+  if (Option.isSome(error) && error.value._tag === "RateLimited") instruments.rateLimitPauses.updateUnsafe(1, context)
   const type = Option.isSome(error) ? error.value._tag : Cause.hasInterruptsOnly(cause) ? "interrupted" : "_OTHER"
+  if (span === undefined) return type
   span.attribute(A.errorType, type)
   if (Option.isSome(error)) span.attribute(A.attempts, error.value.attempts ?? 1)
   return type
 }
+
+/**
+ * Whether spans go anywhere: tracing is on and a tracer other than effect's native one (which exports nothing) is
+ * installed. Without one, a request makes no span: the span would cost more than the rest of the engine's work.
+ */
+const tracing = (fiber: Fiber.Fiber<unknown, unknown>): boolean =>
+  fiber.getRef(References.TracerEnabled) && fiber.getRef(Tracer.Tracer) !== Tracer.nativeTracer
 
 const recordDuration = (
   series: Series,
@@ -213,21 +230,20 @@ export const traced = (instruments: Instruments, request: AnyRequest, customId?:
     const context = fiber.context
     const clock = fiber.getRef(Clock.Clock)
     const start = clock.currentTimeNanosUnsafe()
+    const recorded = (span: Tracer.Span | undefined) =>
+      Effect.onExit(self, (exit) =>
+        Effect.sync(() => {
+          const errorType = Exit.isSuccess(exit)
+            ? (recordGeneration(span, series, exit.value, context), undefined)
+            : recordFailure(span, instruments, exit.cause, context)
+          if (customId !== undefined) return
+          recordDuration(series, Number(clock.currentTimeNanosUnsafe() - start) / 1e9, errorType, context)
+        }))
+    if (!tracing(fiber)) return recorded(undefined)
     return Effect.useSpan(series.name, spanOptions, (span) => {
       recordRequest(span, instruments, series, request, context)
       if (customId !== undefined) span.attribute(A.batchCustomId, customId)
-      return Effect.withParentSpan(
-        Effect.onExit(self, (exit) =>
-          Effect.sync(() => {
-            const errorType = Exit.isSuccess(exit)
-              ? (recordGeneration(span, series, exit.value, context), undefined)
-              : recordFailure(span, exit.cause)
-            if (customId !== undefined) return
-            recordDuration(series, Number(clock.currentTimeNanosUnsafe() - start) / 1e9, errorType, context)
-          })),
-        span,
-        noStackTrace
-      )
+      return Effect.withParentSpan(recorded(span), span, noStackTrace)
     })
   })
 }
@@ -242,9 +258,8 @@ export const tracedStream = (instruments: Instruments, request: ChatRequest) =>
     const clock = fiber.getRef(Clock.Clock)
     const start = clock.currentTimeNanosUnsafe()
     const series = instruments.chat
-    return Effect.map(Effect.makeSpanScoped(series.name, spanOptions), (span) => {
-      recordRequest(span, instruments, series, request, context)
-      return self.pipe(
+    const recorded = (span: Tracer.Span | undefined) =>
+      self.pipe(
         Stream.tap((part) =>
           part._tag === "Done"
             ? Effect.sync(() => recordGeneration(span, series, part.generation, context))
@@ -252,32 +267,41 @@ export const tracedStream = (instruments: Instruments, request: ChatRequest) =>
         ),
         Stream.onExit((exit) =>
           Effect.sync(() => {
-            const errorType = Exit.isSuccess(exit) ? undefined : recordFailure(span, exit.cause)
+            const errorType = Exit.isSuccess(exit) ? undefined : recordFailure(span, instruments, exit.cause, context)
             recordDuration(series, Number(clock.currentTimeNanosUnsafe() - start) / 1e9, errorType, context)
           })
         )
       )
+    if (!tracing(fiber)) return Effect.succeed(recorded(undefined))
+    return Effect.map(Effect.makeSpanScoped(series.name, spanOptions), (span) => {
+      recordRequest(span, instruments, series, request, context)
+      return recorded(span)
     })
   })).pipe(Stream.scoped)
 
 /**
  * Wraps what one attempt sends, once the limiter let it through: counts the time it waited since `queuedAt`
- * (Clock milliseconds) and the 429s that will pause the limiter.
+ * (`clock` milliseconds), its turn and a connection. Nothing is updated when it did not wait.
  */
-export const sent = (
+export const admitted = (
   instruments: Instruments,
+  clock: Clock.Clock,
   queuedAt: number,
   self: Effect.Effect<Generation, GenerationError>
 ): Effect.Effect<Generation, GenerationError> =>
-  Effect.withFiber((fiber) => {
-    const waited = fiber.getRef(Clock.Clock).currentTimeMillisUnsafe() - queuedAt
-    if (waited > 0) instruments.limiterWait.updateUnsafe(waited, fiber.context)
-    return Effect.tapError(self, (error) =>
-      error._tag === "RateLimited"
-        ? Effect.withFiber((fiber) => Effect.sync(() => instruments.rateLimitPauses.updateUnsafe(1, fiber.context)))
-        : Effect.void)
+  Effect.suspend(() => {
+    const waited = clock.currentTimeMillisUnsafe() - queuedAt
+    return waited > 0 ? Effect.andThen(Metric.update(instruments.limiterWait, waited), self) : self
   })
 
-/** Counts a retry. */
-export const retried = (instruments: Instruments): Effect.Effect<void> =>
-  Effect.withFiber((fiber) => Effect.sync(() => instruments.retries.updateUnsafe(1, fiber.context)))
+/**
+ * Counts a retry, and the 429 that caused it (each pauses the limiter). A request's last 429, not retried, is
+ * counted with its span ({@link traced}), so a request that succeeds on its first attempt pays for neither.
+ */
+export const retried = (instruments: Instruments, error: GenerationError): Effect.Effect<void> =>
+  Effect.withFiber((fiber) =>
+    Effect.sync(() => {
+      instruments.retries.updateUnsafe(1, fiber.context)
+      if (error._tag === "RateLimited") instruments.rateLimitPauses.updateUnsafe(1, fiber.context)
+    })
+  )
