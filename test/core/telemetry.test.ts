@@ -164,6 +164,27 @@ describe("telemetry: a client span per request", () => {
     }).pipe(Effect.provide(Layer.merge(oneChoicePerRequest, telemetry.layer)))
   })
 
+  it.live("a provider batch's request span says which batch it went in, under its custom id", () => {
+    const telemetry = InMemoryTelemetry.make()
+    return Effect.gen(function*() {
+      const items = yield* Dataset.validate(Template.make("Say {word}"), [{ id: "w1", word: "hi" }, {
+        id: "w2",
+        word: "bye"
+      }])
+      const { rows } = yield* Batch.run(items, {
+        via: "provider-batch",
+        providerBatch: { linger: "5 millis", pollInterval: "5 millis", queueBackoff: "5 millis" }
+      })
+      const spans = telemetry.spans("chat ")
+      expect(spans.map((span) => span.attributes[A.batchCustomId]).sort()).toEqual(["w1-c0", "w2-c0"])
+      const batchIds = rows.map((row) => (row.metadata as { batchId?: string } | undefined)?.batchId)
+      expect(batchIds.every((id) => typeof id === "string")).toBe(true)
+      expect(spans.map((span) => span.attributes[A.batchId])).toEqual(batchIds)
+      expect(spans.map((span) => span.attributes[A.itemId]).sort()).toEqual(["w1", "w2"])
+      expect(spans.every((span) => typeof span.attributes[A.usageInputTokens] === "number")).toBe(true)
+    }).pipe(Effect.provide(Layer.merge(MockGenerator.echo(), telemetry.layer)))
+  })
+
   it.effect("a stream has a span too, ended with the stream and carrying its usage", () => {
     const telemetry = InMemoryTelemetry.make()
     return Effect.gen(function*() {
