@@ -5,7 +5,12 @@ import { defineConfig } from "vitest/config"
 // points each workspace package at src/ so no build is needed before `vitest run`.
 export default defineConfig({
   resolve: { conditions: ["@capstan/source", ...defaultClientConditions] },
-  ssr: { resolve: { conditions: ["@capstan/source", ...defaultServerConditions] } },
+  // Vitest hands these to Node as --conditions for the packages it does not transform. Without "module": a
+  // "module" export is for bundlers, and some (@opentelemetry/api's) import files without extensions, which Node
+  // cannot resolve.
+  ssr: {
+    resolve: { conditions: ["@capstan/source", ...defaultServerConditions.filter((c) => c !== "module")] }
+  },
   test: {
     include: ["test/**/*.test.ts"],
     reporters: ["default", "./test/support/SummaryReporter.ts"],

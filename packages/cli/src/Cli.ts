@@ -21,6 +21,7 @@ import * as Report from "./internal/report.js"
 import * as Run from "./internal/run.js"
 import * as Shell from "./internal/shell.js"
 import { streamAnswer, streams } from "./internal/streamAnswer.js"
+import { withTelemetry } from "./internal/telemetry.js"
 
 /**
  * The version `capstan --version` prints: the package's, read from its `package.json` (next to `src` and `dist`
@@ -553,7 +554,9 @@ export const command = Command.make("capstan").pipe(
  * @since 0.1.0
  */
 export const runWith = (args: ReadonlyArray<string>) =>
-  Report.reported(Command.runWith(command, { version })(Report.joinNegativeValues(args))).pipe(
+  Report.reported(
+    Command.runWith(command, { version })(Report.joinNegativeValues(args)).pipe(withTelemetry(version))
+  ).pipe(
     Effect.provideService(CliOutput.Presenter, Report.presenter)
   )
 

@@ -23,6 +23,7 @@ import * as Packing from "./internal/packing.js"
 import * as internal from "./internal/pipeline.js"
 import * as batch from "./internal/pipelineBatch.js"
 import * as ProviderBatchRun from "./internal/providerBatchRun.js"
+import { forItem } from "./internal/requestSlot.js"
 import { stopping } from "./internal/stopAfter.js"
 import { trusted } from "./internal/trusted.js"
 import * as Message from "./Message.js"
@@ -335,7 +336,10 @@ export const stream = <E = never, R = never, EI = never, RI = never, M extends R
       Stream.mapEffect(
         (item, index) =>
           Effect.map(
-            batch.runChoices(state, item.messages, GenerateParams.empty).pipe(Packing.within(packer)),
+            batch.runChoices(state, item.messages, GenerateParams.empty).pipe(
+              Packing.within(packer),
+              forItem({ index, id: item.id })
+            ),
             (outcomes) => outcomes.map(({ chat }, choice) => toRow(item, index, choice, chat, model))
           ),
         { concurrency, unordered: true }
@@ -350,6 +354,7 @@ export const stream = <E = never, R = never, EI = never, RI = never, M extends R
     run: (item, index, service, metadataOf) =>
       batch.runChoices(state, item.messages, GenerateParams.empty, { concurrentRequests: true }).pipe(
         Effect.provideService(GeneratorService, service),
+        forItem({ index, id: item.id }),
         Effect.map((outcomes) =>
           outcomes.map(({ chat }, choice) => toRow(item, index, choice, chat, model, metadataOf(choice)))
         )

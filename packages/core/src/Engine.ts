@@ -18,6 +18,7 @@ import type { ChatRequest, CompletionRequest, Generation, PackedCompletionReques
 import type { GenerationError } from "./GenerationError.js"
 import * as Identifier from "./Identifier.js"
 import { mapService, type Service, withAttempts } from "./internal/generator.js"
+import * as Telemetry from "./internal/telemetry.js"
 import * as RateLimiter from "./RateLimiter.js"
 import * as RetryPolicy from "./RetryPolicy.js"
 
@@ -243,9 +244,14 @@ export const apply = (service: Service, options: Options = {}): Effect.Effect<Se
     const limits = limitsOf(identifier, options)
     const policy = policyOf(identifier, options)
     const { budget, limiter } = yield* holdLane(identifier, limits, policy, options)
+    const instruments = Telemetry.instrumentsOf(identifier, service.endpoint)
+    const onRetry = options.onRetry
     const retry = RetryPolicy.retry<GenerationError>(policy, {
       budget: policy.budget === null ? undefined : budget,
-      onRetry: options.onRetry
+      onRetry: (event) =>
+        onRetry === undefined
+          ? Telemetry.retried(instruments, event.error)
+          : Effect.andThen(Telemetry.retried(instruments, event.error), onRetry(event))
     })
     const admit = options.admit ?? identity
     const run = <Request>(estimate: (request: Request) => number) =>
@@ -256,15 +262,20 @@ export const apply = (service: Service, options: Options = {}): Effect.Effect<Se
       Effect.suspend(() => {
         let attempts = 0
         const tokens = estimate(request)
-        const attempt = Effect.suspend(() => {
+        const attempt = Clock.clockWith((clock) => {
           attempts++
-          return RateLimiter.limit(admit(send(request)), limiter, tokens)
+          const queuedAt = clock.currentTimeMillisUnsafe()
+          return RateLimiter.limit(
+            Telemetry.admitted(instruments, clock, queuedAt, admit(send(request))),
+            limiter,
+            tokens
+          )
         })
         return retry(attempt).pipe(
           Effect.map((generation) => withAttempts(generation, attempts)),
           Effect.mapError((error) => failedAfter(error, attempts))
         )
-      })
+      }).pipe(Telemetry.traced(instruments, request as ChatRequest | CompletionRequest | PackedCompletionRequest))
     const stream =
       (send: NonNullable<Service["stream"]>) => (request: ChatRequest): Stream.Stream<StreamPart, GenerationError> =>
         Stream.unwrap(Effect.gen(function*() {
@@ -286,7 +297,7 @@ export const apply = (service: Service, options: Options = {}): Effect.Effect<Se
                 : Effect.void
             )
           )
-        })).pipe(Stream.scoped)
+        })).pipe(Stream.scoped, Telemetry.tracedStream(instruments, request))
     // A packed request is one request: one turn of the limiter, one retry loop, its prompts' estimates together.
     const packed = (request: PackedCompletionRequest) =>
       request.prompts.reduce((sum, prompt) => sum + limiter.estimate({ prompt, params: request.params }), 0)

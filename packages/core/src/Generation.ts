@@ -304,7 +304,11 @@ export class Generation extends Schema.Class<Generation>("@capstan/core/Generati
    * later generator of its list. Its identifier printed with the request's params merged over its own, and those
    * params; chats and rows record these instead of the asked generator's.
    */
-  answeredBy: Schema.optionalKey(Schema.Struct({ generator: Schema.String, params: GenerateParams.GenerateParams }))
+  answeredBy: Schema.optionalKey(Schema.Struct({ generator: Schema.String, params: GenerateParams.GenerateParams })),
+  /** The provider's id of the response (OpenAI `id`, Anthropic `id`), when it gives one. */
+  responseId: Schema.optionalKey(Schema.String),
+  /** The model that answered, as the provider names it (may be more precise than the one asked for). */
+  responseModel: Schema.optionalKey(Schema.String)
 }) {}
 
 /**

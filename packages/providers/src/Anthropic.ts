@@ -62,6 +62,11 @@ export interface ClientOptions {
   /** The API root, without `/v1` (the SDK appends `/v1/messages`). */
   readonly baseURL: string
   /**
+   * `true` lets the SDK emit its own OpenTelemetry spans. Off by default: Capstan's engine already records each
+   * request as a GenAI client span, and two spans of one call would count its tokens twice.
+   */
+  readonly sdkTracing?: boolean | undefined
+  /**
    * The HTTP transport the SDK sends through. Default: the `HttpTransport` in context (`Providers.layer` provides
    * one), else one made for the generator's scope. Pass `globalThis.fetch` (or a fetch bound to your own undici
    * dispatcher) to choose; the caller then owns it.
@@ -193,6 +198,8 @@ const MessageWire = Schema.Struct({
     input: Schema.optional(Schema.Unknown)
   })),
   stop_reason: nullish(Schema.String),
+  id: nullish(Schema.String),
+  model: nullish(Schema.String),
   usage: nullish(Schema.Struct({
     input_tokens: Count,
     output_tokens: Count,
@@ -248,7 +255,9 @@ const toGeneration = (
         tokenCount(usage?.cache_read_input_tokens)
       ),
       ...(rateLimit === undefined ? {} : { rateLimit }),
-      ...(warnings.length === 0 ? {} : { warnings })
+      ...(warnings.length === 0 ? {} : { warnings }),
+      ...(typeof message.id === "string" ? { responseId: message.id } : {}),
+      ...(typeof message.model === "string" ? { responseModel: message.model } : {})
     }, trusted)
   )
 }
@@ -274,7 +283,8 @@ const generatorOver = (
         authToken: null,
         baseURL: options.baseURL,
         maxRetries: 0,
-        fetch
+        fetch,
+        ...(options.sdkTracing === true ? {} : { openTelemetry: false })
       })
   }
   const send = sender(sdk, connection)
@@ -396,7 +406,8 @@ export const provider: GeneratorRegistry.Provider = {
   models: /^claude-/,
   settings: {
     api_key: { kind: "secret", description: "the API key (default: ANTHROPIC_API_KEY)" },
-    base_url: { kind: "string", description: `the API root (default: ANTHROPIC_BASE_URL, else ${defaultBaseUrl})` }
+    base_url: { kind: "string", description: `the API root (default: ANTHROPIC_BASE_URL, else ${defaultBaseUrl})` },
+    sdk_tracing: { kind: "bool", description: "let the SDK emit its own OpenTelemetry spans too (default: false)" }
   },
   env: [
     { name: "ANTHROPIC_API_KEY", description: "API key of the anthropic provider" },
@@ -408,7 +419,8 @@ export const provider: GeneratorRegistry.Provider = {
       const base = yield* stringSetting(identifier, "base_url", "ANTHROPIC_BASE_URL")
       return yield* makeGenerator(identifier, {
         apiKey: key,
-        baseURL: base === undefined ? defaultBaseUrl : yield* baseUrl(identifier, base)
+        baseURL: base === undefined ? defaultBaseUrl : yield* baseUrl(identifier, base),
+        sdkTracing: identifier.setting("sdk_tracing") === true
       })
     })
 }

@@ -239,14 +239,18 @@ const ChatCompletionWire = Schema.Struct({
     finish_reason: Text,
     logprobs: Logprobs.ChatWire
   })),
-  usage: UsageWire
+  usage: UsageWire,
+  id: Text,
+  model: Text
 })
 
 const CompletionWire = Schema.Struct({
   choices: Schema.Array(
     Schema.Struct({ index: Count, text: Text, finish_reason: Text, logprobs: Logprobs.CompletionWire })
   ),
-  usage: UsageWire
+  usage: UsageWire,
+  id: Text,
+  model: Text
 })
 
 type WireUsage = (typeof ChatCompletionWire.Type)["usage"]
@@ -290,7 +294,13 @@ const completionChoices = (wire: typeof CompletionWire.Type): ReadonlyArray<Wire
  * The generation of an answer's choices, in index order, with the warnings of its request and answer. When every
  * choice came back empty because a filter or a refusal stopped it, the call failed: `ContentFiltered`.
  */
-const toGeneration = <W extends { readonly usage?: WireUsage }>(
+const toGeneration = <
+  W extends {
+    readonly usage?: WireUsage
+    readonly id?: string | null | undefined
+    readonly model?: string | null | undefined
+  }
+>(
   provider: string,
   choicesOf: (wire: W, warnings: Array<string>) => ReadonlyArray<WireChoice>
 ) =>
@@ -330,7 +340,9 @@ const toGeneration = <W extends { readonly usage?: WireUsage }>(
         tokenCount(usage?.prompt_tokens_details?.cached_tokens)
       ),
       ...(rateLimit === undefined ? {} : { rateLimit }),
-      ...(warnings.length === 0 ? {} : { warnings })
+      ...(warnings.length === 0 ? {} : { warnings }),
+      ...(typeof wire.id === "string" ? { responseId: wire.id } : {}),
+      ...(typeof wire.model === "string" ? { responseModel: wire.model } : {})
     }, trusted)
   )
 }

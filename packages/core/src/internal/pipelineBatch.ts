@@ -37,7 +37,7 @@ import {
   update,
   withError
 } from "./pipeline.js"
-import { atChoice } from "./requestSlot.js"
+import { atChoice, forItem } from "./requestSlot.js"
 
 // The runtime form erases a pipeline's error and service types; the public `Pipeline` type carries them.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -79,7 +79,7 @@ const settle = (
   onFailed: OnFailed,
   tag: boolean
 ): Effect.Effect<Outcome, unknown, Any> => {
-  const chat = runItem(state, item.input, item.params)
+  const chat = runItem(state, item.input, item.params).pipe(forItem({ index }))
   return onFailed === "fail"
     ? chat.pipe(
       Effect.map((chat) => ({ index, chat, ok: true })),

@@ -9,10 +9,12 @@
 import { Effect } from "effect"
 import type { ChatRequest, CompletionRequest, Generation } from "../Generation.js"
 import { BatchUnfinished, type GenerationError, isRetryable } from "../GenerationError.js"
+import { Attribute } from "../Telemetry.js"
 import { sha256Sync } from "./digest.js"
 import { type BatchEntry, type Service, withAttempts } from "./generator.js"
 import type { Submitter } from "./providerBatch.js"
 import { ChoiceOffset } from "./requestSlot.js"
+import { instrumentsOf, traced } from "./telemetry.js"
 
 /** What to do with a request its batch did not answer (expired, cancelled, missing, or a retryable error). */
 export type Fallback = "realtime" | "rebatch" | "none"
@@ -71,15 +73,26 @@ export const itemGenerator = (
     entry: Omit<BatchEntry, "customId">,
     direct: Effect.Effect<Generation, GenerationError>
   ): Effect.Effect<Generation, GenerationError> =>
-    Effect.gen(function*() {
-      const offset = yield* ChoiceOffset
+    Effect.flatMap(ChoiceOffset, (offset) => {
       const customId = customIdOf(itemId, offset)
+      return submitted(entry, direct, offset, customId).pipe(
+        traced(instrumentsOf(realtime.identifier, realtime.endpoint), entry.request, customId)
+      )
+    })
+  const submitted = (
+    entry: Omit<BatchEntry, "customId">,
+    direct: Effect.Effect<Generation, GenerationError>,
+    offset: number,
+    customId: string
+  ): Effect.Effect<Generation, GenerationError> =>
+    Effect.gen(function*() {
       const viaRealtime = (batchId: string, unanswered: string) => {
         tickets.set(offset, { batchId, customId, via: "realtime", unanswered })
         return Effect.map(direct, (generation) => withAttempts(generation, (generation.attempts ?? 1) + 1))
       }
       for (let round = 0;; round++) {
         const { batchId, outcome } = yield* submitter.submit({ ...entry, customId } as BatchEntry)
+        yield* Effect.annotateCurrentSpan(Attribute.batchId, batchId)
         if (outcome._tag === "Answered") {
           tickets.set(offset, { batchId, customId, via: "provider-batch" })
           return withAttempts(outcome.generation, round + 1)

@@ -30,3 +30,18 @@ export const Repetition = Context.Reference<string>("@capstan/core/internal/requ
 /** Runs a request as the given repetition of the same request. */
 export const asRepetition = (repetition: string) => <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
   Effect.provideService(effect, Repetition, repetition)
+
+/** The batch item a request belongs to: its position in the batch's input and, for a dataset's item, its id. */
+export interface Item {
+  readonly index: number
+  readonly id?: string | undefined
+}
+
+/** The batch item of the current request (its spans say which item they served); unset outside a batch. */
+export const CurrentItem = Context.Reference<Item | undefined>("@capstan/core/internal/requestSlot/CurrentItem", {
+  defaultValue: () => undefined
+})
+
+/** Runs an item's requests as that item's. */
+export const forItem = (item: Item) => <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.provideService(effect, CurrentItem, item)
