@@ -91,8 +91,10 @@ describe("an OpenAI generator as an effect/ai LanguageModel", () => {
       })
       const tools = Toolkit.make(Weather)
       const response = yield* LanguageModel.generateText({ prompt: "Use weather for Lyon", toolkit: tools }).pipe(
-        Effect.provide(tools.toLayer({ weather: () => Effect.succeed({ celsius: 21 }) })),
-        Effect.provide(openaiModel(server.openaiBaseUrl))
+        Effect.provide([
+          tools.toLayer({ weather: () => Effect.succeed({ celsius: 21 }) }),
+          openaiModel(server.openaiBaseUrl)
+        ])
       )
       const body = server.requests[0]!.body as { tools?: ReadonlyArray<{ type: string; function: { name: string } }> }
       assert.deepStrictEqual(body.tools?.map((t) => [t.type, t.function.name]), [["function", "weather"]])
