@@ -107,6 +107,7 @@ describe("root scripts that start Node", () => {
     expect(starting.map(([name]) => name).sort()).toEqual([
       "bench",
       "bench:provider-batch",
+      "bench:streaming",
       "capstan",
       "demo",
       "examples:check",
