@@ -36,7 +36,7 @@ import * as AnthropicBatch from "./internal/anthropicBatch.js"
 import { toAnthropicMessages, toolCallsOf } from "./internal/anthropicMessages.js"
 import * as AnthropicStream from "./internal/anthropicStream.js"
 import { statusError } from "./internal/batch.js"
-import { lazySdk, overTransport, sender } from "./internal/call.js"
+import { connect, lazySdk, overTransport, sender } from "./internal/call.js"
 import { classify } from "./internal/failure.js"
 import { type Built, optionNamesOf, withProviderOptions } from "./internal/options.js"
 import { apiKey, baseUrl, stringSetting } from "./internal/settings.js"
@@ -287,8 +287,9 @@ const generatorOver = (
         ...(options.sdkTracing === true ? {} : { openTelemetry: false })
       })
   }
-  const send = sender(sdk, connection)
-  const streamed = streamer(sdk, connection)
+  const connected = connect(sdk, connection)
+  const send = sender(connected)
+  const streamed = streamer(connected)
   const decode = decoder(provider, MessageWire)
   // A provider registered under another name over this API reads the `anthropic` options, then its own.
   const optionNames = optionNamesOf("anthropic", provider)

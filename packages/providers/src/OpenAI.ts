@@ -36,7 +36,7 @@ import { toCodecOpenAI } from "effect/ai/OpenAiStructuredOutput"
 import type OpenAISdk from "openai"
 import type * as HttpTransport from "./HttpTransport.js"
 import { statusError } from "./internal/batch.js"
-import { lazySdk, overTransport, sender } from "./internal/call.js"
+import { connect, lazySdk, overTransport, sender } from "./internal/call.js"
 import { classify } from "./internal/failure.js"
 import * as Logprobs from "./internal/logprobs.js"
 import * as OpenAIBatch from "./internal/openaiBatch.js"
@@ -378,8 +378,9 @@ const generatorOver = (
         fetch
       })
   }
-  const send = sender(sdk, connection)
-  const streamed = streamer(sdk, connection)
+  const connected = connect(sdk, connection)
+  const send = sender(connected)
+  const streamed = streamer(connected)
   const decodeChat = decoder(provider, ChatCompletionWire)
   const decodeCompletion = decoder(provider, CompletionWire)
   const chatGeneration = toGeneration(provider, chatChoices(undefined))

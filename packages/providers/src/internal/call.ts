@@ -67,10 +67,18 @@ export const lazySdk = <S>(load: () => Promise<S>, classifier: (sdk: S) => (erro
 }
 
 /**
- * How one generator sends its requests: through a client made once, on first use, from the loaded SDK. The
- * returned `send` succeeds with the decoded answer and the rate-limit snapshot of the response headers.
+ * One generator's SDK client, made once on its first request (plain or streamed) from the loaded SDK, with what its
+ * failures become: typed errors naming the provider, which never show the key or the base URL's credentials.
  */
-export const sender = <S, C>(
+export interface Connection<S, C> {
+  readonly sdk: LazySdk<S>
+  readonly client: () => Promise<C>
+  /** A failure of a request that had `timeout` ms, as a typed error (the time decides whether a reset was a hang). */
+  readonly fail: (failure: Failure, timeout: number) => Effect.Effect<never, GenerationError>
+}
+
+/** The connection of one generator: see {@link Connection}. */
+export const connect = <S, C>(
   sdk: LazySdk<S>,
   options: {
     readonly provider: string
@@ -79,44 +87,50 @@ export const sender = <S, C>(
     readonly baseURL: string
     readonly client: (sdk: S) => C
   }
-) => {
+): Connection<S, C> => {
   let client: Promise<C> | undefined
   // The SDKs' messages may quote the URL they called.
   const secrets = [Redacted.value(options.apiKey), ...Secrets.credentialsOf(options.baseURL)]
-  return <W>(
-    params: GenerateParams.GenerateParams,
-    request: (client: C, options: RequestOptions) => Promise<Answer>,
-    decode: (data: unknown) => Effect.Effect<W, MalformedResponse>
-  ): Effect.Effect<
-    { readonly wire: W; readonly rateLimit: Generation.RateLimitSnapshot | undefined },
-    GenerationError
-  > => {
-    const timeout = timeoutMs(params)
-    return Effect.tryPromise({
-      try: (signal) =>
-        (client ??= sdk.load().then(options.client)).then((loaded) =>
-          request(loaded, { signal, timeout, maxRetries: 0 })
-        ),
-      catch: sdk.classify
-    }).pipe(
-      Effect.matchEffect({
-        onFailure: (failure) =>
-          Effect.flatMap(Clock.currentTimeMillis, (now) =>
-            Effect.fail(toGenerationError(failure, {
-              provider: options.provider,
-              secrets,
-              timeoutMs: timeout,
-              now
-            }))),
-        onSuccess: ({ data, response }) =>
-          Effect.flatMap(Clock.currentTimeMillis, (now) =>
-            Effect.map(decode(data), (wire) => ({
-              wire,
-              rateLimit: snapshotOf(response.headers, now)
-            })))
-      })
-    )
+  return {
+    sdk,
+    client: () => (client ??= sdk.load().then(options.client)),
+    fail: (failure, timeout) =>
+      Effect.flatMap(
+        Clock.currentTimeMillis,
+        (now) =>
+          Effect.fail(toGenerationError(failure, { provider: options.provider, secrets, timeoutMs: timeout, now }))
+      )
   }
+}
+
+/**
+ * How one generator sends its requests, through its connection's client. The returned `send` succeeds with the
+ * decoded answer and the rate-limit snapshot of the response headers.
+ */
+export const sender = <S, C>(connection: Connection<S, C>) =>
+<W>(
+  params: GenerateParams.GenerateParams,
+  request: (client: C, options: RequestOptions) => Promise<Answer>,
+  decode: (data: unknown) => Effect.Effect<W, MalformedResponse>
+): Effect.Effect<
+  { readonly wire: W; readonly rateLimit: Generation.RateLimitSnapshot | undefined },
+  GenerationError
+> => {
+  const timeout = timeoutMs(params)
+  return Effect.tryPromise({
+    try: (signal) => connection.client().then((loaded) => request(loaded, { signal, timeout, maxRetries: 0 })),
+    catch: connection.sdk.classify
+  }).pipe(
+    Effect.matchEffect({
+      onFailure: (failure) => connection.fail(failure, timeout),
+      onSuccess: ({ data, response }) =>
+        Effect.flatMap(Clock.currentTimeMillis, (now) =>
+          Effect.map(decode(data), (wire) => ({
+            wire,
+            rateLimit: snapshotOf(response.headers, now)
+          })))
+    })
+  )
 }
 
 /**

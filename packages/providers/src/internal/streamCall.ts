@@ -7,11 +7,10 @@
  *
  * @internal
  */
-import { ConnectionError, type GenerateParams, type Generation, type GenerationError, Secrets } from "@capstan/core"
-import { Cause, Clock, Effect, Queue, Redacted, Result, Stream } from "effect"
-import type { LazySdk, RequestOptions } from "./call.js"
-import { timeoutMs } from "./call.js"
-import { type Failure, type HeadersLike, toGenerationError } from "./failure.js"
+import { ConnectionError, type GenerateParams, type Generation, type GenerationError } from "@capstan/core"
+import { Cause, Clock, Effect, Queue, Result, Stream } from "effect"
+import { type Connection, type RequestOptions, timeoutMs } from "./call.js"
+import type { Failure, HeadersLike } from "./failure.js"
 import { snapshotOf } from "./rateLimitHeaders.js"
 
 type Delta = Extract<Generation.StreamPart, { readonly _tag: "Delta" }>
@@ -80,69 +79,50 @@ const pushDeltas = <W>(
   )
 
 /**
- * How one generator streams: through a client made once, on first use, from the loaded SDK (as `sender` does for
- * plain requests). Failures of the request, of reading the stream and of its events are typed generation errors.
+ * How one generator streams, through its connection's client (the one its plain requests use). Failures of the
+ * request, of reading the stream and of its events are typed generation errors.
  */
-export const streamer = <S, C>(
-  sdk: LazySdk<S>,
-  options: {
-    readonly provider: string
-    readonly apiKey: Redacted.Redacted<string>
-    readonly baseURL: string
-    readonly client: (sdk: S) => C
-  }
-) => {
-  let client: Promise<C> | undefined
-  const secrets = [Redacted.value(options.apiKey), ...Secrets.credentialsOf(options.baseURL)]
-  return <W>(
-    params: GenerateParams.GenerateParams,
-    request: (client: C, options: RequestOptions) => Promise<StreamAnswer>,
-    accumulator: () => Accumulator<W>,
-    toGeneration: (
-      answer: { readonly wire: W; readonly rateLimit: Generation.RateLimitSnapshot | undefined }
-    ) => Effect.Effect<Generation.Generation, GenerationError>
-  ): Stream.Stream<Generation.StreamPart, GenerationError> => {
-    const timeout = timeoutMs(params)
-    // What the SDK or the accumulator threw, before it becomes a typed error (which needs the time).
-    const caught = (error: unknown): Typed | Failure => error instanceof Typed ? error : sdk.classify(error)
-    const typed = (error: Typed | Failure): Effect.Effect<never, GenerationError> =>
-      error instanceof Typed
-        ? Effect.fail(error.error)
-        : Effect.flatMap(Clock.currentTimeMillis, (now) =>
-          Effect.fail(toGenerationError(error, {
-            provider: options.provider,
-            secrets,
-            timeoutMs: timeout,
-            now
-          })))
-    return Stream.unwrap(Effect.gen(function*() {
-      // The request outlives the promise that sends it: the stream's scope, not the send, owns the abort.
-      const controller = new AbortController()
-      yield* Effect.addFinalizer(() => Effect.sync(() => controller.abort()))
-      const answer = yield* Effect.tryPromise({
-        try: (signal) => {
-          signal.addEventListener("abort", () => controller.abort(), { once: true })
-          return (client ??= sdk.load().then(options.client)).then((loaded) =>
-            request(loaded, { signal: controller.signal, timeout, maxRetries: 0 })
-          )
-        },
-        catch: caught
-      }).pipe(Effect.catch(typed))
-      const rateLimit = snapshotOf(answer.response.headers, yield* Clock.currentTimeMillis)
-      const events = accumulator()
-      const done = Effect.suspend(() => {
-        const finished = events.finish()
-        return Result.isFailure(finished)
-          ? Effect.fail(finished.failure)
-          : Effect.map(
-            toGeneration({ wire: finished.success, rateLimit }),
-            (generation): Generation.StreamPart => ({ _tag: "Done", generation })
-          )
-      })
-      return pushDeltas(answer.data, events, caught, { ms: timeout, abort: () => controller.abort() }).pipe(
-        Stream.catch((error) => Stream.fromEffect(typed(error))),
-        Stream.concat(Stream.fromEffect(done))
-      )
-    }))
-  }
+export const streamer = <S, C>(connection: Connection<S, C>) =>
+<W>(
+  params: GenerateParams.GenerateParams,
+  request: (client: C, options: RequestOptions) => Promise<StreamAnswer>,
+  accumulator: () => Accumulator<W>,
+  toGeneration: (
+    answer: { readonly wire: W; readonly rateLimit: Generation.RateLimitSnapshot | undefined }
+  ) => Effect.Effect<Generation.Generation, GenerationError>
+): Stream.Stream<Generation.StreamPart, GenerationError> => {
+  const timeout = timeoutMs(params)
+  // What the SDK or the accumulator threw, before it becomes a typed error (which needs the time).
+  const caught = (error: unknown): Typed | Failure => error instanceof Typed ? error : connection.sdk.classify(error)
+  const typed = (error: Typed | Failure): Effect.Effect<never, GenerationError> =>
+    error instanceof Typed ? Effect.fail(error.error) : connection.fail(error, timeout)
+  return Stream.unwrap(Effect.gen(function*() {
+    // The request outlives the promise that sends it: the stream's scope, not the send, owns the abort.
+    const controller = new AbortController()
+    yield* Effect.addFinalizer(() => Effect.sync(() => controller.abort()))
+    const answer = yield* Effect.tryPromise({
+      try: (signal) => {
+        signal.addEventListener("abort", () => controller.abort(), { once: true })
+        return connection.client().then((loaded) =>
+          request(loaded, { signal: controller.signal, timeout, maxRetries: 0 })
+        )
+      },
+      catch: caught
+    }).pipe(Effect.catch(typed))
+    const rateLimit = snapshotOf(answer.response.headers, yield* Clock.currentTimeMillis)
+    const events = accumulator()
+    const done = Effect.suspend(() => {
+      const finished = events.finish()
+      return Result.isFailure(finished)
+        ? Effect.fail(finished.failure)
+        : Effect.map(
+          toGeneration({ wire: finished.success, rateLimit }),
+          (generation): Generation.StreamPart => ({ _tag: "Done", generation })
+        )
+    })
+    return pushDeltas(answer.data, events, caught, { ms: timeout, abort: () => controller.abort() }).pipe(
+      Stream.catch((error) => Stream.fromEffect(typed(error))),
+      Stream.concat(Stream.fromEffect(done))
+    )
+  }))
 }
