@@ -95,4 +95,21 @@ describe("ChatPipeline.runStream", () => {
         MockGenerator.toolRounds([[{ name: "weather", input: { city: "Lyon" } }], "It is 21 degrees in Lyon."])
       )
     ))
+
+  it.effect("a pipeline with its own generator streams through it, its callbacks too", () =>
+    Effect.gen(function*() {
+      const bound = yield* Generator.make("mock!fixed,reply=from the bound generator")
+      const events = yield* ChatPipeline.make("hi").pipe(
+        ChatPipeline.withGenerator(bound),
+        ChatPipeline.andThen((chat) =>
+          Effect.succeed(chat.all.length > 2 ? undefined : ChatPipeline.continue(chat, "Sure?"))
+        ),
+        ChatPipeline.runStream(),
+        Stream.runCollect
+      )
+      expect(textOf(events, 0)).toBe("from the bound generator")
+      expect(textOf(events, 1)).toBe("from the bound generator")
+      const last = events.at(-1)
+      expect(last?._tag === "Done" ? last.chat.generator : undefined).toBe("mock!fixed,reply=from the bound generator")
+    }).pipe(Effect.scoped, Effect.provide(MockGenerator.echo())))
 })

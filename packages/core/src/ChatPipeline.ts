@@ -302,8 +302,7 @@ export type StreamEvent<A> = PipelineStream.StreamEvent<A>
  * Runs the pipeline once, as {@link run} does, streaming its text: every request of the run goes through the
  * generator's `stream`, its text deltas are emitted as they arrive, and the finished chat (parsed, `andThen` steps
  * applied) comes last. A generator that cannot stream fails with `Unsupported` before any request. A pipeline
- * with its own generator (`withGenerator`) sends through that one, unstreamed. In `pipe`, call it:
- * `ChatPipeline.runStream()`.
+ * with its own generator (`withGenerator`) streams through that one. In `pipe`, call it: `ChatPipeline.runStream()`.
  *
  * @example
  * ```ts
@@ -327,14 +326,14 @@ export const runStream: {
   <A, E, R>(self: ChatPipeline<A, E, R>): Stream.Stream<StreamEvent<A>, E | GenerationError, R | Generator.Generator>
 } = dual(
   Facade.kindFirst,
-  <A, E, R>(self: ChatPipeline<A, E, R>) =>
-    PipelineStream.streamRun(
-      batch.runOnce(Facade.impl(self as Pipeline<Kind, unknown, unknown, unknown>), "fail") as Effect.Effect<
-        Chat.Chat<A>,
-        E,
-        R
-      >
-    )
+  <A, E, R>(self: ChatPipeline<A, E, R>) => {
+    const state = Facade.impl(self as Pipeline<Kind, unknown, unknown, unknown>)
+    // A bound generator streams too: the run reads it from context, where the stream swaps in its streaming form.
+    const bound = state.generator
+    const run = batch.runOnce(bound === undefined ? state : internal.update(state, { generator: undefined }), "fail")
+    const streamed = PipelineStream.streamRun(run as Effect.Effect<Chat.Chat<A>, E, R>)
+    return bound === undefined ? streamed : Stream.provideService(streamed, Generator.Generator, bound)
+  }
 )
 
 /**
