@@ -327,7 +327,7 @@ export const runStream: {
 } = dual(
   Facade.kindFirst,
   <A, E, R>(self: ChatPipeline<A, E, R>) => {
-    const state = Facade.impl(self as Pipeline<Kind, unknown, unknown, unknown>)
+    const state = Facade.impl(self)
     // A bound generator streams too: the run reads it from context, where the stream swaps in its streaming form.
     const bound = state.generator
     const run = batch.runOnce(bound === undefined ? state : internal.update(state, { generator: undefined }), "fail")
