@@ -259,7 +259,7 @@ export const apply = (service: Service, options: Options = {}): Effect.Effect<Se
       send: (request: Request) => Effect.Effect<Generation, GenerationError>
     ) =>
     (request: Request): Effect.Effect<Generation, GenerationError> =>
-      Effect.suspend(() => {
+      Effect.withFiber((fiber) => {
         let attempts = 0
         const tokens = estimate(request)
         const attempt = Clock.clockWith((clock) => {
@@ -271,11 +271,30 @@ export const apply = (service: Service, options: Options = {}): Effect.Effect<Se
             tokens
           )
         })
+        const any = request as ChatRequest | CompletionRequest | PackedCompletionRequest
+        // With spans, the span records the request; without, its metrics are recorded by the steps every request
+        // takes anyway, so a request nobody traces pays for no wrapper.
+        if (Telemetry.makesSpans(fiber)) {
+          return retry(attempt).pipe(
+            Effect.map((generation) => withAttempts(generation, attempts)),
+            Effect.mapError((error) => failedAfter(error, attempts)),
+            Telemetry.traced(instruments, any)
+          )
+        }
+        const metrics = Telemetry.measured(instruments, any, fiber)
         return retry(attempt).pipe(
-          Effect.map((generation) => withAttempts(generation, attempts)),
-          Effect.mapError((error) => failedAfter(error, attempts))
+          Effect.map((generation) => {
+            const counted = withAttempts(generation, attempts)
+            metrics.succeeded(counted)
+            return counted
+          }),
+          Effect.mapError((error) => {
+            const counted = failedAfter(error, attempts)
+            metrics.failed(counted)
+            return counted
+          })
         )
-      }).pipe(Telemetry.traced(instruments, request as ChatRequest | CompletionRequest | PackedCompletionRequest))
+      })
     const stream =
       (send: NonNullable<Service["stream"]>) => (request: ChatRequest): Stream.Stream<StreamPart, GenerationError> =>
         Stream.unwrap(Effect.gen(function*() {

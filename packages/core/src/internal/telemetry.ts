@@ -248,6 +248,41 @@ export const traced = (instruments: Instruments, request: AnyRequest, customId?:
   })
 }
 
+/**
+ * The metrics of one request, recorded by the engine's own success and failure steps (no wrapper around the
+ * request): what `traced` records when no span is made. `start` is read when the request begins.
+ */
+export interface Measured {
+  readonly succeeded: (generation: Generation) => void
+  readonly failed: (error: GenerationError) => void
+}
+
+/** The metric recorders of one request run in `fiber` (see {@link Measured}). */
+export const measured = (
+  instruments: Instruments,
+  request: AnyRequest,
+  fiber: Fiber.Fiber<unknown, unknown>
+): Measured => {
+  const series = seriesFor(instruments, request)
+  const context = fiber.context
+  const clock = fiber.getRef(Clock.Clock)
+  const start = clock.currentTimeNanosUnsafe()
+  const seconds = () => Number(clock.currentTimeNanosUnsafe() - start) / 1e9
+  return {
+    succeeded: (generation) => {
+      recordGeneration(undefined, series, generation, context)
+      recordDuration(series, seconds(), undefined, context)
+    },
+    failed: (error) => {
+      if (error._tag === "RateLimited") instruments.rateLimitPauses.updateUnsafe(1, context)
+      recordDuration(series, seconds(), error._tag, context)
+    }
+  }
+}
+
+/** Whether requests of `fiber` make spans: a tracer other than effect's native one (which exports nothing). */
+export const makesSpans = (fiber: Fiber.Fiber<unknown, unknown>): boolean => tracing(fiber)
+
 /** A stream in its client span, ended when the stream ends; its `Done` part is the answer recorded. */
 export const tracedStream = (instruments: Instruments, request: ChatRequest) =>
 (
