@@ -21,6 +21,7 @@ import * as Identifier from "../Identifier.js"
 import * as Message from "../Message.js"
 import * as Usage from "../Usage.js"
 import { makeChat } from "./chat.js"
+import { trusted } from "./trusted.js"
 
 /**
  * What a generator declares beyond its methods. `maxChoices` is how many choices (`n`) one request can ask for: a
@@ -200,6 +201,15 @@ export const withBaseParams = (service: Service): Service => {
   }
 }
 
+/** A choice as the assistant message it is: its text, then its tool calls (built from checked parts: no re-check). */
+export const answerOf = (choice: Generation["choices"][number]): Message.Message =>
+  new Message.Message({
+    role: "assistant",
+    content: choice.toolCalls === undefined
+      ? choice.text
+      : [...(choice.text.length === 0 ? [] : [new Message.TextPart({ text: choice.text })]), ...choice.toolCalls]
+  }, trusted)
+
 /** What a chat records about the generator that answered it: the merged params and the identifier printed with them. */
 export interface Description {
   readonly generator: string
@@ -246,12 +256,7 @@ export const toChats = (options: {
   return generation.choices.map((choice, i) =>
     makeChat({
       messages: options.messages,
-      generated: [Message.assistant(
-        choice.toolCalls === undefined ? choice.text : [
-          ...(choice.text.length === 0 ? [] : [new Message.TextPart({ text: choice.text })]),
-          ...choice.toolCalls
-        ]
-      )],
+      generated: [answerOf(choice)],
       metadata: cached ? { cached: true } : {},
       generator,
       params,
