@@ -21,7 +21,7 @@ const utf8 = "utf-8" as Encoding
 
 // Their characters span a variable number of bytes with no way to find a boundary from the end of a chunk.
 // A constant table of pure values, never written: no application state.
-const multiByteLegacy: ReadonlySet<string> = new Set([
+const multiByteLegacy: ReadonlyArray<string> = [
   "gbk",
   "gb18030",
   "big5",
@@ -29,7 +29,7 @@ const multiByteLegacy: ReadonlySet<string> = new Set([
   "iso-2022-jp",
   "shift_jis",
   "euc-kr"
-])
+]
 
 const supported = "utf-8, utf-16le, utf-16be, latin1 (read as windows-1252) or another single-byte encoding"
 
@@ -41,7 +41,7 @@ export const resolve = (label: string): Result.Result<Encoding, UsageError> => {
   } catch {
     encoding = undefined
   }
-  return encoding === undefined || multiByteLegacy.has(encoding)
+  return encoding === undefined || multiByteLegacy.includes(encoding)
     ? Result.fail(
       new UsageError({
         reason: `--encoding ${label}: ${encoding === undefined ? "unknown encoding" : "not supported"}`,

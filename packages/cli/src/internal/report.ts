@@ -10,14 +10,14 @@ import { CommandExit, ExitCode, ItemsFailed } from "../Errors.js"
 
 // Errors of @capstan/core that mean the command line or the input is wrong (exit 64, like the CLI's own).
 // A constant table of pure values, never written: no application state.
-const coreInputErrors: ReadonlySet<unknown> = new Set([
+const coreInputErrors: ReadonlyArray<unknown> = [
   "InvalidIdentifier",
   "InvalidParams",
   "MissingApiKey",
   "InvalidTemplate",
   "InvalidItem",
   "TemplateMismatch"
-])
+]
 
 /** What each command takes, in one line: shown after a parse error instead of the whole help. */
 const usages: Readonly<Record<string, string>> = {
@@ -60,7 +60,7 @@ const report = (error: unknown): Effect.Effect<never, CommandExit> =>
     if (error instanceof ItemsFailed) return yield* new CommandExit({ code: ExitCode.itemsFailed })
     const message = Predicate.hasProperty(error, "message") ? String(error.message) : String(error)
     yield* Console.error(`error: ${message}`)
-    const coreInput = Predicate.hasProperty(error, "_tag") && coreInputErrors.has(error._tag)
+    const coreInput = Predicate.hasProperty(error, "_tag") && coreInputErrors.includes(error._tag)
     return yield* new CommandExit({ code: coreInput ? ExitCode.badInput : Runtime.getErrorExitCode(error) })
   })
 

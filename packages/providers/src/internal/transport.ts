@@ -53,7 +53,7 @@ export interface Transport {
 
 // Statuses whose answers have no body (a `Response` for them has a null one).
 // A constant table of pure values, never written: no application state.
-const bodyless: ReadonlySet<number> = new Set([101, 204, 205, 304])
+const bodyless: ReadonlyArray<number> = [101, 204, 205, 304]
 
 // A constant table of pure values, never written: no application state.
 const redirects: ReadonlySet<number> = new Set([301, 302, 303, 307, 308])
@@ -167,7 +167,7 @@ export const make = (limits: Limits, env: NodeJS.ProcessEnv = process.env): Tran
           headers: new BufferedHeaders(response.headers),
           redirected: hops > 0
         }
-        if (bodyless.has(status) || method === "HEAD") {
+        if (bodyless.includes(status) || method === "HEAD") {
           response.resume()
           return resolve(new BufferedResponse(head, null) as unknown as Response)
         }
