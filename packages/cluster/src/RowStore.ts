@@ -1,0 +1,226 @@
+/**
+ * Where the runners of a cluster batch put their rows: one row per `(batch, item, choice)`, written once. A chunk
+ * delivered twice (its runner was killed, the coordinator sent it again) writes nothing twice: the rows already there
+ * win, and the chunk's handler skips the items that have them before sending anything.
+ *
+ * Rows are written a whole item at a time (all its choices in one statement), so an item either has every row or
+ * none. {@link layerSql} keeps them in a SQL table (`capstan_rows`, made on first use; PostgreSQL in production);
+ * {@link layerMemory} keeps them in memory, for tests on effect's in-memory `TestRunner`.
+ *
+ * @since 0.3.0
+ */
+import { Batch } from "@capstan/core"
+import { Array as Arr, Context, Effect, Layer, Option, Schema, Stream } from "effect"
+import { SqlClient } from "effect/sql"
+import type { SqlError } from "effect/sql/SqlError"
+
+/**
+ * The row store could not be read or written (the database is down, a row does not decode). The rows written before
+ * stay; the chunk is delivered again and goes on from them.
+ *
+ * @example
+ * ```ts
+ * import { RowStore } from "@capstan/cluster"
+ *
+ * const error = new RowStore.RowStoreError({ batchId: "reviews-1", operation: "write", reason: "connection refused" })
+ * error.message // "cannot write the rows of batch reviews-1: connection refused"
+ * ```
+ * @since 0.3.0
+ */
+export class RowStoreError extends Schema.TaggedError<RowStoreError>()("RowStoreError", {
+  batchId: Schema.String,
+  operation: Schema.Literals(["read", "write", "setup"]),
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `cannot ${this.operation} the rows of batch ${this.batchId}: ${this.reason}`
+  }
+}
+
+/**
+ * The row store in context.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { RowStore } from "@capstan/cluster"
+ *
+ * const count = RowStore.RowStore.use((store) => store.count("reviews-1")).pipe(Effect.provide(RowStore.layerMemory))
+ * ```
+ * @since 0.3.0
+ */
+export class RowStore extends Context.Service<RowStore, {
+  /** The items of `[from, to)` that have their rows. */
+  readonly completed: (
+    batchId: string,
+    range: { readonly from: number; readonly to: number }
+  ) => Effect.Effect<ReadonlySet<number>, RowStoreError>
+  /**
+   * Writes whole items' rows (every choice of each item given); rows already stored are kept as they are. Returns how
+   * many rows were new.
+   */
+  readonly write: (batchId: string, rows: ReadonlyArray<Batch.Row>) => Effect.Effect<number, RowStoreError>
+  /** Every row of a batch, in item then choice order. */
+  readonly rows: (batchId: string) => Stream.Stream<Batch.Row, RowStoreError>
+  /** How many rows and items a batch has, and how many of its rows failed. */
+  readonly count: (
+    batchId: string
+  ) => Effect.Effect<{ readonly rows: number; readonly items: number; readonly failed: number }, RowStoreError>
+}>()("@capstan/cluster/RowStore") {}
+
+const byPosition = (a: Batch.Row, b: Batch.Row) => a.index - b.index || a.choice - b.choice
+
+/**
+ * Rows in memory, for one process (tests on `TestRunner`): released with the Layer.
+ *
+ * @example
+ * ```ts
+ * import { Layer } from "effect"
+ * import { TestRunner } from "effect/cluster"
+ * import { RowStore } from "@capstan/cluster"
+ *
+ * const cluster = Layer.mergeAll(TestRunner.layer, RowStore.layerMemory)
+ * ```
+ * @since 0.3.0
+ */
+export const layerMemory: Layer.Layer<RowStore> = Layer.sync(RowStore, () => {
+  const batches = new Map<string, Map<string, Batch.Row>>()
+  const batchOf = (batchId: string) => {
+    let rows = batches.get(batchId)
+    if (rows === undefined) batches.set(batchId, rows = new Map())
+    return rows
+  }
+  return RowStore.of({
+    completed: (batchId, { from, to }) =>
+      Effect.sync(() => {
+        const done = new Set<number>()
+        for (const row of batchOf(batchId).values()) if (row.index >= from && row.index < to) done.add(row.index)
+        return done
+      }),
+    write: (batchId, rows) =>
+      Effect.sync(() => {
+        const stored = batchOf(batchId)
+        let written = 0
+        for (const row of rows) {
+          const key = `${row.index}/${row.choice}`
+          if (stored.has(key)) continue
+          stored.set(key, row)
+          written++
+        }
+        return written
+      }),
+    rows: (batchId) => Stream.suspend(() => Stream.fromIterable([...batchOf(batchId).values()].sort(byPosition))),
+    count: (batchId) =>
+      Effect.sync(() => {
+        const rows = [...batchOf(batchId).values()]
+        return {
+          rows: rows.length,
+          items: new Set(rows.map((row) => row.index)).size,
+          failed: rows.filter((row) => row.error !== undefined).length
+        }
+      })
+  })
+})
+
+/** Rows read back a page at a time, so a batch of any size streams in flat memory. */
+const PAGE = 1000
+
+const reasonOf = (error: SqlError): string => error.message
+
+/**
+ * Rows in a SQL table, `capstan_rows` (made on first use), through the `SqlClient` in context: PostgreSQL with
+ * `@effect/sql-pg` for a cluster, or any SQL database effect supports for one machine. The primary key
+ * `(batch_id, item_index, choice)` makes every row exactly once.
+ *
+ * @example
+ * ```ts
+ * import { Layer, Redacted } from "effect"
+ * import { PgClient } from "@effect/sql-pg"
+ * import { RowStore } from "@capstan/cluster"
+ *
+ * const rows = RowStore.layerSql.pipe(Layer.provide(PgClient.layer({ url: Redacted.make("postgres://localhost/capstan") })))
+ * ```
+ * @since 0.3.0
+ */
+export const layerSql: Layer.Layer<RowStore, RowStoreError, SqlClient.SqlClient> = Layer.effect(
+  RowStore,
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    yield* sql`CREATE TABLE IF NOT EXISTS capstan_rows (
+      batch_id TEXT NOT NULL,
+      item_index INTEGER NOT NULL,
+      choice INTEGER NOT NULL,
+      ok BOOLEAN NOT NULL,
+      row_json TEXT NOT NULL,
+      PRIMARY KEY (batch_id, item_index, choice)
+    )`.pipe(
+      Effect.mapError((error) => new RowStoreError({ batchId: "*", operation: "setup", reason: reasonOf(error) }))
+    )
+    const failed = (batchId: string, operation: "read" | "write") => (error: SqlError | Schema.SchemaError) =>
+      new RowStoreError({ batchId, operation, reason: error.message })
+    const page = (batchId: string, after: readonly [number, number]) =>
+      sql<{ readonly row_json: string; readonly item_index: number; readonly choice: number }>`
+        SELECT row_json, item_index, choice FROM capstan_rows
+        WHERE batch_id = ${batchId} AND (item_index > ${after[0]} OR (item_index = ${after[0]} AND choice > ${
+        after[1]
+      }))
+        ORDER BY item_index, choice LIMIT ${PAGE}`
+    return RowStore.of({
+      completed: (batchId, { from, to }) =>
+        sql<{ readonly item_index: number }>`
+          SELECT DISTINCT item_index FROM capstan_rows
+          WHERE batch_id = ${batchId} AND item_index >= ${from} AND item_index < ${to}`.pipe(
+          Effect.map((found) => new Set(found.map((row) => Number(row.item_index)))),
+          Effect.mapError(failed(batchId, "read"))
+        ),
+      write: (batchId, rows) =>
+        !Arr.isReadonlyArrayNonEmpty(rows) ? Effect.succeed(0) : sql<{ readonly choice: number }>`
+          INSERT INTO capstan_rows ${
+          sql.insert(Arr.map(rows, (row) => ({
+            batch_id: batchId,
+            item_index: row.index,
+            choice: row.choice,
+            ok: row.error === undefined,
+            row_json: Batch.toJsonLine(row)
+          })))
+        }
+          ON CONFLICT DO NOTHING RETURNING choice`.pipe(
+          Effect.map((written) => written.length),
+          Effect.mapError(failed(batchId, "write"))
+        ),
+      rows: (batchId) =>
+        Stream.paginate(
+          [-1, -1] as readonly [number, number],
+          (after) =>
+            page(batchId, after).pipe(
+              Effect.flatMap((found) =>
+                Effect.forEach(found, (row) => Batch.fromJsonLine(row.row_json)).pipe(
+                  Effect.map((rows) => {
+                    const last = found.at(-1)
+                    return [
+                      rows,
+                      found.length < PAGE || last === undefined
+                        ? Option.none()
+                        : Option.some([Number(last.item_index), Number(last.choice)] as const)
+                    ] as const
+                  })
+                )
+              ),
+              Effect.mapError(failed(batchId, "read"))
+            )
+        ),
+      count: (batchId) =>
+        sql<{ readonly rows: number; readonly items: number; readonly failed: number }>`
+          SELECT count(*)::int AS rows, count(DISTINCT item_index)::int AS items,
+            count(*) FILTER (WHERE NOT ok)::int AS failed
+          FROM capstan_rows WHERE batch_id = ${batchId}`.pipe(
+          Effect.map(([counts]) => ({
+            rows: Number(counts?.rows ?? 0),
+            items: Number(counts?.items ?? 0),
+            failed: Number(counts?.failed ?? 0)
+          })),
+          Effect.mapError(failed(batchId, "read"))
+        )
+    })
+  })
+)
