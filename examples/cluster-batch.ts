@@ -12,8 +12,8 @@
  * CAPSTAN_GENERATOR=openai!gpt-4o-mini,rpm=500 node --conditions=@capstan/source --import tsx examples/cluster-batch.ts
  * ```
  */
-import { Dataset, Model, Template } from "@capstan/core"
 import { ClusterBatch, PostgresCluster, RowStore, SharedBudget } from "@capstan/cluster"
+import { Dataset, Model, Template } from "@capstan/core"
 import { Providers } from "@capstan/providers"
 import { NodeRuntime } from "@effect/platform-node"
 import { Console, Effect, Layer, Schema } from "effect"
@@ -52,7 +52,10 @@ export const program = (generator: string) =>
 
 /** A runner process on PostgreSQL: the job's handler, the cluster's layers, every provider (keys from the env). */
 export const runner = (url: string) =>
-  ClusterBatch.layer(Sentiment).pipe(Layer.provide(PostgresCluster.layerRunner({ url })), Layer.provide(Providers.layer))
+  ClusterBatch.layer(Sentiment).pipe(
+    Layer.provide(PostgresCluster.layerRunner({ url })),
+    Layer.provide(Providers.layer)
+  )
 
 /** The in-memory cluster with one runner in this process: what the example runs on offline, and in the tests. */
 export const inMemory = ClusterBatch.layer(Sentiment).pipe(

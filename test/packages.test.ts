@@ -15,7 +15,7 @@ import { fileURLToPath } from "node:url"
 import { gunzipSync } from "node:zlib"
 
 const repoRoot = fileURLToPath(new URL("..", import.meta.url))
-const packages = ["core", "providers", "cli"] as const
+const packages = ["core", "providers", "cli", "cluster"] as const
 
 interface Manifest {
   readonly name: string
@@ -177,7 +177,7 @@ describe("packages", () => {
         const shown = `${floor[0]}.${floor[1]}`
         expect(readFileSync(join(dir, "README.md"), "utf8")).toContain(`Node.js ${shown} or newer`)
         expect(rootReadme).toContain(
-          name === "cli" ? `\`@capstan/cli\` ${shown} or newer` : `Node.js ${shown} or newer`
+          name === "cli" || name === "cluster" ? `\`@capstan/${name}\` ${shown} or newer` : `Node.js ${shown} or newer`
         )
       })
     })

@@ -2,6 +2,7 @@
  * ClusterBatch on effect's in-memory TestRunner: chunking and order, exactly-once rows when chunks are sent again,
  * items with rows skipped, stops and resumes, job settings, and the errors a coordinator can meet.
  */
+import { ClusterBatch, RowStore, SharedBudget } from "@capstan/cluster"
 import {
   AuthenticationError,
   Batch,
@@ -15,7 +16,6 @@ import {
   Template
 } from "@capstan/core"
 import { MockGenerator } from "@capstan/core/testing"
-import { ClusterBatch, RowStore, SharedBudget } from "@capstan/cluster"
 import { describe, expect, it } from "@effect/vitest"
 import { Context, Duration, Effect, Fiber, Layer, Schema, Stream } from "effect"
 import { TestRunner } from "effect/cluster"
@@ -99,7 +99,8 @@ describe("ClusterBatch on the in-memory TestRunner", () => {
       yield* Layer.build(ClusterBatch.layer(Answer, {
         generator: (identifier) => Effect.succeed(identifier.settings["delay_ms"] === undefined ? broken : fixed)
       }))
-      const run = (generator: string) => ClusterBatch.run(Answer, items(20), { batchId: "stopped", generator, chunkSize: 50 })
+      const run = (generator: string) =>
+        ClusterBatch.run(Answer, items(20), { batchId: "stopped", generator, chunkSize: 50 })
       const stopped = yield* Effect.flip(run("mock!echo"))
       expect(stopped).toMatchObject({ _tag: "BatchStopped", consecutive: 3 })
       const store = yield* RowStore.RowStore
@@ -135,7 +136,10 @@ describe("ClusterBatch on the in-memory TestRunner", () => {
   it.effect("refuses a generator identifier holding a secret before sending anything", () =>
     Effect.gen(function*() {
       const error = yield* Effect.flip(
-        ClusterBatch.run(Echo, items(3), { batchId: "secret", generator: "mock!fixed,reply=sk-proj-0123456789abcdefghijklmnop" })
+        ClusterBatch.run(Echo, items(3), {
+          batchId: "secret",
+          generator: "mock!fixed,reply=sk-proj-0123456789abcdefghijklmnop"
+        })
       )
       expect(error._tag).toBe("SecretInGenerator")
       expect(error.message).not.toContain("0123456789abcdefghijklmnop")
@@ -167,7 +171,9 @@ describe("ClusterBatch on the in-memory TestRunner", () => {
       const clustered = yield* Stream.runCollect(
         ClusterBatch.stream(Echo, items(8), { batchId: "lines", generator: "mock!echo", chunkSize: 3 })
       )
-      const stable = (row: Batch.Row) => [row.id, row.index, row.choice, row.output, row.messages.map((message) => message.text)]
+      const stable = (
+        row: Batch.Row
+      ) => [row.id, row.index, row.choice, row.output, row.messages.map((message) => message.text)]
       expect(clustered.map(stable)).toEqual(local.rows.map(stable))
     }).pipe(Effect.provide(ClusterBatch.layer(Echo).pipe(Layer.provideMerge(cluster)))))
 })

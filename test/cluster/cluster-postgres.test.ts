@@ -4,9 +4,9 @@
  * Needs PostgreSQL's server binaries (Debian's `postgresql` package; `.ci/run` installs it): the test starts its own
  * server on loopback in a temporary directory and stops it after.
  */
+import { ClusterBatch, PostgresCluster, RowStore, SharedBudget } from "@capstan/cluster"
 import { Batch, Dataset, Template } from "@capstan/core"
 import { MockGenerator } from "@capstan/core/testing"
-import { ClusterBatch, PostgresCluster, RowStore, SharedBudget } from "@capstan/cluster"
 import { PgClient } from "@effect/sql-pg"
 import { describe, expect, it } from "@effect/vitest"
 import { Clock, Context, Data, Duration, Effect, Fiber, Layer, Schedule, Stream } from "effect"
@@ -26,7 +26,9 @@ const items = (n: number) =>
     )
   )
 
-class RunnerExited extends Data.TaggedError("RunnerExited")<{ readonly code: number | null; readonly stderr: string }> {}
+class RunnerExited
+  extends Data.TaggedError("RunnerExited")<{ readonly code: number | null; readonly stderr: string }>
+{}
 
 /** A runner process (test/support/ClusterRunner.ts), ready once it has joined; killed when the scope closes. */
 const startRunner = (url: string) =>
@@ -123,34 +125,38 @@ describe("ClusterBatch on PostgreSQL with runner processes", () => {
       expect(summary).toMatchObject({ items: 300, rows: 300, ok: 300 })
     }).pipe(Effect.scoped), { timeout: 120_000 })
 
-  it.live("a runner killed with SIGKILL mid-batch: the others take its chunks, every item ends with one row", () =>
-    Effect.gen(function*() {
-      const server = yield* Postgres.scoped
-      const url = urlOf(server)
-      const [first] = yield* Effect.all([startRunner(url), startRunner(url), startRunner(url)], { concurrency: 3 })
-      const sql = yield* Layer.build(clientOf(server)).pipe(
-        Effect.map(Context.get(SqlClient.SqlClient))
-      )
-      const written = sql<{ readonly count: number }>`SELECT count(*)::int AS count FROM capstan_rows`.pipe(
-        Effect.map(([row]) => row?.count ?? 0),
-        Effect.orElseSucceed(() => 0)
-      )
-      const n = 600
-      const run = yield* ClusterBatch.run(Narrow, items(n), {
-        batchId: "killed",
-        generator: "mock!echo,delay_ms=300",
-        chunkSize: 40
-      }).pipe(Effect.provide(PostgresCluster.layerClient({ url })), Effect.forkChild)
-      // Kill a runner once 30 % of the rows are in.
-      yield* Effect.repeat(written, { schedule: Schedule.spaced("100 millis"), until: (count) => count >= n * 0.3 })
-      const before = yield* written
-      first!.kill("SIGKILL")
-      const { rows, summary } = yield* Fiber.join(run)
-      expect(before).toBeLessThan(n)
-      expect(rows.map((row) => row.index)).toEqual(items(n).map((_, i) => i))
-      expect(summary).toMatchObject({ items: n, rows: n, ok: n })
-      const [stored] = yield* sql<{ readonly rows: number; readonly keys: number }>`
+  it.live(
+    "a runner killed with SIGKILL mid-batch: the others take its chunks, every item ends with one row",
+    () =>
+      Effect.gen(function*() {
+        const server = yield* Postgres.scoped
+        const url = urlOf(server)
+        const [first] = yield* Effect.all([startRunner(url), startRunner(url), startRunner(url)], { concurrency: 3 })
+        const sql = yield* Layer.build(clientOf(server)).pipe(
+          Effect.map(Context.get(SqlClient.SqlClient))
+        )
+        const written = sql<{ readonly count: number }>`SELECT count(*)::int AS count FROM capstan_rows`.pipe(
+          Effect.map(([row]) => row?.count ?? 0),
+          Effect.orElseSucceed(() => 0)
+        )
+        const n = 600
+        const run = yield* ClusterBatch.run(Narrow, items(n), {
+          batchId: "killed",
+          generator: "mock!echo,delay_ms=300",
+          chunkSize: 40
+        }).pipe(Effect.provide(PostgresCluster.layerClient({ url })), Effect.forkChild)
+        // Kill a runner once 30 % of the rows are in.
+        yield* Effect.repeat(written, { schedule: Schedule.spaced("100 millis"), until: (count) => count >= n * 0.3 })
+        const before = yield* written
+        first!.kill("SIGKILL")
+        const { rows, summary } = yield* Fiber.join(run)
+        expect(before).toBeLessThan(n)
+        expect(rows.map((row) => row.index)).toEqual(items(n).map((_, i) => i))
+        expect(summary).toMatchObject({ items: n, rows: n, ok: n })
+        const [stored] = yield* sql<{ readonly rows: number; readonly keys: number }>`
         SELECT count(*)::int AS rows, count(DISTINCT (item_index, choice))::int AS keys FROM capstan_rows`
-      expect(stored).toEqual({ rows: n, keys: n })
-    }).pipe(Effect.scoped), { timeout: 180_000 })
+        expect(stored).toEqual({ rows: n, keys: n })
+      }).pipe(Effect.scoped),
+    { timeout: 180_000 }
+  )
 })
