@@ -13,7 +13,7 @@
  * ```
  */
 import { ClusterBatch, PostgresCluster, RowStore, SharedBudget } from "@capstan/cluster"
-import { Dataset, Model, Template } from "@capstan/core"
+import { type Batch, Dataset, type InvalidItem, Model, Template, type TemplateMismatch } from "@capstan/core"
 import { Providers } from "@capstan/providers"
 import { NodeRuntime } from "@effect/platform-node"
 import { Console, Effect, Layer, Schema } from "effect"
@@ -34,7 +34,11 @@ const reviews = [
 ]
 
 /** The coordinator: items in, rows out (one per review, in input order), and the summary. */
-export const program = (generator: string) =>
+export const program = (generator: string): Effect.Effect<
+  { readonly rows: ReadonlyArray<Batch.Row>; readonly summary: Batch.Summary },
+  ClusterBatch.RunError | InvalidItem | TemplateMismatch,
+  ClusterBatch.Requirements
+> =>
   Effect.gen(function*() {
     const items = yield* Dataset.validate(
       Template.make("Is this review positive, negative or neutral? {review}"),

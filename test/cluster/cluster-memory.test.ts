@@ -36,6 +36,7 @@ const Answer = ClusterBatch.make("answer", { parse: Model.Answer, stopAfter: 3 }
 const fromContext = { generator: () => Generator.Generator.use(Effect.succeed) }
 
 const cluster = Layer.mergeAll(TestRunner.layer, RowStore.layerMemory, SharedBudget.layerMemory)
+const clusterWithMock = Layer.mergeAll(cluster, MockGenerator.echo())
 
 describe("ClusterBatch on the in-memory TestRunner", () => {
   it.effect("splits items into chunks and gives one row per item and choice, in input order", () =>
@@ -61,8 +62,7 @@ describe("ClusterBatch on the in-memory TestRunner", () => {
       expect(yield* MockGenerator.calls).toBe(25)
       expect(second.rows.map((row) => Batch.toJsonLine(row))).toEqual(first.rows.map((row) => Batch.toJsonLine(row)))
     }).pipe(
-      Effect.provide(ClusterBatch.layer(Echo, fromContext).pipe(Layer.provideMerge(cluster))),
-      Effect.provide(MockGenerator.echo())
+      Effect.provide(ClusterBatch.layer(Echo, fromContext).pipe(Layer.provideMerge(clusterWithMock)))
     ))
 
   it.effect("items that already have rows are skipped: a redelivered chunk sends only the rest", () =>
@@ -84,8 +84,7 @@ describe("ClusterBatch on the in-memory TestRunner", () => {
       ])
       expect(yield* store.count("redelivered")).toEqual({ rows: 12, items: 12, failed: 0 })
     }).pipe(
-      Effect.provide(ClusterBatch.layer(Echo, fromContext).pipe(Layer.provideMerge(cluster))),
-      Effect.provide(MockGenerator.echo())
+      Effect.provide(ClusterBatch.layer(Echo, fromContext).pipe(Layer.provideMerge(clusterWithMock)))
     ))
 
   it.effect("a chunk that stops (every request refused) fails the run with BatchStopped; the same batch id resumes", () =>
@@ -131,7 +130,7 @@ describe("ClusterBatch on the in-memory TestRunner", () => {
       expect(rows.map((row) => row.messages.map((message) => message.text))).toEqual(
         items(3).map((_, i) => ["Be brief.", `Say w${i}`])
       )
-    }).pipe(Effect.provide(cluster), Effect.provide(MockGenerator.echo())))
+    }).pipe(Effect.provide(clusterWithMock)))
 
   it.effect("refuses a generator identifier holding a secret before sending anything", () =>
     Effect.gen(function*() {
@@ -145,8 +144,7 @@ describe("ClusterBatch on the in-memory TestRunner", () => {
       expect(error.message).not.toContain("0123456789abcdefghijklmnop")
       expect(yield* MockGenerator.calls).toBe(0)
     }).pipe(
-      Effect.provide(ClusterBatch.layer(Echo, fromContext).pipe(Layer.provideMerge(cluster))),
-      Effect.provide(MockGenerator.echo())
+      Effect.provide(ClusterBatch.layer(Echo, fromContext).pipe(Layer.provideMerge(clusterWithMock)))
     ))
 
   it.effect("a runner that cannot build the generator fails the chunk with ChunkFailed, saying why", () =>

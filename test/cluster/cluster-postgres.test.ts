@@ -148,7 +148,7 @@ describe("ClusterBatch on PostgreSQL with runner processes", () => {
         // Kill a runner once 30 % of the rows are in.
         yield* Effect.repeat(written, { schedule: Schedule.spaced("100 millis"), until: (count) => count >= n * 0.3 })
         const before = yield* written
-        first!.kill("SIGKILL")
+        first.kill("SIGKILL")
         const { rows, summary } = yield* Fiber.join(run)
         expect(before).toBeLessThan(n)
         expect(rows.map((row) => row.index)).toEqual(items(n).map((_, i) => i))

@@ -342,6 +342,27 @@ export interface BaseRunOptions {
 export type ChunkProgress = Internal.ChunkProgress
 
 /**
+ * What a coordinator's run can fail with: a chunk stopped (`BatchStopped`) or failed on its runner (`ChunkFailed`),
+ * the cluster did not take it (`ClusterUnavailable`), the rows could not be read (`RowStoreError`), or the generator
+ * identifier is not usable (`InvalidIdentifier`, `SecretInGenerator`).
+ *
+ * @example
+ * ```ts
+ * import type { ClusterBatch } from "@capstan/cluster"
+ *
+ * const describe = (error: ClusterBatch.RunError): string => `${error._tag}: ${error.message}`
+ * ```
+ * @since 0.3.0
+ */
+export type RunError =
+  | BatchStopped
+  | Internal.ChunkFailed
+  | Internal.ClusterUnavailable
+  | Internal.SecretInGenerator
+  | RowStore.RowStoreError
+  | InvalidIdentifier
+
+/**
  * Runs a batch on the cluster and streams its rows in input order (then choice order) once every chunk is answered.
  * Fails with `BatchStopped` when a chunk stopped sending (every request failed the same way: rows finished so far
  * are kept; run the same batch id again to send the rest), `ChunkFailed` when a runner could not run a chunk (e.g.
@@ -365,17 +386,7 @@ export const stream = <Settings, E, R, EI = never, RI = never>(
   job: Job<Settings, E, R>,
   items: Iterable<Dataset.RenderedItem> | Stream.Stream<Dataset.RenderedItem, EI, RI>,
   options: RunOptions<Settings>
-): Stream.Stream<
-  Batch.Row,
-  | BatchStopped
-  | Internal.ChunkFailed
-  | Internal.ClusterUnavailable
-  | Internal.SecretInGenerator
-  | RowStore.RowStoreError
-  | EI
-  | InvalidIdentifier,
-  Sharding.Sharding | RowStore.RowStore | RI
-> =>
+): Stream.Stream<Batch.Row, RunError | EI, Requirements | RI> =>
   Stream.unwrap(Effect.gen(function*() {
     const store = yield* RowStore.RowStore
     const settings = yield* Schema.encodeEffect(job.settings)((options.settings ?? null) as Settings).pipe(Effect.orDie)
