@@ -250,6 +250,9 @@ const generatorFor = (identifier: Identifier.Identifier, budget: Budget) =>
     return yield* Generator.make(identifier, { limiter })
   })
 
+/** A row moved to its place in the batch is the engine's row, already checked: its checks are not run again. */
+const alreadyChecked = { disableChecks: true } as const
+
 /** One chunk on a runner: its items without rows, through the batch engine, their rows written as they complete. */
 const runChunk = <E, R>(payload: Internal.Chunk, options: JobOptions<E, R>, store: RowStore.RowStore["Service"]) =>
   Effect.gen(function*() {
@@ -272,7 +275,7 @@ const runChunk = <E, R>(payload: Internal.Chunk, options: JobOptions<E, R>, stor
       )
     const stopped = yield* Batch.stream(pending, options).pipe(
       // Rows carry the item's place in the whole batch, not in this chunk's pending items.
-      Stream.map((row) => new Batch.Row({ ...row, index: indexes[row.index]! })),
+      Stream.map((row) => new Batch.Row({ ...row, index: indexes[row.index]! }, alreadyChecked)),
       // One item's rows arrive together; they are written together, so an item has every row or none.
       Stream.groupAdjacentBy((row) => row.index),
       Stream.groupedWithin(WRITE_ITEMS, WRITE_WITHIN),
