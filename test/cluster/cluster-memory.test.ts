@@ -30,6 +30,7 @@ const items = (n: number) =>
   )
 
 const Echo = ClusterBatch.make("echo")
+const EchoTwice = ClusterBatch.make("echo-twice", { params: { n: 2 } })
 const Answer = ClusterBatch.make("answer", { parse: Model.Answer, stopAfter: 3 })
 
 /** Runners in these tests answer with the `Generator` in context (a MockGenerator that counts its calls). */
@@ -86,6 +87,30 @@ describe("ClusterBatch on the in-memory TestRunner", () => {
     }).pipe(
       Effect.provide(ClusterBatch.layer(Echo, fromContext).pipe(Layer.provideMerge(clusterWithMock)))
     ))
+
+  it.effect("an item with only some of its choices stored runs again, and only its missing rows are kept", () =>
+    Effect.gen(function*() {
+      const store = yield* RowStore.RowStore
+      const earlier = yield* Batch.run(items(3), { params: { n: 2 } }).pipe(
+        Effect.provide(MockGenerator.fixed("earlier"))
+      )
+      // Item 0 complete, item 1 with its first choice only (its runner died between the two), item 2 nothing.
+      yield* store.write(
+        "partial",
+        earlier.rows.filter((row) => row.index === 0 || (row.index === 1 && row.choice === 0))
+      )
+      expect([...(yield* store.completed("partial", { from: 0, to: 3 }))]).toEqual([0])
+      const { rows } = yield* ClusterBatch.run(EchoTwice, items(3), { batchId: "partial", generator: "mock!echo" })
+      expect(yield* MockGenerator.calls).toBe(2)
+      expect(rows.map((row) => `${row.index}/${row.choice}:${row.output}`)).toEqual([
+        "0/0:earlier",
+        "0/1:earlier",
+        "1/0:earlier",
+        "1/1:Say w1",
+        "2/0:Say w2",
+        "2/1:Say w2"
+      ])
+    }).pipe(Effect.provide(ClusterBatch.layer(EchoTwice, fromContext).pipe(Layer.provideMerge(clusterWithMock)))))
 
   it.effect("a chunk that stops (every request refused) fails the run with BatchStopped; the same batch id resumes", () =>
     Effect.gen(function*() {

@@ -26,7 +26,7 @@ import {
   type InvalidIdentifier,
   RateLimiter
 } from "@capstan/core"
-import { Effect, type Layer, RcMap, Schedule, Schema, type Scope, Semaphore, Stream } from "effect"
+import { type Cause, Effect, type Layer, Queue, RcMap, Schedule, Schema, type Scope, Semaphore, Stream } from "effect"
 import type { Sharding } from "effect/cluster"
 import * as Internal from "./internal/chunk.js"
 import * as RowStore from "./RowStore.js"
@@ -159,10 +159,6 @@ const GENERATOR_IDLE = "1 minute"
 /** A write the store refused is tried again before the chunk gives up (and is delivered again). */
 const storeRetry = Schedule.max([Schedule.exponential("200 millis", 2), Schedule.recurs(6)])
 
-/** Rows are written a few items at a time, or as soon as a quarter second has passed. */
-const WRITE_ITEMS = 32
-const WRITE_WITHIN = "250 millis"
-
 /**
  * The runner side of a job: registers its entity with the sharding in context, so this process handles the chunks
  * of the shards it owns. Each chunk: the items without rows in the {@link RowStore} run through `Batch.stream` with
@@ -273,16 +269,20 @@ const runChunk = <E, R>(payload: Internal.Chunk, options: JobOptions<E, R>, stor
           written += count
         })
       )
-    const stopped = yield* Batch.stream(pending, options).pipe(
+    // Rows are written as soon as they complete (a killed runner's finished items are not sent again): whatever
+    // completes while a write is on its way goes with the next one.
+    const completed = yield* Queue.unbounded<Batch.Row, Cause.Done>()
+    const writer = Stream.fromQueue(completed).pipe(Stream.chunks, Stream.runForEach(write))
+    const generate = Batch.stream(pending, options).pipe(
       // Rows carry the item's place in the whole batch, not in this chunk's pending items.
-      Stream.map((row) => new Batch.Row({ ...row, index: indexes[row.index]! }, alreadyChecked)),
-      // One item's rows arrive together; they are written together, so an item has every row or none.
-      Stream.groupAdjacentBy((row) => row.index),
-      Stream.groupedWithin(WRITE_ITEMS, WRITE_WITHIN),
-      Stream.runForEach((items) => write(items.flatMap(([, rows]) => rows))),
+      Stream.runForEach((row) =>
+        Queue.offer(completed, new Batch.Row({ ...row, index: indexes[row.index]! }, alreadyChecked))
+      ),
       Effect.as(undefined),
-      Effect.catchTag("BatchStopped", (stop: BatchStopped) => Effect.succeed(stop))
+      Effect.catchTag("BatchStopped", (stop: BatchStopped) => Effect.succeed(stop)),
+      Effect.ensuring(Queue.end(completed))
     )
+    const [stopped] = yield* Effect.all([generate, writer], { concurrency: 2 })
     return new Internal.ChunkDone({
       run: payload.run,
       written,

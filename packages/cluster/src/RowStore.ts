@@ -3,8 +3,8 @@
  * delivered twice (its runner was killed, the coordinator sent it again) writes nothing twice: the rows already there
  * win, and the chunk's handler skips the items that have them before sending anything.
  *
- * Rows are written a whole item at a time (all its choices in one statement), so an item either has every row or
- * none. {@link layerSql} keeps them in a SQL table (`capstan_rows`, made on first use; PostgreSQL in production);
+ * An item is done when it has a row for each of its choices (`params.n`, 1 by default): an item whose rows were only
+ * partly written runs again, and only its missing rows are kept. {@link layerSql} keeps them in a SQL table (`capstan_rows`, made on first use; PostgreSQL in production);
  * {@link layerMemory} keeps them in memory, for tests on effect's in-memory `TestRunner`.
  *
  * @since 0.3.0
@@ -50,15 +50,12 @@ export class RowStoreError extends Schema.TaggedError<RowStoreError>()("RowStore
  * @since 0.3.0
  */
 export class RowStore extends Context.Service<RowStore, {
-  /** The items of `[from, to)` that have their rows. */
+  /** The items of `[from, to)` that have a row for every choice. */
   readonly completed: (
     batchId: string,
     range: { readonly from: number; readonly to: number }
   ) => Effect.Effect<ReadonlySet<number>, RowStoreError>
-  /**
-   * Writes whole items' rows (every choice of each item given); rows already stored are kept as they are. Returns how
-   * many rows were new.
-   */
+  /** Writes rows; rows already stored are kept as they are. Returns how many rows were new. */
   readonly write: (batchId: string, rows: ReadonlyArray<Batch.Row>) => Effect.Effect<number, RowStoreError>
   /** Every row of a batch, in item then choice order. */
   readonly rows: (batchId: string) => Stream.Stream<Batch.Row, RowStoreError>
@@ -69,6 +66,9 @@ export class RowStore extends Context.Service<RowStore, {
 }>()("@capstan/cluster/RowStore") {}
 
 const byPosition = (a: Batch.Row, b: Batch.Row) => a.index - b.index || a.choice - b.choice
+
+/** How many rows the item of a row has: one per choice. */
+const choiceCount = (row: Batch.Row): number => row.params.n ?? 1
 
 /**
  * Rows in memory, for one process (tests on `TestRunner`): released with the Layer.
@@ -93,9 +93,14 @@ export const layerMemory: Layer.Layer<RowStore> = Layer.sync(RowStore, () => {
   return RowStore.of({
     completed: (batchId, { from, to }) =>
       Effect.sync(() => {
-        const done = new Set<number>()
-        for (const row of batchOf(batchId).values()) if (row.index >= from && row.index < to) done.add(row.index)
-        return done
+        const found = new Map<number, number>()
+        const choicesOf = new Map<number, number>()
+        for (const row of batchOf(batchId).values()) {
+          if (row.index < from || row.index >= to) continue
+          found.set(row.index, (found.get(row.index) ?? 0) + 1)
+          choicesOf.set(row.index, choiceCount(row))
+        }
+        return new Set([...found].filter(([index, count]) => count >= choicesOf.get(index)!).map(([index]) => index))
       }),
     write: (batchId, rows) =>
       Effect.sync(() => {
@@ -150,6 +155,7 @@ export const layerSql: Layer.Layer<RowStore, RowStoreError, SqlClient.SqlClient>
       batch_id TEXT NOT NULL,
       item_index INTEGER NOT NULL,
       choice INTEGER NOT NULL,
+      choices INTEGER NOT NULL,
       ok BOOLEAN NOT NULL,
       row_json TEXT NOT NULL,
       PRIMARY KEY (batch_id, item_index, choice)
@@ -168,8 +174,9 @@ export const layerSql: Layer.Layer<RowStore, RowStoreError, SqlClient.SqlClient>
     return RowStore.of({
       completed: (batchId, { from, to }) =>
         sql<{ readonly item_index: number }>`
-          SELECT DISTINCT item_index FROM capstan_rows
-          WHERE batch_id = ${batchId} AND item_index >= ${from} AND item_index < ${to}`.pipe(
+          SELECT item_index FROM capstan_rows
+          WHERE batch_id = ${batchId} AND item_index >= ${from} AND item_index < ${to}
+          GROUP BY item_index HAVING count(*) >= max(choices)`.pipe(
           Effect.map((found) => new Set(found.map((row) => Number(row.item_index)))),
           Effect.mapError(failed(batchId, "read"))
         ),
@@ -180,6 +187,7 @@ export const layerSql: Layer.Layer<RowStore, RowStoreError, SqlClient.SqlClient>
             batch_id: batchId,
             item_index: row.index,
             choice: row.choice,
+            choices: choiceCount(row),
             ok: row.error === undefined,
             row_json: Batch.toJsonLine(row)
           })))
