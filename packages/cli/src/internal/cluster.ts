@@ -22,6 +22,7 @@ import * as Summary from "../Summary.js"
 import type { BatchConfig } from "./batchArgs.js"
 import * as ClusterJob from "./clusterJob.js"
 import * as ClusterUrl from "./clusterUrl.js"
+import * as Generators from "./generator.js"
 import * as Lock from "./lock.js"
 import * as Manifest from "./manifest.js"
 import type * as Run from "./run.js"
@@ -132,7 +133,7 @@ export const batchIdOf = (config: BatchConfig, definition: Manifest.Definition) 
 /** The generator identifier sent with each chunk: refused, before anything connects, when it holds a secret. */
 const chunkGenerator = (identifier: Identifier.Identifier) => {
   const text = Identifier.format(identifier, { secrets: "show" })
-  return ClusterBatch.checkGenerator(text).pipe(
+  return Generators.withProviders(ClusterBatch.checkGenerator(text)).pipe(
     Effect.as(text),
     Effect.catchTag("SecretInGenerator", (error) =>
       Effect.fail(
@@ -276,7 +277,7 @@ export const coordinate = (options: {
       return { stopped, tracker }
     })
 
-    const { stopped, tracker } = yield* Effect.provide(program, cluster).pipe(
+    const { stopped, tracker } = yield* Generators.withProviders(Effect.provide(program, cluster)).pipe(
       Effect.catchTags({
         ChunkFailed: clusterError,
         ClusterUnavailable: clusterError,

@@ -11,7 +11,6 @@ import { Command, Flag } from "effect/cli"
 import { clusterError } from "./cluster.js"
 import { Job } from "./clusterJob.js"
 import * as ClusterUrl from "./clusterUrl.js"
-import * as Generators from "./generator.js"
 
 const clusterFlag = Flag.Redacted("cluster").pipe(
   Flag.withDescription(
@@ -59,10 +58,15 @@ const runner = (config: RunnerConfig) =>
       const listenHost = Option.getOrUndefined(config.listenHost)
       const port = Option.isSome(config.port) ? config.port.value : yield* PostgresCluster.freePort(listenHost ?? host)
       const chunksAtOnce = Option.getOrUndefined(config.chunksAtOnce)
-      const layer = ClusterBatch.layer(Job, { budget, chunksAtOnce }).pipe(
-        Layer.provide(PostgresCluster.layerRunner({ url, host, port, listenHost }))
+      // Loaded here, not at start-up: the providers' SDKs are most of the start-up time, which --help never needs.
+      const { Providers } = yield* Effect.promise(() => import("@capstan/providers"))
+      // Built into this command's scope: the providers' HTTP transport lives as long as the runner.
+      yield* Layer.build(
+        ClusterBatch.layer(Job, { budget, chunksAtOnce }).pipe(
+          Layer.provide(PostgresCluster.layerRunner({ url, host, port, listenHost })),
+          Layer.provide(Providers.layer)
+        )
       )
-      yield* Generators.withProviders(Layer.build(layer))
       const stdio = yield* Stdio.Stdio
       yield* Stream.make(
         `capstan runner: ready at ${host}:${port} on ${ClusterUrl.masked(url)} (budget ${config.budget}, ${
