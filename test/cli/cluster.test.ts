@@ -158,6 +158,16 @@ describe("capstan batch --cluster", () => {
   }, 240_000)
 })
 
+describe("capstan runner: leaving", () => {
+  it("SIGTERM: the runner leaves the cluster and exits on its own", async () => {
+    const runner = await startRunner()
+    runner.child.kill("SIGTERM")
+    const result = await runner.done
+    expect(result.signal, result.stderr).toBe(null)
+    expect(result.stderr).not.toContain("Error")
+  }, 120_000)
+})
+
 describe("capstan batch --cluster: refused before anything is sent", () => {
   const files = scratch({ "in.jsonl": reviews(5) })
   afterAll(files.remove)
