@@ -247,5 +247,10 @@ describe("capstan runner", () => {
     const bad = await runCli(["runner", "--cluster", "http://u:hunter2@x/y"])
     expect(bad.code).toBe(64)
     expect(bad.stderr).not.toContain("hunter2")
+    // The URL may come from the environment instead, out of the process list.
+    const fromEnv = await runCli(["runner"], { env: { CAPSTAN_CLUSTER_URL: "mysql://u:hunter2@x/y" } })
+    expect(fromEnv.code).toBe(64)
+    expect(fromEnv.stderr).toContain("got a mysql URL")
+    expect(fromEnv.stderr).not.toContain("hunter2")
   })
 })

@@ -6,7 +6,7 @@
  * @internal
  */
 import { ClusterBatch, PostgresCluster } from "@capstan/cluster"
-import { Effect, Layer, Option, Stdio, Stream } from "effect"
+import { Config, Effect, Layer, Option, Stdio, Stream } from "effect"
 import { Command, Flag } from "effect/cli"
 import { clusterError } from "./cluster.js"
 import { Job } from "./clusterJob.js"
@@ -14,8 +14,9 @@ import * as ClusterUrl from "./clusterUrl.js"
 
 const clusterFlag = Flag.Redacted("cluster").pipe(
   Flag.withDescription(
-    "the cluster's PostgreSQL URL, e.g. postgres://capstan:PASSWORD@db.internal:5432/capstan (kept secret: never printed with its password)"
-  )
+    "the cluster's PostgreSQL URL, e.g. postgres://capstan:PASSWORD@db.internal:5432/capstan (kept secret: never printed with its password); default $CAPSTAN_CLUSTER_URL, which keeps the password out of the process list"
+  ),
+  Flag.withFallbackConfig(Config.Redacted("CAPSTAN_CLUSTER_URL"))
 )
 
 const flags = {
