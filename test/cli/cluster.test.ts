@@ -5,7 +5,7 @@
 import { PgClient } from "@effect/sql-pg"
 import { Effect, Exit, Redacted, Scope } from "effect"
 import { SqlClient } from "effect/sql"
-import { readFileSync } from "node:fs"
+import { readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { FakeProvider, type FakeProviderServer } from "../support/FakeProvider.js"
@@ -119,6 +119,31 @@ describe("capstan batch --cluster", () => {
     expect(result.stderr).toContain("300 items already have their rows in the cluster")
     expect(server.stats.requests).toBe(requests)
     expect(readFileSync(output, "utf8")).toBe(before)
+  }, 120_000)
+
+  it("--parse travels with the chunks: the runners parse (and instruct) as a local run does", async () => {
+    // Answers in the tag only when the model's instructions came with the item (as a system message).
+    server.configure({
+      respond: (request) => request.system === undefined ? undefined : `<answer>${request.prompt.length}</answer>`
+    })
+    try {
+      const parseInput = join(files.dir, "parse.jsonl")
+      writeFileSync(parseInput, reviews(40).replace(/review text/g, "parse-case"))
+      const parsed = join(files.dir, "parsed-cluster.jsonl")
+      const result = await runCli(batchArgs(parseInput, parsed, ["--parse", "xml:answer", "--cluster", url]))
+      expect(result.code, result.stderr).toBe(0)
+      const rows = rowsOf(parsed)
+      expect(rows).toHaveLength(40)
+      expect(rows.every((row) => row.error === undefined && /^\d+$/.test(row.parsed))).toBe(true)
+      const local = join(files.dir, "parsed-local.jsonl")
+      const localRun = await runCli(batchArgs(parseInput, local, ["--parse", "xml:answer"]), {
+        env: { OPENAI_API_KEY: KEY }
+      })
+      expect(localRun.code, localRun.stderr).toBe(0)
+      expect(rows.map(stable)).toEqual(rowsOf(local).sort((a, b) => a.index - b.index).map(stable))
+    } finally {
+      server.configure({ respond: undefined })
+    }
   }, 120_000)
 
   it("a runner killed mid-batch: every item still ends with exactly one row, exit 0", async () => {
