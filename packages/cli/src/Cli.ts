@@ -1,6 +1,7 @@
 /**
  * The `capstan` command: `run` one prompt, `batch` a template over a JSONL/CSV file into a results file (with
- * progress, a summary, `--resume` and `--dry-run`), list `providers`, and a `demo` on the bundled data set.
+ * progress, a summary, `--resume` and `--dry-run`; `--cluster` spreads it over `runner` processes), list
+ * `providers`, and a `demo` on the bundled data set.
  *
  * @since 0.1.0
  */
@@ -13,12 +14,14 @@ import { fileURLToPath } from "node:url"
 import { type CommandExit, exitCodeHelp, InputError, ItemsFailed, UsageError } from "./Errors.js"
 import * as Input from "./Input.js"
 import { type BatchConfig, parseDuration, parsePrice, resumeCommand } from "./internal/batchArgs.js"
+import * as Cluster from "./internal/cluster.js"
 import * as Generators from "./internal/generator.js"
 import * as Items from "./internal/items.js"
 import * as Manifest from "./internal/manifest.js"
 import * as Parse from "./internal/parse.js"
 import * as Report from "./internal/report.js"
 import * as Run from "./internal/run.js"
+import * as Runner from "./internal/runner.js"
 import * as Shell from "./internal/shell.js"
 import { streamAnswer, streams } from "./internal/streamAnswer.js"
 import { withTelemetry } from "./internal/telemetry.js"
@@ -319,7 +322,8 @@ const batchFlags = {
       "the response cache's SQLite file (default: responses.sqlite in the user's cache directory, e.g. ~/.cache/capstan)"
     ),
     Flag.optional
-  )
+  ),
+  ...Cluster.flags
 } as const
 
 /**
@@ -349,6 +353,7 @@ export const batch = (config: BatchConfig, options: { readonly resumeHint?: stri
         hint: "Write the results to another file"
       })
     }
+    yield* Cluster.checkFlags(config)
     if (config.resume && config.overwrite) {
       return yield* new UsageError({ reason: "--resume and --overwrite contradict each other" })
     }
@@ -394,7 +399,7 @@ export const batch = (config: BatchConfig, options: { readonly resumeHint?: stri
         Effect.map(Option.some),
         Effect.catchTag("NoGenerator", () => Effect.succeed(Option.none()))
       )
-      return yield* Run.dryRun({
+      yield* Run.dryRun({
         identifier: chosen,
         n: Option.match(chosen, { onNone: () => Option.getOrElse(config.n, () => 1), onSome: Generators.choicesOf }),
         ids,
@@ -404,9 +409,24 @@ export const batch = (config: BatchConfig, options: { readonly resumeHint?: stri
         model,
         definition: Option.map(chosen, definitionOf)
       })
+      const cluster = config.cluster ?? Option.none()
+      if (Option.isSome(cluster)) {
+        yield* Cluster.describe({
+          config,
+          url: cluster.value,
+          items: ids.length,
+          definition: Option.map(chosen, definitionOf)
+        })
+      }
+      return
     }
     const identifier = yield* chooseIdentifier(config.generator, overrides)
     const n = Generators.choicesOf(identifier)
+    const cluster = config.cluster ?? Option.none()
+    if (Option.isSome(cluster)) {
+      const definition = definitionOf(identifier)
+      return yield* Cluster.coordinate({ config, url: cluster.value, identifier, n, ids, items, definition, price })
+    }
     const pollInterval = config.pollInterval !== undefined && Option.isSome(config.pollInterval)
       ? yield* parseDuration("--poll-interval", config.pollInterval.value)
       : undefined
@@ -439,6 +459,9 @@ const batchCommand = Command.make("batch", batchFlags, (config) => batch(config)
       "JSONL file, as each completes. Every item is checked against the template before anything is sent.",
       "Ctrl-C stops new requests, lets those in flight finish, keeps every finished row and prints how to resume;",
       "after a crash, --resume sends only the items without a row.",
+      "With --cluster postgres://..., the items go in chunks to `capstan runner` processes instead (keys from the",
+      "runners' environment); the rows come back to --output in input order. Run the same command again to finish",
+      "an interrupted cluster batch: its id (--batch-id, default a digest of the run and its input) finds its rows.",
       "",
       exitCodeHelp
     ].join("\n")
@@ -536,7 +559,7 @@ export const command = Command.make("capstan").pipe(
   Command.withDescription(
     `Capstan: run LLM prompts and large batches from the command line.\n\n${exitCodeHelp}`
   ),
-  Command.withSubcommands([run, batchCommand, providers, demo])
+  Command.withSubcommands([run, batchCommand, Runner.command, providers, demo])
 )
 
 /**

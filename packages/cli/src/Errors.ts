@@ -252,3 +252,25 @@ export class CommandExit extends Data.TaggedError("CommandExit")<{ readonly code
     return this.code
   }
 }
+
+/**
+ * A cluster run (`capstan batch --cluster`, `capstan runner`) could not go on: the database cannot be reached, a
+ * runner could not run a chunk (no key in its environment), the cluster's row store refused a read. Rows already
+ * written stay in the cluster: run the same command again once the cause is fixed.
+ *
+ * @example
+ * ```ts
+ * import { ClusterError } from "@capstan/cli"
+ *
+ * new ClusterError({ reason: "cannot join the cluster: connection refused" }).message
+ * ```
+ * @since 0.3.0
+ */
+export class ClusterError extends Schema.TaggedError<ClusterError>()("ClusterError", {
+  reason: Schema.String
+}) {
+  override readonly [Runtime.errorExitCode] = ExitCode.failure
+  override get message(): string {
+    return this.reason
+  }
+}

@@ -109,8 +109,20 @@ const refusedAsSetupError = <A, E, R>(layer: Layer.Layer<A, E, R>): Layer.Layer<
     ) as Layer.Layer<A, ClusterSetupError>
   })
 
-/** A free port on a host: the operating system's choice, released for the runner to take. */
-const freePort = (host: string) =>
+/**
+ * A free port on a host: the operating system's choice, released for a runner to take (what {@link layerRunner} uses
+ * when no port is given; a program that prints its runner's address picks it first).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { PostgresCluster } from "@capstan/cluster"
+ *
+ * const port = PostgresCluster.freePort("127.0.0.1").pipe(Effect.runPromise)
+ * ```
+ * @since 0.3.0
+ */
+export const freePort = (host: string): Effect.Effect<number, ClusterSetupError> =>
   Effect.callback<number, ClusterSetupError>((resume) => {
     const server = createServer()
     server.once("error", (error) => resume(Effect.fail(setupFailed(error))))

@@ -5,7 +5,7 @@
  * @internal
  */
 import { Identifier, type ProviderBatch, type ResponseCache, type Usage } from "@capstan/core"
-import { Duration, Effect, Option } from "effect"
+import { Duration, Effect, Option, type Redacted } from "effect"
 import { UsageError } from "../Errors.js"
 import type * as Run from "./run.js"
 import * as Shell from "./shell.js"
@@ -42,6 +42,12 @@ export interface BatchConfig {
   readonly cache?: ResponseCache.Mode | undefined
   /** The response cache's SQLite file (default: `responses.sqlite` in the user's cache directory). */
   readonly cacheFile?: Option.Option<string> | undefined
+  /** Run the batch on a cluster of `capstan runner` processes: its PostgreSQL URL. */
+  readonly cluster?: Option.Option<Redacted.Redacted<string>> | undefined
+  /** The cluster batch's id (default: a digest of the run's definition and input). */
+  readonly batchId?: Option.Option<string> | undefined
+  /** Items per chunk sent to a runner (default 250). */
+  readonly chunkSize?: Option.Option<number> | undefined
 }
 
 export const parsePrice = (text: string): Effect.Effect<Usage.PerMillion, UsageError> => {

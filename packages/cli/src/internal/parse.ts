@@ -13,7 +13,7 @@ const usage = new UsageError({
   hint: "e.g. --parse json, --parse xml:answer, --parse schema:review.schema.json"
 })
 
-const schemaName = (file: string): string => {
+export const schemaName = (file: string): string => {
   const base = file.slice(file.lastIndexOf("/") + 1)
   return base.replace(/(\.schema)?\.json$/i, "") || "json"
 }
@@ -30,6 +30,19 @@ const closeObjects = (schema: JsonSchema.JsonSchema): JsonSchema.JsonSchema =>
     : schema
 
 /**
+ * A JSON model from a parsed JSON Schema document (draft 2020-12 or 07); throws when it is not a usable one. A cluster
+ * runner builds the model from the document a coordinator read, with the name it gave.
+ */
+export const fromSchemaDocument = (raw: unknown, name: string): Model.Model<unknown> => {
+  const schema = raw as JsonSchema.JsonSchema
+  const document = typeof schema.$schema === "string" && schema.$schema.includes("draft-07")
+    ? JsonSchema.fromSchemaDraft07(schema)
+    : JsonSchema.fromSchemaDraft2020_12(schema)
+  const decoded = SchemaRepresentation.fromJsonSchemaDocument(document, { patterns: "apply", onEnter: closeObjects })
+  return Model.json(decoded as Schema.Decoder<unknown>, { name })
+}
+
+/**
  * A JSON model from a JSON Schema file (draft 2020-12 or 07), through Effect's own JSON Schema importer, so the
  * answer is checked against the schema and the provider is asked for that schema natively.
  */
@@ -37,17 +50,7 @@ const fromSchemaFile = (file: string): Effect.Effect<Model.Model<unknown>, Input
   Effect.gen(function*() {
     const text = yield* Input.readText(file)
     return yield* Effect.try({
-      try: () => {
-        const raw = JSON.parse(text) as JsonSchema.JsonSchema
-        const document = typeof raw.$schema === "string" && raw.$schema.includes("draft-07")
-          ? JsonSchema.fromSchemaDraft07(raw)
-          : JsonSchema.fromSchemaDraft2020_12(raw)
-        const schema = SchemaRepresentation.fromJsonSchemaDocument(document, {
-          patterns: "apply",
-          onEnter: closeObjects
-        })
-        return Model.json(schema as Schema.Decoder<unknown>, { name: schemaName(file) })
-      },
+      try: () => fromSchemaDocument(JSON.parse(text), schemaName(file)),
       catch: (error) =>
         new InputError({
           file,

@@ -138,7 +138,7 @@ export type Source = (
  * Whether the model's format instructions go with each item (as a system message). An XML model needs them:
  * nothing else tells the model which tag to answer in. A JSON model is asked natively (structured output).
  */
-const instructs = (model: Model.Model<unknown>): boolean => model._tag === "XmlModel"
+export const instructs = (model: Model.Model<unknown>): boolean => model._tag === "XmlModel"
 
 const describeMessages = (messages: ReadonlyArray<Message.Message>): string =>
   messages.map((m) => `  [${m.role}] ${m.text.replace(/\n/g, "\n  ")}`).join("\n")
