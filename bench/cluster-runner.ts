@@ -43,8 +43,11 @@ export interface LocalResult {
   readonly wallMs: number
 }
 
-/** Records in each parse-heavy answer: about 4 ms of CPU to decode and check on this bench's machine. */
-export const RECORDS = 300
+/**
+ * Records in each parse-heavy answer (`CAPSTAN_BENCH_RECORDS`, default 300: a 46 KB answer, about 1.9 ms of CPU to
+ * decode and check on this bench's machine).
+ */
+export const RECORDS = Number(process.env["CAPSTAN_BENCH_RECORDS"] ?? 300)
 
 const Doc = Schema.Struct({
   item: Schema.Int,
@@ -80,7 +83,8 @@ export const Echo = ClusterBatch.make("echo")
 export const ParseHeavy = ClusterBatch.make("parse-heavy", { parse: Model.json(Doc) })
 
 /** The parse-heavy job's generator, whatever the identifier: the mock model, built in this process. */
-const mockGenerator = () => Effect.map(Layer.build(parseHeavyModel), (context) => Context.get(context, Generator.Generator))
+const mockGenerator = () =>
+  Effect.map(Layer.build(parseHeavyModel), (context) => Context.get(context, Generator.Generator))
 
 const budgetOf = (text: string | undefined): ClusterBatch.Budget => {
   if (text === undefined || text === "shared") return "shared"
@@ -135,7 +139,11 @@ const runner = () => {
   const jobs = Layer.mergeAll(
     ClusterBatch.layer(Echo, options),
     ClusterBatch.layer(ParseHeavy, { ...options, budget: "local", generator: mockGenerator })
-  ).pipe(Layer.provide(countingStore), Layer.provide(PostgresCluster.layerRunner({ url })), Layer.provide(Providers.layer))
+  ).pipe(
+    Layer.provide(countingStore),
+    Layer.provide(PostgresCluster.layerRunner({ url })),
+    Layer.provide(Providers.layer)
+  )
   const report = () => {
     const cpu = process.cpuUsage()
     const stats: RunnerStats = { cpuMs: (cpu.user + cpu.system) / 1000, inFlight, answered, written }

@@ -52,7 +52,11 @@ const { values: flags } = parseArgs({
     items: { type: "string", default: "3000" },
     "cpu-items": { type: "string", default: "3000" },
     "kill-at": { type: "string", default: "0.3" },
-    budgets: { type: "string", default: "shared,split:3,local" }
+    /** Records in each parse-heavy answer (300: 46 KB). */
+    records: { type: "string", default: "300" },
+    budgets: { type: "string", default: "shared,split:3,local" },
+    /** Runner processes of the rate-limited and kill scenarios. */
+    runners: { type: "string", default: "3" }
   }
 })
 const unknown = (flags.only ?? []).filter((name) => !SCENARIOS.includes(name as ScenarioName))
@@ -66,7 +70,7 @@ const CPU_ITEMS = Number(flags["cpu-items"])
 const KILL_AT = Number(flags["kill-at"])
 const RPM = 6000
 const LATENCY_MS = 50
-const RUNNERS = 3
+const RUNNERS = Number(flags.runners)
 /** After the runners joined: the time for the shards to settle on them (assignments refresh every second). */
 const SETTLE = "3 seconds"
 
@@ -107,7 +111,7 @@ const startRunner = (name: string, url: string, env: Readonly<Record<string, str
         stdio: ["ignore", "pipe", "pipe"]
       })
       let stderr = ""
-      child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk))
+      child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk))
       const waiting: Array<(stats: RunnerStats) => void> = []
       const runner: Runner = {
         name,
@@ -115,7 +119,7 @@ const startRunner = (name: string, url: string, env: Readonly<Record<string, str
         latest: { cpuMs: 0, inFlight: 0, answered: 0, written: 0 },
         next: () => new Promise((resolve) => waiting.push(resolve))
       }
-      createInterface({ input: child.stdout! }).on("line", (line) => {
+      createInterface({ input: child.stdout }).on("line", (line) => {
         if (line === "ready") resume(Effect.succeed(runner))
         else if (line.startsWith("stats ")) {
           runner.latest = JSON.parse(line.slice(6)) as RunnerStats
@@ -153,6 +157,7 @@ const runLocal = (items: number) =>
     new Promise<LocalResult>((resolve, reject) => {
       const child = spawn(process.execPath, runnerArgs(["local", String(items)]), {
         cwd: root,
+        env: { ...process.env, CAPSTAN_BENCH_RECORDS: flags.records },
         stdio: ["ignore", "pipe", "pipe"]
       })
       let stdout = ""
@@ -242,7 +247,11 @@ const perRunnerOf = (runners: ReadonlyArray<Runner>, before: ReadonlyArray<Runne
 /** The figures of every live runner, fresh (each one's next line). */
 const freshStats = (runners: ReadonlyArray<Runner>) =>
   Effect.promise(() =>
-    Promise.all(runners.map((r) => r.child.exitCode === null && r.child.signalCode === null ? r.next() : r.latest))
+    Promise.all(
+      runners.map((r) =>
+        r.child.exitCode === null && r.child.signalCode === null ? r.next() : Promise.resolve(r.latest)
+      )
+    )
   )
 
 /** Once `share` of the items have rows: kill -9 the busiest runner, right after it reported its figures. */
@@ -331,7 +340,9 @@ const rateLimitedRun = (budget: string, kill: boolean) =>
         : killChecks({ lost, duplicates, inFlight: killed.inFlight, unwritten: killed.unwritten })
     }
     log(
-      `   ${result.scenario} (${result.variant}): ${(wallMs / 1000).toFixed(2)} s (ideal ${(ideal / 1000).toFixed(2)} s), ` +
+      `   ${result.scenario} (${result.variant}): ${(wallMs / 1000).toFixed(2)} s (ideal ${
+        (ideal / 1000).toFixed(2)
+      } s), ` +
         `lost ${lost}, 429s ${report.stats.rateLimited}, requests ${report.stats.requests}, duplicates ${duplicates}` +
         (killed === undefined
           ? ""
@@ -345,7 +356,7 @@ const cpuBoundRun = (count: number, localMsPerItem: number) =>
   Effect.scoped(Effect.gen(function*() {
     const pg = yield* Postgres.scoped
     const url = urlOf(pg)
-    const runners = yield* startRunners(count, url, {})
+    const runners = yield* startRunners(count, url, { CAPSTAN_BENCH_RECORDS: flags.records })
     const cluster = yield* Layer.build(PostgresCluster.layerClient({ url }))
     yield* Effect.sleep(SETTLE)
     const items = yield* benchItems(CPU_ITEMS)
@@ -385,8 +396,12 @@ const cpuBoundRun = (count: number, localMsPerItem: number) =>
       ]
     }
     log(
-      `   cpu-bound (${result.variant}): ${(wallMs / 1000).toFixed(2)} s, ${(CPU_ITEMS / (wallMs / 1000)).toFixed(0)} items/s, ` +
-        `runner CPU ${perRunner.map((r) => `${r.name} ${(r.cpuMs / 1000).toFixed(2)} s / ${r.items} items`).join(", ")}; ` +
+      `   cpu-bound (${result.variant}): ${(wallMs / 1000).toFixed(2)} s, ${
+        (CPU_ITEMS / (wallMs / 1000)).toFixed(0)
+      } items/s, ` +
+        `runner CPU ${
+          perRunner.map((r) => `${r.name} ${(r.cpuMs / 1000).toFixed(2)} s / ${r.items} items`).join(", ")
+        }; ` +
         `coordinator ${(result.coordinatorCpuMs / 1000).toFixed(2)} s, PostgreSQL ${(postgres / 1000).toFixed(2)} s`
     )
     return result
@@ -402,9 +417,13 @@ const table = (results: ReadonlyArray<RunResult>): string => {
     const cpu = r.perRunner.map((p) => `${(p.cpuMs / 1000).toFixed(2)} (${p.items})`).join(", ")
     const targets = r.checks.map((c) => `${c.pass ? "✅" : "❌"} ${c.target}: ${c.value}`).join("<br>")
     const opt = (n: number | undefined) => (n === undefined ? "—" : String(n))
-    return `| ${r.scenario} | ${r.variant} | ${r.runners} | ${r.items} | ${r.lost} | ${(r.wallMs / 1000).toFixed(2)} | ` +
+    return `| ${r.scenario} | ${r.variant} | ${r.runners} | ${r.items} | ${r.lost} | ${
+      (r.wallMs / 1000).toFixed(2)
+    } | ` +
       `${(r.items / (r.wallMs / 1000)).toFixed(0)} | ${opt(r.refused)} | ${opt(r.requests)} | ${opt(r.duplicates)} | ` +
-      `${cpu} | ${runnerCpuPerItemMs(r.perRunner, r.items).toFixed(3)} | ${(r.coordinatorCpuMs / r.items).toFixed(3)} | ` +
+      `${cpu} | ${runnerCpuPerItemMs(r.perRunner, r.items).toFixed(3)} | ${
+        (r.coordinatorCpuMs / r.items).toFixed(3)
+      } | ` +
       `${(r.postgresCpuMs / r.items).toFixed(3)} | ${targets} |`
   })
   return [header, "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|---|--:|--:|--:|---|", ...lines].join("\n")
@@ -441,10 +460,14 @@ const main = Effect.gen(function*() {
     for (const budget of flags.budgets.split(",")) results.push(yield* rateLimitedRun(budget, false))
   }
   if (selected.includes("cpu-bound")) {
-    log(`\n== cpu-bound: the parse-heavy job, ${CPU_ITEMS} items, no provider`)
+    log(`\n== cpu-bound: the parse-heavy job (${flags.records} records an answer), ${CPU_ITEMS} items, no provider`)
     const local = yield* runLocal(CPU_ITEMS)
     localMsPerItem = local.cpuMs / local.items
-    log(`   local Batch.run: ${(local.wallMs / 1000).toFixed(2)} s, ${localMsPerItem.toFixed(3)} ms CPU/item, ok ${local.ok}`)
+    log(
+      `   local Batch.run: ${(local.wallMs / 1000).toFixed(2)} s, ${
+        localMsPerItem.toFixed(3)
+      } ms CPU/item, ok ${local.ok}`
+    )
     for (const count of [1, 2, 3]) results.push(yield* cpuBoundRun(count, localMsPerItem))
   }
   if (selected.includes("kill")) {
