@@ -86,9 +86,14 @@ interface Runner {
   readonly name: string
   readonly child: ChildProcess
   latest: RunnerStats
+  /** Its 200 answers so far, sampled once a second from its figures (how fast each runner sends). */
+  readonly answeredBySecond: Array<number>
   /** Resolves with the next figures it prints. */
   readonly next: () => Promise<RunnerStats>
 }
+
+/** When this process started: the runners' samples are by second since then. */
+const benchStarted = performance.now()
 
 const exited = (child: ChildProcess): Promise<unknown> =>
   child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : once(child, "exit")
@@ -117,12 +122,15 @@ const startRunner = (name: string, url: string, env: Readonly<Record<string, str
         name,
         child,
         latest: { cpuMs: 0, inFlight: 0, answered: 0, written: 0 },
+        answeredBySecond: [],
         next: () => new Promise((resolve) => waiting.push(resolve))
       }
       createInterface({ input: child.stdout }).on("line", (line) => {
         if (line === "ready") resume(Effect.succeed(runner))
         else if (line.startsWith("stats ")) {
           runner.latest = JSON.parse(line.slice(6)) as RunnerStats
+          const second = Math.floor(performance.now() / 1000)
+          runner.answeredBySecond[second - Math.floor(benchStarted / 1000)] = runner.latest.answered
           for (const resolve of waiting.splice(0)) resolve(runner.latest)
         }
       })
@@ -330,6 +338,12 @@ const rateLimitedRun = (budget: string, kill: boolean) =>
         storedRows: stored.rows,
         storedItems: stored.items,
         successes,
+        answeredPerSecondByRunner: runners.map((runner) =>
+          runner.answeredBySecond.flatMap((total, second) => {
+            const previous = runner.answeredBySecond[second - 1]
+            return total === undefined || previous === undefined ? [] : [total - previous]
+          })
+        ),
         duplicateItems: report.timeline?.duplicateSuccesses,
         admittedPerSecond: report.timeline?.admittedPerSecond,
         refusedPerSecond: report.timeline?.refusedPerSecond,
