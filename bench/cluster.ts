@@ -17,7 +17,7 @@
  */
 import { ClusterBatch, PostgresCluster, RowStore } from "@capstan/cluster"
 import { Providers } from "@capstan/providers"
-import { Effect, Fiber, Layer, Schedule } from "effect"
+import { Data, Effect, Fiber, Layer, Schedule } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
 import { once } from "node:events"
 import { readdirSync, readFileSync } from "node:fs"
@@ -106,10 +106,13 @@ const runnerArgs = (extra: ReadonlyArray<string>) => [
   ...extra
 ]
 
+/** A runner process ended before it joined the cluster. */
+class RunnerExited extends Data.TaggedError("RunnerExited")<{ readonly runner: string; readonly reason: string }> {}
+
 /** Starts a runner process; it is killed with the scope. */
 const startRunner = (name: string, url: string, env: Readonly<Record<string, string>>) =>
   Effect.acquireRelease(
-    Effect.callback<Runner, Error>((resume) => {
+    Effect.callback<Runner, RunnerExited>((resume) => {
       const child = spawn(process.execPath, runnerArgs([]), {
         cwd: root,
         env: { ...process.env, CAPSTAN_CLUSTER_URL: url, ...env },
@@ -135,7 +138,7 @@ const startRunner = (name: string, url: string, env: Readonly<Record<string, str
         }
       })
       child.once("exit", (code, signal) => {
-        resume(Effect.fail(new Error(`runner ${name} exited (${code ?? signal}) before it was ready: ${stderr}`)))
+        resume(Effect.fail(new RunnerExited({ runner: name, reason: `exited (${code ?? signal}): ${stderr}` })))
       })
     }),
     (runner) =>
