@@ -199,6 +199,34 @@ describe("ClusterBatch on the in-memory TestRunner", () => {
       ) => [row.id, row.index, row.choice, row.output, row.messages.map((message) => message.text)]
       expect(clustered.map(stable)).toEqual(local.rows.map(stable))
     }).pipe(Effect.provide(ClusterBatch.layer(Echo).pipe(Layer.provideMerge(cluster)))))
+
+  it.live("a runner's chunksAtOnce holds across all its chunks (its state is per runner, not per chunk)", () =>
+    Effect.gen(function*() {
+      let open = 0
+      let peak = 0
+      // A model that notes how many of its calls overlap: with one chunk at once and one item at a time, never two.
+      const model = MockGenerator.layer(() =>
+        Effect.acquireUseRelease(
+          Effect.sync(() => {
+            peak = Math.max(peak, ++open)
+          }),
+          () => Effect.as(Effect.sleep("2 millis"), "ok"),
+          () => Effect.sync(() => open--)
+        )
+      )
+      const Job = ClusterBatch.make("overlap", { concurrency: 1 })
+      const runner = ClusterBatch.layer(Job, {
+        chunksAtOnce: 1,
+        generator: () => Effect.map(Layer.build(model), (context) => Context.get(context, Generator.Generator))
+      })
+      const { summary } = yield* ClusterBatch.run(Job, items(24), {
+        batchId: "b2",
+        generator: "mock!overlap",
+        chunkSize: 4
+      }).pipe(Effect.provide(runner))
+      expect(summary.ok).toBe(24)
+      expect(peak).toBe(1)
+    }).pipe(Effect.provide(cluster)))
 })
 
 describe("SharedBudget", () => {

@@ -26,7 +26,7 @@ import {
   type InvalidIdentifier,
   RateLimiter
 } from "@capstan/core"
-import { type Cause, Effect, type Layer, Queue, RcMap, Schedule, Schema, type Scope, Semaphore, Stream } from "effect"
+import { type Cause, Effect, Layer, Queue, RcMap, Schedule, Schema, type Scope, Semaphore, Stream } from "effect"
 import type { Sharding } from "effect/cluster"
 import * as Internal from "./internal/chunk.js"
 import * as RowStore from "./RowStore.js"
@@ -186,7 +186,9 @@ export const layer = <Settings, E, R, B extends Budget = "shared", RG = never>(
   never,
   Sharding.Sharding | RowStore.RowStore | BudgetRequirement<B> | Exclude<R, Generator.Generator> | RG
 > =>
-  job.entity.toLayer(
+  // What a runner holds for all its chunks is built once with the layer: the entity's build effect runs once per
+  // entity, i.e. per chunk, and a limiter or semaphore made there would limit each chunk alone.
+  Layer.unwrap(
     Effect.gen(function*() {
       const store = yield* RowStore.RowStore
       const chunks = yield* Semaphore.make(options.chunksAtOnce ?? 2)
@@ -204,7 +206,7 @@ export const layer = <Settings, E, R, B extends Budget = "shared", RG = never>(
         idleTimeToLive: GENERATOR_IDLE
       })
       const decodeSettings = Schema.decodeUnknownEffect(job.settings)
-      return job.entity.of({
+      const handlers = job.entity.of({
         Run: ({ payload }) =>
           Effect.gen(function*() {
             const failed = (reason: string) =>
@@ -221,8 +223,8 @@ export const layer = <Settings, E, R, B extends Budget = "shared", RG = never>(
             )
           }).pipe(Effect.scoped, Semaphore.withPermits(chunks, 1))
       })
-    }),
-    { maxIdleTime: "10 seconds" }
+      return job.entity.toLayer(Effect.succeed(handlers), { maxIdleTime: "10 seconds" })
+    })
   ) as Layer.Layer<
     never,
     never,
