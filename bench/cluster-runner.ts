@@ -8,17 +8,20 @@
  *
  * As a runner it prints `ready` once it has joined, then every {@link STATS_EVERY_MS} ms a line
  * `stats <json RunnerStats>`: its CPU, the HTTP requests it has in flight, its answered requests and the items whose
- * rows it wrote. With `local N` it runs `Batch.run` of the parse-heavy job over N items and prints
+ * rows it wrote. With `local N` it runs the parse-heavy job over N items into a JSON Lines file and prints
  * `local <json LocalResult>`.
  */
 import { ClusterBatch, PostgresCluster, RowStore } from "@capstan/cluster"
 import { Batch, Dataset, Generator, Model, Template } from "@capstan/core"
 import { MockGenerator } from "@capstan/core/testing"
 import { Providers } from "@capstan/providers"
-import { NodeRuntime } from "@effect/platform-node"
-import { Context, Effect, Layer, Schema } from "effect"
+import { NodeRuntime, NodeServices } from "@effect/platform-node"
+import { Context, Effect, Layer, Schema, Stream } from "effect"
 import { subscribe } from "node:diagnostics_channel"
+import { rmSync } from "node:fs"
 import type { ClientRequest, IncomingMessage } from "node:http"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { itemOf, PROMPT_TEMPLATE } from "./internal/protocol.js"
 
 /** How often a runner reports its figures. */
@@ -35,7 +38,7 @@ export interface RunnerStats {
   readonly written: number
 }
 
-/** The result of `local N`: the parse-heavy job through `Batch.run` in this process. */
+/** The result of `local N`: the parse-heavy job through `Batch.stream` into a results file, in this process. */
 export interface LocalResult {
   readonly items: number
   readonly ok: number
@@ -125,8 +128,8 @@ const runner = () => {
     Effect.map(RowStore.RowStore, (store) =>
       RowStore.RowStore.of({
         ...store,
-        write: (batchId, rows) =>
-          Effect.tap(store.write(batchId, rows), (count) =>
+        write: (batchId, rows, options) =>
+          Effect.tap(store.write(batchId, rows, options), (count) =>
             Effect.sync(() => {
               written += count
             }))
@@ -160,21 +163,43 @@ const runner = () => {
   )
 }
 
+/**
+ * The parse-heavy job in one process, keeping its rows as a local run does (`Batch.writeJsonl`, as `capstan batch`
+ * writes its results file): what a runner's CPU per item is compared with.
+ */
 const local = (n: number) =>
-  NodeRuntime.runMain(Effect.gen(function*() {
-    const items = yield* benchItems(n)
-    const cpu = process.cpuUsage()
-    const started = performance.now()
-    const { summary } = yield* Batch.run(items, { parse: Model.json(Doc) }).pipe(Effect.provide(parseHeavyModel))
-    const used = process.cpuUsage(cpu)
-    const result: LocalResult = {
-      items: n,
-      ok: summary.ok,
-      cpuMs: (used.user + used.system) / 1000,
-      wallMs: performance.now() - started
-    }
-    process.stdout.write(`local ${JSON.stringify(result)}\n`)
-  }))
+  NodeRuntime.runMain(
+    Effect.gen(function*() {
+      const items = yield* benchItems(n)
+      const file = join(tmpdir(), `capstan-bench-local-${process.pid}.jsonl`)
+      // Measured warm, as the runners are (bench/cluster.ts runs a warm-up batch on them first).
+      yield* Batch.stream(yield* benchItems(600), { parse: Model.json(Doc) }).pipe(
+        Batch.writeJsonl(file),
+        Effect.provide(parseHeavyModel)
+      )
+      let ok = 0
+      const cpu = process.cpuUsage()
+      const started = performance.now()
+      yield* Batch.stream(items, { parse: Model.json(Doc) }).pipe(
+        Stream.tap((row) =>
+          Effect.sync(() => {
+            if (row.error === undefined) ok++
+          })
+        ),
+        Batch.writeJsonl(file),
+        Effect.provide(parseHeavyModel)
+      )
+      const used = process.cpuUsage(cpu)
+      rmSync(file, { force: true })
+      const result: LocalResult = {
+        items: n,
+        ok,
+        cpuMs: (used.user + used.system) / 1000,
+        wallMs: performance.now() - started
+      }
+      process.stdout.write(`local ${JSON.stringify(result)}\n`)
+    }).pipe(Effect.provide(NodeServices.layer))
+  )
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   if (process.argv[2] === "local") local(Number(process.argv[3] ?? 1000))

@@ -248,9 +248,6 @@ const generatorFor = (identifier: Identifier.Identifier, budget: Budget) =>
     return yield* Generator.make(identifier, { limiter })
   })
 
-/** A row moved to its place in the batch is the engine's row, already checked: its checks are not run again. */
-const alreadyChecked = { disableChecks: true } as const
-
 /** One chunk on a runner: its items without rows, through the batch engine, their rows written as they complete. */
 const runChunk = <E, R>(payload: Internal.Chunk, options: JobOptions<E, R>, store: RowStore.RowStore["Service"]) =>
   Effect.gen(function*() {
@@ -265,7 +262,8 @@ const runChunk = <E, R>(payload: Internal.Chunk, options: JobOptions<E, R>, stor
     })
     let written = 0
     const write = (rows: ReadonlyArray<Batch.Row>) =>
-      store.write(payload.batchId, rows).pipe(
+      // Rows are numbered within the chunk's pending items: the store writes each at its place in the batch.
+      store.write(payload.batchId, rows, { indexOf: (row) => indexes[row.index]! }).pipe(
         Effect.retry(storeRetry),
         Effect.map((count) => {
           written += count
@@ -276,10 +274,7 @@ const runChunk = <E, R>(payload: Internal.Chunk, options: JobOptions<E, R>, stor
     const completed = yield* Queue.unbounded<Batch.Row, Cause.Done>()
     const writer = Stream.fromQueue(completed).pipe(Stream.chunks, Stream.runForEach(write))
     const generate = Batch.stream(pending, options).pipe(
-      // Rows carry the item's place in the whole batch, not in this chunk's pending items.
-      Stream.runForEach((row) =>
-        Queue.offer(completed, new Batch.Row({ ...row, index: indexes[row.index]! }, alreadyChecked))
-      ),
+      Stream.runForEach((row) => Queue.offer(completed, row)),
       Effect.as(undefined),
       Effect.catchTag("BatchStopped", (stop: BatchStopped) => Effect.succeed(stop)),
       Effect.ensuring(Queue.end(completed))
