@@ -106,6 +106,7 @@ describe("root scripts that start Node", () => {
     const starting = Object.entries(scripts).filter(([, line]) => /\bnode\b|vitest/.test(line))
     expect(starting.map(([name]) => name).sort()).toEqual([
       "bench",
+      "bench:cluster",
       "bench:provider-batch",
       "bench:streaming",
       "capstan",
