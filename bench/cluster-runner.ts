@@ -90,11 +90,9 @@ const mockGenerator = () =>
   Effect.map(Layer.build(parseHeavyModel), (context) => Context.get(context, Generator.Generator))
 
 const budgetOf = (text: string | undefined): ClusterBatch.Budget => {
-  if (text === undefined || text === "shared") return "shared"
-  if (text === "local") return "local"
-  const split = /^split:(\d+)$/.exec(text)
-  if (split !== null) return { split: Number(split[1]) }
-  throw new Error(`CAPSTAN_RUNNER_BUDGET: expected shared, local or split:N, got ${text}`)
+  const budget = ClusterBatch.budgetFromText(text ?? "shared")
+  if (budget === undefined) throw new Error(`CAPSTAN_RUNNER_BUDGET: expected shared, local or split:N, got ${text}`)
+  return budget
 }
 
 /** The bench's items: item n renders `Review n: …`, the prompt the fake provider echoes. */

@@ -20,11 +20,9 @@ export const Answer = ClusterBatch.make("answer", { parse: Model.Answer })
 export const Narrow = ClusterBatch.make("narrow", { concurrency: 8 })
 
 const budgetOf = (text: string | undefined): ClusterBatch.Budget => {
-  if (text === undefined || text === "shared") return "shared"
-  if (text === "local") return "local"
-  const split = /^split:(\d+)$/.exec(text)
-  if (split !== null) return { split: Number(split[1]) }
-  throw new Error(`CAPSTAN_RUNNER_BUDGET: expected shared, local or split:N, got ${text}`)
+  const budget = ClusterBatch.budgetFromText(text ?? "shared")
+  if (budget === undefined) throw new Error(`CAPSTAN_RUNNER_BUDGET: expected shared, local or split:N, got ${text}`)
+  return budget
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

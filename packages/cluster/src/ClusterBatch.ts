@@ -125,6 +125,25 @@ export const makeWith = <Settings, E = never, R = never>(name: string, options: 
 export type Budget = "shared" | "local" | { readonly split: number }
 
 /**
+ * A budget from its text: `shared`, `local` or `split:N` (N ≥ 1), as command lines and environment variables give it;
+ * `undefined` for anything else.
+ *
+ * @example
+ * ```ts
+ * import { ClusterBatch } from "@capstan/cluster"
+ *
+ * ClusterBatch.budgetFromText("split:3") // { split: 3 }
+ * ClusterBatch.budgetFromText("half") // undefined
+ * ```
+ * @since 0.3.0
+ */
+export const budgetFromText = (text: string): Budget | undefined => {
+  if (text === "shared" || text === "local") return text
+  const split = /^split:(\d+)$/.exec(text)
+  return split !== null && Number(split[1]) >= 1 ? { split: Number(split[1]) } : undefined
+}
+
+/**
  * Options of a runner: its rate budget, and how many chunks it works on at once (default 2; each runs up to the
  * job's `concurrency` items at once). A chunk waiting for its turn stays in the message store.
  *

@@ -4,7 +4,7 @@
  *
  * @internal
  */
-import type { ClusterBatch } from "@capstan/cluster"
+import { ClusterBatch } from "@capstan/cluster"
 import { Effect, Redacted } from "effect"
 import { UsageError } from "../Errors.js"
 
@@ -52,9 +52,8 @@ export const masked = (url: Redacted.Redacted<string>): string => {
 
 /** `--budget shared | local | split:N`. */
 export const budgetOf = (text: string): Effect.Effect<ClusterBatch.Budget, UsageError> => {
-  if (text === "shared" || text === "local") return Effect.succeed(text)
-  const split = /^split:(\d+)$/.exec(text)
-  if (split !== null && Number(split[1]) >= 1) return Effect.succeed({ split: Number(split[1]) })
+  const budget = ClusterBatch.budgetFromText(text)
+  if (budget !== undefined) return Effect.succeed(budget)
   return Effect.fail(
     new UsageError({
       reason: `--budget expects shared, local or split:N, got "${text}"`,
