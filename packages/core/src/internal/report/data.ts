@@ -172,8 +172,10 @@ const timeline = (rows: ReadonlyArray<Batch.Row>, startedAt: number, wallMs: num
     completed[at]!++
     if (row.error !== undefined) failed[at]!++
     if (row.error?._tag === "RateLimited") rateLimited[at]!++
+    // a 429 pauses the limiter after the row ends: its span reaches one bucket further
     if (row.error?._tag === "RateLimited" || row.attempts > 1) {
-      limitedSpans.push([row.startedAt - startedAt, row.startedAt + row.latencyMs - startedAt])
+      const end = row.startedAt + row.latencyMs - startedAt + (row.error?._tag === "RateLimited" ? bucketMs : 0)
+      limitedSpans.push([row.startedAt - startedAt, end])
     }
   }
   const buckets = Array.from({ length: count }, (_, i) => ({
