@@ -37,7 +37,9 @@ export const writeReport = (path: string) =>
     // The reviews are the example's own: a mistake in them is a bug, not an input error.
     const items = yield* Effect.orDie(Dataset.validate(template, reviews))
     const rows = yield* Stream.runCollect(Batch.stream(items, { parse: Sentiment, maxRounds: 2, concurrency: 2 }))
-    yield* Stream.fromIterable(rows).pipe(Report.write(path, { title: "Coffee reviews", source: "examples/report-after-batch.ts" }))
+    yield* Stream.fromIterable(rows).pipe(
+      Report.write(path, { title: "Coffee reviews", source: "examples/report-after-batch.ts" })
+    )
     const data = Report.data(rows)
     yield* Console.log(
       `${data.summary.rows} rows, ${data.summary.failed} failed, ${data.summary.retries} retried; ` +
@@ -55,7 +57,9 @@ export const program = Effect.suspend(() =>
 export const mock: Layer.Layer<Generator.Generator | MockGenerator.MockGenerator> = MockGenerator.fn(
   (text, _params, request) => {
     const retried = request._tag === "chat" && request.messages.some((m) => m.role === "assistant")
-    if (text.includes("Too many")) return Effect.fail(new RateLimited({ provider: "mock", detail: "rate limit reached" }))
+    if (text.includes("Too many")) {
+      return Effect.fail(new RateLimited({ provider: "mock", detail: "rate limit reached" }))
+    }
     if (text.includes("Fine, I suppose") && !retried) return "Hmm, it is somewhere in the middle."
     const sentiment = /great|love/i.test(text) ? "positive" : /stale|burnt|awful/i.test(text) ? "negative" : "neutral"
     return JSON.stringify({ sentiment })

@@ -39,7 +39,9 @@ const alpha = MockGenerator.fn((_text, _params, request) => {
   const sent = request._tag === "chat" ? request.messages.map((m) => m.text).join("\n") : request.prompt
   const retried = request._tag === "chat" && request.messages.some((m) => m.role === "assistant")
   if (sent.includes("rate:")) return Effect.fail(new RateLimited({ provider: "mock", detail: "slow down" }))
-  if (sent.includes("auth:")) return Effect.fail(new AuthenticationError({ provider: "mock", detail: "bad key", status: 401 }))
+  if (sent.includes("auth:")) {
+    return Effect.fail(new AuthenticationError({ provider: "mock", detail: "bad key", status: 401 }))
+  }
   if (sent.includes("flaky:") && !retried) return "not json at all"
   return JSON.stringify({ sentiment: sent.includes("Great") || sent.includes("Lovely") ? "positive" : "neutral" })
 }, { identifier: "mock!alpha" }).pipe(Generator.withEngine({ maxRetries: 0, share: false }))
@@ -49,7 +51,9 @@ const realRows = Effect.gen(function*() {
   const itemsA = yield* Dataset.validate(Template.make("Classify: {review}"), reviewsA)
   const itemsB = yield* Dataset.validate(Template.make("Rate this review: {review}"), reviewsB)
   // a 429 pauses the generator's limiter: let the test clock run past it
-  const fiber = yield* Effect.forkChild(Batch.run(itemsA, { parse: Sentiment, maxRounds: 2 }).pipe(Effect.provide(alpha)))
+  const fiber = yield* Effect.forkChild(
+    Batch.run(itemsA, { parse: Sentiment, maxRounds: 2 }).pipe(Effect.provide(alpha))
+  )
   yield* TestClock.adjust("10 minutes")
   const a = yield* Fiber.join(fiber)
   const b = yield* Batch.run(itemsB, { parse: Sentiment }).pipe(Effect.provide(beta))
@@ -203,10 +207,32 @@ describe("Report.html", () => {
         cost: undefined // mock!echo has no price: no cost at all
       })
       expect(page).toContain(`data-failed-kind="RateLimited" data-value="2"`)
-      for (const chart of ["throughput", "latency", "attempts", "tokens", "cost-by-template", "cost-by-generator", "labels"]) {
+      for (
+        const chart of [
+          "throughput",
+          "latency",
+          "attempts",
+          "tokens",
+          "cost-by-template",
+          "cost-by-generator",
+          "labels"
+        ]
+      ) {
         expect(page).toMatch(new RegExp(`<svg data-chart="${chart}"[^>]*><title>[^<]+</title>`))
       }
-      for (const id of ["filter-status", "filter-kind", "filter-text", "rows-count", "rows", "page-prev", "page-next", "page-info", "row-detail"]) {
+      for (
+        const id of [
+          "filter-status",
+          "filter-kind",
+          "filter-text",
+          "rows-count",
+          "rows",
+          "page-prev",
+          "page-next",
+          "page-info",
+          "row-detail"
+        ]
+      ) {
         expect(page).toContain(`id="${id}"`)
       }
       expect(page).toContain(`<option value="RateLimited">`)
@@ -219,23 +245,32 @@ describe("Report.html", () => {
       expect(decoded.at(-1)).toMatchObject({ id: "evil", o: hostile, m: [["user", "Say w99"]] })
 
       const priced = Report.html(rows, { prices, builtInPrices: false })
-      expect(priced).toContain(`data-summary="cost" data-value="${Report.data(rows, { prices, builtInPrices: false }).summary.cost}"`)
+      expect(priced).toContain(
+        `data-summary="cost" data-value="${Report.data(rows, { prices, builtInPrices: false }).summary.cost}"`
+      )
     }))
 
   it("builds a 100 000-row page in reasonable time and size", () => {
     const t0 = 1_700_000_000_000
     const built = performance.now()
-    const rows = Array.from({ length: 100_000 }, (_, i) =>
-      synthetic(i, t0 + i * 20 + (i > 50_000 ? 30_000 : 0), 200 + (i % 997), {
-        ...(i % 50 === 0 ? { error: new RateLimited({ provider: "mock", detail: "slow down" }) } : {}),
-        attempts: 1 + (i % 13 === 0 ? 1 : 0)
-      }))
+    const rows = Array.from(
+      { length: 100_000 },
+      (_, i) =>
+        synthetic(i, t0 + i * 20 + (i > 50_000 ? 30_000 : 0), 200 + (i % 997), {
+          ...(i % 50 === 0 ? { error: new RateLimited({ provider: "mock", detail: "slow down" }) } : {}),
+          attempts: 1 + (i % 13 === 0 ? 1 : 0)
+        })
+    )
     const madeRows = performance.now() - built
     const started = performance.now()
     const page = Report.html(rows)
     const ms = performance.now() - started
     const bytes = Buffer.byteLength(page)
-    console.log(`100 000-row report: ${(bytes / 1e6).toFixed(1)} MB built in ${Math.round(ms)} ms (rows made in ${Math.round(madeRows)} ms)`)
+    console.log(
+      `100 000-row report: ${(bytes / 1e6).toFixed(1)} MB built in ${Math.round(ms)} ms (rows made in ${
+        Math.round(madeRows)
+      } ms)`
+    )
     expect(ms).toBeLessThan(20_000)
     expect(bytes).toBeLessThan(40e6)
     const data = Report.data(rows)

@@ -12,9 +12,9 @@ import * as CrossN2 from "../../examples/batch-cross-n2.js"
 import * as LargeInput from "../../examples/batch-large-input.js"
 import * as Logprobs from "../../examples/batch-logprobs.js"
 import * as ProviderBatchExample from "../../examples/batch-provider-batch.js"
-import * as ReportAfterBatch from "../../examples/report-after-batch.js"
 import * as TwoReviews from "../../examples/batch-two-reviews.js"
 import * as Parallel from "../../examples/extract-classify-parallel.js"
+import * as ReportAfterBatch from "../../examples/report-after-batch.js"
 import { generatorLayer } from "../../examples/run.js"
 
 const logged = Effect.map(TestConsole.logLines, (lines) => lines.map(String))

@@ -58,7 +58,7 @@ export interface Options {
  * ```
  * @since 0.2.0
  */
-export type Data = internal.Data
+export interface Data extends internal.Data {}
 
 /**
  * The figures of a report (see {@link Data}).

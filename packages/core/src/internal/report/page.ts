@@ -32,9 +32,9 @@ const duration = (ms: number): string =>
 const money = (n: number): string => `$${n < 1 ? n.toFixed(4) : n.toFixed(2)}`
 
 const card = (key: string, label: string, value: number, text: string): string =>
-  `<div class="card"><div class="card-label">${Svg.escape(label)}</div><div class="card-value" data-summary="${key}" data-value="${value}">${
-    Svg.escape(text)
-  }</div></div>`
+  `<div class="card"><div class="card-label">${
+    Svg.escape(label)
+  }</div><div class="card-value" data-summary="${key}" data-value="${value}">${Svg.escape(text)}</div></div>`
 
 const summaryHtml = (data: Data): string => {
   const s = data.summary
@@ -67,18 +67,31 @@ const chartsHtml = (data: Data): string => {
   const { latency, tokens } = data
   const charts = [
     Svg.throughput(data.timeline.bucketMs, data.timeline.buckets, data.timeline.pauses),
-    Svg.histogram("latency", "Latency per row (ms)", "latency (ms)", latency.bins.map((b) => ({
-      from: b.fromMs,
-      to: b.toMs,
-      count: b.count
-    })), [{ name: "p50", at: latency.p50 }, { name: "p90", at: latency.p90 }, { name: "p99", at: latency.p99 }]),
+    Svg.histogram(
+      "latency",
+      "Latency per row (ms)",
+      "latency (ms)",
+      latency.bins.map((b) => ({
+        from: b.fromMs,
+        to: b.toMs,
+        count: b.count
+      })),
+      [{ name: "p50", at: latency.p50 }, { name: "p90", at: latency.p90 }, { name: "p99", at: latency.p99 }]
+    ),
     Svg.bars(
       "attempts",
       "Requests per item",
       "items",
-      data.attempts.map((a) => ({ label: `${a.attempts} request${a.attempts === 1 ? "" : "s"}`, value: a.items, text: number(a.items) }))
+      data.attempts.map((a) => ({
+        label: `${a.attempts} request${a.attempts === 1 ? "" : "s"}`,
+        value: a.items,
+        text: number(a.items)
+      }))
     ),
-    Svg.histogram("tokens", "Tokens per item (input + output)", "tokens", tokens.bins, [{ name: "p50", at: tokens.p50 }]),
+    Svg.histogram("tokens", "Tokens per item (input + output)", "tokens", tokens.bins, [{
+      name: "p50",
+      at: tokens.p50
+    }]),
     ...(["template", "generator"] as const).flatMap((by) =>
       data.costBy[by].length === 0 ? [] : [
         Svg.bars(
@@ -94,10 +107,16 @@ const chartsHtml = (data: Data): string => {
       ]
     ),
     ...(data.labels === undefined ? [] : [
-      Svg.bars("labels", "Parsed labels", "rows", data.labels.map((l) => ({ label: l.label, value: l.count, text: number(l.count) })))
+      Svg.bars(
+        "labels",
+        "Parsed labels",
+        "rows",
+        data.labels.map((l) => ({ label: l.label, value: l.count, text: number(l.count) }))
+      )
     ])
   ]
-  const legend = `<p class="note">Shaded bands in the throughput chart are pauses: red when rate-limited rows or retried rows overlap them, grey otherwise (stalls). Rows record how many requests they took, not which retries were 429s.</p>`
+  const legend =
+    `<p class="note">Shaded bands in the throughput chart are pauses: red when rate-limited rows or retried rows overlap them, grey otherwise (stalls). Rows record how many requests they took, not which retries were 429s.</p>`
   return `<section class="charts">${charts.map((c) => `<figure>${c}</figure>`).join("")}</section>${legend}`
 }
 
@@ -146,7 +165,9 @@ export interface PageOptions {
 
 export const page = (data: Data, rows: ReadonlyArray<Batch.Row>, options: PageOptions): string => {
   const s = data.summary
-  const when = rows.length === 0 ? "" : ` · started ${new Date(s.startedAt).toISOString().replace("T", " ").slice(0, 19)} UTC`
+  const when = rows.length === 0
+    ? ""
+    : ` · started ${new Date(s.startedAt).toISOString().replace("T", " ").slice(0, 19)} UTC`
   const sub = `${options.source === undefined ? "" : `${options.source} · `}${number(s.rows)} rows${when}`
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">` +
     `<title>${Svg.escape(options.title)}</title><style>${css}</style></head><body>` +

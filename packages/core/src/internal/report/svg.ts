@@ -3,7 +3,10 @@ import { niceStep } from "./data.js"
 
 /** Escapes text for HTML and SVG content and attribute values. */
 export const escape = (text: string): string =>
-  text.replace(/[&<>"']/g, (c) => c === "&" ? "&amp;" : c === "<" ? "&lt;" : c === ">" ? "&gt;" : c === "\"" ? "&quot;" : "&#39;")
+  text.replace(
+    /[&<>"']/g,
+    (c) => c === "&" ? "&amp;" : c === "<" ? "&lt;" : c === ">" ? "&gt;" : c === "\"" ? "&quot;" : "&#39;"
+  )
 
 const width = 560
 const height = 240
@@ -33,7 +36,9 @@ const frame = (name: string, title: string, xLabel: string, yLabel: string, yMax
     grid += `<line class="grid" x1="${left}" x2="${left + plotW}" y1="${r(y)}" y2="${r(y)}"/>` +
       `<text class="tick" x="${left - 6}" y="${r(y + 4)}" text-anchor="end">${escape(short(v))}</text>`
   }
-  return `<svg data-chart="${escape(name)}" viewBox="0 0 ${width} ${height}" role="img" aria-label="${escape(title)}">` +
+  return `<svg data-chart="${escape(name)}" viewBox="0 0 ${width} ${height}" role="img" aria-label="${
+    escape(title)
+  }">` +
     `<title>${escape(title)}</title>${grid}` +
     `<line class="axis" x1="${left}" x2="${left + plotW}" y1="${top + plotH}" y2="${top + plotH}"/>` +
     `<line class="axis" x1="${left}" x2="${left}" y1="${top}" y2="${top + plotH}"/>${body}` +
@@ -47,7 +52,9 @@ const xTicks = (max: number, toX: (v: number) => number, format: (v: number) => 
   const step = niceStep(max / 6)
   let out = ""
   for (let v = 0; v <= max + 1e-9; v += step) {
-    out += `<text class="tick" x="${r(toX(v))}" y="${top + plotH + 16}" text-anchor="middle">${escape(format(v))}</text>`
+    out += `<text class="tick" x="${r(toX(v))}" y="${top + plotH + 16}" text-anchor="middle">${
+      escape(format(v))
+    }</text>`
   }
   return out
 }
@@ -75,8 +82,14 @@ export const throughput = (
     return `M${r(toX(bucketMs / 2))},${toY(0)}L${points.join("L")}L${r(toX(spanMs - bucketMs / 2))},${toY(0)}Z`
   }
   const bands = pauses.map((p) =>
-    `<rect class="pause ${p.reason}" x="${r(toX(p.fromMs))}" y="${top}" width="${r(toX(p.toMs) - toX(p.fromMs))}" height="${plotH}"><title>${
-      escape(`${p.reason === "rate-limited" ? "rate-limited pause" : "stall"}: ${short(p.fromMs / 1000)}–${short(p.toMs / 1000)} s`)
+    `<rect class="pause ${p.reason}" x="${r(toX(p.fromMs))}" y="${top}" width="${
+      r(toX(p.toMs) - toX(p.fromMs))
+    }" height="${plotH}"><title>${
+      escape(
+        `${p.reason === "rate-limited" ? "rate-limited pause" : "stall"}: ${short(p.fromMs / 1000)}–${
+          short(p.toMs / 1000)
+        } s`
+      )
     }</title></rect>`
   ).join("")
   const body = bands + `<path class="completed" d="${area((b) => b.completed)}"/>` +
@@ -105,11 +118,15 @@ export const histogram = (
   const bars = bins.map((b) =>
     `<rect class="bar" x="${r(toX(b.from) + 0.5)}" y="${r(toY(b.count))}" width="${
       r(Math.max(0.5, toX(b.to) - toX(b.from) - 1))
-    }" height="${r(toY(0) - toY(b.count))}"><title>${escape(`${short(b.from)}–${short(b.to)}: ${b.count}`)}</title></rect>`
+    }" height="${r(toY(0) - toY(b.count))}"><title>${
+      escape(`${short(b.from)}–${short(b.to)}: ${b.count}`)
+    }</title></rect>`
   ).join("")
   const marks = markers.map((m, i) =>
     `<line class="marker" x1="${r(toX(m.at))}" x2="${r(toX(m.at))}" y1="${top}" y2="${top + plotH}"/>` +
-    `<text class="marker-label" x="${r(toX(m.at) + 3)}" y="${top + 10 + i * 12}">${escape(`${m.name} ${short(m.at)}`)}</text>`
+    `<text class="marker-label" x="${r(toX(m.at) + 3)}" y="${top + 10 + i * 12}">${
+      escape(`${m.name} ${short(m.at)}`)
+    }</text>`
   ).join("")
   return frame(name, title, xLabel, "rows", yMax, bars + marks + xTicks(max, toX, short))
 }
@@ -129,18 +146,22 @@ export const bars = (
   const body = shown.map((e, i) => {
     const y = top + i * rowH
     const label = e.label.length > 18 ? `${e.label.slice(0, 17)}…` : e.label
-    return `<text class="tick" x="${left + labelW - 6}" y="${r(y + rowH / 2 + 4)}" text-anchor="end">${escape(label)}<title>${
-      escape(e.label)
-    }</title></text>` +
-      `<rect class="bar" x="${left + labelW}" y="${r(y + 2)}" width="${r(Math.max(1, toX(e.value) - toX(0)))}" height="${
-        r(Math.max(1, rowH - 4))
-      }"><title>${escape(`${e.label}: ${e.text}`)}</title></rect>` +
+    return `<text class="tick" x="${left + labelW - 6}" y="${r(y + rowH / 2 + 4)}" text-anchor="end">${
+      escape(label)
+    }<title>${escape(e.label)}</title></text>` +
+      `<rect class="bar" x="${left + labelW}" y="${r(y + 2)}" width="${
+        r(Math.max(1, toX(e.value) - toX(0)))
+      }" height="${r(Math.max(1, rowH - 4))}"><title>${escape(`${e.label}: ${e.text}`)}</title></rect>` +
       `<text class="value" x="${r(toX(e.value) + 4)}" y="${r(y + rowH / 2 + 4)}">${escape(e.text)}</text>`
   }).join("")
   const more = entries.length > shown.length
-    ? `<text class="tick" x="${left + labelW}" y="${top + plotH - 2}">${entries.length - shown.length} more not shown</text>`
+    ? `<text class="tick" x="${left + labelW}" y="${top + plotH - 2}">${
+      entries.length - shown.length
+    } more not shown</text>`
     : ""
-  return `<svg data-chart="${escape(name)}" viewBox="0 0 ${width} ${height}" role="img" aria-label="${escape(title)}">` +
+  return `<svg data-chart="${escape(name)}" viewBox="0 0 ${width} ${height}" role="img" aria-label="${
+    escape(title)
+  }">` +
     `<title>${escape(title)}</title>${body}${more}` +
     `<text class="label" x="${left + plotW / 2}" y="${height - 6}" text-anchor="middle">${escape(xLabel)}</text></svg>`
 }
