@@ -47,7 +47,7 @@ const summaryHtml = (data: Data): string => {
     card("output-tokens", "output tokens", s.usage.outputTokens, number(s.usage.outputTokens)),
     ...(s.cost === undefined ? [] : [card("cost", "cost", s.cost, money(s.cost))]),
     card("wall-ms", "wall time", s.wallMs, duration(s.wallMs)),
-    card("attempts", "requests", s.attempts, `${number(s.attempts)} (${s.requestsPerItem.toFixed(2)}/item)`),
+    card("attempts", `requests (${s.requestsPerItem.toFixed(2)} per item)`, s.attempts, number(s.attempts)),
     card("retries", "retries", s.retries, number(s.retries))
   ].join("")
   const kinds = Object.entries(s.failedByKind).sort(([, a], [, b]) => b - a).map(([kind, n]) =>
@@ -116,7 +116,7 @@ const chartsHtml = (data: Data): string => {
     ])
   ]
   const legend =
-    `<p class="note">Shaded bands in the throughput chart are pauses: red when rate-limited rows or retried rows overlap them, grey otherwise (stalls). Rows record how many requests they took, not which retries were 429s.</p>`
+    `<p class="note">In the throughput chart, blue is completed rows and red failed ones; shaded bands are pauses: red when rate-limited rows or retried rows overlap them, grey otherwise (stalls). Rows record how many requests they took, not which retries were 429s.</p>`
   return `<section class="charts">${charts.map((c) => `<figure>${c}</figure>`).join("")}</section>${legend}`
 }
 

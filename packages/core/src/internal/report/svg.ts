@@ -76,10 +76,14 @@ export const throughput = (
   const yMax = Math.max(1, ...buckets.map((b) => b.completed * perSecond))
   const toX = (ms: number) => left + (ms / spanMs) * plotW
   const toY = (v: number) => top + plotH - (v / yMax) * plotH
+  // a step line: each bucket's rate held over its width, so one bucket still reads as a block
   const area = (value: (b: Series) => number) => {
     if (buckets.length === 0) return ""
-    const points = buckets.map((b) => `${r(toX(b.atMs + bucketMs / 2))},${r(toY(value(b) * perSecond))}`)
-    return `M${r(toX(bucketMs / 2))},${toY(0)}L${points.join("L")}L${r(toX(spanMs - bucketMs / 2))},${toY(0)}Z`
+    const steps = buckets.map((b) => {
+      const y = r(toY(value(b) * perSecond))
+      return `L${r(toX(b.atMs))},${y}L${r(toX(b.atMs + bucketMs))},${y}`
+    })
+    return `M${r(toX(0))},${toY(0)}${steps.join("")}L${r(toX(buckets.length * bucketMs))},${toY(0)}Z`
   }
   const bands = pauses.map((p) =>
     `<rect class="pause ${p.reason}" x="${r(toX(p.fromMs))}" y="${top}" width="${
@@ -122,12 +126,21 @@ export const histogram = (
       escape(`${short(b.from)}–${short(b.to)}: ${b.count}`)
     }</title></rect>`
   ).join("")
-  const marks = markers.map((m, i) =>
-    `<line class="marker" x1="${r(toX(m.at))}" x2="${r(toX(m.at))}" y1="${top}" y2="${top + plotH}"/>` +
-    `<text class="marker-label" x="${r(toX(m.at) + 3)}" y="${top + 10 + i * 12}">${
-      escape(`${m.name} ${short(m.at)}`)
-    }</text>`
-  ).join("")
+  // markers at the same place share one line and one label ("p90 p99 266")
+  const merged: Array<{ names: Array<string>; at: number }> = []
+  for (const m of markers) {
+    const same = merged.find((x) => short(x.at) === short(m.at))
+    if (same === undefined) merged.push({ names: [m.name], at: m.at })
+    else same.names.push(m.name)
+  }
+  const marks = merged.map((m, i) => {
+    const x = toX(m.at)
+    const end = x > left + plotW - 80
+    return `<line class="marker" x1="${r(x)}" x2="${r(x)}" y1="${top}" y2="${top + plotH}"/>` +
+      `<text class="marker-label" x="${r(end ? x - 3 : x + 3)}" y="${top + 10 + i * 12}"${
+        end ? ` text-anchor="end"` : ""
+      }>${escape(`${m.names.join(" ")} ${short(m.at)}`)}</text>`
+  }).join("")
   return frame(name, title, xLabel, "rows", yMax, bars + marks + xTicks(max, toX, short))
 }
 
