@@ -14,6 +14,7 @@ import * as Logprobs from "../../examples/batch-logprobs.js"
 import * as ProviderBatchExample from "../../examples/batch-provider-batch.js"
 import * as TwoReviews from "../../examples/batch-two-reviews.js"
 import * as Parallel from "../../examples/extract-classify-parallel.js"
+import * as ReportAfterBatch from "../../examples/report-after-batch.js"
 import { generatorLayer } from "../../examples/run.js"
 
 const logged = Effect.map(TestConsole.logLines, (lines) => lines.map(String))
@@ -282,4 +283,28 @@ describe("examples/run.ts", () => {
       // building an OpenAI generator sends nothing: this only needs the provider to be registered
       expect(yield* identifierOf(withEnv("openai!gpt-4o-mini,api_key=sk-test"))).toBe("openai!gpt-4o-mini")
     }))
+
+  it.effect("report after a batch: the page written holds the run's figures, the 429 and the retries", () =>
+    Effect.gen(function*() {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "capstan-report-example-"))
+      const file = path.join(dir, "report.html")
+      const fiber = yield* Effect.forkChild(ReportAfterBatch.writeReport(file))
+      yield* TestClock.adjust("10 minutes")
+      const data = yield* Fiber.join(fiber)
+      const page = fs.readFileSync(file, "utf8")
+      fs.rmSync(dir, { recursive: true, force: true })
+      expect(data.summary).toMatchObject({ items: 6, rows: 6, ok: 5, failed: 1, failedByKind: { RateLimited: 1 } })
+      // r3 answered in prose once, r6 refused and retried once
+      expect(data.summary.retries).toBe(2)
+      expect(data.labels).toEqual([
+        { label: "negative", count: 2 },
+        { label: "positive", count: 2 },
+        { label: "neutral", count: 1 }
+      ])
+      expect(page).toContain(`data-summary="failed" data-value="1"`)
+      expect(page).toContain(`data-failed-kind="RateLimited" data-value="1"`)
+      expect(page).toContain(`<svg data-chart="labels"`)
+      expect(page).not.toContain("<b>Best</b>")
+      expect(yield* logged).toContain(`report written to ${file}`)
+    }).pipe(Effect.provide(ReportAfterBatch.mock)))
 })
