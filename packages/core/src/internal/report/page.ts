@@ -117,7 +117,12 @@ const chartsHtml = (data: Data): string => {
   ]
   const legend =
     `<p class="note">In the throughput chart, blue is completed rows and red failed ones; shaded bands are pauses: red when rate-limited rows or retried rows overlap them, grey otherwise (stalls). Rows record how many requests they took, not which retries were 429s.</p>`
-  return `<section class="charts">${charts.map((c) => `<figure>${c}</figure>`).join("")}</section>${legend}`
+  // Each chart's title (its svg's first <title>, already escaped) is also its visible caption.
+  const captioned = charts.map((chart) => {
+    const title = /<title>([^<]*)<\/title>/.exec(chart)?.[1]
+    return `<figure>${title === undefined ? "" : `<figcaption>${title}</figcaption>`}${chart}</figure>`
+  })
+  return `<section class="charts">${captioned.join("")}</section>${legend}`
 }
 
 const tableHtml = (data: Data): string => {
@@ -143,7 +148,7 @@ h1{font-size:22px;margin:0 0 2px}h2{font-size:16px;margin:20px 0 8px}h3{font-siz
 .card{background:var(--panel);border:1px solid var(--line);border-radius:6px;padding:8px 12px}.card-label{color:var(--muted);font-size:12px}.card-value{font-size:20px;font-weight:600}
 .kinds ul{display:flex;flex-wrap:wrap;gap:8px 18px;list-style:none;padding:0;margin:0}.kind{color:var(--bad);font-weight:600}
 .charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(440px,1fr));gap:12px;margin-top:16px}
-figure{margin:0;border:1px solid var(--line);border-radius:6px;padding:6px}svg{width:100%;height:auto;display:block;font:11px system-ui,sans-serif}
+figure{margin:0;border:1px solid var(--line);border-radius:6px;padding:6px}figcaption{font-weight:600;font-size:13px;margin:2px 4px 4px}svg{width:100%;height:auto;display:block;font:11px system-ui,sans-serif}
 svg .grid{stroke:#eaeef2}svg .axis{stroke:#8c959f}svg .tick,svg .value{fill:var(--muted)}svg .label{fill:var(--fg);font-size:12px}
 svg .bar{fill:#218bff}svg .completed{fill:#218bff;fill-opacity:.35;stroke:#0969da}svg .failed{fill:var(--bad);fill-opacity:.5;stroke:var(--bad)}
 svg .pause{fill:#8c959f;fill-opacity:.18}svg .pause.rate-limited{fill:var(--bad);fill-opacity:.15}svg .marker{stroke:#bc4c00;stroke-dasharray:4 3}svg .marker-label{fill:#bc4c00}
