@@ -119,7 +119,7 @@ const chart = (name: string, title: string): string =>
 const script = `
 const rows = JSON.parse(document.getElementById("report-rows").textContent);
 const $ = (id) => document.getElementById(id);
-const text = (r) => [r.id, r.output ?? "", r.error ? r.error.message ?? "" : "", ...r.messages.map((m) => typeof m.content === "string" ? m.content : JSON.stringify(m.content))].join("\\n").toLowerCase();
+const text = (r) => [r.id, r.output ?? "", r.error ? r.errorMessage ?? "" : "", ...r.messages.map((m) => typeof m.content === "string" ? m.content : JSON.stringify(m.content))].join("\\n").toLowerCase();
 const search = rows.map(text);
 let page = 0, matching = [];
 const render = () => {
@@ -128,7 +128,7 @@ const render = () => {
   for (const i of matching.slice(page * 100, page * 100 + 100)) {
     const r = rows[i], tr = document.createElement("tr");
     tr.dataset.row = String(i); tr.tabIndex = 0;
-    for (const v of [i, r.id, r.error ? "failed" : "ok", r.error ? r.error._tag : "", r.attempts, r.latencyMs, (r.output ?? (r.error ? r.error.message : "") ?? "").slice(0, 80)]) {
+    for (const v of [i, r.id, r.error ? "failed" : "ok", r.error ? r.error._tag : "", r.attempts, r.latencyMs, (r.output ?? (r.error ? r.errorMessage : "") ?? "").slice(0, 80)]) {
       const td = document.createElement("td"); td.textContent = String(v); tr.append(td);
     }
     body.append(tr);
@@ -159,7 +159,7 @@ const detail = (i) => {
     p.textContent = typeof m.content === "string" ? m.content : JSON.stringify(m.content); d.append(p);
   }
   const o = document.createElement("pre");
-  if (r.error) { o.className = "error"; o.textContent = r.error._tag + ": " + (r.error.message ?? ""); }
+  if (r.error) { o.className = "error"; o.textContent = r.error._tag + ": " + (r.errorMessage ?? ""); }
   else { o.className = "output"; o.textContent = r.output ?? ""; }
   d.append(o);
   const meta = document.createElement("pre");
@@ -192,7 +192,9 @@ export const html = (rows: Iterable<Batch.Row>, options: Options = {}): string =
   const { summary } = data(all, options)
   const title = options.title ?? "Capstan report"
   const kinds = Object.keys(summary.failedByKind).sort()
-  const json = `[${all.map(Batch.toJsonLine).join(",")}]`.replace(/</g, "\\u003c")
+  const json = JSON.stringify(
+    all.map((row) => ({ ...JSON.parse(Batch.toJsonLine(row)), errorMessage: row.error?.message }))
+  ).replace(/</g, "\\u003c")
   const failedKinds = kinds.map((kind) =>
     `<div class="figure"><span>${escape(kind)}</span> <b data-failed-kind="${escape(kind)}" data-value="${
       summary.failedByKind[kind]
