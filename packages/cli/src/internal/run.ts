@@ -46,6 +46,7 @@ import type * as Items from "./items.js"
 import * as Lock from "./lock.js"
 import * as Manifest from "./manifest.js"
 import * as Signals from "./signals.js"
+import * as Shell from "./shell.js"
 
 /**
  * Which failed rows a resumed run sends again: every one (`all`, the default), those whose error a retry may
@@ -323,6 +324,7 @@ export const execute = (options: {
           stopped: ending === "stopped",
           file
         }))
+        yield* Console.log(Shell.reportHint(target.output))
         if (ending !== "done") {
           const masked = options.resumeHint.includes("***")
             ? "\n  (put your key back in place of ***, or set it in the environment)"
