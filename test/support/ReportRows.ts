@@ -49,7 +49,8 @@ export const make = (count: number, options: Options = {}): Array<Batch.Row> => 
     const user = TEMPLATE.replace("{product}", product).replace("{review}", review)
     const failing = index % failEvery === failEvery - 1
     const retried = !failing && index % retryEvery === retryEvery - 1
-    const attempts = failing ? (index % 3 === 0 ? 1 : 4) : retried ? 2 + (index % 2) : 1
+    const rejected = failing && index % 4 === 0
+    const attempts = failing ? (rejected ? 1 : 4) : retried ? 2 + (index % 2) : 1
     const latencyMs = Math.round(300 + random() * 900 + (attempts - 1) * 1500)
     const lane = index % concurrency
     const startedAt = lanes[lane]!
@@ -58,7 +59,7 @@ export const make = (count: number, options: Options = {}): Array<Batch.Row> => 
     const sentiment = sentiments[Math.floor(random() * sentiments.length)]!
     const error = !failing
       ? undefined
-      : index % 3 === 0
+      : rejected
       ? new InvalidRequest({ provider: "openai", detail: `content of item review-${index} rejected`, status: 400 })
       : Math.floor(index / failEvery) % 2 === 0
       ? new RateLimited({ provider: "openai", detail: "Rate limit reached for requests per min", retryAfterMs: 2000 })
