@@ -106,12 +106,15 @@ describe("root scripts that start Node", () => {
     const starting = Object.entries(scripts).filter(([, line]) => /\bnode\b|vitest/.test(line))
     expect(starting.map(([name]) => name).sort()).toEqual([
       "bench",
+      "bench:cluster",
       "bench:provider-batch",
+      "bench:report",
       "bench:streaming",
       "capstan",
       "demo",
       "examples:check",
       "format",
+      "report:screenshot",
       "test"
     ])
     for (const [, line] of starting) expect(line).toMatch(/^exec node_modules\/node\/bin\/node /)
