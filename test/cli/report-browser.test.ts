@@ -67,8 +67,10 @@ describe("capstan report in headless Chromium", () => {
 
   it("shows the summary figures computed from the rows", async () => {
     const values = Object.fromEntries(
-      await page.$$eval("[data-summary]", (els) =>
-        els.map((el) => [el.getAttribute("data-summary"), Number(el.getAttribute("data-value"))]))
+      await page.$$eval(
+        "[data-summary]",
+        (els) => els.map((el) => [el.getAttribute("data-summary"), Number(el.getAttribute("data-value"))])
+      )
     )
     const retries = rows.reduce((n, row) => n + (row.attempts > 0 ? row.attempts - 1 : 0), 0)
     const startedAt = Math.min(...rows.map((row) => row.startedAt))
@@ -87,8 +89,10 @@ describe("capstan report in headless Chromium", () => {
     expect(values["cost"]).toBeCloseTo(summary.cost!, 9)
     expect(retries).toBeGreaterThan(0)
     const kinds = Object.fromEntries(
-      await page.$$eval("[data-failed-kind]", (els) =>
-        els.map((el) => [el.getAttribute("data-failed-kind"), Number(el.getAttribute("data-value"))]))
+      await page.$$eval(
+        "[data-failed-kind]",
+        (els) => els.map((el) => [el.getAttribute("data-failed-kind"), Number(el.getAttribute("data-value"))])
+      )
     )
     expect(kinds).toEqual(summary.failedByKind)
     expect(Object.keys(kinds).sort()).toEqual(["InvalidRequest", "RateLimited", "Timeout"])
@@ -145,8 +149,10 @@ describe("capstan report in headless Chromium", () => {
     await filter("all", "all", ok.id)
     await page.click(`#rows tr[data-row="${ok.index}"]`)
     await page.waitForSelector("#row-detail .message")
-    const roles = await page.$$eval("#row-detail .message", (els) =>
-      els.map((el) => [el.getAttribute("data-role"), el.textContent]))
+    const roles = await page.$$eval(
+      "#row-detail .message",
+      (els) => els.map((el) => [el.getAttribute("data-role"), el.textContent])
+    )
     expect(roles).toEqual(ok.messages.map((message) => [message.role, message.content]))
     expect(await page.textContent("#row-detail .output")).toContain(ok.output!)
 

@@ -14,7 +14,12 @@ import { reviews, scratch } from "./process.js"
 const withFiles = <A, E, R>(
   files: Readonly<Record<string, string>>,
   f: (dir: string) => Effect.Effect<A, E, R>
-) => Effect.acquireUseRelease(Effect.sync(() => scratch(files)), (files) => f(files.dir), (files) => Effect.sync(files.remove))
+) =>
+  Effect.acquireUseRelease(
+    Effect.sync(() => scratch(files)),
+    (files) => f(files.dir),
+    (files) => Effect.sync(files.remove)
+  )
 
 /** The `data-value` of the first element with `attribute="key"` in the page. */
 const valueOf = (page: string, attribute: string, key: string): number | undefined => {
@@ -25,13 +30,24 @@ const valueOf = (page: string, attribute: string, key: string): number | undefin
 
 describe("capstan report", () => {
   const rows = ReportRows.make(60)
-  const summary = Batch.summarize(rows, { prices: { "openai!gpt-4o-mini": { inputPerMillion: 1, outputPerMillion: 4 } } })
+  const summary = Batch.summarize(rows, {
+    prices: { "openai!gpt-4o-mini": { inputPerMillion: 1, outputPerMillion: 4 } }
+  })
 
   it.effect("writes one self-contained page whose summary figures are the rows'", () =>
     withFiles({ "results.jsonl": ReportRows.jsonl(rows) }, (dir) =>
       Effect.gen(function*() {
         const target = join(dir, "out.html")
-        const result = yield* capstan(["report", join(dir, "results.jsonl"), "--html", target, "--price", "1,4", "--title", "Run 7"])
+        const result = yield* capstan([
+          "report",
+          join(dir, "results.jsonl"),
+          "--html",
+          target,
+          "--price",
+          "1,4",
+          "--title",
+          "Run 7"
+        ])
         assert.strictEqual(result.code, 0, result.stderr)
         assert.include(result.stdout, `Wrote the report of 60 rows to ${target}`)
         assert.match(result.stdout, /Open it with: (xdg-open|open|start) .*out\.html {2}\(or file:\/\/\/.*out\.html\)/)
@@ -51,7 +67,9 @@ describe("capstan report", () => {
           attempts: summary.attempts,
           retries
         }
-        for (const [key, value] of Object.entries(expected)) assert.strictEqual(valueOf(page, "data-summary", key), value, key)
+        for (const [key, value] of Object.entries(expected)) {
+          assert.strictEqual(valueOf(page, "data-summary", key), value, key)
+        }
         assert.isAbove(summary.failed, 0)
         assert.isAbove(retries, 0)
         assert.closeTo(valueOf(page, "data-summary", "cost")!, summary.cost!, 1e-9)
@@ -67,18 +85,23 @@ describe("capstan report", () => {
       })))
 
   it.effect("writes RESULTS.html next to RESULTS.jsonl by default; no cost without a known price", () =>
-    withFiles({ "run.jsonl": ReportRows.jsonl(rows.map((row) => new Batch.Row({ ...row, generator: "mock!echo" }))) }, (dir) =>
-      Effect.gen(function*() {
-        const result = yield* capstan(["report", join(dir, "run.jsonl")])
-        assert.strictEqual(result.code, 0, result.stderr)
-        const page = readFileSync(join(dir, "run.html"), "utf8")
-        assert.strictEqual(valueOf(page, "data-summary", "rows"), 60)
-        assert.isUndefined(valueOf(page, "data-summary", "cost"))
-      })))
+    withFiles(
+      { "run.jsonl": ReportRows.jsonl(rows.map((row) => new Batch.Row({ ...row, generator: "mock!echo" }))) },
+      (dir) =>
+        Effect.gen(function*() {
+          const result = yield* capstan(["report", join(dir, "run.jsonl")])
+          assert.strictEqual(result.code, 0, result.stderr)
+          const page = readFileSync(join(dir, "run.html"), "utf8")
+          assert.strictEqual(valueOf(page, "data-summary", "rows"), 60)
+          assert.isUndefined(valueOf(page, "data-summary", "cost"))
+        })
+    ))
 
   it.effect("a malformed line is an input error naming file:line (exit 64), and nothing is written", () =>
     withFiles({
-      "bad.jsonl": `${Batch.toJsonLine(rows[0]!)}\n{"id": "x", "index": "not a number"}\n${Batch.toJsonLine(rows[1]!)}\n`,
+      "bad.jsonl": `${Batch.toJsonLine(rows[0]!)}\n{"id": "x", "index": "not a number"}\n${
+        Batch.toJsonLine(rows[1]!)
+      }\n`,
       "notjson.jsonl": `${Batch.toJsonLine(rows[0]!)}\nhello\n`
     }, (dir) =>
       Effect.gen(function*() {
@@ -92,13 +115,16 @@ describe("capstan report", () => {
       })))
 
   it.effect("a torn last line (an interrupted run) is skipped with a note", () =>
-    withFiles({ "torn.jsonl": `${ReportRows.jsonl(rows.slice(0, 5))}${Batch.toJsonLine(rows[5]!).slice(0, 40)}` }, (dir) =>
-      Effect.gen(function*() {
-        const result = yield* capstan(["report", join(dir, "torn.jsonl")])
-        assert.strictEqual(result.code, 0, result.stderr)
-        assert.include(result.stderr, "torn.jsonl:6: skipped the unfinished last line")
-        assert.strictEqual(valueOf(readFileSync(join(dir, "torn.html"), "utf8"), "data-summary", "rows"), 5)
-      })))
+    withFiles(
+      { "torn.jsonl": `${ReportRows.jsonl(rows.slice(0, 5))}${Batch.toJsonLine(rows[5]!).slice(0, 40)}` },
+      (dir) =>
+        Effect.gen(function*() {
+          const result = yield* capstan(["report", join(dir, "torn.jsonl")])
+          assert.strictEqual(result.code, 0, result.stderr)
+          assert.include(result.stderr, "torn.jsonl:6: skipped the unfinished last line")
+          assert.strictEqual(valueOf(readFileSync(join(dir, "torn.html"), "utf8"), "data-summary", "rows"), 5)
+        })
+    ))
 
   it.effect("a missing file and a bad --price are clear errors", () =>
     withFiles({ "r.jsonl": ReportRows.jsonl(rows.slice(0, 2)) }, (dir) =>

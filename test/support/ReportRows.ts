@@ -91,4 +91,5 @@ export const make = (count: number, options: Options = {}): Array<Batch.Row> => 
 }
 
 /** The rows as a results file of `capstan batch` (one JSON line each). */
-export const jsonl = (rows: ReadonlyArray<Batch.Row>): string => rows.map((row) => `${Batch.toJsonLine(row)}\n`).join("")
+export const jsonl = (rows: ReadonlyArray<Batch.Row>): string =>
+  rows.map((row) => `${Batch.toJsonLine(row)}\n`).join("")

@@ -250,10 +250,11 @@ ${failedKinds}
  * ```
  * @since 0.3.0
  */
-export const write = (path: string, options: Options = {}) =>
-<E, R>(rows: Stream.Stream<Batch.Row, E, R>): Effect.Effect<void, E | PlatformError, R | FileSystem.FileSystem> =>
-  Effect.gen(function*() {
-    const fs = yield* FileSystem.FileSystem
-    const all = yield* Stream.runCollect(rows)
-    yield* fs.writeFileString(path, html(all, options))
-  })
+export const write =
+  (path: string, options: Options = {}) =>
+  <E, R>(rows: Stream.Stream<Batch.Row, E, R>): Effect.Effect<void, E | PlatformError, R | FileSystem.FileSystem> =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const all = yield* Stream.runCollect(rows)
+      yield* fs.writeFileString(path, html(all, options))
+    })

@@ -45,8 +45,8 @@ import * as Generators from "./generator.js"
 import type * as Items from "./items.js"
 import * as Lock from "./lock.js"
 import * as Manifest from "./manifest.js"
-import * as Signals from "./signals.js"
 import * as Shell from "./shell.js"
+import * as Signals from "./signals.js"
 
 /**
  * Which failed rows a resumed run sends again: every one (`all`, the default), those whose error a retry may
