@@ -1,7 +1,7 @@
 /**
  * The `capstan` command: `run` one prompt, `batch` a template over a JSONL/CSV file into a results file (with
  * progress, a summary, `--resume` and `--dry-run`; `--cluster` spreads it over `runner` processes), list
- * `providers`, and a `demo` on the bundled data set.
+ * `providers`, `report` a results file as one HTML page, and a `demo` on the bundled data set.
  *
  * @since 0.1.0
  */
