@@ -108,11 +108,13 @@ describe("root scripts that start Node", () => {
       "bench",
       "bench:cluster",
       "bench:provider-batch",
+      "bench:report",
       "bench:streaming",
       "capstan",
       "demo",
       "examples:check",
       "format",
+      "report:screenshot",
       "test"
     ])
     for (const [, line] of starting) expect(line).toMatch(/^exec node_modules\/node\/bin\/node /)

@@ -87,7 +87,7 @@ describe("a wrong command line", () => {
         assert.match(unknownCommand.stderr, /^error: Unknown subcommand "bach"/)
         assert.match(
           unknownCommand.stderr,
-          /\nusage: capstan run\|batch\|runner\|providers\|demo \[options\]; see capstan --help$/
+          /\nusage: capstan run\|batch\|runner\|report\|providers\|demo \[options\]; see capstan --help$/
         )
       })
     ))

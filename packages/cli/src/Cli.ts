@@ -1,7 +1,7 @@
 /**
  * The `capstan` command: `run` one prompt, `batch` a template over a JSONL/CSV file into a results file (with
  * progress, a summary, `--resume` and `--dry-run`; `--cluster` spreads it over `runner` processes), list
- * `providers`, and a `demo` on the bundled data set.
+ * `providers`, `report` a results file as one HTML page, and a `demo` on the bundled data set.
  *
  * @since 0.1.0
  */
@@ -20,6 +20,7 @@ import * as Items from "./internal/items.js"
 import * as Manifest from "./internal/manifest.js"
 import * as Parse from "./internal/parse.js"
 import * as Report from "./internal/report.js"
+import * as ReportCommand from "./internal/reportCommand.js"
 import * as Run from "./internal/run.js"
 import * as Runner from "./internal/runner.js"
 import * as Shell from "./internal/shell.js"
@@ -559,7 +560,7 @@ export const command = Command.make("capstan").pipe(
   Command.withDescription(
     `Capstan: run LLM prompts and large batches from the command line.\n\n${exitCodeHelp}`
   ),
-  Command.withSubcommands([run, batchCommand, Runner.command, providers, demo])
+  Command.withSubcommands([run, batchCommand, Runner.command, ReportCommand.command, providers, demo])
 )
 
 /**

@@ -26,6 +26,7 @@ import * as Generators from "./generator.js"
 import * as Lock from "./lock.js"
 import * as Manifest from "./manifest.js"
 import type * as Run from "./run.js"
+import * as Shell from "./shell.js"
 
 /** The flags `capstan batch` takes for a cluster run. */
 export const flags = {
@@ -306,6 +307,7 @@ export const coordinate = (options: {
       interrupted: false,
       stopped: Option.isSome(stopped)
     }))
+    yield* Console.log(Shell.reportHint(config.output))
     if (Option.isSome(stopped)) {
       yield* Console.error(
         `\nTo finish once the cause is fixed, run the same command again: the rows of batch ${batchId} are kept`

@@ -21,10 +21,11 @@ const coreInputErrors: ReadonlyArray<unknown> = [
 
 /** What each command takes, in one line: shown after a parse error instead of the whole help. */
 const usages: Readonly<Record<string, string>> = {
-  capstan: "capstan run|batch|runner|providers|demo [options]",
+  capstan: "capstan run|batch|runner|report|providers|demo [options]",
   run: "capstan run PROMPT [--generator ID] [--system TEXT] [--param KEY=VALUE]",
   batch: "capstan batch --template FILE|TEXT --input FILE --output FILE [options]",
   runner: "capstan runner --cluster POSTGRES_URL [--host H] [--port P] [--budget shared|local|split:N]",
+  report: "capstan report RESULTS.jsonl [--html FILE] [--price INPUT,OUTPUT] [--title T]",
   providers: "capstan providers",
   demo: "capstan demo [--generator ID] [--output FILE]"
 }

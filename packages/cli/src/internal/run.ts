@@ -45,6 +45,7 @@ import * as Generators from "./generator.js"
 import type * as Items from "./items.js"
 import * as Lock from "./lock.js"
 import * as Manifest from "./manifest.js"
+import * as Shell from "./shell.js"
 import * as Signals from "./signals.js"
 
 /**
@@ -323,6 +324,7 @@ export const execute = (options: {
           stopped: ending === "stopped",
           file
         }))
+        yield* Console.log(Shell.reportHint(target.output))
         if (ending !== "done") {
           const masked = options.resumeHint.includes("***")
             ? "\n  (put your key back in place of ***, or set it in the environment)"

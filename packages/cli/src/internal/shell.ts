@@ -12,3 +12,6 @@ export const quote = (arg: string): string => (safe.test(arg) ? arg : `'${arg.re
 
 /** A command line from its arguments. */
 export const commandLine = (args: ReadonlyArray<string>): string => args.map(quote).join(" ")
+
+/** The line `capstan batch` prints after its summary: the command that writes the report of its results file. */
+export const reportHint = (output: string): string => `Report: ${commandLine(["capstan", "report", output])}`
