@@ -151,7 +151,8 @@ describe("capstan report in headless Chromium", () => {
     await page.waitForSelector("#row-detail .message")
     const roles = await page.$$eval(
       "#row-detail .message",
-      (els) => els.map((el) => [el.getAttribute("data-role"), el.textContent])
+      // Each message: its role (data-role, also shown as a label) and its exact text.
+      (els) => els.map((el) => [el.getAttribute("data-role"), el.querySelector("pre")?.textContent])
     )
     expect(roles).toEqual(ok.messages.map((message) => [message.role, message.content]))
     expect(await page.textContent("#row-detail .output")).toContain(ok.output!)
