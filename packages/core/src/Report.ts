@@ -7,7 +7,7 @@
  * Charts are hand-written SVG made with the page: no chart library, nothing drawn in the browser, and every figure
  * is in {@link Data}, so it can be tested as data.
  *
- * @since 0.2.0
+ * @since 0.3.0
  */
 import { Effect, FileSystem, Stream } from "effect"
 import type { PlatformError } from "effect/PlatformError"
@@ -30,7 +30,7 @@ import type * as Usage from "./Usage.js"
  *   prices: { "openai!gpt-4o-mini": { inputPerMillion: 0.15, outputPerMillion: 0.6 } }
  * }
  * ```
- * @since 0.2.0
+ * @since 0.3.0
  */
 export interface Options {
   readonly title?: string | undefined
@@ -56,7 +56,7 @@ export interface Options {
  * const data: Report.Data = Report.data(rows)
  * const slowest = data.latency.p99
  * ```
- * @since 0.2.0
+ * @since 0.3.0
  */
 export interface Data extends internal.Data {}
 
@@ -72,7 +72,7 @@ export interface Data extends internal.Data {}
  * const { summary, timeline } = Report.data(rows)
  * console.log(summary.retries, timeline.pauses.length)
  * ```
- * @since 0.2.0
+ * @since 0.3.0
  */
 export const data = (rows: Iterable<Batch.Row>, options: Options = {}): Data => internal.compute(rows, options)
 
@@ -92,7 +92,7 @@ export const data = (rows: Iterable<Batch.Row>, options: Options = {}): Data => 
  *   return Report.html(rows, { title: "Greetings" })
  * }).pipe(Effect.provide(Generator.layer("mock!echo")))
  * ```
- * @since 0.2.0
+ * @since 0.3.0
  */
 export const html = (rows: Iterable<Batch.Row>, options: Options = {}): string => {
   const all = Array.isArray(rows) ? (rows as ReadonlyArray<Batch.Row>) : Array.from(rows)
@@ -116,7 +116,7 @@ export const html = (rows: Iterable<Batch.Row>, options: Options = {}): string =
  *   yield* Batch.stream(items).pipe(Report.write("report.html", { source: "greetings" }))
  * }).pipe(Effect.provide([Generator.layer("mock!echo"), NodeServices.layer]))
  * ```
- * @since 0.2.0
+ * @since 0.3.0
  */
 export const write =
   (path: string, options: Options = {}) =>
