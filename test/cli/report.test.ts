@@ -7,6 +7,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { existsSync, readFileSync } from "node:fs"
 import { join } from "node:path"
+import { inflateRawSync } from "node:zlib"
 import * as ReportRows from "../support/ReportRows.js"
 import { capstan } from "./inProcess.js"
 import { reviews, scratch } from "./process.js"
@@ -56,6 +57,17 @@ describe("capstan report", () => {
         // self-contained: no resource fetched from anywhere
         assert.notMatch(page, /\b(src|href)\s*=\s*["']?(https?:)?\/\//i)
         assert.notMatch(page, /@import|url\(\s*["']?(https?:)?\/\//i)
+        // the rows travel compressed, and inflate back to every row of the file
+        const packed =
+          /<script type="application\/octet-stream" id="report-rows" data-encoding="deflate-raw-base64">([^<]*)</
+            .exec(page)
+        assert.isNotNull(packed)
+        const inflated = JSON.parse(
+          inflateRawSync(Buffer.from(packed![1]!, "base64")).toString("utf8")
+        ) as ReadonlyArray<
+          { readonly id: string }
+        >
+        assert.deepStrictEqual(inflated.map((row) => row.id), rows.map((row) => row.id))
         const retries = rows.reduce((n, row) => n + (row.attempts > 0 ? row.attempts - 1 : 0), 0)
         const expected: Record<string, number> = {
           items: summary.items,

@@ -38,6 +38,12 @@ export interface Options {
   readonly prices?: Usage.PriceTable | undefined
   /** Price models your table does not name from `Prices.builtIn`. Default true. */
   readonly builtInPrices?: boolean | undefined
+  /**
+   * Compresses the inline rows: given their JSON, returns its deflate-raw bytes in base64 (e.g. with node:zlib,
+   * `(json) => deflateRawSync(json).toString("base64")`); the page inflates them with the browser's
+   * `DecompressionStream`. Without it the rows are plain JSON (a 100 000-row page is then about 50 MB).
+   */
+  readonly compressRows?: ((json: string) => string) | undefined
 }
 
 /**
@@ -98,7 +104,8 @@ export const html = (rows: Iterable<Batch.Row>, options: Options = {}): string =
   const all = Array.isArray(rows) ? (rows as ReadonlyArray<Batch.Row>) : Array.from(rows)
   return page(internal.compute(all, options), all, {
     title: options.title ?? "Capstan report",
-    source: options.source
+    source: options.source,
+    compressRows: options.compressRows
   })
 }
 

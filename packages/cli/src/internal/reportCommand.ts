@@ -8,6 +8,7 @@ import { Batch, Report, type Usage } from "@capstan/core"
 import { Console, Effect, FileSystem, Option, Path } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { pathToFileURL } from "node:url"
+import { deflateRawSync } from "node:zlib"
 import { InputError } from "../Errors.js"
 import { parsePrice } from "./batchArgs.js"
 import * as Shell from "./shell.js"
@@ -93,7 +94,9 @@ const report = (config: ReportConfig) =>
     const page = Report.html(rows, {
       title: Option.getOrUndefined(config.title),
       source: path.basename(config.results),
-      prices: price === undefined ? undefined : pricesOf(rows, price)
+      prices: price === undefined ? undefined : pricesOf(rows, price),
+      // A results file's rows are mostly repeated template text: compressed, the page is several times smaller.
+      compressRows: (json) => deflateRawSync(json, { level: 6 }).toString("base64")
     })
     const fs = yield* FileSystem.FileSystem
     yield* fs.writeFileString(target, page).pipe(

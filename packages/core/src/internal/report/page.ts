@@ -166,7 +166,17 @@ pre{white-space:pre-wrap;word-break:break-word;margin:2px 0;padding:6px 8px;back
 export interface PageOptions {
   readonly title: string
   readonly source?: string | undefined
+  /** The rows' JSON as deflate-raw bytes in base64 (the page inflates them with the browser's DecompressionStream). */
+  readonly compressRows?: ((json: string) => string) | undefined
 }
+
+/** The rows, inline: plain JSON, or compressed when the caller can compress. */
+const rowsScript = (rows: ReadonlyArray<Batch.Row>, compress: PageOptions["compressRows"]): string =>
+  compress === undefined
+    ? `<script type="application/json" id="report-rows">${scriptJson(rows.map(pageRow))}</script>`
+    : `<script type="application/octet-stream" id="report-rows" data-encoding="deflate-raw-base64">${
+      compress(JSON.stringify(rows.map(pageRow)))
+    }</script>`
 
 export const page = (data: Data, rows: ReadonlyArray<Batch.Row>, options: PageOptions): string => {
   const s = data.summary
@@ -178,6 +188,6 @@ export const page = (data: Data, rows: ReadonlyArray<Batch.Row>, options: PageOp
     `<title>${Svg.escape(options.title)}</title><style>${css}</style></head><body>` +
     `<header><h1>${Svg.escape(options.title)}</h1><div class="sub">${Svg.escape(sub)}</div></header>` +
     summaryHtml(data) + chartsHtml(data) + tableHtml(data) +
-    `<script type="application/json" id="report-rows">${scriptJson(rows.map(pageRow))}</script>` +
+    rowsScript(rows, options.compressRows) +
     `<script>${client}</script></body></html>\n`
 }
