@@ -63,7 +63,7 @@ describe("capstan report", () => {
             .exec(page)
         assert.isNotNull(packed)
         const inflated = JSON.parse(
-          inflateRawSync(Buffer.from(packed![1]!, "base64")).toString("utf8")
+          inflateRawSync(Buffer.from(packed[1]!, "base64")).toString("utf8")
         ) as ReadonlyArray<
           { readonly id: string }
         >
