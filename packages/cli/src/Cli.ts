@@ -5,15 +5,15 @@
  *
  * @since 0.1.0
  */
-import { Batch, Dataset, Generator, GeneratorRegistry, type Identifier, Message, Template } from "@capstan/core"
+import { Batch, Dataset, Generator, GeneratorRegistry, type Identifier, Message } from "@capstan/core"
 import * as NodeServices from "@effect/platform-node/NodeServices"
-import { Console, Effect, FileSystem, Option, Path, Schema, Stdio } from "effect"
+import { Console, Effect, FileSystem, Option, Path, Stdio } from "effect"
 import { Argument, CliOutput, Command, Flag } from "effect/cli"
 import { createRequire } from "node:module"
 import { fileURLToPath } from "node:url"
-import { type CommandExit, exitCodeHelp, InputError, ItemsFailed, UsageError } from "./Errors.js"
+import { type CommandExit, exitCodeHelp, ItemsFailed, UsageError } from "./Errors.js"
 import * as Input from "./Input.js"
-import { type BatchConfig, parseDuration, parsePrice, resumeCommand } from "./internal/batchArgs.js"
+import { type BatchConfig, parseDuration, parsePrice, priceFlag, resumeCommand } from "./internal/batchArgs.js"
 import * as Cluster from "./internal/cluster.js"
 import * as Generators from "./internal/generator.js"
 import * as Items from "./internal/items.js"
@@ -26,6 +26,7 @@ import * as Runner from "./internal/runner.js"
 import * as Shell from "./internal/shell.js"
 import { streamAnswer, streams } from "./internal/streamAnswer.js"
 import { withTelemetry } from "./internal/telemetry.js"
+import { loadTemplate } from "./internal/templateFile.js"
 
 /**
  * The version `capstan --version` prints: the package's, read from its `package.json` (next to `src` and `dist`
@@ -83,41 +84,6 @@ const overridesOf = (
 /** The generator chosen by flags or the environment, with the flags' overrides applied. */
 const chooseIdentifier = (flag: Option.Option<string>, overrides: Readonly<Record<string, string | number>>) =>
   Generators.withProviders(Effect.flatMap(Generators.choose(flag), (text) => Generators.resolve(text, overrides)))
-
-/** A `--template` value: a file (`.json` holds a string or a list of messages), or the template text itself. */
-const loadTemplate = (
-  value: string,
-  reading: Input.ReadOptions
-): Effect.Effect<Template.Template, InputError, FileSystem.FileSystem> =>
-  Effect.gen(function*() {
-    const fs = yield* FileSystem.FileSystem
-    const isFile = yield* fs.exists(value).pipe(Effect.orElseSucceed(() => false))
-    const where = isFile ? value : "--template"
-    const toInputError = (error: { readonly message: string }) => new InputError({ file: where, reason: error.message })
-    if (!isFile) {
-      // A value that reads as a file name is a mistyped path, not a prompt without variables.
-      if (/^[\w.\\/~-]+\.(txt|md|json|prompt|tmpl)$/i.test(value)) {
-        return yield* new InputError({ file: value, reason: "cannot read the template file: no such file" })
-      }
-      return yield* Template.parse(value).pipe(Effect.mapError(toInputError))
-    }
-    const text = yield* Input.readText(value, reading)
-    if (!value.toLowerCase().endsWith(".json")) {
-      return yield* Template.parse(text.replace(/\r?\n$/, "")).pipe(Effect.mapError(toInputError))
-    }
-    const source = yield* Effect.try({
-      try: () => JSON.parse(text) as unknown,
-      catch: (error) => new InputError({ file: value, reason: `malformed JSON: ${(error as Error).message}` })
-    })
-    const decoded = Schema.decodeUnknownOption(Template.Source)(source)
-    if (Option.isNone(decoded)) {
-      return yield* new InputError({
-        file: value,
-        reason: "a .json template holds a string or a list of {\"role\", \"content\"} messages"
-      })
-    }
-    return yield* Template.parse(decoded.value).pipe(Effect.mapError(toInputError))
-  })
 
 const rowText = (row: Batch.Row): string =>
   row.parsed === undefined ? row.output ?? "" : typeof row.parsed === "string" ? row.parsed : JSON.stringify(row.parsed)
@@ -249,12 +215,7 @@ const batchFlags = {
     Flag.withDescription("the field holding each item's id; items without one get a stable id from their content"),
     Flag.withDefault("id")
   ),
-  price: Flag.String("price").pipe(
-    Flag.withDescription(
-      "price per million tokens as INPUT,OUTPUT (e.g. 0.15,0.60), to report the cost (default: the built-in list price of a known model)"
-    ),
-    Flag.optional
-  ),
+  price: priceFlag,
   encoding: Flag.String("encoding").pipe(
     Flag.withDescription(
       "the text encoding of the --input and --template files: utf-8 (the default), latin1 (read as windows-1252), utf-16le, utf-16be or another single-byte encoding; a byte order mark wins"

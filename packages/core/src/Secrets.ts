@@ -17,13 +17,13 @@
  * ```ts
  * import { Secrets } from "@capstan/core"
  *
- * Secrets.names.has("api_key") // true
+ * Secrets.names.includes("api_key") // true
  * ```
  *
  * A constant table of pure values, never written: no application state.
  * @since 0.1.0
  */
-export const names: ReadonlySet<string> = new Set([
+export const names: ReadonlyArray<string> = [
   "api_key",
   "apikey",
   "api_token",
@@ -53,7 +53,7 @@ export const names: ReadonlySet<string> = new Set([
   "x_amz_credential",
   "x_amz_security_token",
   "x_goog_signature"
-])
+]
 
 /**
  * Whether a setting (or URL query parameter) of this name holds a secret: an exact match against
@@ -68,7 +68,7 @@ export const names: ReadonlySet<string> = new Set([
  * ```
  * @since 0.1.0
  */
-export const isSecretName = (name: string): boolean => names.has(name.trim().toLowerCase().replace(/-/g, "_"))
+export const isSecretName = (name: string): boolean => names.includes(name.trim().toLowerCase().replace(/-/g, "_"))
 
 // Keys of the providers' own formats. `sk-` keys count from a few characters on, because providers echo them
 // half masked ("sk-proj-****abcd"); the other prefixes only with a key's length after them, so that a name like

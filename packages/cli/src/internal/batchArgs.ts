@@ -6,6 +6,7 @@
  */
 import { Identifier, type ProviderBatch, type ResponseCache, type Usage } from "@capstan/core"
 import { Duration, Effect, Option, type Redacted } from "effect"
+import { Flag } from "effect/cli"
 import { UsageError } from "../Errors.js"
 import type * as Run from "./run.js"
 import * as Shell from "./shell.js"
@@ -49,6 +50,14 @@ export interface BatchConfig {
   /** Items per chunk sent to a runner (default 250). */
   readonly chunkSize?: Option.Option<number> | undefined
 }
+
+/** `--price INPUT,OUTPUT`, of `capstan batch` and `capstan report` (read by {@link parsePrice}). */
+export const priceFlag = Flag.String("price").pipe(
+  Flag.withDescription(
+    "price per million tokens as INPUT,OUTPUT (e.g. 0.15,0.60), to report the cost (default: the built-in list price of a known model)"
+  ),
+  Flag.optional
+)
 
 export const parsePrice = (text: string): Effect.Effect<Usage.PerMillion, UsageError> => {
   const parts = text.split(",").map((part) => part.trim())

@@ -10,7 +10,7 @@ import { Argument, Command, Flag } from "effect/cli"
 import { pathToFileURL } from "node:url"
 import { deflateRawSync } from "node:zlib"
 import { InputError } from "../Errors.js"
-import { parsePrice } from "./batchArgs.js"
+import { parsePrice, priceFlag } from "./batchArgs.js"
 import * as Shell from "./shell.js"
 
 const flags = {
@@ -19,12 +19,7 @@ const flags = {
     Flag.withDescription("where to write the report (default: the results file with .html instead of .jsonl)"),
     Flag.optional
   ),
-  price: Flag.String("price").pipe(
-    Flag.withDescription(
-      "INPUT,OUTPUT dollars per million tokens of the run's generator(s), e.g. 0.15,0.60 (default: the built-in list price of a known model)"
-    ),
-    Flag.optional
-  ),
+  price: priceFlag,
   title: Flag.String("title").pipe(Flag.withDescription("the report's title"), Flag.optional)
 } as const
 

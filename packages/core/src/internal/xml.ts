@@ -44,11 +44,8 @@ const openTag = /<([A-Za-z_][\w.:-]*)((?:\s+[^\s=<>/"']+(?:\s*=\s*(?:"[^"<]*"|'[
 const closeTag = /<\/([A-Za-z_][\w.:-]*)\s*>/y
 const attribute = /([^\s=<>/"']+)(?:\s*=\s*(?:"([^"<]*)"|'([^'<]*)'|([^\s"'<>=`]+)))?/g
 
-// The shared empty value of an element without attributes: a pure value, never written, no application state.
-const noAttributes: ReadonlyMap<string, string> = new Map()
-
 const parseAttributes = (source: string): ReadonlyMap<string, string> => {
-  if (source.length === 0) return noAttributes
+  if (source.length === 0) return new Map()
   const attributes = new Map<string, string>()
   for (const match of source.matchAll(attribute)) {
     const name = match[1]!.toLowerCase()

@@ -56,7 +56,7 @@ export interface Transport {
 const bodyless: ReadonlyArray<number> = [101, 204, 205, 304]
 
 // A constant table of pure values, never written: no application state.
-const redirects: ReadonlySet<number> = new Set([301, 302, 303, 307, 308])
+const redirects: ReadonlyArray<number> = [301, 302, 303, 307, 308]
 
 /** Content types read whole: JSON and text answers (errors included). Everything else is streamed. */
 const readWhole = (contentType: string | undefined): boolean => {
@@ -140,7 +140,7 @@ export const make = (limits: Limits, env: NodeJS.ProcessEnv = process.env): Tran
       }, (response) => {
         const status = response.statusCode ?? 0
         const location = response.headers.location
-        if (redirects.has(status) && location !== undefined) {
+        if (redirects.includes(status) && location !== undefined) {
           response.resume() // drained, so its socket goes back to the pool
           let next: URL
           try {
